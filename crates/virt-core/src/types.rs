@@ -1,0 +1,215 @@
+//! The values API calls take and return: object references (what a `virDomainPtr` and its
+//! siblings carry), typed parameters and the small info records.
+
+use std::fmt;
+
+pub use uuid::Uuid;
+
+use crate::error::{Error, ErrorDomain, ErrorNumber};
+
+/// Parses a UUID the way libvirt does: 32 hex digits, hyphens allowed between byte pairs,
+/// surrounding whitespace ignored.
+pub fn parse_uuid(text: &str) -> Option<Uuid> {
+    let mut bytes = [0u8; 16];
+    let mut n_bytes = 0;
+    let mut digits = text.trim().chars().filter(|c| *c != '-');
+    while n_bytes < 16 {
+        let high = digits.next()?.to_digit(16)?;
+        let low = digits.next()?.to_digit(16)?;
+        bytes[n_bytes] = (high * 16 + low) as u8;
+        n_bytes += 1;
+    }
+    if digits.next().is_some() {
+        return None;
+    }
+    Some(Uuid::from_bytes(bytes))
+}
+
+/// A UUID argument that did not parse: libvirt's client-side VIR_ERR_INVALID_ARG.
+pub fn invalid_uuid(text: &str) -> Error {
+    Error::new(
+        ErrorNumber::INVALID_ARG,
+        ErrorDomain::NONE,
+        format!("Invalid UUID '{text}'"),
+    )
+}
+
+/// What identifies a domain across the API: name, UUID and (while running) its id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DomainRef {
+    pub name: String,
+    pub uuid: Uuid,
+    /// -1 while the domain is inactive.
+    pub id: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NetworkRef {
+    pub name: String,
+    pub uuid: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StoragePoolRef {
+    pub name: String,
+    pub uuid: Uuid,
+}
+
+/// A storage volume: the pool's name, its own name and its unique key (the path for file
+/// volumes).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StorageVolRef {
+    pub pool: String,
+    pub name: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InterfaceRef {
+    pub name: String,
+    pub mac: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SecretRef {
+    pub uuid: Uuid,
+    /// A `virSecretUsageType`.
+    pub usage_type: i32,
+    pub usage_id: String,
+}
+
+/// One `virTypedParameter`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypedParam {
+    pub field: String,
+    pub value: TypedValue,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypedValue {
+    Int(i32),
+    UInt(u32),
+    LLong(i64),
+    ULLong(u64),
+    Double(f64),
+    Boolean(bool),
+    String(String),
+}
+
+impl TypedParam {
+    pub fn new(field: impl Into<String>, value: TypedValue) -> Self {
+        TypedParam { field: field.into(), value }
+    }
+}
+
+impl TypedValue {
+    /// libvirt's `virTypedParameterType` number of this value.
+    pub fn type_code(&self) -> i32 {
+        match self {
+            TypedValue::Int(_) => 1,
+            TypedValue::UInt(_) => 2,
+            TypedValue::LLong(_) => 3,
+            TypedValue::ULLong(_) => 4,
+            TypedValue::Double(_) => 5,
+            TypedValue::Boolean(_) => 6,
+            TypedValue::String(_) => 7,
+        }
+    }
+}
+
+impl fmt::Display for TypedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypedValue::Int(v) => write!(f, "{v}"),
+            TypedValue::UInt(v) => write!(f, "{v}"),
+            TypedValue::LLong(v) => write!(f, "{v}"),
+            TypedValue::ULLong(v) => write!(f, "{v}"),
+            TypedValue::Double(v) => write!(f, "{v:.6}"),
+            TypedValue::Boolean(v) => write!(f, "{}", if *v { "yes" } else { "no" }),
+            TypedValue::String(v) => f.write_str(v),
+        }
+    }
+}
+
+/// `virDomainInfo`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainInfo {
+    /// A `virDomainState` (see [`crate::consts::domain_state`]).
+    pub state: u8,
+    pub max_mem_kib: u64,
+    pub memory_kib: u64,
+    pub nr_virt_cpu: u16,
+    pub cpu_time_ns: u64,
+}
+
+/// A `virDomainState` with its reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DomainState {
+    pub state: i32,
+    pub reason: i32,
+}
+
+/// The yes/no facts libvirt asks for one call at a time (`virDomainIsActive`, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObjectStatus {
+    pub active: bool,
+    pub persistent: bool,
+    pub autostart: bool,
+    pub updated: bool,
+    pub has_managed_save: bool,
+}
+
+/// `virNodeInfo`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub model: String,
+    pub memory_kib: u64,
+    pub cpus: u32,
+    pub mhz: u32,
+    pub nodes: u32,
+    pub sockets: u32,
+    pub cores: u32,
+    pub threads: u32,
+}
+
+/// `virStoragePoolInfo`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoragePoolInfo {
+    /// A `virStoragePoolState`.
+    pub state: i32,
+    pub capacity: u64,
+    pub allocation: u64,
+    pub available: u64,
+}
+
+/// `virStorageVolInfo`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageVolInfo {
+    /// A `virStorageVolType`.
+    pub kind: i32,
+    pub capacity: u64,
+    pub allocation: u64,
+}
+
+/// Where a domain's console is, for the layer that moves its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsoleEndpoint {
+    Pty(String),
+    UnixSocket(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_forms_libvirt_accepts() {
+        let want = parse_uuid("6695eb01-f6a4-8304-79aa-97f2502e193f").expect("hyphenated");
+        assert_eq!(parse_uuid("6695eb01f6a4830479aa97f2502e193f"), Some(want));
+        assert_eq!(parse_uuid(" 6695eb01-f6a4830479aa97f2502e193f \n"), Some(want));
+        assert_eq!(want.to_string(), "6695eb01-f6a4-8304-79aa-97f2502e193f");
+        assert_eq!(parse_uuid("not-a-uuid"), None);
+        assert_eq!(parse_uuid("6695eb01f6a4830479aa97f2502e193f00"), None);
+        assert_eq!(parse_uuid("6695eb01f6a4830479aa97f2502e19"), None);
+    }
+}
