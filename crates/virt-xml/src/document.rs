@@ -1,0 +1,150 @@
+//! Any libvirt document, with its kind told by the caller or detected from the root element
+//! (what `rvirt-xml` and the corpus checks use).
+
+use virt_core::{Error, ErrorDomain, ErrorNumber};
+
+use crate::domain::Domain;
+use crate::Result;
+
+/// The document kinds this crate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Domain,
+    Network,
+    NetworkPort,
+    StoragePool,
+    StorageVolume,
+    Capabilities,
+    DomainCapabilities,
+    DomainSnapshot,
+    DomainCheckpoint,
+    Secret,
+    NodeDevice,
+    NwFilter,
+    NwFilterBinding,
+    Interface,
+}
+
+impl Kind {
+    /// Every kind, with its command-line name and root element.
+    pub const ALL: &'static [(Kind, &'static str, &'static str)] = &[
+        (Kind::Domain, "domain", "domain"),
+        (Kind::Network, "network", "network"),
+        (Kind::NetworkPort, "network-port", "networkport"),
+        (Kind::StoragePool, "pool", "pool"),
+        (Kind::StorageVolume, "volume", "volume"),
+        (Kind::Capabilities, "capabilities", "capabilities"),
+        (
+            Kind::DomainCapabilities,
+            "domain-capabilities",
+            "domainCapabilities",
+        ),
+        (Kind::DomainSnapshot, "snapshot", "domainsnapshot"),
+        (Kind::DomainCheckpoint, "checkpoint", "domaincheckpoint"),
+        (Kind::Secret, "secret", "secret"),
+        (Kind::NodeDevice, "nodedev", "device"),
+        (Kind::NwFilter, "nwfilter", "filter"),
+        (Kind::NwFilterBinding, "nwfilter-binding", "filterbinding"),
+        (Kind::Interface, "interface", "interface"),
+    ];
+
+    /// The kind for a command-line name such as `pool` or `domain`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(kind, _, _)| *kind)
+    }
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Kind::ALL
+            .iter()
+            .find(|(kind, _, _)| *kind == self)
+            .map_or("", |(_, name, _)| name)
+    }
+
+    /// The kind whose root element is `root`.
+    pub fn from_root(root: &str) -> Option<Kind> {
+        Kind::ALL
+            .iter()
+            .find(|(_, _, r)| *r == root)
+            .map(|(kind, _, _)| *kind)
+    }
+
+    /// Detects the kind from the first element of `xml`.
+    pub fn detect(xml: &str) -> Result<Kind> {
+        let root = first_element_name(xml).ok_or_else(|| {
+            Error::new(
+                ErrorNumber::XML_ERROR,
+                ErrorDomain::XML,
+                "no root element found",
+            )
+        })?;
+        Kind::from_root(root).ok_or_else(|| {
+            Error::new(
+                ErrorNumber::XML_ERROR,
+                ErrorDomain::XML,
+                format!("unknown document kind: root element '{root}'"),
+            )
+        })
+    }
+}
+
+/// The name of the first element in `xml`, skipping the prolog.
+fn first_element_name(xml: &str) -> Option<&str> {
+    let mut rest = xml;
+    loop {
+        let start = rest.find('<')?;
+        rest = &rest[start + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+        return Some(&rest[..end]);
+    }
+}
+
+/// A parsed document of any kind.
+#[derive(Debug, Clone)]
+pub enum Document {
+    Domain(Box<Domain>),
+}
+
+impl Document {
+    /// Parses `xml` as a document of `kind`.
+    pub fn parse_as(kind: Kind, xml: &str) -> Result<Document> {
+        Ok(match kind {
+            Kind::Domain => Document::Domain(Box::new(Domain::parse(xml)?)),
+            other => {
+                return Err(Error::new(
+                    ErrorNumber::NO_SUPPORT,
+                    ErrorDomain::XML,
+                    format!("{} documents", other.name()),
+                ))
+            }
+        })
+    }
+
+    /// Parses `xml`, detecting its kind from the root element.
+    pub fn parse(xml: &str) -> Result<Document> {
+        Document::parse_as(Kind::detect(xml)?, xml)
+    }
+
+    /// Formats the document as libvirt does.
+    pub fn to_xml(&self) -> String {
+        match self {
+            Document::Domain(domain) => domain.to_xml(),
+        }
+    }
+
+    /// Runs the define-time checks libvirt applies to this kind.
+    pub fn validate(&mut self) -> Result<()> {
+        match self {
+            Document::Domain(domain) => {
+                domain.post_parse()?;
+                domain.validate()
+            }
+        }
+    }
+}
