@@ -903,7 +903,18 @@ pub struct TpmBackendElement {
     #[xml(child)]
     pub active_pcr_banks: Option<ActivePcrBanks>,
     #[xml(child)]
-    pub source: Option<crate::domain::disk::UnixSocketSource>,
+    pub source: Option<TpmSource>,
+}
+
+/// `<source type='unix' mode='connect' path='...'/>` of an external TPM.
+#[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
+pub struct TpmSource {
+    #[xml(attr = "type")]
+    pub source_type: Option<String>,
+    #[xml(attr)]
+    pub mode: Option<String>,
+    #[xml(attr)]
+    pub path: Option<String>,
 }
 
 /// `<tpm model>`.

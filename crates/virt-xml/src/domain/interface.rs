@@ -401,7 +401,7 @@ pub struct ActualInterface {
 
 /// `<interface>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
-#[xml(expanded)]
+#[xml(expanded, validate = "Interface::split_hostdev_driver")]
 pub struct Interface {
     #[xml(attr = "type")]
     pub interface_type: Option<InterfaceType>,
@@ -411,6 +411,10 @@ pub struct Interface {
     pub trust_guest_rx_filters: Option<YesNo>,
     #[xml(child)]
     pub mac: Option<Mac>,
+    /// `<driver name='vfio'/>` of a `type='hostdev'` interface (the PCI backend; written
+    /// before `<source>`, unlike a virtio NIC's `<driver>`).
+    #[xml(child = "driver")]
+    pub hostdev_driver: Option<crate::domain::devices::HostdevDriver>,
     #[xml(child)]
     pub source: Option<InterfaceSource>,
     #[xml(child)]
@@ -463,6 +467,19 @@ pub struct Interface {
 }
 
 impl Interface {
+    fn split_hostdev_driver(
+        iface: &mut Interface,
+        _node: &crate::xml::Node<'_>,
+    ) -> crate::Result<()> {
+        // Both fields read the same `<driver>`; keep the one this interface type means.
+        if iface.interface_type == Some(InterfaceType::Hostdev) {
+            iface.driver = None;
+        } else {
+            iface.hostdev_driver = None;
+        }
+        Ok(())
+    }
+
     /// The MAC address as written, if any.
     pub fn mac_address(&self) -> Option<&str> {
         self.mac.as_ref().and_then(|mac| mac.address.as_deref())

@@ -8,7 +8,7 @@
 
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 
-use crate::domain::devices::Devices;
+use crate::domain::devices::{Controller, Devices};
 use crate::domain::enums::*;
 use crate::domain::general::{Clock, Vcpu};
 use crate::domain::interface::Mac;
@@ -33,12 +33,87 @@ impl Domain {
     /// Runs every driver-independent post-parse step.
     pub fn post_parse(&mut self) -> Result<()> {
         self.ensure_uuid();
+        self.assign_controller_indexes();
         self.post_parse_memory()?;
         self.post_parse_vcpus();
         self.post_parse_defaults();
         self.post_parse_os()?;
         self.assign_mac_addresses(random_mac);
         self.post_parse_consoles();
+        self.reject_duplicate_controllers()?;
+        Ok(())
+    }
+
+    /// Gives each controller without an `index` the lowest free one of its type; USB2
+    /// companions (ICH9 EHCI/UHCI) join the group of the USB2 controller just before them
+    /// (`virDomainAssignControllerIndexes`).
+    pub fn assign_controller_indexes(&mut self) {
+        fn is_usb2(controller: &Controller) -> bool {
+            controller.controller_type == Some(ControllerType::Usb)
+                && matches!(
+                    controller.model.as_deref(),
+                    Some("ich9-ehci1" | "ich9-uhci1" | "ich9-uhci2" | "ich9-uhci3")
+                )
+        }
+        let controllers = &mut self.devices.controllers;
+        for outer in 0..controllers.len() {
+            if controllers[outer].index.is_some() {
+                continue;
+            }
+            let mut chosen = None;
+            if outer > 0 && is_usb2(&controllers[outer]) {
+                let prev = controllers[..outer]
+                    .iter()
+                    .rev()
+                    .find(|c| c.controller_type == Some(ControllerType::Usb))
+                    .filter(|prev| is_usb2(prev));
+                if let Some(prev) = prev {
+                    let prev_index = prev.index;
+                    let model = controllers[outer].model.clone();
+                    let taken = controllers.iter().any(|c| {
+                        c.controller_type == Some(ControllerType::Usb)
+                            && c.index == prev_index
+                            && c.model == model
+                    });
+                    if !taken {
+                        chosen = prev_index;
+                    }
+                }
+            }
+            let index = chosen.unwrap_or_else(|| {
+                let kind = controllers[outer].controller_type;
+                (0..)
+                    .find(|candidate| {
+                        !controllers
+                            .iter()
+                            .any(|c| c.controller_type == kind && c.index == Some(*candidate))
+                    })
+                    .unwrap_or(0)
+            });
+            controllers[outer].index = Some(index);
+        }
+    }
+
+    /// Two controllers of one type may not share an index, except USB controllers
+    /// (companions share their group's index).
+    pub fn reject_duplicate_controllers(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for controller in &self.devices.controllers {
+            let Some(kind) = controller.controller_type else {
+                continue;
+            };
+            if kind == ControllerType::Usb {
+                continue;
+            }
+            let index = controller.index.unwrap_or(0);
+            if !seen.insert((kind, index)) {
+                return Err(xml_error(format!(
+                    "Multiple '{}' controllers with index '{}'",
+                    kind.as_str(),
+                    index
+                )));
+            }
+        }
         Ok(())
     }
 

@@ -195,7 +195,8 @@ pub trait TextField: Sized {
 impl<T: XmlValue> TextField for Option<T> {
     fn parse_text(node: &Node<'_>) -> Result<Self> {
         let text = node.text();
-        if text.is_empty() {
+        // Indentation around child elements is not the element's text.
+        if text.is_empty() || (text.trim().is_empty() && node.children().next().is_some()) {
             return Ok(None);
         }
         parse_text_value(node).map(Some)
