@@ -1,0 +1,627 @@
+//! The daemon side: serves libvirt clients over any byte stream (a Unix socket, TLS).
+//!
+//! One task per client reads frames and answers keepalive PINGs itself; every call that
+//! reaches a driver runs on tokio's blocking pool, so a slow hypervisor call never stalls the
+//! reading (or another client). A second task per client owns the write half and is fed
+//! through a bounded queue, which is also how replies, events and stream data are ordered.
+//!
+//! Limits that keep one client from hurting others: frames over 32 MiB or shorter than a
+//! header close that client; at most `max_client_requests` calls of one client run at once
+//! (the client is simply not read from meanwhile, as libvirtd does); buffers grow only with
+//! bytes actually received; event floods are dropped for a client that does not read.
+
+mod dispatch;
+mod stream;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch, Semaphore};
+use virt_core::driver::Connection;
+use virt_core::{Error, Event, Uuid};
+
+use crate::frame::{
+    encode_frame, FrameBuffer, Header, MessageType, Status, KEEPALIVE_PING, KEEPALIVE_PONG,
+    KEEPALIVE_PROGRAM, PROTOCOL_VERSION, QEMU_PROGRAM, REMOTE_PROGRAM,
+};
+use crate::protocol::{rpc_error, RemoteError};
+use crate::xdr::Xdr;
+
+pub use stream::StreamInput;
+
+/// Tunables of a [`Server`]; rvirtd reads them from its configuration file.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Calls of one client that may run at once; further calls wait unread.
+    pub max_client_requests: usize,
+    /// Driver calls that may run at once across all clients (high-priority calls such as
+    /// lookups and destroy are not counted, so they never wait behind slow ones).
+    pub max_workers: usize,
+    /// Idle time after which a client that asked for keepalive gets a PING; zero disables.
+    pub keepalive_interval: Duration,
+    /// Unanswered PINGs after which the client is dropped.
+    pub keepalive_count: u32,
+    /// Frames queued for one client's socket before replies and events wait.
+    pub max_queued_frames: usize,
+    /// The URI opened when a client asks for the default driver (CONNECT_OPEN with "").
+    pub default_uris: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let default_uris = if nix::unistd::geteuid().is_root() {
+            vec!["qemu:///system".to_string(), "lxc:///system".to_string()]
+        } else {
+            vec!["qemu:///session".to_string()]
+        };
+        ServerConfig {
+            max_client_requests: 16,
+            max_workers: 32,
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_count: 5,
+            max_queued_frames: 256,
+            default_uris,
+        }
+    }
+}
+
+/// How a client reached the daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A Unix socket; `uid` of the peer when known.
+    Unix { uid: Option<u32> },
+    /// TCP with TLS; the client certificate's subject when one was presented.
+    Tls { peer: String },
+    /// Plain TCP.
+    Tcp { peer: String },
+}
+
+/// What the daemon knows about a client before it says anything.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    /// The client came in on a read-only socket: every write is refused, whatever it asks.
+    pub read_only: bool,
+    pub transport: Transport,
+}
+
+/// Counters for logs and tests.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub clients_now: AtomicUsize,
+    pub clients_total: AtomicU64,
+    pub calls_total: AtomicU64,
+    pub protocol_errors: AtomicU64,
+}
+
+/// A daemon's shared state: configuration, worker limit, console sessions, counters.
+pub struct Server {
+    config: RwLock<ServerConfig>,
+    workers: Arc<Semaphore>,
+    next_callback_id: AtomicI32,
+    next_client_id: AtomicU64,
+    /// Open console streams per domain, so a second session can be refused or can kick the
+    /// first (VIR_DOMAIN_CONSOLE_FORCE).
+    consoles: Mutex<HashMap<Uuid, stream::ConsoleSession>>,
+    shutdown: watch::Sender<bool>,
+    stats: ServerStats,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Server {
+    pub fn new(config: ServerConfig) -> Arc<Server> {
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(Server {
+            workers: Arc::new(Semaphore::new(config.max_workers.max(1))),
+            config: RwLock::new(config),
+            next_callback_id: AtomicI32::new(0),
+            next_client_id: AtomicU64::new(1),
+            consoles: Mutex::new(HashMap::new()),
+            shutdown,
+            stats: ServerStats::default(),
+        })
+    }
+
+    pub fn config(&self) -> ServerConfig {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies a new configuration (SIGHUP). Limits apply to calls and clients from now on.
+    pub fn reconfigure(&self, config: ServerConfig) {
+        let old_workers = self.config().max_workers.max(1);
+        let new_workers = config.max_workers.max(1);
+        if new_workers > old_workers {
+            self.workers.add_permits(new_workers - old_workers);
+        } else if new_workers < old_workers {
+            self.workers.forget_permits(old_workers - new_workers);
+        }
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+
+    /// Asks every client task to finish; new calls are not started.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    fn next_callback_id(&self) -> i32 {
+        self.next_callback_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Serves one client until it disconnects, misbehaves or the server shuts down.
+    pub async fn serve<S>(self: &Arc<Self>, stream: S, info: ClientInfo)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (reader, writer) = tokio::io::split(stream);
+        self.serve_split(reader, writer, info).await
+    }
+
+    /// [`Server::serve`] for a stream already split in two halves.
+    pub async fn serve_split<R, W>(self: &Arc<Self>, reader: R, writer: W, info: ClientInfo)
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let config = self.config();
+        let (out_tx, out_rx) = mpsc::channel(config.max_queued_frames.max(8));
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let client = Arc::new(ClientShared {
+            id,
+            server: Arc::clone(self),
+            info,
+            out: out_tx,
+            connection: RwLock::new(None),
+            read_only_open: AtomicBool::new(false),
+            keepalive_wanted: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            events: Mutex::new(EventRegistry::default()),
+            streams: Mutex::new(HashMap::new()),
+            requests: Arc::new(Semaphore::new(config.max_client_requests.max(1))),
+        });
+        self.stats.clients_now.fetch_add(1, Ordering::Relaxed);
+        self.stats.clients_total.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(client = id, transport = ?client.info.transport, read_only = client.info.read_only, "client connected");
+        let writer_task = tokio::spawn(write_loop(writer, out_rx));
+        let outcome = read_loop(&client, reader, &config).await;
+        match &outcome {
+            Ok(()) => tracing::debug!(client = id, "client disconnected"),
+            Err(why) => tracing::info!(client = id, "dropping client: {why}"),
+        }
+        client.teardown();
+        drop(client);
+        // The writer ends once every sender (calls still running, stream tasks) is gone.
+        let _ = writer_task.await;
+        self.stats.clients_now.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A frame to write, or the instruction to stop after what is queued.
+pub(crate) enum Outgoing {
+    Frame(Vec<u8>),
+    Close,
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut queue: mpsc::Receiver<Outgoing>) {
+    let mut batch: Vec<u8> = Vec::new();
+    'outer: while let Some(first) = queue.recv().await {
+        let mut close = false;
+        match first {
+            Outgoing::Frame(frame) => batch = frame,
+            Outgoing::Close => close = true,
+        }
+        // Coalesce whatever else is already queued into one write.
+        while !close && batch.len() < 256 * 1024 {
+            match queue.try_recv() {
+                Ok(Outgoing::Frame(frame)) => batch.extend_from_slice(&frame),
+                Ok(Outgoing::Close) => close = true,
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() && writer.write_all(&batch).await.is_err() {
+            break 'outer;
+        }
+        if batch.capacity() > 1024 * 1024 {
+            batch = Vec::new();
+        } else {
+            batch.clear();
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = writer.flush().await;
+    let _ = writer.shutdown().await;
+}
+
+/// Per-client state shared by its reader, its running calls, its event and stream tasks.
+pub(crate) struct ClientShared {
+    pub(crate) id: u64,
+    pub(crate) server: Arc<Server>,
+    pub(crate) info: ClientInfo,
+    out: mpsc::Sender<Outgoing>,
+    connection: RwLock<Option<Arc<dyn Connection>>>,
+    /// CONNECT_OPEN asked for read-only access.
+    read_only_open: AtomicBool,
+    keepalive_wanted: AtomicBool,
+    closing: AtomicBool,
+    events: Mutex<EventRegistry>,
+    streams: Mutex<HashMap<u32, mpsc::Sender<StreamInput>>>,
+    requests: Arc<Semaphore>,
+}
+
+impl ClientShared {
+    pub(crate) fn connection(&self) -> Option<Arc<dyn Connection>> {
+        self.connection
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.info.read_only || self.read_only_open.load(Ordering::Relaxed)
+    }
+
+    /// Queues a frame for the socket, waiting while the queue is full.
+    pub(crate) async fn send(&self, frame: Vec<u8>) -> bool {
+        self.out.send(Outgoing::Frame(frame)).await.is_ok()
+    }
+
+    /// Queues a frame from a thread outside the runtime.
+    pub(crate) fn send_blocking(&self, frame: Vec<u8>) -> bool {
+        self.out.blocking_send(Outgoing::Frame(frame)).is_ok()
+    }
+
+    fn teardown(&self) {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let forwarder = {
+            let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+            events.registrations.clear();
+            events.forwarder.take()
+        };
+        if let Some(task) = forwarder {
+            task.abort();
+        }
+        let connection = self
+            .connection
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(connection) = connection {
+            // Closing may wait on a driver: do it off the runtime.
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = connection.close() {
+                    tracing::debug!("closing driver connection: {error}");
+                }
+            });
+        }
+    }
+}
+
+/// What one event registration wants.
+#[derive(Clone, Debug)]
+pub(crate) enum Registration {
+    /// `CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY`, optionally for one domain.
+    Domain {
+        event_id: i32,
+        filter: Option<Uuid>,
+    },
+    /// The legacy `CONNECT_DOMAIN_EVENT_REGISTER(_ANY)` (no callbackID on the wire).
+    DomainLegacy {
+        event_id: i32,
+    },
+    Network {
+        event_id: i32,
+        filter: Option<Uuid>,
+    },
+    StoragePool {
+        event_id: i32,
+        filter: Option<Uuid>,
+    },
+    /// Registrations rvirt accepts but has no events for yet (node devices, secrets).
+    Silent,
+}
+
+#[derive(Default)]
+pub(crate) struct EventRegistry {
+    registrations: Vec<(i32, Registration)>,
+    forwarder: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Registration {
+    fn matches(&self, event: &Event) -> bool {
+        match (self, event) {
+            (Registration::Domain { event_id, filter }, _) => {
+                crate::events::domain_event_id(event) == Some(*event_id)
+                    && match (filter, event.domain()) {
+                        (Some(uuid), Some(dom)) => dom.uuid == *uuid,
+                        _ => true,
+                    }
+            }
+            (Registration::DomainLegacy { event_id }, _) => {
+                crate::events::domain_event_id(event) == Some(*event_id)
+            }
+            (
+                Registration::Network {
+                    event_id: 0,
+                    filter,
+                },
+                Event::NetworkLifecycle { net, .. },
+            ) => filter.is_none_or(|uuid| uuid == net.uuid),
+            (
+                Registration::StoragePool {
+                    event_id: 0,
+                    filter,
+                },
+                Event::PoolLifecycle { pool, .. },
+            )
+            | (
+                Registration::StoragePool {
+                    event_id: 1,
+                    filter,
+                },
+                Event::PoolRefresh { pool },
+            ) => filter.is_none_or(|uuid| uuid == pool.uuid),
+            _ => false,
+        }
+    }
+
+    fn encode(&self, callback_id: i32, event: &Event) -> Option<crate::events::EncodedEvent> {
+        match self {
+            Registration::Domain { .. } => {
+                crate::events::encode_domain_event(event, Some(callback_id))
+            }
+            Registration::DomainLegacy { .. } => crate::events::encode_domain_event(event, None),
+            Registration::Network { .. } | Registration::StoragePool { .. } => {
+                crate::events::encode_object_event(event, callback_id)
+            }
+            Registration::Silent => None,
+        }
+    }
+}
+
+/// libvirtd sends every event with serial 1.
+const EVENT_SERIAL: u32 = 1;
+
+impl ClientShared {
+    /// Adds a registration and makes sure events flow; returns the new callbackID.
+    pub(crate) fn register_events(
+        self: &Arc<Self>,
+        registration: Registration,
+    ) -> Result<i32, Error> {
+        let needs_forwarder = {
+            let events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+            events.forwarder.is_none()
+        };
+        let receiver = if needs_forwarder && !matches!(registration, Registration::Silent) {
+            let connection = self.connection().ok_or_else(not_open)?;
+            Some(connection.events()?)
+        } else {
+            None
+        };
+        let callback_id = self.server.next_callback_id();
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        events.registrations.push((callback_id, registration));
+        if let (Some(receiver), None) = (receiver, events.forwarder.as_ref()) {
+            let client = Arc::downgrade(self);
+            events.forwarder =
+                Some(tokio::runtime::Handle::current().spawn(forward_events(client, receiver)));
+        }
+        Ok(callback_id)
+    }
+
+    /// Removes registration `callback_id`; false if there is none.
+    pub(crate) fn deregister_events(&self, matches: impl Fn(i32, &Registration) -> bool) -> bool {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let before = events.registrations.len();
+        events.registrations.retain(|(id, reg)| !matches(*id, reg));
+        events.registrations.len() != before
+    }
+}
+
+async fn forward_events(
+    client: std::sync::Weak<ClientShared>,
+    mut receiver: tokio::sync::broadcast::Receiver<Event>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = match receiver.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!("a client fell behind; {n} events dropped");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let Some(client) = client.upgrade() else {
+            return;
+        };
+        let frames: Vec<Vec<u8>> = {
+            let events = client.events.lock().unwrap_or_else(|p| p.into_inner());
+            events
+                .registrations
+                .iter()
+                .filter(|(_, reg)| reg.matches(&event))
+                .filter_map(|(id, reg)| reg.encode(*id, &event))
+                .map(|encoded| {
+                    let header = Header {
+                        prog: REMOTE_PROGRAM,
+                        vers: PROTOCOL_VERSION,
+                        procedure: encoded.procedure as i32,
+                        kind: MessageType::MESSAGE,
+                        serial: EVENT_SERIAL,
+                        status: Status::OK,
+                    };
+                    encode_frame(&header, |out| out.extend_from_slice(&encoded.payload))
+                })
+                .collect()
+        };
+        for frame in frames {
+            if !client.send(frame).await {
+                return;
+            }
+        }
+    }
+}
+
+pub(crate) fn not_open() -> Error {
+    Error::from_parts(
+        virt_core::ErrorNumber::INTERNAL_ERROR,
+        virt_core::ErrorDomain::RPC,
+        "internal error: hypervisor connection not open",
+    )
+}
+
+/// A REPLY frame for `call` carrying `payload`.
+pub(crate) fn reply_frame(call: &Header, payload: &[u8]) -> Vec<u8> {
+    encode_frame(&call.reply(Status::OK), |out| {
+        out.extend_from_slice(payload)
+    })
+}
+
+/// An ERROR REPLY frame for `call`.
+pub(crate) fn error_frame(call: &Header, error: &Error) -> Vec<u8> {
+    let remote = RemoteError::from(error);
+    encode_frame(&call.reply(Status::ERROR), |out| remote.encode(out))
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    client: &Arc<ClientShared>,
+    mut reader: R,
+    config: &ServerConfig,
+) -> Result<(), String> {
+    let mut buffer = FrameBuffer::new();
+    let mut shutdown = client.server.shutdown.subscribe();
+    let mut last_heard = Instant::now();
+    let mut pings_unanswered = 0u32;
+    let keepalive = config.keepalive_interval;
+    loop {
+        let wait = if keepalive.is_zero() || !client.keepalive_wanted.load(Ordering::Relaxed) {
+            Duration::from_secs(3600)
+        } else {
+            keepalive
+                .saturating_sub(last_heard.elapsed())
+                .max(Duration::from_millis(10))
+        };
+        tokio::select! {
+            read = reader.read_buf(buffer.read_space()) => {
+                match read {
+                    Ok(0) => {
+                        if buffer.has_partial_frame() {
+                            return Err("connection closed in the middle of a frame".into());
+                        }
+                        return Ok(());
+                    }
+                    Ok(_) => {}
+                    Err(error) => return Err(format!("read failed: {error}")),
+                }
+                last_heard = Instant::now();
+                pings_unanswered = 0;
+                loop {
+                    let frame = match buffer.next_frame() {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => break,
+                        Err(error) => {
+                            client.server.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                            return Err(error.to_string());
+                        }
+                    };
+                    handle_frame(client, frame).await;
+                    if client.closing.load(Ordering::Relaxed) {
+                        let _ = client.out.send(Outgoing::Close).await;
+                        return Ok(());
+                    }
+                }
+            }
+            _ = tokio::time::sleep(wait), if !keepalive.is_zero() => {
+                if client.keepalive_wanted.load(Ordering::Relaxed) && last_heard.elapsed() >= keepalive {
+                    if pings_unanswered >= config.keepalive_count {
+                        return Err("keepalive timeout".into());
+                    }
+                    pings_unanswered += 1;
+                    last_heard = Instant::now();
+                    let ping = encode_frame(&Header::keepalive(KEEPALIVE_PING), |_| {});
+                    if !client.send(ping).await {
+                        return Err("write side closed".into());
+                    }
+                }
+            }
+            _ = shutdown.changed() => {
+                let _ = client.out.send(Outgoing::Close).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn handle_frame(client: &Arc<ClientShared>, frame: crate::frame::Frame) {
+    let header = frame.header;
+    if header.prog == KEEPALIVE_PROGRAM {
+        if header.kind == MessageType::MESSAGE && header.procedure == KEEPALIVE_PING {
+            let pong = encode_frame(&Header::keepalive(KEEPALIVE_PONG), |_| {});
+            client.send(pong).await;
+        }
+        // PONGs (and anything else on this program) only prove the peer is alive.
+        if header.kind == MessageType::MESSAGE {
+            return;
+        }
+    }
+    match header.kind {
+        MessageType::CALL | MessageType::CALL_WITH_FDS => {}
+        MessageType::STREAM | MessageType::STREAM_HOLE => {
+            stream::route_input(client, &header, frame.payload).await;
+            return;
+        }
+        // libvirtd drops stray MESSAGE/REPLY frames without answering: a reply to a serial the
+        // client does not know would be fatal for it.
+        _ => return,
+    }
+    if header.prog != REMOTE_PROGRAM && header.prog != QEMU_PROGRAM
+        || header.vers != PROTOCOL_VERSION
+    {
+        let error = rpc_error(format!(
+            "Cannot find program {} version {}",
+            header.prog, header.vers
+        ));
+        client.send(error_frame(&header, &error)).await;
+        return;
+    }
+    if header.status != Status::OK {
+        let error = rpc_error(format!("Unexpected message status {}", header.status.0));
+        client.send(error_frame(&header, &error)).await;
+        return;
+    }
+    if frame.n_fds > 0 {
+        let error = rpc_error("file descriptor passing is not supported on this connection");
+        client.send(error_frame(&header, &error)).await;
+        return;
+    }
+    client
+        .server
+        .stats
+        .calls_total
+        .fetch_add(1, Ordering::Relaxed);
+    // Per-client request limit: while it is reached the client is not read from.
+    let Ok(permit) = Arc::clone(&client.requests).acquire_owned().await else {
+        return;
+    };
+    dispatch::start_call(Arc::clone(client), header, frame.payload, permit).await;
+}
