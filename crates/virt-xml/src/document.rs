@@ -3,7 +3,11 @@
 
 use virt_core::{Error, ErrorDomain, ErrorNumber};
 
+use crate::capabilities::Capabilities;
 use crate::domain::Domain;
+use crate::network::Network;
+use crate::snapshot::{DomainCheckpoint, DomainSnapshot};
+use crate::storage::{StoragePool, StorageVolume};
 use crate::Result;
 
 /// The document kinds this crate reads.
@@ -109,6 +113,12 @@ fn first_element_name(xml: &str) -> Option<&str> {
 #[derive(Debug, Clone)]
 pub enum Document {
     Domain(Box<Domain>),
+    Network(Box<Network>),
+    StoragePool(Box<StoragePool>),
+    StorageVolume(Box<StorageVolume>),
+    Capabilities(Box<Capabilities>),
+    DomainSnapshot(Box<DomainSnapshot>),
+    DomainCheckpoint(Box<DomainCheckpoint>),
 }
 
 impl Document {
@@ -116,6 +126,14 @@ impl Document {
     pub fn parse_as(kind: Kind, xml: &str) -> Result<Document> {
         Ok(match kind {
             Kind::Domain => Document::Domain(Box::new(Domain::parse(xml)?)),
+            Kind::Network => Document::Network(Box::new(Network::parse(xml)?)),
+            Kind::StoragePool => Document::StoragePool(Box::new(StoragePool::parse(xml)?)),
+            Kind::StorageVolume => Document::StorageVolume(Box::new(StorageVolume::parse(xml)?)),
+            Kind::Capabilities => Document::Capabilities(Box::new(Capabilities::parse(xml)?)),
+            Kind::DomainSnapshot => Document::DomainSnapshot(Box::new(DomainSnapshot::parse(xml)?)),
+            Kind::DomainCheckpoint => {
+                Document::DomainCheckpoint(Box::new(DomainCheckpoint::parse(xml)?))
+            }
             other => {
                 return Err(Error::new(
                     ErrorNumber::NO_SUPPORT,
@@ -135,6 +153,12 @@ impl Document {
     pub fn to_xml(&self) -> String {
         match self {
             Document::Domain(domain) => domain.to_xml(),
+            Document::Network(network) => network.to_xml(),
+            Document::StoragePool(pool) => pool.to_xml(),
+            Document::StorageVolume(volume) => volume.to_xml(),
+            Document::Capabilities(caps) => caps.to_xml(),
+            Document::DomainSnapshot(snapshot) => snapshot.to_xml(),
+            Document::DomainCheckpoint(checkpoint) => checkpoint.to_xml(),
         }
     }
 
@@ -145,6 +169,12 @@ impl Document {
                 domain.post_parse()?;
                 domain.validate()
             }
+            Document::Network(network) => network.post_parse(),
+            Document::StoragePool(pool) => pool.post_parse(),
+            Document::StorageVolume(_)
+            | Document::Capabilities(_)
+            | Document::DomainSnapshot(_)
+            | Document::DomainCheckpoint(_) => Ok(()),
         }
     }
 }

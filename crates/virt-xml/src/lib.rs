@@ -23,9 +23,13 @@ extern crate self as virt_xml;
 
 pub mod xml;
 
+pub mod capabilities;
 pub mod document;
 pub mod domain;
 pub mod metadata;
+pub mod network;
+pub mod snapshot;
+pub mod storage;
 
 pub use virt_core::{Error, ErrorDomain, ErrorNumber};
 pub use xml::FormatFlags;

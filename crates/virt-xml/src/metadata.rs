@@ -117,6 +117,27 @@ impl RawElement {
         out.push('>');
     }
 
+    /// Writes the element in libvirt's own style (single quotes, two-space indentation), for
+    /// content libvirt formats itself but this crate keeps as written.
+    pub fn write_libvirt(&self, w: &mut Writer) {
+        let mark = w.open(&self.name);
+        for (key, value) in &self.attrs {
+            w.attr(key, value);
+        }
+        let has_elements = self
+            .children
+            .iter()
+            .any(|c| matches!(c, RawContent::Element(_)));
+        for child in &self.children {
+            match child {
+                RawContent::Element(element) => element.write_libvirt(w),
+                RawContent::Text(text) if !has_elements => w.text(text),
+                RawContent::Text(_) => {}
+            }
+        }
+        w.close(mark, &self.name, false);
+    }
+
     /// The element serialized on its own, starting at indentation level 0.
     pub fn to_xml(&self) -> String {
         let mut out = String::new();

@@ -241,6 +241,12 @@ impl Writer {
         self.out.push('\n');
     }
 
+    /// An empty line (capabilities XML separates its sections with them).
+    pub fn blank_line(&mut self) {
+        self.end_start_tag();
+        self.out.push('\n');
+    }
+
     /// Appends `text` exactly as given, with no indentation or newline handling.
     pub fn raw(&mut self, text: &str) {
         self.end_start_tag();
