@@ -1,1 +1,1 @@
-//! Cross-crate integration tests live in tests/*.rs.
+//! Shared fixtures for rvirt's integration tests (see `all/main.rs`).

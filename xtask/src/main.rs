@@ -1,1 +1,30 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's developer commands.
+//!
+//! - `plugins`: builds the driver plugins into `target/plugins/` (see `plugins.rs`).
+//! - `xml-corpus DIR`: virt-xml against libvirt's golden files (see `xml_corpus.rs`).
+//! - `xml-bench DIR`: virt-xml parse+format throughput (see `xml_bench.rs`).
+
+use std::process::ExitCode;
+
+mod plugins;
+mod xml_bench;
+mod xml_corpus;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("");
+    let rest = args.get(1..).unwrap_or(&[]);
+    match command {
+        "plugins" => plugins::run(rest),
+        "xml-corpus" => xml_corpus::run(rest),
+        "xml-bench" => xml_bench::run(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <command> [args]");
+            eprintln!("commands:");
+            eprintln!("  plugins               build the driver plugins into target/plugins/");
+            eprintln!("  xml-corpus [-v] DIR   check virt-xml against libvirt's testdata");
+            eprintln!("  xml-bench DIR [SECS]  parse+format throughput of a domain XML folder");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -55,12 +55,26 @@ impl Connect {
     pub fn open_with_flags(uri: &str, flags: u32) -> Result<Connect> {
         let parsed = ConnectUri::parse(uri)?;
         let connection = registry::open(&parsed, flags)?;
-        Ok(Self::from_connection(connection, parsed, flags & CONNECT_RO != 0))
+        Ok(Self::from_connection(
+            connection,
+            parsed,
+            flags & CONNECT_RO != 0,
+        ))
     }
 
     /// Wraps a connection a caller opened itself (a daemon serving its clients does this).
-    pub fn from_connection(connection: Arc<dyn Connection>, uri: ConnectUri, read_only: bool) -> Connect {
-        Connect { shared: Arc::new(ConnectShared { connection, uri, read_only }) }
+    pub fn from_connection(
+        connection: Arc<dyn Connection>,
+        uri: ConnectUri,
+        read_only: bool,
+    ) -> Connect {
+        Connect {
+            shared: Arc::new(ConnectShared {
+                connection,
+                uri,
+                read_only,
+            }),
+        }
     }
 
     /// The driver connection underneath, for layers that forward calls verbatim.
@@ -114,7 +128,8 @@ impl Connect {
         virt_type: Option<&str>,
         flags: u32,
     ) -> Result<String> {
-        self.conn().get_domain_capabilities(emulator, arch, machine, virt_type, flags)
+        self.conn()
+            .get_domain_capabilities(emulator, arch, machine, virt_type, flags)
     }
     pub fn get_sysinfo(&self, flags: u32) -> Result<String> {
         self.conn().get_sysinfo(flags)
@@ -141,7 +156,8 @@ impl Connect {
         self.conn().node_get_free_memory()
     }
     pub fn node_cells_free_memory(&self, start_cell: i32, max_cells: i32) -> Result<Vec<u64>> {
-        self.conn().node_get_cells_free_memory(start_cell, max_cells)
+        self.conn()
+            .node_get_cells_free_memory(start_cell, max_cells)
     }
     pub fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
         self.check_writable()?;
@@ -154,20 +170,29 @@ impl Connect {
 
     /// Every event of this connection's scope, from now on.
     pub fn events(&self) -> Result<EventStream> {
-        Ok(EventStream { receiver: self.conn().events()? })
+        Ok(EventStream {
+            receiver: self.conn().events()?,
+        })
     }
 
     // ---- domains ----
 
     fn domain(&self, reference: DomainRef) -> Domain {
-        Domain { connect: self.clone(), reference: Arc::new(Mutex::new(reference)) }
+        Domain {
+            connect: self.clone(),
+            reference: Arc::new(Mutex::new(reference)),
+        }
     }
 
     pub fn domain_lookup_by_name(&self, name: &str) -> Result<Domain> {
-        self.conn().domain_lookup_by_name(name).map(|r| self.domain(r))
+        self.conn()
+            .domain_lookup_by_name(name)
+            .map(|r| self.domain(r))
     }
     pub fn domain_lookup_by_uuid(&self, uuid: &Uuid) -> Result<Domain> {
-        self.conn().domain_lookup_by_uuid(uuid).map(|r| self.domain(r))
+        self.conn()
+            .domain_lookup_by_uuid(uuid)
+            .map(|r| self.domain(r))
     }
     pub fn domain_lookup_by_uuid_string(&self, uuid: &str) -> Result<Domain> {
         let uuid = parse_uuid(uuid).ok_or_else(|| invalid_uuid(uuid))?;
@@ -175,21 +200,34 @@ impl Connect {
     }
     pub fn domain_lookup_by_id(&self, id: i32) -> Result<Domain> {
         if id < 0 {
-            return Err(Error::new(ErrorNumber::INVALID_ARG, ErrorDomain::NONE, "id in virDomainLookupByID must be >= 0"));
+            return Err(Error::new(
+                ErrorNumber::INVALID_ARG,
+                ErrorDomain::NONE,
+                "id in virDomainLookupByID must be >= 0",
+            ));
         }
         self.conn().domain_lookup_by_id(id).map(|r| self.domain(r))
     }
     /// `virConnectListAllDomains` with `connect_list_all_domains_flags`.
     pub fn list_all_domains(&self, flags: u32) -> Result<Vec<Domain>> {
-        Ok(self.conn().domain_list_all(flags)?.into_iter().map(|r| self.domain(r)).collect())
+        Ok(self
+            .conn()
+            .domain_list_all(flags)?
+            .into_iter()
+            .map(|r| self.domain(r))
+            .collect())
     }
     pub fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         self.check_writable()?;
-        self.conn().domain_define_xml(xml, flags).map(|r| self.domain(r))
+        self.conn()
+            .domain_define_xml(xml, flags)
+            .map(|r| self.domain(r))
     }
     pub fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         self.check_writable()?;
-        self.conn().domain_create_xml(xml, flags).map(|r| self.domain(r))
+        self.conn()
+            .domain_create_xml(xml, flags)
+            .map(|r| self.domain(r))
     }
     pub fn domain_restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
         self.check_writable()?;
@@ -199,7 +237,11 @@ impl Connect {
         self.conn().domain_save_image_get_xml(path, flags)
     }
     /// `virConnectGetAllDomainStats`.
-    pub fn get_all_domain_stats(&self, stats: u32, flags: u32) -> Result<Vec<(Domain, Vec<TypedParam>)>> {
+    pub fn get_all_domain_stats(
+        &self,
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(Domain, Vec<TypedParam>)>> {
         Ok(self
             .conn()
             .domain_get_stats(&[], stats, flags)?
@@ -211,38 +253,60 @@ impl Connect {
     // ---- networks ----
 
     fn network(&self, reference: NetworkRef) -> Network {
-        Network { connect: self.clone(), reference }
+        Network {
+            connect: self.clone(),
+            reference,
+        }
     }
 
     pub fn network_lookup_by_name(&self, name: &str) -> Result<Network> {
-        self.conn().network_lookup_by_name(name).map(|r| self.network(r))
+        self.conn()
+            .network_lookup_by_name(name)
+            .map(|r| self.network(r))
     }
     pub fn network_lookup_by_uuid(&self, uuid: &Uuid) -> Result<Network> {
-        self.conn().network_lookup_by_uuid(uuid).map(|r| self.network(r))
+        self.conn()
+            .network_lookup_by_uuid(uuid)
+            .map(|r| self.network(r))
     }
     pub fn network_lookup_by_uuid_string(&self, uuid: &str) -> Result<Network> {
         let uuid = parse_uuid(uuid).ok_or_else(|| invalid_uuid(uuid))?;
         self.network_lookup_by_uuid(&uuid)
     }
     pub fn list_all_networks(&self, flags: u32) -> Result<Vec<Network>> {
-        Ok(self.conn().network_list_all(flags)?.into_iter().map(|r| self.network(r)).collect())
+        Ok(self
+            .conn()
+            .network_list_all(flags)?
+            .into_iter()
+            .map(|r| self.network(r))
+            .collect())
     }
     pub fn network_define_xml(&self, xml: &str, flags: u32) -> Result<Network> {
         self.check_writable()?;
-        self.conn().network_define_xml(xml, flags).map(|r| self.network(r))
+        self.conn()
+            .network_define_xml(xml, flags)
+            .map(|r| self.network(r))
     }
     pub fn network_create_xml(&self, xml: &str, flags: u32) -> Result<Network> {
         self.check_writable()?;
-        self.conn().network_create_xml(xml, flags).map(|r| self.network(r))
+        self.conn()
+            .network_create_xml(xml, flags)
+            .map(|r| self.network(r))
     }
 
     // ---- storage ----
 
     fn pool(&self, reference: StoragePoolRef) -> StoragePool {
-        StoragePool { connect: self.clone(), reference }
+        StoragePool {
+            connect: self.clone(),
+            reference,
+        }
     }
     fn vol(&self, reference: StorageVolRef) -> StorageVol {
-        StorageVol { connect: self.clone(), reference }
+        StorageVol {
+            connect: self.clone(),
+            reference,
+        }
     }
 
     pub fn storage_pool_lookup_by_name(&self, name: &str) -> Result<StoragePool> {
@@ -256,17 +320,31 @@ impl Connect {
         self.storage_pool_lookup_by_uuid(&uuid)
     }
     pub fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<StoragePool>> {
-        Ok(self.conn().pool_list_all(flags)?.into_iter().map(|r| self.pool(r)).collect())
+        Ok(self
+            .conn()
+            .pool_list_all(flags)?
+            .into_iter()
+            .map(|r| self.pool(r))
+            .collect())
     }
     pub fn storage_pool_define_xml(&self, xml: &str, flags: u32) -> Result<StoragePool> {
         self.check_writable()?;
-        self.conn().pool_define_xml(xml, flags).map(|r| self.pool(r))
+        self.conn()
+            .pool_define_xml(xml, flags)
+            .map(|r| self.pool(r))
     }
     pub fn storage_pool_create_xml(&self, xml: &str, flags: u32) -> Result<StoragePool> {
         self.check_writable()?;
-        self.conn().pool_create_xml(xml, flags).map(|r| self.pool(r))
+        self.conn()
+            .pool_create_xml(xml, flags)
+            .map(|r| self.pool(r))
     }
-    pub fn find_storage_pool_sources(&self, kind: &str, src_spec: Option<&str>, flags: u32) -> Result<String> {
+    pub fn find_storage_pool_sources(
+        &self,
+        kind: &str,
+        src_spec: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
         self.check_writable()?;
         self.conn().pool_find_sources(kind, src_spec, flags)
     }
@@ -382,7 +460,10 @@ impl std::fmt::Debug for Domain {
 impl Domain {
     /// A snapshot of what the handle carries (name, UUID, last known id).
     pub fn reference(&self) -> DomainRef {
-        self.reference.lock().map(|r| r.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+        self.reference
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
     fn update(&self, new: DomainRef) {
         match self.reference.lock() {
@@ -461,24 +542,31 @@ impl Domain {
         self.conn().domain_get_scheduler_type(&self.reference())
     }
     pub fn scheduler_params(&self, flags: u32) -> Result<Vec<TypedParam>> {
-        self.conn().domain_get_scheduler_params(&self.reference(), flags)
+        self.conn()
+            .domain_get_scheduler_params(&self.reference(), flags)
     }
     pub fn metadata(&self, kind: i32, uri: Option<&str>, flags: u32) -> Result<String> {
-        self.conn().domain_get_metadata(&self.reference(), kind, uri, flags)
+        self.conn()
+            .domain_get_metadata(&self.reference(), kind, uri, flags)
     }
     pub fn stats(&self, stats: u32, flags: u32) -> Result<Vec<TypedParam>> {
         let reference = self.reference();
-        let mut all = self.conn().domain_get_stats(std::slice::from_ref(&reference), stats, flags)?;
+        let mut all =
+            self.conn()
+                .domain_get_stats(std::slice::from_ref(&reference), stats, flags)?;
         Ok(all.pop().map(|(_, params)| params).unwrap_or_default())
     }
     pub fn block_stats(&self, disk: &str, flags: u32) -> Result<Vec<TypedParam>> {
-        self.conn().domain_block_stats(&self.reference(), disk, flags)
+        self.conn()
+            .domain_block_stats(&self.reference(), disk, flags)
     }
     pub fn interface_stats(&self, device: &str) -> Result<Vec<TypedParam>> {
-        self.conn().domain_interface_stats(&self.reference(), device)
+        self.conn()
+            .domain_interface_stats(&self.reference(), device)
     }
     pub fn memory_stats(&self, max_stats: u32, flags: u32) -> Result<Vec<(i32, u64)>> {
-        self.conn().domain_memory_stats(&self.reference(), max_stats, flags)
+        self.conn()
+            .domain_memory_stats(&self.reference(), max_stats, flags)
     }
 
     /// Starts the domain (`virDomainCreateWithFlags`); the handle learns its new id.
@@ -520,7 +608,8 @@ impl Domain {
     }
     pub fn save(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_save(&self.reference(), path, dxml, flags)?;
+        self.conn()
+            .domain_save(&self.reference(), path, dxml, flags)?;
         self.set_id(-1);
         Ok(())
     }
@@ -532,18 +621,22 @@ impl Domain {
     }
     pub fn managed_save_remove(&self, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_managed_save_remove(&self.reference(), flags)
+        self.conn()
+            .domain_managed_save_remove(&self.reference(), flags)
     }
     /// Renames the domain; the handle carries the new name.
     pub fn rename(&self, new_name: &str, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        let renamed = self.conn().domain_rename(&self.reference(), new_name, flags)?;
+        let renamed = self
+            .conn()
+            .domain_rename(&self.reference(), new_name, flags)?;
         self.update(renamed);
         Ok(())
     }
     pub fn set_autostart(&self, autostart: bool) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_set_autostart(&self.reference(), autostart)
+        self.conn()
+            .domain_set_autostart(&self.reference(), autostart)
     }
     pub fn set_memory(&self, kib: u64, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
@@ -555,11 +648,13 @@ impl Domain {
     }
     pub fn set_vcpus(&self, count: u32, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_set_vcpus(&self.reference(), count, flags)
+        self.conn()
+            .domain_set_vcpus(&self.reference(), count, flags)
     }
     pub fn set_scheduler_params(&self, params: &[TypedParam], flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_set_scheduler_params(&self.reference(), params, flags)
+        self.conn()
+            .domain_set_scheduler_params(&self.reference(), params, flags)
     }
     pub fn set_metadata(
         &self,
@@ -570,35 +665,49 @@ impl Domain {
         flags: u32,
     ) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_set_metadata(&self.reference(), kind, metadata, key, uri, flags)
+        self.conn()
+            .domain_set_metadata(&self.reference(), kind, metadata, key, uri, flags)
     }
     pub fn block_resize(&self, disk: &str, size: u64, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_block_resize(&self.reference(), disk, size, flags)
+        self.conn()
+            .domain_block_resize(&self.reference(), disk, size, flags)
     }
     pub fn attach_device(&self, xml: &str, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_attach_device(&self.reference(), xml, flags)
+        self.conn()
+            .domain_attach_device(&self.reference(), xml, flags)
     }
     pub fn detach_device(&self, xml: &str, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_detach_device(&self.reference(), xml, flags)
+        self.conn()
+            .domain_detach_device(&self.reference(), xml, flags)
     }
     pub fn detach_device_alias(&self, alias: &str, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_detach_device_alias(&self.reference(), alias, flags)
+        self.conn()
+            .domain_detach_device_alias(&self.reference(), alias, flags)
     }
     pub fn update_device(&self, xml: &str, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_update_device(&self.reference(), xml, flags)
+        self.conn()
+            .domain_update_device(&self.reference(), xml, flags)
     }
     pub fn open_console(&self, dev_name: Option<&str>, flags: u32) -> Result<ConsoleEndpoint> {
         self.connect.check_writable()?;
-        self.conn().domain_open_console(&self.reference(), dev_name, flags)
+        self.conn()
+            .domain_open_console(&self.reference(), dev_name, flags)
     }
-    pub fn send_key(&self, codeset: u32, holdtime: u32, keycodes: &[u32], flags: u32) -> Result<()> {
+    pub fn send_key(
+        &self,
+        codeset: u32,
+        holdtime: u32,
+        keycodes: &[u32],
+        flags: u32,
+    ) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().domain_send_key(&self.reference(), codeset, holdtime, keycodes, flags)
+        self.conn()
+            .domain_send_key(&self.reference(), codeset, holdtime, keycodes, flags)
     }
     pub fn inject_nmi(&self, flags: u32) -> Result<()> {
         self.connect.check_writable()?;
@@ -606,35 +715,53 @@ impl Domain {
     }
     pub fn qemu_monitor_command(&self, cmd: &str, flags: u32) -> Result<String> {
         self.connect.check_writable()?;
-        self.conn().domain_qemu_monitor_command(&self.reference(), cmd, flags)
+        self.conn()
+            .domain_qemu_monitor_command(&self.reference(), cmd, flags)
     }
     pub fn qemu_agent_command(&self, cmd: &str, timeout: i32, flags: u32) -> Result<String> {
         self.connect.check_writable()?;
-        self.conn().domain_qemu_agent_command(&self.reference(), cmd, timeout, flags)
+        self.conn()
+            .domain_qemu_agent_command(&self.reference(), cmd, timeout, flags)
     }
 
     // ---- snapshots ----
 
     pub fn snapshot_create_xml(&self, xml: &str, flags: u32) -> Result<DomainSnapshot> {
         self.connect.check_writable()?;
-        let name = self.conn().snapshot_create_xml(&self.reference(), xml, flags)?;
-        Ok(DomainSnapshot { domain: self.clone(), name })
+        let name = self
+            .conn()
+            .snapshot_create_xml(&self.reference(), xml, flags)?;
+        Ok(DomainSnapshot {
+            domain: self.clone(),
+            name,
+        })
     }
     pub fn list_all_snapshots(&self, flags: u32) -> Result<Vec<DomainSnapshot>> {
         Ok(self
             .conn()
             .snapshot_list_all(&self.reference(), flags)?
             .into_iter()
-            .map(|name| DomainSnapshot { domain: self.clone(), name })
+            .map(|name| DomainSnapshot {
+                domain: self.clone(),
+                name,
+            })
             .collect())
     }
     pub fn snapshot_lookup_by_name(&self, name: &str, flags: u32) -> Result<DomainSnapshot> {
-        let name = self.conn().snapshot_lookup_by_name(&self.reference(), name, flags)?;
-        Ok(DomainSnapshot { domain: self.clone(), name })
+        let name = self
+            .conn()
+            .snapshot_lookup_by_name(&self.reference(), name, flags)?;
+        Ok(DomainSnapshot {
+            domain: self.clone(),
+            name,
+        })
     }
     pub fn snapshot_current(&self, flags: u32) -> Result<DomainSnapshot> {
         let name = self.conn().snapshot_current(&self.reference(), flags)?;
-        Ok(DomainSnapshot { domain: self.clone(), name })
+        Ok(DomainSnapshot {
+            domain: self.clone(),
+            name,
+        })
     }
     pub fn has_current_snapshot(&self, flags: u32) -> Result<bool> {
         self.conn().snapshot_has_current(&self.reference(), flags)
@@ -659,33 +786,46 @@ impl DomainSnapshot {
         self.domain.conn()
     }
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
-        self.conn().snapshot_get_xml(&self.domain.reference(), &self.name, flags)
+        self.conn()
+            .snapshot_get_xml(&self.domain.reference(), &self.name, flags)
     }
     pub fn parent(&self, flags: u32) -> Result<DomainSnapshot> {
-        let name = self.conn().snapshot_get_parent(&self.domain.reference(), &self.name, flags)?;
-        Ok(DomainSnapshot { domain: self.domain.clone(), name })
+        let name = self
+            .conn()
+            .snapshot_get_parent(&self.domain.reference(), &self.name, flags)?;
+        Ok(DomainSnapshot {
+            domain: self.domain.clone(),
+            name,
+        })
     }
     pub fn list_all_children(&self, flags: u32) -> Result<Vec<DomainSnapshot>> {
         Ok(self
             .conn()
             .snapshot_list_children(&self.domain.reference(), &self.name, flags)?
             .into_iter()
-            .map(|name| DomainSnapshot { domain: self.domain.clone(), name })
+            .map(|name| DomainSnapshot {
+                domain: self.domain.clone(),
+                name,
+            })
             .collect())
     }
     pub fn is_current(&self, flags: u32) -> Result<bool> {
-        self.conn().snapshot_is_current(&self.domain.reference(), &self.name, flags)
+        self.conn()
+            .snapshot_is_current(&self.domain.reference(), &self.name, flags)
     }
     pub fn has_metadata(&self, flags: u32) -> Result<bool> {
-        self.conn().snapshot_has_metadata(&self.domain.reference(), &self.name, flags)
+        self.conn()
+            .snapshot_has_metadata(&self.domain.reference(), &self.name, flags)
     }
     pub fn revert(&self, flags: u32) -> Result<()> {
         self.domain.connect.check_writable()?;
-        self.conn().snapshot_revert(&self.domain.reference(), &self.name, flags)
+        self.conn()
+            .snapshot_revert(&self.domain.reference(), &self.name, flags)
     }
     pub fn delete(&self, flags: u32) -> Result<()> {
         self.domain.connect.check_writable()?;
-        self.conn().snapshot_delete(&self.domain.reference(), &self.name, flags)
+        self.conn()
+            .snapshot_delete(&self.domain.reference(), &self.name, flags)
     }
 }
 
@@ -750,11 +890,20 @@ impl Network {
     }
     pub fn set_autostart(&self, autostart: bool) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().network_set_autostart(&self.reference, autostart)
+        self.conn()
+            .network_set_autostart(&self.reference, autostart)
     }
-    pub fn update(&self, command: u32, section: u32, parent_index: i32, xml: &str, flags: u32) -> Result<()> {
+    pub fn update(
+        &self,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
+        flags: u32,
+    ) -> Result<()> {
         self.connect.check_writable()?;
-        self.conn().network_update(&self.reference, command, section, parent_index, xml, flags)
+        self.conn()
+            .network_update(&self.reference, command, section, parent_index, xml, flags)
     }
 }
 
@@ -834,16 +983,30 @@ impl StoragePool {
         self.conn().pool_set_autostart(&self.reference, autostart)
     }
     pub fn list_all_volumes(&self) -> Result<Vec<StorageVol>> {
-        Ok(self.conn().vol_list(&self.reference)?.into_iter().map(|r| self.connect.vol(r)).collect())
+        Ok(self
+            .conn()
+            .vol_list(&self.reference)?
+            .into_iter()
+            .map(|r| self.connect.vol(r))
+            .collect())
     }
     pub fn volume_lookup_by_name(&self, name: &str) -> Result<StorageVol> {
-        self.conn().vol_lookup_by_name(&self.reference, name).map(|r| self.connect.vol(r))
+        self.conn()
+            .vol_lookup_by_name(&self.reference, name)
+            .map(|r| self.connect.vol(r))
     }
     pub fn volume_create_xml(&self, xml: &str, flags: u32) -> Result<StorageVol> {
         self.connect.check_writable()?;
-        self.conn().vol_create_xml(&self.reference, xml, flags).map(|r| self.connect.vol(r))
+        self.conn()
+            .vol_create_xml(&self.reference, xml, flags)
+            .map(|r| self.connect.vol(r))
     }
-    pub fn volume_create_xml_from(&self, xml: &str, clone_of: &StorageVol, flags: u32) -> Result<StorageVol> {
+    pub fn volume_create_xml_from(
+        &self,
+        xml: &str,
+        clone_of: &StorageVol,
+        flags: u32,
+    ) -> Result<StorageVol> {
         self.connect.check_writable()?;
         self.conn()
             .vol_create_xml_from(&self.reference, xml, &clone_of.reference, flags)
@@ -881,7 +1044,9 @@ impl StorageVol {
         &self.reference.pool
     }
     pub fn pool(&self) -> Result<StoragePool> {
-        self.conn().pool_lookup_by_volume(&self.reference).map(|r| self.connect.pool(r))
+        self.conn()
+            .pool_lookup_by_volume(&self.reference)
+            .map(|r| self.connect.pool(r))
     }
     pub fn path(&self) -> Result<String> {
         self.conn().vol_get_path(&self.reference)

@@ -17,7 +17,9 @@ where
     let handle = handle.clone();
     tokio::task::spawn_blocking(move || call(&handle))
         .await
-        .map_err(|join| Error::internal(ErrorDomain::NONE, format!("driver call panicked: {join}")))?
+        .map_err(|join| {
+            Error::internal(ErrorDomain::NONE, format!("driver call panicked: {join}"))
+        })?
 }
 
 macro_rules! async_methods {
@@ -38,12 +40,16 @@ pub struct Connect(blocking::Connect);
 impl Connect {
     pub async fn open(uri: &str) -> Result<Connect> {
         let uri = uri.to_string();
-        run(&(), move |_| blocking::Connect::open(&uri)).await.map(Connect)
+        run(&(), move |_| blocking::Connect::open(&uri))
+            .await
+            .map(Connect)
     }
 
     pub async fn open_read_only(uri: &str) -> Result<Connect> {
         let uri = uri.to_string();
-        run(&(), move |_| blocking::Connect::open_read_only(&uri)).await.map(Connect)
+        run(&(), move |_| blocking::Connect::open_read_only(&uri))
+            .await
+            .map(Connect)
     }
 
     /// The blocking handle underneath.
@@ -82,21 +88,31 @@ impl Connect {
     }
     pub async fn domain_lookup_by_name(&self, name: &str) -> Result<Domain> {
         let name = name.to_string();
-        run(&self.0, move |c| c.domain_lookup_by_name(&name)).await.map(Domain)
+        run(&self.0, move |c| c.domain_lookup_by_name(&name))
+            .await
+            .map(Domain)
     }
     pub async fn domain_lookup_by_uuid(&self, uuid: Uuid) -> Result<Domain> {
-        run(&self.0, move |c| c.domain_lookup_by_uuid(&uuid)).await.map(Domain)
+        run(&self.0, move |c| c.domain_lookup_by_uuid(&uuid))
+            .await
+            .map(Domain)
     }
     pub async fn domain_lookup_by_id(&self, id: i32) -> Result<Domain> {
-        run(&self.0, move |c| c.domain_lookup_by_id(id)).await.map(Domain)
+        run(&self.0, move |c| c.domain_lookup_by_id(id))
+            .await
+            .map(Domain)
     }
     pub async fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         let xml = xml.to_string();
-        run(&self.0, move |c| c.domain_define_xml(&xml, flags)).await.map(Domain)
+        run(&self.0, move |c| c.domain_define_xml(&xml, flags))
+            .await
+            .map(Domain)
     }
     pub async fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         let xml = xml.to_string();
-        run(&self.0, move |c| c.domain_create_xml(&xml, flags)).await.map(Domain)
+        run(&self.0, move |c| c.domain_create_xml(&xml, flags))
+            .await
+            .map(Domain)
     }
     pub async fn domain_restore(&self, path: &str, flags: u32) -> Result<()> {
         let path = path.to_string();
@@ -161,4 +177,3 @@ impl Domain {
         run(&self.0, move |d| d.save(&path, None, flags)).await
     }
 }
-

@@ -768,16 +768,13 @@ pub mod domain_set_time_flags {
 }
 
 /// `virSchedParameterType`.
-pub mod sched_parameter_type {
-}
+pub mod sched_parameter_type {}
 
 /// `virBlkioParameterType`.
-pub mod blkio_parameter_type {
-}
+pub mod blkio_parameter_type {}
 
 /// `virMemoryParameterType`.
-pub mod memory_parameter_type {
-}
+pub mod memory_parameter_type {}
 
 /// `virDomainInterfaceAddressesSource`.
 pub mod domain_interface_addresses_source {
@@ -1297,4 +1294,3 @@ pub mod node_alloc_pages_flags {
     pub const ADD: u32 = 0;
     pub const SET: u32 = 1;
 }
-

@@ -155,7 +155,13 @@ pub trait Connection: Send + Sync {
     fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
         unsupported("virDomainResume")
     }
-    fn domain_save(&self, dom: &DomainRef, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+    fn domain_save(
+        &self,
+        dom: &DomainRef,
+        path: &str,
+        dxml: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
         unsupported("virDomainSave")
     }
     fn domain_restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
@@ -255,16 +261,32 @@ pub trait Connection: Send + Sync {
     ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
         unsupported("virConnectGetAllDomainStats")
     }
-    fn domain_block_stats(&self, dom: &DomainRef, disk: &str, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_block_stats(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         unsupported("virDomainBlockStatsFlags")
     }
     fn domain_interface_stats(&self, dom: &DomainRef, device: &str) -> Result<Vec<TypedParam>> {
         unsupported("virDomainInterfaceStats")
     }
-    fn domain_memory_stats(&self, dom: &DomainRef, max_stats: u32, flags: u32) -> Result<Vec<(i32, u64)>> {
+    fn domain_memory_stats(
+        &self,
+        dom: &DomainRef,
+        max_stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(i32, u64)>> {
         unsupported("virDomainMemoryStats")
     }
-    fn domain_block_resize(&self, dom: &DomainRef, disk: &str, size: u64, flags: u32) -> Result<()> {
+    fn domain_block_resize(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        size: u64,
+        flags: u32,
+    ) -> Result<()> {
         unsupported("virDomainBlockResize")
     }
     fn domain_attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
@@ -300,7 +322,12 @@ pub trait Connection: Send + Sync {
     fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         unsupported("virDomainInjectNMI")
     }
-    fn domain_qemu_monitor_command(&self, dom: &DomainRef, cmd: &str, flags: u32) -> Result<String> {
+    fn domain_qemu_monitor_command(
+        &self,
+        dom: &DomainRef,
+        cmd: &str,
+        flags: u32,
+    ) -> Result<String> {
         unsupported("virDomainQemuMonitorCommand")
     }
     fn domain_qemu_agent_command(
@@ -321,7 +348,12 @@ pub trait Connection: Send + Sync {
     fn snapshot_list_all(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         unsupported("virDomainListAllSnapshots")
     }
-    fn snapshot_list_children(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<Vec<String>> {
+    fn snapshot_list_children(
+        &self,
+        dom: &DomainRef,
+        snapshot: &str,
+        flags: u32,
+    ) -> Result<Vec<String>> {
         unsupported("virDomainSnapshotListAllChildren")
     }
     fn snapshot_lookup_by_name(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
@@ -467,7 +499,12 @@ pub trait Connection: Send + Sync {
     fn vol_lookup_by_path(&self, path: &str) -> Result<StorageVolRef> {
         unsupported("virStorageVolLookupByPath")
     }
-    fn vol_create_xml(&self, pool: &StoragePoolRef, xml: &str, flags: u32) -> Result<StorageVolRef> {
+    fn vol_create_xml(
+        &self,
+        pool: &StoragePoolRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<StorageVolRef> {
         unsupported("virStorageVolCreateXML")
     }
     fn vol_create_xml_from(

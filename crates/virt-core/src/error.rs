@@ -235,12 +235,20 @@ impl Error {
         } else {
             code.template().replacen("%s", detail, 1)
         };
-        Error { code, domain, message }
+        Error {
+            code,
+            domain,
+            message,
+        }
     }
 
     /// An error with a message taken verbatim (from a peer, or already formatted).
     pub fn from_parts(code: ErrorNumber, domain: ErrorDomain, message: impl Into<String>) -> Self {
-        Error { code, domain, message: message.into() }
+        Error {
+            code,
+            domain,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> ErrorNumber {
@@ -313,8 +321,15 @@ mod tests {
 
     #[test]
     fn message_fills_the_template() {
-        let error = Error::new(ErrorNumber::NO_DOMAIN, ErrorDomain::TEST, "no domain with matching name 'x'");
-        assert_eq!(error.message(), "Domain not found: no domain with matching name 'x'");
+        let error = Error::new(
+            ErrorNumber::NO_DOMAIN,
+            ErrorDomain::TEST,
+            "no domain with matching name 'x'",
+        );
+        assert_eq!(
+            error.message(),
+            "Domain not found: no domain with matching name 'x'"
+        );
         assert_eq!(error.code().0, 42);
         assert_eq!(error.domain().0, 12);
     }
@@ -330,13 +345,21 @@ mod tests {
         let code = ErrorNumber(4242);
         assert_eq!(code.name(), None);
         assert_eq!(format!("{code:?}"), "ErrorNumber(4242)");
-        assert_eq!(format!("{:?}", ErrorNumber::XML_DETAIL), "VIR_ERR_XML_DETAIL(35)");
+        assert_eq!(
+            format!("{:?}", ErrorNumber::XML_DETAIL),
+            "VIR_ERR_XML_DETAIL(35)"
+        );
     }
 
     #[test]
     fn flags_check_reports_the_extra_bits() {
-        let error = Error::check_flags(ErrorDomain::DOMAIN, 0x1_0003, 0x3, "virConnectListAllDomains")
-            .expect_err("extra bit");
+        let error = Error::check_flags(
+            ErrorDomain::DOMAIN,
+            0x1_0003,
+            0x3,
+            "virConnectListAllDomains",
+        )
+        .expect_err("extra bit");
         assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
         assert_eq!(
             error.message(),

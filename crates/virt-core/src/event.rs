@@ -19,15 +19,35 @@ pub mod object_event_id {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// `event` is a `virDomainEventType`, `detail` the matching detail enum.
-    DomainLifecycle { dom: DomainRef, event: i32, detail: i32 },
-    DomainReboot { dom: DomainRef },
+    DomainLifecycle {
+        dom: DomainRef,
+        event: i32,
+        detail: i32,
+    },
+    DomainReboot {
+        dom: DomainRef,
+    },
     /// Any other `virDomainEventID`, its payload as typed parameters.
-    DomainOther { dom: DomainRef, event_id: i32, params: Vec<TypedParam> },
+    DomainOther {
+        dom: DomainRef,
+        event_id: i32,
+        params: Vec<TypedParam>,
+    },
     /// `event` is a `virNetworkEventLifecycleType`.
-    NetworkLifecycle { net: NetworkRef, event: i32, detail: i32 },
+    NetworkLifecycle {
+        net: NetworkRef,
+        event: i32,
+        detail: i32,
+    },
     /// `event` is a `virStoragePoolEventLifecycleType`.
-    PoolLifecycle { pool: StoragePoolRef, event: i32, detail: i32 },
-    PoolRefresh { pool: StoragePoolRef },
+    PoolLifecycle {
+        pool: StoragePoolRef,
+        event: i32,
+        detail: i32,
+    },
+    PoolRefresh {
+        pool: StoragePoolRef,
+    },
 }
 
 impl Event {

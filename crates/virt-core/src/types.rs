@@ -98,7 +98,10 @@ pub enum TypedValue {
 
 impl TypedParam {
     pub fn new(field: impl Into<String>, value: TypedValue) -> Self {
-        TypedParam { field: field.into(), value }
+        TypedParam {
+            field: field.into(),
+            value,
+        }
     }
 }
 
@@ -206,7 +209,10 @@ mod tests {
     fn uuid_forms_libvirt_accepts() {
         let want = parse_uuid("6695eb01-f6a4-8304-79aa-97f2502e193f").expect("hyphenated");
         assert_eq!(parse_uuid("6695eb01f6a4830479aa97f2502e193f"), Some(want));
-        assert_eq!(parse_uuid(" 6695eb01-f6a4830479aa97f2502e193f \n"), Some(want));
+        assert_eq!(
+            parse_uuid(" 6695eb01-f6a4830479aa97f2502e193f \n"),
+            Some(want)
+        );
         assert_eq!(want.to_string(), "6695eb01-f6a4-8304-79aa-97f2502e193f");
         assert_eq!(parse_uuid("not-a-uuid"), None);
         assert_eq!(parse_uuid("6695eb01f6a4830479aa97f2502e193f00"), None);

@@ -65,7 +65,9 @@ impl ConnectUri {
                 None => authority,
             };
             let (host_part, port_part) = if let Some(v6) = host_port.strip_prefix('[') {
-                let (addr, after) = v6.split_once(']').ok_or_else(|| bad("unterminated IPv6 address"))?;
+                let (addr, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| bad("unterminated IPv6 address"))?;
                 (addr, after.strip_prefix(':'))
             } else {
                 match host_port.rsplit_once(':') {
@@ -91,7 +93,16 @@ impl ConnectUri {
                 None => (percent_decode(pair), String::new()),
             })
             .collect();
-        Ok(ConnectUri { original: text.to_string(), driver, transport, user, host, port, path, params })
+        Ok(ConnectUri {
+            original: text.to_string(),
+            driver,
+            transport,
+            user,
+            host,
+            port,
+            path,
+            params,
+        })
     }
 
     /// The URI as given.
@@ -101,7 +112,10 @@ impl ConnectUri {
 
     /// The value of query parameter `key`, if present.
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// True when the URI names a remote daemon (a transport or a host), as opposed to a
@@ -114,14 +128,32 @@ impl ConnectUri {
     /// on the far side sees, e.g. `test+unix:///default?socket=/x` → `test:///default`.
     pub fn driver_uri(&self) -> String {
         const TRANSPORT_PARAMS: &[&str] = &[
-            "socket", "name", "command", "netcat", "no_verify", "no_tty", "pkipath", "keyfile",
-            "sshauth", "known_hosts", "known_hosts_verify", "mode", "proxy", "tls_priority",
+            "socket",
+            "name",
+            "command",
+            "netcat",
+            "no_verify",
+            "no_tty",
+            "pkipath",
+            "keyfile",
+            "sshauth",
+            "known_hosts",
+            "known_hosts_verify",
+            "mode",
+            "proxy",
+            "tls_priority",
         ];
         let kept: Vec<String> = self
             .params
             .iter()
             .filter(|(k, _)| !TRANSPORT_PARAMS.contains(&k.as_str()))
-            .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
             .collect();
         let mut out = format!("{}://{}", self.driver, self.path);
         if !kept.is_empty() {
@@ -164,7 +196,10 @@ mod tests {
     #[test]
     fn local_uris() {
         let uri = ConnectUri::parse("test:///default").expect("parses");
-        assert_eq!((uri.driver.as_str(), uri.path.as_str()), ("test", "/default"));
+        assert_eq!(
+            (uri.driver.as_str(), uri.path.as_str()),
+            ("test", "/default")
+        );
         assert!(!uri.is_remote());
         let uri = ConnectUri::parse("qemu:///embed?root=/tmp/x%20y").expect("parses");
         assert_eq!(uri.param("root"), Some("/tmp/x y"));
@@ -174,7 +209,8 @@ mod tests {
 
     #[test]
     fn remote_uris() {
-        let uri = ConnectUri::parse("qemu+ssh://root@host.example:2222/system?keyfile=/k").expect("parses");
+        let uri = ConnectUri::parse("qemu+ssh://root@host.example:2222/system?keyfile=/k")
+            .expect("parses");
         assert_eq!(uri.transport.as_deref(), Some("ssh"));
         assert_eq!(uri.user.as_deref(), Some("root"));
         assert_eq!(uri.host.as_deref(), Some("host.example"));

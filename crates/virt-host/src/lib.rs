@@ -1,1 +1,60 @@
-//! placeholder
+//! rvirt's plugin host: runs hypervisor drivers as sandboxed WebAssembly components.
+//!
+//! It owns everything between `virt-core`'s driver contract and the plugins: discovery on the
+//! plugin path ([`Host`]), the WIT version check before instantiation ([`wit_version`]),
+//! compilation with an on-disk cache keyed by module hash and engine ([`plugin::compile`]),
+//! per-call instances with containment of traps, runaway loops and memory blow-ups
+//! ([`Plugin`]), the host calls and their capability checks ([`manifest`], `host_calls`), and
+//! the host-owned state plugins keep their objects in ([`space`], [`resources`]).
+//!
+//! Only this crate imports wasmtime. It knows nothing of the wire protocol or of any
+//! particular hypervisor: that is the plugins' business.
+//!
+//! ```no_run
+//! virt_host::register_default()?;
+//! let conn = virt_core::blocking::Connect::open("test:///default")?;
+//! println!("{} domains", conn.list_all_domains(0)?.len());
+//! # Ok::<(), virt_core::Error>(())
+//! ```
+
+pub mod bindings;
+pub mod config;
+mod connection;
+mod ctx;
+pub mod error;
+mod host;
+mod host_calls;
+pub mod manifest;
+mod netdev;
+pub mod plugin;
+pub mod resources;
+pub mod space;
+pub mod wit_version;
+
+use std::sync::{Arc, OnceLock};
+
+pub use config::{DirLayout, DriverDirs, HostConfig};
+pub use connection::PluginConnection;
+pub use host::{Discovered, Host, HostDriver};
+pub use plugin::Plugin;
+
+/// Registers the plugin host, configured from the environment, as a `virt-core` driver, so
+/// `virt_core::blocking::Connect::open` reaches plugin-served URIs in this process. Calling
+/// it again returns the same host.
+pub fn register_default() -> virt_core::Result<Arc<Host>> {
+    static DEFAULT: OnceLock<Arc<Host>> = OnceLock::new();
+    if let Some(host) = DEFAULT.get() {
+        return Ok(Arc::clone(host));
+    }
+    let host = Arc::new(Host::from_environment()?);
+    let host = Arc::clone(DEFAULT.get_or_init(|| host));
+    virt_core::registry::register(Arc::new(HostDriver(Arc::clone(&host))));
+    Ok(host)
+}
+
+/// Registers a host built from `config` (tests, embedders with their own paths).
+pub fn register(config: HostConfig) -> Arc<Host> {
+    let host = Arc::new(Host::new(config));
+    virt_core::registry::register(Arc::new(HostDriver(Arc::clone(&host))));
+    host
+}

@@ -1,1 +1,148 @@
-//! placeholder
+//! A driver plugin that misbehaves on request, so the host's containment can be tested.
+//!
+//! `misbehave:///NAME` opens a volatile space `NAME`. Domains are records holding only their
+//! name; `define-xml` takes the bare name as its "XML". `lookup-by-name` does what the name
+//! says: `trap` hits `unreachable`, `panic` panics, `loop` never returns, `hog` allocates
+//! until the memory limit stops it, `forbidden` spawns a program it was not granted, `slow`
+//! waits 30 s in a host call (a child `sleep`), `slow-short` waits 2 s; any other name is
+//! looked up among the defined domains.
+
+use virt_core::{ErrorDomain, ErrorNumber};
+use virt_plugin_sdk::host::{process, state};
+use virt_plugin_sdk::types::{DomainRef, Error, Uuid};
+use virt_plugin_sdk::*;
+
+struct Misbehave;
+
+fn uuid_of(name: &str) -> Uuid {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Uuid {
+        hi: hash,
+        lo: !hash,
+    }
+}
+
+fn domain(name: &str) -> DomainRef {
+    DomainRef {
+        name: name.to_string(),
+        uuid: uuid_of(name),
+        id: -1,
+    }
+}
+
+fn sleep_in_host(seconds: &str) -> Result<(), Error> {
+    let handle = process::spawn(&process::SpawnRequest {
+        program: "/usr/bin/sleep".into(),
+        args: vec![seconds.into()],
+        env: vec![],
+        cwd: None,
+        stdout: process::Output::Discard,
+        stderr: process::Output::Discard,
+        pass_fds: vec![],
+    })?;
+    let status = process::wait(handle, 60_000)?;
+    if status.running {
+        return Err(error(
+            ErrorNumber::OPERATION_TIMEOUT,
+            ErrorDomain::NONE,
+            "sleep did not end",
+        ));
+    }
+    Ok(())
+}
+
+impl Connect for Misbehave {
+    fn metadata(&self) -> DriverMetadata {
+        DriverMetadata {
+            name: "Misbehave".into(),
+            version: "0.1.0".into(),
+            uri_schemes: vec!["misbehave".into()],
+            hypervisor_version: 1,
+        }
+    }
+
+    fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
+        let name = uri
+            .trim_start_matches("misbehave://")
+            .trim_start_matches('/');
+        state::bind_space(
+            if name.is_empty() { "default" } else { name },
+            state::Persistence::Volatile,
+        )?;
+        Ok(())
+    }
+}
+
+impl Domains for Misbehave {
+    fn lookup_by_name(&self, name: String) -> Result<DomainRef, Error> {
+        match name.as_str() {
+            "trap" => core::arch::wasm32::unreachable(),
+            "panic" => panic!("asked to panic"),
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "hog" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "forbidden" => {
+                process::spawn(&process::SpawnRequest {
+                    program: "/bin/sh".into(),
+                    args: vec!["-c".into(), "true".into()],
+                    env: vec![],
+                    cwd: None,
+                    stdout: process::Output::Discard,
+                    stderr: process::Output::Discard,
+                    pass_fds: vec![],
+                })?;
+                Ok(domain(&name))
+            }
+            "slow" => sleep_in_host("30").map(|()| domain(&name)),
+            "slow-short" => sleep_in_host("2").map(|()| domain(&name)),
+            _ => match state::get("domain", &name) {
+                Some(_) => Ok(domain(&name)),
+                None => Err(error(
+                    ErrorNumber::NO_DOMAIN,
+                    ErrorDomain::DOM,
+                    format!("no domain with matching name '{name}'"),
+                )),
+            },
+        }
+    }
+
+    fn define_xml(&self, xml: String, _flags: u32) -> Result<DomainRef, Error> {
+        state::put("domain", &xml, xml.as_bytes());
+        Ok(domain(&xml))
+    }
+
+    fn list_all(&self, _flags: u32) -> Result<Vec<DomainRef>, Error> {
+        Ok(state::list("domain")
+            .into_iter()
+            .map(|(name, _)| domain(&name))
+            .collect())
+    }
+
+    /// Defines a domain and then traps: the definition must not survive.
+    fn create_xml(&self, xml: String, _flags: u32) -> Result<DomainRef, Error> {
+        state::put("domain", &xml, xml.as_bytes());
+        core::arch::wasm32::unreachable()
+    }
+}
+
+impl Snapshots for Misbehave {}
+impl Networks for Misbehave {}
+impl Storage for Misbehave {}
+impl HostDevices for Misbehave {}
+impl Secrets for Misbehave {}
+impl Handlers for Misbehave {}
+
+export_plugin!(Misbehave = Misbehave);

@@ -1,0 +1,1001 @@
+//! A connection served by a plugin: each `virt_core::driver::Connection` call becomes one
+//! export call on an instance of the plugin, in the connection's space.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use virt_core::driver::Connection;
+use virt_core::{
+    ConsoleEndpoint, DomainInfo, DomainRef, DomainState, InterfaceRef, NetworkRef, NodeInfo,
+    ObjectStatus, SecretRef, StoragePoolInfo, StoragePoolRef, StorageVolInfo, StorageVolRef,
+    TypedParam, Uuid,
+};
+use virt_core::{Error, ErrorDomain, ErrorNumber, Event, Result};
+use wasmtime::Store;
+
+use crate::bindings::{wit, Driver};
+use crate::ctx::PluginCtx;
+use crate::plugin::Plugin;
+use crate::space::Space;
+
+/// An open connection to a plugin-served URI.
+pub struct PluginConnection {
+    plugin: Arc<Plugin>,
+    space: Arc<Space>,
+    uri: String,
+    closed: AtomicBool,
+}
+
+impl PluginConnection {
+    /// Opens `uri` on `plugin`: the plugin binds a space and populates it if new.
+    pub fn open(plugin: Arc<Plugin>, uri: &str, flags: u32) -> Result<PluginConnection> {
+        let (result, space) = plugin.call_with_context(None, uri, true, |driver, store| {
+            driver.rvirt_driver_connect().call_open(store, uri, flags)
+        })?;
+        match (result, space) {
+            (Ok(()), Some(space)) => Ok(PluginConnection {
+                plugin,
+                space,
+                uri: uri.to_string(),
+                closed: AtomicBool::new(false),
+            }),
+            (Ok(()), None) => Err(Error::internal(
+                ErrorDomain::NONE,
+                format!(
+                    "driver plugin '{}' opened '{uri}' without binding a space",
+                    plugin.manifest.name
+                ),
+            )),
+            (Err(error), space) => {
+                if let Some(space) = space {
+                    plugin.shared().spaces.release(&space);
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The plugin serving this connection.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    fn run<W>(
+        &self,
+        body: impl FnOnce(
+            &Driver,
+            &mut Store<PluginCtx>,
+        ) -> wasmtime::Result<std::result::Result<W, wit::Error>>,
+    ) -> Result<W> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(
+                ErrorNumber::INVALID_CONN,
+                ErrorDomain::NONE,
+                "the connection is closed",
+            ));
+        }
+        self.plugin
+            .call(Some(&self.space), &self.uri, false, body)?
+            .map_err(Into::into)
+    }
+}
+
+impl Drop for PluginConnection {
+    fn drop(&mut self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.plugin.shared().spaces.release(&self.space);
+        }
+    }
+}
+
+fn list<W, R: From<W>>(items: Vec<W>) -> Vec<R> {
+    items.into_iter().map(Into::into).collect()
+}
+
+fn params(items: Vec<wit::TypedParam>) -> Vec<TypedParam> {
+    list(items)
+}
+
+impl Connection for PluginConnection {
+    fn get_type(&self) -> Result<String> {
+        Ok(self.plugin.metadata.name.clone())
+    }
+    fn get_uri(&self) -> Result<String> {
+        Ok(self.uri.clone())
+    }
+    fn get_version(&self) -> Result<u64> {
+        Ok(self.plugin.metadata.hypervisor_version)
+    }
+    fn get_hostname(&self) -> Result<String> {
+        self.run(|d, s| d.rvirt_driver_connect().call_get_hostname(s))
+    }
+    fn get_capabilities(&self) -> Result<String> {
+        self.run(|d, s| d.rvirt_driver_connect().call_get_capabilities(s))
+    }
+    fn get_domain_capabilities(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virt_type: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_connect()
+                .call_get_domain_capabilities(s, emulator, arch, machine, virt_type, flags)
+        })
+    }
+    fn get_sysinfo(&self, flags: u32) -> Result<String> {
+        self.run(|d, s| d.rvirt_driver_connect().call_get_sysinfo(s, flags))
+    }
+    fn get_max_vcpus(&self, virt_type: Option<&str>) -> Result<i32> {
+        self.run(|d, s| d.rvirt_driver_connect().call_get_max_vcpus(s, virt_type))
+    }
+    fn is_secure(&self) -> bool {
+        true
+    }
+    fn node_get_info(&self) -> Result<NodeInfo> {
+        self.run(|d, s| d.rvirt_driver_connect().call_node_get_info(s))
+            .map(Into::into)
+    }
+    fn node_get_free_memory(&self) -> Result<u64> {
+        self.run(|d, s| d.rvirt_driver_connect().call_node_get_free_memory(s))
+    }
+    fn node_get_cells_free_memory(&self, start_cell: i32, max_cells: i32) -> Result<Vec<u64>> {
+        self.run(|d, s| {
+            d.rvirt_driver_connect()
+                .call_node_get_cells_free_memory(s, start_cell, max_cells)
+        })
+    }
+    fn node_get_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        self.run(|d, s| {
+            d.rvirt_driver_connect()
+                .call_node_get_memory_stats(s, cell, flags)
+        })
+        .map(params)
+    }
+    fn node_get_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        self.run(|d, s| {
+            d.rvirt_driver_connect()
+                .call_node_get_cpu_stats(s, cpu, flags)
+        })
+        .map(params)
+    }
+    fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_connect()
+                .call_domain_xml_to_native(s, format, xml, flags)
+        })
+    }
+    fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_connect()
+                .call_domain_xml_from_native(s, format, config, flags)
+        })
+    }
+    fn events(&self) -> Result<broadcast::Receiver<Event>> {
+        Ok(self.space.subscribe())
+    }
+    fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = self
+            .plugin
+            .call(Some(&self.space), &self.uri, false, |d, s| {
+                d.rvirt_driver_connect().call_close(s)
+            });
+        self.plugin.shared().spaces.release(&self.space);
+        result
+    }
+
+    // ---- domains ----
+
+    fn domain_lookup_by_name(&self, name: &str) -> Result<DomainRef> {
+        self.run(|d, s| d.rvirt_driver_domains().call_lookup_by_name(s, name))
+            .map(Into::into)
+    }
+    fn domain_lookup_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
+        self.run(|d, s| d.rvirt_driver_domains().call_lookup_by_uuid(s, uuid.into()))
+            .map(Into::into)
+    }
+    fn domain_lookup_by_id(&self, id: i32) -> Result<DomainRef> {
+        self.run(|d, s| d.rvirt_driver_domains().call_lookup_by_id(s, id))
+            .map(Into::into)
+    }
+    fn domain_list_all(&self, flags: u32) -> Result<Vec<DomainRef>> {
+        self.run(|d, s| d.rvirt_driver_domains().call_list_all(s, flags))
+            .map(list)
+    }
+    fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        self.run(|d, s| d.rvirt_driver_domains().call_define_xml(s, xml, flags))
+            .map(Into::into)
+    }
+    fn domain_undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_undefine(s, &dom.into(), flags)
+        })
+    }
+    fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
+        self.run(|d, s| d.rvirt_driver_domains().call_create(s, &dom.into(), flags))
+            .map(Into::into)
+    }
+    fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        self.run(|d, s| d.rvirt_driver_domains().call_create_xml(s, xml, flags))
+            .map(Into::into)
+    }
+    fn domain_destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_domains().call_destroy(s, &dom.into(), flags))
+    }
+    fn domain_shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_shutdown(s, &dom.into(), flags)
+        })
+    }
+    fn domain_reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_domains().call_reboot(s, &dom.into(), flags))
+    }
+    fn domain_reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_domains().call_reset(s, &dom.into(), flags))
+    }
+    fn domain_suspend(&self, dom: &DomainRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_domains().call_suspend(s, &dom.into()))
+    }
+    fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_domains().call_resume(s, &dom.into()))
+    }
+    fn domain_save(
+        &self,
+        dom: &DomainRef,
+        path: &str,
+        dxml: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_save(s, &dom.into(), path, dxml, flags)
+        })
+    }
+    fn domain_restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_domains().call_restore(s, path, dxml, flags))
+    }
+    fn domain_save_image_get_xml(&self, path: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_save_image_get_xml(s, path, flags)
+        })
+    }
+    fn domain_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_managed_save(s, &dom.into(), flags)
+        })
+    }
+    fn domain_managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_managed_save_remove(s, &dom.into(), flags)
+        })
+    }
+    fn domain_rename(&self, dom: &DomainRef, new_name: &str, flags: u32) -> Result<DomainRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_rename(s, &dom.into(), new_name, flags)
+        })
+        .map(Into::into)
+    }
+    fn domain_get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
+        self.run(|d, s| d.rvirt_driver_domains().call_get_info(s, &dom.into()))
+            .map(Into::into)
+    }
+    fn domain_get_state(&self, dom: &DomainRef, flags: u32) -> Result<DomainState> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_state(s, &dom.into(), flags)
+        })
+        .map(Into::into)
+    }
+    fn domain_get_status(&self, dom: &DomainRef) -> Result<ObjectStatus> {
+        self.run(|d, s| d.rvirt_driver_domains().call_get_status(s, &dom.into()))
+            .map(Into::into)
+    }
+    fn domain_get_xml(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        self.run(|d, s| d.rvirt_driver_domains().call_get_xml(s, &dom.into(), flags))
+    }
+    fn domain_get_os_type(&self, dom: &DomainRef) -> Result<String> {
+        self.run(|d, s| d.rvirt_driver_domains().call_get_os_type(s, &dom.into()))
+    }
+    fn domain_get_hostname(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_hostname(s, &dom.into(), flags)
+        })
+    }
+    fn domain_set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_set_autostart(s, &dom.into(), autostart)
+        })
+    }
+    fn domain_get_max_memory(&self, dom: &DomainRef) -> Result<u64> {
+        self.run(|d, s| d.rvirt_driver_domains().call_get_max_memory(s, &dom.into()))
+    }
+    fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_set_memory(s, &dom.into(), kib, flags)
+        })
+    }
+    fn domain_set_max_memory(&self, dom: &DomainRef, kib: u64) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_set_max_memory(s, &dom.into(), kib)
+        })
+    }
+    fn domain_get_vcpus(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_vcpus(s, &dom.into(), flags)
+        })
+    }
+    fn domain_set_vcpus(&self, dom: &DomainRef, count: u32, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_set_vcpus(s, &dom.into(), count, flags)
+        })
+    }
+    fn domain_get_max_vcpus(&self, dom: &DomainRef) -> Result<i32> {
+        self.run(|d, s| d.rvirt_driver_domains().call_get_max_vcpus(s, &dom.into()))
+    }
+    fn domain_get_scheduler_type(&self, dom: &DomainRef) -> Result<(String, i32)> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_scheduler_type(s, &dom.into())
+        })
+    }
+    fn domain_get_scheduler_params(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_scheduler_params(s, &dom.into(), flags)
+        })
+        .map(params)
+    }
+    fn domain_set_scheduler_params(
+        &self,
+        dom: &DomainRef,
+        new_params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        let new_params: Vec<wit::TypedParam> = new_params.iter().map(Into::into).collect();
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_set_scheduler_params(s, &dom.into(), &new_params, flags)
+        })
+    }
+    fn domain_get_metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_metadata(s, &dom.into(), kind, uri, flags)
+        })
+    }
+    fn domain_set_metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        metadata: Option<&str>,
+        key: Option<&str>,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains().call_set_metadata(
+                s,
+                &dom.into(),
+                kind,
+                metadata,
+                key,
+                uri,
+                flags,
+            )
+        })
+    }
+    fn domain_get_stats(
+        &self,
+        doms: &[DomainRef],
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
+        let doms: Vec<wit::DomainRef> = doms.iter().map(Into::into).collect();
+        let all = self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_stats(s, &doms, stats, flags)
+        })?;
+        Ok(all
+            .into_iter()
+            .map(|(dom, p)| (dom.into(), params(p)))
+            .collect())
+    }
+    fn domain_block_stats(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_block_stats(s, &dom.into(), disk, flags)
+        })
+        .map(params)
+    }
+    fn domain_interface_stats(&self, dom: &DomainRef, device: &str) -> Result<Vec<TypedParam>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_interface_stats(s, &dom.into(), device)
+        })
+        .map(params)
+    }
+    fn domain_memory_stats(
+        &self,
+        dom: &DomainRef,
+        max_stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(i32, u64)>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_memory_stats(s, &dom.into(), max_stats, flags)
+        })
+    }
+    fn domain_block_resize(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        size: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_block_resize(s, &dom.into(), disk, size, flags)
+        })
+    }
+    fn domain_attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_attach_device(s, &dom.into(), xml, flags)
+        })
+    }
+    fn domain_detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_detach_device(s, &dom.into(), xml, flags)
+        })
+    }
+    fn domain_detach_device_alias(&self, dom: &DomainRef, alias: &str, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_detach_device_alias(s, &dom.into(), alias, flags)
+        })
+    }
+    fn domain_update_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_update_device(s, &dom.into(), xml, flags)
+        })
+    }
+    fn domain_open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<ConsoleEndpoint> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_open_console(s, &dom.into(), dev_name, flags)
+        })
+        .map(Into::into)
+    }
+    fn domain_send_key(
+        &self,
+        dom: &DomainRef,
+        codeset: u32,
+        holdtime: u32,
+        keycodes: &[u32],
+        flags: u32,
+    ) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains().call_send_key(
+                s,
+                &dom.into(),
+                codeset,
+                holdtime,
+                keycodes,
+                flags,
+            )
+        })
+    }
+    fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_inject_nmi(s, &dom.into(), flags)
+        })
+    }
+    fn domain_qemu_monitor_command(
+        &self,
+        dom: &DomainRef,
+        cmd: &str,
+        flags: u32,
+    ) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_qemu_monitor_command(s, &dom.into(), cmd, flags)
+        })
+    }
+    fn domain_qemu_agent_command(
+        &self,
+        dom: &DomainRef,
+        cmd: &str,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_qemu_agent_command(s, &dom.into(), cmd, timeout, flags)
+        })
+    }
+
+    // ---- snapshots ----
+
+    fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_create_xml(s, &dom.into(), xml, flags)
+        })
+    }
+    fn snapshot_list_all(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_list_all(s, &dom.into(), flags)
+        })
+    }
+    fn snapshot_list_children(
+        &self,
+        dom: &DomainRef,
+        snapshot: &str,
+        flags: u32,
+    ) -> Result<Vec<String>> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_list_children(s, &dom.into(), snapshot, flags)
+        })
+    }
+    fn snapshot_lookup_by_name(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_lookup_by_name(s, &dom.into(), name, flags)
+        })
+    }
+    fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_current(s, &dom.into(), flags)
+        })
+    }
+    fn snapshot_has_current(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_has_current(s, &dom.into(), flags)
+        })
+    }
+    fn snapshot_get_parent(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_get_parent(s, &dom.into(), snapshot, flags)
+        })
+    }
+    fn snapshot_get_xml(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_get_xml(s, &dom.into(), snapshot, flags)
+        })
+    }
+    fn snapshot_is_current(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<bool> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_is_current(s, &dom.into(), snapshot, flags)
+        })
+    }
+    fn snapshot_has_metadata(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<bool> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_has_metadata(s, &dom.into(), snapshot, flags)
+        })
+    }
+    fn snapshot_revert(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_revert(s, &dom.into(), snapshot, flags)
+        })
+    }
+    fn snapshot_delete(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_snapshots()
+                .call_delete(s, &dom.into(), snapshot, flags)
+        })
+    }
+
+    // ---- networks ----
+
+    fn network_lookup_by_name(&self, name: &str) -> Result<NetworkRef> {
+        self.run(|d, s| d.rvirt_driver_networks().call_lookup_by_name(s, name))
+            .map(Into::into)
+    }
+    fn network_lookup_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_networks()
+                .call_lookup_by_uuid(s, uuid.into())
+        })
+        .map(Into::into)
+    }
+    fn network_list_all(&self, flags: u32) -> Result<Vec<NetworkRef>> {
+        self.run(|d, s| d.rvirt_driver_networks().call_list_all(s, flags))
+            .map(list)
+    }
+    fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        self.run(|d, s| d.rvirt_driver_networks().call_define_xml(s, xml, flags))
+            .map(Into::into)
+    }
+    fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        self.run(|d, s| d.rvirt_driver_networks().call_create_xml(s, xml, flags))
+            .map(Into::into)
+    }
+    fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_networks().call_undefine(s, &net.into()))
+    }
+    fn network_create(&self, net: &NetworkRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_networks().call_create(s, &net.into()))
+    }
+    fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_networks().call_destroy(s, &net.into()))
+    }
+    fn network_get_xml(&self, net: &NetworkRef, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_networks()
+                .call_get_xml(s, &net.into(), flags)
+        })
+    }
+    fn network_get_status(&self, net: &NetworkRef) -> Result<ObjectStatus> {
+        self.run(|d, s| d.rvirt_driver_networks().call_get_status(s, &net.into()))
+            .map(Into::into)
+    }
+    fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_networks()
+                .call_set_autostart(s, &net.into(), autostart)
+        })
+    }
+    fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_networks()
+                .call_get_bridge_name(s, &net.into())
+        })
+    }
+    fn network_update(
+        &self,
+        net: &NetworkRef,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
+        flags: u32,
+    ) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_networks().call_update(
+                s,
+                &net.into(),
+                command,
+                section,
+                parent_index,
+                xml,
+                flags,
+            )
+        })
+    }
+
+    // ---- storage ----
+
+    fn pool_lookup_by_name(&self, name: &str) -> Result<StoragePoolRef> {
+        self.run(|d, s| d.rvirt_driver_storage().call_lookup_pool_by_name(s, name))
+            .map(Into::into)
+    }
+    fn pool_lookup_by_uuid(&self, uuid: &Uuid) -> Result<StoragePoolRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_lookup_pool_by_uuid(s, uuid.into())
+        })
+        .map(Into::into)
+    }
+    fn pool_lookup_by_volume(&self, vol: &StorageVolRef) -> Result<StoragePoolRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_lookup_pool_by_volume(s, &vol.into())
+        })
+        .map(Into::into)
+    }
+    fn pool_list_all(&self, flags: u32) -> Result<Vec<StoragePoolRef>> {
+        self.run(|d, s| d.rvirt_driver_storage().call_list_all_pools(s, flags))
+            .map(list)
+    }
+    fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<StoragePoolRef> {
+        self.run(|d, s| d.rvirt_driver_storage().call_define_pool_xml(s, xml, flags))
+            .map(Into::into)
+    }
+    fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<StoragePoolRef> {
+        self.run(|d, s| d.rvirt_driver_storage().call_create_pool_xml(s, xml, flags))
+            .map(Into::into)
+    }
+    fn pool_build(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_build_pool(s, &pool.into(), flags)
+        })
+    }
+    fn pool_undefine(&self, pool: &StoragePoolRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_storage().call_undefine_pool(s, &pool.into()))
+    }
+    fn pool_create(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_create_pool(s, &pool.into(), flags)
+        })
+    }
+    fn pool_destroy(&self, pool: &StoragePoolRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_storage().call_destroy_pool(s, &pool.into()))
+    }
+    fn pool_delete(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_delete_pool(s, &pool.into(), flags)
+        })
+    }
+    fn pool_refresh(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_refresh_pool(s, &pool.into(), flags)
+        })
+    }
+    fn pool_get_info(&self, pool: &StoragePoolRef) -> Result<StoragePoolInfo> {
+        self.run(|d, s| d.rvirt_driver_storage().call_get_pool_info(s, &pool.into()))
+            .map(Into::into)
+    }
+    fn pool_get_xml(&self, pool: &StoragePoolRef, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_get_pool_xml(s, &pool.into(), flags)
+        })
+    }
+    fn pool_get_status(&self, pool: &StoragePoolRef) -> Result<ObjectStatus> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_get_pool_status(s, &pool.into())
+        })
+        .map(Into::into)
+    }
+    fn pool_set_autostart(&self, pool: &StoragePoolRef, autostart: bool) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_set_pool_autostart(s, &pool.into(), autostart)
+        })
+    }
+    fn pool_find_sources(&self, kind: &str, src_spec: Option<&str>, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_find_pool_sources(s, kind, src_spec, flags)
+        })
+    }
+    fn vol_list(&self, pool: &StoragePoolRef) -> Result<Vec<StorageVolRef>> {
+        self.run(|d, s| d.rvirt_driver_storage().call_list_volumes(s, &pool.into()))
+            .map(list)
+    }
+    fn vol_lookup_by_name(&self, pool: &StoragePoolRef, name: &str) -> Result<StorageVolRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_lookup_volume_by_name(s, &pool.into(), name)
+        })
+        .map(Into::into)
+    }
+    fn vol_lookup_by_key(&self, key: &str) -> Result<StorageVolRef> {
+        self.run(|d, s| d.rvirt_driver_storage().call_lookup_volume_by_key(s, key))
+            .map(Into::into)
+    }
+    fn vol_lookup_by_path(&self, path: &str) -> Result<StorageVolRef> {
+        self.run(|d, s| d.rvirt_driver_storage().call_lookup_volume_by_path(s, path))
+            .map(Into::into)
+    }
+    fn vol_create_xml(
+        &self,
+        pool: &StoragePoolRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<StorageVolRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_create_volume_xml(s, &pool.into(), xml, flags)
+        })
+        .map(Into::into)
+    }
+    fn vol_create_xml_from(
+        &self,
+        pool: &StoragePoolRef,
+        xml: &str,
+        clone_of: &StorageVolRef,
+        flags: u32,
+    ) -> Result<StorageVolRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage().call_create_volume_xml_from(
+                s,
+                &pool.into(),
+                xml,
+                &clone_of.into(),
+                flags,
+            )
+        })
+        .map(Into::into)
+    }
+    fn vol_delete(&self, vol: &StorageVolRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_delete_volume(s, &vol.into(), flags)
+        })
+    }
+    fn vol_wipe(&self, vol: &StorageVolRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_wipe_volume(s, &vol.into(), flags)
+        })
+    }
+    fn vol_resize(&self, vol: &StorageVolRef, capacity: u64, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_resize_volume(s, &vol.into(), capacity, flags)
+        })
+    }
+    fn vol_get_info(&self, vol: &StorageVolRef, flags: u32) -> Result<StorageVolInfo> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_get_volume_info(s, &vol.into(), flags)
+        })
+        .map(Into::into)
+    }
+    fn vol_get_xml(&self, vol: &StorageVolRef, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_get_volume_xml(s, &vol.into(), flags)
+        })
+    }
+    fn vol_get_path(&self, vol: &StorageVolRef) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_get_volume_path(s, &vol.into())
+        })
+    }
+    fn vol_data_path(&self, vol: &StorageVolRef, for_upload: bool) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_storage()
+                .call_volume_data_path(s, &vol.into(), for_upload)
+        })
+    }
+
+    // ---- host devices, interfaces, secrets ----
+
+    fn nodedev_list(&self, capability: Option<&str>, flags: u32) -> Result<Vec<String>> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_list_node_devices(s, capability, flags)
+        })
+    }
+    fn nodedev_lookup(&self, name: &str) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_lookup_node_device(s, name)
+        })
+    }
+    fn nodedev_get_xml(&self, name: &str, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_get_node_device_xml(s, name, flags)
+        })
+    }
+    fn nodedev_get_parent(&self, name: &str) -> Result<Option<String>> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_get_node_device_parent(s, name)
+        })
+    }
+    fn nodedev_list_caps(&self, name: &str) -> Result<Vec<String>> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_list_node_device_caps(s, name)
+        })
+    }
+    fn iface_list_all(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_list_all_interfaces(s, flags)
+        })
+        .map(list)
+    }
+    fn iface_lookup_by_name(&self, name: &str) -> Result<InterfaceRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_lookup_interface_by_name(s, name)
+        })
+        .map(Into::into)
+    }
+    fn iface_lookup_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_lookup_interface_by_mac(s, mac)
+        })
+        .map(Into::into)
+    }
+    fn iface_get_xml(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_get_interface_xml(s, &iface.into(), flags)
+        })
+    }
+    fn iface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
+        self.run(|d, s| {
+            d.rvirt_driver_host_devices()
+                .call_is_interface_active(s, &iface.into())
+        })
+    }
+    fn secret_list_all(&self, flags: u32) -> Result<Vec<SecretRef>> {
+        self.run(|d, s| d.rvirt_driver_secrets().call_list_all(s, flags))
+            .map(list)
+    }
+    fn secret_lookup_by_uuid(&self, uuid: &Uuid) -> Result<SecretRef> {
+        self.run(|d, s| d.rvirt_driver_secrets().call_lookup_by_uuid(s, uuid.into()))
+            .map(Into::into)
+    }
+    fn secret_lookup_by_usage(&self, usage_type: i32, usage_id: &str) -> Result<SecretRef> {
+        self.run(|d, s| {
+            d.rvirt_driver_secrets()
+                .call_lookup_by_usage(s, usage_type, usage_id)
+        })
+        .map(Into::into)
+    }
+    fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
+        self.run(|d, s| d.rvirt_driver_secrets().call_define_xml(s, xml, flags))
+            .map(Into::into)
+    }
+    fn secret_get_xml(&self, secret: &SecretRef, flags: u32) -> Result<String> {
+        self.run(|d, s| {
+            d.rvirt_driver_secrets()
+                .call_get_xml(s, &secret.into(), flags)
+        })
+    }
+    fn secret_get_value(&self, secret: &SecretRef, flags: u32) -> Result<Vec<u8>> {
+        self.run(|d, s| {
+            d.rvirt_driver_secrets()
+                .call_get_value(s, &secret.into(), flags)
+        })
+    }
+    fn secret_set_value(&self, secret: &SecretRef, value: &[u8], flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_secrets()
+                .call_set_value(s, &secret.into(), value, flags)
+        })
+    }
+    fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
+        self.run(|d, s| d.rvirt_driver_secrets().call_undefine(s, &secret.into()))
+    }
+}

@@ -1,0 +1,168 @@
+//! What a plugin instance's store carries: the plugin's identity and grants, WASI, limits,
+//! and the context of the call in flight (its space, staged writes and events, held jobs).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use virt_core::{Error, Event};
+use wasmtime::component::ResourceTable;
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::config::DriverDirs;
+use crate::error::denied;
+use crate::manifest::{normalize, Capabilities, Operation};
+use crate::resources::Dispatch;
+use crate::space::{Space, SpaceRegistry, StagedWrites};
+
+/// What every instance of one plugin shares.
+pub struct PluginShared {
+    pub name: String,
+    /// What the manifest asks for.
+    pub requested: Capabilities,
+    /// What the operator grants.
+    pub granted: Capabilities,
+    pub dirs: DriverDirs,
+    pub spaces: SpaceRegistry,
+    pub dispatch: Dispatch,
+    pub call_cpu_budget: Duration,
+}
+
+impl PluginShared {
+    /// Allows `operation` only if both the manifest asks for it and the operator grants it;
+    /// a denial is logged with the plugin's name.
+    pub fn check(&self, operation: Operation<'_>) -> Result<(), Error> {
+        let expand = |var: &str| self.dirs.expand(var);
+        if self.requested.allows(operation, &expand) && self.granted.allows(operation, &expand) {
+            return Ok(());
+        }
+        tracing::warn!(plugin = %self.name, %operation, "host call denied");
+        Err(denied(&self.name, &operation.to_string()))
+    }
+
+    /// Checks a file access: the driver's own directories are always allowed.
+    pub fn check_file(&self, path: &str, write: bool) -> Result<PathBuf, Error> {
+        let normalized = normalize(Path::new(path)).ok_or_else(|| {
+            denied(
+                &self.name,
+                &format!("use the relative or escaping path '{path}'"),
+            )
+        })?;
+        if self.dirs.contains(&normalized) {
+            return Ok(normalized);
+        }
+        let operation = if write {
+            Operation::FileWrite(&normalized)
+        } else {
+            Operation::FileRead(&normalized)
+        };
+        self.check(operation)?;
+        Ok(normalized)
+    }
+}
+
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
+
+/// The call in flight on an instance.
+pub struct CallContext {
+    pub id: u64,
+    pub space: Option<Arc<Space>>,
+    /// True only during `connect.open`, the one call that may bind a space.
+    pub opening: bool,
+    /// The space this call creates or reloads: other binders wait until it ends.
+    pub initializing: Option<Arc<Space>>,
+    pub connection_uri: String,
+    pub writes: StagedWrites,
+    pub events: Vec<Event>,
+    pub jobs: Vec<String>,
+    pub started: Instant,
+    /// Time spent blocked in host calls, not charged to the call's budget.
+    pub blocked: Duration,
+}
+
+impl CallContext {
+    pub fn new(space: Option<Arc<Space>>, connection_uri: String, opening: bool) -> CallContext {
+        CallContext {
+            id: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
+            space,
+            opening,
+            initializing: None,
+            connection_uri,
+            writes: StagedWrites::new(),
+            events: Vec::new(),
+            jobs: Vec::new(),
+            started: Instant::now(),
+            blocked: Duration::ZERO,
+        }
+    }
+
+    pub fn idle() -> CallContext {
+        CallContext::new(None, String::new(), false)
+    }
+
+    pub fn weak_space(&self) -> Weak<Space> {
+        self.space.as_ref().map(Arc::downgrade).unwrap_or_default()
+    }
+}
+
+/// The data of a plugin instance's store.
+pub struct PluginCtx {
+    pub shared: Arc<PluginShared>,
+    pub call: CallContext,
+    pub limits: StoreLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl PluginCtx {
+    pub fn new(shared: Arc<PluginShared>, memory_limit_bytes: usize) -> PluginCtx {
+        let wasi = WasiCtx::builder()
+            .inherit_stderr()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(memory_limit_bytes)
+            .instances(4)
+            .tables(64)
+            .memories(4)
+            .build();
+        PluginCtx {
+            shared,
+            call: CallContext::idle(),
+            limits,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    /// Runs a blocking host operation, keeping its time off the call's budget.
+    pub fn blocking<T>(&mut self, operation: impl FnOnce(&mut Self) -> T) -> T {
+        let start = Instant::now();
+        let result = operation(self);
+        self.call.blocked += start.elapsed();
+        result
+    }
+
+    /// The space of the call in flight, or an error for calls made outside one.
+    pub fn space(&self) -> Result<Arc<Space>, Error> {
+        self.call.space.clone().ok_or_else(|| {
+            Error::internal(
+                virt_core::ErrorDomain::NONE,
+                "host call needs a space, but the connection has not bound one",
+            )
+        })
+    }
+}
+
+impl WasiView for PluginCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! The host calls plugins import (`wit/host.wit`), each checked against the plugin's grant.
+
+use std::path::Path;
+use std::time::Duration;
+
+use virt_core::{Error, ErrorDomain, ErrorNumber};
+
+use crate::bindings::rvirt::driver::{
+    events, files, jobs, log, net, process, state, types, unix_stream,
+};
+use crate::bindings::wit;
+use crate::ctx::PluginCtx;
+use crate::error::system;
+use crate::manifest::Operation;
+use crate::resources::{Framing, ProcessStatus, SpawnSpec};
+use crate::space::{Binding, Persistence, JOB_WAIT};
+
+type WitResult<T> = Result<T, wit::Error>;
+
+impl types::Host for PluginCtx {}
+
+impl log::Host for PluginCtx {
+    fn write(&mut self, level: log::Level, message: String) {
+        let plugin = self.shared.name.as_str();
+        match level {
+            log::Level::Error => tracing::error!(plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, "{message}"),
+            log::Level::Info => tracing::info!(plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, "{message}"),
+            log::Level::Trace => tracing::trace!(plugin, "{message}"),
+        }
+    }
+}
+
+impl state::Host for PluginCtx {
+    fn bind_space(
+        &mut self,
+        name: String,
+        persistence: state::Persistence,
+    ) -> WitResult<state::SpaceStatus> {
+        if !self.call.opening || self.call.space.is_some() {
+            return Err(Error::internal(
+                ErrorDomain::NONE,
+                "bind-space is only valid once, inside connect.open",
+            )
+            .into());
+        }
+        let persistence = match persistence {
+            state::Persistence::Volatile => Persistence::Volatile,
+            state::Persistence::Persistent => Persistence::Persistent,
+        };
+        let shared = std::sync::Arc::clone(&self.shared);
+        let (space, binding) = self.blocking(|_| shared.spaces.bind(&name, persistence))?;
+        self.call.space = Some(std::sync::Arc::clone(&space));
+        Ok(match binding {
+            Binding::Existing => state::SpaceStatus::Existing,
+            Binding::Created => {
+                self.call.initializing = Some(space);
+                state::SpaceStatus::Created
+            }
+            Binding::Reloaded => {
+                self.call.initializing = Some(space);
+                state::SpaceStatus::Reloaded
+            }
+        })
+    }
+
+    fn connection_uri(&mut self) -> String {
+        self.call.connection_uri.clone()
+    }
+
+    fn get(&mut self, kind: String, key: String) -> Option<Vec<u8>> {
+        if let Some(staged) = self.call.writes.get(&(kind.clone(), key.clone())) {
+            return staged.clone();
+        }
+        self.call.space.as_ref()?.get(&kind, &key)
+    }
+
+    fn list(&mut self, kind: String) -> Vec<(String, Vec<u8>)> {
+        let mut records = self
+            .call
+            .space
+            .as_ref()
+            .map(|space| space.list(&kind))
+            .unwrap_or_default();
+        let staged: Vec<_> = self
+            .call
+            .writes
+            .range((kind.clone(), String::new())..)
+            .take_while(|((k, _), _)| *k == kind)
+            .collect();
+        if staged.is_empty() {
+            return records;
+        }
+        let mut merged: std::collections::BTreeMap<String, Vec<u8>> = records.drain(..).collect();
+        for ((_, key), value) in staged {
+            match value {
+                Some(value) => {
+                    merged.insert(key.clone(), value.clone());
+                }
+                None => {
+                    merged.remove(key);
+                }
+            }
+        }
+        merged.into_iter().collect()
+    }
+
+    fn put(&mut self, kind: String, key: String, value: Vec<u8>) {
+        self.call.writes.insert((kind, key), Some(value));
+    }
+
+    fn delete(&mut self, kind: String, key: String) -> bool {
+        let existed = state::Host::get(self, kind.clone(), key.clone()).is_some();
+        self.call.writes.insert((kind, key), None);
+        existed
+    }
+
+    fn commit(&mut self) {
+        let writes = std::mem::take(&mut self.call.writes);
+        let events = std::mem::take(&mut self.call.events);
+        if let Some(space) = &self.call.space {
+            if let Err(error) = space.commit(writes, events) {
+                tracing::error!(plugin = %self.shared.name, %error, "mid-call commit failed");
+            }
+        }
+    }
+}
+
+impl jobs::Host for PluginCtx {
+    fn begin(&mut self, target: String) -> WitResult<()> {
+        let space = self.space()?;
+        let call_id = self.call.id;
+        self.blocking(|_| space.begin_job(&target, call_id, JOB_WAIT))?;
+        if !self.call.jobs.contains(&target) {
+            self.call.jobs.push(target);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, target: String) {
+        if let Some(space) = &self.call.space {
+            space.end_job(&target, self.call.id);
+        }
+        self.call.jobs.retain(|held| *held != target);
+    }
+}
+
+impl events::Host for PluginCtx {
+    fn emit(&mut self, event: wit::Event) {
+        self.call.events.push(event.into());
+    }
+}
+
+fn process_status(status: ProcessStatus) -> process::ProcessStatus {
+    process::ProcessStatus {
+        pid: status.pid,
+        running: status.running,
+        exit_code: status.exit_code,
+        signal: status.signal,
+    }
+}
+
+/// Resolves a bare program name through PATH, as a shell would.
+fn resolve_program(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        return Some(program.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+impl process::Host for PluginCtx {
+    fn spawn(&mut self, request: process::SpawnRequest) -> WitResult<process::ProcessHandle> {
+        let program = resolve_program(&request.program).ok_or_else(|| {
+            Error::new(
+                ErrorNumber::OPERATION_FAILED,
+                ErrorDomain::NONE,
+                format!("cannot find program '{}'", request.program),
+            )
+        })?;
+        self.shared.check(Operation::Spawn(&program))?;
+        let output_path = |output: &process::Output| -> Result<Option<std::path::PathBuf>, Error> {
+            match output {
+                process::Output::Discard => Ok(None),
+                process::Output::AppendFile(path) => Ok(Some(self.shared.check_file(path, true)?)),
+            }
+        };
+        let stdout = output_path(&request.stdout)?;
+        let stderr = output_path(&request.stderr)?;
+        let space = self.space()?;
+        let pass_fds = request
+            .pass_fds
+            .iter()
+            .map(|handle| space.resources.descriptor(*handle))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let spec = SpawnSpec {
+            program: &program,
+            args: &request.args,
+            env: &request.env,
+            cwd: request.cwd.as_deref().map(Path::new),
+            stdout: stdout.as_deref(),
+            stderr: stderr.as_deref(),
+            pass_fds,
+        };
+        let handle = space.resources.spawn(
+            spec,
+            self.call.weak_space(),
+            Some(self.shared.dispatch.clone()),
+        )?;
+        tracing::debug!(plugin = %self.shared.name, program = %program.display(), handle, "spawned");
+        Ok(handle)
+    }
+
+    fn adopt(&mut self, pid: i32, start_time: u64) -> WitResult<process::ProcessHandle> {
+        let space = self.space()?;
+        Ok(space.resources.adopt(
+            pid,
+            start_time,
+            self.call.weak_space(),
+            Some(self.shared.dispatch.clone()),
+        )?)
+    }
+
+    fn start_time(&mut self, handle: process::ProcessHandle) -> WitResult<u64> {
+        Ok(self.space()?.resources.process(handle)?.start_time())
+    }
+
+    fn status(&mut self, handle: process::ProcessHandle) -> WitResult<process::ProcessStatus> {
+        Ok(process_status(
+            self.space()?.resources.process(handle)?.status(),
+        ))
+    }
+
+    fn kill(&mut self, handle: process::ProcessHandle, signal: i32) -> WitResult<()> {
+        Ok(self.space()?.resources.process(handle)?.kill(signal)?)
+    }
+
+    fn wait(
+        &mut self,
+        handle: process::ProcessHandle,
+        timeout_ms: u32,
+    ) -> WitResult<process::ProcessStatus> {
+        let process = self.space()?.resources.process(handle)?;
+        let status = self.blocking(|_| process.wait(Duration::from_millis(timeout_ms.into())));
+        Ok(process_status(status))
+    }
+
+    fn release(&mut self, handle: process::ProcessHandle) {
+        if let Some(space) = &self.call.space {
+            space.resources.release_process(handle);
+        }
+    }
+}
+
+impl unix_stream::Host for PluginCtx {
+    fn connect(
+        &mut self,
+        path: String,
+        framing: unix_stream::Framing,
+        timeout_ms: u32,
+    ) -> WitResult<unix_stream::StreamHandle> {
+        let normalized = crate::manifest::normalize(Path::new(&path)).ok_or_else(|| {
+            Error::new(
+                ErrorNumber::INVALID_ARG,
+                ErrorDomain::NONE,
+                format!("socket path '{path}' must be absolute"),
+            )
+        })?;
+        let in_own_run_dir = normalized.starts_with(&self.shared.dirs.run);
+        if !in_own_run_dir {
+            self.shared.check(Operation::UnixConnect(&normalized))?;
+        }
+        let framing = match framing {
+            unix_stream::Framing::Line => Framing::Line,
+            unix_stream::Framing::LengthPrefixed => Framing::LengthPrefixed,
+            unix_stream::Framing::Raw => Framing::Raw,
+        };
+        let space = self.space()?;
+        let weak = self.call.weak_space();
+        let dispatch = Some(self.shared.dispatch.clone());
+        let handle = self.blocking(|_| {
+            space.resources.connect(
+                &normalized,
+                framing,
+                Duration::from_millis(timeout_ms.into()),
+                weak,
+                dispatch,
+            )
+        })?;
+        Ok(handle)
+    }
+
+    fn send(&mut self, handle: unix_stream::StreamHandle, bytes: Vec<u8>) -> WitResult<()> {
+        let stream = self.space()?.resources.stream(handle)?;
+        let call_id = self.call.id;
+        Ok(self.blocking(|_| stream.send(call_id, &bytes))?)
+    }
+
+    fn recv(
+        &mut self,
+        handle: unix_stream::StreamHandle,
+        timeout_ms: u32,
+    ) -> WitResult<Option<Vec<u8>>> {
+        let stream = self.space()?.resources.stream(handle)?;
+        let call_id = self.call.id;
+        Ok(self.blocking(|_| stream.recv(call_id, Duration::from_millis(timeout_ms.into())))?)
+    }
+
+    fn release_frames(&mut self, _handle: unix_stream::StreamHandle) {
+        if let Some(space) = &self.call.space {
+            space.resources.release_claims(
+                self.call.id,
+                &self.call.weak_space(),
+                &Some(self.shared.dispatch.clone()),
+            );
+        }
+    }
+
+    fn close(&mut self, handle: unix_stream::StreamHandle) {
+        if let Some(space) = &self.call.space {
+            space.resources.close_stream(handle);
+        }
+    }
+}
+
+fn io_error(what: &str, path: &Path, error: std::io::Error) -> wit::Error {
+    Error::new(
+        ErrorNumber::SYSTEM_ERROR,
+        ErrorDomain::NONE,
+        format!("cannot {what} '{}': {error}", path.display()),
+    )
+    .into()
+}
+
+impl files::Host for PluginCtx {
+    fn dirs(&mut self) -> files::DriverDirs {
+        let dirs = &self.shared.dirs;
+        let text = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
+        files::DriverDirs {
+            config: text(&dirs.config),
+            state: text(&dirs.state),
+            run: text(&dirs.run),
+            log: text(&dirs.log),
+            cache: text(&dirs.cache),
+        }
+    }
+
+    fn read(&mut self, path: String) -> WitResult<Vec<u8>> {
+        let path = self.shared.check_file(&path, false)?;
+        self.blocking(|_| std::fs::read(&path))
+            .map_err(|e| io_error("read", &path, e))
+    }
+
+    fn write(&mut self, path: String, contents: Vec<u8>) -> WitResult<()> {
+        let path = self.shared.check_file(&path, true)?;
+        self.blocking(|_| write_atomically(&path, &contents))
+            .map_err(|e| io_error("write", &path, e))
+    }
+
+    fn remove(&mut self, path: String) -> WitResult<()> {
+        let path = self.shared.check_file(&path, true)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(io_error("remove", &path, error)),
+        }
+    }
+
+    fn stat(&mut self, path: String) -> WitResult<Option<files::FileStat>> {
+        let path = self.shared.check_file(&path, false)?;
+        match std::fs::metadata(&path) {
+            Ok(meta) => {
+                let mtime_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0);
+                Ok(Some(files::FileStat {
+                    size: meta.len(),
+                    is_dir: meta.is_dir(),
+                    mtime_ns,
+                }))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(io_error("stat", &path, error)),
+        }
+    }
+
+    fn create_dir_all(&mut self, path: String) -> WitResult<()> {
+        let path = self.shared.check_file(&path, true)?;
+        std::fs::create_dir_all(&path).map_err(|e| io_error("create directory", &path, e))
+    }
+
+    fn list_dir(&mut self, path: String) -> WitResult<Vec<String>> {
+        let path = self.shared.check_file(&path, false)?;
+        let entries = std::fs::read_dir(&path).map_err(|e| io_error("list", &path, e))?;
+        let mut names: Vec<String> = entries
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// Writes `contents` to a temporary file beside `path`, syncs it and renames it over `path`.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+impl net::Host for PluginCtx {
+    fn bridge_exists(&mut self, name: String) -> bool {
+        if self.shared.check(Operation::Net("bridge")).is_err() {
+            return false;
+        }
+        crate::netdev::bridge_exists(&name)
+    }
+
+    fn create_tap(
+        &mut self,
+        name: String,
+        bridge: Option<String>,
+        mtu: Option<u32>,
+    ) -> WitResult<net::TapDevice> {
+        self.shared.check(Operation::Net("tap"))?;
+        let space = self.space()?;
+        let (fd, name) = crate::netdev::create_tap(&name, bridge.as_deref(), mtu)?;
+        let handle = space.resources.add_descriptor(fd);
+        Ok(net::TapDevice { name, handle })
+    }
+
+    fn delete_link(&mut self, name: String) -> WitResult<()> {
+        self.shared.check(Operation::Net("link"))?;
+        crate::netdev::delete_link(&name)
+            .map_err(|e| system(format!("cannot delete link '{name}'"), e).into())
+    }
+}

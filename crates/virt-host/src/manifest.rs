@@ -1,0 +1,277 @@
+//! A plugin's manifest (`<name>.toml` beside `<name>.wasm`) and the capability sets that
+//! manifests request and the operator's grants file allows (see `plugins/README.md`).
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::LoadError;
+
+/// What a plugin says about itself before it is loaded.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Manifest {
+    /// File stem of the installed plugin and the name grants refer to.
+    pub name: String,
+    /// The plugin's own semver.
+    pub version: String,
+    /// The `rvirt:driver` WIT version it was built against.
+    pub wit: String,
+    /// URI schemes it serves.
+    pub uri_schemes: Vec<String>,
+    /// Linear memory limit per instance, MiB (default: the host's).
+    #[serde(default)]
+    pub memory_limit_mib: Option<u64>,
+    /// What it asks to be allowed.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+}
+
+impl Manifest {
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, LoadError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|error| LoadError::Manifest {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })?;
+        if manifest.name.is_empty() || manifest.uri_schemes.is_empty() {
+            return Err(LoadError::Manifest {
+                path: path.to_path_buf(),
+                reason: "name and uri-schemes must not be empty".into(),
+            });
+        }
+        Ok(manifest)
+    }
+}
+
+/// A set of privileged host operations, as lists of patterns per kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Capabilities {
+    /// Programs that may be spawned: absolute paths, `*` matching within one path component.
+    #[serde(default)]
+    pub spawn: Vec<String>,
+    /// Directories whose unix sockets may be connected to.
+    #[serde(default)]
+    pub unix_connect: Vec<String>,
+    /// Path prefixes that may be read (beyond the driver's own directories).
+    #[serde(default)]
+    pub files_read: Vec<String>,
+    /// Path prefixes that may be written (beyond the driver's own directories).
+    #[serde(default)]
+    pub files_write: Vec<String>,
+    /// Network operations: "tap", "bridge", "link".
+    #[serde(default)]
+    pub net: Vec<String>,
+}
+
+/// The privileged operation a host call wants to perform.
+#[derive(Clone, Copy, Debug)]
+pub enum Operation<'a> {
+    Spawn(&'a Path),
+    UnixConnect(&'a Path),
+    FileRead(&'a Path),
+    FileWrite(&'a Path),
+    Net(&'a str),
+}
+
+impl std::fmt::Display for Operation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operation::Spawn(path) => write!(f, "spawn '{}'", path.display()),
+            Operation::UnixConnect(path) => write!(f, "connect to socket '{}'", path.display()),
+            Operation::FileRead(path) => write!(f, "read '{}'", path.display()),
+            Operation::FileWrite(path) => write!(f, "write '{}'", path.display()),
+            Operation::Net(op) => write!(f, "network operation '{op}'"),
+        }
+    }
+}
+
+/// Expands `$config`, `$state`, `$run`, `$log` and `$cache` at the start of a pattern.
+pub type DirExpander<'a> = dyn Fn(&str) -> Option<PathBuf> + 'a;
+
+impl Capabilities {
+    /// True when some pattern of this set covers `operation`.
+    pub fn allows(&self, operation: Operation<'_>, expand: &DirExpander<'_>) -> bool {
+        let expand_pattern = |pattern: &str| -> PathBuf {
+            if let Some(rest) = pattern.strip_prefix('$') {
+                let (var, tail) = rest.split_once('/').unwrap_or((rest, ""));
+                if let Some(dir) = expand(var) {
+                    return if tail.is_empty() { dir } else { dir.join(tail) };
+                }
+            }
+            PathBuf::from(pattern)
+        };
+        match operation {
+            Operation::Spawn(program) => self
+                .spawn
+                .iter()
+                .any(|pattern| glob_match(&expand_pattern(pattern), program)),
+            Operation::UnixConnect(path) => self
+                .unix_connect
+                .iter()
+                .any(|pattern| path_within(path, &expand_pattern(pattern))),
+            Operation::FileRead(path) => self
+                .files_read
+                .iter()
+                .chain(self.files_write.iter())
+                .any(|pattern| path_within(path, &expand_pattern(pattern))),
+            Operation::FileWrite(path) => self
+                .files_write
+                .iter()
+                .any(|pattern| path_within(path, &expand_pattern(pattern))),
+            Operation::Net(op) => self
+                .net
+                .iter()
+                .any(|allowed| allowed == op || allowed == "*"),
+        }
+    }
+}
+
+/// The operator's grants: capabilities per plugin name.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Capabilities>,
+}
+
+impl Grants {
+    pub fn parse(text: &str, path: &Path) -> Result<Grants, LoadError> {
+        toml::from_str(text).map_err(|error| LoadError::Grants {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })
+    }
+
+    /// What the operator grants `plugin` (nothing if it is not listed).
+    pub fn for_plugin(&self, plugin: &str) -> Capabilities {
+        self.plugins.get(plugin).cloned().unwrap_or_default()
+    }
+}
+
+/// A path with `.` and `..` resolved lexically; `None` for relative paths or `..` above `/`.
+pub fn normalize(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut out = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::Normal(part) => out.push(part),
+            Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// True when normalized `path` is `prefix` or inside it.
+fn path_within(path: &Path, prefix: &Path) -> bool {
+    match (normalize(path), normalize(prefix)) {
+        (Some(path), Some(prefix)) => path.starts_with(prefix),
+        _ => false,
+    }
+}
+
+/// Matches `path` against `pattern` component by component; `*` matches any run of
+/// characters within one component.
+fn glob_match(pattern: &Path, path: &Path) -> bool {
+    let (Some(pattern), Some(path)) = (normalize(pattern), normalize(path)) else {
+        return false;
+    };
+    let pattern: Vec<_> = pattern.components().collect();
+    let path: Vec<_> = path.components().collect();
+    pattern.len() == path.len()
+        && pattern.iter().zip(&path).all(|(p, c)| {
+            component_match(
+                &p.as_os_str().to_string_lossy(),
+                &c.as_os_str().to_string_lossy(),
+            )
+        })
+}
+
+fn component_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(text) = text.strip_prefix(head) else {
+                return false;
+            };
+            if rest.is_empty() {
+                return true;
+            }
+            (0..=text.len())
+                .filter(|idx| text.is_char_boundary(*idx))
+                .any(|idx| component_match(rest, &text[idx..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_dirs(_: &str) -> Option<PathBuf> {
+        None
+    }
+
+    #[test]
+    fn spawn_globs_match_one_component() {
+        let caps = Capabilities {
+            spawn: vec!["/usr/bin/qemu-system-*".into()],
+            ..Default::default()
+        };
+        assert!(caps.allows(
+            Operation::Spawn(Path::new("/usr/bin/qemu-system-x86_64")),
+            &no_dirs
+        ));
+        assert!(!caps.allows(Operation::Spawn(Path::new("/usr/bin/sh")), &no_dirs));
+        assert!(!caps.allows(
+            Operation::Spawn(Path::new("/usr/bin/qemu-system-x/../../sh")),
+            &no_dirs
+        ));
+    }
+
+    #[test]
+    fn file_prefixes_resolve_dot_dot_and_dirs() {
+        let caps = Capabilities {
+            files_write: vec!["$run/sub".into()],
+            ..Default::default()
+        };
+        let dirs = |var: &str| (var == "run").then(|| PathBuf::from("/run/rvirt/qemu"));
+        assert!(caps.allows(
+            Operation::FileWrite(Path::new("/run/rvirt/qemu/sub/x")),
+            &dirs
+        ));
+        assert!(caps.allows(
+            Operation::FileRead(Path::new("/run/rvirt/qemu/sub/x")),
+            &dirs
+        ));
+        assert!(!caps.allows(
+            Operation::FileWrite(Path::new("/run/rvirt/qemu/sub/../../etc")),
+            &dirs
+        ));
+        assert!(!caps.allows(Operation::FileWrite(Path::new("relative")), &dirs));
+    }
+
+    #[test]
+    fn manifest_rejects_unknown_keys() {
+        let err = Manifest::parse(
+            "name='x'\nversion='1'\nwit='0.1.0'\nuri-schemes=['x']\nbogus=1",
+            Path::new("x.toml"),
+        );
+        assert!(err.is_err());
+        let manifest = Manifest::parse(
+            "name='x'\nversion='1.0.0'\nwit='0.1.0'\nuri-schemes=['x']\n[capabilities]\nnet=['tap']",
+            Path::new("x.toml"),
+        )
+        .expect("valid");
+        assert_eq!(manifest.capabilities.net, vec!["tap".to_string()]);
+    }
+}

@@ -1,0 +1,410 @@
+//! A loaded plugin: its compiled component, a pool of instances, and the one way into it,
+//! [`Plugin::call`], which gives each call its own instance and contains whatever the
+//! plugin does wrong.
+//!
+//! Containment: a trap (including a Rust panic, which aborts), a call running past its CPU
+//! budget (epoch interruption) or a memory blow-up (store limits) fails only that call with
+//! VIR_ERR_INTERNAL_ERROR; its staged writes and events are dropped, its jobs and stream
+//! claims released, and the instance is thrown away. The space's records are untouched.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use virt_core::Error;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use crate::bindings::{Driver, DriverPre};
+use crate::config::HostConfig;
+use crate::ctx::{CallContext, PluginCtx, PluginShared};
+use crate::error::{plugin_failed, LoadError};
+use crate::manifest::Manifest;
+use crate::resources::HandlerEvent;
+use crate::space::{Space, SpaceRegistry};
+
+/// How often the epoch ticks; a runaway call is stopped within a tick of its budget.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine every plugin shares, with its epoch ticker running.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine =
+            Engine::new(&config).expect("the host's fixed wasmtime configuration is valid");
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .expect("the epoch ticker thread starts");
+        engine
+    })
+}
+
+/// Metadata the plugin reports about itself (`connect.metadata`).
+#[derive(Clone, Debug)]
+pub struct PluginMetadata {
+    pub name: String,
+    pub version: String,
+    pub uri_schemes: Vec<String>,
+    pub hypervisor_version: u64,
+}
+
+struct Instance {
+    store: Store<PluginCtx>,
+    bindings: Driver,
+}
+
+/// A loaded, ready-to-call plugin.
+pub struct Plugin {
+    pub manifest: Manifest,
+    pub path: PathBuf,
+    pub metadata: PluginMetadata,
+    shared: Arc<PluginShared>,
+    pre: DriverPre<PluginCtx>,
+    idle: Mutex<Vec<Instance>>,
+    max_idle: usize,
+    memory_limit_bytes: usize,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.manifest.name)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Compiles `wasm_path`, or loads the compiled artifact cached for exactly these bytes and
+/// this engine.
+pub fn compile(
+    wasm_path: &Path,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<Component, LoadError> {
+    use sha2::Digest;
+    use std::hash::{Hash, Hasher};
+    let engine = engine();
+    let corrupt = |reason: String| LoadError::Corrupt {
+        path: wasm_path.to_path_buf(),
+        reason,
+    };
+    let cached = cache_dir.map(|dir| {
+        let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+        engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
+        let digest = hex::encode(sha2::Sha256::digest(bytes));
+        dir.join(format!("{digest}-{:016x}.cwasm", engine_hash.finish()))
+    });
+    if let Some(cached) = &cached {
+        if cached.exists() {
+            // SAFETY: the artifact was produced by `Component::serialize` of this same engine
+            // configuration (the file name carries its compatibility hash) into the host's own
+            // cache directory, which only the host writes.
+            match unsafe { Component::deserialize_file(engine, cached) } {
+                Ok(component) => return Ok(component),
+                Err(error) => {
+                    tracing::warn!(path = %cached.display(), %error, "ignoring unusable compiled cache entry")
+                }
+            }
+        }
+    }
+    let component = Component::new(engine, bytes).map_err(|e| corrupt(format!("{e:#}")))?;
+    if let Some(cached) = &cached {
+        let stored = component
+            .serialize()
+            .map_err(std::io::Error::other)
+            .and_then(|artifact| crate::host_calls::write_atomically(cached, &artifact));
+        if let Err(error) = stored {
+            tracing::warn!(path = %cached.display(), %error, "cannot cache the compiled plugin");
+        }
+    }
+    Ok(component)
+}
+
+impl Plugin {
+    /// Loads the plugin at `wasm_path` described by `manifest`: checks its WIT version before
+    /// anything else, compiles it (or takes it from the cache), links the host calls and asks
+    /// it for its metadata.
+    pub fn load(
+        manifest: Manifest,
+        wasm_path: &Path,
+        config: &HostConfig,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        let bytes = std::fs::read(wasm_path).map_err(|source| LoadError::Io {
+            path: wasm_path.to_path_buf(),
+            source,
+        })?;
+        let wit_version = crate::wit_version::read(&bytes, wasm_path)?;
+        crate::wit_version::check(&manifest.name, &wit_version)?;
+        if manifest.wit != wit_version {
+            return Err(LoadError::Mismatch {
+                plugin: manifest.name.clone(),
+                what: "WIT version",
+                manifest: manifest.wit.clone(),
+                component: wit_version,
+            });
+        }
+        let component = compile(wasm_path, &bytes, config.compile_cache.as_deref())?;
+        Self::from_component(manifest, wasm_path, component, config)
+    }
+
+    fn from_component(
+        manifest: Manifest,
+        wasm_path: &Path,
+        component: Component,
+        config: &HostConfig,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        let instantiate_error = |e: wasmtime::Error| LoadError::Instantiate {
+            plugin: manifest.name.clone(),
+            reason: format!("{e:#}"),
+        };
+        let mut linker: Linker<PluginCtx> = Linker::new(engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(instantiate_error)?;
+        Driver::add_to_linker::<PluginCtx, HasSelf<PluginCtx>>(&mut linker, |ctx| ctx)
+            .map_err(instantiate_error)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(instantiate_error)?;
+        let pre = DriverPre::new(pre).map_err(instantiate_error)?;
+
+        let dirs = config.dirs.driver_dirs(&manifest.name);
+        let (dispatch, events) = std::sync::mpsc::channel();
+        let shared = Arc::new(PluginShared {
+            name: manifest.name.clone(),
+            requested: manifest.capabilities.clone(),
+            granted: config.grants.for_plugin(&manifest.name),
+            spaces: SpaceRegistry::new(dirs.state.clone()),
+            dirs,
+            dispatch,
+            call_cpu_budget: config.call_cpu_budget,
+        });
+        let memory_limit_bytes =
+            (manifest.memory_limit_mib.unwrap_or(config.memory_limit_mib) as usize) << 20;
+        let mut plugin = Plugin {
+            path: wasm_path.to_path_buf(),
+            metadata: PluginMetadata {
+                name: String::new(),
+                version: String::new(),
+                uri_schemes: Vec::new(),
+                hypervisor_version: 0,
+            },
+            shared,
+            pre,
+            idle: Mutex::new(Vec::new()),
+            max_idle: config.max_idle_instances,
+            memory_limit_bytes,
+            manifest,
+        };
+        let metadata = plugin
+            .call(None, "", false, |driver, store| {
+                driver.rvirt_driver_connect().call_metadata(store)
+            })
+            .map_err(|e| LoadError::Instantiate {
+                plugin: plugin.manifest.name.clone(),
+                reason: e.message().to_string(),
+            })?;
+        for scheme in &plugin.manifest.uri_schemes {
+            if !metadata.uri_schemes.contains(scheme) {
+                return Err(LoadError::Mismatch {
+                    plugin: plugin.manifest.name.clone(),
+                    what: "URI scheme",
+                    manifest: scheme.clone(),
+                    component: metadata.uri_schemes.join(","),
+                });
+            }
+        }
+        plugin.metadata = PluginMetadata {
+            name: metadata.name,
+            version: metadata.version,
+            uri_schemes: metadata.uri_schemes,
+            hypervisor_version: metadata.hypervisor_version,
+        };
+        let plugin = Arc::new(plugin);
+        plugin.start_dispatcher(events)?;
+        Ok(plugin)
+    }
+
+    /// Starts the thread that delivers handler events (child exits, unclaimed stream frames)
+    /// to the plugin, one at a time and in order. It holds the plugin weakly and ends with it.
+    fn start_dispatcher(
+        self: &Arc<Self>,
+        events: Receiver<(Weak<Space>, HandlerEvent)>,
+    ) -> Result<(), LoadError> {
+        let plugin = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name(format!("dispatch-{}", self.manifest.name))
+            .spawn(move || {
+                while let Ok((space, event)) = events.recv() {
+                    let (Some(plugin), Some(space)) = (plugin.upgrade(), space.upgrade()) else {
+                        if plugin.strong_count() == 0 {
+                            return;
+                        }
+                        continue;
+                    };
+                    plugin.handle(&space, event);
+                }
+            })
+            .map_err(|e| LoadError::Instantiate {
+                plugin: self.manifest.name.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    pub fn shared(&self) -> &Arc<PluginShared> {
+        &self.shared
+    }
+
+    fn instance(&self) -> Result<Instance, Error> {
+        if let Some(instance) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(instance);
+        }
+        let mut store = Store::new(
+            engine(),
+            PluginCtx::new(Arc::clone(&self.shared), self.memory_limit_bytes),
+        );
+        store.limiter(|ctx| &mut ctx.limits);
+        store.epoch_deadline_callback(|ctx| {
+            let call = &ctx.data().call;
+            let in_wasm = call.started.elapsed().saturating_sub(call.blocked);
+            if in_wasm > ctx.data().shared.call_cpu_budget {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| plugin_failed(&self.shared.name, &format!("cannot instantiate: {e:#}")))?;
+        Ok(Instance { store, bindings })
+    }
+
+    /// Runs one export call on an instance of its own, in `space` (or in no space yet, for
+    /// `connect.open`, which binds one). Commits the call's writes and events when it returns;
+    /// on a trap, drops them and the instance.
+    pub fn call<R>(
+        &self,
+        space: Option<&Arc<Space>>,
+        connection_uri: &str,
+        opening: bool,
+        body: impl FnOnce(&Driver, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
+    ) -> Result<R, Error> {
+        self.call_with_context(space, connection_uri, opening, body)
+            .map(|(result, _)| result)
+    }
+
+    /// As [`Plugin::call`], also returning the space the call bound (for `connect.open`).
+    pub fn call_with_context<R>(
+        &self,
+        space: Option<&Arc<Space>>,
+        connection_uri: &str,
+        opening: bool,
+        body: impl FnOnce(&Driver, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
+    ) -> Result<(R, Option<Arc<Space>>), Error> {
+        let mut instance = self.instance()?;
+        instance.store.data_mut().call =
+            CallContext::new(space.cloned(), connection_uri.to_string(), opening);
+        instance.store.set_epoch_deadline(1);
+        let outcome = body(&instance.bindings, &mut instance.store);
+        let call = std::mem::replace(&mut instance.store.data_mut().call, CallContext::idle());
+        let weak_space = call.weak_space();
+        let dispatch = Some(self.shared.dispatch.clone());
+        let finish = |succeeded: bool| {
+            if let Some(space) = &call.space {
+                for target in &call.jobs {
+                    space.end_job(target, call.id);
+                }
+                space
+                    .resources
+                    .release_claims(call.id, &weak_space, &dispatch);
+            }
+            if let Some(initializing) = &call.initializing {
+                self.shared.spaces.finish_init(initializing, succeeded);
+            }
+        };
+        match outcome {
+            Ok(result) => {
+                let committed = match &call.space {
+                    Some(space) => space.commit(call.writes.clone(), call.events.clone()),
+                    None => Ok(()),
+                };
+                finish(committed.is_ok());
+                self.release_instance(instance);
+                committed.map(|()| (result, call.space.clone()))
+            }
+            Err(trap) => {
+                finish(false);
+                if let Some(space) = &call.space {
+                    if opening {
+                        self.shared.spaces.release(space);
+                    }
+                }
+                let what = describe_trap(&trap);
+                tracing::error!(plugin = %self.shared.name, error = %what, "plugin call failed; instance discarded");
+                Err(plugin_failed(&self.shared.name, &what))
+            }
+        }
+    }
+
+    fn release_instance(&self, instance: Instance) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push(instance);
+        }
+    }
+
+    /// Delivers one handler event to the plugin in the resource's space.
+    pub fn handle(&self, space: &Arc<Space>, event: HandlerEvent) {
+        let result = self.call(Some(space), "", false, |driver, store| {
+            let handlers = driver.rvirt_driver_handlers();
+            match event {
+                HandlerEvent::ProcessExited { handle, status } => {
+                    let status = crate::bindings::rvirt::driver::process::ProcessStatus {
+                        pid: status.pid,
+                        running: status.running,
+                        exit_code: status.exit_code,
+                        signal: status.signal,
+                    };
+                    handlers.call_process_exited(store, handle, status)
+                }
+                HandlerEvent::StreamFrame { handle, frame } => {
+                    handlers.call_stream_frame(store, handle, &frame)
+                }
+                HandlerEvent::StreamClosed { handle } => handlers.call_stream_closed(store, handle),
+            }
+        });
+        if let Err(error) = result {
+            tracing::warn!(plugin = %self.shared.name, %error, "handler call failed");
+        }
+    }
+}
+
+/// A one-line reason for a failed call: the trap code if there is one, and the message.
+fn describe_trap(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            "call exceeded its CPU time budget and was interrupted".into()
+        }
+        Some(trap) => format!("trapped: {trap}"),
+        None => {
+            let text = format!("{error:#}");
+            text.lines().next().unwrap_or("unknown failure").to_string()
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The plugin host against a plugin that misbehaves on purpose (`tests/plugins/misbehave`):
+//! traps, panics, endless loops, memory hogs, forbidden host calls, a wrong WIT version and
+//! corrupt files each fail only what they touch.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use virt_core::blocking::Connect;
+use virt_core::{ConnectUri, ErrorNumber};
+use virt_host::manifest::Grants;
+use virt_host::{DirLayout, Host, HostConfig};
+
+use crate::common::{plugins_dir, test_plugins_dir, workspace_root};
+
+fn grants() -> Grants {
+    let path = workspace_root().join("etc/grants.toml");
+    let text = std::fs::read_to_string(&path).expect("etc/grants.toml");
+    Grants::parse(&text, &path).expect("valid grants")
+}
+
+fn config(extra_path: Option<&Path>, state_root: &Path) -> HostConfig {
+    let mut plugin_path: Vec<PathBuf> = extra_path.map(Path::to_path_buf).into_iter().collect();
+    plugin_path.push(test_plugins_dir());
+    plugin_path.push(plugins_dir());
+    HostConfig {
+        plugin_path,
+        compile_cache: Some(state_root.join("compiled")),
+        grants: grants(),
+        grants_source: None,
+        dirs: DirLayout::Root(state_root.to_path_buf()),
+        call_cpu_budget: Duration::from_millis(500),
+        memory_limit_mib: 64,
+        max_idle_instances: 4,
+    }
+}
+
+fn open(host: &Host, uri: &str) -> virt_core::Result<Connect> {
+    let parsed = ConnectUri::parse(uri)?;
+    let connection = host.open(&parsed, 0)?.expect("a plugin serves this scheme");
+    Ok(Connect::from_connection(
+        Arc::new(connection),
+        parsed,
+        false,
+    ))
+}
+
+struct Fixture {
+    host: Host,
+    _state: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let state = tempfile::tempdir().expect("tempdir");
+    Fixture {
+        host: Host::new(config(None, state.path())),
+        _state: state,
+    }
+}
+
+fn assert_internal_failure(result: virt_core::Result<virt_core::blocking::Domain>, what: &str) {
+    let error = result.expect_err(what);
+    assert_eq!(
+        error.code(),
+        ErrorNumber::INTERNAL_ERROR,
+        "{what}: {error:?}"
+    );
+    assert!(
+        error.message().contains("driver plugin 'misbehave' failed"),
+        "{what}: {error:?}"
+    );
+}
+
+/// A domain defined before the failure is still there, and the plugin still answers.
+fn assert_state_survives(conn: &Connect) {
+    let domain = conn.domain_lookup_by_name("kept").expect("state survives");
+    assert_eq!(domain.name(), "kept");
+    assert_eq!(conn.list_all_domains(0).expect("list").len(), 1);
+}
+
+#[test]
+fn trap_fails_only_the_call_and_keeps_state() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///trap").expect("open");
+    conn.domain_define_xml("kept", 0).expect("define");
+    assert_internal_failure(conn.domain_lookup_by_name("trap"), "trap");
+    assert_state_survives(&conn);
+}
+
+#[test]
+fn panic_is_a_trap() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///panic").expect("open");
+    conn.domain_define_xml("kept", 0).expect("define");
+    assert_internal_failure(conn.domain_lookup_by_name("panic"), "panic");
+    assert_state_survives(&conn);
+}
+
+#[test]
+fn endless_loop_is_interrupted() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///loop").expect("open");
+    conn.domain_define_xml("kept", 0).expect("define");
+    let started = Instant::now();
+    let result = conn.domain_lookup_by_name("loop");
+    let error = result.expect_err("loop");
+    assert!(error.message().contains("CPU time budget"), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "interrupted within its budget"
+    );
+    assert_state_survives(&conn);
+}
+
+#[test]
+fn memory_hog_hits_its_limit() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///hog").expect("open");
+    conn.domain_define_xml("kept", 0).expect("define");
+    assert_internal_failure(conn.domain_lookup_by_name("hog"), "hog");
+    assert_state_survives(&conn);
+}
+
+#[test]
+fn forbidden_host_call_is_denied() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///forbidden").expect("open");
+    let error = conn.domain_lookup_by_name("forbidden").expect_err("denied");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_DENIED);
+    assert_eq!(
+        error.message(),
+        "operation forbidden: plugin 'misbehave' is not granted to spawn '/bin/sh'"
+    );
+}
+
+#[test]
+fn trapped_call_writes_nothing() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///rollback").expect("open");
+    let error = conn.domain_create_xml("half-made", 0).expect_err("traps");
+    assert_eq!(error.code(), ErrorNumber::INTERNAL_ERROR);
+    let missing = conn
+        .domain_lookup_by_name("half-made")
+        .expect_err("rolled back");
+    assert_eq!(missing.code(), ErrorNumber::NO_DOMAIN);
+}
+
+#[test]
+fn slow_call_does_not_block_other_objects() {
+    let fixture = Arc::new(fixture());
+    let conn = open(&fixture.host, "misbehave:///slow").expect("open");
+    conn.domain_define_xml("kept", 0).expect("define");
+    let slow_conn = conn.clone();
+    let slow = std::thread::spawn(move || {
+        slow_conn
+            .domain_lookup_by_name("slow-short")
+            .map(|d| d.name())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    for _ in 0..20 {
+        conn.domain_lookup_by_name("kept")
+            .expect("lookup while the slow call waits");
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!slow.is_finished(), "the slow call is still waiting");
+    assert_eq!(
+        slow.join().expect("thread").expect("slow call"),
+        "slow-short"
+    );
+}
+
+#[test]
+fn other_spaces_and_drivers_are_unaffected() {
+    let fixture = fixture();
+    let victim = open(&fixture.host, "misbehave:///victim").expect("open");
+    let bystander = open(&fixture.host, "misbehave:///bystander").expect("open");
+    bystander.domain_define_xml("kept", 0).expect("define");
+    assert_internal_failure(victim.domain_lookup_by_name("trap"), "trap");
+    assert_state_survives(&bystander);
+    let test_driver = open(&fixture.host, "test:///default").expect("the test driver still opens");
+    assert_eq!(test_driver.get_type().expect("type"), "Test");
+}
+
+/// Rewrites the payload of the `rvirt:wit-version` section (same length) in a component.
+fn with_wit_version(wasm: &[u8], version: &str) -> Vec<u8> {
+    let marker = b"rvirt:wit-version";
+    let at = wasm
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("version section")
+        + marker.len();
+    let mut patched = wasm.to_vec();
+    patched[at..at + version.len()].copy_from_slice(version.as_bytes());
+    patched
+}
+
+fn install_variant(dir: &Path, name: &str, wasm: &[u8], wit: &str) {
+    std::fs::write(dir.join(format!("{name}.wasm")), wasm).expect("write wasm");
+    std::fs::write(
+        dir.join(format!("{name}.toml")),
+        format!("name = '{name}'\nversion = '0.1.0'\nwit = '{wit}'\nuri-schemes = ['{name}']\n"),
+    )
+    .expect("write manifest");
+}
+
+#[test]
+fn wrong_wit_major_is_refused_before_instantiation() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let extra = tempfile::tempdir().expect("tempdir");
+    let original =
+        std::fs::read(test_plugins_dir().join("misbehave.wasm")).expect("built misbehave plugin");
+    install_variant(
+        extra.path(),
+        "future",
+        &with_wit_version(&original, "9.1.0"),
+        "9.1.0",
+    );
+    let host = Host::new(config(Some(extra.path()), state.path()));
+    let error = open(&host, "future:///x").expect_err("refused");
+    assert_eq!(error.code(), ErrorNumber::CONFIG_UNSUPPORTED);
+    assert!(
+        error.message().contains(
+            "plugin 'future' was built for rvirt:driver@9.1.0; this host speaks 0.1.0 (major 0)"
+        ),
+        "{error:?}"
+    );
+    // The host and its other plugins are fine.
+    open(&host, "misbehave:///after").expect("other plugins still load");
+}
+
+#[test]
+fn corrupt_plugin_is_an_error_naming_the_file() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let extra = tempfile::tempdir().expect("tempdir");
+    install_variant(extra.path(), "broken", b"\0asm\x0d\0\x01\0garbage", "0.1.0");
+    let host = Host::new(config(Some(extra.path()), state.path()));
+    let error = open(&host, "broken:///x").expect_err("corrupt");
+    assert_eq!(error.code(), ErrorNumber::INTERNAL_ERROR);
+    assert!(error.message().contains("broken.wasm"), "{error:?}");
+    open(&host, "misbehave:///after").expect("other plugins still load");
+}
+
+#[test]
+fn unknown_scheme_is_declined() {
+    let fixture = fixture();
+    let uri = ConnectUri::parse("nosuchdriver:///x").expect("uri");
+    assert!(fixture.host.open(&uri, 0).expect("no error").is_none());
+}
+
+#[test]
+fn compiled_plugins_are_cached() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let host = Host::new(config(None, state.path()));
+    host.plugin("misbehave").expect("first load compiles");
+    let cached: Vec<_> = std::fs::read_dir(state.path().join("compiled"))
+        .expect("cache dir")
+        .collect();
+    assert_eq!(cached.len(), 1);
+    let again = Host::new(config(None, state.path()));
+    let started = Instant::now();
+    again
+        .plugin("misbehave")
+        .expect("second load uses the cache");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

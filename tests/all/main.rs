@@ -1,0 +1,7 @@
+//! rvirt's integration tests, one binary. Each area is a module; add yours with one line.
+//!
+//! Tests drive the real compiled plugins (`cargo xtask plugins` builds them into
+//! `target/plugins/`), real clients and real hypervisors.
+
+mod common;
+mod host;
