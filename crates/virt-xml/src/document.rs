@@ -6,6 +6,7 @@ use virt_core::{Error, ErrorDomain, ErrorNumber};
 use crate::capabilities::Capabilities;
 use crate::domain::Domain;
 use crate::network::Network;
+use crate::nodedev::NodeDevice;
 use crate::snapshot::{DomainCheckpoint, DomainSnapshot};
 use crate::storage::{StoragePool, StorageVolume};
 use crate::Result;
@@ -119,6 +120,7 @@ pub enum Document {
     Capabilities(Box<Capabilities>),
     DomainSnapshot(Box<DomainSnapshot>),
     DomainCheckpoint(Box<DomainCheckpoint>),
+    NodeDevice(Box<NodeDevice>),
 }
 
 impl Document {
@@ -131,6 +133,7 @@ impl Document {
             Kind::StorageVolume => Document::StorageVolume(Box::new(StorageVolume::parse(xml)?)),
             Kind::Capabilities => Document::Capabilities(Box::new(Capabilities::parse(xml)?)),
             Kind::DomainSnapshot => Document::DomainSnapshot(Box::new(DomainSnapshot::parse(xml)?)),
+            Kind::NodeDevice => Document::NodeDevice(Box::new(NodeDevice::parse(xml)?)),
             Kind::DomainCheckpoint => {
                 Document::DomainCheckpoint(Box::new(DomainCheckpoint::parse(xml)?))
             }
@@ -159,6 +162,7 @@ impl Document {
             Document::Capabilities(caps) => caps.to_xml(),
             Document::DomainSnapshot(snapshot) => snapshot.to_xml(),
             Document::DomainCheckpoint(checkpoint) => checkpoint.to_xml(),
+            Document::NodeDevice(device) => device.to_xml(),
         }
     }
 
@@ -174,7 +178,8 @@ impl Document {
             Document::StorageVolume(_)
             | Document::Capabilities(_)
             | Document::DomainSnapshot(_)
-            | Document::DomainCheckpoint(_) => Ok(()),
+            | Document::DomainCheckpoint(_)
+            | Document::NodeDevice(_) => Ok(()),
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod document;
 pub mod domain;
 pub mod metadata;
 pub mod network;
+pub mod nodedev;
 pub mod snapshot;
 pub mod storage;
 
