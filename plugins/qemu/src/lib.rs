@@ -8,7 +8,8 @@
 //! to libvirt's config and status files, QEMU processes and monitor sockets are host handles.
 //! It must not know how the host runs it, nor anything about the wire protocol.
 
-mod capabilities;
+pub mod argv;
+pub mod capabilities;
 mod error;
 mod qemu_events;
 mod qmp;

@@ -1,0 +1,217 @@
+//! Character devices: the host backend (`-chardev pty|file|socket|udp|...`) and the guest
+//! device (`isa-serial`, `virtserialport`, `virtconsole`, `isa-parallel`, ...).
+
+use virt_xml::domain::enums::*;
+use virt_xml::domain::{Address, ChrDevice, Domain};
+
+use super::command::CommandLine;
+use super::props::Props;
+use super::{device, escape_option, pci_address_props, BuildContext};
+use crate::error::unsupported_config;
+use virt_plugin_sdk::types::Error;
+
+/// The `-chardev` value for a character backend with QEMU id `id`.
+pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel: bool) -> Result<String, Error> {
+    let source = chr.source().cloned().unwrap_or_default();
+    let path = || source.path.clone().unwrap_or_default();
+    let mut value = match chr.chr_type.unwrap_or(ChrType::Pty) {
+        ChrType::Null => format!("null,id={id}"),
+        ChrType::Vc => format!("vc,id={id}"),
+        ChrType::Pty => format!("pty,id={id}"),
+        ChrType::Stdio => format!("stdio,id={id}"),
+        ChrType::Dev => {
+            let backend = if is_parallel { "parport" } else { "tty" };
+            format!("{backend},id={id},path={}", escape_option(&path()))
+        }
+        ChrType::File => {
+            let mut value = format!("file,id={id},path={}", escape_option(&path()));
+            if let Some(append) = source.append {
+                value.push_str(&format!(",append={}", if append.is_on() { "on" } else { "off" }));
+            } else {
+                value.push_str(",append=on");
+            }
+            value
+        }
+        ChrType::Pipe => format!("pipe,id={id},path={}", escape_option(&path())),
+        ChrType::Unix => {
+            let socket_path = match source.path.clone() {
+                Some(path) => path,
+                None => {
+                    let name = chr.target.as_ref().and_then(|target| target.name.clone()).unwrap_or_else(|| id.to_string());
+                    format!("{}/{name}", ctx.channel_dir)
+                }
+            };
+            let mut value = format!("socket,id={id},path={}", escape_option(&socket_path));
+            if source.mode.as_deref() == Some("bind") {
+                value.push_str(",server=on,wait=off");
+            }
+            value
+        }
+        ChrType::Tcp => {
+            let telnet = chr.protocol.as_ref().and_then(|protocol| protocol.value.as_deref()) == Some("telnet");
+            let mut value =
+                format!("socket,id={id},host={},port={}", source.host.clone().unwrap_or_default(), source.service.clone().unwrap_or_default());
+            if telnet {
+                value.push_str(",telnet=on");
+            }
+            if source.mode.as_deref() == Some("bind") {
+                value.push_str(",server=on,wait=off");
+            }
+            value
+        }
+        ChrType::Udp => {
+            let connect = chr.sources.iter().find(|source| source.mode.as_deref() != Some("bind")).cloned().unwrap_or_default();
+            let bind = chr.sources.iter().find(|source| source.mode.as_deref() == Some("bind")).cloned().unwrap_or_default();
+            let mut value = format!(
+                "udp,id={id},host={},port={}",
+                connect.host.clone().unwrap_or_default(),
+                connect.service.clone().unwrap_or_default()
+            );
+            if bind.host.is_some() || bind.service.is_some() {
+                value.push_str(&format!(
+                    ",localaddr={},localport={}",
+                    bind.host.clone().unwrap_or_default(),
+                    bind.service.clone().unwrap_or_default()
+                ));
+            }
+            value
+        }
+        ChrType::Spicevmc => format!("spicevmc,id={id},name=vdagent"),
+        ChrType::Spiceport => format!("spiceport,id={id},name={}", source.channel.clone().unwrap_or_default()),
+        ChrType::QemuVdagent => format!("qemu-vdagent,id={id},name=vdagent"),
+        other => return Err(unsupported_config(format!("unsupported chardev '{}'", other.as_str()))),
+    };
+    if let Some(reconnect) = source.reconnect.as_ref().filter(|reconnect| reconnect.enabled.is_some_and(|e| e.is_yes())) {
+        value.push_str(&format!(",reconnect={}", reconnect.timeout.unwrap_or(0)));
+    }
+    if let Some(log) = &chr.log {
+        if let Some(file) = &log.file {
+            value.push_str(&format!(",logfile={}", escape_option(file)));
+            let append = log.append.is_some_and(|append| append.is_on());
+            value.push_str(&format!(",logappend={}", if append { "on" } else { "off" }));
+        }
+    }
+    Ok(value)
+}
+
+/// The serial device model libvirt picks for a serial port.
+fn serial_model(chr: &ChrDevice) -> &str {
+    if let Some(model) = chr.target.as_ref().and_then(|target| target.model.as_ref()).and_then(|model| model.name.as_deref()) {
+        return model;
+    }
+    match chr.target_type() {
+        Some("usb-serial") => "usb-serial",
+        Some("pci-serial") => "pci-serial",
+        _ => "isa-serial",
+    }
+}
+
+/// `-chardev` + `-device` for each `<serial>`.
+pub fn build_serials(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+    for serial in &def.devices.serials {
+        let alias = super::alias_of(&serial.info);
+        let id = format!("char{alias}");
+        cmd.opt("-chardev", chardev_value(serial, &id, ctx, false)?);
+        let model = serial_model(serial);
+        let props = match model {
+            "isa-serial" => {
+                let mut props = Props::new().str("driver", "isa-serial").str("chardev", id).str("id", alias);
+                if let Some(port) = serial.target_port() {
+                    props = props.uint("index", port.into());
+                }
+                props
+            }
+            "usb-serial" => {
+                let props = Props::new().str("driver", "usb-serial");
+                let props = match &serial.info.address {
+                    Some(Address::Usb { bus, port }) => props.str("bus", format!("usb.{bus}")).opt_str("port", port.clone()),
+                    _ => props,
+                };
+                props.str("chardev", id).str("id", alias)
+            }
+            "pci-serial" => {
+                pci_address_props(Props::new().str("driver", "pci-serial").str("chardev", id).str("id", alias), &serial.info, def)
+            }
+            other => Props::new().str("driver", other).str("chardev", id).str("id", alias),
+        };
+        device(cmd, props);
+    }
+    Ok(())
+}
+
+/// `-chardev` + `isa-parallel` for each `<parallel>`.
+pub fn build_parallels(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+    for parallel in &def.devices.parallels {
+        let alias = super::alias_of(&parallel.info);
+        let id = format!("char{alias}");
+        cmd.opt("-chardev", chardev_value(parallel, &id, ctx, true)?);
+        device(cmd, Props::new().str("driver", "isa-parallel").str("chardev", id).str("id", alias));
+    }
+    Ok(())
+}
+
+/// The `virtserialport` of a virtio channel or console port.
+pub fn virtio_port_props(def: &Domain, chr: &ChrDevice, driver: &str) -> Props {
+    let alias = super::alias_of(&chr.info);
+    let (controller, bus, port) = match &chr.info.address {
+        Some(Address::VirtioSerial { controller, bus, port }) => (*controller, *bus, *port),
+        _ => (0, 0, 1),
+    };
+    let controller_alias = def
+        .devices
+        .controllers
+        .iter()
+        .find(|c| c.controller_type == Some(ControllerType::VirtioSerial) && c.index.unwrap_or(0) == controller)
+        .and_then(|c| c.info.alias_name().map(str::to_string))
+        .unwrap_or_else(|| format!("virtio-serial{controller}"));
+    let mut props = Props::new()
+        .str("driver", driver)
+        .str("bus", format!("{controller_alias}.{bus}"))
+        .uint("nr", port.into())
+        .str("chardev", format!("char{alias}"))
+        .str("id", alias);
+    if let Some(name) = chr.target.as_ref().and_then(|target| target.name.clone()) {
+        props = props.str("name", name);
+    }
+    props
+}
+
+/// `<channel>`: virtio ports and user-network guest forwards.
+pub fn build_channels(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+    for channel in &def.devices.channels {
+        let alias = super::alias_of(&channel.info);
+        let id = format!("char{alias}");
+        match channel.target_type() {
+            Some("virtio") => {
+                if channel.chr_type != Some(ChrType::Spicevmc) || true {
+                    cmd.opt("-chardev", chardev_value(channel, &id, ctx, false)?);
+                }
+                device(cmd, virtio_port_props(def, channel, "virtserialport"));
+            }
+            Some("guestfwd") => {
+                cmd.opt("-chardev", chardev_value(channel, &id, ctx, false)?);
+            }
+            Some("xen") | None => {}
+            Some(other) => return Err(unsupported_config(format!("unsupported channel target type '{other}'"))),
+        }
+    }
+    Ok(())
+}
+
+/// `<console>`: a serial console is the serial port itself; virtio consoles are
+/// `virtconsole` ports.
+pub fn build_consoles(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+    for (index, console) in def.devices.consoles.iter().enumerate() {
+        match console.target_type() {
+            Some("virtio") => {
+                let alias = super::alias_of(&console.info);
+                let id = format!("char{alias}");
+                cmd.opt("-chardev", chardev_value(console, &id, ctx, false)?);
+                device(cmd, virtio_port_props(def, console, "virtconsole"));
+            }
+            Some("serial") | None if index == 0 => {}
+            _ => {}
+        }
+    }
+    Ok(())
+}

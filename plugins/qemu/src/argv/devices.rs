@@ -1,0 +1,554 @@
+//! Everything else on the command line: controllers, filesystems, input devices, audio, VNC,
+//! video, sound, watchdog, memory balloon, RNG and panic devices.
+
+use virt_xml::domain::devices::{Controller, Video};
+use virt_xml::domain::enums::*;
+use virt_xml::domain::{Address, Domain};
+
+use super::command::CommandLine;
+use super::disk::virtio_options;
+use super::prepare::{chipset, Chipset};
+use super::props::Props;
+use super::{alias_of, device, escape_option, pci_address_props, BuildContext};
+use crate::capabilities::QemuCaps;
+use crate::error::unsupported_config;
+use virt_plugin_sdk::types::Error;
+
+/// Controllers by type in libvirt's order (PCI, USB, SCSI, IDE, SATA, virtio-serial), then
+/// the CCID controller on the USB bus.
+pub fn build_controllers(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
+    let order = [
+        ControllerType::Pci,
+        ControllerType::Usb,
+        ControllerType::Scsi,
+        ControllerType::Ide,
+        ControllerType::Sata,
+        ControllerType::VirtioSerial,
+    ];
+    for kind in order {
+        for controller in def.devices.controllers.iter().filter(|controller| controller.controller_type == Some(kind)) {
+            if let Some(props) = controller_props(def, controller, caps)? {
+                device(cmd, props);
+            }
+        }
+    }
+    for hub in &def.devices.hubs {
+        let props = Props::new().str("driver", "usb-hub").str("id", alias_of(&hub.info));
+        device(cmd, usb_address_props(props, &hub.info));
+    }
+    for controller in def.devices.controllers.iter().filter(|c| c.controller_type == Some(ControllerType::Ccid)) {
+        let props = Props::new().str("driver", "usb-ccid").str("id", alias_of(&controller.info));
+        device(cmd, usb_address_props(props, &controller.info));
+    }
+    Ok(())
+}
+
+fn usb_address_props(props: Props, info: &virt_xml::domain::address::DeviceInfo) -> Props {
+    match &info.address {
+        Some(Address::Usb { bus, port }) => props.str("bus", format!("usb.{bus}")).opt_str("port", port.clone()),
+        _ => props,
+    }
+}
+
+/// The `-device` of one controller, `None` for the integrated ones.
+pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps) -> Result<Option<Props>, Error> {
+    let index = controller.index.unwrap_or(0);
+    let alias = alias_of(&controller.info);
+    let model = controller.model.as_deref();
+    let driver_options = controller.driver.as_ref();
+    let props = match controller.controller_type {
+        Some(ControllerType::Pci) => {
+            let driver = match model {
+                Some("pci-root" | "pcie-root") | None => return Ok(None),
+                Some("pci-bridge") => "pci-bridge",
+                Some("dmi-to-pci-bridge") => "i82801b11-bridge",
+                Some("pcie-root-port") => "pcie-root-port",
+                Some("pcie-switch-upstream-port") => "x3130-upstream",
+                Some("pcie-switch-downstream-port") => "xio3130-downstream",
+                Some("pci-expander-bus") => "pxb",
+                Some("pcie-expander-bus") => "pxb-pcie",
+                Some("pcie-to-pci-bridge") => "pcie-pci-bridge",
+                Some(other) => return Err(unsupported_config(format!("unsupported PCI controller model '{other}'"))),
+            };
+            let driver = controller.model_name.as_ref().and_then(|name| name.name.as_deref()).unwrap_or(driver);
+            let target = controller.target.clone().unwrap_or_default();
+            let mut props = Props::new().str("driver", driver);
+            match model {
+                Some("pci-bridge") => {
+                    props = props.uint("chassis_nr", target.chassis_nr.unwrap_or(index as i32) as u64);
+                }
+                Some("pcie-root-port") | Some("pcie-switch-downstream-port") => {
+                    if let Some(port) = target.port {
+                        props = props.uint("port", port.0);
+                    }
+                    props = props.uint("chassis", target.chassis.unwrap_or(index as i32) as u64);
+                }
+                Some("pci-expander-bus") | Some("pcie-expander-bus") => {
+                    props = props.uint("bus_nr", target.bus_nr.unwrap_or(0) as u64);
+                    if let Some(node) = target.node {
+                        props = props.uint("numa_node", node as u64);
+                    }
+                }
+                _ => {}
+            }
+            props = props.str("id", alias);
+            if let Some(hotplug) = target.hotplug {
+                props = props.bool("hotplug", hotplug.is_on());
+            }
+            pci_address_props(props, &controller.info, def)
+        }
+        Some(ControllerType::Usb) => {
+            let driver = match model {
+                Some("none") => return Ok(None),
+                Some("piix3-uhci") | None => "piix3-usb-uhci",
+                Some("piix4-uhci") => "piix4-usb-uhci",
+                Some("ehci") => "usb-ehci",
+                Some("ich9-ehci1") => "ich9-usb-ehci1",
+                Some("ich9-uhci1") => "ich9-usb-uhci1",
+                Some("ich9-uhci2") => "ich9-usb-uhci2",
+                Some("ich9-uhci3") => "ich9-usb-uhci3",
+                Some("vt82c686b-uhci") => "vt82c686b-usb-uhci",
+                Some("pci-ohci") => "pci-ohci",
+                Some("nec-xhci") => "nec-usb-xhci",
+                Some("qemu-xhci") => "qemu-xhci",
+                Some(other) => return Err(unsupported_config(format!("unsupported USB controller model '{other}'"))),
+            };
+            let mut props = Props::new().str("driver", driver);
+            if matches!(model, Some("nec-xhci" | "qemu-xhci")) {
+                if let Some(ports) = controller.ports {
+                    props = props.uint("p2", ports as u64).uint("p3", ports as u64);
+                }
+            }
+            if let Some(master) = controller.info.master.as_ref().and_then(|master| master.startport) {
+                props = props.str("masterbus", format!("usb{}.0", if index == 0 { String::new() } else { index.to_string() })).uint("firstport", master.into());
+            }
+            props = props.str("id", alias);
+            pci_address_props(props, &controller.info, def)
+        }
+        Some(ControllerType::Scsi) => {
+            let driver = match model {
+                Some("virtio-scsi") => "virtio-scsi-pci",
+                Some("virtio-transitional") => "virtio-scsi-pci-transitional",
+                Some("virtio-non-transitional") => "virtio-scsi-pci-non-transitional",
+                Some("lsilogic") | None => "lsi",
+                Some("lsisas1068") => "mptsas1068",
+                Some("lsisas1078") => "megasas",
+                Some("vmpvscsi") => "pvscsi",
+                Some("am53c974") => "am53c974",
+                Some("dc390") => "dc-390",
+                Some("ncr53c90") => return Ok(None),
+                Some(other) => return Err(unsupported_config(format!("unsupported SCSI controller model '{other}'"))),
+            };
+            let mut props = Props::new().str("driver", driver);
+            if driver.starts_with("virtio-scsi") {
+                if let Some(iothread) = driver_options.and_then(|driver| driver.iothread) {
+                    props = props.str("iothread", format!("iothread{iothread}"));
+                }
+                props = props.str("id", alias);
+                if let Some(queues) = driver_options.and_then(|driver| driver.queues) {
+                    props = props.uint("num_queues", queues.into());
+                }
+                if let Some(cmd_per_lun) = driver_options.and_then(|driver| driver.cmd_per_lun) {
+                    props = props.uint("cmd_per_lun", cmd_per_lun.into());
+                }
+                if let Some(max_sectors) = driver_options.and_then(|driver| driver.max_sectors) {
+                    props = props.uint("max_sectors", max_sectors.into());
+                }
+                if let Some(ioeventfd) = driver_options.and_then(|driver| driver.ioeventfd) {
+                    props = props.bool("ioeventfd", ioeventfd.is_on());
+                }
+                props = virtio_options(props, driver_options.map(|driver| &driver.virtio));
+            } else {
+                props = props.str("id", alias);
+            }
+            pci_address_props(props, &controller.info, def)
+        }
+        Some(ControllerType::Ide) => {
+            if index == 0 && chipset(def) == Chipset::I440fx {
+                return Ok(None);
+            }
+            pci_address_props(Props::new().str("driver", "piix3-ide").str("id", alias), &controller.info, def)
+        }
+        Some(ControllerType::Sata) => {
+            if index == 0 && chipset(def) == Chipset::Q35 {
+                return Ok(None);
+            }
+            pci_address_props(Props::new().str("driver", "ahci").str("id", alias), &controller.info, def)
+        }
+        Some(ControllerType::VirtioSerial) => {
+            let driver = match model {
+                Some("virtio-transitional") => "virtio-serial-pci-transitional",
+                Some("virtio-non-transitional") => "virtio-serial-pci-non-transitional",
+                _ => "virtio-serial-pci",
+            };
+            let mut props = Props::new().str("driver", driver).str("id", alias);
+            if let Some(ports) = controller.ports {
+                props = props.uint("max_ports", ports as u64);
+            }
+            if let Some(vectors) = controller.vectors {
+                props = props.uint("vectors", vectors as u64);
+            }
+            props = virtio_options(props, driver_options.map(|driver| &driver.virtio));
+            pci_address_props(props, &controller.info, def)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(props))
+}
+
+/// `<filesystem>` as virtio-9p (`-fsdev` + `virtio-9p-pci`).
+pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    for fs in &def.devices.filesystems {
+        let alias = alias_of(&fs.info);
+        let driver_type = fs.driver.as_ref().and_then(|driver| driver.driver_type.as_deref());
+        if driver_type == Some("virtiofs") {
+            return Err(unsupported_config("virtiofs filesystems need virtiofsd, which this driver does not start"));
+        }
+        let source = fs.source.as_ref().and_then(|source| source.dir.clone()).unwrap_or_default();
+        let target = fs.target.as_ref().and_then(|target| target.dir.clone()).unwrap_or_default();
+        let security = match fs.accessmode.as_deref() {
+            Some("mapped") => "mapped",
+            Some("squash") => "none",
+            _ => "passthrough",
+        };
+        let mut fsdev = format!("local,security_model={security},id=fs{alias},path={}", escape_option(&source));
+        if fs.readonly {
+            fsdev.push_str(",readonly=on");
+        }
+        cmd.opt("-fsdev", fsdev);
+        let props = Props::new()
+            .str("driver", "virtio-9p-pci")
+            .str("id", alias.clone())
+            .str("fsdev", format!("fs{alias}"))
+            .str("mount_tag", target);
+        device(cmd, pci_address_props(props, &fs.info, def));
+    }
+    Ok(())
+}
+
+/// USB and virtio input devices (PS/2 ones are built into the machine).
+pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    for input in &def.devices.inputs {
+        let alias = alias_of(&input.info);
+        let driver = match (input.bus, input.input_type) {
+            (Some(InputBus::Usb), Some(InputType::Mouse)) => "usb-mouse",
+            (Some(InputBus::Usb), Some(InputType::Tablet)) => "usb-tablet",
+            (Some(InputBus::Usb), Some(InputType::Keyboard)) => "usb-kbd",
+            (Some(InputBus::Virtio), Some(InputType::Mouse)) => "virtio-mouse-pci",
+            (Some(InputBus::Virtio), Some(InputType::Tablet)) => "virtio-tablet-pci",
+            (Some(InputBus::Virtio), Some(InputType::Keyboard)) => "virtio-keyboard-pci",
+            (Some(InputBus::Virtio), Some(InputType::Passthrough)) => "virtio-input-host-pci",
+            (_, Some(InputType::Evdev)) => {
+                let evdev = input.source.as_ref().and_then(|source| source.evdev.clone()).unwrap_or_default();
+                let mut props = Props::new().str("qom-type", "input-linux").str("id", alias).str("evdev", evdev);
+                if let Some(source) = &input.source {
+                    if source.grab.as_deref() == Some("all") {
+                        props = props.bool("grab_all", true);
+                    }
+                    props = props.opt_str("grab-toggle", source.grab_toggle.clone());
+                    if let Some(repeat) = source.repeat {
+                        props = props.bool("repeat", repeat.is_on());
+                    }
+                }
+                cmd.opt("-object", props.to_json());
+                continue;
+            }
+            _ => continue,
+        };
+        let mut props = Props::new().str("driver", driver).str("id", alias);
+        if input.bus == Some(InputBus::Usb) {
+            props = usb_address_props(props, &input.info);
+        } else {
+            if input.input_type == Some(InputType::Passthrough) {
+                let evdev = input.source.as_ref().and_then(|source| source.evdev.clone()).unwrap_or_default();
+                props = props.str("evdev", evdev);
+            }
+            props = virtio_options(props, input.driver.as_ref().map(|driver| &driver.virtio));
+            props = pci_address_props(props, &input.info, def);
+        }
+        device(cmd, props);
+    }
+    Ok(())
+}
+
+/// `-audiodev`: the domain's `<audio>` backends, or the implicit `none` backend libvirt adds.
+pub fn build_audio(cmd: &mut CommandLine, def: &Domain) {
+    if def.devices.audios.is_empty() {
+        let spice = def.devices.graphics.iter().any(|graphics| graphics.graphics_type == Some(GraphicsType::Spice));
+        let driver = if spice { "spice" } else { "none" };
+        cmd.opt("-audiodev", Props::new().str("id", "audio1").str("driver", driver).to_json());
+        return;
+    }
+    for audio in &def.devices.audios {
+        let id = format!("audio{}", audio.id.unwrap_or(1));
+        let driver = match audio.audio_type {
+            Some(AudioType::Pulseaudio) => "pa",
+            Some(other) => other.as_str(),
+            None => "none",
+        };
+        cmd.opt("-audiodev", Props::new().str("id", id).str("driver", driver).to_json());
+    }
+}
+
+/// The audio backend id graphics and sound devices refer to.
+fn default_audio_id(def: &Domain) -> String {
+    def.devices.audios.first().and_then(|audio| audio.id).map_or_else(|| "audio1".into(), |id| format!("audio{id}"))
+}
+
+/// `-vnc` (SPICE and SDL are not supported by this driver).
+pub fn build_graphics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    for graphics in &def.devices.graphics {
+        match graphics.graphics_type {
+            Some(GraphicsType::Vnc) => {
+                let listen = graphics.listens.first();
+                let socket = graphics.socket.clone().or_else(|| listen.and_then(|listen| listen.socket.clone()));
+                let listen_type = listen.and_then(|listen| listen.listen_type);
+                let mut value = if let Some(socket) = socket {
+                    format!("vnc=unix:{}", escape_option(&socket))
+                } else if listen_type == Some(GraphicsListenType::None) {
+                    "none".to_string()
+                } else {
+                    let address = listen
+                        .and_then(|listen| listen.address.clone())
+                        .or_else(|| graphics.listen.clone())
+                        .unwrap_or_else(|| "127.0.0.1".into());
+                    let address = if address.contains(':') { format!("[{address}]") } else { address };
+                    let port = graphics.port.filter(|port| *port >= 5900).unwrap_or(5900);
+                    let mut value = format!("{address}:{}", port - 5900);
+                    if graphics.autoport.is_none_or(|autoport| autoport.is_yes()) && graphics.port.is_none_or(|port| port < 5900) {
+                        value.push_str(",to=99");
+                    }
+                    if let Some(websocket) = graphics.websocket.filter(|port| *port > 0) {
+                        value.push_str(&format!(",websocket={websocket}"));
+                    }
+                    value
+                };
+                if let Some(policy) = &graphics.share_policy {
+                    value.push_str(&format!(",share={policy}"));
+                }
+                if graphics.power_control.is_some_and(|power| power.is_yes()) {
+                    value.push_str(",power-control=on");
+                }
+                if graphics.passwd.is_some() {
+                    value.push_str(",password=on");
+                }
+                value.push_str(&format!(",audiodev={}", default_audio_id(def)));
+                cmd.opt("-vnc", value);
+            }
+            Some(other) => {
+                return Err(unsupported_config(format!("graphics type '{}' is not supported by this driver", other.as_str())))
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+fn video_props(def: &Domain, video: &Video, primary: bool) -> Result<Option<Props>, Error> {
+    let model = video.model.clone().unwrap_or_default();
+    let kind = model.model_type.unwrap_or(VideoModel::Vga);
+    let driver = match (kind, primary) {
+        (VideoModel::None, _) => return Ok(None),
+        (VideoModel::Vga, _) => "VGA",
+        (VideoModel::Cirrus, _) => "cirrus-vga",
+        (VideoModel::Vmvga, _) => "vmware-svga",
+        (VideoModel::Qxl, true) => "qxl-vga",
+        (VideoModel::Qxl, false) => "qxl",
+        (VideoModel::Virtio, true) if chipset(def) != Chipset::Other => "virtio-vga",
+        (VideoModel::Virtio, _) => "virtio-gpu-pci",
+        (VideoModel::Bochs, _) => "bochs-display",
+        (VideoModel::Ramfb, _) => "ramfb",
+        (other, _) => return Err(unsupported_config(format!("video type '{}' is not supported by QEMU", other.as_str()))),
+    };
+    let mut props = Props::new().str("driver", driver).str("id", alias_of(&video.info));
+    match kind {
+        VideoModel::Qxl => {
+            props = props.uint("max_outputs", model.heads.unwrap_or(1).into());
+            props = props.uint("ram_size", u64::from(model.ram.unwrap_or(65536)) * 1024);
+            props = props.uint("vram_size", u64::from(model.vram.unwrap_or(65536)) * 1024);
+            props = props.uint("vram64_size_mb", u64::from(model.vram64.unwrap_or(0)) / 1024);
+            props = props.uint("vgamem_mb", u64::from(model.vgamem.unwrap_or(16384)) / 1024);
+        }
+        VideoModel::Virtio => {
+            props = props.uint("max_outputs", model.heads.unwrap_or(1).into());
+        }
+        VideoModel::Vga | VideoModel::Vmvga => {
+            if let Some(vram) = model.vram.filter(|_| kind == VideoModel::Vga || kind == VideoModel::Vmvga) {
+                props = props.uint("vgamem_mb", u64::from(vram) / 1024);
+            }
+        }
+        VideoModel::Bochs => {
+            if let Some(vram) = model.vram {
+                props = props.uint("vgamem", u64::from(vram) * 1024);
+            }
+        }
+        _ => {}
+    }
+    if kind == VideoModel::Virtio {
+        props = virtio_options(props, video.driver.as_ref().map(|driver| &driver.virtio));
+    }
+    if kind != VideoModel::Ramfb {
+        props = pci_address_props(props, &video.info, def);
+    }
+    Ok(Some(props))
+}
+
+/// One `-device` per video card, the primary first.
+pub fn build_videos(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    for (index, video) in def.devices.videos.iter().enumerate() {
+        if let Some(props) = video_props(def, video, index == 0)? {
+            device(cmd, props);
+        }
+    }
+    Ok(())
+}
+
+/// Sound cards (with their codecs).
+pub fn build_sounds(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    for sound in &def.devices.sounds {
+        let alias = alias_of(&sound.info);
+        let audiodev = sound.audio.as_ref().and_then(|audio| audio.id).map_or_else(|| default_audio_id(def), |id| format!("audio{id}"));
+        let driver = match sound.model {
+            Some(SoundModel::Sb16) => "sb16",
+            Some(SoundModel::Es1370) => "ES1370",
+            Some(SoundModel::Ac97) => "AC97",
+            Some(SoundModel::Ich6) => "intel-hda",
+            Some(SoundModel::Ich9) => "ich9-intel-hda",
+            Some(SoundModel::Ich7) => "intel-hda",
+            Some(SoundModel::Usb) => "usb-audio",
+            Some(SoundModel::Pcspk) | None => continue,
+        };
+        let hda = matches!(sound.model, Some(SoundModel::Ich6 | SoundModel::Ich7 | SoundModel::Ich9));
+        let mut props = Props::new().str("driver", driver).str("id", alias.clone());
+        if !hda {
+            props = props.str("audiodev", audiodev.clone());
+        }
+        props = if sound.model == Some(SoundModel::Usb) { usb_address_props(props, &sound.info) } else { pci_address_props(props, &sound.info, def) };
+        device(cmd, props);
+        if hda {
+            let codecs: Vec<String> = if sound.codecs.is_empty() {
+                vec!["duplex".into()]
+            } else {
+                sound.codecs.iter().filter_map(|codec| codec.value.clone()).collect()
+            };
+            for (index, codec) in codecs.iter().enumerate() {
+                device(
+                    cmd,
+                    Props::new()
+                        .str("driver", format!("hda-{codec}"))
+                        .str("id", format!("{alias}-codec{index}"))
+                        .str("bus", format!("{alias}.0"))
+                        .uint("cad", index as u64)
+                        .str("audiodev", audiodev.clone()),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `-device <watchdog>` and `-watchdog-action`.
+pub fn build_watchdog(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    let Some(watchdog) = &def.devices.watchdog else { return Ok(()) };
+    let driver = match watchdog.model {
+        Some(WatchdogModel::I6300esb) => "i6300esb",
+        Some(WatchdogModel::Ib700) => "ib700",
+        Some(WatchdogModel::Diag288) => "diag288",
+        None => return Err(unsupported_config("watchdog without a model")),
+    };
+    let props = Props::new().str("driver", driver).str("id", alias_of(&watchdog.info));
+    device(cmd, pci_address_props(props, &watchdog.info, def));
+    let action = match watchdog.action {
+        Some(WatchdogAction::Dump) => Some("pause"),
+        Some(WatchdogAction::InjectNmi) => Some("inject-nmi"),
+        Some(other) => Some(other.as_str()),
+        None => None,
+    };
+    if let Some(action) = action {
+        cmd.opt("-watchdog-action", action);
+    }
+    Ok(())
+}
+
+/// The virtio balloon.
+pub fn build_memballoon(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    let Some(balloon) = &def.devices.memballoon else { return Ok(()) };
+    let driver = match balloon.model {
+        Some(MemballoonModel::Virtio) => "virtio-balloon-pci",
+        Some(MemballoonModel::VirtioTransitional) => "virtio-balloon-pci-transitional",
+        Some(MemballoonModel::VirtioNonTransitional) => "virtio-balloon-pci-non-transitional",
+        _ => return Ok(()),
+    };
+    let mut props = Props::new().str("driver", driver).str("id", alias_of(&balloon.info));
+    props = pci_address_props(props, &balloon.info, def);
+    if let Some(deflate) = balloon.autodeflate {
+        props = props.bool("deflate-on-oom", deflate.is_on());
+    }
+    if let Some(reporting) = balloon.free_page_reporting {
+        props = props.bool("free-page-reporting", reporting.is_on());
+    }
+    props = virtio_options(props, balloon.driver.as_ref().map(|driver| &driver.virtio));
+    device(cmd, props);
+    Ok(())
+}
+
+/// RNG backends (`rng-random`, `rng-builtin`, `rng-egd`) and their `virtio-rng-pci`.
+pub fn build_rngs(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+    for rng in &def.devices.rngs {
+        let alias = alias_of(&rng.info);
+        let object_id = format!("obj{alias}");
+        let backend = rng.backend.clone().unwrap_or_default();
+        let object = match backend.model.unwrap_or(RngBackend::Random) {
+            RngBackend::Random => Props::new()
+                .str("qom-type", "rng-random")
+                .str("id", object_id.clone())
+                .str("filename", backend.path.clone().unwrap_or_else(|| "/dev/urandom".into())),
+            RngBackend::Builtin => Props::new().str("qom-type", "rng-builtin").str("id", object_id.clone()),
+            RngBackend::Egd => {
+                let chr = virt_xml::domain::ChrDevice {
+                    chr_type: backend.chr_type,
+                    sources: backend.sources.clone(),
+                    protocol: backend.protocol.clone(),
+                    ..Default::default()
+                };
+                let chardev_id = format!("char{alias}");
+                cmd.opt("-chardev", super::chardev::chardev_value(&chr, &chardev_id, ctx, false)?);
+                Props::new().str("qom-type", "rng-egd").str("id", object_id.clone()).str("chardev", chardev_id)
+            }
+        };
+        cmd.opt("-object", object.to_json());
+        let driver = match rng.model {
+            Some(RngModel::VirtioTransitional) => "virtio-rng-pci-transitional",
+            Some(RngModel::VirtioNonTransitional) => "virtio-rng-pci-non-transitional",
+            _ => "virtio-rng-pci",
+        };
+        let mut props = Props::new().str("driver", driver).str("rng", object_id).str("id", alias);
+        if let Some(rate) = &rng.rate {
+            if let Some(bytes) = rate.bytes {
+                props = props.uint("max-bytes", bytes.into());
+                props = props.uint("period", rate.period.unwrap_or(1000).into());
+            }
+        }
+        props = virtio_options(props, rng.driver.as_ref().map(|driver| &driver.virtio));
+        device(cmd, pci_address_props(props, &rng.info, def));
+    }
+    Ok(())
+}
+
+/// `pvpanic` (ISA) for `<panic model='isa'/>` (the default on x86).
+pub fn build_panics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    for panic in &def.devices.panics {
+        match panic.model {
+            Some(PanicModel::Isa) | None => {
+                let mut props = Props::new().str("driver", "pvpanic");
+                if let Some(Address::Isa { iobase: Some(iobase), .. }) = &panic.info.address {
+                    props = props.uint("ioport", (*iobase).into());
+                }
+                device(cmd, props);
+            }
+            Some(PanicModel::Hyperv) => {}
+            Some(other) => return Err(unsupported_config(format!("panic model '{}' is not supported on x86", other.as_str()))),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,541 @@
+//! Disks: one `-blockdev` per layer of each image chain (a protocol node `libvirt-N-storage`
+//! and a format node `libvirt-N-format`) and the guest device (`ide-hd`, `scsi-hd`,
+//! `virtio-blk-pci`, `usb-storage`, `floppy`, ...). The same property builders serve disk
+//! hotplug over QMP (`blockdev-add`, `device_add`).
+
+use virt_xml::domain::disk::{BackingStore, DiskSource};
+use virt_xml::domain::enums::*;
+use virt_xml::domain::{Address, Disk, DiskBus, Domain};
+
+use super::command::CommandLine;
+use super::props::{Prop, Props};
+use super::{device, pci_address_props, BuildContext};
+use crate::error::unsupported_config;
+use virt_plugin_sdk::types::Error;
+
+/// One layer of a disk's image chain, as QEMU sees it.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub storage_type: StorageType,
+    pub source: DiskSource,
+    pub format: Option<StorageFormat>,
+    pub readonly: bool,
+    /// The chain below ends here on purpose (`<backingStore/>`): QEMU must not look further.
+    pub terminated: bool,
+}
+
+/// The layers of a disk, top first; empty for a drive without media.
+pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
+    let Some(source) = disk.source.clone() else { return Vec::new() };
+    if source.path().is_none() && source.protocol.is_none() {
+        return Vec::new();
+    }
+    let mut layers = vec![Layer {
+        storage_type: disk.disk_type.unwrap_or(StorageType::File),
+        source,
+        format: disk.driver.as_ref().and_then(|driver| driver.format),
+        readonly: disk.readonly,
+        terminated: false,
+    }];
+    let mut backing: Option<&BackingStore> = disk.backing_store.as_ref();
+    while let Some(store) = backing {
+        match (&store.source, store.storage_type) {
+            (Some(source), Some(storage_type)) => {
+                layers.push(Layer {
+                    storage_type,
+                    source: source.clone(),
+                    format: store.format.as_ref().and_then(|format| format.format_type),
+                    readonly: true,
+                    terminated: false,
+                });
+                backing = store.backing_store.as_deref();
+            }
+            _ => {
+                if let Some(last) = layers.last_mut() {
+                    last.terminated = true;
+                }
+                break;
+            }
+        }
+    }
+    layers
+}
+
+/// Node indexes libvirt assigns at start: disks last to first, each chain top to bottom.
+pub fn number_nodes(def: &Domain) -> Vec<Vec<u32>> {
+    let mut next = 1;
+    let mut numbers = vec![Vec::new(); def.devices.disks.len()];
+    for (index, disk) in def.devices.disks.iter().enumerate().rev() {
+        let layers = disk_layers(disk).len() as u32;
+        numbers[index] = (next..next + layers).collect();
+        next += layers;
+    }
+    numbers
+}
+
+fn cache_flags(disk: &Disk) -> Option<(bool, bool, bool)> {
+    // (write-back, direct, no-flush)
+    match disk.driver.as_ref().and_then(|driver| driver.cache)? {
+        DiskCache::Writeback => Some((true, false, false)),
+        DiskCache::None => Some((true, true, false)),
+        DiskCache::Writethrough => Some((false, false, false)),
+        DiskCache::Directsync => Some((false, true, false)),
+        DiskCache::Unsafe => Some((true, false, true)),
+    }
+}
+
+fn cache_props(disk: &Disk) -> Option<Props> {
+    cache_flags(disk).map(|(_, direct, no_flush)| Props::new().bool("direct", direct).bool("no-flush", no_flush))
+}
+
+/// The protocol node of one layer.
+pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Props, Error> {
+    let source = &layer.source;
+    let mut props = match layer.storage_type {
+        StorageType::File | StorageType::Block => {
+            let path = source.file.clone().or_else(|| source.dev.clone()).unwrap_or_default();
+            let driver = if layer.storage_type == StorageType::Block {
+                if disk.device == Some(DiskDevice::Cdrom) {
+                    "host_cdrom"
+                } else {
+                    "host_device"
+                }
+            } else {
+                "file"
+            };
+            let mut props = Props::new().str("driver", driver).str("filename", path);
+            if let Some(io) = disk.driver.as_ref().and_then(|driver| driver.io) {
+                props = props.str("aio", io.as_str());
+            }
+            props
+        }
+        StorageType::Dir => Props::new()
+            .str("driver", "vvfat")
+            .str("dir", source.dir.clone().unwrap_or_default())
+            .bool("floppy", disk.device == Some(DiskDevice::Floppy))
+            .bool("rw", false),
+        StorageType::Network => network_props(source)?,
+        other => {
+            return Err(unsupported_config(format!("disk type '{}' is not supported by this driver", other.as_str())))
+        }
+    };
+    props = props.str("node-name", node_name);
+    if let Some(cache) = cache_props(disk) {
+        props = props.object("cache", cache);
+    }
+    Ok(props.bool("auto-read-only", true).str("discard", "unmap"))
+}
+
+fn network_props(source: &DiskSource) -> Result<Props, Error> {
+    let host = source.hosts.first();
+    let server = |host: &virt_xml::domain::disk::SourceHost| -> Props {
+        match host.transport {
+            Some(HostTransport::Unix) => {
+                Props::new().str("type", "unix").str("path", host.socket.clone().unwrap_or_default())
+            }
+            _ => {
+                let props = Props::new().str("type", "inet").str("host", host.name.clone().unwrap_or_default());
+                props.str("port", host.port.map_or_else(|| "0".to_string(), |port| port.to_string()))
+            }
+        }
+    };
+    match source.protocol {
+        Some(NetProtocol::Nbd) => {
+            let host = host.ok_or_else(|| unsupported_config("nbd disk needs a host"))?;
+            let mut server = server(host);
+            if host.transport != Some(HostTransport::Unix) && host.port.is_none() {
+                server.remove("port");
+                server = server.str("port", "10809");
+            }
+            Ok(Props::new().str("driver", "nbd").object("server", server).opt_str("export", source.name.clone()))
+        }
+        Some(NetProtocol::Http | NetProtocol::Https | NetProtocol::Ftp | NetProtocol::Ftps | NetProtocol::Tftp) => {
+            let protocol = source.protocol.map(NetProtocol::as_str).unwrap_or("http");
+            let host = host.ok_or_else(|| unsupported_config("network disk needs a host"))?;
+            let mut url = format!("{protocol}://{}", host.name.clone().unwrap_or_default());
+            if let Some(port) = host.port {
+                url.push_str(&format!(":{port}"));
+            }
+            let name = source.name.clone().unwrap_or_default();
+            if !name.starts_with('/') {
+                url.push('/');
+            }
+            url.push_str(&name);
+            if let Some(query) = &source.query {
+                url.push('?');
+                url.push_str(query);
+            }
+            Ok(Props::new().str("driver", protocol).str("url", url))
+        }
+        Some(NetProtocol::Gluster) => {
+            let name = source.name.clone().unwrap_or_default();
+            let (volume, path) = name.split_once('/').unwrap_or((&name, ""));
+            let servers = source.hosts.iter().map(|host| Prop::Object(server(host))).collect();
+            Ok(Props::new()
+                .str("driver", "gluster")
+                .str("volume", volume)
+                .str("path", path)
+                .array("server", servers)
+                .uint("debug", 4))
+        }
+        other => Err(unsupported_config(format!(
+            "disk protocol '{}' is not supported by this driver",
+            other.map_or("none", NetProtocol::as_str)
+        ))),
+    }
+}
+
+/// The format node of one layer.
+pub fn format_props(disk: &Disk, layer: &Layer, node_name: &str, storage_node: &str, backing: Option<&str>) -> Props {
+    let mut props = Props::new().str("node-name", node_name).bool("read-only", layer.readonly);
+    let driver = disk.driver.as_ref();
+    if let Some(discard) = driver.and_then(|driver| driver.discard) {
+        props = props.str("discard", discard.as_str());
+    }
+    if let Some(detect) = driver.and_then(|driver| driver.detect_zeroes) {
+        // libvirt turns "on" into "unmap" when discard=unmap is set.
+        let value = match (detect, driver.and_then(|driver| driver.discard)) {
+            (DiskDetectZeroes::On, Some(DiskDiscard::Unmap)) => "unmap",
+            (detect, _) => detect.as_str(),
+        };
+        props = props.str("detect-zeroes", value);
+    }
+    if let Some(cache) = cache_props(disk) {
+        props = props.object("cache", cache);
+    }
+    let format = match layer.format.unwrap_or(StorageFormat::Raw) {
+        StorageFormat::Fat | StorageFormat::Iso => StorageFormat::Raw,
+        other => other,
+    };
+    props = props.str("driver", format.as_str()).str("file", storage_node);
+    if format == StorageFormat::Qcow2 {
+        if let Some(max) = driver.and_then(|driver| driver.metadata_cache.as_ref()).and_then(|cache| cache.max_size.as_ref()) {
+            props = props.uint("cache-size", max.0);
+        }
+    }
+    if matches!(format, StorageFormat::Qcow2 | StorageFormat::Qcow | StorageFormat::Qed | StorageFormat::Vmdk | StorageFormat::Vpc) {
+        match backing {
+            Some(node) => props = props.str("backing", node),
+            None if layer.terminated => props.push("backing", Prop::Null),
+            None => {}
+        }
+    }
+    props
+}
+
+/// The `-blockdev` objects of a disk, bottom layer first (QEMU needs the backing nodes
+/// before the nodes that use them).
+pub fn blockdev_objects(disk: &Disk, node_indexes: &[u32]) -> Result<Vec<Props>, Error> {
+    let layers = disk_layers(disk);
+    let mut objects = Vec::new();
+    for position in (0..layers.len()).rev() {
+        let index = node_indexes.get(position).copied().unwrap_or(position as u32 + 1);
+        let storage = format!("libvirt-{index}-storage");
+        let format = format!("libvirt-{index}-format");
+        let backing = node_indexes
+            .get(position + 1)
+            .filter(|_| position + 1 < layers.len())
+            .map(|below| format!("libvirt-{below}-format"));
+        objects.push(storage_props(disk, &layers[position], &storage)?);
+        objects.push(format_props(disk, &layers[position], &format, &storage, backing.as_deref()));
+    }
+    Ok(objects)
+}
+
+/// The top format node of a disk, which the device uses as its drive.
+pub fn top_node(node_indexes: &[u32]) -> Option<String> {
+    node_indexes.first().map(|index| format!("libvirt-{index}-format"))
+}
+
+/// The guest-visible device of a disk.
+pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: Option<u32>) -> Result<Props, Error> {
+    let alias = super::alias_of(&disk.info);
+    let cdrom = disk.device == Some(DiskDevice::Cdrom);
+    let bus = disk.target_bus().unwrap_or(DiskBus::Ide);
+    let mut props = Props::new();
+    let mut device_id = None;
+    let mut removable = None;
+    match bus {
+        DiskBus::Ide | DiskBus::Sata => {
+            props = props.str("driver", if cdrom { "ide-cd" } else { "ide-hd" });
+        }
+        DiskBus::Scsi => {
+            let driver = match disk.device {
+                Some(DiskDevice::Lun) => "scsi-block",
+                _ if cdrom => "scsi-cd",
+                _ => "scsi-hd",
+            };
+            props = props.str("driver", driver);
+            if disk.device != Some(DiskDevice::Lun) {
+                device_id = Some(disk.serial.clone().unwrap_or_else(|| format!("drive-{alias}")));
+            }
+        }
+        DiskBus::Virtio => {
+            props = props.str("driver", virtio_blk_driver(disk));
+            props = virtio_options(props, disk.driver.as_ref().map(|driver| &driver.virtio));
+        }
+        DiskBus::Usb => {
+            props = props.str("driver", "usb-storage");
+            removable = Some(disk.target.as_ref().and_then(|target| target.removable).is_some_and(|r| r.is_on()));
+        }
+        DiskBus::Fdc => {
+            props = props.str("driver", "floppy");
+        }
+        other => return Err(unsupported_config(format!("unsupported disk bus '{}' with device setup", other.as_str()))),
+    }
+    if bus == DiskBus::Virtio {
+        let driver = disk.driver.as_ref();
+        props = pci_address_props(props, &disk.info, def);
+        if let Some(iothread) = driver.and_then(|driver| driver.iothread) {
+            props = props.str("iothread", format!("iothread{iothread}"));
+        }
+        if let Some(ioeventfd) = driver.and_then(|driver| driver.ioeventfd) {
+            props = props.bool("ioeventfd", ioeventfd.is_on());
+        }
+        if let Some(event_idx) = driver.and_then(|driver| driver.event_idx) {
+            props = props.bool("event_idx", event_idx.is_on());
+        }
+        if let Some(queues) = driver.and_then(|driver| driver.queues) {
+            props = props.uint("num-queues", queues.into());
+        }
+        if let Some(size) = driver.and_then(|driver| driver.queue_size) {
+            props = props.uint("queue-size", size.into());
+        }
+    } else {
+        props = drive_address_props(def, disk, props)?;
+    }
+    if let Some(device_id) = device_id {
+        props = props.str("device_id", device_id);
+    }
+    if disk.shareable {
+        props = props.bool("share-rw", true);
+    }
+    if let Some(drive) = drive {
+        props = props.str("drive", drive);
+    }
+    props = props.str("id", alias);
+    if disk.device != Some(DiskDevice::Floppy) {
+        if let Some(bootindex) = bootindex {
+            props = props.uint("bootindex", bootindex.into());
+        }
+    }
+    if let Some(blockio) = &disk.blockio {
+        props = props.opt_uint("logical_block_size", blockio.logical_block_size.map(u64::from));
+        props = props.opt_uint("physical_block_size", blockio.physical_block_size.map(u64::from));
+    }
+    if let Some(wwn) = &disk.wwn {
+        let value = u64::from_str_radix(wwn.trim_start_matches("0x"), 16)
+            .map_err(|_| crate::error::invalid_arg(format!("Failed to parse wwn '{wwn}' as number")))?;
+        props = props.uint("wwn", value);
+    }
+    if let Some(rate) = disk.target.as_ref().and_then(|target| target.rotation_rate) {
+        props = props.uint("rotation_rate", rate.into());
+    }
+    props = props.opt_str("vendor", disk.vendor.clone()).opt_str("product", disk.product.clone());
+    if let Some(removable) = removable {
+        props = props.bool("removable", removable);
+    }
+    if disk.device != Some(DiskDevice::Lun) {
+        if let Some((write_back, _, _)) = cache_flags(disk) {
+            props = props.str("write-cache", if write_back { "on" } else { "off" });
+        }
+    }
+    if let Some(geometry) = &disk.geometry {
+        props = props.opt_uint("cyls", geometry.cyls.map(u64::from));
+        props = props.opt_uint("heads", geometry.heads.map(u64::from));
+        props = props.opt_uint("secs", geometry.secs.map(u64::from));
+        props = props.opt_str("bios-chs-trans", geometry.trans.clone());
+    }
+    if let Some(serial) = &disk.serial {
+        props = props.str("serial", serial.replace(' ', "\\ "));
+    }
+    let driver = disk.driver.as_ref();
+    let write_policy = driver.and_then(|driver| driver.error_policy);
+    let read_policy = driver.and_then(|driver| driver.rerror_policy).or(write_policy.filter(|policy| *policy != DiskErrorPolicy::Enospace));
+    if let Some(policy) = write_policy {
+        props = props.str("werror", policy.as_str());
+    }
+    if let Some(policy) = read_policy {
+        props = props.str("rerror", policy.as_str());
+    }
+    Ok(props)
+}
+
+fn virtio_blk_driver(disk: &Disk) -> &'static str {
+    match disk.model {
+        Some(DiskModel::VirtioTransitional) => "virtio-blk-pci-transitional",
+        Some(DiskModel::VirtioNonTransitional) => "virtio-blk-pci-non-transitional",
+        _ => "virtio-blk-pci",
+    }
+}
+
+/// The virtio options every virtio device takes (`iommu_platform`, `ats`, `packed`,
+/// `page-per-vq`).
+pub fn virtio_options(props: Props, options: Option<&virt_xml::domain::disk::VirtioOptions>) -> Props {
+    let Some(options) = options else { return props };
+    let mut props = props;
+    if let Some(iommu) = options.iommu {
+        props = props.bool("iommu_platform", iommu.is_on());
+    }
+    if let Some(ats) = options.ats {
+        props = props.bool("ats", ats.is_on());
+    }
+    if let Some(packed) = options.packed {
+        props = props.bool("packed", packed.is_on());
+    }
+    if let Some(page_per_vq) = options.page_per_vq {
+        props = props.bool("page-per-vq", page_per_vq.is_on());
+    }
+    props
+}
+
+/// `bus`/`unit` (IDE, SATA, floppy) or `bus`/`channel`/`scsi-id`/`lun` (SCSI) or the USB port.
+fn drive_address_props(def: &Domain, disk: &Disk, props: Props) -> Result<Props, Error> {
+    let bus = disk.target_bus().unwrap_or(DiskBus::Ide);
+    match (&disk.info.address, bus) {
+        (Some(Address::Drive { controller, bus: drive_bus, target, unit }), DiskBus::Ide) => {
+            let controller_alias = controller_alias(def, ControllerType::Ide, *controller).unwrap_or_else(|| "ide".into());
+            Ok(props.str("bus", format!("{controller_alias}.{drive_bus}")).uint("unit", (*unit).into()).extend_if(*target != 0, Props::new()))
+        }
+        (Some(Address::Drive { controller, unit, .. }), DiskBus::Sata) => {
+            let controller_alias =
+                controller_alias(def, ControllerType::Sata, *controller).unwrap_or_else(|| format!("sata{controller}"));
+            let props = props.str("bus", format!("{controller_alias}.{unit}"));
+            Ok(props)
+        }
+        (Some(Address::Drive { controller, bus: drive_bus, target, unit }), DiskBus::Scsi) => {
+            let controller_alias =
+                controller_alias(def, ControllerType::Scsi, *controller).unwrap_or_else(|| format!("scsi{controller}"));
+            let model = scsi_controller_model(def, *controller);
+            if model.as_deref() == Some("lsilogic") {
+                Ok(props.str("bus", format!("{controller_alias}.{drive_bus}")).uint("scsi-id", (*unit).into()))
+            } else {
+                Ok(props
+                    .str("bus", format!("{controller_alias}.0"))
+                    .uint("channel", (*drive_bus).into())
+                    .uint("scsi-id", (*target).into())
+                    .uint("lun", (*unit).into()))
+            }
+        }
+        (Some(Address::Drive { unit, .. }), DiskBus::Fdc) => Ok(props.uint("unit", (*unit).into())),
+        (Some(Address::Usb { bus, port }), DiskBus::Usb) => {
+            Ok(props.str("bus", format!("usb.{bus}")).opt_str("port", port.clone()))
+        }
+        (None, DiskBus::Usb) => Ok(props.str("bus", "usb.0").str("port", "1")),
+        _ => Ok(props),
+    }
+}
+
+trait ExtendIf {
+    fn extend_if(self, condition: bool, other: Props) -> Props;
+}
+
+impl ExtendIf for Props {
+    fn extend_if(self, condition: bool, other: Props) -> Props {
+        if condition {
+            self.extend(other)
+        } else {
+            self
+        }
+    }
+}
+
+fn controller_alias(def: &Domain, kind: ControllerType, index: u32) -> Option<String> {
+    def.devices
+        .controllers
+        .iter()
+        .find(|controller| controller.controller_type == Some(kind) && controller.index.unwrap_or(0) == index)
+        .and_then(|controller| controller.info.alias_name().map(str::to_string))
+}
+
+fn scsi_controller_model(def: &Domain, index: u32) -> Option<String> {
+    def.devices
+        .controllers
+        .iter()
+        .find(|controller| controller.controller_type == Some(ControllerType::Scsi) && controller.index.unwrap_or(0) == index)
+        .and_then(|controller| controller.model.clone())
+}
+
+/// The boot index of each disk and interface, from per-device `<boot order>` or from
+/// `<os><boot dev>` (the first disk, CD-ROM, floppy or NIC of each kind in order).
+pub fn boot_indexes(def: &Domain) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
+    let disks = &def.devices.disks;
+    let nets = &def.devices.interfaces;
+    let per_device = disks.iter().any(|disk| disk.info.boot_order().is_some())
+        || nets.iter().any(|net| net.info.boot_order().is_some());
+    if per_device {
+        return (
+            disks.iter().map(|disk| disk.info.boot_order()).collect(),
+            nets.iter().map(|net| net.info.boot_order()).collect(),
+        );
+    }
+    let mut disk_indexes = vec![None; disks.len()];
+    let mut net_indexes = vec![None; nets.len()];
+    let boot_devices: Vec<BootDevice> =
+        def.os.as_ref().map(|os| os.boot.iter().filter_map(|boot| boot.dev).collect()).unwrap_or_default();
+    // No <boot dev> at all means "hd" for a machine without direct kernel boot.
+    let boot_devices = if boot_devices.is_empty() && def.os.as_ref().is_none_or(|os| os.kernel.is_none()) {
+        vec![BootDevice::Hd]
+    } else {
+        boot_devices
+    };
+    let mut next = 1;
+    for boot in boot_devices {
+        let found = match boot {
+            BootDevice::Hd => disks.iter().position(|disk| matches!(disk.device, None | Some(DiskDevice::Disk | DiskDevice::Lun))),
+            BootDevice::Cdrom => disks.iter().position(|disk| disk.device == Some(DiskDevice::Cdrom)),
+            BootDevice::Fd => disks.iter().position(|disk| disk.device == Some(DiskDevice::Floppy)),
+            BootDevice::Network => {
+                if let Some(position) = nets.iter().position(|_| true) {
+                    if net_indexes[position].is_none() {
+                        net_indexes[position] = Some(next);
+                        next += 1;
+                    }
+                }
+                continue;
+            }
+        };
+        if let Some(position) = found {
+            if disk_indexes[position].is_none() {
+                disk_indexes[position] = Some(next);
+                next += 1;
+            }
+        }
+    }
+    (disk_indexes, net_indexes)
+}
+
+/// Every disk: its `-blockdev` chain then its `-device` (floppy boot order goes on the
+/// floppy controller).
+pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+    let numbers = if ctx.disk_nodes.len() == def.devices.disks.len() { ctx.disk_nodes.clone() } else { number_nodes(def) };
+    let (boot, _) = boot_indexes(def);
+    let mut floppy_boot = (None, None);
+    for (index, disk) in def.devices.disks.iter().enumerate() {
+        if disk.device == Some(DiskDevice::Floppy) {
+            if let (Some(order), Some(Address::Drive { unit, .. })) = (boot[index], &disk.info.address) {
+                if *unit == 0 {
+                    floppy_boot.0 = Some(order);
+                } else {
+                    floppy_boot.1 = Some(order);
+                }
+            }
+        }
+    }
+    if let Some(order) = floppy_boot.0 {
+        cmd.opt("-global", format!("isa-fdc.bootindexA={order}"));
+    }
+    if let Some(order) = floppy_boot.1 {
+        cmd.opt("-global", format!("isa-fdc.bootindexB={order}"));
+    }
+    for (index, disk) in def.devices.disks.iter().enumerate() {
+        let nodes = &numbers[index];
+        for object in blockdev_objects(disk, nodes)? {
+            cmd.opt("-blockdev", object.to_json());
+        }
+        let drive = top_node(nodes);
+        let props = device_props(def, disk, drive.as_deref(), boot[index])?;
+        device(cmd, props);
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! `cargo xtask qemu-argv-conformance [-v] [DIR] [CASE...]`: how many of libvirt's
+//! `qemuxml2argvdata` cases the QEMU plugin turns into the same QEMU command line.
+//!
+//! DIR is libvirt's test data folder (default `../shared/libvirt-testdata`). Each case with a
+//! `NAME.x86_64-latest.args` golden file is read from `NAME.xml`, completed as the plugin
+//! completes a definition (virt-xml's post-parse, then the plugin's QEMU defaults, addresses
+//! and aliases), built with the newest x86_64 capabilities libvirt tests with
+//! (`qemucapabilitiesdata/caps_<newest>.x86_64.xml`, machine aliases stripped as libvirt's
+//! test does for "latest"), and compared word for word from the emulator on; the environment
+//! is not compared (it is the test harness's).
+//!
+//! Two documented normalizations cover what the plugin cannot do the same way: libvirt hands
+//! QEMU listening sockets and files as descriptors it opened (`fd=1729`, `/dev/fdset/N` with
+//! `-add-fd`), the plugin names the paths; both sides are rewritten to the same placeholders.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rvirt_driver_qemu::argv::{self, command::shell_split, prepare, BuildContext};
+use rvirt_driver_qemu::capabilities::{CpuModel, MachineType, QemuCaps};
+use virt_xml::domain::Domain;
+
+pub fn run(args: &[String]) -> ExitCode {
+    let verbose = args.iter().any(|arg| arg == "-v");
+    let positional: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
+    let (dir, only): (PathBuf, Vec<&str>) = match positional.split_first() {
+        Some((first, rest)) if Path::new(first.as_str()).is_dir() => {
+            (PathBuf::from(first.as_str()), rest.iter().map(|case| case.as_str()).collect())
+        }
+        _ => (PathBuf::from("../shared/libvirt-testdata"), positional.iter().map(|case| case.as_str()).collect()),
+    };
+    let data = dir.join("qemuxml2argvdata");
+    let caps_path = match newest_caps(&dir.join("qemucapabilitiesdata")) {
+        Some(path) => path,
+        None => {
+            eprintln!("no x86_64 capabilities in {}", dir.join("qemucapabilitiesdata").display());
+            return ExitCode::from(2);
+        }
+    };
+    let caps = match load_libvirt_caps(&caps_path) {
+        Ok(caps) => caps,
+        Err(error) => {
+            eprintln!("{}: {error}", caps_path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut cases: Vec<String> = match std::fs::read_dir(&data) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| entry.file_name().to_str()?.strip_suffix(".x86_64-latest.args").map(str::to_string))
+            .filter(|name| data.join(format!("{name}.xml")).is_file())
+            .collect(),
+        Err(error) => {
+            eprintln!("{}: {error}", data.display());
+            return ExitCode::from(2);
+        }
+    };
+    cases.sort();
+    if !only.is_empty() {
+        cases.retain(|case| only.contains(&case.as_str()));
+    }
+    let mut passed = 0;
+    let mut failures: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for case in &cases {
+        match check_case(&data, case, &caps) {
+            Ok(()) => passed += 1,
+            Err(reason) => {
+                let category = reason.lines().next().unwrap_or("").to_string();
+                if verbose {
+                    println!("FAIL {case}: {reason}");
+                }
+                failures.entry(category).or_default().push(case.clone());
+            }
+        }
+    }
+    let failed = cases.len() - passed;
+    if !verbose {
+        for (category, names) in &failures {
+            println!("{:>4}  {category}: {}", names.len(), names.join(" "));
+        }
+    }
+    println!(
+        "qemu argv conformance ({}, caps {}): {passed} passed, {failed} failed of {} cases",
+        data.display(),
+        caps_path.file_name().and_then(|name| name.to_str()).unwrap_or(""),
+        cases.len()
+    );
+    ExitCode::SUCCESS
+}
+
+fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
+    let xml = std::fs::read_to_string(data.join(format!("{case}.xml"))).map_err(|error| format!("read: {error}"))?;
+    let expected_text =
+        std::fs::read_to_string(data.join(format!("{case}.x86_64-latest.args"))).map_err(|error| format!("read: {error}"))?;
+    let mut def = Domain::parse(&xml).map_err(|error| format!("parse error\n{error}"))?;
+    def.post_parse().map_err(|error| format!("post-parse error\n{error}"))?;
+    prepare::apply_qemu_defaults(&mut def, caps).map_err(|error| format!("qemu defaults error\n{}", error.message))?;
+    prepare::assign_addresses(&mut def).map_err(|error| format!("address error\n{}", error.message))?;
+    prepare::assign_aliases(&mut def);
+    let short = format!("-1-{}", def.name().chars().take(20).collect::<String>());
+    let ctx = BuildContext {
+        domain_dir: format!("/tmp/lib/domain-{short}"),
+        monitor_socket: format!("/tmp/lib/domain-{short}/monitor.sock"),
+        channel_dir: format!("/tmp/channel/domain-{short}"),
+        privileged: true,
+        start_paused: true,
+        master_key: true,
+        tap_fds: def
+            .devices
+            .interfaces
+            .iter()
+            .filter_map(|interface| interface.info.alias_name().map(|alias| (alias.to_string(), vec![3])))
+            .collect(),
+        ..BuildContext::default()
+    };
+    let built = argv::build(&def, caps, &ctx).map_err(|error| format!("build error\n{}", error.message))?;
+    let mut ours = vec![built.program.clone()];
+    ours.extend(built.args.iter().cloned());
+    let expected = normalize_libvirt(&strip_env(shell_split(&expected_text)));
+    let ours = normalize_ours(&ours);
+    if ours == expected {
+        return Ok(());
+    }
+    let position = ours.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(ours.len().min(expected.len()));
+    let context = |words: &[String]| {
+        let start = position.saturating_sub(1);
+        words.get(start..(position + 2).min(words.len())).map(|slice| slice.join(" ")).unwrap_or_default()
+    };
+    let option = expected.get(position.saturating_sub(1)).filter(|word| word.starts_with('-')).cloned().unwrap_or_default();
+    Ok::<(), String>(()).and(Err(format!(
+        "differs at {}\n  expected: {}\n  got:      {}",
+        if option.is_empty() { expected.get(position).cloned().unwrap_or_else(|| "end".into()) } else { option },
+        context(&expected),
+        context(&ours)
+    )))
+}
+
+/// Drops the leading `VAR=value` words.
+fn strip_env(words: Vec<String>) -> Vec<String> {
+    let start = words.iter().position(|word| word.starts_with('/')).unwrap_or(0);
+    words[start..].to_vec()
+}
+
+fn normalize_libvirt(words: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut iter = words.iter().peekable();
+    while let Some(word) = iter.next() {
+        if word == "-add-fd" {
+            iter.next();
+            continue;
+        }
+        out.push(replace_fdset(word));
+    }
+    out
+}
+
+fn replace_fdset(word: &str) -> String {
+    let mut out = String::new();
+    for (index, part) in word.split(',').enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        match part.split_once('=') {
+            Some((key, value)) if value.starts_with("/dev/fdset/") => out.push_str(&format!("{key}=<fd>")),
+            _ => out.push_str(part),
+        }
+    }
+    out
+}
+
+fn normalize_ours(words: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut previous = "";
+    for word in words {
+        let normalized = if previous == "-chardev" && word.starts_with("socket,") && word.contains(",server=on") {
+            word.split(',').map(|part| if part.starts_with("path=") { "fd=1729".to_string() } else { part.to_string() }).collect::<Vec<_>>().join(",")
+        } else if previous == "-chardev" && (word.starts_with("file,") || word.contains(",logfile=")) {
+            let file = word.starts_with("file,");
+            word.split(',')
+                .map(|part| {
+                    if (file && part.starts_with("path=")) || part.starts_with("logfile=") {
+                        format!("{}=<fd>", part.split_once('=').map_or(part, |(key, _)| key))
+                    } else {
+                        part.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            word.clone()
+        };
+        previous = word;
+        out.push(normalized);
+    }
+    out
+}
+
+/// The newest `caps_X.Y.Z.x86_64.xml`.
+fn newest_caps(dir: &Path) -> Option<PathBuf> {
+    let mut versions: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str()?.to_string();
+            let version = name.strip_prefix("caps_")?.strip_suffix(".x86_64.xml")?;
+            let numbers = version.split('.').map(|part| part.parse().ok()).collect::<Option<Vec<u32>>>()?;
+            Some((numbers, entry.path()))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, path)| path)
+}
+
+fn attribute(line: &str, name: &str) -> Option<String> {
+    let needle = format!(" {name}='");
+    let start = line.find(&needle)? + needle.len();
+    let end = line[start..].find('\'')? + start;
+    Some(line[start..end].to_string())
+}
+
+fn text_of(content: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = content.find(&open)? + open.len();
+    let end = content[start..].find(&format!("</{tag}>"))? + start;
+    Some(content[start..end].trim().to_string())
+}
+
+/// Reads libvirt's cached capabilities (`<qemuCaps>`) into the plugin's model: TCG machine
+/// types (aliases stripped, as libvirt's tests do for "latest"), CPU models, and the flags
+/// that name QEMU device types.
+fn load_libvirt_caps(path: &Path) -> Result<QemuCaps, String> {
+    let content = std::fs::read_to_string(path).map_err(|error| error.to_string())?;
+    let mut caps = QemuCaps {
+        binary: text_of(&content, "emulator").unwrap_or_else(|| "/usr/bin/qemu-system-x86_64".into()),
+        version: text_of(&content, "version").and_then(|text| text.parse().ok()).unwrap_or(0),
+        arch: text_of(&content, "arch").unwrap_or_else(|| "x86_64".into()),
+        kvm: true,
+        ..QemuCaps::default()
+    };
+    let mut devices = BTreeSet::new();
+    for line in content.lines().map(str::trim) {
+        if line.starts_with("<flag ") {
+            if let Some(name) = attribute(line, "name") {
+                devices.insert(name);
+            }
+        } else if line.starts_with("<machine type='tcg'") {
+            let Some(name) = attribute(line, "name") else { continue };
+            let machine = MachineType {
+                name,
+                alias: None,
+                is_default: attribute(line, "default").as_deref() == Some("yes"),
+                max_cpus: attribute(line, "maxCpus").and_then(|text| text.parse().ok()).unwrap_or(1),
+                hotpluggable_cpus: attribute(line, "hotplugCpus").as_deref() == Some("yes"),
+                default_cpu_type: attribute(line, "defaultCPU"),
+                default_ram_id: attribute(line, "defaultRAMid"),
+                deprecated: attribute(line, "deprecated").as_deref() == Some("yes"),
+            };
+            // libvirt's tests strip aliases for "latest", so `pc` stays `pc` on the command
+            // line: the alias becomes a machine type of its own.
+            if let Some(alias) = attribute(line, "alias") {
+                caps.machines.push(MachineType { name: alias, is_default: false, ..machine.clone() });
+            }
+            caps.machines.push(machine);
+        } else if line.starts_with("<cpu type='tcg'") {
+            let Some(name) = attribute(line, "name") else { continue };
+            caps.cpu_models.push(CpuModel {
+                name,
+                typename: attribute(line, "typename"),
+                usable: attribute(line, "usable").as_deref() == Some("yes"),
+                deprecated: attribute(line, "deprecated").as_deref() == Some("yes"),
+            });
+        }
+    }
+    caps.devices = devices;
+    Ok(caps)
+}
