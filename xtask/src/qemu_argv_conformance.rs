@@ -97,6 +97,7 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
     def.post_parse().map_err(|error| format!("post-parse error\n{error}"))?;
     prepare::apply_qemu_defaults(&mut def, caps).map_err(|error| format!("qemu defaults error\n{}", error.message))?;
     prepare::assign_addresses(&mut def).map_err(|error| format!("address error\n{}", error.message))?;
+    prepare::prepare_for_start(&mut def);
     prepare::assign_aliases(&mut def);
     let short = format!("-1-{}", def.name().chars().take(20).collect::<String>());
     let ctx = BuildContext {

@@ -211,7 +211,7 @@ pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Erro
             Some("squash") => "none",
             _ => "passthrough",
         };
-        let mut fsdev = format!("local,security_model={security},id=fs{alias},path={}", escape_option(&source));
+        let mut fsdev = format!("local,security_model={security},id=fsdev-{alias},path={}", escape_option(&source));
         if fs.readonly {
             fsdev.push_str(",readonly=on");
         }
@@ -219,7 +219,7 @@ pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Erro
         let props = Props::new()
             .str("driver", "virtio-9p-pci")
             .str("id", alias.clone())
-            .str("fsdev", format!("fs{alias}"))
+            .str("fsdev", format!("fsdev-{alias}"))
             .str("mount_tag", target);
         device(cmd, pci_address_props(props, &fs.info, def));
     }

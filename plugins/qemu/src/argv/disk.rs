@@ -22,6 +22,8 @@ pub struct Layer {
     pub readonly: bool,
     /// The chain below ends here on purpose (`<backingStore/>`): QEMU must not look further.
     pub terminated: bool,
+    /// The disk's own image (not a backing image).
+    pub top: bool,
 }
 
 /// The layers of a disk, top first; empty for a drive without media.
@@ -36,6 +38,7 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
         format: disk.driver.as_ref().and_then(|driver| driver.format),
         readonly: disk.readonly,
         terminated: false,
+        top: true,
     }];
     let mut backing: Option<&BackingStore> = disk.backing_store.as_ref();
     while let Some(store) = backing {
@@ -47,6 +50,7 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
                     format: store.format.as_ref().and_then(|format| format.format_type),
                     readonly: true,
                     terminated: false,
+                    top: false,
                 });
                 backing = store.backing_store.as_deref();
             }
@@ -66,7 +70,8 @@ pub fn number_nodes(def: &Domain) -> Vec<Vec<u32>> {
     let mut next = 1;
     let mut numbers = vec![Vec::new(); def.devices.disks.len()];
     for (index, disk) in def.devices.disks.iter().enumerate().rev() {
-        let layers = disk_layers(disk).len() as u32;
+        // A drive without media still takes a number.
+        let layers = disk_layers(disk).len().max(1) as u32;
         numbers[index] = (next..next + layers).collect();
         next += layers;
     }
@@ -95,7 +100,7 @@ pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Prop
         StorageType::File | StorageType::Block => {
             let path = source.file.clone().or_else(|| source.dev.clone()).unwrap_or_default();
             let driver = if layer.storage_type == StorageType::Block {
-                if disk.device == Some(DiskDevice::Cdrom) {
+                if disk.device == Some(DiskDevice::Cdrom) && is_host_cdrom(&path) {
                     "host_cdrom"
                 } else {
                     "host_device"
@@ -126,8 +131,23 @@ pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Prop
     Ok(props.bool("auto-read-only", true).str("discard", "unmap"))
 }
 
+/// A host CD-ROM drive (libvirt asks the kernel; the sandbox cannot, so the name decides).
+fn is_host_cdrom(path: &str) -> bool {
+    path == "/dev/cdrom"
+}
+
 fn network_props(source: &DiskSource) -> Result<Props, Error> {
     let host = source.hosts.first();
+    let default_port = match source.protocol {
+        Some(NetProtocol::Gluster) => 24007,
+        Some(NetProtocol::Nbd) => 10809,
+        Some(NetProtocol::Http) => 80,
+        Some(NetProtocol::Https) => 443,
+        Some(NetProtocol::Ftp) => 21,
+        Some(NetProtocol::Ftps) => 990,
+        Some(NetProtocol::Tftp) => 69,
+        _ => 0,
+    };
     let server = |host: &virt_xml::domain::disk::SourceHost| -> Props {
         match host.transport {
             Some(HostTransport::Unix) => {
@@ -135,27 +155,20 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
             }
             _ => {
                 let props = Props::new().str("type", "inet").str("host", host.name.clone().unwrap_or_default());
-                props.str("port", host.port.map_or_else(|| "0".to_string(), |port| port.to_string()))
+                props.str("port", host.port.unwrap_or(default_port).to_string())
             }
         }
     };
     match source.protocol {
         Some(NetProtocol::Nbd) => {
             let host = host.ok_or_else(|| unsupported_config("nbd disk needs a host"))?;
-            let mut server = server(host);
-            if host.transport != Some(HostTransport::Unix) && host.port.is_none() {
-                server.remove("port");
-                server = server.str("port", "10809");
-            }
+            let server = server(host);
             Ok(Props::new().str("driver", "nbd").object("server", server).opt_str("export", source.name.clone()))
         }
         Some(NetProtocol::Http | NetProtocol::Https | NetProtocol::Ftp | NetProtocol::Ftps | NetProtocol::Tftp) => {
             let protocol = source.protocol.map(NetProtocol::as_str).unwrap_or("http");
             let host = host.ok_or_else(|| unsupported_config("network disk needs a host"))?;
-            let mut url = format!("{protocol}://{}", host.name.clone().unwrap_or_default());
-            if let Some(port) = host.port {
-                url.push_str(&format!(":{port}"));
-            }
+            let mut url = format!("{protocol}://{}:{}", host.name.clone().unwrap_or_default(), host.port.unwrap_or(default_port));
             let name = source.name.clone().unwrap_or_default();
             if !name.starts_with('/') {
                 url.push('/');
@@ -165,7 +178,11 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                 url.push('?');
                 url.push_str(query);
             }
-            Ok(Props::new().str("driver", protocol).str("url", url))
+            let mut props = Props::new().str("driver", protocol).str("url", url);
+            if let Some(seconds) = source.timeout.as_ref().and_then(|timeout| timeout.seconds) {
+                props = props.uint("timeout", seconds);
+            }
+            Ok(props)
         }
         Some(NetProtocol::Gluster) => {
             let name = source.name.clone().unwrap_or_default();
@@ -192,10 +209,10 @@ pub fn format_props(disk: &Disk, layer: &Layer, node_name: &str, storage_node: &
     if let Some(discard) = driver.and_then(|driver| driver.discard) {
         props = props.str("discard", discard.as_str());
     }
-    if let Some(detect) = driver.and_then(|driver| driver.detect_zeroes) {
-        // libvirt turns "on" into "unmap" when discard=unmap is set.
+    if let Some(detect) = driver.and_then(|driver| driver.detect_zeroes).filter(|_| layer.top) {
+        // "unmap" needs discard=unmap; without it libvirt asks for plain "on".
         let value = match (detect, driver.and_then(|driver| driver.discard)) {
-            (DiskDetectZeroes::On, Some(DiskDiscard::Unmap)) => "unmap",
+            (DiskDetectZeroes::Unmap, discard) if discard != Some(DiskDiscard::Unmap) => "on",
             (detect, _) => detect.as_str(),
         };
         props = props.str("detect-zeroes", value);
@@ -207,12 +224,13 @@ pub fn format_props(disk: &Disk, layer: &Layer, node_name: &str, storage_node: &
         StorageFormat::Fat | StorageFormat::Iso => StorageFormat::Raw,
         other => other,
     };
-    props = props.str("driver", format.as_str()).str("file", storage_node);
-    if format == StorageFormat::Qcow2 {
+    props = props.str("driver", format.as_str());
+    if format == StorageFormat::Qcow2 && layer.top {
         if let Some(max) = driver.and_then(|driver| driver.metadata_cache.as_ref()).and_then(|cache| cache.max_size.as_ref()) {
             props = props.uint("cache-size", max.0);
         }
     }
+    props = props.str("file", storage_node);
     if matches!(format, StorageFormat::Qcow2 | StorageFormat::Qcow | StorageFormat::Qed | StorageFormat::Vmdk | StorageFormat::Vpc) {
         match backing {
             Some(node) => props = props.str("backing", node),
@@ -273,6 +291,23 @@ pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: O
         DiskBus::Virtio => {
             props = props.str("driver", virtio_blk_driver(disk));
             props = virtio_options(props, disk.driver.as_ref().map(|driver| &driver.virtio));
+            let driver = disk.driver.as_ref();
+            if let Some(iothread) = driver.and_then(|driver| driver.iothread) {
+                props = props.str("iothread", format!("iothread{iothread}"));
+            }
+            if let Some(ioeventfd) = driver.and_then(|driver| driver.ioeventfd) {
+                props = props.bool("ioeventfd", ioeventfd.is_on());
+            }
+            if let Some(event_idx) = driver.and_then(|driver| driver.event_idx) {
+                props = props.bool("event_idx", event_idx.is_on());
+            }
+            if let Some(queues) = driver.and_then(|driver| driver.queues) {
+                props = props.uint("num-queues", queues.into());
+            }
+            if let Some(size) = driver.and_then(|driver| driver.queue_size) {
+                props = props.uint("queue-size", size.into());
+            }
+            props = pci_address_props(props, &disk.info, def);
         }
         DiskBus::Usb => {
             props = props.str("driver", "usb-storage");
@@ -283,25 +318,7 @@ pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: O
         }
         other => return Err(unsupported_config(format!("unsupported disk bus '{}' with device setup", other.as_str()))),
     }
-    if bus == DiskBus::Virtio {
-        let driver = disk.driver.as_ref();
-        props = pci_address_props(props, &disk.info, def);
-        if let Some(iothread) = driver.and_then(|driver| driver.iothread) {
-            props = props.str("iothread", format!("iothread{iothread}"));
-        }
-        if let Some(ioeventfd) = driver.and_then(|driver| driver.ioeventfd) {
-            props = props.bool("ioeventfd", ioeventfd.is_on());
-        }
-        if let Some(event_idx) = driver.and_then(|driver| driver.event_idx) {
-            props = props.bool("event_idx", event_idx.is_on());
-        }
-        if let Some(queues) = driver.and_then(|driver| driver.queues) {
-            props = props.uint("num-queues", queues.into());
-        }
-        if let Some(size) = driver.and_then(|driver| driver.queue_size) {
-            props = props.uint("queue-size", size.into());
-        }
-    } else {
+    if bus != DiskBus::Virtio {
         props = drive_address_props(def, disk, props)?;
     }
     if let Some(device_id) = device_id {
@@ -533,7 +550,7 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
         for object in blockdev_objects(disk, nodes)? {
             cmd.opt("-blockdev", object.to_json());
         }
-        let drive = top_node(nodes);
+        let drive = if disk_layers(disk).is_empty() { None } else { top_node(nodes) };
         let props = device_props(def, disk, drive.as_deref(), boot[index])?;
         device(cmd, props);
     }

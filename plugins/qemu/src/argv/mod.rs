@@ -153,12 +153,13 @@ pub fn pci_address_props(props: Props, info: &virt_xml::domain::address::DeviceI
             } else {
                 format!("0x{:x}.0x{:x}", address.slot, address.function)
             };
-            let props = props.str("bus", bus).str("addr", addr);
-            match address.multifunction {
+            let props = props.str("bus", bus);
+            let props = match address.multifunction {
                 Some(virt_xml::xml::OnOff::On) => props.bool("multifunction", true),
                 Some(virt_xml::xml::OnOff::Off) => props.bool("multifunction", false),
                 None => props,
-            }
+            };
+            props.str("addr", addr)
         }
         _ => props,
     }

@@ -11,9 +11,7 @@ use virt_xml::domain::address::{Alias, DeviceInfo};
 use virt_xml::domain::devices::{Controller, Memballoon};
 use virt_xml::domain::{Address, DiskBus, Domain, PciAddress};
 use virt_xml::domain::enums::*;
-use virt_xml::xml::OnOff;
 
-use super::pci::PciSlots;
 use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
@@ -93,6 +91,8 @@ pub fn apply_qemu_defaults(def: &mut Domain, caps: &QemuCaps) -> Result<(), Erro
     let canonical = caps.canonical_machine(machine_name(def)).to_string();
     set_machine(def, &canonical);
 
+    sort_disks(def);
+    add_console_compat(def);
     add_implicit_inputs(def);
     add_default_controllers(def, caps);
     add_implicit_controllers(def);
@@ -106,6 +106,58 @@ pub fn apply_qemu_defaults(def: &mut Domain, caps: &QemuCaps) -> Result<(), Erro
 
 fn virt_type_name(def: &Domain) -> &'static str {
     def.virt_type.map_or("qemu", VirtType::as_str)
+}
+
+/// libvirt keeps disks grouped by bus and, within a bus, in target order (the order its
+/// parser inserts them in, virDomainDiskInsert).
+fn sort_disks(def: &mut Domain) {
+    let disks = std::mem::take(&mut def.devices.disks);
+    let mut sorted: Vec<virt_xml::domain::Disk> = Vec::with_capacity(disks.len());
+    for disk in disks {
+        let index = disk.target_dev().and_then(disk_name_index);
+        let mut insert_at: Option<usize> = None;
+        for position in (0..sorted.len()).rev() {
+            let other = &sorted[position];
+            if other.target_bus() != disk.target_bus() {
+                continue;
+            }
+            let other_index = other.target_dev().and_then(disk_name_index);
+            if let (Some(other_index), Some(index)) = (other_index, index) {
+                if other_index > index {
+                    insert_at = Some(position);
+                    continue;
+                }
+            }
+            if insert_at.is_none() {
+                insert_at = Some(position + 1);
+            }
+        }
+        match insert_at {
+            Some(position) => sorted.insert(position, disk),
+            None => sorted.push(disk),
+        }
+    }
+    def.devices.disks = sorted;
+}
+
+/// A serial console with no `<serial>` describes serial port 0 (libvirt's console compat).
+fn add_console_compat(def: &mut Domain) {
+    if !def.devices.serials.is_empty() {
+        return;
+    }
+    let Some(console) = def.devices.consoles.first() else { return };
+    if !matches!(console.target_type(), None | Some("serial")) {
+        return;
+    }
+    let mut serial = console.clone();
+    serial.info = Default::default();
+    let target = serial.target.get_or_insert_with(Default::default);
+    target.target_type = None;
+    target.port = Some(0);
+    def.devices.serials.push(serial);
+    if let Some(target) = def.devices.consoles[0].target.as_mut() {
+        target.target_type.get_or_insert_with(|| "serial".into());
+    }
 }
 
 /// x86 guests always have a PS/2 mouse and keyboard.
@@ -253,6 +305,9 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
                 DiskBus::Ide
             };
             disk.target.get_or_insert_with(Default::default).bus = Some(bus);
+        }
+        if disk.device == Some(DiskDevice::Cdrom) {
+            disk.readonly = true;
         }
         let has_source = disk.source.as_ref().is_some_and(|source| source.path().is_some() || source.protocol.is_some());
         let driver = disk.driver.get_or_insert_with(Default::default);
@@ -419,6 +474,17 @@ fn set_alias(info: &mut DeviceInfo, alias: String) {
     }
 }
 
+/// What starting a domain adds to its definition beyond addresses and aliases
+/// (qemuDomainPrepareDiskCachemode and friends).
+pub fn prepare_for_start(def: &mut Domain) {
+    for disk in &mut def.devices.disks {
+        let driver = disk.driver.get_or_insert_with(Default::default);
+        if driver.cache.is_none() && disk.shareable && !disk.readonly {
+            driver.cache = Some(DiskCache::None);
+        }
+    }
+}
+
 /// Gives every device the alias QEMU will know it by (`qemuAssignDeviceAliases`).
 pub fn assign_aliases(def: &mut Domain) {
     let chipset = chipset(def);
@@ -511,8 +577,6 @@ pub fn assign_aliases(def: &mut Domain) {
         set_alias(&mut hub.info, format!("hub{index}"));
     }
     for (index, shmem) in def.devices.shmems.iter_mut().enumerate() {
-        let alias = shmem.name.clone().map_or_else(|| format!("shmem{index}"), |name| format!("shmem{index}-{name}"));
-        let _ = alias;
         set_alias(&mut shmem.info, format!("shmem{index}"));
     }
     for (index, smartcard) in def.devices.smartcards.iter_mut().enumerate() {
@@ -605,14 +669,6 @@ pub fn pci(slot: u32, function: u32) -> PciAddress {
     PciAddress { domain: 0, bus: 0, slot, function, multifunction: None, zpci: None }
 }
 
-#[allow(dead_code)]
-fn multifunction(mut address: PciAddress) -> PciAddress {
-    address.multifunction = Some(OnOff::On);
-    address
-}
-
-#[allow(dead_code)]
-fn unused(_: &PciSlots) {}
 
 #[cfg(test)]
 mod tests {
