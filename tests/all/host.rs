@@ -183,7 +183,7 @@ fn other_spaces_and_drivers_are_unaffected() {
     assert_internal_failure(victim.domain_lookup_by_name("trap"), "trap");
     assert_state_survives(&bystander);
     let test_driver = open(&fixture.host, "test:///default").expect("the test driver still opens");
-    assert_eq!(test_driver.get_type().expect("type"), "Test");
+    assert_eq!(test_driver.get_type().expect("type"), "TEST");
 }
 
 /// Rewrites the payload of the `rvirt:wit-version` section (same length) in a component.
@@ -267,4 +267,79 @@ fn compiled_plugins_are_cached() {
         .plugin("misbehave")
         .expect("second load uses the cache");
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// Waits for a domain lifecycle event about `name`.
+fn wait_for_event(events: &mut virt_core::blocking::EventStream, name: &str) -> virt_core::Event {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match events.try_next() {
+            Some(event) if event.domain().is_some_and(|d| d.name == name) => return event,
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    panic!("no event about '{name}' within 10 s");
+}
+
+#[test]
+fn child_exit_reaches_the_plugin_handler() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///children").expect("open");
+    let mut events = conn.events().expect("events");
+    conn.domain_lookup_by_name("exit-watch")
+        .expect("spawn a short child");
+    let event = wait_for_event(&mut events, "exited");
+    assert!(
+        matches!(
+            event,
+            virt_core::Event::DomainLifecycle {
+                event: 5,
+                detail: 0,
+                ..
+            }
+        ),
+        "{event:?}"
+    );
+    conn.domain_lookup_by_name("exited")
+        .expect("the handler's write was committed");
+}
+
+#[test]
+fn stream_frames_go_to_the_call_then_to_the_handler() {
+    use std::io::{BufRead, BufReader, Write};
+    let fixture = fixture();
+    let dir = tempfile::Builder::new()
+        .prefix("rvirt-stream")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let path = dir.path().join("echo.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    let server = std::thread::spawn(move || {
+        let (socket, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(socket.try_clone().expect("clone"));
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read hello");
+        let mut socket = socket;
+        socket
+            .write_all(format!("got-{}", line).as_bytes())
+            .expect("reply");
+        std::thread::sleep(Duration::from_millis(200));
+        socket.write_all(b"later\n").expect("unsolicited line");
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let conn = open(&fixture.host, "misbehave:///streams").expect("open");
+    let mut events = conn.events().expect("events");
+    let domain = conn
+        .domain_lookup_by_name(&format!("stream:{}", path.display()))
+        .expect("request/reply");
+    assert_eq!(
+        domain.name(),
+        "reply:got-hello",
+        "the reply went to the call that claimed the stream"
+    );
+    wait_for_event(&mut events, "frame:later");
+    conn.domain_lookup_by_name("frame:later")
+        .expect("the unsolicited frame went to the handler");
+    server.join().expect("server");
 }

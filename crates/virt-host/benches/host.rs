@@ -24,7 +24,10 @@ fn config(state: &Path, cache: Option<PathBuf>) -> HostConfig {
         .and_then(|text| Grants::parse(&text, &grants_path).ok())
         .unwrap_or_default();
     HostConfig {
-        plugin_path: vec![workspace().join("target/test-plugins"), workspace().join("target/plugins")],
+        plugin_path: vec![
+            workspace().join("target/test-plugins"),
+            workspace().join("target/plugins"),
+        ],
         compile_cache: cache,
         grants,
         grants_source: None,
@@ -53,12 +56,15 @@ fn main() {
         .map(|_| {
             let host = Host::new(config(state.path(), None));
             let started = Instant::now();
-            host.plugin("test").expect("load the test plugin (run `cargo xtask plugins`)");
+            host.plugin("test")
+                .expect("load the test plugin (run `cargo xtask plugins`)");
             started.elapsed()
         })
         .collect();
     // Load from the compiled cache (the first load fills it).
-    Host::new(config(state.path(), Some(cache.clone()))).plugin("test").expect("fill cache");
+    Host::new(config(state.path(), Some(cache.clone())))
+        .plugin("test")
+        .expect("fill cache");
     let cached: Vec<Duration> = (0..20)
         .map(|_| {
             let host = Host::new(config(state.path(), Some(cache.clone())));
@@ -71,7 +77,10 @@ fn main() {
     // host -> plugin -> host: `lookup-by-name` reads one record through `state.get`.
     let host = Host::new(config(state.path(), Some(cache)));
     let uri = ConnectUri::parse("misbehave:///bench").expect("uri");
-    let connection = host.open(&uri, 0).expect("open").expect("misbehave plugin installed");
+    let connection = host
+        .open(&uri, 0)
+        .expect("open")
+        .expect("misbehave plugin installed");
     let conn = Connect::from_connection(Arc::new(connection), uri, false);
     conn.domain_define_xml("kept", 0).expect("define");
     for _ in 0..1_000 {
@@ -86,8 +95,16 @@ fn main() {
 
     println!("rvirt plugin host benchmark");
     println!("  host->plugin->host call (lookup-by-name, one state.get): {:.2} µs/call ({n_calls} calls)", per_call.as_secs_f64() * 1e6);
-    println!("  plugin load, compiled cache:  median {} (min {})", ms(median(cached.clone())), ms(*cached.iter().min().expect("samples")));
-    println!("  plugin load, no cache:        median {} (min {})", ms(median(uncached.clone())), ms(*uncached.iter().min().expect("samples")));
+    println!(
+        "  plugin load, compiled cache:  median {} (min {})",
+        ms(median(cached.clone())),
+        ms(*cached.iter().min().expect("samples"))
+    );
+    println!(
+        "  plugin load, no cache:        median {} (min {})",
+        ms(median(uncached.clone())),
+        ms(*uncached.iter().min().expect("samples"))
+    );
 
     let rvirsh = workspace().join("target/release/rvirsh");
     if rvirsh.exists() {
@@ -97,13 +114,23 @@ fn main() {
                 .args(["-c", "test:///default", "list", "--all"])
                 .output()
                 .expect("run rvirsh");
-            assert!(output.status.success(), "rvirsh failed: {}", String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "rvirsh failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             started.elapsed()
         };
         run();
         let samples: Vec<Duration> = (0..20).map(|_| run()).collect();
-        println!("  rvirsh -c test:///default list --all: median {} (min {})", ms(median(samples.clone())), ms(*samples.iter().min().expect("samples")));
+        println!(
+            "  rvirsh -c test:///default list --all: median {} (min {})",
+            ms(median(samples.clone())),
+            ms(*samples.iter().min().expect("samples"))
+        );
     } else {
-        println!("  rvirsh -c test:///default list --all: skipped (build target/release/rvirsh first)");
+        println!(
+            "  rvirsh -c test:///default list --all: skipped (build target/release/rvirsh first)"
+        );
     }
 }

@@ -77,6 +77,8 @@ pub struct CallContext {
     pub writes: StagedWrites,
     pub events: Vec<Event>,
     pub jobs: Vec<String>,
+    /// Streams whose frames this call has claimed.
+    pub claimed: Vec<u64>,
     pub started: Instant,
     /// Time spent blocked in host calls, not charged to the call's budget.
     pub blocked: Duration,
@@ -93,6 +95,7 @@ impl CallContext {
             writes: StagedWrites::new(),
             events: Vec::new(),
             jobs: Vec::new(),
+            claimed: Vec::new(),
             started: Instant::now(),
             blocked: Duration::ZERO,
         }

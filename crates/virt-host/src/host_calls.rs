@@ -255,6 +255,15 @@ impl process::Host for PluginCtx {
     }
 }
 
+impl PluginCtx {
+    /// Remembers that this call claims `handle`'s frames, to release them when it ends.
+    fn claim(&mut self, handle: u64) {
+        if !self.call.claimed.contains(&handle) {
+            self.call.claimed.push(handle);
+        }
+    }
+}
+
 impl unix_stream::Host for PluginCtx {
     fn connect(
         &mut self,
@@ -296,6 +305,7 @@ impl unix_stream::Host for PluginCtx {
     fn send(&mut self, handle: unix_stream::StreamHandle, bytes: Vec<u8>) -> WitResult<()> {
         let stream = self.space()?.resources.stream(handle)?;
         let call_id = self.call.id;
+        self.claim(handle);
         Ok(self.blocking(|_| stream.send(call_id, &bytes))?)
     }
 
@@ -306,17 +316,21 @@ impl unix_stream::Host for PluginCtx {
     ) -> WitResult<Option<Vec<u8>>> {
         let stream = self.space()?.resources.stream(handle)?;
         let call_id = self.call.id;
+        self.claim(handle);
         Ok(self.blocking(|_| stream.recv(call_id, Duration::from_millis(timeout_ms.into())))?)
     }
 
-    fn release_frames(&mut self, _handle: unix_stream::StreamHandle) {
+    fn release_frames(&mut self, handle: unix_stream::StreamHandle) {
         if let Some(space) = &self.call.space {
+            let dispatch = Some(self.shared.dispatch.clone());
             space.resources.release_claims(
                 self.call.id,
+                &[handle],
                 &self.call.weak_space(),
-                &Some(self.shared.dispatch.clone()),
+                &dispatch,
             );
         }
+        self.call.claimed.retain(|claimed| *claimed != handle);
     }
 
     fn close(&mut self, handle: unix_stream::StreamHandle) {

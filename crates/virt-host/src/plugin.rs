@@ -322,17 +322,23 @@ impl Plugin {
             CallContext::new(space.cloned(), connection_uri.to_string(), opening);
         instance.store.set_epoch_deadline(1);
         let outcome = body(&instance.bindings, &mut instance.store);
-        let call = std::mem::replace(&mut instance.store.data_mut().call, CallContext::idle());
-        let weak_space = call.weak_space();
-        let dispatch = Some(self.shared.dispatch.clone());
+        let mut call = std::mem::replace(&mut instance.store.data_mut().call, CallContext::idle());
+        let writes = std::mem::take(&mut call.writes);
+        let events = std::mem::take(&mut call.events);
         let finish = |succeeded: bool| {
             if let Some(space) = &call.space {
                 for target in &call.jobs {
                     space.end_job(target, call.id);
                 }
-                space
-                    .resources
-                    .release_claims(call.id, &weak_space, &dispatch);
+                if !call.claimed.is_empty() {
+                    let dispatch = Some(self.shared.dispatch.clone());
+                    space.resources.release_claims(
+                        call.id,
+                        &call.claimed,
+                        &call.weak_space(),
+                        &dispatch,
+                    );
+                }
             }
             if let Some(initializing) = &call.initializing {
                 self.shared.spaces.finish_init(initializing, succeeded);
@@ -341,7 +347,7 @@ impl Plugin {
         match outcome {
             Ok(result) => {
                 let committed = match &call.space {
-                    Some(space) => space.commit(call.writes.clone(), call.events.clone()),
+                    Some(space) => space.commit(writes, events),
                     None => Ok(()),
                 };
                 finish(committed.is_ok());

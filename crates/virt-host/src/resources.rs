@@ -605,17 +605,24 @@ impl Resources {
         }
     }
 
-    /// Ends `call_id`'s claims on every stream.
-    pub fn release_claims(&self, call_id: u64, space: &Weak<Space>, dispatch: &Option<Dispatch>) {
-        let streams: Vec<(u64, Arc<Stream>)> = self
-            .streams
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(h, s)| (*h, Arc::clone(s)))
-            .collect();
-        for (handle, stream) in streams {
-            stream.release(call_id, handle, space, dispatch);
+    /// Ends `call_id`'s claims on the streams it claimed.
+    pub fn release_claims(
+        &self,
+        call_id: u64,
+        handles: &[u64],
+        space: &Weak<Space>,
+        dispatch: &Option<Dispatch>,
+    ) {
+        for handle in handles {
+            let stream = self
+                .streams
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(handle)
+                .cloned();
+            if let Some(stream) = stream {
+                stream.release(call_id, *handle, space, dispatch);
+            }
         }
     }
 

@@ -4,11 +4,14 @@
 //! name; `define-xml` takes the bare name as its "XML". `lookup-by-name` does what the name
 //! says: `trap` hits `unreachable`, `panic` panics, `loop` never returns, `hog` allocates
 //! until the memory limit stops it, `forbidden` spawns a program it was not granted, `slow`
-//! waits 30 s in a host call (a child `sleep`), `slow-short` waits 2 s; any other name is
-//! looked up among the defined domains.
+//! waits 30 s in a host call (a child `sleep`), `slow-short` waits 2 s, `exit-watch` starts a
+//! short-lived child whose exit the `handlers` export records as domain `exited`,
+//! `stream:PATH` sends `hello` on a line-framed unix socket and names the domain after the
+//! reply (later unsolicited lines become domains `frame:LINE`); any other name is looked up
+//! among the defined domains. Handler calls emit a STOPPED lifecycle event for what they add.
 
 use virt_core::{ErrorDomain, ErrorNumber};
-use virt_plugin_sdk::host::{process, state};
+use virt_plugin_sdk::host::{events, process, state, stream};
 use virt_plugin_sdk::types::{DomainRef, Error, Uuid};
 use virt_plugin_sdk::*;
 
@@ -33,8 +36,8 @@ fn domain(name: &str) -> DomainRef {
     }
 }
 
-fn sleep_in_host(seconds: &str) -> Result<(), Error> {
-    let handle = process::spawn(&process::SpawnRequest {
+fn sleep_request(seconds: &str) -> process::SpawnRequest {
+    process::SpawnRequest {
         program: "/usr/bin/sleep".into(),
         args: vec![seconds.into()],
         env: vec![],
@@ -42,7 +45,17 @@ fn sleep_in_host(seconds: &str) -> Result<(), Error> {
         stdout: process::Output::Discard,
         stderr: process::Output::Discard,
         pass_fds: vec![],
-    })?;
+    }
+}
+
+/// Records a domain the handlers learned about and announces it (STOPPED, detail 0).
+fn record_from_handler(name: &str) {
+    state::put("domain", name, name.as_bytes());
+    events::emit(&types::Event::DomainLifecycle((domain(name), 5, 0)));
+}
+
+fn sleep_in_host(seconds: &str) -> Result<(), Error> {
+    let handle = process::spawn(&sleep_request(seconds))?;
     let status = process::wait(handle, 60_000)?;
     if status.running {
         return Err(error(
@@ -106,6 +119,27 @@ impl Domains for Misbehave {
                 })?;
                 Ok(domain(&name))
             }
+            "exit-watch" => {
+                let handle = process::spawn(&sleep_request("0.1"))?;
+                state::put("watch", &handle.to_string(), b"");
+                Ok(domain(&name))
+            }
+            _ if name.starts_with("stream:") => {
+                let handle =
+                    stream::connect(&name["stream:".len()..], stream::Framing::Line, 2_000)?;
+                stream::send(handle, b"hello\n")?;
+                let reply = stream::recv(handle, 2_000)?.ok_or_else(|| {
+                    error(
+                        ErrorNumber::OPERATION_TIMEOUT,
+                        ErrorDomain::NONE,
+                        "no reply",
+                    )
+                })?;
+                Ok(domain(&format!(
+                    "reply:{}",
+                    String::from_utf8_lossy(&reply)
+                )))
+            }
             "slow" => sleep_in_host("30").map(|()| domain(&name)),
             "slow-short" => sleep_in_host("2").map(|()| domain(&name)),
             _ => match state::get("domain", &name) {
@@ -143,6 +177,17 @@ impl Networks for Misbehave {}
 impl Storage for Misbehave {}
 impl HostDevices for Misbehave {}
 impl Secrets for Misbehave {}
-impl Handlers for Misbehave {}
+impl Handlers for Misbehave {
+    fn process_exited(&self, handle: process::ProcessHandle, status: process::ProcessStatus) {
+        if state::get("watch", &handle.to_string()).is_some() && !status.running {
+            state::delete("watch", &handle.to_string());
+            record_from_handler("exited");
+        }
+    }
+
+    fn stream_frame(&self, _handle: stream::StreamHandle, frame: Vec<u8>) {
+        record_from_handler(&format!("frame:{}", String::from_utf8_lossy(&frame)));
+    }
+}
 
 export_plugin!(Misbehave = Misbehave);
