@@ -381,3 +381,43 @@ fn memory_vcpus_and_metadata() {
     let error = config::metadata(&space, &dom, 1, None, 0).expect_err("no title");
     assert_eq!(error.code(), ErrorNumber::NO_DOMAIN_METADATA);
 }
+
+#[test]
+fn default_node_documents_match_libvirt() {
+    let space = default_space();
+    let net = crate::network::lookup_by_name(&space, "default").expect("net");
+    assert_eq!(
+        crate::network::xml(&space, &net, 0).expect("xml"),
+        "<network>\n  <name>default</name>\n  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>\n  \
+         <forward mode='nat'/>\n  <bridge name='virbr0' stp='on' delay='0'/>\n  \
+         <ip address='192.168.122.1' netmask='255.255.255.0'>\n    <dhcp>\n      \
+         <range start='192.168.122.2' end='192.168.122.254'/>\n    </dhcp>\n  </ip>\n</network>\n"
+    );
+    let pool = crate::storage::lookup_pool_by_name(&space, "default-pool").expect("pool");
+    assert_eq!(
+        crate::storage::pool_xml(&space, &pool, 0).expect("xml"),
+        "<pool type='dir'>\n  <name>default-pool</name>\n  <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid>\n  \
+         <capacity unit='bytes'>107374182400</capacity>\n  <allocation unit='bytes'>0</allocation>\n  \
+         <available unit='bytes'>107374182400</available>\n  <source>\n  </source>\n  <target>\n    \
+         <path>/default-pool</path>\n  </target>\n</pool>\n"
+    );
+    assert_eq!(
+        crate::nodedev::list(&space, None, 0).expect("devs"),
+        ["computer", "scsi_host1", "scsi_host11", "scsi_host2"]
+    );
+    let scsi = crate::nodedev::xml(&space, "scsi_host1", 0).expect("xml");
+    assert!(
+        scsi.contains("<max_vports>0</max_vports>\n      <vports>0</vports>"),
+        "{scsi}"
+    );
+    assert_eq!(
+        crate::nodedev::list(&space, Some("vports"), 0).expect("vports"),
+        ["scsi_host1", "scsi_host2"]
+    );
+    let caps = crate::connect::capabilities(&space).expect("caps");
+    assert!(caps.contains("<cells num='2'>"), "{caps}");
+    assert!(
+        caps.contains("<pages unit='KiB' size='8'>524288</pages>"),
+        "{caps}"
+    );
+}

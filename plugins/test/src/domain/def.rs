@@ -33,6 +33,12 @@ impl DomainDef {
         DomainDef::accept(domain, true)
     }
 
+    /// A domain embedded in another document (a snapshot): post-parse, no validation, as
+    /// `VIR_DOMAIN_DEF_PARSE_SKIP_VALIDATE` reads it.
+    pub fn from_embedded(domain: Domain) -> Result<DomainDef> {
+        DomainDef::accept(domain, false)
+    }
+
     /// A `<domain>` element of a node document.
     pub fn from_node(node: &Node<'_>) -> Result<DomainDef> {
         let domain = Domain::from_node(node)?;
@@ -255,6 +261,18 @@ impl DomainDef {
     ) -> Result<()> {
         self.0
             .set_metadata_element(xml, key.unwrap_or_default(), uri)
+    }
+}
+
+impl DomainDef {
+    /// The model underneath, for documents that embed a domain (snapshots).
+    pub fn model(&self) -> &Domain {
+        &self.0
+    }
+
+    /// Wraps a domain recorded by a document that embeds one (it was accepted then).
+    pub fn from_model(domain: Domain) -> DomainDef {
+        DomainDef(domain)
     }
 }
 
