@@ -27,6 +27,8 @@ pub struct Host {
     by_scheme: BTreeMap<String, String>,
     discovered: BTreeMap<String, Discovered>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    /// Connections opened by [`Host::open_at_start`], kept for the host's lifetime.
+    kept_open: Mutex<Vec<PluginConnection>>,
     /// Manifests that could not be read, kept for diagnostics.
     pub problems: Vec<String>,
 }
@@ -51,6 +53,7 @@ impl Host {
             by_scheme: BTreeMap::new(),
             discovered: BTreeMap::new(),
             loaded: Mutex::new(HashMap::new()),
+            kept_open: Mutex::new(Vec::new()),
             problems: Vec::new(),
             config,
         };
@@ -146,6 +149,40 @@ impl Host {
             Some(name) => self.plugin(name).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Opens every `open-at-start` URI of every discovered plugin and keeps the connections,
+    /// so drivers reattach to running guests and start autostart ones when a daemon starts.
+    /// Returns each URI with the outcome; one failing driver does not stop the others.
+    pub fn open_at_start(&self) -> Vec<(String, Result<()>)> {
+        let uris: Vec<String> = self
+            .discovered
+            .values()
+            .flat_map(|d| d.manifest.open_at_start.clone())
+            .collect();
+        uris.into_iter()
+            .map(|uri| {
+                let outcome =
+                    ConnectUri::parse(&uri).and_then(|parsed| match self.open(&parsed, 0)? {
+                        Some(connection) => {
+                            self.kept_open
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(connection);
+                            Ok(())
+                        }
+                        None => Err(Error::new(
+                            virt_core::ErrorNumber::NO_CONNECT,
+                            virt_core::ErrorDomain::NONE,
+                            uri.as_str(),
+                        )),
+                    });
+                if let Err(error) = &outcome {
+                    tracing::warn!(uri = %uri, %error, "cannot open driver at start");
+                }
+                (uri, outcome)
+            })
+            .collect()
     }
 
     /// Opens `uri` in this process, or `None` if no plugin serves its scheme (or it names a

@@ -23,6 +23,10 @@ pub struct Manifest {
     /// Linear memory limit per instance, MiB (default: the host's).
     #[serde(default)]
     pub memory_limit_mib: Option<u64>,
+    /// URIs a daemon opens when it starts, so the driver can reattach to running guests and
+    /// start autostart ones (e.g. `qemu:///system`).
+    #[serde(default)]
+    pub open_at_start: Vec<String>,
     /// What it asks to be allowed.
     #[serde(default)]
     pub capabilities: Capabilities,
