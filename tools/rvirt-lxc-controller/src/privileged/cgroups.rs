@@ -699,19 +699,25 @@ impl ContainerCgroup {
 /// `mkdir -p` that tolerates another controller creating (or removing) `machine/` at the
 /// same moment.
 fn create_dir_all_racy(dir: &Path) -> Result<()> {
-    for _ in 0..5 {
-        match fs::create_dir_all(dir) {
-            Ok(()) => return Ok(()),
-            Err(error) if error.kind() == ErrorKind::NotFound => continue,
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for level in missing.into_iter().rev() {
+        match fs::DirBuilder::new().mode(0o755).create(level) {
+            Ok(()) => {
+                // The controller's umask is 077; the container (a user namespace's root
+                // included) must be able to read its own groups.
+                let _ = fs::set_permissions(level, fs::Permissions::from_mode(0o755));
+            }
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => {}
             Err(error) => {
                 return Err(Failure::io(
-                    format!("cannot create cgroup {}", dir.display()),
+                    format!("cannot create cgroup {}", level.display()),
                     &error,
                 ))
             }
         }
     }
-    fs::create_dir_all(dir).context(|| format!("cannot create cgroup {}", dir.display()))
+    Ok(())
 }
 
 /// v1 cpusets start empty unless the parent clones them: copy cpus and mems down every

@@ -113,6 +113,7 @@ fn setup_and_exec(context: &ChildContext<'_>) -> Result<Infallible> {
         staging: context.staging,
         layout: context.layout,
         own_network: context.namespaces.network,
+        user_namespace: context.namespaces.user,
     };
     let root = mounts::assemble(&plan)?;
     let tty_gid_mapped = match &spec.idmap {

@@ -194,6 +194,7 @@ pub struct MountPlan<'a> {
     pub layout: &'a Layout,
     /// The container has its own network namespace (so a fresh sysfs shows only its links).
     pub own_network: bool,
+    pub user_namespace: bool,
 }
 
 /// Builds the container's tree on `plan.staging` (everything but `/dev`). Returns a handle
@@ -342,12 +343,19 @@ fn mount_sys(root: BorrowedFd<'_>, plan: &MountPlan<'_>) -> Result<()> {
             "sysfs on /sys",
         )?;
     } else {
-        // Without its own network namespace the container may not mount a sysfs of its own.
+        // Without its own network namespace the container may not mount a sysfs of its own:
+        // it gets the host's, without the host's submounts (cgroups, debugfs, ...) unless a
+        // user namespace forces them along (they are locked to what they cover).
+        let flags = if plan.user_namespace {
+            MsFlags::MS_BIND | MsFlags::MS_REC
+        } else {
+            MsFlags::MS_BIND
+        };
         mount_on(
             Some(Path::new("/sys")),
             sys_dir.as_fd(),
             None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
+            flags,
             None,
             "/sys",
         )?;
