@@ -319,6 +319,9 @@ pub fn parse_document<'a>(
                 ));
             }
             Event::Start(start) => {
+                if let Some(parent) = stack.last_mut() {
+                    drop_indentation(parent);
+                }
                 if stack.len() >= MAX_DEPTH {
                     return Err(fail(
                         event_start,
@@ -330,7 +333,10 @@ pub fn parse_document<'a>(
             Event::Empty(start) => {
                 let node = element(source, start, event_start, doc_name, error_domain)?;
                 match stack.last_mut() {
-                    Some(parent) => parent.content.push(Content::Element(node)),
+                    Some(parent) => {
+                        drop_indentation(parent);
+                        parent.content.push(Content::Element(node))
+                    }
                     None => root = Some(node),
                 }
             }
@@ -346,6 +352,10 @@ pub fn parse_document<'a>(
             Event::Text(text) => {
                 let raw: &'a str = slice_of(source, text.as_ref());
                 match stack.last_mut() {
+                    // Indentation after a child element is not content.
+                    Some(parent)
+                        if raw.bytes().all(|b| b.is_ascii_whitespace())
+                            && matches!(parent.content.last(), Some(Content::Element(_))) => {}
                     Some(parent) => {
                         let value = unescape(raw)
                             .map_err(|message| fail(event_start + message.0, &message.1))?;
@@ -408,6 +418,16 @@ pub fn parse_document<'a>(
     }
 }
 
+/// Removes whitespace-only text that precedes a child element (indentation); libvirt parses
+/// with blanks dropped, so it never is content.
+fn drop_indentation(parent: &mut Node<'_>) {
+    if let Some(Content::Text(text)) = parent.content.last() {
+        if text.bytes().all(|b| b.is_ascii_whitespace()) {
+            parent.content.pop();
+        }
+    }
+}
+
 fn element<'a>(
     source: &'a str,
     start: BytesStart<'a>,
@@ -449,18 +469,30 @@ fn element<'a>(
             Cow::Borrowed(bytes) => slice_of(source, bytes),
             Cow::Owned(_) => return Err(fail(offset, "attribute value could not be read")),
         };
+        if !raw
+            .bytes()
+            .any(|b| matches!(b, b'<' | b'&' | b'\t' | b'\n' | b'\r'))
+        {
+            attrs.push((key, Cow::Borrowed(raw)));
+            continue;
+        }
         if raw.contains('<') {
             return Err(fail(
                 offset,
                 &format!("Unescaped '<' not allowed in attribute '{key}'"),
             ));
         }
-        let value = unescape(raw).map_err(|(_, message)| fail(offset, &message))?;
-        // XML attribute-value normalization: literal tab/newline become spaces.
-        let value = if value.contains(['\t', '\n', '\r']) {
-            Cow::Owned(value.replace("\r\n", " ").replace(['\t', '\n', '\r'], " "))
+        // XML attribute-value normalization: literal tab/newline become spaces (before
+        // character references are expanded, which may produce them deliberately).
+        let value: Cow<'a, str> = if raw.contains(['\t', '\n', '\r']) {
+            let normalized = raw.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
+            Cow::Owned(
+                unescape(&normalized)
+                    .map_err(|(_, message)| fail(offset, &message))?
+                    .into_owned(),
+            )
         } else {
-            value
+            unescape(raw).map_err(|(_, message)| fail(offset, &message))?
         };
         attrs.push((key, value));
     }
@@ -542,16 +574,26 @@ fn is_xml_char(c: char) -> bool {
 /// U+FFFE and U+FFFF).
 fn find_invalid_char(source: &str) -> Option<usize> {
     let bytes = source.as_bytes();
-    for (idx, byte) in bytes.iter().enumerate() {
-        match *byte {
-            b'\t' | b'\n' | b'\r' => {}
-            0..=0x1f => return Some(idx),
-            0xef if bytes.get(idx + 1) == Some(&0xbf)
-                && matches!(bytes.get(idx + 2), Some(0xbe) | Some(0xbf)) =>
-            {
-                return Some(idx)
+    // Branch-free scan first (vectorizes); only a suspicious chunk is looked at closely.
+    let suspicious =
+        |b: u8| ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xef);
+    for (chunk_idx, chunk) in bytes.chunks(64).enumerate() {
+        if !chunk.iter().fold(false, |acc, &b| acc | suspicious(b)) {
+            continue;
+        }
+        let base = chunk_idx * 64;
+        for (idx, byte) in chunk.iter().enumerate() {
+            let at = base + idx;
+            match *byte {
+                b'\t' | b'\n' | b'\r' => {}
+                0..=0x1f => return Some(at),
+                0xef if bytes.get(at + 1) == Some(&0xbf)
+                    && matches!(bytes.get(at + 2), Some(0xbe) | Some(0xbf)) =>
+                {
+                    return Some(at)
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     None
