@@ -603,7 +603,11 @@ fn describe_reader_error(error: &quick_xml::Error) -> String {
     use quick_xml::errors::{Error as QxError, IllFormedError, SyntaxError};
     match error {
         QxError::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => {
-            format!("Opening and ending tag mismatch: {expected} and {found}")
+            if found.contains(|c: char| c.is_whitespace() || c == '<') || found == expected {
+                "expected '>'".to_string()
+            } else {
+                format!("Opening and ending tag mismatch: {expected} and {found}")
+            }
         }
         QxError::IllFormed(IllFormedError::UnmatchedEndTag(name)) => {
             format!("Unexpected end tag : {name}")
