@@ -194,9 +194,13 @@ pub trait TextField: Sized {
 
 impl<T: XmlValue> TextField for Option<T> {
     fn parse_text(node: &Node<'_>) -> Result<Self> {
+        // An element with child elements has no text of its own in libvirt's schemas (and
+        // indentation around children is not text).
+        if node.children().next().is_some() {
+            return Ok(None);
+        }
         let text = node.text();
-        // Indentation around child elements is not the element's text.
-        if text.is_empty() || (text.trim().is_empty() && node.children().next().is_some()) {
+        if text.is_empty() {
             return Ok(None);
         }
         parse_text_value(node).map(Some)

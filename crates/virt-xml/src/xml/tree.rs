@@ -359,7 +359,9 @@ pub fn parse_document<'a>(
                     Some(parent) => {
                         let value = unescape(raw)
                             .map_err(|message| fail(event_start + message.0, &message.1))?;
-                        parent.content.push(Content::Text(value));
+                        parent
+                            .content
+                            .push(Content::Text(normalize_newlines(value)));
                     }
                     None if raw.trim().is_empty() => {}
                     None if root.is_some() => {
@@ -416,6 +418,14 @@ pub fn parse_document<'a>(
         None if source.trim().is_empty() => Err(fail(source.len(), "Document is empty")),
         None => Err(fail(source.len(), "Start tag expected, '<' not found")),
     }
+}
+
+/// XML end-of-line handling: `\r\n` and a lone `\r` in text read as `\n`.
+fn normalize_newlines(text: Cow<'_, str>) -> Cow<'_, str> {
+    if !text.contains('\r') {
+        return text;
+    }
+    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 /// Removes whitespace-only text that precedes a child element (indentation); libvirt parses

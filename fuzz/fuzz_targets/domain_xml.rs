@@ -1,0 +1,27 @@
+//! Domain XML parser: arbitrary bytes must never panic, and whatever the parser accepts must
+//! format to a document that parses back to the same text (format→parse→format is a fixed
+//! point).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use virt_xml::domain::Domain;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(domain) = Domain::parse_bytes(data) else {
+        return;
+    };
+    let first = domain.to_xml();
+    let reparsed = match Domain::parse(&first) {
+        Ok(reparsed) => reparsed,
+        Err(error) => panic!("formatted output does not parse: {error:?}\n{first}"),
+    };
+    let second = reparsed.to_xml();
+    assert_eq!(first, second, "format -> parse -> format is not a fixed point");
+    // The define-time steps must not panic either.
+    let mut defined = reparsed;
+    if defined.post_parse().is_ok() {
+        let _ = defined.validate();
+        let _ = defined.validate_addresses();
+    }
+});
