@@ -46,6 +46,9 @@ pub enum EmptyStyle {
 pub struct Mark {
     line_start: usize,
     after_name: usize,
+    /// Where the parent's start tag ended if opening this element closed it (so that an
+    /// omitted element leaves the parent as it was).
+    parent_tag_end: Option<usize>,
 }
 
 impl Writer {
@@ -109,6 +112,7 @@ impl Writer {
 
     /// Writes `<name` on a new line; attributes and content follow, then [`Writer::close`].
     pub fn open(&mut self, name: &str) -> Mark {
+        let parent_tag_end = self.start_tag_open.then_some(self.out.len());
         self.end_start_tag();
         let line_start = self.out.len();
         self.indent();
@@ -120,6 +124,7 @@ impl Writer {
         Mark {
             line_start,
             after_name: self.out.len(),
+            parent_tag_end,
         }
     }
 
@@ -142,7 +147,13 @@ impl Writer {
             self.start_tag_open = false;
             match style {
                 EmptyStyle::Omit if self.out.len() == mark.after_name => {
-                    self.out.truncate(mark.line_start);
+                    match mark.parent_tag_end {
+                        Some(parent_tag_end) => {
+                            self.out.truncate(parent_tag_end);
+                            self.start_tag_open = true;
+                        }
+                        None => self.out.truncate(mark.line_start),
+                    }
                 }
                 EmptyStyle::Expanded => {
                     self.out.push_str(">\n");
@@ -298,9 +309,14 @@ mod tests {
         let empty = w.open("features");
         w.close(empty, "features", true);
         w.close(domain, "domain", false);
+        // An omitted first child leaves its parent self-closed.
+        let parent = w.open("disk");
+        let omitted = w.open("driver");
+        w.close(omitted, "driver", true);
+        w.close(parent, "disk", false);
         assert_eq!(
             w.finish(),
-            "<domain type='kvm'>\n  <name>a&lt;b&gt;&apos;c&apos;</name>\n  <os>\n    <type arch='x86_64'>hvm</type>\n    <boot/>\n  </os>\n</domain>\n"
+            "<domain type='kvm'>\n  <name>a&lt;b&gt;&apos;c&apos;</name>\n  <os>\n    <type arch='x86_64'>hvm</type>\n    <boot/>\n  </os>\n</domain>\n<disk/>\n"
         );
     }
 }
