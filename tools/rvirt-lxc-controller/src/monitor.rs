@@ -10,8 +10,10 @@
 //!   driver can report what went wrong;
 //! - calls from the driver (`CALL`, any serial) answered with a `REPLY` of the same serial:
 //!   the privileged operations the sandboxed driver cannot do itself (container info from the
-//!   cgroups, freeze/thaw, signalling init, destroy, live memory limit). A failed call is
-//!   answered with status ERROR and `{int code; string message}` (a `virErrorNumber`).
+//!   cgroups, freeze/thaw, signalling init, destroy, reboot, live memory limit) and
+//!   `WAIT_INIT`, which a driver that just connected asks instead of waiting for the pushed
+//!   INIT event (it may have arrived before the driver listened). A failed call is answered
+//!   with status ERROR and `{int code; string message}` (a `virErrorNumber`).
 //!
 //! This module is the only place that knows the byte layout; it has no dependencies so that
 //! it builds for the wasm plugin. It will give way to `virt-rpc`'s XDR codec once that builds
@@ -46,6 +48,12 @@ pub mod procedure {
     pub const DESTROY: i32 = 104;
     /// rvirt: change the memory hard limit of the running container.
     pub const SET_MEMORY: i32 = 105;
+    /// rvirt: answered once init runs, with its pid (or with why the start failed). A driver
+    /// that just connected asks this instead of waiting for INIT, which may have been pushed
+    /// before the driver was listening for it.
+    pub const WAIT_INIT: i32 = 106;
+    /// rvirt: restart the container now (init is killed); EXIT(REBOOT) follows.
+    pub const REBOOT: i32 = 107;
     /// rvirt: the controller failed; the message says why. EXIT(ERROR) follows.
     pub const ERROR_EVENT: i32 = 110;
 }
@@ -115,6 +123,8 @@ pub enum Request {
     SignalInit { signal: i32 },
     Destroy,
     SetMemory { kib: u64 },
+    WaitInit,
+    Reboot,
 }
 
 impl Request {
@@ -126,6 +136,8 @@ impl Request {
             Request::SignalInit { .. } => procedure::SIGNAL_INIT,
             Request::Destroy => procedure::DESTROY,
             Request::SetMemory { .. } => procedure::SET_MEMORY,
+            Request::WaitInit => procedure::WAIT_INIT,
+            Request::Reboot => procedure::REBOOT,
         }
     }
 }
@@ -150,6 +162,10 @@ pub struct ContainerInfo {
 pub enum Response {
     Void,
     Info(ContainerInfo),
+    /// The init pid, answering WAIT_INIT.
+    Init {
+        pid: u64,
+    },
 }
 
 /// A failed call: a `virErrorNumber` and the message.
@@ -317,7 +333,12 @@ impl Message {
                 match request {
                     Request::SignalInit { signal } => writer.i32(*signal),
                     Request::SetMemory { kib } => writer.u64(*kib),
-                    Request::GetInfo | Request::Freeze | Request::Thaw | Request::Destroy => {}
+                    Request::GetInfo
+                    | Request::Freeze
+                    | Request::Thaw
+                    | Request::Destroy
+                    | Request::WaitInit
+                    | Request::Reboot => {}
                 }
                 writer.finish()
             }
@@ -329,12 +350,16 @@ impl Message {
                 Ok(response) => {
                     let mut writer =
                         Writer::header(*procedure, message_type::REPLY, *serial, status::OK);
-                    if let Response::Info(info) = response {
-                        writer.u64(info.memory_kib);
-                        writer.u64(info.memory_limit_kib);
-                        writer.u64(info.cpu_time_ns);
-                        writer.u64(info.n_tasks);
-                        writer.u32(info.frozen as u32);
+                    match response {
+                        Response::Info(info) => {
+                            writer.u64(info.memory_kib);
+                            writer.u64(info.memory_limit_kib);
+                            writer.u64(info.cpu_time_ns);
+                            writer.u64(info.n_tasks);
+                            writer.u32(info.frozen as u32);
+                        }
+                        Response::Init { pid } => writer.u64(*pid),
+                        Response::Void => {}
                     }
                     writer.finish()
                 }
@@ -388,6 +413,8 @@ impl Message {
                     },
                     procedure::DESTROY => Request::Destroy,
                     procedure::SET_MEMORY => Request::SetMemory { kib: reader.u64()? },
+                    procedure::WAIT_INIT => Request::WaitInit,
+                    procedure::REBOOT => Request::Reboot,
                     other => return Err(ProtocolError::UnknownProcedure(other)),
                 };
                 Ok(Message::Call { serial, request })
@@ -403,6 +430,8 @@ impl Message {
                         n_tasks: reader.u64()?,
                         frozen: reader.u32()? != 0,
                     }))
+                } else if procedure == procedure::WAIT_INIT {
+                    Ok(Response::Init { pid: reader.u64()? })
                 } else {
                     Ok(Response::Void)
                 };
@@ -500,6 +529,15 @@ mod tests {
             Message::Call {
                 serial: 9,
                 request: Request::SetMemory { kib: 65536 },
+            },
+            Message::Call {
+                serial: 11,
+                request: Request::WaitInit,
+            },
+            Message::Reply {
+                serial: 11,
+                procedure: procedure::WAIT_INIT,
+                result: Ok(Response::Init { pid: 4321 }),
             },
             Message::Call {
                 serial: 10,

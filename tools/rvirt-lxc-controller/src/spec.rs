@@ -297,8 +297,52 @@ impl ContainerSpec {
     }
 }
 
-/// Linux capability numbers libvirt drops from containers by default.
+/// Linux capability numbers, by the names libvirt's `<features><capabilities>` uses.
 pub mod capability {
+    /// Every capability libvirt knows, with its Linux number.
+    pub const ALL: [(&str, u32); 37] = [
+        ("chown", 0),
+        ("dac_override", 1),
+        ("dac_read_search", 2),
+        ("fowner", 3),
+        ("fsetid", 4),
+        ("kill", 5),
+        ("setgid", 6),
+        ("setuid", 7),
+        ("setpcap", 8),
+        ("linux_immutable", 9),
+        ("net_bind_service", 10),
+        ("net_broadcast", 11),
+        ("net_admin", 12),
+        ("net_raw", 13),
+        ("ipc_lock", 14),
+        ("ipc_owner", 15),
+        ("sys_module", 16),
+        ("sys_rawio", 17),
+        ("sys_chroot", 18),
+        ("sys_ptrace", 19),
+        ("sys_pacct", 20),
+        ("sys_admin", 21),
+        ("sys_boot", 22),
+        ("sys_nice", 23),
+        ("sys_resource", 24),
+        ("sys_time", 25),
+        ("sys_tty_config", 26),
+        ("mknod", 27),
+        ("lease", 28),
+        ("audit_write", 29),
+        ("audit_control", 30),
+        ("setfcap", 31),
+        ("mac_override", 32),
+        ("mac_admin", 33),
+        ("syslog", 34),
+        ("wake_alarm", 35),
+        ("block_suspend", 36),
+    ];
+    /// The highest capability number the kernel may know (CAP_CHECKPOINT_RESTORE); dropping
+    /// an unknown one is harmless.
+    pub const LAST: u32 = 40;
+
     pub const AUDIT_CONTROL: u32 = 30;
     pub const MAC_ADMIN: u32 = 33;
     pub const MKNOD: u32 = 27;
@@ -309,6 +353,13 @@ pub mod capability {
     /// no device nodes, no audit or LSM configuration. `CAP_SYS_BOOT` stays: a reboot inside a
     /// pid namespace only ends that namespace.
     pub const DEFAULT_DROP: [u32; 5] = [SYS_MODULE, SYS_TIME, MKNOD, AUDIT_CONTROL, MAC_ADMIN];
+
+    /// The number of capability `name` (libvirt's lower-case name without `cap_`).
+    pub fn number(name: &str) -> Option<u32> {
+        ALL.iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, number)| *number)
+    }
 }
 
 #[cfg(test)]

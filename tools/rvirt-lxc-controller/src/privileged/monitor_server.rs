@@ -12,7 +12,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::Instant;
 
-use rvirt_lxc_controller::monitor::{FrameBuffer, Message};
+use rvirt_lxc_controller::monitor::{FrameBuffer, Message, RemoteError, Request, Response};
 
 use super::error::{Failure, Result};
 
@@ -167,30 +167,61 @@ impl MonitorServer {
         }
     }
 
-    /// The closing state: keeps writing until the queue is empty, the client is gone or
-    /// `deadline` passes, then shuts the connection down. True if everything was written.
-    pub fn drain(&mut self, deadline: Instant) -> bool {
+    /// The closing state. Keeps writing until the queue is empty (at most until
+    /// `drain_deadline`), then lingers until the client hangs up (at most `linger`), answering
+    /// its calls with `answer` meanwhile: a driver that connected at the last moment still gets
+    /// its WAIT_INIT answered. True if everything queued was written.
+    pub fn close(
+        &mut self,
+        drain_deadline: Instant,
+        linger: std::time::Duration,
+        mut answer: impl FnMut(Request) -> Result<Response, RemoteError>,
+    ) -> bool {
+        let mut linger_deadline: Option<Instant> = None;
         loop {
+            for message in self.read() {
+                if let Message::Call { serial, request } = message {
+                    let procedure = request.procedure();
+                    let result = answer(request);
+                    self.send(&Message::Reply {
+                        serial,
+                        procedure,
+                        result,
+                    });
+                }
+            }
             self.flush();
             let Some(client) = self.client.as_ref() else {
-                return false;
+                return linger_deadline.is_some();
             };
-            if client.out.is_empty() {
-                let _ = client.stream.shutdown(std::net::Shutdown::Write);
-                return true;
-            }
             let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
+            let deadline = if client.out.is_empty() {
+                let deadline = *linger_deadline.get_or_insert(now + linger);
+                if now >= deadline {
+                    let _ = client.stream.shutdown(std::net::Shutdown::Both);
+                    return true;
+                }
+                deadline
+            } else {
+                if now >= drain_deadline {
+                    return false;
+                }
+                drain_deadline
+            };
+            let events = libc::POLLIN
+                | if client.out.is_empty() {
+                    0
+                } else {
+                    libc::POLLOUT
+                };
             let timeout = (deadline - now).as_millis().min(1000) as i32;
             let mut poll_fd = libc::pollfd {
                 fd: client.stream.as_raw_fd(),
-                events: libc::POLLOUT,
+                events,
                 revents: 0,
             };
             // SAFETY: one valid pollfd for a descriptor this function keeps open during the call.
-            unsafe { libc::poll(&mut poll_fd, 1, timeout) };
+            unsafe { libc::poll(&mut poll_fd, 1, timeout.max(1)) };
         }
     }
 

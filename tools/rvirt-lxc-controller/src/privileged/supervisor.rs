@@ -46,6 +46,8 @@ use rvirt_lxc_controller::spec::{ContainerSpec, FilesystemSource};
 const REPORT_WAIT: Duration = Duration::from_secs(5);
 /// How long the EXIT event may take to be written.
 const DRAIN_WAIT: Duration = Duration::from_secs(5);
+/// How long the controller waits, after EXIT is written, for the driver to hang up.
+const LINGER_WAIT: Duration = Duration::from_secs(2);
 /// How long the container may take from `clone` to `exec` of init.
 const SETUP_WAIT: Duration = Duration::from_secs(30);
 
@@ -80,6 +82,7 @@ pub fn run(spec: ContainerSpec) -> i32 {
         init: None,
         state: ControllerState::default(),
         destroying: false,
+        reboot_requested: false,
     };
     if let Err(failure) = supervisor.start() {
         return supervisor.fail(failure);
@@ -130,6 +133,8 @@ struct Supervisor {
     init: Option<Pid>,
     state: ControllerState,
     destroying: bool,
+    /// The driver asked for a restart: however init ends, report a reboot.
+    reboot_requested: bool,
 }
 
 impl Supervisor {
@@ -482,6 +487,14 @@ impl Supervisor {
         if let Some(init) = self.init {
             let _ = kill(init, Signal::SIGKILL);
         }
+        // A frozen task dies only once thawed.
+        if let Some(cgroup) = &self.cgroup {
+            if cgroup.frozen() {
+                if let Err(failure) = cgroup.set_frozen(false) {
+                    warn!("cannot thaw the container to kill it: {failure}");
+                }
+            }
+        }
     }
 
     fn on_message(&mut self, message: Message) {
@@ -532,6 +545,19 @@ impl Supervisor {
             Request::Destroy => {
                 self.destroy();
                 Ok(Response::Void)
+            }
+            Request::Reboot => {
+                self.reboot_requested = true;
+                self.destroy();
+                Ok(Response::Void)
+            }
+            Request::WaitInit => {
+                let init = self
+                    .init
+                    .ok_or_else(|| Failure::invalid("the container's init is not running"))?;
+                Ok(Response::Init {
+                    pid: init.as_raw() as u64,
+                })
             }
         }
     }
@@ -603,6 +629,7 @@ impl Supervisor {
         let (mut status, mut failure) = match outcome {
             Outcome::Ended(wait_status) => {
                 let status = match wait_status {
+                    _ if self.reboot_requested => ExitStatus::Reboot,
                     WaitStatus::Signaled(_, Signal::SIGHUP, _) if !self.destroying => {
                         ExitStatus::Reboot
                     }
@@ -649,6 +676,18 @@ impl Supervisor {
     /// Stops listening, sends ERROR (if any) and EXIT, waits until they are written.
     fn report_exit(&mut self, status: ExitStatus, failure: Option<Failure>) -> i32 {
         self.monitor.stop_listening(&self.spec.monitor_socket);
+        // What a late WAIT_INIT learns: the pid if init ran, else why it did not.
+        let init_reply = match (self.state.init_pid, &failure) {
+            (Some(pid), _) => Ok(Response::Init { pid: pid as u64 }),
+            (None, Some(failure)) => Err(RemoteError {
+                code: failure.code.0,
+                message: failure.message.clone(),
+            }),
+            (None, None) => Err(RemoteError {
+                code: virt_core::ErrorNumber::INTERNAL_ERROR.0,
+                message: "the container ended before init ran".into(),
+            }),
+        };
         if let Some(failure) = failure {
             self.monitor.send(&Message::Error(RemoteError {
                 code: failure.code.0,
@@ -656,7 +695,19 @@ impl Supervisor {
             }));
         }
         self.monitor.send(&Message::Exit(status));
-        if !self.monitor.drain(Instant::now() + DRAIN_WAIT) {
+        let delivered =
+            self.monitor.close(
+                Instant::now() + DRAIN_WAIT,
+                LINGER_WAIT,
+                |request| match request {
+                    Request::WaitInit => init_reply.clone(),
+                    _ => Err(RemoteError {
+                        code: virt_core::ErrorNumber::OPERATION_INVALID.0,
+                        message: "the container is shutting down".into(),
+                    }),
+                },
+            );
+        if !delivered {
             warn!("the EXIT event could not be delivered; the exit code carries it");
         }
         info!("controller of '{}' exits: {status:?}", self.spec.name);
