@@ -28,11 +28,6 @@ pub fn invalid_arg(detail: impl AsRef<str>) -> Error {
     qemu_error(ErrorNumber::INVALID_ARG, detail)
 }
 
-/// VIR_ERR_NO_DOMAIN for a UUID.
-pub fn no_domain_uuid(uuid: &str) -> Error {
-    qemu_error(ErrorNumber::NO_DOMAIN, format!("no domain with matching uuid '{uuid}'"))
-}
-
 /// VIR_ERR_OPERATION_INVALID "domain is not running".
 pub fn not_running() -> Error {
     invalid_operation("domain is not running")

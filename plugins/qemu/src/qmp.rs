@@ -13,7 +13,7 @@
 //! This module knows QMP, not domains: message parsing is pure and tested natively.
 
 use serde_json::{json, Map, Value};
-use virt_core::{ErrorDomain, ErrorNumber};
+use virt_core::ErrorNumber;
 use virt_plugin_sdk::host::stream;
 use virt_plugin_sdk::types::Error;
 
@@ -110,10 +110,6 @@ impl QmpError {
         }
     }
 
-    /// True when QEMU reported that a device/command/object does not exist.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, QmpError::Command { class, .. } if class == "DeviceNotFound" || class == "CommandNotFound")
-    }
 }
 
 /// Parses one QMP line.
@@ -179,12 +175,14 @@ impl Monitor {
         Monitor { handle, events: Vec::new(), id_prefix: crate::util::unique_suffix(), next_id: 0 }
     }
 
-    /// Connects to QEMU's monitor socket, reads the greeting and negotiates capabilities.
+    /// Connects to QEMU's monitor socket (retrying for `connect_timeout_ms`), reads the
+    /// greeting and negotiates capabilities, waiting up to `reply_timeout_ms` for each.
     /// Returns `Closed` when QEMU exits before greeting (an early start failure).
-    pub fn connect(path: &str, timeout_ms: u32) -> Result<(Monitor, QemuVersion), QmpError> {
-        let handle = stream::connect(path, stream::Framing::Line, timeout_ms).map_err(|error| QmpError::Host(HostError(error)))?;
+    pub fn connect(path: &str, connect_timeout_ms: u32, reply_timeout_ms: u32) -> Result<(Monitor, QemuVersion), QmpError> {
+        let handle =
+            stream::connect(path, stream::Framing::Line, connect_timeout_ms).map_err(|error| QmpError::Host(HostError(error)))?;
         let mut monitor = Monitor::attach(handle);
-        let version = match monitor.next_message(timeout_ms) {
+        let version = match monitor.next_message(reply_timeout_ms) {
             Ok(Message::Greeting { version }) => version,
             Ok(other) => {
                 stream::close(handle);
@@ -195,7 +193,7 @@ impl Monitor {
                 return Err(error);
             }
         };
-        if let Err(error) = monitor.execute("qmp_capabilities", None) {
+        if let Err(error) = monitor.execute_with_timeout("qmp_capabilities", None, reply_timeout_ms) {
             stream::close(handle);
             return Err(error);
         }
@@ -296,11 +294,6 @@ pub fn run_job(monitor: &mut Monitor, command: &str, mut arguments: Value, job_i
         (Ok(_), _) => Ok(()),
         (Err(error), _) => Err(error.into_error(command)),
     }
-}
-
-/// An error in QEMU's domain, for callers that build messages by hand.
-pub fn monitor_error(detail: impl AsRef<str>) -> Error {
-    virt_plugin_sdk::error(ErrorNumber::INTERNAL_ERROR, ErrorDomain::QEMU, detail)
 }
 
 #[cfg(test)]

@@ -61,6 +61,9 @@ pub struct DomainRecord {
     /// The current snapshot's name.
     #[serde(default)]
     pub current_snapshot: Option<String>,
+    /// Why the domain last stopped (`virDomainShutoffReason`), reported while it is off.
+    #[serde(default)]
+    pub shutoff_reason: i32,
 }
 
 impl DomainRecord {
@@ -127,6 +130,9 @@ pub struct LiveRecord {
     /// Counter for `-blockdev` node names (`libvirt-<n>-storage`), continued by hotplug.
     #[serde(default)]
     pub next_node_index: u32,
+    /// Per disk alias, the node indexes of its image chain, top first.
+    #[serde(default)]
+    pub disk_nodes: Vec<(String, Vec<u32>)>,
 }
 
 /// The domain a process or stream handle belongs to.

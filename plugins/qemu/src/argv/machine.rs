@@ -345,7 +345,6 @@ pub fn build_clock(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
         Some(ClockOffset::Absolute) => format!("base={}", format_utc(clock.start.unwrap_or(0) as i64)),
     };
     let mut globals = Vec::new();
-    let mut no_hpet = false;
     for timer in &clock.timers {
         match timer.name {
             Some(TimerName::Rtc) => {
@@ -370,7 +369,6 @@ pub fn build_clock(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
                 Some(TimerTickpolicy::Discard) => globals.push("kvm-pit.lost_tick_policy=discard"),
                 _ => {}
             },
-            Some(TimerName::Hpet) => no_hpet |= false,
             _ => {}
         }
     }

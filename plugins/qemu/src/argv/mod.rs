@@ -49,6 +49,8 @@ pub struct BuildContext {
     pub disk_nodes: Vec<Vec<u32>>,
     /// The master key secret object is emitted (a file QEMU reads at start).
     pub master_key: bool,
+    /// Only showing the command line (`domxml-to-native`): taps are named, not passed.
+    pub pretend: bool,
 }
 
 /// Builds the command line of a prepared definition.

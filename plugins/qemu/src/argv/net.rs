@@ -15,6 +15,12 @@ use virt_plugin_sdk::types::Error;
 /// The `-netdev` object of an interface; `tap_fds` are the descriptors QEMU inherits for a
 /// tap-backed interface.
 pub fn netdev_props(interface: &Interface, tap_fds: Option<&[i32]>) -> Result<Props, Error> {
+    netdev_props_for(interface, tap_fds, false)
+}
+
+/// [`netdev_props`]; with `pretend`, a tap without descriptors is named instead (what
+/// `domxml-to-native` shows).
+pub fn netdev_props_for(interface: &Interface, tap_fds: Option<&[i32]>, pretend: bool) -> Result<Props, Error> {
     let alias = super::alias_of(&interface.info);
     let id = format!("host{alias}");
     let source = interface.source.as_ref();
@@ -29,6 +35,10 @@ pub fn netdev_props(interface: &Interface, tap_fds: Option<&[i32]>) -> Result<Pr
                 }
             }
             props
+        }
+        InterfaceType::Bridge | InterfaceType::Network | InterfaceType::Ethernet if pretend && tap_fds.is_none() => {
+            let name = interface.target.as_ref().and_then(|target| target.dev.clone()).unwrap_or_else(|| "vnet0".into());
+            Props::new().str("type", "tap").str("ifname", name).str("script", "").str("downscript", "")
         }
         InterfaceType::Bridge | InterfaceType::Network | InterfaceType::Ethernet => {
             let fds = tap_fds.filter(|fds| !fds.is_empty()).ok_or_else(|| {
@@ -155,7 +165,7 @@ pub fn build_interfaces(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext)
             cmd.opt("-chardev", chardev);
         }
         let fds = ctx.tap_fds.iter().find(|(name, _)| *name == alias).map(|(_, fds)| fds.as_slice());
-        cmd.opt("-netdev", netdev_props(interface, fds)?.to_json());
+        cmd.opt("-netdev", netdev_props_for(interface, fds, ctx.pretend)?.to_json());
         device(cmd, device_props(def, interface, boot[index])?);
     }
     Ok(())

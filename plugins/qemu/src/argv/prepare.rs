@@ -287,6 +287,11 @@ fn add_default_video(def: &mut Domain) {
     }
 }
 
+/// The per-device defaults alone, for a device about to be hotplugged.
+pub fn apply_qemu_defaults_for_devices(def: &mut Domain, caps: &QemuCaps) {
+    apply_device_defaults(def, caps);
+}
+
 /// Per-device defaults: disk driver and format, drive addresses, NIC models, video memory.
 fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
     let chipset = chipset(def);

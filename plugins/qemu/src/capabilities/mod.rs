@@ -9,6 +9,7 @@
 //! XML documents.
 
 pub mod cache;
+pub mod documents;
 pub mod probe;
 
 use std::collections::BTreeSet;

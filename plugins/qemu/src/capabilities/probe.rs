@@ -101,7 +101,7 @@ fn query_binary(binary: &str, mtime_ns: u64, socket: &str, handle: process::Proc
 fn connect_while_alive(socket: &str, handle: process::ProcessHandle) -> Result<(Monitor, crate::qmp::QemuVersion), QmpError> {
     let deadline = crate::util::now_ms() + u64::from(PROBE_TIMEOUT_MS);
     loop {
-        match Monitor::connect(socket, 100) {
+        match Monitor::connect(socket, 100, PROBE_TIMEOUT_MS) {
             Ok(connected) => return Ok(connected),
             Err(error) => {
                 let alive = process::status(handle).map(|status| status.running).unwrap_or(false);
