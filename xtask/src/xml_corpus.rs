@@ -26,6 +26,8 @@ const QEMU_DRIVER_ONLY: &[&str] = &[
     "aarch64-gic-not-virt",
     "aarch64-kvm-32-on-64",
     "aarch64-tpm-wrong-model",
+    "chardev-reconnect-generated-path",
+    "cpu-cache-passthrough3",
     "cpu-host-model-nofallback",
     "cpu-hotplug-granularity",
     "cpu-phys-bits-emulate3",

@@ -126,6 +126,11 @@ pub struct NumaCache {
     pub line: Option<ValueUnit>,
 }
 
+crate::xml_enum! {
+    /// `virDomainMemoryAccess`: how guest memory is shared with other processes.
+    pub enum MemoryAccess { Shared = "shared", Private = "private" }
+}
+
 /// `<cell id cpus memory unit memAccess discard>`: a guest NUMA node. `memory` is held in KiB
 /// (input in any unit is scaled, as libvirt does).
 #[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
@@ -139,6 +144,7 @@ pub struct NumaCell {
     pub memory: Option<u64>,
     #[xml(attr)]
     pub unit: Option<String>,
+    /// `shared` or `private` (checked while reading).
     #[xml(attr = "memAccess")]
     pub mem_access: Option<String>,
     #[xml(attr)]
@@ -150,7 +156,12 @@ pub struct NumaCell {
 }
 
 impl NumaCell {
-    fn scale_memory(cell: &mut NumaCell, _node: &Node<'_>) -> Result<()> {
+    fn scale_memory(cell: &mut NumaCell, node: &Node<'_>) -> Result<()> {
+        if let Some(access) = &cell.mem_access {
+            if MemoryAccess::from_keyword(access).is_none() {
+                return Err(crate::xml::invalid_attr(node, "memAccess", access, ""));
+            }
+        }
         if let Some(memory) = cell.memory {
             let bytes = scale_integer(memory, cell.unit.as_deref().unwrap_or(""), 1024)?;
             cell.memory = Some(bytes.div_ceil(1024));

@@ -7,6 +7,7 @@
 //! checks in [`validate`]; drivers call them explicitly.
 
 pub mod address;
+pub mod checks;
 pub mod chr;
 pub mod cpu;
 pub mod devices;
@@ -18,6 +19,7 @@ pub mod memory;
 pub mod namespaces;
 pub mod postparse;
 pub mod validate;
+mod validate_devices;
 
 use std::fmt::Write as _;
 
@@ -327,7 +329,7 @@ impl XmlElement for Domain {
             None => Devices::default(),
         };
 
-        Ok(Domain {
+        let domain = Domain {
             virt_type,
             id,
             name: Some(name),
@@ -372,7 +374,9 @@ impl XmlElement for Domain {
             launch_security: ChildField::parse_child(node, "launchSecurity")?,
             qemu: QemuNamespace::from_domain_node(node, &namespaces_in_scope)?,
             lxc: LxcNamespace::from_domain_node(node, &namespaces_in_scope)?,
-        })
+        };
+        domain.parse_checks()?;
+        Ok(domain)
     }
 
     fn write_attrs(&self, w: &mut Writer) {

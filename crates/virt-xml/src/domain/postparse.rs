@@ -8,6 +8,7 @@
 
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 
+use crate::domain::address::Address;
 use crate::domain::devices::{Controller, Devices};
 use crate::domain::enums::*;
 use crate::domain::general::{Clock, Vcpu};
@@ -32,15 +33,158 @@ impl Domain {
 
     /// Runs every driver-independent post-parse step.
     pub fn post_parse(&mut self) -> Result<()> {
+        self.adopt_sysinfo_uuid();
         self.ensure_uuid();
         self.assign_controller_indexes();
+        self.assign_disk_addresses()?;
+        self.post_parse_hostdevs()?;
+        if self.os_type() == Some(OsType::Exe)
+            && self.os.as_ref().is_none_or(|os| os.init.is_none())
+        {
+            return Err(xml_error("init binary must be specified"));
+        }
         self.post_parse_memory()?;
         self.post_parse_vcpus();
         self.post_parse_defaults();
         self.post_parse_os()?;
+        self.post_parse_memtune();
+        self.reject_duplicate_controllers()?;
+        if self.os_type() == Some(OsType::Hvm) {
+            self.post_parse_boot_order()?;
+        }
         self.assign_mac_addresses(random_mac);
         self.post_parse_consoles();
-        self.reject_duplicate_controllers()?;
+        Ok(())
+    }
+
+    /// Without a `<uuid>`, libvirt takes the one `<sysinfo>` gives for the system.
+    fn adopt_sysinfo_uuid(&mut self) {
+        if self.uuid.is_some() {
+            return;
+        }
+        let from_sysinfo = self
+            .sysinfo
+            .iter()
+            .filter_map(|sysinfo| sysinfo.system.as_ref())
+            .flat_map(|system| &system.entries)
+            .find(|entry| entry.name.as_deref() == Some("uuid"))
+            .and_then(|entry| entry.value.as_deref())
+            .and_then(virt_core::parse_uuid);
+        if let Some(uuid) = from_sysinfo {
+            self.uuid = Some(uuid);
+        }
+    }
+
+    /// Disks on IDE, SATA, SCSI and floppy buses get a drive address derived from their
+    /// target name (`sdb` is unit 1), as `virDomainDiskDefAssignAddress` does.
+    pub fn assign_disk_addresses(&mut self) -> Result<()> {
+        let scsi_hostdev_addresses: Vec<Address> = self
+            .devices
+            .hostdevs
+            .iter()
+            .filter(|hostdev| hostdev.hostdev_type.as_deref() == Some("scsi"))
+            .filter_map(|hostdev| hostdev.info.address.clone())
+            .collect();
+        for disk in &mut self.devices.disks {
+            if disk.info.address.is_some() {
+                continue;
+            }
+            let Some(bus) = disk.target_bus() else {
+                continue;
+            };
+            if !matches!(
+                bus,
+                DiskBus::Ide | DiskBus::Sata | DiskBus::Scsi | DiskBus::Fdc
+            ) {
+                continue;
+            }
+            let dst = disk.target_dev().unwrap_or("").to_string();
+            let Some(idx) = disk_name_to_index(&dst) else {
+                return Err(xml_error(format!(
+                    "Unknown disk name '{dst}' and no address specified"
+                )));
+            };
+            let (controller, bus_no, unit) = match bus {
+                DiskBus::Ide => (idx / 4, (idx % 4) / 2, idx % 2),
+                DiskBus::Sata => (idx / 6, 0, idx % 6),
+                DiskBus::Fdc => (idx / 2, 0, idx % 2),
+                _ => (idx / 7, 0, idx % 7),
+            };
+            let address = Address::Drive {
+                controller,
+                bus: bus_no,
+                target: 0,
+                unit,
+            };
+            if bus == DiskBus::Scsi && scsi_hostdev_addresses.contains(&address) {
+                return Err(Error::new(
+                    ErrorNumber::CONFIG_UNSUPPORTED,
+                    ErrorDomain::DOMAIN,
+                    format!(
+                        "using disk target name '{dst}' conflicts with SCSI host device address controller='{controller}' bus='0' target='0' unit='{unit}"
+                    ),
+                ));
+            }
+            disk.info.address = Some(address);
+        }
+        Ok(())
+    }
+
+    /// A mediated device's address must suit its model (PCI for vfio-pci, CCW for vfio-ccw).
+    fn post_parse_hostdevs(&self) -> Result<()> {
+        for hostdev in &self.devices.hostdevs {
+            if hostdev.hostdev_type.as_deref() != Some("mdev") {
+                continue;
+            }
+            let Some(address) = &hostdev.info.address else {
+                continue;
+            };
+            let model = hostdev.model.as_deref().unwrap_or("");
+            let wrong = (model == "vfio-pci" && !matches!(address, Address::Pci(_)))
+                || (model == "vfio-ccw" && !matches!(address, Address::Ccw { .. }));
+            if wrong {
+                return Err(xml_error(format!(
+                    "Unsupported address type '{}' with mediated device model '{model}'",
+                    address.type_name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-device `<boot order>` and `<os><boot dev>` exclude each other, orders are unique,
+    /// and with neither the guest boots from its first disk.
+    pub fn post_parse_boot_order(&mut self) -> Result<()> {
+        let mut orders: Vec<u32> = Vec::new();
+        let mut duplicate = None;
+        self.for_each_device_info(|info| {
+            if let Some(order) = info.boot_order().filter(|order| *order > 0) {
+                if orders.contains(&order) && duplicate.is_none() {
+                    duplicate = Some(order);
+                }
+                orders.push(order);
+            }
+        });
+        if let Some(order) = duplicate {
+            return Err(Error::new(
+                ErrorNumber::CONFIG_UNSUPPORTED,
+                ErrorDomain::DOMAIN,
+                format!("boot order '{order}' used for more than one device"),
+            ));
+        }
+        let os = self.os.get_or_insert_with(Default::default);
+        if !os.boot.is_empty() && !orders.is_empty() {
+            return Err(Error::new(
+                ErrorNumber::CONFIG_UNSUPPORTED,
+                ErrorDomain::DOMAIN,
+                "per-device boot elements cannot be used together with os/boot elements",
+            ));
+        }
+        if os.boot.is_empty() && orders.is_empty() {
+            os.boot.push(crate::domain::general::OsBoot {
+                dev: Some(BootDevice::Hd),
+            });
+        }
         Ok(())
     }
 
@@ -206,6 +350,35 @@ impl Domain {
         Ok(())
     }
 
+    /// Without guest NUMA, a huge page size bound to node 0 only is the default size
+    /// (`virDomainDefPostParseMemtune`).
+    pub fn post_parse_memtune(&mut self) {
+        let has_numa = self
+            .cpu
+            .as_ref()
+            .and_then(|cpu| cpu.numa.as_ref())
+            .is_some_and(|numa| !numa.cells.is_empty());
+        if has_numa {
+            return;
+        }
+        if let Some(hugepages) = self
+            .memory_backing
+            .as_mut()
+            .and_then(|b| b.hugepages.as_mut())
+        {
+            for page in &mut hugepages.pages {
+                if page
+                    .nodeset
+                    .as_deref()
+                    .map(crate::domain::checks::parse_id_set)
+                    == Some(vec![0])
+                {
+                    page.nodeset = None;
+                }
+            }
+        }
+    }
+
     /// Gives every interface without a MAC address one from `generate`
     /// (libvirt's 52:54:00 prefix for QEMU/KVM guests).
     pub fn assign_mac_addresses(&mut self, mut generate: impl FnMut() -> [u8; 6]) {
@@ -245,6 +418,26 @@ fn post_parse_consoles(devices: &mut Devices, hvm: bool) {
             devices.consoles.push(console);
         }
     }
+}
+
+/// The index a disk target name stands for (`sda` → 0, `hdz` → 25, `vdaa` → 26), as
+/// `virDiskNameToIndex` computes it; `None` for names it does not recognise.
+pub fn disk_name_to_index(name: &str) -> Option<u32> {
+    let rest = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))?;
+    let letters: &str = &rest[..rest
+        .find(|c: char| !c.is_ascii_lowercase())
+        .unwrap_or(rest.len())];
+    if letters.is_empty() || !rest[letters.len()..].chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut idx: u32 = 0;
+    for (pos, c) in letters.bytes().enumerate() {
+        idx = (idx + u32::from(pos > 0)).checked_mul(26)?;
+        idx = idx.checked_add(u32::from(c - b'a'))?;
+    }
+    Some(idx)
 }
 
 /// A random MAC address in QEMU's `52:54:00` range.

@@ -21,7 +21,14 @@ impl Domain {
         self.validate_name()?;
         self.validate_vcpus()?;
         self.validate_disks()?;
+        self.validate_duplicate_drive_addresses()?;
         self.validate_interfaces()?;
+        self.validate_chardevs()?;
+        self.validate_controllers()?;
+        self.validate_hostdevs()?;
+        self.validate_hugepages()?;
+        self.validate_os()?;
+        self.validate_videos()?;
         Ok(())
     }
 
@@ -77,6 +84,7 @@ impl Domain {
                     "target '{dst}' duplicated for disk sources"
                 )));
             }
+            self.validate_disk(disk, dst)?;
             if disk.device == Some(DiskDevice::Floppy)
                 && disk.target_bus().is_some_and(|bus| bus != DiskBus::Fdc)
             {
