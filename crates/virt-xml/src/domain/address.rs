@@ -65,8 +65,10 @@ impl PciAddress {
         w.attr_with("slot", |out| {
             let _ = write!(out, "0x{:02x}", self.slot);
         });
+        // libvirt prints `0x%d`; the same for every valid function (0-7), and hex keeps
+        // out-of-range values stable when written back.
         w.attr_with("function", |out| {
-            let _ = write!(out, "0x{}", self.function);
+            let _ = write!(out, "0x{:x}", self.function);
         });
     }
 
