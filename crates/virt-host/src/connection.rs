@@ -23,21 +23,23 @@ use crate::space::Space;
 pub struct PluginConnection {
     plugin: Arc<Plugin>,
     space: Arc<Space>,
-    uri: String,
+    uri: Arc<str>,
     closed: AtomicBool,
 }
 
 impl PluginConnection {
     /// Opens `uri` on `plugin`: the plugin binds a space and populates it if new.
     pub fn open(plugin: Arc<Plugin>, uri: &str, flags: u32) -> Result<PluginConnection> {
-        let (result, space) = plugin.call_with_context(None, uri, true, |driver, store| {
-            driver.rvirt_driver_connect().call_open(store, uri, flags)
-        })?;
+        let shared_uri: Arc<str> = Arc::from(uri);
+        let (result, space) =
+            plugin.call_with_context(None, Some(&shared_uri), true, |driver, store| {
+                driver.rvirt_driver_connect().call_open(store, uri, flags)
+            })?;
         match (result, space) {
             (Ok(()), Some(space)) => Ok(PluginConnection {
                 plugin,
                 space,
-                uri: uri.to_string(),
+                uri: shared_uri,
                 closed: AtomicBool::new(false),
             }),
             (Ok(()), None) => Err(Error::internal(
@@ -76,7 +78,7 @@ impl PluginConnection {
             ));
         }
         self.plugin
-            .call(Some(&self.space), &self.uri, false, body)?
+            .call(Some(&self.space), Some(&self.uri), false, body)?
             .map_err(Into::into)
     }
 }
@@ -102,7 +104,7 @@ impl Connection for PluginConnection {
         Ok(self.plugin.metadata.name.clone())
     }
     fn get_uri(&self) -> Result<String> {
-        Ok(self.uri.clone())
+        Ok(self.uri.to_string())
     }
     fn get_version(&self) -> Result<u64> {
         Ok(self.plugin.metadata.hypervisor_version)
@@ -183,7 +185,7 @@ impl Connection for PluginConnection {
         }
         let result = self
             .plugin
-            .call(Some(&self.space), &self.uri, false, |d, s| {
+            .call(Some(&self.space), Some(&self.uri), false, |d, s| {
                 d.rvirt_driver_connect().call_close(s)
             });
         self.plugin.shared().spaces.release(&self.space);

@@ -73,7 +73,7 @@ pub struct CallContext {
     pub opening: bool,
     /// The space this call creates or reloads: other binders wait until it ends.
     pub initializing: Option<Arc<Space>>,
-    pub connection_uri: String,
+    pub connection_uri: Option<Arc<str>>,
     pub writes: StagedWrites,
     pub events: Vec<Event>,
     pub jobs: Vec<String>,
@@ -85,7 +85,11 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    pub fn new(space: Option<Arc<Space>>, connection_uri: String, opening: bool) -> CallContext {
+    pub fn new(
+        space: Option<Arc<Space>>,
+        connection_uri: Option<Arc<str>>,
+        opening: bool,
+    ) -> CallContext {
         CallContext {
             id: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
             space,
@@ -102,7 +106,7 @@ impl CallContext {
     }
 
     pub fn idle() -> CallContext {
-        CallContext::new(None, String::new(), false)
+        CallContext::new(None, None, false)
     }
 
     pub fn weak_space(&self) -> Weak<Space> {

@@ -66,12 +66,18 @@ impl state::Host for PluginCtx {
     }
 
     fn connection_uri(&mut self) -> String {
-        self.call.connection_uri.clone()
+        self.call
+            .connection_uri
+            .as_deref()
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn get(&mut self, kind: String, key: String) -> Option<Vec<u8>> {
-        if let Some(staged) = self.call.writes.get(&(kind.clone(), key.clone())) {
-            return staged.clone();
+        if !self.call.writes.is_empty() {
+            if let Some(staged) = self.call.writes.get(&(kind.clone(), key.clone())) {
+                return staged.clone();
+            }
         }
         self.call.space.as_ref()?.get(&kind, &key)
     }

@@ -210,7 +210,7 @@ impl Plugin {
             manifest,
         };
         let metadata = plugin
-            .call(None, "", false, |driver, store| {
+            .call(None, None, false, |driver, store| {
                 driver.rvirt_driver_connect().call_metadata(store)
             })
             .map_err(|e| LoadError::Instantiate {
@@ -301,7 +301,7 @@ impl Plugin {
     pub fn call<R>(
         &self,
         space: Option<&Arc<Space>>,
-        connection_uri: &str,
+        connection_uri: Option<&Arc<str>>,
         opening: bool,
         body: impl FnOnce(&Driver, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
@@ -313,13 +313,13 @@ impl Plugin {
     pub fn call_with_context<R>(
         &self,
         space: Option<&Arc<Space>>,
-        connection_uri: &str,
+        connection_uri: Option<&Arc<str>>,
         opening: bool,
         body: impl FnOnce(&Driver, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
     ) -> Result<(R, Option<Arc<Space>>), Error> {
         let mut instance = self.instance()?;
         instance.store.data_mut().call =
-            CallContext::new(space.cloned(), connection_uri.to_string(), opening);
+            CallContext::new(space.cloned(), connection_uri.cloned(), opening);
         instance.store.set_epoch_deadline(1);
         let outcome = body(&instance.bindings, &mut instance.store);
         let mut call = std::mem::replace(&mut instance.store.data_mut().call, CallContext::idle());
@@ -377,7 +377,7 @@ impl Plugin {
 
     /// Delivers one handler event to the plugin in the resource's space.
     pub fn handle(&self, space: &Arc<Space>, event: HandlerEvent) {
-        let result = self.call(Some(space), "", false, |driver, store| {
+        let result = self.call(Some(space), None, false, |driver, store| {
             let handlers = driver.rvirt_driver_handlers();
             match event {
                 HandlerEvent::ProcessExited { handle, status } => {
