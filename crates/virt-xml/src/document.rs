@@ -5,8 +5,13 @@ use virt_core::{Error, ErrorDomain, ErrorNumber};
 
 use crate::capabilities::Capabilities;
 use crate::domain::Domain;
+use crate::domain_capabilities::DomainCapabilities;
+use crate::interface::HostInterface;
 use crate::network::Network;
+use crate::network_port::NetworkPort;
 use crate::nodedev::NodeDevice;
+use crate::nwfilter::{NwFilter, NwFilterBinding};
+use crate::secret::Secret;
 use crate::snapshot::{DomainCheckpoint, DomainSnapshot};
 use crate::storage::{StoragePool, StorageVolume};
 use crate::Result;
@@ -121,6 +126,12 @@ pub enum Document {
     DomainSnapshot(Box<DomainSnapshot>),
     DomainCheckpoint(Box<DomainCheckpoint>),
     NodeDevice(Box<NodeDevice>),
+    DomainCapabilities(Box<DomainCapabilities>),
+    NetworkPort(Box<NetworkPort>),
+    Secret(Box<Secret>),
+    NwFilter(Box<NwFilter>),
+    NwFilterBinding(Box<NwFilterBinding>),
+    Interface(Box<HostInterface>),
 }
 
 impl Document {
@@ -134,15 +145,18 @@ impl Document {
             Kind::Capabilities => Document::Capabilities(Box::new(Capabilities::parse(xml)?)),
             Kind::DomainSnapshot => Document::DomainSnapshot(Box::new(DomainSnapshot::parse(xml)?)),
             Kind::NodeDevice => Document::NodeDevice(Box::new(NodeDevice::parse(xml)?)),
+            Kind::DomainCapabilities => {
+                Document::DomainCapabilities(Box::new(DomainCapabilities::parse(xml)?))
+            }
+            Kind::NetworkPort => Document::NetworkPort(Box::new(NetworkPort::parse(xml)?)),
+            Kind::Secret => Document::Secret(Box::new(Secret::parse(xml)?)),
+            Kind::NwFilter => Document::NwFilter(Box::new(NwFilter::parse(xml)?)),
+            Kind::NwFilterBinding => {
+                Document::NwFilterBinding(Box::new(NwFilterBinding::parse(xml)?))
+            }
+            Kind::Interface => Document::Interface(Box::new(HostInterface::parse(xml)?)),
             Kind::DomainCheckpoint => {
                 Document::DomainCheckpoint(Box::new(DomainCheckpoint::parse(xml)?))
-            }
-            other => {
-                return Err(Error::new(
-                    ErrorNumber::NO_SUPPORT,
-                    ErrorDomain::XML,
-                    format!("{} documents", other.name()),
-                ))
             }
         })
     }
@@ -163,6 +177,12 @@ impl Document {
             Document::DomainSnapshot(snapshot) => snapshot.to_xml(),
             Document::DomainCheckpoint(checkpoint) => checkpoint.to_xml(),
             Document::NodeDevice(device) => device.to_xml(),
+            Document::DomainCapabilities(caps) => caps.to_xml(),
+            Document::NetworkPort(port) => port.to_xml(),
+            Document::Secret(secret) => secret.to_xml(),
+            Document::NwFilter(filter) => filter.to_xml(),
+            Document::NwFilterBinding(binding) => binding.to_xml(),
+            Document::Interface(iface) => iface.to_xml(),
         }
     }
 
@@ -179,7 +199,16 @@ impl Document {
             | Document::Capabilities(_)
             | Document::DomainSnapshot(_)
             | Document::DomainCheckpoint(_)
-            | Document::NodeDevice(_) => Ok(()),
+            | Document::NodeDevice(_)
+            | Document::DomainCapabilities(_)
+            | Document::NetworkPort(_)
+            | Document::NwFilter(_)
+            | Document::NwFilterBinding(_)
+            | Document::Interface(_) => Ok(()),
+            Document::Secret(secret) => {
+                secret.post_parse();
+                Ok(())
+            }
         }
     }
 }

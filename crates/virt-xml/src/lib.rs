@@ -26,11 +26,21 @@ pub mod xml;
 pub mod capabilities;
 pub mod document;
 pub mod domain;
+pub mod domain_capabilities;
+pub mod interface;
 pub mod metadata;
 pub mod network;
+pub mod network_port;
 pub mod nodedev;
+pub mod nwfilter;
+pub mod secret;
 pub mod snapshot;
 pub mod storage;
+
+/// The domain checkpoint document lives with snapshots (they share their structure).
+pub mod checkpoint {
+    pub use crate::snapshot::{CheckpointDisk, CheckpointDisks, DomainCheckpoint};
+}
 
 pub use virt_core::{Error, ErrorDomain, ErrorNumber};
 pub use xml::FormatFlags;

@@ -276,13 +276,22 @@ pub struct FilterParameter {
     pub value: Option<String>,
 }
 
-/// `<filterref filter='...'>` (also used inside nwfilter documents).
+/// `<filterref filter='...'>` (also used inside nwfilter documents). libvirt keeps the
+/// parameters in a hash table and writes them sorted by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
+#[xml(validate = "FilterRef::sort_parameters")]
 pub struct FilterRef {
     #[xml(attr)]
     pub filter: Option<String>,
     #[xml(child = "parameter")]
     pub parameters: Vec<FilterParameter>,
+}
+
+impl FilterRef {
+    fn sort_parameters(filter: &mut FilterRef, _node: &crate::xml::Node<'_>) -> crate::Result<()> {
+        filter.parameters.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(())
+    }
 }
 
 /// `<tune><sndbuf>N</sndbuf></tune>`.
