@@ -77,8 +77,9 @@ pub struct ForwardInterface {
     pub connections: Option<u32>,
 }
 
-/// `<forward dev mode managed>`.
+/// `<forward dev mode managed>`; a missing `mode` reads as `nat`, as libvirt reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
+#[xml(validate = "Forward::default_mode")]
 pub struct Forward {
     #[xml(attr)]
     pub dev: Option<String>,
@@ -97,6 +98,13 @@ pub struct Forward {
     /// PCI virtual functions of a `hostdev` network.
     #[xml(child = "address")]
     pub addresses: Vec<Address>,
+}
+
+impl Forward {
+    fn default_mode(forward: &mut Forward, _node: &Node<'_>) -> Result<()> {
+        forward.mode.get_or_insert(ForwardMode::Nat);
+        Ok(())
+    }
 }
 
 /// `<bridge name zone stp delay macTableManager/>`.

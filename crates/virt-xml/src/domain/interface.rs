@@ -486,6 +486,20 @@ impl Interface {
         } else {
             iface.hostdev_driver = None;
         }
+        // libvirt reads only the source attributes that belong to the interface type.
+        if iface.interface_type == Some(InterfaceType::Network) {
+            if let Some(source) = &mut iface.source {
+                let kept = InterfaceSource {
+                    network: source.network.take(),
+                    portgroup: source.portgroup.take(),
+                    portid: source.portid.take(),
+                    ips: std::mem::take(&mut source.ips),
+                    routes: std::mem::take(&mut source.routes),
+                    ..InterfaceSource::default()
+                };
+                *source = kept;
+            }
+        }
         Ok(())
     }
 
