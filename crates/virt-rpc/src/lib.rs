@@ -27,3 +27,24 @@ pub mod tls;
 pub mod xdr;
 
 pub use client::{register, RemoteConnection, RemoteDriver};
+
+/// Feeds untrusted bytes through everything a peer's bytes reach before a driver does:
+/// framing, headers, and the decoding of arguments, replies, events, errors and stream holes
+/// for every typed procedure. It must never panic and never allocate more than the input
+/// justifies; the fuzz target and the decoder's property tests drive it.
+pub fn decode_untrusted(bytes: &[u8]) -> usize {
+    let mut buffer = frame::FrameBuffer::new();
+    buffer.extend(bytes);
+    let mut n_frames = 0;
+    while let Ok(Some(frame)) = buffer.next_frame() {
+        n_frames += 1;
+        let header = frame.header;
+        let procedure = header.procedure as u32;
+        let _ = protocol::decode_payload(header.prog, procedure, false, &frame.payload);
+        let _ = protocol::decode_payload(header.prog, procedure, true, &frame.payload);
+        let _ = events::decode_event(procedure, &frame.payload);
+        let _ = xdr::from_bytes::<protocol::RemoteError>(&frame.payload);
+        let _ = xdr::from_bytes::<protocol::StreamHole>(&frame.payload);
+    }
+    n_frames
+}

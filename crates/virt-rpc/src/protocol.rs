@@ -112,6 +112,22 @@ macro_rules! procedures {
                 type Ret = $ret;
             }
         )*
+
+        /// Decodes `payload` as the arguments (`reply == false`) or the reply of procedure
+        /// `number` of program `prog`, discarding the result; `None` for procedures without a
+        /// typed declaration. For fuzzing and for tests of the decoder.
+        pub fn decode_payload(prog: u32, number: u32, reply: bool, payload: &[u8]) -> Option<Result<(), XdrError>> {
+            $(
+                if prog == <$name as Procedure>::PROGRAM && number == <$name as Procedure>::NUMBER {
+                    return Some(if reply {
+                        crate::xdr::from_bytes::<<$name as Procedure>::Ret>(payload).map(drop)
+                    } else {
+                        crate::xdr::from_bytes::<<$name as Procedure>::Args>(payload).map(drop)
+                    });
+                }
+            )*
+            None
+        }
     };
 }
 

@@ -1,1 +1,380 @@
-fn main() {}
+//! rvirtd: serves libvirt's remote protocol so unmodified libvirt clients (virsh,
+//! python3-libvirt, virt-install, go-libvirt) drive rvirt's drivers.
+//!
+//! It owns the daemon's process concerns: sockets (`rvirt-sock` read-write for the owner,
+//! `rvirt-sock-ro` read-only for everyone, optional TCP with TLS), the pid file, the
+//! configuration file and its reload on SIGHUP, clean shutdown on SIGTERM, the client limit.
+//! The protocol is `virt-rpc`'s server; the drivers are `virt-host`'s plugins. It never
+//! registers the remote driver, so it cannot be made to connect to itself.
+
+mod config;
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Semaphore;
+use virt_rpc::client::{RVIRTD_SOCKET, RVIRTD_SOCKET_RO};
+use virt_rpc::server::{ClientInfo, Server, Transport};
+
+use config::{parse_mode, Config};
+
+/// rvirt's daemon: libvirt's remote protocol in front of rvirt's drivers.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Directory for the sockets `rvirt-sock` and `rvirt-sock-ro` (default `/run/rvirt` for
+    /// root, `$XDG_RUNTIME_DIR/rvirt` otherwise).
+    #[arg(long, value_name = "DIR")]
+    unix_sock_dir: Option<PathBuf>,
+    /// Write the daemon's pid here (and refuse to start if another daemon holds it).
+    #[arg(short, long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// Configuration file (default `/etc/rvirt/rvirtd.conf` for root,
+    /// `$XDG_CONFIG_HOME/rvirt/rvirtd.conf` otherwise).
+    #[arg(short = 'f', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Also listen for TLS connections (as `listen_tls = true`).
+    #[arg(short, long)]
+    listen: bool,
+    /// Exit after this many seconds without clients.
+    #[arg(short, long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Log debug messages.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config_path = args.config.clone().unwrap_or_else(Config::default_path);
+    let config = match Config::load(&config_path, args.config.is_some()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("rvirtd: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config, args.verbose);
+    match run(args, config, config_path) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("rvirtd: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config, verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) => EnvFilter::new(filter),
+        Err(_) if verbose => EnvFilter::new("debug"),
+        Err(_) => EnvFilter::new(&config.log_filter),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(args: Args, config: Config, config_path: PathBuf) -> anyhow::Result<()> {
+    let sock_dir = args
+        .unix_sock_dir
+        .clone()
+        .or_else(|| config.unix_sock_dir.clone())
+        .unwrap_or_else(virt_rpc::client::rvirtd_socket_dir);
+    let _pid_file = match &args.pid_file {
+        Some(path) => Some(PidFile::create(path)?),
+        None => None,
+    };
+    let host = virt_host::register_default().context("cannot start the plugin host")?;
+    for problem in &host.problems {
+        tracing::warn!("plugin: {problem}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("rvirtd")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, config, config_path, sock_dir, host))
+}
+
+/// The pid file, locked while the daemon runs and removed when it stops.
+struct PidFile {
+    path: PathBuf,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl PidFile {
+    fn create(path: &Path) -> anyhow::Result<PidFile> {
+        use std::io::Write;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot open pid file {}", path.display()))?;
+        let mut lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, errno)| {
+            anyhow::anyhow!(
+                "pid file {} is locked by another daemon: {errno}",
+                path.display()
+            )
+        })?;
+        lock.set_len(0).context("cannot truncate the pid file")?;
+        writeln!(*lock, "{}", std::process::id()).context("cannot write the pid file")?;
+        Ok(PidFile {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Binds a Unix socket at `path` with `mode`, replacing a stale socket file but never one a
+/// running daemon still answers on.
+fn bind_unix(path: &Path, mode: u32) -> anyhow::Result<UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another daemon is already listening on {}", path.display());
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+    }
+    // Create the socket with no access for others at all, then open it up as configured, so
+    // there is no moment where it is more open than it should be.
+    let old_mask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let listener = UnixListener::bind(path);
+    nix::sys::stat::umask(old_mask);
+    let listener = listener.with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the permissions of {}", path.display()))?;
+    Ok(listener)
+}
+
+async fn serve(
+    args: Args,
+    config: Config,
+    config_path: PathBuf,
+    sock_dir: PathBuf,
+    host: Arc<virt_host::Host>,
+) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(&sock_dir)
+        .with_context(|| format!("cannot create socket directory {}", sock_dir.display()))?;
+    let rw_path = sock_dir.join(RVIRTD_SOCKET);
+    let ro_path = sock_dir.join(RVIRTD_SOCKET_RO);
+    let rw = bind_unix(&rw_path, parse_mode(&config.unix_sock_rw_perms)?)?;
+    let ro = bind_unix(&ro_path, parse_mode(&config.unix_sock_ro_perms)?)?;
+    let server = Server::new(config.server_config());
+    let client_slots = Arc::new(Semaphore::new(config.max_clients));
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(accept_unix(
+        Arc::clone(&server),
+        rw,
+        false,
+        Arc::clone(&client_slots),
+    )));
+    tasks.push(tokio::spawn(accept_unix(
+        Arc::clone(&server),
+        ro,
+        true,
+        Arc::clone(&client_slots),
+    )));
+    if args.listen || config.listen_tls {
+        let acceptor = tls_acceptor(&config)?;
+        let address = format!("{}:{}", config.listen_addr, config.tls_port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        tracing::info!("listening for TLS on {address}");
+        tasks.push(tokio::spawn(accept_tls(
+            Arc::clone(&server),
+            listener,
+            acceptor,
+            Arc::clone(&client_slots),
+        )));
+    }
+    tracing::info!(socket = %rw_path.display(), read_only_socket = %ro_path.display(), "rvirtd ready");
+    // Drivers reattach to running guests and start autostart ones; clients are served
+    // meanwhile.
+    tokio::task::spawn_blocking(move || {
+        for (uri, outcome) in host.open_at_start() {
+            if outcome.is_ok() {
+                tracing::info!(%uri, "driver opened at start");
+            }
+        }
+    });
+
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let idle_limit = args.timeout.filter(|t| *t > 0).map(Duration::from_secs);
+    let mut idle_since = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = interrupt.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = hangup.recv() => {
+                match Config::load(&config_path, args.config.is_some()) {
+                    Ok(new) => {
+                        server.reconfigure(new.server_config());
+                        tracing::info!("SIGHUP: configuration reloaded from {}", config_path.display());
+                    }
+                    Err(error) => tracing::error!("SIGHUP: keeping the old configuration: {error:#}"),
+                }
+            }
+            _ = tick.tick() => {
+                if server.stats().clients_now.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                    idle_since = Instant::now();
+                } else if idle_limit.is_some_and(|limit| idle_since.elapsed() >= limit) {
+                    tracing::info!("no clients for {}s: exiting", idle_limit.map(|d| d.as_secs()).unwrap_or(0));
+                    break;
+                }
+            }
+        }
+    }
+
+    // Stop accepting, ask every client task to finish, give running calls a moment.
+    for task in &tasks {
+        task.abort();
+    }
+    server.shutdown();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server
+        .stats()
+        .clients_now
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = std::fs::remove_file(&rw_path);
+    let _ = std::fs::remove_file(&ro_path);
+    tracing::info!("rvirtd stopped");
+    Ok(())
+}
+
+async fn accept_unix(
+    server: Arc<Server>,
+    listener: UnixListener,
+    read_only: bool,
+    slots: Arc<Semaphore>,
+) {
+    loop {
+        // At the client limit, stop accepting: new clients wait in the listen backlog.
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            let info = ClientInfo {
+                read_only,
+                transport: Transport::Unix { uid },
+            };
+            let (reader, writer) = stream.into_split();
+            server.serve_split(reader, writer, info).await;
+            drop(slot);
+        });
+    }
+}
+
+fn tls_acceptor(config: &Config) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    let mut files = virt_rpc::tls::PkiFiles::server(None);
+    if let Some(path) = &config.ca_file {
+        files.ca_cert = path.clone();
+    }
+    if let Some(path) = &config.crl_file {
+        files.ca_crl = path.clone();
+    }
+    if let Some(path) = &config.cert_file {
+        files.cert = path.clone();
+    }
+    if let Some(path) = &config.key_file {
+        files.key = path.clone();
+    }
+    let tls = virt_rpc::tls::server_config(&files, !config.tls_no_verify_certificate)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(tokio_rustls::TlsAcceptor::from(tls))
+}
+
+/// How long a TLS client may take to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+async fn accept_tls(
+    server: Arc<Server>,
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    slots: Arc<Semaphore>,
+) {
+    loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let server = Arc::clone(&server);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::info!(%peer, "TLS handshake failed: {error}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let info = ClientInfo {
+                read_only: false,
+                transport: Transport::Tls {
+                    peer: peer.to_string(),
+                },
+            };
+            server.serve(stream, info).await;
+            drop(slot);
+        });
+    }
+}

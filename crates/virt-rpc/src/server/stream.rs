@@ -394,8 +394,8 @@ async fn upload(
                         "Unexpected stream hole",
                     ));
                 }
-                if let Err(error) = file.seek(SeekFrom::Current(len)).await {
-                    return Outcome::Failed(io_error("cannot seek in volume", &path, error));
+                if let Err(error) = skip_hole(&mut file, len).await {
+                    return Outcome::Failed(io_error("cannot skip a hole in volume", &path, error));
                 }
                 written = written.saturating_add(len as u64);
             }
@@ -422,6 +422,36 @@ async fn upload(
             None => return Outcome::Gone,
         }
     }
+}
+
+/// Skips `len` bytes of a hole: they must read back as zeros, whatever was there before, so
+/// the range is punched out (or, where the file system cannot, written with zeros).
+async fn skip_hole(file: &mut tokio::fs::File, len: i64) -> std::io::Result<()> {
+    file.flush().await?;
+    let start = file.stream_position().await?;
+    let size = file.metadata().await?.len();
+    let overlap = size.saturating_sub(start).min(len as u64);
+    if overlap > 0 {
+        use nix::fcntl::{fallocate, FallocateFlags};
+        let punched = fallocate(
+            file.as_raw_fd(),
+            FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE,
+            start as i64,
+            overlap as i64,
+        );
+        if punched.is_err() {
+            let zeros = vec![0u8; 64 * 1024];
+            let mut left = overlap;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                file.write_all(&zeros[..n]).await?;
+                left -= n as u64;
+            }
+            file.flush().await?;
+        }
+    }
+    file.seek(SeekFrom::Start(start + len as u64)).await?;
+    Ok(())
 }
 
 /// A pty opened non-blocking and driven through the reactor.

@@ -558,6 +558,24 @@ impl Connection for MockConnection {
             format!("no storage pool with matching name '{name}'"),
         ))
     }
+    fn pool_get_status(&self, _pool: &StoragePoolRef) -> Result<ObjectStatus> {
+        Ok(ObjectStatus {
+            active: true,
+            persistent: true,
+            ..ObjectStatus::default()
+        })
+    }
+    fn pool_get_info(&self, _pool: &StoragePoolRef) -> Result<StoragePoolInfo> {
+        Ok(StoragePoolInfo {
+            state: 2,
+            capacity: 1 << 30,
+            allocation: 0,
+            available: 1 << 30,
+        })
+    }
+    fn pool_lookup_by_volume(&self, _vol: &StorageVolRef) -> Result<StoragePoolRef> {
+        Ok(mock_pool())
+    }
     fn vol_lookup_by_name(&self, _pool: &StoragePoolRef, name: &str) -> Result<StorageVolRef> {
         if name == "vol1.img" {
             return Ok(self.mock_vol());
