@@ -5,9 +5,16 @@
 //! host (which serves `test:///default` and the local drivers). Registration only records
 //! the drivers; plugins are loaded when a connection first needs them.
 
-/// Registers every backend rvirsh was built with. Failing to set up one backend is not
-/// fatal: the connection attempt that needs it reports the error.
-pub fn register() {
-    // Backends are wired in here as their crates land (virt-rpc, virt-host); see
-    // tools/rvirsh/NEEDS.md.
+/// Registers every backend rvirsh was built with. A backend that cannot be set up is not
+/// fatal (remote URIs work without the plugin host); its error is returned so that a
+/// connection nobody could serve reports the real reason.
+pub fn register() -> Option<virt_core::Error> {
+    virt_rpc::register();
+    match virt_host::register_default() {
+        Ok(_) => None,
+        Err(error) => {
+            tracing::debug!(%error, "plugin host unavailable");
+            Some(error)
+        }
+    }
 }

@@ -288,7 +288,13 @@ fn main() -> ExitCode {
         None => None,
     };
 
-    backends::register();
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let backend_error = backends::register();
     let options = GlobalOptions {
         uri: cli.connect.clone(),
         readonly: cli.readonly,
@@ -301,6 +307,7 @@ fn main() -> ExitCode {
         Box::new(std::io::stdout()),
         Box::new(std::io::stderr()),
     );
+    session.set_backend_error(backend_error);
     // As virsh: a URI named with -c must open before anything runs; the default one is
     // opened by the first command that needs it.
     if cli.connect.is_some() {

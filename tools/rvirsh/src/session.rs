@@ -91,6 +91,8 @@ impl<T> Context<T> for Result<T, virt_core::Error> {
 pub struct Session {
     pub options: GlobalOptions,
     connection: Option<Connect>,
+    /// Why a backend could not be set up; reported when no backend serves the URI.
+    backend_error: Option<virt_core::Error>,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
     /// True in the interactive shell.
@@ -112,11 +114,17 @@ impl Session {
         Session {
             options,
             connection: None,
+            backend_error: None,
             out,
             err,
             interactive: false,
             quit_requested: false,
         }
+    }
+
+    /// Records why a backend is missing (see [`crate::backends::register`]).
+    pub fn set_backend_error(&mut self, error: Option<virt_core::Error>) {
+        self.backend_error = error;
     }
 
     /// The URI this session connects to: `-c`, then the environment, then `test:///default`.
@@ -140,6 +148,15 @@ impl Session {
             Connect::open_read_only(&uri)
         } else {
             Connect::open(&uri)
+        };
+        // A URI nobody serves because a backend failed to start: report the real reason.
+        let opened = match (opened, &self.backend_error) {
+            (Err(error), Some(backend_error))
+                if error.code() == virt_core::ErrorNumber::NO_CONNECT =>
+            {
+                Err(backend_error.clone())
+            }
+            (opened, _) => opened,
         };
         let connection = opened.context(|| "failed to connect to the hypervisor".to_string())?;
         self.connection = Some(connection.clone());
