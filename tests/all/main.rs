@@ -5,4 +5,5 @@
 
 mod common;
 mod host;
+mod lxc;
 mod rvirsh;
