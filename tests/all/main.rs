@@ -7,3 +7,4 @@ mod common;
 mod host;
 mod lxc;
 mod rvirsh;
+mod test_driver;

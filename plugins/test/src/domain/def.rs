@@ -11,8 +11,7 @@ use virt_core::consts::domain_state;
 use virt_core::{Error, ErrorDomain, ErrorNumber, Result, Uuid};
 use virt_xml::domain::interface::InterfaceTarget;
 use virt_xml::domain::{
-    BootDevice, Domain, LifecycleAction, MemballoonModel, OsBoot, OsType, OsTypeElement,
-    VideoModel, VideoModelElement,
+    Domain, LifecycleAction, MemballoonModel, OsType, OsTypeElement, VideoModel, VideoModelElement,
 };
 use virt_xml::xml::{Node, XmlElement};
 use virt_xml::FormatFlags;
@@ -57,7 +56,6 @@ impl DomainDef {
         default_arch(&mut domain);
         keep_network_source_attrs(&mut domain);
         domain.post_parse()?;
-        default_boot_device(&mut domain);
         default_video_model(&mut domain);
         if validate {
             domain.validate()?;
@@ -319,44 +317,6 @@ fn default_arch(domain: &mut Domain) {
     let os_type = os.os_type.get_or_insert_with(OsTypeElement::default);
     if os_type.arch.is_none() {
         os_type.arch = Some(DEFAULT_ARCH.to_string());
-    }
-}
-
-/// `virDomainDefBootOrderPostParse`: an HVM guest with no boot order boots from disk.
-fn default_boot_device(domain: &mut Domain) {
-    if domain.os_type() != Some(OsType::Hvm) {
-        return;
-    }
-    let per_device = domain
-        .devices
-        .disks
-        .iter()
-        .any(|disk| disk.info.boot.is_some())
-        || domain
-            .devices
-            .interfaces
-            .iter()
-            .any(|iface| iface.info.boot.is_some())
-        || domain
-            .devices
-            .hostdevs
-            .iter()
-            .any(|hostdev| hostdev.info.boot.is_some())
-        || domain
-            .devices
-            .redirdevs
-            .iter()
-            .any(|redirdev| redirdev.info.boot.is_some())
-        || domain
-            .devices
-            .filesystems
-            .iter()
-            .any(|fs| fs.info.boot.is_some());
-    let Some(os) = domain.os.as_mut() else { return };
-    if os.boot.is_empty() && !per_device {
-        os.boot.push(OsBoot {
-            dev: Some(BootDevice::Hd),
-        });
     }
 }
 
