@@ -173,9 +173,13 @@ pub fn server_config(files: &PkiFiles, verify_clients: bool) -> Result<Arc<Serve
     } else {
         builder.with_no_client_auth()
     };
-    let config = builder
+    let mut config = builder
         .with_single_cert(read_certs(&files.cert)?, read_key(&files.key)?)
         .map_err(|error| tls_error(format!("Server certificate and key do not fit: {error}")))?;
+    // libvirt's clients read exactly one application byte right after the handshake (the
+    // daemon's confirmation); a TLS 1.3 session ticket arriving first makes that read come
+    // back empty and the client gives up. Sessions are never resumed anyway.
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 

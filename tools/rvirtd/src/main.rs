@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Semaphore;
@@ -95,6 +96,7 @@ fn run(args: Args, config: Config, config_path: PathBuf) -> anyhow::Result<()> {
         Some(path) => Some(PidFile::create(path)?),
         None => None,
     };
+    raise_open_file_limit();
     let host = virt_host::register_default().context("cannot start the plugin host")?;
     for problem in &host.problems {
         tracing::warn!("plugin: {problem}");
@@ -105,6 +107,25 @@ fn run(args: Args, config: Config, config_path: PathBuf) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(args, config, config_path, sock_dir, host))
+}
+
+/// Every client is a descriptor: lift the soft limit to the hard one (systemd and libvirtd's
+/// units do the same with LimitNOFILE).
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own; setrlimit only reads it.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::debug!("could not raise the open-file limit");
+            }
+        }
+    }
 }
 
 /// The pid file, locked while the daemon runs and removed when it stops.
@@ -367,6 +388,12 @@ async fn accept_tls(
                         return;
                     }
                 };
+            // libvirt's TLS clients wait for one byte (1) saying the daemon accepted their
+            // certificate before they speak.
+            let mut stream = stream;
+            if stream.write_all(&[1]).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
             let info = ClientInfo {
                 read_only: false,
                 transport: Transport::Tls {

@@ -169,9 +169,13 @@ pub(crate) async fn connect(uri: &ConnectUri, read_only: bool) -> Result<Channel
                 })?;
             let _ = stream.set_nodelay(true);
             let connector = tokio_rustls::TlsConnector::from(config);
-            let stream = connector
-                .connect(tls::server_name(&host)?, stream)
+            let handshake = tokio::time::timeout(
+                TLS_TIMEOUT,
+                connector.connect(tls::server_name(&host)?, stream),
+            );
+            let stream = handshake
                 .await
+                .map_err(|_| timed_out("TLS handshake", &host))?
                 .map_err(|error| {
                     Error::from_parts(
                         ErrorNumber::AUTH_FAILED,
@@ -179,6 +183,28 @@ pub(crate) async fn connect(uri: &ConnectUri, read_only: bool) -> Result<Channel
                         format!("TLS handshake with '{host}' failed: {error}"),
                     )
                 })?;
+            // The daemon confirms with one byte (1) that it accepted our certificate.
+            let mut stream = stream;
+            let mut confirmation = [0u8; 1];
+            use tokio::io::AsyncReadExt;
+            let confirmed = tokio::time::timeout(TLS_TIMEOUT, stream.read_exact(&mut confirmation));
+            match confirmed
+                .await
+                .map_err(|_| timed_out("TLS confirmation", &host))?
+            {
+                Ok(_) if confirmation[0] == 1 => {}
+                Ok(_) => {
+                    return Err(crate::protocol::rpc_error(
+                        "server verification (of our certificate or IP address) failed",
+                    ))
+                }
+                Err(error) => {
+                    return Err(connect_error(
+                        "Unable to read TLS confirmation".into(),
+                        error,
+                    ))
+                }
+            }
             let (reader, writer) = tokio::io::split(stream);
             Ok(Channel {
                 reader: Box::new(reader),
@@ -228,6 +254,17 @@ pub(crate) async fn connect(uri: &ConnectUri, read_only: bool) -> Result<Channel
             "transport in URL not recognised (should be tls|unix|ssh|ext|tcp), got '{other}'"
         ))),
     }
+}
+
+/// How long a TLS handshake (and the daemon's confirmation) may take.
+const TLS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn timed_out(what: &str, host: &str) -> Error {
+    Error::from_parts(
+        ErrorNumber::OPERATION_TIMEOUT,
+        ErrorDomain::RPC,
+        format!("{what} with '{host}' timed out"),
+    )
 }
 
 fn invalid_uri(why: &str) -> Error {

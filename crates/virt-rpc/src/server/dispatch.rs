@@ -1218,7 +1218,14 @@ fn handle(
             };
             // VIR_STORAGE_VOL_{UP,DOWN}LOAD_SPARSE_STREAM is the only flag.
             Error::check_flags(ErrorDomain::STORAGE, flags, 1, api)?;
-            let path = c.vol_data_path(&vol, upload)?;
+            let path = c.vol_data_path(&vol, upload).map_err(|error| {
+                // Drivers report one API name for both directions; say which one it was.
+                if error.code() == ErrorNumber::NO_SUPPORT {
+                    Error::no_support(ErrorDomain::STORAGE, api)
+                } else {
+                    error
+                }
+            })?;
             let sparse = flags & 1 != 0;
             let start = if upload {
                 StreamStart::Upload {

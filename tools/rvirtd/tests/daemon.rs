@@ -1,0 +1,634 @@
+//! The rvirtd binary as users run it: its sockets, pid file, signals and configuration, real
+//! libvirt clients (virsh, python3-libvirt) and rvirt's own client over every transport, and
+//! misbehaving clients against the real process.
+//!
+//! The daemon serves the test driver plugin from `target/plugins` (`cargo xtask plugins`).
+//! Checks that need libvirt's clients print why and skip when `/usr/bin/virsh` or
+//! python3-libvirt is missing (CI installs both).
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use virt_core::blocking::Connect;
+use virt_core::ErrorNumber;
+
+struct Daemon {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(config: &str) -> Daemon {
+        Self::start_with(config, &[])
+    }
+
+    fn start_with(config: &str, extra_args: &[&str]) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("rvirtd-")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        std::fs::write(dir.path().join("rvirtd.conf"), config).expect("config");
+        let log = std::fs::File::create(dir.path().join("log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_rvirtd"))
+            .arg("--unix-sock-dir")
+            .arg(dir.path())
+            .arg("--pid-file")
+            .arg(dir.path().join("rvirtd.pid"))
+            .arg("-f")
+            .arg(dir.path().join("rvirtd.conf"))
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("rvirtd starts");
+        let mut daemon = Daemon {
+            child: Some(child),
+            dir,
+        };
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.socket().exists() {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("rvirtd exited with {status}: {}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rvirtd did not create its socket: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("rvirt-sock")
+    }
+
+    fn uri(&self) -> String {
+        format!("test+unix:///default?socket={}", self.socket().display())
+    }
+
+    fn ro_uri(&self) -> String {
+        format!("test+unix:///default?socket={}-ro", self.socket().display())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), signal)
+            .expect("signal rvirtd");
+    }
+
+    /// SIGTERM and wait; the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "rvirtd ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn have_virsh() -> bool {
+    let present = Path::new("/usr/bin/virsh").exists();
+    if !present {
+        println!("SKIP: /usr/bin/virsh is not installed (apt-get install libvirt-clients)");
+    }
+    present
+}
+
+fn have_python_libvirt() -> bool {
+    let present = Command::new("/usr/bin/python3")
+        .args(["-c", "import libvirt"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        println!("SKIP: python3-libvirt is not installed (apt-get install python3-libvirt)");
+    }
+    present
+}
+
+fn virsh(uri: &str, commands: &str) -> Output {
+    Command::new("/usr/bin/virsh")
+        .args(["-c", uri, commands])
+        .output()
+        .expect("virsh runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn domain_xml(name: &str) -> String {
+    format!(
+        "<domain type='test'><name>{name}</name><memory unit='KiB'>131072</memory><currentMemory unit='KiB'>131072</currentMemory><vcpu>2</vcpu><os><type arch='x86_64'>hvm</type></os><devices/></domain>"
+    )
+}
+
+fn connect(uri: &str) -> Connect {
+    virt_rpc::register();
+    Connect::open(uri).expect("rvirt's client connects")
+}
+
+#[test]
+fn sockets_pid_file_and_clean_shutdown() {
+    let mut daemon = Daemon::start("");
+    let rw = std::fs::metadata(daemon.socket()).expect("rw socket");
+    let ro = std::fs::metadata(daemon.dir.path().join("rvirt-sock-ro")).expect("ro socket");
+    assert_eq!(
+        rw.permissions().mode() & 0o777,
+        0o700,
+        "the read-write socket is the owner's only"
+    );
+    assert_eq!(
+        ro.permissions().mode() & 0o777,
+        0o777,
+        "the read-only socket is everyone's"
+    );
+    let pid_file = daemon.dir.path().join("rvirtd.pid");
+    let written = std::fs::read_to_string(&pid_file).expect("pid file");
+    assert_eq!(written.trim(), daemon.pid().to_string());
+
+    // A second daemon on the same pid file and sockets refuses to start.
+    let second = Command::new(env!("CARGO_BIN_EXE_rvirtd"))
+        .arg("--unix-sock-dir")
+        .arg(daemon.dir.path())
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg("-f")
+        .arg(daemon.dir.path().join("rvirtd.conf"))
+        .output()
+        .expect("second rvirtd runs");
+    assert!(!second.status.success());
+    assert!(
+        text(&second.stderr).contains("locked by another daemon"),
+        "{}",
+        text(&second.stderr)
+    );
+
+    let conn = connect(&daemon.uri());
+    assert_eq!(conn.get_type().expect("type"), "TEST");
+    let status = daemon.stop();
+    assert!(status.success(), "rvirtd exit status {status}");
+    assert!(
+        !daemon.socket().exists() && !pid_file.exists(),
+        "sockets and pid file are removed"
+    );
+    assert!(
+        !conn.is_alive() || conn.get_type().is_err(),
+        "clients are disconnected"
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("dir");
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "max_cleints = 3\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rvirtd"))
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("invalid configuration file") && stderr.contains("max_cleints"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rvirtd"))
+        .arg("-f")
+        .arg(dir.path().join("missing.conf"))
+        .output()
+        .expect("runs");
+    assert!(
+        text(&out.stderr).contains("cannot read configuration file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn sighup_reloads_the_configuration() {
+    let daemon = Daemon::start("max_client_requests = 4\n");
+    let conf = daemon.dir.path().join("rvirtd.conf");
+    std::fs::write(&conf, "max_client_requests = 8\nkeepalive_interval = 10\n").expect("rewrite");
+    daemon.signal(nix::sys::signal::Signal::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !daemon.log().contains("configuration reloaded") {
+        assert!(Instant::now() < deadline, "no reload: {}", daemon.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(&conf, "max_client_requests = \"many\"\n").expect("break it");
+    daemon.signal(nix::sys::signal::Signal::SIGHUP);
+    while !daemon.log().contains("keeping the old configuration") {
+        assert!(
+            Instant::now() < deadline,
+            "a bad file must be reported: {}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        connect(&daemon.uri()).get_type().expect("still serving"),
+        "TEST"
+    );
+}
+
+#[test]
+fn virsh_drives_the_test_driver() {
+    if !have_virsh() {
+        return;
+    }
+    let daemon = Daemon::start("");
+    let xml_path = daemon.dir.path().join("vd.xml");
+    std::fs::write(&xml_path, domain_xml("rvd-virsh")).expect("xml");
+    let out = virsh(
+        &daemon.uri(),
+        &format!(
+            "version; define {}; start rvd-virsh; domstate rvd-virsh --reason; dominfo rvd-virsh; suspend rvd-virsh; domstate rvd-virsh --reason; resume rvd-virsh; destroy rvd-virsh; domstate rvd-virsh --reason; undefine rvd-virsh; list --all --name",
+            xml_path.display()
+        ),
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "virsh failed: {stdout}{}",
+        text(&out.stderr)
+    );
+    for want in [
+        "Running hypervisor: TEST 0.0.2",
+        "Domain 'rvd-virsh' started",
+        "running (booted)",
+        "Used memory:    131072 KiB",
+        "Managed save:   no",
+        "paused (user)",
+        "shut off (destroyed)",
+        "Domain 'rvd-virsh' has been undefined",
+    ] {
+        assert!(stdout.contains(want), "missing '{want}' in:\n{stdout}");
+    }
+    let out = virsh(&daemon.uri(), "dominfo rvd-nosuch");
+    assert!(
+        text(&out.stderr).contains("error: failed to get domain 'rvd-nosuch'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn read_only_socket_refuses_writes() {
+    let daemon = Daemon::start("");
+    // rvirt's client, opened read-write on the read-only socket: the daemon must refuse.
+    let conn = connect(&daemon.ro_uri());
+    assert!(!conn.list_all_domains(0).expect("reading works").is_empty());
+    let error = conn
+        .domain_define_xml(&domain_xml("rvd-ro"), 0)
+        .expect_err("denied");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_DENIED);
+    assert_eq!(
+        error.message(),
+        "operation forbidden: read only access prevents virDomainDefineXML"
+    );
+    if !have_virsh() {
+        return;
+    }
+    let xml_path = daemon.dir.path().join("ro.xml");
+    std::fs::write(&xml_path, domain_xml("rvd-ro")).expect("xml");
+    let out = virsh(&daemon.ro_uri(), &format!("define {}", xml_path.display()));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr)
+            .contains("operation forbidden: read only access prevents virDomainDefineXML"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+const PYTHON_EVENTS: &str = r#"
+import libvirt, sys, threading, time
+libvirt.registerErrorHandler(lambda *a: None, None)
+libvirt.virEventRegisterDefaultImpl()
+threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl() for _ in iter(int, 1)], daemon=True).start()
+c = libvirt.open(sys.argv[1])
+seen = []
+cid = c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                               lambda cc, d, ev, det, op: seen.append((d.name(), ev, det)), None)
+d = c.defineXML(sys.argv[2])
+d.create(); d.suspend(); d.resume(); d.destroy(); d.undefine()
+deadline = time.time() + 10
+while len([e for e in seen if e[0] == d.name()]) < 6 and time.time() < deadline:
+    time.sleep(0.05)
+print("events", [(e, det) for n, e, det in seen if n == d.name()])
+c.domainEventDeregisterAny(cid)
+try:
+    c.lookupByName("rvd-nosuch")
+except libvirt.libvirtError as e:
+    print("error", e.get_error_code(), e.get_error_domain(), e.get_error_message())
+print("keepalive", c.setKeepAlive(1, 2))
+time.sleep(3)
+print("alive", c.isAlive(), c.getVersion())
+c.close()
+"#;
+
+#[test]
+fn python_client_events_errors_and_keepalive() {
+    if !have_python_libvirt() {
+        return;
+    }
+    let daemon = Daemon::start("");
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            PYTHON_EVENTS,
+            &daemon.uri(),
+            &domain_xml("rvd-python"),
+        ])
+        .output()
+        .expect("python runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("events [(0, 0), (2, 0), (3, 0), (4, 0), (5, 1), (1, 0)]"),
+        "{stdout}"
+    );
+    // The test driver, like libvirt's, gives no detail for a failed lookup by name.
+    assert!(
+        stdout.contains("error 42 12 Domain not found\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("keepalive 0") && stdout.contains("alive 1 2"),
+        "{stdout}"
+    );
+}
+
+/// A CA, a server certificate for localhost and a client certificate, in libvirt's
+/// `pkipath` layout, made with the openssl command.
+fn make_pki(dir: &Path) -> bool {
+    if Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        println!("SKIP: openssl is not installed");
+        return false;
+    }
+    let script = r#"
+set -e
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out cacert.pem -days 2 -subj "/CN=rvirt test CA" 2>/dev/null
+for role in server client; do
+  openssl req -newkey rsa:2048 -nodes -keyout ${role}key.pem -out $role.csr -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > $role.ext
+  openssl x509 -req -in $role.csr -CA cacert.pem -CAkey ca.key -CAcreateserial -out ${role}cert.pem -days 2 -extfile $role.ext 2>/dev/null
+done
+"#;
+    let status = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .status()
+        .expect("sh");
+    assert!(status.success(), "making test certificates failed");
+    true
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn tls_with_libvirt_x509_layout() {
+    let pki = tempfile::tempdir().expect("pki dir");
+    if !make_pki(pki.path()) {
+        return;
+    }
+    let port = free_port();
+    let p = pki.path().display();
+    let daemon = Daemon::start(&format!(
+        "listen_tls = true\nlisten_addr = \"127.0.0.1\"\ntls_port = {port}\nkey_file = \"{p}/serverkey.pem\"\ncert_file = \"{p}/servercert.pem\"\nca_file = \"{p}/cacert.pem\"\n"
+    ));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no TLS listener: {}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let uri = format!("test+tls://localhost:{port}/default?pkipath={p}");
+    let conn = connect(&uri);
+    assert_eq!(conn.get_type().expect("type over TLS"), "TEST");
+    assert!(conn.is_encrypted());
+
+    // Without a client certificate the daemon refuses the handshake.
+    let no_cert = tempfile::tempdir().expect("dir");
+    std::fs::copy(
+        pki.path().join("cacert.pem"),
+        no_cert.path().join("cacert.pem"),
+    )
+    .expect("copy CA");
+    let error = Connect::open(&format!(
+        "test+tls://localhost:{port}/default?pkipath={}",
+        no_cert.path().display()
+    ))
+    .expect_err("no client certificate");
+    assert!(
+        matches!(
+            error.code(),
+            ErrorNumber::AUTH_FAILED | ErrorNumber::SYSTEM_ERROR
+        ),
+        "{error:?}"
+    );
+
+    if !have_virsh() {
+        return;
+    }
+    let out = virsh(&uri, "version; list --all");
+    assert!(
+        out.status.success(),
+        "virsh over TLS: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("Running hypervisor: TEST 0.0.2"));
+}
+
+#[test]
+fn ssh_transport_through_a_netcat_helper() {
+    if Command::new("nc")
+        .arg("-h")
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        println!("SKIP: nc is not installed (apt-get install netcat-openbsd)");
+        return;
+    }
+    let daemon = Daemon::start("");
+    // A stand-in for ssh that runs the remote command here: it drops the options and the
+    // host, as sshd would, and hands the rest to a shell.
+    let fake_ssh = daemon.dir.path().join("fake-ssh");
+    std::fs::write(
+        &fake_ssh,
+        "#!/bin/sh\nwhile [ \"$1\" != \"--\" ]; do shift; done\nshift 2\nexec sh -c \"$*\"\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&fake_ssh, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let uri = format!(
+        "test+ssh://somebody@remotehost/default?command={}&socket={}",
+        fake_ssh.display(),
+        daemon.socket().display()
+    );
+    let conn = connect(&uri);
+    assert_eq!(conn.get_type().expect("type over ssh"), "TEST");
+    assert!(!conn.list_all_domains(0).expect("list").is_empty());
+    conn.close().expect("close");
+    if !have_virsh() {
+        return;
+    }
+    let out = virsh(&uri, "version");
+    assert!(
+        out.status.success(),
+        "virsh over the ssh transport: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// One raw frame: length, header (REMOTE program, CALL), payload.
+fn call_frame(procedure: u32, serial: u32, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    let len = 28 + payload.len() as u32;
+    for word in [len, 0x2000_8086, 1, procedure, 0, serial, 0] {
+        frame.extend_from_slice(&word.to_be_bytes());
+    }
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[test]
+fn hostile_clients_do_not_hurt_the_daemon_or_grow_it() {
+    let daemon = Daemon::start("");
+    let conn = connect(&daemon.uri());
+    assert_eq!(conn.get_type().expect("type"), "TEST");
+    let base = daemon.rss_kib();
+
+    // Garbage, over-cap lengths, truncated frames, wrong programs: each hurts only itself.
+    for bytes in [
+        vec![0xffu8; 64],
+        vec![0x02, 0x00, 0x00, 0x05, 0, 0, 0, 0],
+        vec![0, 0, 0, 5],
+        vec![0, 0, 0, 200, 0x20, 0, 0x80, 0x86, 0, 0, 0],
+        call_frame(9999, 1, &[]),
+        call_frame(273, 2, &[0xff, 0xff, 0xff, 0xff]),
+    ] {
+        let mut socket = UnixStream::connect(daemon.socket()).expect("connect");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        socket.write_all(&bytes).expect("send");
+        let _ = socket.shutdown(std::net::Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = socket.read_to_end(&mut sink);
+    }
+    assert_eq!(conn.get_type().expect("still serving"), "TEST");
+
+    // 1,000 clients that connect and then say nothing (or half a frame).
+    let mut idle = Vec::new();
+    for n in 0..1000 {
+        let mut socket = UnixStream::connect(daemon.socket()).expect("connect");
+        if n % 2 == 1 {
+            socket
+                .write_all(&[0, 0, 0x10, 0, 0x20, 0])
+                .expect("half a frame");
+        }
+        idle.push(socket);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let other = connect(&daemon.uri());
+    assert_eq!(
+        other
+            .get_version()
+            .expect("served next to 1,000 idle clients"),
+        2
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a new client waited {:?}",
+        started.elapsed()
+    );
+    let growth = daemon.rss_kib().saturating_sub(base);
+    println!("rvirtd RSS grew by {growth} KiB for 1,000 idle clients");
+    assert!(growth < 40 * 1024, "1,000 idle clients cost {growth} KiB");
+
+    // Clients that announce 32 MiB frames hold only what they actually sent.
+    let before = daemon.rss_kib();
+    let mut greedy = Vec::new();
+    for _ in 0..32 {
+        let mut socket = UnixStream::connect(daemon.socket()).expect("connect");
+        socket
+            .write_all(&0x0200_0004u32.to_be_bytes())
+            .expect("length");
+        socket.write_all(&[0u8; 4096]).expect("a little");
+        greedy.push(socket);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let growth = daemon.rss_kib().saturating_sub(before);
+    assert!(
+        growth < 16 * 1024,
+        "32 clients announcing 32 MiB each cost {growth} KiB"
+    );
+    drop(idle);
+    drop(greedy);
+    assert_eq!(conn.get_type().expect("still serving"), "TEST");
+}
