@@ -103,6 +103,28 @@ pub struct Forward {
 impl Forward {
     fn default_mode(forward: &mut Forward, _node: &Node<'_>) -> Result<()> {
         forward.mode.get_or_insert(ForwardMode::Nat);
+        // libvirt keeps the forward device as the first `<interface>` and writes it back as
+        // `dev` too.
+        if forward.pf.is_none() && forward.addresses.is_empty() {
+            match (&forward.dev, forward.interfaces.first()) {
+                (Some(dev), None) => forward.interfaces.push(ForwardInterface {
+                    dev: Some(dev.clone()),
+                    connections: None,
+                }),
+                (Some(dev), Some(first)) if first.dev.as_ref() != Some(dev) => {
+                    return Err(Error::new(
+                        ErrorNumber::XML_ERROR,
+                        ErrorDomain::NETWORK,
+                        format!(
+                            "'dev' attribute of <forward> element must match the first <interface> element ('{dev}' != '{}')",
+                            first.dev.as_deref().unwrap_or("")
+                        ),
+                    ));
+                }
+                (None, Some(first)) => forward.dev = first.dev.clone(),
+                _ => {}
+            }
+        }
         Ok(())
     }
 }
@@ -370,6 +392,36 @@ impl Network {
         self.name.as_deref().unwrap_or("")
     }
 
+    /// What libvirt fills in while reading: STP on and no delay on the bridge of a
+    /// NAT/routed/isolated/open network (other modes have no bridge settings), and MAC
+    /// addresses in lower case.
+    fn apply_parse_rules(&mut self) {
+        let mode = self.forward.as_ref().and_then(|forward| forward.mode);
+        let has_bridge = matches!(
+            mode,
+            None | Some(ForwardMode::Nat) | Some(ForwardMode::Route) | Some(ForwardMode::Open)
+        );
+        if let Some(bridge) = &mut self.bridge {
+            if has_bridge {
+                bridge.stp.get_or_insert(OnOff::On);
+                bridge.delay.get_or_insert(0);
+            } else {
+                bridge.stp = None;
+                bridge.delay = None;
+            }
+        }
+        if let Some(mac) = self.mac.as_mut().and_then(|mac| mac.address.as_mut()) {
+            crate::domain::normalize_mac(mac);
+        }
+        for ip in &mut self.ips {
+            for host in ip.dhcp.iter_mut().flat_map(|dhcp| dhcp.hosts.iter_mut()) {
+                if let Some(mac) = &mut host.mac {
+                    crate::domain::normalize_mac(mac);
+                }
+            }
+        }
+    }
+
     /// libvirt's post-parse steps: a UUID when none was given; `stp='on' delay='0'` on the
     /// bridge of a routed/NAT/isolated/open network.
     pub fn post_parse(&mut self) -> Result<()> {
@@ -434,7 +486,7 @@ impl XmlElement for Network {
                     .collect(),
             )
         });
-        Ok(Network {
+        let mut network = Network {
             connections: crate::xml::attr(node, "connections")?,
             ipv6: crate::xml::attr(node, "ipv6")?,
             trust_guest_rx_filters: crate::xml::attr(node, "trustGuestRxFilters")?,
@@ -457,7 +509,9 @@ impl XmlElement for Network {
             virtualport: ChildField::parse_child(node, "virtualport")?,
             portgroups: ChildField::parse_child(node, "portgroup")?,
             dnsmasq_options,
-        })
+        };
+        network.apply_parse_rules();
+        Ok(network)
     }
 
     fn write_attrs(&self, w: &mut Writer) {

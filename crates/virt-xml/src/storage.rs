@@ -71,6 +71,39 @@ pub struct Permissions {
     pub label: Option<String>,
 }
 
+impl Permissions {
+    /// libvirt reads `-1` as "not set".
+    pub fn normalize(&mut self) {
+        if self.owner == Some(-1) {
+            self.owner = None;
+        }
+        if self.group == Some(-1) {
+            self.group = None;
+        }
+    }
+}
+
+/// `virFileSanitizePath`: no repeated `/`, no trailing `/` (except for the root).
+pub fn sanitize_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut last_slash = false;
+    for c in path.chars() {
+        if c == '/' {
+            if !last_slash {
+                out.push(c);
+            }
+            last_slash = true;
+        } else {
+            out.push(c);
+            last_slash = false;
+        }
+    }
+    if out.len() > 1 && out.ends_with('/') {
+        out.pop();
+    }
+    out
+}
+
 /// `<host name port/>` of a pool source.
 #[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
 pub struct PoolHost {
@@ -312,6 +345,102 @@ impl StoragePool {
         Ok(())
     }
 
+    /// What libvirt checks and fills in while it reads a pool (`virStoragePoolDefParseXML`):
+    /// the source parts each backend requires, the default source format and name, the
+    /// target path (sanitized), unset permissions, and zero sizes.
+    fn apply_parse_rules(&mut self) -> Result<()> {
+        let Some(kind) = self.pool_type else {
+            return Ok(());
+        };
+        self.capacity.get_or_insert(ScaledBytes(0));
+        self.allocation.get_or_insert(ScaledBytes(0));
+        self.available.get_or_insert(ScaledBytes(0));
+        let (host, dir, name, device_only, network) = match kind {
+            PoolType::Fs | PoolType::Disk => (false, false, false, true, false),
+            PoolType::Netfs => (true, true, false, false, false),
+            PoolType::Iscsi => (true, false, false, false, false),
+            PoolType::IscsiDirect => (true, false, false, false, true),
+            PoolType::Rbd | PoolType::Sheepdog => (true, false, true, false, true),
+            PoolType::Gluster => (true, true, true, false, true),
+            PoolType::Logical | PoolType::Zfs | PoolType::Vstorage => {
+                (false, false, true, false, false)
+            }
+            _ => (false, false, false, false, false),
+        };
+        let xml_error = |message: &str| Err(storage_error(ErrorNumber::XML_ERROR, message));
+        if let Some(source) = &mut self.source {
+            if source.format.is_none() {
+                let default = match kind {
+                    PoolType::Logical => Some("lvm2"),
+                    PoolType::Fs | PoolType::Netfs => Some("auto"),
+                    PoolType::Disk => Some("unknown"),
+                    _ => None,
+                };
+                source.format = default.map(|f| FormatType {
+                    format_type: Some(f.to_string()),
+                });
+            }
+        }
+        let source = self.source.as_ref();
+        if host && source.is_none_or(|s| s.hosts.is_empty()) {
+            return xml_error("missing storage pool source host name");
+        }
+        if dir && source.and_then(|s| s.dir.as_ref()).is_none() {
+            return xml_error("missing storage pool source path");
+        }
+        if name {
+            let pool_name = self.name.clone();
+            let source = self.source.get_or_insert_with(PoolSource::default);
+            if source.name.is_none() {
+                source.name = pool_name;
+            }
+        }
+        if device_only && self.source.as_ref().is_none_or(|s| s.devices.is_empty()) {
+            return xml_error("missing storage pool source device name");
+        }
+        if !network {
+            let source_name = self
+                .source
+                .as_ref()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_default();
+            let computed = match kind {
+                PoolType::Logical => Some(format!("/dev/{source_name}")),
+                PoolType::Zfs => Some(format!("/dev/zvol/{source_name}")),
+                _ => None,
+            };
+            match computed {
+                Some(path) => self.target.get_or_insert_with(PoolTarget::default).path = Some(path),
+                None if self.target.as_ref().and_then(|t| t.path.as_ref()).is_none() => {
+                    return xml_error("missing storage pool target path");
+                }
+                None => {}
+            }
+            if let Some(target) = &mut self.target {
+                if let Some(path) = &mut target.path {
+                    *path = sanitize_path(path);
+                }
+                if let Some(perms) = &mut target.permissions {
+                    perms.normalize();
+                }
+            }
+        }
+        if kind == PoolType::IscsiDirect
+            && self
+                .source
+                .as_ref()
+                .and_then(|s| s.initiator.as_ref())
+                .and_then(|i| i.iqn.as_ref())
+                .is_none()
+        {
+            return Err(storage_error(
+                ErrorNumber::CONFIG_UNSUPPORTED,
+                "missing initiator IQN",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether libvirt writes a `<target>` for this backend (network backends have none).
     pub fn has_target(&self) -> bool {
         !matches!(
@@ -323,20 +452,7 @@ impl StoragePool {
 
 impl XmlElement for StoragePool {
     fn from_node(node: &Node<'_>) -> Result<Self> {
-        let pool_type = match node.attr("type") {
-            None => {
-                return Err(storage_error(
-                    ErrorNumber::XML_ERROR,
-                    "storage pool missing type attribute",
-                ))
-            }
-            Some(text) => Some(PoolType::from_keyword(text).ok_or_else(|| {
-                storage_error(
-                    ErrorNumber::INTERNAL_ERROR,
-                    format!("unknown storage pool type {text}"),
-                )
-            })?),
-        };
+        let pool_type = Some(crate::xml::required_attr::<PoolType>(node, "type")?);
         let name = node
             .child("name")
             .map(|name| name.text().into_owned())
@@ -393,7 +509,7 @@ impl XmlElement for StoragePool {
                 ));
             }
         }
-        Ok(StoragePool {
+        let mut pool = StoragePool {
             pool_type,
             name: Some(name),
             uuid,
@@ -405,7 +521,9 @@ impl XmlElement for StoragePool {
             target: ChildField::parse_child(node, "target")?,
             refresh: ChildField::parse_child(node, "refresh")?,
             namespace,
-        })
+        };
+        pool.apply_parse_rules()?;
+        Ok(pool)
     }
 
     fn write_attrs(&self, w: &mut Writer) {
@@ -586,20 +704,23 @@ impl StorageVolume {
     }
 
     fn check(volume: &mut StorageVolume, _node: &Node<'_>) -> Result<()> {
-        match volume.name.as_deref() {
-            None | Some("") => {
-                return Err(storage_error(
-                    ErrorNumber::NO_NAME,
-                    "missing volume name element",
-                ))
+        if volume.name.as_deref().is_none_or(str::is_empty) {
+            return Err(storage_error(
+                ErrorNumber::XML_ERROR,
+                "missing volume name element",
+            ));
+        }
+        volume.volume_type.get_or_insert(VolumeType::File);
+        for target in volume
+            .target
+            .iter_mut()
+            .chain(volume.backing_store.iter_mut())
+        {
+            // Timestamps are reported, never read.
+            target.timestamps = None;
+            if let Some(perms) = &mut target.permissions {
+                perms.normalize();
             }
-            Some(name) if name.contains('/') => {
-                return Err(storage_error(
-                    ErrorNumber::XML_ERROR,
-                    format!("volume name '{name}' cannot contain '/'"),
-                ))
-            }
-            _ => {}
         }
         Ok(())
     }

@@ -486,6 +486,9 @@ impl Interface {
         } else {
             iface.hostdev_driver = None;
         }
+        if let Some(mac) = iface.mac.as_mut().and_then(|mac| mac.address.as_mut()) {
+            crate::domain::normalize_mac(mac);
+        }
         // libvirt reads only the source attributes that belong to the interface type.
         if iface.interface_type == Some(InterfaceType::Network) {
             if let Some(source) = &mut iface.source {

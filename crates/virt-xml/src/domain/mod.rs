@@ -463,6 +463,14 @@ pub fn format_mac(mac: [u8; 6]) -> String {
     out
 }
 
+/// Rewrites a MAC address the way libvirt stores it (lower case, two digits per byte);
+/// leaves text that is not a MAC address alone.
+pub fn normalize_mac(mac: &mut String) {
+    if let Some(bytes) = parse_mac(mac) {
+        *mac = format_mac(bytes);
+    }
+}
+
 /// Parses a MAC address (`aa:bb:cc:dd:ee:ff`, hex digits of either case).
 pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
     let mut mac = [0u8; 6];
