@@ -190,6 +190,24 @@ fn default_node_is_libvirts() {
         devices,
         ["computer", "scsi_host1", "scsi_host11", "scsi_host2"]
     );
+    let interfaces = conn.list_all_interfaces(0).expect("interfaces");
+    assert_eq!(
+        interfaces
+            .iter()
+            .map(|i| (i.name.as_str(), i.mac.as_str()))
+            .collect::<Vec<_>>(),
+        [("eth1", "aa:bb:cc:dd:ee:ff")]
+    );
+    let eth1 = conn.interface_lookup_by_name("eth1").expect("eth1");
+    assert!(conn
+        .interface_xml(&eth1, 0)
+        .expect("xml")
+        .starts_with("<interface type='ethernet' name='eth1'>"));
+    expect_error(
+        conn.interface_lookup_by_name("nosuchif0"),
+        ErrorNumber::NO_INTERFACE,
+        "missing interface",
+    );
     let device = conn.node_device_xml("scsi_host11", 0).expect("device xml");
     assert!(device.contains("<parent>scsi_host1</parent>"), "{device}");
     expect_error(

@@ -421,3 +421,28 @@ fn default_node_documents_match_libvirt() {
         "{caps}"
     );
 }
+
+#[test]
+fn default_host_interface() {
+    let space = default_space();
+    let all = crate::interface::list_all(&space, 0).expect("list");
+    assert_eq!(
+        all.iter()
+            .map(|i| (i.name.as_str(), i.mac.as_str()))
+            .collect::<Vec<_>>(),
+        [("eth1", "aa:bb:cc:dd:ee:ff")]
+    );
+    let iface = crate::interface::lookup_by_mac(&space, "AA:BB:CC:DD:EE:FF").expect("by mac");
+    assert_eq!(
+        iface.mac, "AA:BB:CC:DD:EE:FF",
+        "the handle carries the MAC as asked"
+    );
+    assert_eq!(
+        crate::interface::xml(&space, &iface, 0).expect("xml"),
+        "<interface type='ethernet' name='eth1'>\n  <start mode='onboot'/>\n  <mtu size='1492'/>\n  \
+         <protocol family='ipv4'>\n    <ip address='192.168.0.5' prefix='24'/>\n    \
+         <route gateway='192.168.0.1'/>\n  </protocol>\n  <mac address='aa:bb:cc:dd:ee:ff'/>\n</interface>\n"
+    );
+    let error = crate::interface::lookup_by_name(&space, "nosuchif0").expect_err("missing");
+    assert_eq!(error.code(), ErrorNumber::NO_INTERFACE);
+}

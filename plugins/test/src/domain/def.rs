@@ -54,7 +54,6 @@ impl DomainDef {
         // A definition never carries the id of a running domain into the driver.
         domain.id = None;
         default_arch(&mut domain);
-        keep_network_source_attrs(&mut domain);
         domain.post_parse()?;
         default_video_model(&mut domain);
         if validate {
@@ -290,25 +289,6 @@ fn ifname(iface: &virt_xml::domain::Interface) -> Option<&str> {
         .target
         .as_ref()
         .and_then(|target| target.dev.as_deref())
-}
-
-/// libvirt reads only `network`, `portgroup` and `portid` from the `<source>` of a
-/// `type='network'` interface; anything else written there is not kept.
-// TODO(virt-xml): belongs in the interface parser; remove once virt-xml drops them itself.
-fn keep_network_source_attrs(domain: &mut Domain) {
-    for iface in &mut domain.devices.interfaces {
-        if iface.interface_type != Some(virt_xml::domain::InterfaceType::Network) {
-            continue;
-        }
-        if let Some(source) = iface.source.as_mut() {
-            *source = virt_xml::domain::InterfaceSource {
-                network: source.network.take(),
-                portgroup: source.portgroup.take(),
-                portid: source.portid.take(),
-                ..Default::default()
-            };
-        }
-    }
 }
 
 /// `virDomainDefPostParseCommon` fills `os.arch` from the driver's default.

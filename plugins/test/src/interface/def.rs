@@ -1,32 +1,40 @@
-//! A host interface definition, through `virt-xml`.
+//! A host interface definition, through `virt-xml`'s host interface model.
 
 use virt_core::Result;
-use virt_xml::xml::Node;
-
-use crate::pending::not_yet;
+use virt_xml::interface::HostInterface;
+use virt_xml::xml::{Node, XmlElement};
 
 #[derive(Clone, Debug)]
-pub(crate) struct InterfaceDef {
-    name: String,
-}
+pub(crate) struct InterfaceDef(HostInterface);
 
 impl InterfaceDef {
-    pub fn from_node(_node: &Node<'_>) -> Result<InterfaceDef> {
-        Err(not_yet("interface"))
+    /// An `<interface>` element of a node document.
+    pub fn from_node(node: &Node<'_>) -> Result<InterfaceDef> {
+        Ok(InterfaceDef(HostInterface::from_node(node)?))
     }
-    pub fn from_stored(_bytes: &[u8]) -> Result<InterfaceDef> {
-        Err(not_yet("interface"))
+
+    /// Reads a definition this module stored.
+    pub fn from_stored(bytes: &[u8]) -> Result<InterfaceDef> {
+        Ok(InterfaceDef(HostInterface::parse(
+            &String::from_utf8_lossy(bytes),
+        )?))
     }
+
+    /// The form definitions are stored in.
     pub fn to_stored(&self) -> Vec<u8> {
-        Vec::new()
+        self.0.to_xml().into_bytes()
     }
+
+    /// `virInterfaceDefFormat`.
     pub fn format(&self) -> String {
-        String::new()
+        self.0.to_xml()
     }
+
     pub fn name(&self) -> &str {
-        &self.name
+        self.0.name()
     }
+
     pub fn mac(&self) -> Option<&str> {
-        None
+        self.0.mac_address()
     }
 }

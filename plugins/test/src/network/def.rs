@@ -1,11 +1,10 @@
 //! A network definition, through `virt-xml`'s network model, read the way
-//! `virNetworkDefParse` reads it (a UUID when none was given, NAT for a `<forward>` without a
-//! mode, STP defaults on the bridge).
+//! `virNetworkDefParse` reads it (a UUID when none was given, STP defaults on the bridge).
 //!
 //! Definitions are stored as the canonical XML of the inactive definition.
 
 use virt_core::{Result, Uuid};
-use virt_xml::network::{ForwardMode, Network};
+use virt_xml::network::Network;
 use virt_xml::xml::{Node, XmlElement};
 use virt_xml::FormatFlags;
 
@@ -26,10 +25,6 @@ impl NetworkDef {
     }
 
     fn accept(mut network: Network) -> Result<NetworkDef> {
-        // TODO(virt-xml): the forward mode defaults to NAT in libvirt's parser.
-        if let Some(forward) = network.forward.as_mut() {
-            forward.mode.get_or_insert(ForwardMode::Nat);
-        }
         network.post_parse()?;
         Ok(NetworkDef(network))
     }

@@ -9,7 +9,7 @@ use virt_core::consts::storage_vol_type;
 use virt_core::{Error, ErrorDomain, ErrorNumber, Result, Uuid};
 use virt_xml::domain::ScaledBytes;
 use virt_xml::storage::{
-    FormatType, PoolSource, PoolType, StoragePool, StorageVolume, VolumeTarget, VolumeType,
+    FormatType, PoolSource, PoolType, StoragePool, StorageVolume, VolumeTarget,
 };
 use virt_xml::xml::{parse_document, Node, XmlElement};
 
@@ -198,7 +198,6 @@ impl VolumeDef {
             return Err(missing_capacity());
         };
         volume.allocation.get_or_insert(capacity);
-        volume.volume_type.get_or_insert(VolumeType::File);
         if let Some(format) = pool.default_volume_format() {
             let target = volume.target.get_or_insert_with(VolumeTarget::default);
             target.format.get_or_insert_with(|| FormatType {
