@@ -8,9 +8,22 @@
 
 use virt_core::{Error, ErrorDomain, ErrorNumber, Result};
 
-/// `virCheckFlags`: VIR_ERR_INVALID_ARG naming the test driver's function.
+/// `virCheckFlags`: VIR_ERR_INVALID_ARG naming the test driver's function. libvirt raises it
+/// with `virReportInvalidArg`, whose message has no "invalid argument: " prefix.
 pub(crate) fn check_flags(flags: u32, allowed: u32, function: &str) -> Result<()> {
-    Error::check_flags(ErrorDomain::TEST, flags, allowed, function)
+    let unsupported = flags & !allowed;
+    if unsupported != 0 {
+        return Err(invalid_arg_verbatim(
+            ErrorDomain::TEST,
+            format!("unsupported flags (0x{unsupported:x}) in function {function}"),
+        ));
+    }
+    Ok(())
+}
+
+/// VIR_ERR_INVALID_ARG as `virReportInvalidArg` raises it: the message as given.
+pub(crate) fn invalid_arg_verbatim(domain: ErrorDomain, message: String) -> Error {
+    Error::from_parts(ErrorNumber::INVALID_ARG, domain, message)
 }
 
 /// An error raised by the test driver itself.

@@ -269,7 +269,7 @@ fn list_filters() {
     assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
     assert_eq!(
         error.message(),
-        "invalid argument: unsupported flags (0x40000000) in function testConnectListAllDomains"
+        "unsupported flags (0x40000000) in function testConnectListAllDomains"
     );
 }
 

@@ -52,10 +52,10 @@ enum Target {
 /// `virDomainObjGetOneDefState`: exactly one definition; also says whether it is live.
 fn one_def(d: &Domain, flags: u32) -> Result<(Target, bool)> {
     if flags & LIVE != 0 && flags & CONFIG != 0 {
-        return Err(virt_core::Error::new(
-            ErrorNumber::INVALID_ARG,
+        return Err(error::invalid_arg_verbatim(
             ErrorDomain::DOMAIN,
-            "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
+            "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive"
+                .to_string(),
         ));
     }
     let flags = resolve_impact(d, flags)?;

@@ -27,6 +27,17 @@ fn system_error(detail: String) -> Error {
     Error::new(ErrorNumber::SYSTEM_ERROR, ErrorDomain::TEST, detail)
 }
 
+/// The `strerror` part of a host file error ("No such file or directory"), as libvirt's
+/// `virReportSystemError` appends it.
+fn strerror(error: &Error) -> &str {
+    let message = error.message();
+    let message = match message.rfind(" (os error ") {
+        Some(at) if message.ends_with(')') => &message[..at],
+        _ => message,
+    };
+    message.rsplit(": ").next().unwrap_or(message)
+}
+
 fn xml_modification_unsupported() -> Error {
     error::test(
         ErrorNumber::ARGUMENT_UNSUPPORTED,
@@ -48,7 +59,7 @@ fn read_image(space: &dyn Space, path: &str) -> Result<DomainDef> {
     let image = space.read_file(path).map_err(|e| {
         system_error(format!(
             "cannot read domain image '{path}': {}",
-            e.message()
+            strerror(&e)
         ))
     })?;
     let Some(magic) = image.get(..SAVE_MAGIC.len()) else {
@@ -98,7 +109,7 @@ pub(crate) fn save(
     space.write_file(path, &encode_image(&xml)).map_err(|e| {
         system_error(format!(
             "saving domain '{name}' to '{path}': open failed: {}",
-            e.message()
+            strerror(&e)
         ))
     })?;
     super::lifecycle::stop(
@@ -181,6 +192,16 @@ pub(crate) fn managed_save_remove(space: &dyn Space, dom: &DomainRef, flags: u32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_errors_become_strerror() {
+        let error = Error::new(
+            ErrorNumber::SYSTEM_ERROR,
+            ErrorDomain::NONE,
+            "cannot read '/x': No such file or directory (os error 2)",
+        );
+        assert_eq!(strerror(&error), "No such file or directory");
+    }
 
     #[test]
     fn image_layout_matches_the_test_driver() {

@@ -554,10 +554,20 @@ pub(crate) fn revert(space: &dyn Space, dom: &DomainRef, name: &str, flags: u32)
             stop_running(&mut d, &mut defs);
         }
         defs.def = config;
+        // The test driver announces the start it was asked for but leaves the domain shut
+        // off (its transitions 2 and 3 only queue the events).
         if flags & (revert_flags::RUNNING | revert_flags::PAUSED) != 0 {
-            start(&mut d, &mut defs)?;
+            d.emit_lifecycle(
+                space,
+                domain_event_type::STARTED,
+                domain_event_started_detail_type::FROM_SNAPSHOT,
+            );
             if flags & revert_flags::PAUSED != 0 {
-                pause(&mut d);
+                d.emit_lifecycle(
+                    space,
+                    domain_event_type::SUSPENDED,
+                    domain_event_suspended_detail_type::FROM_SNAPSHOT,
+                );
             }
         }
     }
