@@ -974,6 +974,30 @@ fn networks() {
         ErrorNumber::OPERATION_INVALID,
         "undefine a running network",
     );
+    let dhcp_host = virt_core::consts::network_update_section::IP_DHCP_HOST as u32;
+    let add_last = virt_core::consts::network_update_command::ADD_LAST as u32;
+    let error = expect_error(
+        net.update(
+            add_last,
+            dhcp_host,
+            -1,
+            "<host mac='52:54:00:00:00:01' ip='10.0.0.5'/>",
+            0,
+        ),
+        ErrorNumber::OPERATION_INVALID,
+        "a network without <ip> has no DHCP",
+    );
+    assert!(
+        error.message().contains("no <ip> element found"),
+        "{error:?}"
+    );
+    let dns_txt = virt_core::consts::network_update_section::DNS_TXT as u32;
+    net.update(add_last, dns_txt, -1, "<txt name='td' value='x'/>", 0)
+        .expect("live DNS TXT record");
+    assert!(net
+        .xml_desc(0)
+        .expect("xml")
+        .contains("<txt name='td' value='x'/>"));
     net.set_autostart(true).expect("autostart");
     assert!(net.autostart().expect("autostart"));
     net.destroy().expect("stop");

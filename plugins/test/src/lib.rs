@@ -24,7 +24,6 @@ mod interface;
 mod network;
 mod node;
 mod nodedev;
-mod pending;
 mod snapshot;
 mod space;
 mod storage;

@@ -20,7 +20,7 @@ use crate::network::def::NetworkDef;
 use crate::nodedev::def::NodeDeviceDef;
 use crate::space::Space;
 use crate::storage::def::{PoolDef, VolumeDef};
-use crate::{error, interface, network, nodedev, pending, snapshot, storage};
+use crate::{error, interface, network, nodedev, snapshot, storage};
 
 const KIND_NODE: &str = "node";
 const KEY_NODE: &str = "node";
@@ -148,22 +148,17 @@ fn load_document(
     }
     for element in root.children_named("network") {
         with_element(space, element, file, |element| {
-            pending::skip(NetworkDef::from_node(element).and_then(|def| network::load(space, def)))
+            network::load(space, NetworkDef::from_node(element)?)
         })?;
     }
     for element in root.children_named("interface") {
         with_element(space, element, file, |element| {
-            pending::skip(
-                InterfaceDef::from_node(element).and_then(|def| interface::load(space, def)),
-            )
+            interface::load(space, InterfaceDef::from_node(element)?)
         })?;
     }
     for element in root.children_named("pool") {
         with_element(space, element, file, |element| {
-            let pool = match PoolDef::from_node(element) {
-                Err(error) if pending::is_not_yet(&error) => return Ok(()),
-                other => other?,
-            };
+            let pool = PoolDef::from_node(element)?;
             let mut volumes = Vec::new();
             for volume in element.children_named("volume") {
                 with_element(space, volume, file, |volume| {
@@ -176,9 +171,7 @@ fn load_document(
     }
     for element in root.children_named("device") {
         with_element(space, element, file, |element| {
-            pending::skip(
-                NodeDeviceDef::from_node(element).and_then(|def| nodedev::load(space, def)),
-            )
+            nodedev::load(space, NodeDeviceDef::from_node(element)?)
         })?;
     }
     if root.path("auth/user").is_some() {
@@ -326,7 +319,7 @@ fn load_domain(space: &dyn Space, element: &Node<'_>, file: Option<&str>) -> Res
     domain::insert(space, &mut d, &defs)?;
     for snapshot in &ns.snapshots {
         with_element(space, snapshot, file, |element| {
-            pending::skip(snapshot::load(space, &mut d, element))
+            snapshot::load(space, &mut d, element)
         })?;
     }
     if !ns.snapshots.is_empty() {

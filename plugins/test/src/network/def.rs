@@ -68,11 +68,11 @@ impl NetworkDef {
     /// `virNetworkDefUpdateSection`.
     pub fn update(
         &mut self,
-        _command: u32,
-        _section: u32,
-        _parent_index: i32,
-        _xml: &str,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
     ) -> Result<()> {
-        Err(crate::pending::not_yet("network update"))
+        super::update::update(&mut self.0, command, section, parent_index, xml)
     }
 }

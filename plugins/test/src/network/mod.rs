@@ -8,6 +8,7 @@
 //! network cannot be undefined.
 
 pub(crate) mod def;
+mod update;
 
 use serde::{Deserialize, Serialize};
 use virt_core::consts::{
