@@ -493,7 +493,9 @@ impl ContainerCgroup {
     /// Moves a process into the container's group in every hierarchy.
     pub fn add_process(&self, pid: Pid) -> Result<()> {
         for dir in &self.dirs {
+            let started = std::time::Instant::now();
             write_value(dir, "cgroup.procs", pid.as_raw())?;
+            tracing::debug!("joined {} in {:?}", dir.display(), started.elapsed());
         }
         Ok(())
     }

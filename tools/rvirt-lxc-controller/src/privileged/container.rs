@@ -1,10 +1,11 @@
 //! The container side: what the first process in the new namespaces does between `clone`
 //! and `exec` of the container's init.
 //!
-//! It waits until the parent has written its id maps, moved it into its cgroups and put its
-//! veth ends in its network namespace; then it enters a cgroup namespace, sets the hostname,
-//! configures its network, builds and pivots into its root, takes the console as its
-//! controlling terminal, drops capabilities, switches user if asked and executes init.
+//! It waits until the parent has written its id maps, sets the hostname and builds its tree
+//! while the parent moves it into its cgroups and puts its veth ends in its network
+//! namespace; then it enters a cgroup namespace, mounts its cgroups, configures its network,
+//! pivots into its root, takes the console as its controlling terminal, drops capabilities,
+//! switches user if asked and executes init.
 //! Any failure is sent to the parent over the sync socket as `code (4 bytes BE) + message`;
 //! a successful `exec` closes that socket (close-on-exec), which the parent sees as EOF.
 
@@ -40,8 +41,10 @@ pub struct ChildContext<'a> {
     pub sync: BorrowedFd<'a>,
 }
 
-/// The byte the parent sends when the child may go on.
+/// The byte the parent sends once the id maps are written: the child may build its tree.
 pub const GO: u8 = b'G';
+/// The byte the parent sends once the child is in its cgroups and has its veths.
+pub const JOINED: u8 = b'J';
 
 /// Runs in the cloned child; returns only the exit code of a failure.
 pub fn run(context: &ChildContext<'_>) -> isize {
@@ -93,25 +96,15 @@ fn setup_and_exec(context: &ChildContext<'_>) -> Result<Infallible> {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .context(|| "cannot set the parent-death signal")?;
     }
-    // Now inside the container's group: its cgroup namespace is rooted there.
-    unshare(CloneFlags::CLONE_NEWCGROUP)
-        .context(|| "cannot create the container's cgroup namespace")?;
     sethostname(&spec.hostname)
         .context(|| format!("cannot set the hostname to '{}'", spec.hostname))?;
 
-    if let Some(network) = &spec.network {
-        let mut rtnetlink = Rtnetlink::open()?;
-        rtnetlink.loopback_up()?;
-        for veth in &network.interfaces {
-            rtnetlink.configure_guest(veth)?;
-        }
-    }
-
+    // The mount tree is built while the parent moves this process into the container's
+    // cgroups (the first migration waits for an RCU grace period: milliseconds).
     mounts::make_private()?;
     let plan = MountPlan {
         spec,
         staging: context.staging,
-        layout: context.layout,
         own_network: context.namespaces.network,
         user_namespace: context.namespaces.user,
     };
@@ -129,6 +122,27 @@ fn setup_and_exec(context: &ChildContext<'_>) -> Result<Infallible> {
         context.namespaces.user,
         tty_gid_mapped,
     )?;
+
+    // Second go: in the container's cgroups, with its veths in this network namespace.
+    match nix::unistd::read(context.sync.as_raw_fd(), &mut go) {
+        Ok(1) if go[0] == JOINED => {}
+        _ => {
+            return Err(Failure::internal(
+                "the controller gave up before the container started",
+            ))
+        }
+    }
+    // Now inside the container's group: its cgroup namespace is rooted there.
+    unshare(CloneFlags::CLONE_NEWCGROUP)
+        .context(|| "cannot create the container's cgroup namespace")?;
+    mounts::mount_cgroups(root.as_fd(), context.layout)?;
+    if let Some(network) = &spec.network {
+        let mut rtnetlink = Rtnetlink::open()?;
+        rtnetlink.loopback_up()?;
+        for veth in &network.interfaces {
+            rtnetlink.configure_guest(veth)?;
+        }
+    }
     drop(root);
     mounts::pivot(context.staging)?;
     if spec.root().is_some_and(|root| root.readonly) {

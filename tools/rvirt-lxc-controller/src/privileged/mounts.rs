@@ -191,14 +191,13 @@ pub fn make_private() -> Result<()> {
 pub struct MountPlan<'a> {
     pub spec: &'a ContainerSpec,
     pub staging: &'a Path,
-    pub layout: &'a Layout,
     /// The container has its own network namespace (so a fresh sysfs shows only its links).
     pub own_network: bool,
     pub user_namespace: bool,
 }
 
-/// Builds the container's tree on `plan.staging` (everything but `/dev`). Returns a handle
-/// on the staged root.
+/// Builds the container's tree on `plan.staging` (everything but `/dev` and the cgroups).
+/// Returns a handle on the staged root.
 pub fn assemble(plan: &MountPlan<'_>) -> Result<OwnedFd> {
     let spec = plan.spec;
     let root_source = match spec.root() {
@@ -363,12 +362,13 @@ fn mount_sys(root: BorrowedFd<'_>, plan: &MountPlan<'_>) -> Result<()> {
             open_in_root(root, Path::new("/sys"), OFlag::O_PATH).context(|| "cannot open /sys")?;
         remount_readonly(&fd_path(mounted.as_fd()), "/sys")?;
     }
-    mount_cgroups(root, plan.layout)
+    Ok(())
 }
 
 /// The container's own cgroups, read-only: each host hierarchy mounted again, which the
-/// container's cgroup namespace roots at the container's group.
-fn mount_cgroups(root: BorrowedFd<'_>, layout: &Layout) -> Result<()> {
+/// container's cgroup namespace roots at the container's group (so: only once the container
+/// is in its group and has entered its cgroup namespace).
+pub fn mount_cgroups(root: BorrowedFd<'_>, layout: &Layout) -> Result<()> {
     let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let base = Path::new("/sys/fs/cgroup");
     let Ok(base_fd) = open_in_root(root, base, OFlag::O_PATH | OFlag::O_DIRECTORY) else {

@@ -30,7 +30,7 @@ use tracing::{error, info, warn};
 
 use super::cgroups::{ContainerCgroup, Layout};
 use super::console::{Console, Pty};
-use super::container::{self, ChildContext, GO};
+use super::container::{self, ChildContext, GO, JOINED};
 use super::error::{Context, Failure, Result};
 use super::monitor_server::{bind_unix, MonitorServer};
 use super::namespaces::{self, Namespaces};
@@ -181,6 +181,8 @@ impl Supervisor {
         let started = Instant::now();
         self.check_host()?;
         let layout = Layout::detect()?;
+        let stage = |what: &str| tracing::debug!("{what} after {:?}", started.elapsed());
+        stage("host checked");
         // Record the plan before creating anything: whatever happens next, `cleanup` finds it.
         self.state = ControllerState {
             controller_pid: getpid().as_raw(),
@@ -210,6 +212,7 @@ impl Supervisor {
             .idmap
             .as_ref()
             .and_then(|idmap| Some((idmap.host_root_uid()?, idmap.host_root_gid()?)));
+        stage("cgroups created");
         let pty = Pty::open(owner)?;
         let console_listener = bind_unix(&self.spec.console_socket, "console socket")?;
         self.console = Some(Console::new(pty, console_listener));
@@ -264,12 +267,40 @@ impl Supervisor {
             )?
         };
         drop(child_sync);
+        stage("cloned");
         self.init = Some(child);
         info!("container '{}' cloned as pid {child}", self.spec.name);
 
         if let Some(idmap) = &self.spec.idmap {
             namespaces::write_id_maps(child, idmap)?;
         }
+        nix::unistd::write(&parent_sync, &[GO]).context(|| "cannot tell the container to go on")?;
+        if let Err(failure) = self.join_container(child) {
+            // The child may have failed first (and died): its reason is the better one.
+            return Err(child_report(&parent_sync).unwrap_or(failure));
+        }
+        stage("namespaces prepared");
+        // A child that already failed has closed its end: its report follows.
+        let _ = nix::unistd::write(&parent_sync, &[JOINED]);
+        wait_for_exec(&parent_sync)?;
+
+        self.state.init_pid = Some(child.as_raw());
+        self.state.save(&self.spec.state_file)?;
+        info!(
+            "container '{}' runs init {} as pid {child} (started in {:?})",
+            self.spec.name,
+            self.spec.init.path.display(),
+            started.elapsed()
+        );
+        self.monitor.accept();
+        self.monitor.send(&Message::Init {
+            pid: child.as_raw() as u64,
+        });
+        Ok(())
+    }
+
+    /// Moves the cloned child into the container's cgroups and gives it its veths.
+    fn join_container(&mut self, child: Pid) -> Result<()> {
         if let Some(cgroup) = &self.cgroup {
             cgroup.add_process(child)?;
         }
@@ -286,21 +317,6 @@ impl Supervisor {
                 rtnetlink.attach_and_up(&veth.host_name, veth.bridge.as_deref())?;
             }
         }
-        nix::unistd::write(&parent_sync, &[GO]).context(|| "cannot tell the container to go on")?;
-        wait_for_exec(&parent_sync)?;
-
-        self.state.init_pid = Some(child.as_raw());
-        self.state.save(&self.spec.state_file)?;
-        info!(
-            "container '{}' runs init {} as pid {child} (started in {:?})",
-            self.spec.name,
-            self.spec.init.path.display(),
-            started.elapsed()
-        );
-        self.monitor.accept();
-        self.monitor.send(&Message::Init {
-            pid: child.as_raw() as u64,
-        });
         Ok(())
     }
 
@@ -723,6 +739,25 @@ enum Source {
     ConsoleListener,
     ConsoleMaster,
     ConsoleClient,
+}
+
+/// A failure report the child already sent, if any (without waiting).
+fn child_report(sync: &OwnedFd) -> Option<Failure> {
+    let mut poll_fd = libc::pollfd {
+        fd: sync.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for a descriptor that stays open during the call.
+    let ready = unsafe { libc::poll(&mut poll_fd, 1, 100) };
+    if ready <= 0 {
+        return None;
+    }
+    let mut report = [0u8; 4096];
+    match nix::unistd::read(sync.as_raw_fd(), &mut report) {
+        Ok(n) if n > 0 => Some(container::decode_report(&report[..n])),
+        _ => None,
+    }
 }
 
 /// Waits until the child has executed init (the sync socket closes) or reported a failure.
