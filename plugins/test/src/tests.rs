@@ -446,3 +446,54 @@ fn default_host_interface() {
     let error = crate::interface::lookup_by_name(&space, "nosuchif0").expect_err("missing");
     assert_eq!(error.code(), ErrorNumber::NO_INTERFACE);
 }
+
+#[test]
+fn node_documents_with_the_test_namespace() {
+    let space = MemorySpace::default();
+    let node = "<node>\
+        <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\
+          <name>snapdom</name><memory>1048576</memory><os><type>hvm</type></os>\
+          <test:runstate>5</test:runstate>\
+          <test:domainsnapshot><name>first</name><state>shutoff</state>\
+            <creationTime>1500000000</creationTime><active>0</active></test:domainsnapshot>\
+          <test:domainsnapshot><name>second</name><state>running</state><parent><name>first</name></parent>\
+            <creationTime>1500000100</creationTime><active>1</active></test:domainsnapshot>\
+        </domain>\
+        <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\
+          <name>tr</name><memory>1048576</memory><os><type>hvm</type></os><test:transient/>\
+        </domain></node>";
+    space
+        .write_file("/nodes/n.xml", node.as_bytes())
+        .expect("file");
+    node::populate_from_file(&space, "/nodes/n.xml").expect("loads");
+    let dom = domain::lookup_by_name(&space, "snapdom").expect("snapdom");
+    assert_eq!(state_of(&space, &dom), (domain_state::SHUTOFF, 0));
+    assert_eq!(
+        crate::snapshot::current(&space, &dom, 0).expect("current"),
+        "second"
+    );
+    assert_eq!(
+        crate::snapshot::parent(&space, &dom, "second", 0).expect("parent"),
+        "first"
+    );
+    assert_eq!(
+        crate::snapshot::list_all(&space, &dom, 0).expect("all"),
+        ["first", "second"]
+    );
+    let transient = domain::lookup_by_name(&space, "tr").expect("tr");
+    let status = domain::status(&space, &transient).expect("status");
+    assert!(status.active && !status.persistent);
+
+    let other = MemorySpace::default();
+    other
+        .write_file(
+            "/nodes/bad.xml",
+            node.replace("<active>1</active>", "").as_bytes(),
+        )
+        .expect("file");
+    let error = node::populate_from_file(&other, "/nodes/bad.xml").expect_err("no <active>");
+    assert_eq!(
+        error.message(),
+        "internal error: Could not find 'active' element"
+    );
+}

@@ -64,13 +64,15 @@ impl SnapshotDef {
     /// whether it is the current snapshot.
     pub fn from_node_document(node: &Node<'_>) -> Result<(SnapshotDef, bool)> {
         let snapshot = DomainSnapshot::from_node(node)?;
-        let Some(active) = snapshot.active else {
+        let active = snapshot.active;
+        let accepted = SnapshotDef::accept(snapshot, true)?;
+        let Some(active) = active else {
             return Err(snapshot_error(
                 ErrorNumber::INTERNAL_ERROR,
                 "Could not find 'active' element",
             ));
         };
-        Ok((SnapshotDef::accept(snapshot, true)?, active != 0))
+        Ok((accepted, active != 0))
     }
 
     fn accept(mut snap: DomainSnapshot, redefine: bool) -> Result<SnapshotDef> {
