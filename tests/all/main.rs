@@ -8,3 +8,5 @@ mod host;
 mod lxc;
 mod rvirsh;
 mod test_driver;
+#[path = "../rpc/mod.rs"]
+mod rpc;

@@ -40,8 +40,19 @@ pub fn decode_untrusted(bytes: &[u8]) -> usize {
         n_frames += 1;
         let header = frame.header;
         let procedure = header.procedure as u32;
-        let _ = protocol::decode_payload(header.prog, procedure, false, &frame.payload);
-        let _ = protocol::decode_payload(header.prog, procedure, true, &frame.payload);
+        for reply in [false, true] {
+            if let Some(Ok(encoded)) =
+                protocol::reencode_payload(header.prog, procedure, reply, &frame.payload)
+            {
+                // What was decoded encodes to bytes that decode to the same encoding.
+                let again = protocol::reencode_payload(header.prog, procedure, reply, &encoded);
+                assert_eq!(
+                    again,
+                    Some(Ok(encoded)),
+                    "procedure {procedure}: encoding is not a fixed point"
+                );
+            }
+        }
         let _ = events::decode_event(procedure, &frame.payload);
         let _ = xdr::from_bytes::<protocol::RemoteError>(&frame.payload);
         let _ = xdr::from_bytes::<protocol::StreamHole>(&frame.payload);

@@ -114,15 +114,21 @@ macro_rules! procedures {
         )*
 
         /// Decodes `payload` as the arguments (`reply == false`) or the reply of procedure
-        /// `number` of program `prog`, discarding the result; `None` for procedures without a
-        /// typed declaration. For fuzzing and for tests of the decoder.
-        pub fn decode_payload(prog: u32, number: u32, reply: bool, payload: &[u8]) -> Option<Result<(), XdrError>> {
+        /// `number` of program `prog` and encodes the value again; `None` for procedures
+        /// without a typed declaration. For fuzzing and for tests of the codec: encoding what
+        /// was decoded must give bytes that decode to the same encoding.
+        pub fn reencode_payload(
+            prog: u32,
+            number: u32,
+            reply: bool,
+            payload: &[u8],
+        ) -> Option<Result<Vec<u8>, XdrError>> {
             $(
                 if prog == <$name as Procedure>::PROGRAM && number == <$name as Procedure>::NUMBER {
                     return Some(if reply {
-                        crate::xdr::from_bytes::<<$name as Procedure>::Ret>(payload).map(drop)
+                        crate::xdr::from_bytes::<<$name as Procedure>::Ret>(payload).map(|v| crate::xdr::to_bytes(&v))
                     } else {
-                        crate::xdr::from_bytes::<<$name as Procedure>::Args>(payload).map(drop)
+                        crate::xdr::from_bytes::<<$name as Procedure>::Args>(payload).map(|v| crate::xdr::to_bytes(&v))
                     });
                 }
             )*
