@@ -32,6 +32,7 @@ fn config(extra_path: Option<&Path>, state_root: &Path) -> HostConfig {
         call_cpu_budget: Duration::from_millis(500),
         memory_limit_mib: 64,
         max_idle_instances: 4,
+        helper_dirs: virt_host::config::default_helper_dirs(),
     }
 }
 

@@ -52,6 +52,7 @@ fn host(state_root: &Path) -> Host {
         call_cpu_budget: Duration::from_secs(10),
         memory_limit_mib: 256,
         max_idle_instances: 4,
+        helper_dirs: virt_host::config::default_helper_dirs(),
     })
 }
 

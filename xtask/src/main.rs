@@ -3,12 +3,10 @@
 //! - `plugins`: builds the driver plugins into `target/plugins/` (see `plugins.rs`).
 //! - `xml-corpus DIR`: virt-xml against libvirt's golden files (see `xml_corpus.rs`).
 //! - `xml-bench DIR`: virt-xml parse+format throughput (see `xml_bench.rs`).
-//! - `lxc-bench [--runs N]`: LXC container start latency vs plain unshare (see `lxc_bench.rs`).
 //! - `qemu-argv-conformance [DIR]`: QEMU plugin argv vs libvirt's golden files (see `qemu_argv_conformance.rs`).
 
 use std::process::ExitCode;
 
-mod lxc_bench;
 mod plugins;
 mod qemu_argv_conformance;
 mod xml_bench;
@@ -20,7 +18,6 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or(&[]);
     match command {
         "plugins" => plugins::run(rest),
-        "lxc-bench" => lxc_bench::run(rest),
         "xml-corpus" => xml_corpus::run(rest),
         "xml-bench" => xml_bench::run(rest),
         "qemu-argv-conformance" => qemu_argv_conformance::run(rest),
@@ -28,7 +25,6 @@ fn main() -> ExitCode {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
             eprintln!("  plugins               build the driver plugins into target/plugins/");
-            eprintln!("  lxc-bench [--runs N]  LXC start latency: plugin, controller, plain unshare (root)");
             eprintln!("  xml-corpus [-v] DIR   check virt-xml against libvirt's testdata");
             eprintln!("  xml-bench DIR [SECS]  parse+format throughput of a domain XML folder");
             eprintln!("  qemu-argv-conformance [-v] [DIR] [CASE..]  QEMU argv vs libvirt's qemuxml2argvdata");

@@ -168,6 +168,19 @@ impl Connect {
         self.conn().domain_xml_from_native(format, config, flags)
     }
 
+    pub fn node_security_model(&self) -> Result<SecurityModel> {
+        self.conn().node_get_security_model()
+    }
+    pub fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        self.conn().get_cpu_model_names(arch, flags)
+    }
+    pub fn compare_cpu(&self, xml: &str, flags: u32) -> Result<i32> {
+        self.conn().compare_cpu(xml, flags)
+    }
+    pub fn baseline_cpu(&self, xmls: &[String], flags: u32) -> Result<String> {
+        self.conn().baseline_cpu(xmls, flags)
+    }
+
     /// Every event of this connection's scope, from now on.
     pub fn events(&self) -> Result<EventStream> {
         Ok(EventStream {
@@ -722,6 +735,89 @@ impl Domain {
         self.connect.check_writable()?;
         self.conn()
             .domain_qemu_agent_command(&self.reference(), cmd, timeout, flags)
+    }
+
+    pub fn parameters(
+        &self,
+        set: ParameterSet,
+        device: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.conn()
+            .domain_get_parameters(&self.reference(), set, device, flags)
+    }
+    pub fn set_parameters(
+        &self,
+        set: ParameterSet,
+        device: Option<&str>,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.connect.check_writable()?;
+        self.conn()
+            .domain_set_parameters(&self.reference(), set, device, params, flags)
+    }
+    pub fn security_label(&self) -> Result<Vec<SecurityLabel>> {
+        self.conn().domain_get_security_label(&self.reference())
+    }
+    pub fn block_info(&self, disk: &str, flags: u32) -> Result<BlockInfo> {
+        self.conn()
+            .domain_get_block_info(&self.reference(), disk, flags)
+    }
+    pub fn vcpu_info(&self) -> Result<Vec<VcpuInfo>> {
+        self.conn().domain_get_vcpu_info(&self.reference())
+    }
+    pub fn pin_vcpu(&self, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        self.connect.check_writable()?;
+        self.conn()
+            .domain_pin_vcpu(&self.reference(), vcpu, cpumap, flags)
+    }
+    pub fn interface_addresses(&self, source: u32, flags: u32) -> Result<Vec<GuestInterface>> {
+        if source == 1 {
+            // VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT talks to the guest: a write in libvirt's book.
+            self.connect.check_writable()?;
+        }
+        self.conn()
+            .domain_interface_addresses(&self.reference(), source, flags)
+    }
+    pub fn job_stats(&self, flags: u32) -> Result<JobStats> {
+        self.conn().domain_get_job_stats(&self.reference(), flags)
+    }
+    pub fn abort_job(&self, flags: u32) -> Result<()> {
+        self.connect.check_writable()?;
+        self.conn().domain_abort_job(&self.reference(), flags)
+    }
+    pub fn core_dump(&self, to: &str, format: u32, flags: u32) -> Result<()> {
+        self.connect.check_writable()?;
+        self.conn()
+            .domain_core_dump(&self.reference(), to, format, flags)
+    }
+    pub fn set_lifecycle_action(&self, kind: u32, action: u32, flags: u32) -> Result<()> {
+        self.connect.check_writable()?;
+        self.conn()
+            .domain_set_lifecycle_action(&self.reference(), kind, action, flags)
+    }
+    pub fn time(&self, flags: u32) -> Result<(i64, u32)> {
+        self.connect.check_writable()?;
+        self.conn().domain_get_time(&self.reference(), flags)
+    }
+    pub fn set_time(&self, seconds: i64, nseconds: u32, flags: u32) -> Result<()> {
+        self.connect.check_writable()?;
+        self.conn()
+            .domain_set_time(&self.reference(), seconds, nseconds, flags)
+    }
+    pub fn fs_freeze(&self, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.connect.check_writable()?;
+        self.conn()
+            .domain_fs_freeze(&self.reference(), mountpoints, flags)
+    }
+    pub fn fs_thaw(&self, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.connect.check_writable()?;
+        self.conn()
+            .domain_fs_thaw(&self.reference(), mountpoints, flags)
+    }
+    pub fn disk_errors(&self, flags: u32) -> Result<Vec<(String, i32)>> {
+        self.conn().domain_get_disk_errors(&self.reference(), flags)
     }
 
     // ---- snapshots ----

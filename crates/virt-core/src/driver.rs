@@ -102,6 +102,18 @@ pub trait Connection: Send + Sync {
     fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
         unsupported("virConnectDomainXMLFromNative")
     }
+    fn node_get_security_model(&self) -> Result<SecurityModel> {
+        unsupported("virNodeGetSecurityModel")
+    }
+    fn get_cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        unsupported("virConnectGetCPUModelNames")
+    }
+    fn compare_cpu(&self, xml: &str, flags: u32) -> Result<i32> {
+        unsupported("virConnectCompareCPU")
+    }
+    fn baseline_cpu(&self, xmls: &[String], flags: u32) -> Result<String> {
+        unsupported("virConnectBaselineCPU")
+    }
     /// A receiver of every event in this connection's scope.
     fn events(&self) -> Result<broadcast::Receiver<Event>> {
         unsupported("virConnectDomainEventRegisterAny")
@@ -338,6 +350,85 @@ pub trait Connection: Send + Sync {
         flags: u32,
     ) -> Result<String> {
         unsupported("virDomainQemuAgentCommand")
+    }
+
+    fn domain_get_parameters(
+        &self,
+        dom: &DomainRef,
+        set: ParameterSet,
+        device: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        unsupported("virDomainGetMemoryParameters")
+    }
+    fn domain_set_parameters(
+        &self,
+        dom: &DomainRef,
+        set: ParameterSet,
+        device: Option<&str>,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        unsupported("virDomainSetMemoryParameters")
+    }
+    fn domain_get_security_label(&self, dom: &DomainRef) -> Result<Vec<SecurityLabel>> {
+        unsupported("virDomainGetSecurityLabel")
+    }
+    fn domain_get_block_info(&self, dom: &DomainRef, disk: &str, flags: u32) -> Result<BlockInfo> {
+        unsupported("virDomainGetBlockInfo")
+    }
+    fn domain_get_vcpu_info(&self, dom: &DomainRef) -> Result<Vec<VcpuInfo>> {
+        unsupported("virDomainGetVcpus")
+    }
+    fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        unsupported("virDomainPinVcpuFlags")
+    }
+    fn domain_interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<GuestInterface>> {
+        unsupported("virDomainInterfaceAddresses")
+    }
+    fn domain_get_job_stats(&self, dom: &DomainRef, flags: u32) -> Result<JobStats> {
+        unsupported("virDomainGetJobStats")
+    }
+    fn domain_abort_job(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        unsupported("virDomainAbortJob")
+    }
+    fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
+        unsupported("virDomainCoreDumpWithFormat")
+    }
+    fn domain_set_lifecycle_action(
+        &self,
+        dom: &DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<()> {
+        unsupported("virDomainSetLifecycleAction")
+    }
+    fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
+        unsupported("virDomainGetTime")
+    }
+    fn domain_set_time(
+        &self,
+        dom: &DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<()> {
+        unsupported("virDomainSetTime")
+    }
+    fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        unsupported("virDomainFSFreeze")
+    }
+    fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        unsupported("virDomainFSThaw")
+    }
+    fn domain_get_disk_errors(&self, dom: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
+        unsupported("virDomainGetDiskErrors")
     }
 
     // ---- domain snapshots (by name within a domain) ----

@@ -194,6 +194,79 @@ pub struct StorageVolInfo {
     pub allocation: u64,
 }
 
+/// `virSecurityLabel`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityLabel {
+    pub label: String,
+    pub enforcing: bool,
+}
+
+/// `virSecurityModel`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityModel {
+    pub model: String,
+    pub doi: String,
+}
+
+/// `virDomainBlockInfo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub capacity: u64,
+    pub allocation: u64,
+    pub physical: u64,
+}
+
+/// `virVcpuInfo` with the vCPU's affinity (one bit per host CPU).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VcpuInfo {
+    pub number: u32,
+    /// A `virVcpuState`.
+    pub state: i32,
+    pub cpu_time_ns: u64,
+    /// Host CPU it last ran on, -1 if unknown.
+    pub cpu: i32,
+    pub cpumap: Vec<u8>,
+}
+
+/// One guest IP address; `kind` is a `virIPAddrType`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpAddress {
+    pub kind: i32,
+    pub address: String,
+    pub prefix: u32,
+}
+
+/// `virDomainInterface`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestInterface {
+    pub name: String,
+    pub hwaddr: Option<String>,
+    pub addresses: Vec<IpAddress>,
+}
+
+/// `virDomainGetJobStats`: the job type and its statistics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobStats {
+    /// A `virDomainJobType`.
+    pub kind: i32,
+    pub params: Vec<TypedParam>,
+}
+
+/// Which `virDomainGet*Parameters` / `virDomainSet*Parameters` family a call is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParameterSet {
+    Memory,
+    Blkio,
+    Numa,
+    /// Per interface (`virDomainGetInterfaceParameters`).
+    Interface,
+    /// Per disk (`virDomainGetBlockIoTune`).
+    BlockIoTune,
+    PerfEvents,
+    LaunchSecurity,
+    GuestInfo,
+}
+
 /// Where a domain's console is, for the layer that moves its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsoleEndpoint {

@@ -35,6 +35,7 @@ fn config(state: &Path, cache: Option<PathBuf>) -> HostConfig {
         call_cpu_budget: Duration::from_secs(10),
         memory_limit_mib: 64,
         max_idle_instances: 4,
+        helper_dirs: virt_host::config::default_helper_dirs(),
     }
 }
 

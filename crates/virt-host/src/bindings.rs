@@ -298,3 +298,85 @@ impl From<wit::Event> for core::Event {
         }
     }
 }
+
+impl From<wit::SecurityLabel> for core::SecurityLabel {
+    fn from(l: wit::SecurityLabel) -> Self {
+        core::SecurityLabel {
+            label: l.label,
+            enforcing: l.enforcing,
+        }
+    }
+}
+
+impl From<wit::SecurityModel> for core::SecurityModel {
+    fn from(m: wit::SecurityModel) -> Self {
+        core::SecurityModel {
+            model: m.model,
+            doi: m.doi,
+        }
+    }
+}
+
+impl From<wit::BlockInfo> for core::BlockInfo {
+    fn from(b: wit::BlockInfo) -> Self {
+        core::BlockInfo {
+            capacity: b.capacity,
+            allocation: b.allocation,
+            physical: b.physical,
+        }
+    }
+}
+
+impl From<wit::VcpuInfo> for core::VcpuInfo {
+    fn from(v: wit::VcpuInfo) -> Self {
+        core::VcpuInfo {
+            number: v.number,
+            state: v.state,
+            cpu_time_ns: v.cpu_time_ns,
+            cpu: v.cpu,
+            cpumap: v.cpumap,
+        }
+    }
+}
+
+impl From<wit::GuestInterface> for core::GuestInterface {
+    fn from(i: wit::GuestInterface) -> Self {
+        core::GuestInterface {
+            name: i.name,
+            hwaddr: i.hwaddr,
+            addresses: i
+                .addresses
+                .into_iter()
+                .map(|a| core::IpAddress {
+                    kind: a.kind,
+                    address: a.address,
+                    prefix: a.prefix,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<wit::JobStats> for core::JobStats {
+    fn from(j: wit::JobStats) -> Self {
+        core::JobStats {
+            kind: j.kind,
+            params: j.params.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<core::ParameterSet> for wit::ParameterSet {
+    fn from(set: core::ParameterSet) -> Self {
+        match set {
+            core::ParameterSet::Memory => wit::ParameterSet::Memory,
+            core::ParameterSet::Blkio => wit::ParameterSet::Blkio,
+            core::ParameterSet::Numa => wit::ParameterSet::Numa,
+            core::ParameterSet::Interface => wit::ParameterSet::Interface,
+            core::ParameterSet::BlockIoTune => wit::ParameterSet::BlockIoTune,
+            core::ParameterSet::PerfEvents => wit::ParameterSet::PerfEvents,
+            core::ParameterSet::LaunchSecurity => wit::ParameterSet::LaunchSecurity,
+            core::ParameterSet::GuestInfo => wit::ParameterSet::GuestInfo,
+        }
+    }
+}

@@ -18,6 +18,11 @@ pub struct DriverDirs {
 }
 
 impl DriverDirs {
+    /// The same layout under another root (`ROOT/{etc,lib,run,log,cache}/<driver>`).
+    pub fn rooted(root: &Path, driver: &str) -> DriverDirs {
+        DirLayout::Root(root.to_path_buf()).driver_dirs(driver)
+    }
+
     /// `$config`, `$state`, ... as used in manifests and grants.
     pub fn expand(&self, var: &str) -> Option<PathBuf> {
         match var {
@@ -112,6 +117,37 @@ pub struct HostConfig {
     pub memory_limit_mib: u64,
     /// Idle instances kept per plugin.
     pub max_idle_instances: usize,
+    /// Where helper programs (e.g. `rvirt-lxc-controller`) are looked for first, and what
+    /// `$helpers` means in manifests and grants.
+    pub helper_dirs: Vec<PathBuf>,
+}
+
+/// `$RVIRT_HELPER_DIR` (colon-separated), the running executable's directory and its parent
+/// (cargo puts test binaries in `target/*/deps/`, tools in `target/*/`), then
+/// `/usr/libexec/rvirt` and `/usr/local/libexec/rvirt`.
+pub fn default_helper_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("RVIRT_HELPER_DIR")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        if let Some(parent) = exe_dir.parent() {
+            let parent = parent.to_path_buf();
+            dirs.push(exe_dir);
+            dirs.push(parent);
+        } else {
+            dirs.push(exe_dir);
+        }
+    }
+    dirs.push("/usr/libexec/rvirt".into());
+    dirs.push("/usr/local/libexec/rvirt".into());
+    dirs
 }
 
 /// The workspace this host was built in; its build output is the last plugin directory, so
@@ -178,6 +214,7 @@ impl HostConfig {
             call_cpu_budget: Duration::from_secs(10),
             memory_limit_mib: 256,
             max_idle_instances: 16,
+            helper_dirs: default_helper_dirs(),
         })
     }
 }

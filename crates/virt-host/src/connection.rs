@@ -7,9 +7,10 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use virt_core::driver::Connection;
 use virt_core::{
-    ConsoleEndpoint, DomainInfo, DomainRef, DomainState, InterfaceRef, NetworkRef, NodeInfo,
-    ObjectStatus, SecretRef, StoragePoolInfo, StoragePoolRef, StorageVolInfo, StorageVolRef,
-    TypedParam, Uuid,
+    BlockInfo, ConsoleEndpoint, DomainInfo, DomainRef, DomainState, GuestInterface, InterfaceRef,
+    JobStats, NetworkRef, NodeInfo, ObjectStatus, ParameterSet, SecretRef, SecurityLabel,
+    SecurityModel, StoragePoolInfo, StoragePoolRef, StorageVolInfo, StorageVolRef, TypedParam,
+    Uuid, VcpuInfo,
 };
 use virt_core::{Error, ErrorDomain, ErrorNumber, Event, Result};
 use wasmtime::Store;
@@ -175,6 +176,22 @@ impl Connection for PluginConnection {
             d.rvirt_driver_connect()
                 .call_domain_xml_from_native(s, format, config, flags)
         })
+    }
+    fn node_get_security_model(&self) -> Result<SecurityModel> {
+        self.run(|d, s| d.rvirt_driver_connect().call_node_get_security_model(s))
+            .map(Into::into)
+    }
+    fn get_cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        self.run(|d, s| {
+            d.rvirt_driver_connect()
+                .call_get_cpu_model_names(s, arch, flags)
+        })
+    }
+    fn compare_cpu(&self, xml: &str, flags: u32) -> Result<i32> {
+        self.run(|d, s| d.rvirt_driver_connect().call_compare_cpu(s, xml, flags))
+    }
+    fn baseline_cpu(&self, xmls: &[String], flags: u32) -> Result<String> {
+        self.run(|d, s| d.rvirt_driver_connect().call_baseline_cpu(s, xmls, flags))
     }
     fn events(&self) -> Result<broadcast::Receiver<Event>> {
         Ok(self.space.subscribe())
@@ -550,6 +567,143 @@ impl Connection for PluginConnection {
         self.run(|d, s| {
             d.rvirt_driver_domains()
                 .call_qemu_agent_command(s, &dom.into(), cmd, timeout, flags)
+        })
+    }
+
+    fn domain_get_parameters(
+        &self,
+        dom: &DomainRef,
+        set: ParameterSet,
+        device: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_parameters(s, &dom.into(), set.into(), device, flags)
+        })
+        .map(params)
+    }
+    fn domain_set_parameters(
+        &self,
+        dom: &DomainRef,
+        set: ParameterSet,
+        device: Option<&str>,
+        new_params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        let new_params: Vec<wit::TypedParam> = new_params.iter().map(Into::into).collect();
+        self.run(|d, s| {
+            d.rvirt_driver_domains().call_set_parameters(
+                s,
+                &dom.into(),
+                set.into(),
+                device,
+                &new_params,
+                flags,
+            )
+        })
+    }
+    fn domain_get_security_label(&self, dom: &DomainRef) -> Result<Vec<SecurityLabel>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_security_label(s, &dom.into())
+        })
+        .map(list)
+    }
+    fn domain_get_block_info(&self, dom: &DomainRef, disk: &str, flags: u32) -> Result<BlockInfo> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_block_info(s, &dom.into(), disk, flags)
+        })
+        .map(Into::into)
+    }
+    fn domain_get_vcpu_info(&self, dom: &DomainRef) -> Result<Vec<VcpuInfo>> {
+        self.run(|d, s| d.rvirt_driver_domains().call_get_vcpu_info(s, &dom.into()))
+            .map(list)
+    }
+    fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_pin_vcpu(s, &dom.into(), vcpu, cpumap, flags)
+        })
+    }
+    fn domain_interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<GuestInterface>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_interface_addresses(s, &dom.into(), source, flags)
+        })
+        .map(list)
+    }
+    fn domain_get_job_stats(&self, dom: &DomainRef, flags: u32) -> Result<JobStats> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_job_stats(s, &dom.into(), flags)
+        })
+        .map(Into::into)
+    }
+    fn domain_abort_job(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_abort_job(s, &dom.into(), flags)
+        })
+    }
+    fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_core_dump(s, &dom.into(), to, format, flags)
+        })
+    }
+    fn domain_set_lifecycle_action(
+        &self,
+        dom: &DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_set_lifecycle_action(s, &dom.into(), kind, action, flags)
+        })
+    }
+    fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_time(s, &dom.into(), flags)
+        })
+    }
+    fn domain_set_time(
+        &self,
+        dom: &DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_set_time(s, &dom.into(), seconds, nseconds, flags)
+        })
+    }
+    fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_fs_freeze(s, &dom.into(), mountpoints, flags)
+        })
+    }
+    fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_fs_thaw(s, &dom.into(), mountpoints, flags)
+        })
+    }
+    fn domain_get_disk_errors(&self, dom: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
+        self.run(|d, s| {
+            d.rvirt_driver_domains()
+                .call_get_disk_errors(s, &dom.into(), flags)
         })
     }
 

@@ -28,13 +28,20 @@ pub struct PluginShared {
     pub spaces: SpaceRegistry,
     pub dispatch: Dispatch,
     pub call_cpu_budget: Duration,
+    /// What `$helpers` means, and where bare program names are looked for first.
+    pub helper_dirs: Vec<PathBuf>,
 }
 
 impl PluginShared {
-    /// Allows `operation` only if both the manifest asks for it and the operator grants it;
-    /// a denial is logged with the plugin's name.
-    pub fn check(&self, operation: Operation<'_>) -> Result<(), Error> {
-        let expand = |var: &str| self.dirs.expand(var);
+    /// Allows `operation` only if both the manifest asks for it and the operator grants it,
+    /// with `$config`... meaning `dirs`; a denial is logged with the plugin's name.
+    pub fn check(&self, operation: Operation<'_>, dirs: &DriverDirs) -> Result<(), Error> {
+        let expand = |var: &str| -> Vec<PathBuf> {
+            if var == "helpers" {
+                return self.helper_dirs.clone();
+            }
+            dirs.expand(var).into_iter().collect()
+        };
         if self.requested.allows(operation, &expand) && self.granted.allows(operation, &expand) {
             return Ok(());
         }
@@ -42,15 +49,15 @@ impl PluginShared {
         Err(denied(&self.name, &operation.to_string()))
     }
 
-    /// Checks a file access: the driver's own directories are always allowed.
-    pub fn check_file(&self, path: &str, write: bool) -> Result<PathBuf, Error> {
+    /// Checks a file access: the driver's own directories (`dirs`) are always allowed.
+    pub fn check_file(&self, path: &str, write: bool, dirs: &DriverDirs) -> Result<PathBuf, Error> {
         let normalized = normalize(Path::new(path)).ok_or_else(|| {
             denied(
                 &self.name,
                 &format!("use the relative or escaping path '{path}'"),
             )
         })?;
-        if self.dirs.contains(&normalized) {
+        if dirs.contains(&normalized) {
             return Ok(normalized);
         }
         let operation = if write {
@@ -58,7 +65,7 @@ impl PluginShared {
         } else {
             Operation::FileRead(&normalized)
         };
-        self.check(operation)?;
+        self.check(operation, dirs)?;
         Ok(normalized)
     }
 }
@@ -152,6 +159,25 @@ impl PluginCtx {
         let result = operation(self);
         self.call.blocked += start.elapsed();
         result
+    }
+
+    /// The driver directories of the call's space: its own root's, or the host's layout.
+    pub fn space_dirs(&self) -> &DriverDirs {
+        self.call
+            .space
+            .as_ref()
+            .and_then(|space| space.dirs.as_ref())
+            .unwrap_or(&self.shared.dirs)
+    }
+
+    /// [`PluginShared::check`] in the call's space.
+    pub fn check(&self, operation: Operation<'_>) -> Result<(), Error> {
+        self.shared.check(operation, self.space_dirs())
+    }
+
+    /// [`PluginShared::check_file`] in the call's space.
+    pub fn check_file(&self, path: &str, write: bool) -> Result<PathBuf, Error> {
+        self.shared.check_file(path, write, self.space_dirs())
     }
 
     /// The space of the call in flight, or an error for calls made outside one.

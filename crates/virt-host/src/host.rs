@@ -198,6 +198,36 @@ impl Host {
     }
 }
 
+impl Host {
+    /// Lets go of every live resource: closes the streams and descriptors of every space and
+    /// forgets (without killing) the processes, so another host (after an in-process restart,
+    /// or the next daemon) can reattach to them. Guests keep running. Called on drop too.
+    pub fn shutdown(&self) {
+        self.kept_open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let loaded: Vec<Arc<Plugin>> = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for plugin in loaded {
+            for space in plugin.shared().spaces.all() {
+                space.resources.close_all();
+            }
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 /// The host as a `virt-core` driver.
 pub struct HostDriver(pub Arc<Host>);
 

@@ -38,31 +38,18 @@ impl state::Host for PluginCtx {
         name: String,
         persistence: state::Persistence,
     ) -> WitResult<state::SpaceStatus> {
-        if !self.call.opening || self.call.space.is_some() {
-            return Err(Error::internal(
-                ErrorDomain::NONE,
-                "bind-space is only valid once, inside connect.open",
-            )
-            .into());
-        }
-        let persistence = match persistence {
-            state::Persistence::Volatile => Persistence::Volatile,
-            state::Persistence::Persistent => Persistence::Persistent,
-        };
-        let shared = std::sync::Arc::clone(&self.shared);
-        let (space, binding) = self.blocking(|_| shared.spaces.bind(&name, persistence))?;
-        self.call.space = Some(std::sync::Arc::clone(&space));
-        Ok(match binding {
-            Binding::Existing => state::SpaceStatus::Existing,
-            Binding::Created => {
-                self.call.initializing = Some(space);
-                state::SpaceStatus::Created
-            }
-            Binding::Reloaded => {
-                self.call.initializing = Some(space);
-                state::SpaceStatus::Reloaded
-            }
-        })
+        Ok(self.bind(&name, persistence, None)?)
+    }
+
+    fn bind_space_rooted(
+        &mut self,
+        name: String,
+        persistence: state::Persistence,
+        root: String,
+    ) -> WitResult<state::SpaceStatus> {
+        let root = self.check_file(&root, true)?;
+        let dirs = crate::config::DriverDirs::rooted(&root, &self.shared.name);
+        Ok(self.bind(&name, persistence, Some(dirs))?)
     }
 
     fn connection_uri(&mut self) -> String {
@@ -167,31 +154,38 @@ fn process_status(status: ProcessStatus) -> process::ProcessStatus {
     }
 }
 
-/// Resolves a bare program name through PATH, as a shell would.
-fn resolve_program(program: &str) -> Option<std::path::PathBuf> {
+/// Resolves a bare program name in the host's helper directories, then through PATH.
+fn resolve_program(
+    program: &str,
+    helper_dirs: &[std::path::PathBuf],
+) -> Option<std::path::PathBuf> {
     if program.contains('/') {
         return Some(program.into());
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    helper_dirs
+        .iter()
+        .cloned()
+        .chain(std::env::split_paths(&path))
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
 
 impl process::Host for PluginCtx {
     fn spawn(&mut self, request: process::SpawnRequest) -> WitResult<process::ProcessHandle> {
-        let program = resolve_program(&request.program).ok_or_else(|| {
-            Error::new(
-                ErrorNumber::OPERATION_FAILED,
-                ErrorDomain::NONE,
-                format!("cannot find program '{}'", request.program),
-            )
-        })?;
-        self.shared.check(Operation::Spawn(&program))?;
+        let program =
+            resolve_program(&request.program, &self.shared.helper_dirs).ok_or_else(|| {
+                Error::new(
+                    ErrorNumber::OPERATION_FAILED,
+                    ErrorDomain::NONE,
+                    format!("cannot find program '{}'", request.program),
+                )
+            })?;
+        self.check(Operation::Spawn(&program))?;
         let output_path = |output: &process::Output| -> Result<Option<std::path::PathBuf>, Error> {
             match output {
                 process::Output::Discard => Ok(None),
-                process::Output::AppendFile(path) => Ok(Some(self.shared.check_file(path, true)?)),
+                process::Output::AppendFile(path) => Ok(Some(self.check_file(path, true)?)),
             }
         };
         let stdout = output_path(&request.stdout)?;
@@ -262,6 +256,39 @@ impl process::Host for PluginCtx {
 }
 
 impl PluginCtx {
+    /// Binds the opening connection to a space (see `state.bind-space`).
+    fn bind(
+        &mut self,
+        name: &str,
+        persistence: state::Persistence,
+        dirs: Option<crate::config::DriverDirs>,
+    ) -> Result<state::SpaceStatus, Error> {
+        if !self.call.opening || self.call.space.is_some() {
+            return Err(Error::internal(
+                ErrorDomain::NONE,
+                "bind-space is only valid once, inside connect.open",
+            ));
+        }
+        let persistence = match persistence {
+            state::Persistence::Volatile => Persistence::Volatile,
+            state::Persistence::Persistent => Persistence::Persistent,
+        };
+        let shared = std::sync::Arc::clone(&self.shared);
+        let (space, binding) = self.blocking(|_| shared.spaces.bind(name, persistence, dirs))?;
+        self.call.space = Some(std::sync::Arc::clone(&space));
+        Ok(match binding {
+            Binding::Existing => state::SpaceStatus::Existing,
+            Binding::Created => {
+                self.call.initializing = Some(space);
+                state::SpaceStatus::Created
+            }
+            Binding::Reloaded => {
+                self.call.initializing = Some(space);
+                state::SpaceStatus::Reloaded
+            }
+        })
+    }
+
     /// Remembers that this call claims `handle`'s frames, to release them when it ends.
     fn claim(&mut self, handle: u64) {
         if !self.call.claimed.contains(&handle) {
@@ -284,9 +311,9 @@ impl unix_stream::Host for PluginCtx {
                 format!("socket path '{path}' must be absolute"),
             )
         })?;
-        let in_own_run_dir = normalized.starts_with(&self.shared.dirs.run);
+        let in_own_run_dir = normalized.starts_with(&self.space_dirs().run);
         if !in_own_run_dir {
-            self.shared.check(Operation::UnixConnect(&normalized))?;
+            self.check(Operation::UnixConnect(&normalized))?;
         }
         let framing = match framing {
             unix_stream::Framing::Line => Framing::Line,
@@ -313,6 +340,23 @@ impl unix_stream::Host for PluginCtx {
         let call_id = self.call.id;
         self.claim(handle);
         Ok(self.blocking(|_| stream.send(call_id, &bytes))?)
+    }
+
+    fn send_with_handles(
+        &mut self,
+        handle: unix_stream::StreamHandle,
+        bytes: Vec<u8>,
+        handles: Vec<u64>,
+    ) -> WitResult<()> {
+        let space = self.space()?;
+        let stream = space.resources.stream(handle)?;
+        let fds = handles
+            .iter()
+            .map(|h| space.resources.descriptor(*h))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let call_id = self.call.id;
+        self.claim(handle);
+        Ok(self.blocking(|_| stream.send_with_fds(call_id, &bytes, &fds))?)
     }
 
     fn recv(
@@ -357,7 +401,7 @@ fn io_error(what: &str, path: &Path, error: std::io::Error) -> wit::Error {
 
 impl files::Host for PluginCtx {
     fn dirs(&mut self) -> files::DriverDirs {
-        let dirs = &self.shared.dirs;
+        let dirs = self.space_dirs();
         let text = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
         files::DriverDirs {
             config: text(&dirs.config),
@@ -368,20 +412,64 @@ impl files::Host for PluginCtx {
         }
     }
 
+    fn read_range(&mut self, path: String, offset: u64, len: u32) -> WitResult<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.check_file(&path, false)?;
+        self.blocking(|_| {
+            let mut file = std::fs::File::open(&path)?;
+            file.seek(SeekFrom::Start(offset))?;
+            let mut contents = Vec::with_capacity(len.min(1 << 20) as usize);
+            file.take(len.into()).read_to_end(&mut contents)?;
+            Ok(contents)
+        })
+        .map_err(|e| io_error("read", &path, e))
+    }
+
+    fn open(&mut self, path: String, mode: files::OpenMode) -> WitResult<u64> {
+        let write = !matches!(mode, files::OpenMode::Read);
+        let path = self.check_file(&path, write)?;
+        let mut options = std::fs::OpenOptions::new();
+        match mode {
+            files::OpenMode::Read => options.read(true),
+            files::OpenMode::Write => options.write(true).create(true).truncate(true),
+            files::OpenMode::Append => options.append(true).create(true),
+            files::OpenMode::ReadWrite => options.read(true).write(true).create(true),
+        };
+        let file = options
+            .open(&path)
+            .map_err(|e| io_error("open", &path, e))?;
+        Ok(self.space()?.resources.add_descriptor(file.into()))
+    }
+
+    fn close(&mut self, handle: u64) {
+        if let Some(space) = &self.call.space {
+            space.resources.close_descriptor(handle);
+        }
+    }
+
+    fn remove_dir(&mut self, path: String) -> WitResult<()> {
+        let path = self.check_file(&path, true)?;
+        match std::fs::remove_dir(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(io_error("remove directory", &path, error)),
+        }
+    }
+
     fn read(&mut self, path: String) -> WitResult<Vec<u8>> {
-        let path = self.shared.check_file(&path, false)?;
+        let path = self.check_file(&path, false)?;
         self.blocking(|_| std::fs::read(&path))
             .map_err(|e| io_error("read", &path, e))
     }
 
     fn write(&mut self, path: String, contents: Vec<u8>) -> WitResult<()> {
-        let path = self.shared.check_file(&path, true)?;
+        let path = self.check_file(&path, true)?;
         self.blocking(|_| write_atomically(&path, &contents))
             .map_err(|e| io_error("write", &path, e))
     }
 
     fn remove(&mut self, path: String) -> WitResult<()> {
-        let path = self.shared.check_file(&path, true)?;
+        let path = self.check_file(&path, true)?;
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -390,7 +478,7 @@ impl files::Host for PluginCtx {
     }
 
     fn stat(&mut self, path: String) -> WitResult<Option<files::FileStat>> {
-        let path = self.shared.check_file(&path, false)?;
+        let path = self.check_file(&path, false)?;
         match std::fs::metadata(&path) {
             Ok(meta) => {
                 let mtime_ns = meta
@@ -411,12 +499,12 @@ impl files::Host for PluginCtx {
     }
 
     fn create_dir_all(&mut self, path: String) -> WitResult<()> {
-        let path = self.shared.check_file(&path, true)?;
+        let path = self.check_file(&path, true)?;
         std::fs::create_dir_all(&path).map_err(|e| io_error("create directory", &path, e))
     }
 
     fn list_dir(&mut self, path: String) -> WitResult<Vec<String>> {
-        let path = self.shared.check_file(&path, false)?;
+        let path = self.check_file(&path, false)?;
         let entries = std::fs::read_dir(&path).map_err(|e| io_error("list", &path, e))?;
         let mut names: Vec<String> = entries
             .filter_map(|entry| entry.ok())
@@ -447,7 +535,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 impl net::Host for PluginCtx {
     fn bridge_exists(&mut self, name: String) -> bool {
-        if self.shared.check(Operation::Net("bridge")).is_err() {
+        if self.check(Operation::Net("bridge")).is_err() {
             return false;
         }
         crate::netdev::bridge_exists(&name)
@@ -459,7 +547,7 @@ impl net::Host for PluginCtx {
         bridge: Option<String>,
         mtu: Option<u32>,
     ) -> WitResult<net::TapDevice> {
-        self.shared.check(Operation::Net("tap"))?;
+        self.check(Operation::Net("tap"))?;
         let space = self.space()?;
         let (fd, name) = crate::netdev::create_tap(&name, bridge.as_deref(), mtu)?;
         let handle = space.resources.add_descriptor(fd);
@@ -467,7 +555,7 @@ impl net::Host for PluginCtx {
     }
 
     fn delete_link(&mut self, name: String) -> WitResult<()> {
-        self.shared.check(Operation::Net("link"))?;
+        self.check(Operation::Net("link"))?;
         crate::netdev::delete_link(&name)
             .map_err(|e| system(format!("cannot delete link '{name}'"), e).into())
     }

@@ -91,39 +91,44 @@ impl std::fmt::Display for Operation<'_> {
     }
 }
 
-/// Expands `$config`, `$state`, `$run`, `$log` and `$cache` at the start of a pattern.
-pub type DirExpander<'a> = dyn Fn(&str) -> Option<PathBuf> + 'a;
+/// Expands `$config`, `$state`, `$run`, `$log`, `$cache` (the driver's directories) and
+/// `$helpers` (the host's helper-program directories) at the start of a pattern; a variable
+/// may stand for several directories.
+pub type DirExpander<'a> = dyn Fn(&str) -> Vec<PathBuf> + 'a;
 
 impl Capabilities {
     /// True when some pattern of this set covers `operation`.
     pub fn allows(&self, operation: Operation<'_>, expand: &DirExpander<'_>) -> bool {
-        let expand_pattern = |pattern: &str| -> PathBuf {
+        let expand_pattern = |pattern: &str| -> Vec<PathBuf> {
             if let Some(rest) = pattern.strip_prefix('$') {
                 let (var, tail) = rest.split_once('/').unwrap_or((rest, ""));
-                if let Some(dir) = expand(var) {
-                    return if tail.is_empty() { dir } else { dir.join(tail) };
+                return expand(var)
+                    .into_iter()
+                    .map(|dir| if tail.is_empty() { dir } else { dir.join(tail) })
+                    .collect();
+            }
+            vec![PathBuf::from(pattern)]
+        };
+        let any = |patterns: &mut dyn Iterator<Item = &String>, matches: &dyn Fn(&Path) -> bool| {
+            for pattern in patterns {
+                if expand_pattern(pattern).iter().any(|p| matches(p)) {
+                    return true;
                 }
             }
-            PathBuf::from(pattern)
+            false
         };
         match operation {
-            Operation::Spawn(program) => self
-                .spawn
-                .iter()
-                .any(|pattern| glob_match(&expand_pattern(pattern), program)),
-            Operation::UnixConnect(path) => self
-                .unix_connect
-                .iter()
-                .any(|pattern| path_within(path, &expand_pattern(pattern))),
-            Operation::FileRead(path) => self
-                .files_read
-                .iter()
-                .chain(self.files_write.iter())
-                .any(|pattern| path_within(path, &expand_pattern(pattern))),
-            Operation::FileWrite(path) => self
-                .files_write
-                .iter()
-                .any(|pattern| path_within(path, &expand_pattern(pattern))),
+            Operation::Spawn(program) => any(&mut self.spawn.iter(), &|p| glob_match(p, program)),
+            Operation::UnixConnect(path) => {
+                any(&mut self.unix_connect.iter(), &|p| path_within(path, p))
+            }
+            Operation::FileRead(path) => any(
+                &mut self.files_read.iter().chain(self.files_write.iter()),
+                &|p| path_within(path, p),
+            ),
+            Operation::FileWrite(path) => {
+                any(&mut self.files_write.iter(), &|p| path_within(path, p))
+            }
             Operation::Net(op) => self
                 .net
                 .iter()
@@ -221,8 +226,8 @@ fn component_match(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn no_dirs(_: &str) -> Option<PathBuf> {
-        None
+    fn no_dirs(_: &str) -> Vec<PathBuf> {
+        Vec::new()
     }
 
     #[test]
@@ -248,7 +253,12 @@ mod tests {
             files_write: vec!["$run/sub".into()],
             ..Default::default()
         };
-        let dirs = |var: &str| (var == "run").then(|| PathBuf::from("/run/rvirt/qemu"));
+        let dirs = |var: &str| {
+            (var == "run")
+                .then(|| PathBuf::from("/run/rvirt/qemu"))
+                .into_iter()
+                .collect()
+        };
         assert!(caps.allows(
             Operation::FileWrite(Path::new("/run/rvirt/qemu/sub/x")),
             &dirs
@@ -262,6 +272,30 @@ mod tests {
             &dirs
         ));
         assert!(!caps.allows(Operation::FileWrite(Path::new("relative")), &dirs));
+    }
+
+    #[test]
+    fn helpers_stand_for_every_helper_directory() {
+        let caps = Capabilities {
+            spawn: vec!["$helpers/rvirt-lxc-controller".into()],
+            ..Default::default()
+        };
+        let dirs = |var: &str| match var {
+            "helpers" => vec![PathBuf::from("/opt/a"), PathBuf::from("/usr/libexec/rvirt")],
+            _ => Vec::new(),
+        };
+        assert!(caps.allows(
+            Operation::Spawn(Path::new("/opt/a/rvirt-lxc-controller")),
+            &dirs
+        ));
+        assert!(caps.allows(
+            Operation::Spawn(Path::new("/usr/libexec/rvirt/rvirt-lxc-controller")),
+            &dirs
+        ));
+        assert!(!caps.allows(
+            Operation::Spawn(Path::new("/tmp/rvirt-lxc-controller")),
+            &dirs
+        ));
     }
 
     #[test]

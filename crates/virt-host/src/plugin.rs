@@ -191,6 +191,7 @@ impl Plugin {
             dirs,
             dispatch,
             call_cpu_budget: config.call_cpu_budget,
+            helper_dirs: config.helper_dirs.clone(),
         });
         let memory_limit_bytes =
             (manifest.memory_limit_mib.unwrap_or(config.memory_limit_mib) as usize) << 20;

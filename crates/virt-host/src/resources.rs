@@ -242,6 +242,27 @@ impl Stream {
             .map_err(|e| system("cannot write to stream", e))
     }
 
+    /// Sends `bytes` with `fds` attached (SCM_RIGHTS) in one message.
+    pub fn send_with_fds(&self, call_id: u64, bytes: &[u8], fds: &[OwnedFd]) -> Result<(), Error> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        drop(self.claim(call_id)?);
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let raw: Vec<RawFd> = fds.iter().map(|fd| fd.as_raw_fd()).collect();
+        let control = [ControlMessage::ScmRights(&raw)];
+        let iov = [std::io::IoSlice::new(bytes)];
+        let sent = sendmsg::<()>(writer.as_raw_fd(), &iov, &control, MsgFlags::empty(), None)
+            .map_err(|e| system("cannot send descriptors on stream", e))?;
+        drop(writer);
+        if sent < bytes.len() {
+            // The descriptors went with the first part; the rest is plain bytes.
+            let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            writer
+                .write_all(&bytes[sent..])
+                .map_err(|e| system("cannot write to stream", e))?;
+        }
+        Ok(())
+    }
+
     /// The next frame for `call_id`, `None` on timeout.
     pub fn recv(&self, call_id: u64, timeout: Duration) -> Result<Option<Vec<u8>>, Error> {
         let deadline = Instant::now() + timeout;
@@ -633,6 +654,13 @@ impl Resources {
             .unwrap_or_else(|p| p.into_inner())
             .insert(handle, fd);
         handle
+    }
+
+    pub fn close_descriptor(&self, handle: u64) {
+        self.descriptors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&handle);
     }
 
     /// A duplicate of the descriptor behind `handle`, for a child to inherit.

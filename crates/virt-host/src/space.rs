@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use virt_core::{Error, ErrorDomain, ErrorNumber, Event};
 
+use crate::config::DriverDirs;
 use crate::resources::Resources;
 
 /// How long a space lives.
@@ -47,6 +48,8 @@ pub const JOB_WAIT: Duration = Duration::from_secs(30);
 pub struct Space {
     pub name: String,
     pub persistence: Persistence,
+    /// The space's own driver directories (`bind-space-rooted`), if not the host's.
+    pub dirs: Option<DriverDirs>,
     records: RwLock<Records>,
     journal: Option<Mutex<Journal>>,
     events: broadcast::Sender<Event>,
@@ -68,6 +71,7 @@ impl Space {
     fn new(
         name: String,
         persistence: Persistence,
+        dirs: Option<DriverDirs>,
         journal: Option<Journal>,
         records: Records,
     ) -> Space {
@@ -75,6 +79,7 @@ impl Space {
         Space {
             name,
             persistence,
+            dirs,
             records: RwLock::new(records),
             journal: journal.map(Mutex::new),
             events,
@@ -225,6 +230,7 @@ impl SpaceRegistry {
         &self,
         name: &str,
         persistence: Persistence,
+        dirs: Option<DriverDirs>,
     ) -> Result<(Arc<Space>, Binding), Error> {
         let name = if name.starts_with("private:") {
             format!("{name}#{}", self.n_private.fetch_add(1, Ordering::Relaxed))
@@ -233,10 +239,10 @@ impl SpaceRegistry {
         };
         let mut spaces = self.spaces.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(space) = spaces.get(&name) {
-            if space.persistence != persistence {
+            if space.persistence != persistence || space.dirs != dirs {
                 return Err(Error::internal(
                     ErrorDomain::NONE,
-                    format!("space '{name}' is already bound with another persistence"),
+                    format!("space '{name}' is already bound with another persistence or root"),
                 ));
             }
             let space = Arc::clone(space);
@@ -247,11 +253,12 @@ impl SpaceRegistry {
         }
         let (space, binding) = match persistence {
             Persistence::Volatile => (
-                Space::new(name.clone(), persistence, None, Records::new()),
+                Space::new(name.clone(), persistence, dirs, None, Records::new()),
                 Binding::Created,
             ),
             Persistence::Persistent => {
-                let dir = self.state_dir.join("spaces").join(escape_name(&name));
+                let state_dir = dirs.as_ref().map(|d| &d.state).unwrap_or(&self.state_dir);
+                let dir = state_dir.join("spaces").join(escape_name(&name));
                 let (journal, records, existed) = Journal::open(&dir)?;
                 let binding = if existed {
                     Binding::Reloaded
@@ -259,7 +266,7 @@ impl SpaceRegistry {
                     Binding::Created
                 };
                 (
-                    Space::new(name.clone(), persistence, Some(journal), records),
+                    Space::new(name.clone(), persistence, dirs, Some(journal), records),
                     binding,
                 )
             }
@@ -525,7 +532,7 @@ mod tests {
         {
             let registry = SpaceRegistry::new(dir.path().to_path_buf());
             let (space, binding) = registry
-                .bind("system", Persistence::Persistent)
+                .bind("system", Persistence::Persistent, None)
                 .expect("bind");
             assert_eq!(binding, Binding::Created);
             space
@@ -546,7 +553,7 @@ mod tests {
         drop(file);
         let registry = SpaceRegistry::new(dir.path().to_path_buf());
         let (space, binding) = registry
-            .bind("system", Persistence::Persistent)
+            .bind("system", Persistence::Persistent, None)
             .expect("bind");
         assert_eq!(binding, Binding::Reloaded);
         assert_eq!(space.get("domain", "a"), None);
@@ -561,12 +568,12 @@ mod tests {
     fn volatile_space_goes_with_its_last_connection() {
         let registry = SpaceRegistry::default();
         let (first, binding) = registry
-            .bind("default", Persistence::Volatile)
+            .bind("default", Persistence::Volatile, None)
             .expect("bind");
         assert_eq!(binding, Binding::Created);
         registry.finish_init(&first, true);
         let (second, binding) = registry
-            .bind("default", Persistence::Volatile)
+            .bind("default", Persistence::Volatile, None)
             .expect("bind");
         assert_eq!(binding, Binding::Existing);
         assert!(Arc::ptr_eq(&first, &second));
@@ -575,11 +582,11 @@ mod tests {
         registry.release(&second);
         assert!(registry.all().is_empty());
         let (_, binding) = registry
-            .bind("private:file", Persistence::Volatile)
+            .bind("private:file", Persistence::Volatile, None)
             .expect("bind");
         assert_eq!(binding, Binding::Created);
         let (_, binding) = registry
-            .bind("private:file", Persistence::Volatile)
+            .bind("private:file", Persistence::Volatile, None)
             .expect("bind");
         assert_eq!(binding, Binding::Created, "private spaces are never shared");
     }
@@ -588,7 +595,7 @@ mod tests {
     fn jobs_exclude_other_calls_and_time_out() {
         let registry = SpaceRegistry::default();
         let (space, _) = registry
-            .bind("default", Persistence::Volatile)
+            .bind("default", Persistence::Volatile, None)
             .expect("bind");
         space.begin_job("domain/x", 1, JOB_WAIT).expect("first");
         space.begin_job("domain/x", 1, JOB_WAIT).expect("reentrant");

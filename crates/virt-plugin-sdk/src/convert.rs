@@ -15,13 +15,21 @@ pub fn error(code: ErrorNumber, domain: ErrorDomain, detail: impl AsRef<str>) ->
 
 impl From<virt_core::Error> for Error {
     fn from(error: virt_core::Error) -> Self {
-        Error { code: error.code().0, domain: error.domain().0, message: error.message().to_string() }
+        Error {
+            code: error.code().0,
+            domain: error.domain().0,
+            message: error.message().to_string(),
+        }
     }
 }
 
 impl From<Error> for virt_core::Error {
     fn from(error: Error) -> Self {
-        virt_core::Error::from_parts(ErrorNumber(error.code), ErrorDomain(error.domain), error.message)
+        virt_core::Error::from_parts(
+            ErrorNumber(error.code),
+            ErrorDomain(error.domain),
+            error.message,
+        )
     }
 }
 
@@ -50,7 +58,10 @@ impl From<virt_core::TypedParam> for TypedParam {
             V::Boolean(v) => TypedValue::Boolean(v),
             V::String(v) => TypedValue::String(v),
         };
-        TypedParam { field: param.field, value }
+        TypedParam {
+            field: param.field,
+            value,
+        }
     }
 }
 
@@ -66,6 +77,9 @@ impl From<TypedParam> for virt_core::TypedParam {
             TypedValue::Boolean(v) => V::Boolean(v),
             TypedValue::String(v) => V::String(v),
         };
-        virt_core::TypedParam { field: param.field, value }
+        virt_core::TypedParam {
+            field: param.field,
+            value,
+        }
     }
 }

@@ -70,6 +70,10 @@ driver_interface! {
         fn node_get_cpu_stats(cpu: i32, flags: u32) -> Vec<TypedParam> = "virNodeGetCPUStats";
         fn domain_xml_to_native(format: String, xml: String, flags: u32) -> String = "virConnectDomainXMLToNative";
         fn domain_xml_from_native(format: String, config: String, flags: u32) -> String = "virConnectDomainXMLFromNative";
+        fn node_get_security_model() -> SecurityModel = "virNodeGetSecurityModel";
+        fn get_cpu_model_names(arch: String, flags: u32) -> Vec<String> = "virConnectGetCPUModelNames";
+        fn compare_cpu(xml: String, flags: u32) -> i32 = "virConnectCompareCPU";
+        fn baseline_cpu(xmls: Vec<String>, flags: u32) -> String = "virConnectBaselineCPU";
     }
     required {
         /// Name, version, URI schemes and hypervisor version.
@@ -148,6 +152,22 @@ driver_interface! {
         fn inject_nmi(dom: DomainRef, flags: u32) -> () = "virDomainInjectNMI";
         fn qemu_monitor_command(dom: DomainRef, cmd: String, flags: u32) -> String = "virDomainQemuMonitorCommand";
         fn qemu_agent_command(dom: DomainRef, cmd: String, timeout: i32, flags: u32) -> String = "virDomainQemuAgentCommand";
+        fn get_parameters(dom: DomainRef, set: ParameterSet, device: Option<String>, flags: u32) -> Vec<TypedParam> = "virDomainGetMemoryParameters";
+        fn set_parameters(dom: DomainRef, set: ParameterSet, device: Option<String>, params: Vec<TypedParam>, flags: u32) -> () = "virDomainSetMemoryParameters";
+        fn get_security_label(dom: DomainRef) -> Vec<SecurityLabel> = "virDomainGetSecurityLabel";
+        fn get_block_info(dom: DomainRef, disk: String, flags: u32) -> BlockInfo = "virDomainGetBlockInfo";
+        fn get_vcpu_info(dom: DomainRef) -> Vec<VcpuInfo> = "virDomainGetVcpus";
+        fn pin_vcpu(dom: DomainRef, vcpu: u32, cpumap: Vec<u8>, flags: u32) -> () = "virDomainPinVcpuFlags";
+        fn interface_addresses(dom: DomainRef, source: u32, flags: u32) -> Vec<GuestInterface> = "virDomainInterfaceAddresses";
+        fn get_job_stats(dom: DomainRef, flags: u32) -> JobStats = "virDomainGetJobStats";
+        fn abort_job(dom: DomainRef, flags: u32) -> () = "virDomainAbortJob";
+        fn core_dump(dom: DomainRef, to: String, format: u32, flags: u32) -> () = "virDomainCoreDumpWithFormat";
+        fn set_lifecycle_action(dom: DomainRef, kind: u32, action: u32, flags: u32) -> () = "virDomainSetLifecycleAction";
+        fn get_time(dom: DomainRef, flags: u32) -> (i64, u32) = "virDomainGetTime";
+        fn set_time(dom: DomainRef, seconds: i64, nseconds: u32, flags: u32) -> () = "virDomainSetTime";
+        fn fs_freeze(dom: DomainRef, mountpoints: Vec<String>, flags: u32) -> i32 = "virDomainFSFreeze";
+        fn fs_thaw(dom: DomainRef, mountpoints: Vec<String>, flags: u32) -> i32 = "virDomainFSThaw";
+        fn get_disk_errors(dom: DomainRef, flags: u32) -> Vec<(String, i32)> = "virDomainGetDiskErrors";
     }
     required {}
     forward {}

@@ -42,9 +42,9 @@ pub mod host {
     pub use crate::bindings::rvirt::driver::unix_stream as stream;
 }
 
+pub use bindings::exports::rvirt::driver::connect::DriverMetadata;
 /// The WIT types shared by imports and exports.
 pub use bindings::rvirt::driver::types;
-pub use bindings::exports::rvirt::driver::connect::DriverMetadata;
 
 /// The version of `wit/` this SDK was built against.
 pub const WIT_VERSION: &str = "0.1.0";

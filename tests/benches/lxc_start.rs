@@ -1,4 +1,4 @@
-//! `cargo xtask lxc-bench [--runs N] [--warmup N]`: container start latency, from the start
+//! `cargo bench -p rvirt-tests --bench lxc_start -- [--runs N] [--warmup N]`: container start latency, from the start
 //! call to the container's first console output, for
 //! - plain `unshare` + `chroot` running the same init (the floor, as `start_latency.py
 //!   --kind plain-lxc` measures it),
@@ -17,7 +17,6 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::plugins::workspace_root;
 
 const MARKER: &str = "READY";
 const SCRIPT: &str = "echo READY; sleep 1";
@@ -224,6 +223,7 @@ fn driver(state: &Path) -> Result<Driver, String> {
         call_cpu_budget: Duration::from_secs(10),
         memory_limit_mib: 256,
         max_idle_instances: 4,
+        helper_dirs: virt_host::config::default_helper_dirs(),
     });
     let uri = virt_core::ConnectUri::parse("lxc:///system").map_err(|e| e.to_string())?;
     let connection = host
@@ -332,7 +332,13 @@ fn report(label: &str, samples: &mut [Sample], floor: Option<f64>) -> (f64, f64)
     (create_median, marker_median)
 }
 
-pub fn run(args: &[String]) -> ExitCode {
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args = &args[..];
     let mut runs = 10usize;
     let mut warmup = 1usize;
     let mut iter = args.iter();
