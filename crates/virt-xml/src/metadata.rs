@@ -43,12 +43,15 @@ impl RawElement {
                 Content::Text(text) => Some(RawContent::Text(text.to_string())),
             })
             .collect();
+        // libxml2 keeps namespace declarations apart from attributes and writes them first.
+        let (mut attrs, others): (Vec<_>, Vec<_>) = node
+            .attrs()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .partition(|(key, _)| is_namespace_declaration(key));
+        attrs.extend(others);
         RawElement {
             name: node.name().to_string(),
-            attrs: node
-                .attrs()
-                .map(|(key, value)| (key.to_string(), value.to_string()))
-                .collect(),
+            attrs,
             children,
         }
     }
@@ -251,38 +254,51 @@ impl Metadata {
         w.raw_element(&out);
     }
 
-    /// The element in namespace `uri`, serialized (`virDomainGetMetadata`).
+    /// The element in namespace `uri`, serialized (`virDomainGetMetadata`): elements of
+    /// that namespace lose their prefix and the top element's first declaration of `uri` is
+    /// dropped, as `virXMLExtractNamespaceXML` does.
     pub fn get(&self, uri: &str) -> Option<String> {
-        self.entries
+        let entry = self.entries.iter().find(|entry| entry.namespace == uri)?;
+        let mut element = entry.element.clone();
+        let mut scope = Vec::new();
+        strip_namespace(&mut element, uri, &mut scope);
+        if let Some(index) = element
+            .attrs
             .iter()
-            .find(|entry| entry.namespace == uri)
-            .map(|entry| entry.element.to_xml())
+            .position(|(name, value)| is_namespace_declaration(name) && value == uri)
+        {
+            element.attrs.remove(index);
+        }
+        Some(element.to_xml())
     }
 
-    /// Replaces (or adds) the element in namespace `uri` with `xml`, renamed into prefix
-    /// `key` (`virDomainSetMetadata` with `VIR_DOMAIN_METADATA_ELEMENT`).
+    /// Replaces (or adds) the element in namespace `uri` with `xml`
+    /// (`virDomainSetMetadata` with `VIR_DOMAIN_METADATA_ELEMENT`): `xmlns:key='uri'` is
+    /// declared on the top element and every element without a namespace is put into it;
+    /// elements that already have a namespace keep it.
     pub fn set(&mut self, xml: &str, key: &str, uri: &str) -> Result<()> {
-        if key.is_empty() || uri.is_empty() {
+        let doc = parse_document(xml, "(metadata_xml)", ErrorDomain::DOMAIN)?;
+        if !is_ncname(key) {
             return Err(Error::new(
-                ErrorNumber::INVALID_ARG,
+                ErrorNumber::INTERNAL_ERROR,
                 ErrorDomain::DOMAIN,
-                "metadata key and namespace URI must not be empty",
+                "failed to validate prefix for a new XML namespace",
             ));
         }
-        let doc = parse_document(xml, "(metadata_xml)", ErrorDomain::DOMAIN)?;
         let mut element = RawElement::from_node(&doc.root);
-        rename_into_namespace(&mut element, key, true);
-        element.attrs.retain(|(name, _)| !name.starts_with("xmlns"));
+        let mut scope = Vec::new();
+        inject_namespace(&mut element, key, &mut scope);
+        let at = element
+            .attrs
+            .iter()
+            .take_while(|(name, _)| is_namespace_declaration(name))
+            .count();
         element
             .attrs
-            .insert(0, (format!("xmlns:{key}"), uri.to_string()));
-        match self.entries.iter_mut().find(|entry| entry.namespace == uri) {
-            Some(entry) => entry.element = element,
-            None => self.entries.push(MetadataEntry {
-                namespace: uri.to_string(),
-                element,
-            }),
-        }
+            .insert(at, (format!("xmlns:{key}"), uri.to_string()));
+        let namespace = element_namespace(&element, &[]).unwrap_or(uri).to_string();
+        self.entries.retain(|entry| entry.namespace != uri);
+        self.entries.push(MetadataEntry { namespace, element });
         Ok(())
     }
 
@@ -298,19 +314,84 @@ impl Metadata {
     }
 }
 
-fn rename_into_namespace(element: &mut RawElement, prefix: &str, _top: bool) {
-    let local = element
-        .name
-        .rsplit(':')
-        .next()
-        .unwrap_or(&element.name)
-        .to_string();
-    element.name = format!("{prefix}:{local}");
-    for child in &mut element.children {
-        if let RawContent::Element(child) = child {
-            rename_into_namespace(child, prefix, false);
+fn is_namespace_declaration(name: &str) -> bool {
+    name == "xmlns" || name.starts_with("xmlns:")
+}
+
+/// `xmlValidateNCName`, for the prefixes this crate creates.
+fn is_ncname(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_alphabetic() || c == '_' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '\u{b7}'))
+}
+
+/// The namespace URI of `element` given the declarations in scope (`(prefix, uri)`, the
+/// empty prefix for the default namespace) plus its own.
+fn element_namespace<'a>(
+    element: &'a RawElement,
+    scope: &'a [(String, String)],
+) -> Option<&'a str> {
+    let prefix = element.prefix().unwrap_or("");
+    let own = element.attrs.iter().rev().find_map(|(name, value)| {
+        let declared = if name == "xmlns" {
+            ""
+        } else {
+            name.strip_prefix("xmlns:")?
+        };
+        (declared == prefix).then_some(value.as_str())
+    });
+    let uri = own.or_else(|| {
+        scope
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, uri)| uri.as_str())
+    })?;
+    // `xmlns=''` undeclares the default namespace.
+    (!uri.is_empty()).then_some(uri)
+}
+
+fn push_declarations(element: &RawElement, scope: &mut Vec<(String, String)>) -> usize {
+    let before = scope.len();
+    for (name, value) in &element.attrs {
+        if name == "xmlns" {
+            scope.push((String::new(), value.clone()));
+        } else if let Some(prefix) = name.strip_prefix("xmlns:") {
+            scope.push((prefix.to_string(), value.clone()));
         }
     }
+    before
+}
+
+fn inject_namespace(element: &mut RawElement, key: &str, scope: &mut Vec<(String, String)>) {
+    let before = push_declarations(element, scope);
+    if element_namespace(element, scope).is_none() {
+        element.name = format!("{key}:{}", element.name);
+    }
+    for child in &mut element.children {
+        if let RawContent::Element(child) = child {
+            inject_namespace(child, key, scope);
+        }
+    }
+    scope.truncate(before);
+}
+
+fn strip_namespace(element: &mut RawElement, uri: &str, scope: &mut Vec<(String, String)>) {
+    let before = push_declarations(element, scope);
+    if element_namespace(element, scope) == Some(uri) {
+        if let Some((_, local)) = element.name.split_once(':') {
+            element.name = local.to_string();
+        }
+    }
+    for child in &mut element.children {
+        if let RawContent::Element(child) = child {
+            strip_namespace(child, uri, scope);
+        }
+    }
+    scope.truncate(before);
 }
 
 #[cfg(test)]
@@ -337,13 +418,54 @@ mod tests {
     }
 
     #[test]
+    fn set_get_like_libvirt() {
+        let cases = [
+            (
+                "<app><k>v</k></app>",
+                "k0",
+                "<k0:app xmlns:k0=\"U\"><k0:k>v</k0:k></k0:app>",
+                "<app>\n  <k>v</k>\n</app>",
+            ),
+            (
+                "<app xmlns='U'><k a='1'>v</k></app>",
+                "k1",
+                "<app xmlns=\"U\" xmlns:k1=\"U\"><k a=\"1\">v</k></app>",
+                "<app xmlns:k1=\"U\">\n  <k a=\"1\">v</k>\n</app>",
+            ),
+            (
+                "<x:app xmlns:x='U'><x:k>v</x:k></x:app>",
+                "k2",
+                "<x:app xmlns:x=\"U\" xmlns:k2=\"U\"><x:k>v</x:k></x:app>",
+                "<app xmlns:k2=\"U\">\n  <k>v</k>\n</app>",
+            ),
+            (
+                "<app a='1' xmlns:o='V'><o:z/><y/></app>",
+                "k3",
+                "<k3:app xmlns:o=\"V\" xmlns:k3=\"U\" a=\"1\"><o:z/><k3:y/></k3:app>",
+                "<app xmlns:o=\"V\" a=\"1\">\n  <o:z/>\n  <y/>\n</app>",
+            ),
+        ];
+        for (xml, key, stored, got) in cases {
+            let mut meta = Metadata::default();
+            meta.set(xml, key, "U").expect("set");
+            let mut compact = String::new();
+            meta.entries[0].element.dump(&mut compact, 0, false);
+            assert_eq!(compact, stored, "{xml}");
+            assert_eq!(meta.get("U").as_deref(), Some(got), "{xml}");
+        }
+        let mut meta = Metadata::default();
+        let err = meta.set("<a/>", "1bad", "U").expect_err("bad prefix");
+        assert_eq!(err.code(), ErrorNumber::INTERNAL_ERROR);
+    }
+
+    #[test]
     fn set_get_remove() {
         let mut meta = Metadata::default();
         meta.set("<foo><bar>1</bar></foo>", "app", "urn:app")
             .expect("set");
         assert_eq!(
             meta.get("urn:app").as_deref(),
-            Some("<app:foo xmlns:app=\"urn:app\">\n  <app:bar>1</app:bar>\n</app:foo>")
+            Some("<foo>\n  <bar>1</bar>\n</foo>")
         );
         assert!(meta.remove("urn:app"));
         assert!(meta.get("urn:app").is_none());

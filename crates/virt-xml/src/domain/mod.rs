@@ -205,11 +205,9 @@ impl Domain {
                 .get_or_insert_with(Metadata::default)
                 .set(xml, key, uri),
             None => {
+                // libvirt keeps an emptied `<metadata/>`.
                 if let Some(metadata) = &mut self.metadata {
                     metadata.remove(uri);
-                    if metadata.is_empty() {
-                        self.metadata = None;
-                    }
                 }
                 Ok(())
             }
