@@ -321,6 +321,18 @@ pub trait Connection: Send + Sync {
     ) -> Result<ConsoleEndpoint> {
         unsupported("virDomainOpenConsole")
     }
+    /// The console as a duplex byte descriptor (a pty, a connected socket, or for a remote
+    /// connection one end of a socket pair the transport pumps). The default opens what
+    /// [`Connection::domain_open_console`] names, in this process.
+    fn domain_open_console_stream(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<std::os::fd::OwnedFd> {
+        let endpoint = self.domain_open_console(dom, dev_name, flags)?;
+        crate::console::open_endpoint(&endpoint)
+    }
     fn domain_send_key(
         &self,
         dom: &DomainRef,

@@ -20,6 +20,8 @@ pub mod blocking;
 #[cfg(feature = "runtime")]
 mod connect;
 #[cfg(feature = "runtime")]
+pub mod console;
+#[cfg(feature = "runtime")]
 pub mod driver;
 #[cfg(feature = "runtime")]
 pub mod registry;
