@@ -52,13 +52,21 @@ fn rvirsh_binary() -> &'static Path {
                 let mut build = Command::new(env!("CARGO"));
                 build
                     .current_dir(workspace_root())
-                    .args(["build", "--quiet", "-p", "rvirsh", "--target-dir"])
+                    .args([
+                        "build",
+                        "--quiet",
+                        "-p",
+                        "rvirsh",
+                        "-p",
+                        "rvirtd",
+                        "--target-dir",
+                    ])
                     .arg(&target);
                 if profile == "release" {
                     build.arg("--release");
                 }
-                let status = build.status().expect("run cargo build -p rvirsh");
-                assert!(status.success(), "cargo build -p rvirsh failed");
+                let status = build.status().expect("run cargo build -p rvirsh -p rvirtd");
+                assert!(status.success(), "cargo build -p rvirsh -p rvirtd failed");
                 target.join(&profile).join("rvirsh")
             }
         };
@@ -746,6 +754,94 @@ fn json_shapes() {
     assert_eq!(node["memory_kib"], 3145728);
     let version = json(&sandbox.line("version --json"));
     assert_eq!(version["library"], "9.0.0");
+}
+
+// ---- through rvirtd ----
+
+/// rvirtd serving the test plugin on a private socket, stopped when dropped.
+struct Daemon {
+    child: std::process::Child,
+    sandbox: Sandbox,
+}
+
+impl Daemon {
+    fn start() -> Daemon {
+        let sandbox = Sandbox::new();
+        let rvirtd = rvirsh_binary().with_file_name("rvirtd");
+        let config = sandbox.file("rvirtd.conf", "");
+        let child = sandbox
+            .command(
+                &rvirtd,
+                &[
+                    "--unix-sock-dir",
+                    &sandbox.path("sock").to_string_lossy(),
+                    "-f",
+                    &config,
+                ],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rvirtd");
+        let mut daemon = Daemon { child, sandbox };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !daemon.socket().exists() {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("rvirtd exited with {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rvirtd did not create its socket"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        daemon
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.sandbox.path("sock").join("rvirt-sock")
+    }
+
+    fn uri(&self) -> String {
+        format!("test+unix:///default?socket={}", self.socket().display())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // The daemon is this test's own child.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same command lines through the remote protocol print what they print in-process.
+#[test]
+fn over_the_remote_protocol() {
+    let daemon = Daemon::start();
+    let sandbox = Sandbox::new();
+    let uri = daemon.uri();
+    let line = "list --all; domstate test --reason; net-list --all; pool-list --all; \
+                vol-list default-pool; nodeinfo; version; suspend test; list; dominfo nosuch";
+    let remote = sandbox.rvirsh(&["-c", &uri, line]);
+    let local = sandbox.line(line);
+    assert_eq!(remote, local);
+    let remote = sandbox.rvirsh(&["-c", &uri, "uri; dominfo test"]);
+    assert_eq!(remote.status, 0, "{remote:?}");
+    assert!(
+        remote.stdout.starts_with(&format!(
+            "{uri}\n\nId:             1\nName:           test\n"
+        )),
+        "{remote:?}"
+    );
+    let remote = sandbox.rvirsh(&["-r", "-c", &uri, "destroy test"]);
+    assert_eq!(remote.status, 1, "{remote:?}");
+    assert!(
+        remote
+            .stderr
+            .starts_with("error: Failed to destroy domain 'test'\nerror: operation forbidden: "),
+        "{remote:?}"
+    );
 }
 
 // ---- against libvirt's own virsh ----

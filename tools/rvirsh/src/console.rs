@@ -131,7 +131,17 @@ fn pump(console: &mut (impl Read + Write + AsFd), escape: u8) -> std::io::Result
     // Unbuffered reads on a duplicate of fd 0: std's buffered stdin could keep bytes that
     // poll would then never report.
     let mut terminal = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
-    let mut stdout = std::io::stdout();
+    pump_between(&mut terminal, &mut std::io::stdout(), console, escape)
+}
+
+/// The byte mover: what `terminal` gives goes to `console` (up to the escape byte), what
+/// `console` gives goes to `screen`, until the escape byte or either side's end.
+fn pump_between(
+    terminal: &mut (impl Read + AsFd),
+    screen: &mut impl Write,
+    console: &mut (impl Read + Write + AsFd),
+    escape: u8,
+) -> std::io::Result<()> {
     let mut buffer = [0u8; 4096];
     loop {
         let (stdin_ready, console_ready) = {
@@ -156,8 +166,8 @@ fn pump(console: &mut (impl Read + Write + AsFd), escape: u8) -> std::io::Result
             if count == 0 {
                 return Ok(());
             }
-            stdout.write_all(&buffer[..count])?;
-            stdout.flush()?;
+            screen.write_all(&buffer[..count])?;
+            screen.flush()?;
         }
         if stdin_ready {
             let count = terminal.read(&mut buffer)?;
@@ -179,6 +189,33 @@ fn pump(console: &mut (impl Read + Write + AsFd), escape: u8) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_flow_both_ways_until_the_escape() {
+        let (mut console_side, mut guest) = UnixStream::pair().expect("socketpair");
+        let (mut terminal, mut keyboard) = UnixStream::pair().expect("socketpair");
+        guest.write_all(b"login: ").expect("guest writes");
+        keyboard
+            .write_all(b"root\n\x1dignored")
+            .expect("user types");
+        let mut screen = Vec::new();
+        pump_between(&mut terminal, &mut screen, &mut console_side, 0x1d).expect("pump");
+        drop(console_side);
+        let mut received = Vec::new();
+        guest.read_to_end(&mut received).expect("guest reads");
+        assert_eq!(received, b"root\n");
+        assert_eq!(screen, b"login: ");
+    }
+
+    #[test]
+    fn console_end_ends_the_session() {
+        let (mut console_side, guest) = UnixStream::pair().expect("socketpair");
+        let (mut terminal, _keyboard) = UnixStream::pair().expect("socketpair");
+        drop(guest);
+        let mut screen = Vec::new();
+        pump_between(&mut terminal, &mut screen, &mut console_side, 0x1d).expect("pump");
+        assert!(screen.is_empty());
+    }
 
     #[test]
     fn escape_sequences() {

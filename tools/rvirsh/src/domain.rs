@@ -928,6 +928,9 @@ fn cmd_save(session: &mut Session, args: &Args) -> CmdResult {
     domain
         .save(to, updated_xml.as_deref(), save_flags(args))
         .context(|| format!("Failed to save domain '{name}' to {to}"))?;
+    if args.flag("verbose") {
+        session.progress("Save", 100);
+    }
     session.print_extra(format!("\nDomain '{name}' saved to {to}\n"));
     Ok(())
 }
@@ -950,6 +953,9 @@ fn cmd_managedsave(session: &mut Session, args: &Args) -> CmdResult {
     domain
         .managed_save(save_flags(args))
         .context(|| format!("Failed to save domain '{name}' state"))?;
+    if args.flag("verbose") {
+        session.progress("Managedsave", 100);
+    }
     session.print_extra(format!("\nDomain '{name}' state saved by libvirt\n"));
     Ok(())
 }

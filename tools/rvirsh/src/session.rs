@@ -195,6 +195,13 @@ impl Session {
         let _ = self.err.flush();
     }
 
+    /// Prints a job's progress on stderr ("\rSave: [100 %]"), as virsh's `--verbose` does.
+    pub fn progress(&mut self, label: &str, percent: u32) {
+        let _ = self.out.flush();
+        let _ = write!(self.err, "\r{label}: [{percent:>3} %]");
+        let _ = self.err.flush();
+    }
+
     /// Reports a failed command: its own lines, then the API error.
     pub fn report(&mut self, failure: &Failure) {
         for line in &failure.messages {

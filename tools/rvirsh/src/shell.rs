@@ -196,7 +196,10 @@ fn cmd_quit(session: &mut Session, _args: &Args) -> CmdResult {
 
 fn cmd_connect(session: &mut Session, args: &Args) -> CmdResult {
     let uri = args.raw("name").map(str::to_string);
-    session.reconnect(uri, args.flag("readonly"))
+    // Reconnecting to the same URI keeps its read-only mode unless told; a new URI is
+    // read-write unless told (virsh's rule).
+    let readonly = args.flag("readonly") || (uri.is_none() && session.options.readonly);
+    session.reconnect(uri, readonly)
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
