@@ -1,20 +1,17 @@
 //! `console`: connects the terminal to a domain's console until the escape character.
 //!
-//! virt-core hands out where the console is ([`ConsoleEndpoint`]: a pty path or a unix
-//! socket), which an in-process driver serves on this machine; rvirsh opens it and moves the
-//! bytes itself, with the terminal in raw mode. A driver that has no console answers
-//! VIR_ERR_NO_SUPPORT, reported like any driver error. Consoles of remote connections wait
-//! for virt-core's stream API (tools/rvirsh/NEEDS.md).
+//! virt-core hands out the console as one duplex descriptor (`domain_open_console_stream`: the
+//! pty or socket an in-process driver serves, or the remote transport's end of a socket
+//! pair); rvirsh moves the bytes between it and the terminal, which it puts in raw mode. A
+//! driver that has no console answers VIR_ERR_NO_SUPPORT, reported like any driver error.
 
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::UnixStream;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{self, SetArg, Termios};
 use virt_core::blocking::Domain;
 use virt_core::consts::domain_state;
-use virt_core::ConsoleEndpoint;
 
 use crate::files::os_error_text;
 use crate::session::{CmdResult, Failure, Session};
@@ -69,31 +66,16 @@ pub fn attach(
     session.flush();
 
     let raw = RawTerminal::enter(stdin.as_fd())?;
-    let endpoint = domain.open_console(dev_name, flags)?;
-    let result = match endpoint {
-        ConsoleEndpoint::Pty(path) => {
-            let mut pty = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(|error| {
-                    Failure::message(format!(
-                        "cannot open console {path}: {}",
-                        os_error_text(&error)
-                    ))
-                })?;
-            pump(&mut pty, escape_byte(&escape))
-        }
-        ConsoleEndpoint::UnixSocket(path) => {
-            let mut socket = UnixStream::connect(&path).map_err(|error| {
-                Failure::message(format!(
-                    "cannot connect to console {path}: {}",
-                    os_error_text(&error)
-                ))
-            })?;
-            pump(&mut socket, escape_byte(&escape))
-        }
-    };
+    // The driver's console as one duplex descriptor: a pty or socket it serves on this
+    // machine, or the remote transport's end of a socket pair.
+    domain.connect().check_writable()?;
+    let descriptor = domain.connect().connection().domain_open_console_stream(
+        &domain.reference(),
+        dev_name,
+        flags,
+    )?;
+    let mut console = std::fs::File::from(descriptor);
+    let result = pump(&mut console, escape_byte(&escape));
     drop(raw);
     result.map_err(|error| Failure::message(format!("console: {}", os_error_text(&error))))
 }
@@ -189,6 +171,7 @@ fn pump_between(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::net::UnixStream;
 
     #[test]
     fn bytes_flow_both_ways_until_the_escape() {
