@@ -928,6 +928,8 @@ fn same_output_as_virsh() {
         "domrename test t2".into(),
         "destroy test; domrename test t2; list --all".into(),
         "destroy test; undefine test --remove-all-storage; list --all".into(),
+        "managedsave test; list --all --managed-save; undefine test; undefine test --managed-save; list --all".into(),
+        "undefine test; list --all; destroy test; list --all".into(),
         "connect test:///default; uri".into(),
         "echo --shell a 'b c' \"it's\"; echo --xml '<a>'; echo --split a,b,,c; echo --hi".into(),
         "vol-create-as default-pool a.img 1M; vol-key a.img --pool default-pool; vol-name /default-pool/a.img; vol-pool /default-pool/a.img --uuid".into(),

@@ -625,19 +625,41 @@ fn cmd_undefine(session: &mut Session, args: &Args) -> CmdResult {
         }
     }
     let (domain, name) = domain_option(session, args, LookupBy::ANY)?;
+    let (managed_save, snapshots_metadata) =
+        (args.flag("managed-save"), args.flag("snapshots-metadata"));
     let status = domain.status()?;
-    // As virsh: only ask the driver to remove what exists, so that a driver without
-    // managed save or snapshots is not handed flags it would reject.
-    if status.active || !status.has_managed_save {
-        flags &= !undefine_flags::MANAGED_SAVE;
+    // virsh's plan: only hand the driver flags for what exists, and where it cannot prove the
+    // flags are understood, do the removal piece by piece.
+    let mut has_managed_save = false;
+    let mut n_snapshots = 0;
+    let mut n_snapshots_with_metadata = 0;
+    let mut managed_save_safe = managed_save;
+    let mut snapshots_safe = snapshots_metadata;
+    if !status.active {
+        has_managed_save = status.has_managed_save;
+        n_snapshots = domain.list_all_snapshots(0).map(|s| s.len()).unwrap_or(0);
+        if n_snapshots > 0 {
+            match domain.list_all_snapshots(virt_core::consts::domain_snapshot_list_flags::METADATA)
+            {
+                Ok(with_metadata) => {
+                    n_snapshots_with_metadata = with_metadata.len();
+                    managed_save_safe = true;
+                    snapshots_safe = true;
+                }
+                Err(_) => n_snapshots_with_metadata = n_snapshots,
+            }
+        }
     }
-    let has_snapshots = !status.active
-        && domain
-            .list_all_snapshots(0)
-            .map(|s| !s.is_empty())
-            .unwrap_or(false);
-    if !has_snapshots {
+    if !has_managed_save {
+        flags &= !undefine_flags::MANAGED_SAVE;
+        managed_save_safe = true;
+    }
+    if n_snapshots == 0 {
+        snapshots_safe = true;
+    }
+    if n_snapshots_with_metadata == 0 {
         flags &= !undefine_flags::SNAPSHOTS_METADATA;
+        snapshots_safe = true;
     }
 
     let volumes = if storage_list.is_some() || remove_all_storage {
@@ -656,9 +678,38 @@ fn cmd_undefine(session: &mut Session, args: &Args) -> CmdResult {
         Vec::new()
     };
 
-    domain
-        .undefine(flags)
-        .context(|| format!("Failed to undefine domain '{name}'"))?;
+    let failed = || format!("Failed to undefine domain '{name}'");
+    let nvram = args.flag("nvram");
+    let mut undefined = false;
+    if (managed_save_safe && snapshots_safe) || nvram {
+        match domain.undefine(flags) {
+            Ok(()) => undefined = true,
+            Err(error)
+                if !nvram
+                    && [ErrorNumber::NO_SUPPORT, ErrorNumber::INVALID_ARG]
+                        .contains(&error.code()) => {}
+            Err(error) => return Err(error).context(failed),
+        }
+    }
+    if !undefined {
+        // Piece by piece: the managed save image, then the plain undefine.
+        if has_managed_save {
+            if !managed_save {
+                return Err(Failure::message(
+                    "Refusing to undefine while domain managed save image exists",
+                ));
+            }
+            domain.managed_save_remove(0)?;
+        }
+        if n_snapshots_with_metadata > 0 {
+            return Err(Failure::message(if snapshots_metadata {
+                format!("Unable to remove metadata of {n_snapshots_with_metadata} snapshots")
+            } else {
+                format!("Refusing to undefine while {n_snapshots_with_metadata} snapshots exist")
+            }));
+        }
+        domain.undefine(0).context(failed)?;
+    }
     session.print_extra(format!("Domain '{name}' has been undefined\n"));
     crate::storage::remove_domain_volumes(
         session,

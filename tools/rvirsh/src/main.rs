@@ -271,7 +271,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    // Parse before connecting: a command line with a syntax error runs nothing.
+    // Parse before connecting: a command line with a syntax error runs nothing. An empty
+    // command string is a failure without a message, as in virsh.
+    if command_words.len() == 1 && command_words[0].is_empty() {
+        return ExitCode::FAILURE;
+    }
     let commands = match command_words.len() {
         0 => None,
         1 => Some(grammar::parse_line(&command_words[0])),
