@@ -26,13 +26,20 @@ pub fn socket_path(def: &Domain) -> Option<String> {
         .iter()
         .find(|channel| {
             channel.chr_type == Some(ChrType::Unix)
-                && channel.target.as_ref().and_then(|target| target.name.as_deref()) == Some(AGENT_CHANNEL)
+                && channel
+                    .target
+                    .as_ref()
+                    .and_then(|target| target.name.as_deref())
+                    == Some(AGENT_CHANNEL)
         })
         .and_then(|channel| channel.source().and_then(|source| source.path.clone()))
 }
 
 fn not_connected() -> Error {
-    qemu_error(ErrorNumber::AGENT_UNRESPONSIVE, "QEMU guest agent is not connected")
+    qemu_error(
+        ErrorNumber::AGENT_UNRESPONSIVE,
+        "QEMU guest agent is not connected",
+    )
 }
 
 /// A synchronised agent connection.
@@ -48,9 +55,14 @@ impl Drop for Agent {
 
 impl Agent {
     fn connect(def: &Domain) -> Result<Agent, Error> {
-        let path = socket_path(def)
-            .ok_or_else(|| qemu_error(ErrorNumber::ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured"))?;
-        let handle = stream::connect(&path, stream::Framing::Line, 1_000).map_err(|_| not_connected())?;
+        let path = socket_path(def).ok_or_else(|| {
+            qemu_error(
+                ErrorNumber::ARGUMENT_UNSUPPORTED,
+                "QEMU guest agent is not configured",
+            )
+        })?;
+        let handle =
+            stream::connect(&path, stream::Framing::Line, 1_000).map_err(|_| not_connected())?;
         let agent = Agent { handle };
         agent.sync()?;
         Ok(agent)
@@ -66,9 +78,14 @@ impl Agent {
             if left == 0 {
                 return Err(not_connected());
             }
-            let frame = stream::recv(self.handle, left as u32).map_err(|_| not_connected())?.ok_or_else(not_connected)?;
+            let frame = stream::recv(self.handle, left as u32)
+                .map_err(|_| not_connected())?
+                .ok_or_else(not_connected)?;
             // Output before the delimiter belongs to an earlier, abandoned exchange.
-            let start = frame.iter().rposition(|byte| *byte == 0xff).map_or(0, |position| position + 1);
+            let start = frame
+                .iter()
+                .rposition(|byte| *byte == 0xff)
+                .map_or(0, |position| position + 1);
             if let Ok(reply) = serde_json::from_slice::<Value>(&frame[start..]) {
                 if reply.get("return").and_then(Value::as_u64) == Some(id) {
                     return Ok(());
@@ -88,12 +105,27 @@ impl Agent {
         self.send(request)?;
         let frame = stream::recv(self.handle, timeout_ms)
             .map_err(|_| not_connected())?
-            .ok_or_else(|| qemu_error(ErrorNumber::AGENT_UNRESPONSIVE, "Guest agent not available for now"))?;
-        let reply: Value = serde_json::from_slice(&frame)
-            .map_err(|_| qemu_error(ErrorNumber::INTERNAL_ERROR, "unable to parse the guest agent's reply"))?;
+            .ok_or_else(|| {
+                qemu_error(
+                    ErrorNumber::AGENT_UNRESPONSIVE,
+                    "Guest agent not available for now",
+                )
+            })?;
+        let reply: Value = serde_json::from_slice(&frame).map_err(|_| {
+            qemu_error(
+                ErrorNumber::INTERNAL_ERROR,
+                "unable to parse the guest agent's reply",
+            )
+        })?;
         if let Some(error) = reply.get("error") {
-            let desc = error.get("desc").and_then(Value::as_str).unwrap_or("unknown error");
-            return Err(qemu_error(ErrorNumber::INTERNAL_ERROR, format!("unable to execute QEMU agent command: {desc}")));
+            let desc = error
+                .get("desc")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error");
+            return Err(qemu_error(
+                ErrorNumber::INTERNAL_ERROR,
+                format!("unable to execute QEMU agent command: {desc}"),
+            ));
         }
         Ok(reply)
     }
@@ -107,8 +139,8 @@ pub fn shutdown(def: &Domain, mode: &str) -> Result<(), Error> {
 
 /// `virDomainQemuAgentCommand`: a raw command, its raw reply.
 pub fn command(def: &Domain, command: &str, timeout_s: i32) -> Result<String, Error> {
-    let request: Value =
-        serde_json::from_str(command).map_err(|_| qemu_error(ErrorNumber::INVALID_ARG, "agent command is not valid JSON"))?;
+    let request: Value = serde_json::from_str(command)
+        .map_err(|_| qemu_error(ErrorNumber::INVALID_ARG, "agent command is not valid JSON"))?;
     let agent = Agent::connect(def)?;
     let timeout_ms = match timeout_s {
         // VIR_DOMAIN_QEMU_AGENT_COMMAND_BLOCK / DEFAULT / NOWAIT.
@@ -116,5 +148,7 @@ pub fn command(def: &Domain, command: &str, timeout_s: i32) -> Result<String, Er
         -1 | 0 => 5_000,
         seconds => (seconds as u32).saturating_mul(1000),
     };
-    agent.execute(&request, timeout_ms).map(|reply| reply.to_string())
+    agent
+        .execute(&request, timeout_ms)
+        .map(|reply| reply.to_string())
 }

@@ -2,8 +2,9 @@
 //! the persistent files (config XML, autostart marker, status XML) libvirt keeps for them.
 
 use virt_core::consts::{
-    connect_list_all_domains_flags as list_flags, domain_event_defined_detail_type as defined_detail,
-    domain_event_type as event_type, domain_event_undefined_detail_type as undefined_detail, domain_state as state,
+    connect_list_all_domains_flags as list_flags,
+    domain_event_defined_detail_type as defined_detail, domain_event_type as event_type,
+    domain_event_undefined_detail_type as undefined_detail, domain_state as state,
     domain_undefine_flags_values as undefine_flags, domain_xml_flags as xml_flags,
 };
 use virt_core::{ErrorNumber, Uuid};
@@ -32,7 +33,9 @@ impl Loaded {
     }
 
     pub fn is_active(&self) -> bool {
-        self.live.as_ref().is_some_and(|live| live.state != state::SHUTOFF)
+        self.live
+            .as_ref()
+            .is_some_and(|live| live.state != state::SHUTOFF)
     }
 
     pub fn reference(&self) -> DomainRef {
@@ -59,7 +62,11 @@ impl Loaded {
 /// The WIT reference of a domain.
 pub fn reference(record: &DomainRecord, live: Option<&LiveRecord>) -> DomainRef {
     let uuid = virt_core::parse_uuid(&record.uuid).unwrap_or_default();
-    DomainRef { name: record.name.clone(), uuid: uuid.into(), id: live.map_or(-1, |live| live.id) }
+    DomainRef {
+        name: record.name.clone(),
+        uuid: uuid.into(),
+        id: live.map_or(-1, |live| live.id),
+    }
 }
 
 /// The UUID text of a WIT reference.
@@ -78,16 +85,23 @@ pub fn load(uuid: &str) -> Option<Loaded> {
 pub fn get(dom: &DomainRef) -> Result<Loaded, Error> {
     let uuid = uuid_text(dom);
     load(&uuid).ok_or_else(|| {
-        qemu_error(ErrorNumber::NO_DOMAIN, format!("no domain with matching uuid '{uuid}' ({})", dom.name))
+        qemu_error(
+            ErrorNumber::NO_DOMAIN,
+            format!("no domain with matching uuid '{uuid}' ({})", dom.name),
+        )
     })
 }
 
 /// Every domain of the space.
 pub fn all() -> Vec<Loaded> {
-    let lives: std::collections::HashMap<String, LiveRecord> = records::list_json(records::LIVE).into_iter().collect();
+    let lives: std::collections::HashMap<String, LiveRecord> =
+        records::list_json(records::LIVE).into_iter().collect();
     records::list_json::<DomainRecord>(records::DOMAIN)
         .into_iter()
-        .map(|(uuid, record)| Loaded { live: lives.get(&uuid).cloned(), record })
+        .map(|(uuid, record)| Loaded {
+            live: lives.get(&uuid).cloned(),
+            record,
+        })
         .collect()
 }
 
@@ -96,14 +110,22 @@ pub fn lookup_by_name(name: &str) -> Result<DomainRef, Error> {
         .into_iter()
         .find(|domain| domain.record.name == name)
         .map(|domain| domain.reference())
-        .ok_or_else(|| qemu_error(ErrorNumber::NO_DOMAIN, format!("no domain with matching name '{name}'")))
+        .ok_or_else(|| {
+            qemu_error(
+                ErrorNumber::NO_DOMAIN,
+                format!("no domain with matching name '{name}'"),
+            )
+        })
 }
 
 pub fn lookup_by_uuid(uuid: &Uuid) -> Result<DomainRef, Error> {
     let text = uuid.hyphenated().to_string();
-    load(&text)
-        .map(|domain| domain.reference())
-        .ok_or_else(|| qemu_error(ErrorNumber::NO_DOMAIN, format!("no domain with matching uuid '{text}'")))
+    load(&text).map(|domain| domain.reference()).ok_or_else(|| {
+        qemu_error(
+            ErrorNumber::NO_DOMAIN,
+            format!("no domain with matching uuid '{text}'"),
+        )
+    })
 }
 
 pub fn lookup_by_id(id: i32) -> Result<DomainRef, Error> {
@@ -111,7 +133,12 @@ pub fn lookup_by_id(id: i32) -> Result<DomainRef, Error> {
         .into_iter()
         .find(|domain| domain.is_active() && domain.live.as_ref().is_some_and(|live| live.id == id))
         .map(|domain| domain.reference())
-        .ok_or_else(|| qemu_error(ErrorNumber::NO_DOMAIN, format!("no domain with matching id {id}")))
+        .ok_or_else(|| {
+            qemu_error(
+                ErrorNumber::NO_DOMAIN,
+                format!("no domain with matching id {id}"),
+            )
+        })
 }
 
 /// `virConnectListAllDomains` with its filters.
@@ -125,7 +152,8 @@ pub fn list_all(flags: u32) -> Result<Vec<DomainRef>, Error> {
         (list_flags::HAS_SNAPSHOT, list_flags::NO_SNAPSHOT),
         (list_flags::HAS_CHECKPOINT, list_flags::NO_CHECKPOINT),
     ];
-    let state_mask = list_flags::RUNNING | list_flags::PAUSED | list_flags::SHUTOFF | list_flags::OTHER;
+    let state_mask =
+        list_flags::RUNNING | list_flags::PAUSED | list_flags::SHUTOFF | list_flags::OTHER;
     let mut domains: Vec<Loaded> = all()
         .into_iter()
         .filter(|domain| {
@@ -167,14 +195,20 @@ pub fn list_all(flags: u32) -> Result<Vec<DomainRef>, Error> {
 
 /// Parses domain XML the way a define does: libvirt's post-parse, define-time checks, then
 /// the QEMU driver's own defaults and addresses, against the emulator's capabilities.
-pub fn parse_for_qemu(xml: &str, layout: &SpaceLayout) -> Result<(Domain, std::sync::Arc<QemuCaps>), Error> {
+pub fn parse_for_qemu(
+    xml: &str,
+    layout: &SpaceLayout,
+) -> Result<(Domain, std::sync::Arc<QemuCaps>), Error> {
     let mut def = Domain::parse_for_define(xml).map_err(Error::from)?;
     match def.virt_type {
         Some(virt_xml::domain::VirtType::Qemu | virt_xml::domain::VirtType::Kvm) | None => {}
         Some(other) => {
             return Err(qemu_error(
                 ErrorNumber::INVALID_ARG,
-                format!("unsupported configuration: Emulator does not support virt type '{}'", other.as_str()),
+                format!(
+                    "unsupported configuration: Emulator does not support virt type '{}'",
+                    other.as_str()
+                ),
             ))
         }
     }
@@ -193,7 +227,10 @@ pub fn parse_for_qemu(xml: &str, layout: &SpaceLayout) -> Result<(Domain, std::s
 fn check_against_caps(def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
     let machine = prepare::machine_name(def);
     if caps.machine(machine).is_none() {
-        return Err(unsupported_config(format!("Emulator '{}' does not support machine type '{machine}'", caps.binary)));
+        return Err(unsupported_config(format!(
+            "Emulator '{}' does not support machine type '{machine}'",
+            caps.binary
+        )));
     }
     if def.virt_type == Some(virt_xml::domain::VirtType::Kvm) && !caps.kvm {
         return Err(unsupported_config(format!(
@@ -217,12 +254,20 @@ pub fn inactive_xml(def: &Domain) -> String {
     let mut def = def.clone();
     def.id = None;
     prepare::strip_generated_aliases(&mut def);
-    def.format(&FormatFlags { secure: true, inactive: true, ..FormatFlags::default() })
+    def.format(&FormatFlags {
+        secure: true,
+        inactive: true,
+        ..FormatFlags::default()
+    })
 }
 
 /// `virDomainDefineXML`.
 pub fn define(xml: &str, flags: u32) -> Result<DomainRef, Error> {
-    check_flags("qemuDomainDefineXMLFlags", flags, virt_core::consts::domain_define_flags::VALIDATE)?;
+    check_flags(
+        "qemuDomainDefineXMLFlags",
+        flags,
+        virt_core::consts::domain_define_flags::VALIDATE,
+    )?;
     let layout = SpaceLayout::current()?;
     let (def, _) = parse_for_qemu(xml, &layout)?;
     let uuid = def.uuid.unwrap_or_default().hyphenated().to_string();
@@ -231,18 +276,29 @@ pub fn define(xml: &str, flags: u32) -> Result<DomainRef, Error> {
     check_unique(&uuid, &name)?;
     let existing = load(&uuid);
     let config_xml = inactive_xml(&def);
-    let mut record = existing.as_ref().map(|domain| domain.record.clone()).unwrap_or_else(|| DomainRecord {
-        uuid: uuid.clone(),
-        name: name.clone(),
-        ..DomainRecord::default()
-    });
-    let detail = if record.persistent() { defined_detail::UPDATED } else { defined_detail::ADDED };
+    let mut record = existing
+        .as_ref()
+        .map(|domain| domain.record.clone())
+        .unwrap_or_else(|| DomainRecord {
+            uuid: uuid.clone(),
+            name: name.clone(),
+            ..DomainRecord::default()
+        });
+    let detail = if record.persistent() {
+        defined_detail::UPDATED
+    } else {
+        defined_detail::ADDED
+    };
     record.config_xml = Some(config_xml.clone());
     files::write(&layout.config_file(&name), config_xml.as_bytes())?;
     records::put_json(records::DOMAIN, &uuid, &record);
     let live = existing.and_then(|domain| domain.live);
     let reference = reference(&record, live.as_ref());
-    events::emit(&Event::DomainLifecycle((reference.clone(), event_type::DEFINED, detail)));
+    events::emit(&Event::DomainLifecycle((
+        reference.clone(),
+        event_type::DEFINED,
+        detail,
+    )));
     Ok(reference)
 }
 
@@ -252,13 +308,19 @@ pub fn check_unique(uuid: &str, name: &str) -> Result<(), Error> {
         if domain.record.uuid == uuid && domain.record.name != name {
             return Err(qemu_error(
                 ErrorNumber::OPERATION_FAILED,
-                format!("domain '{}' is already defined with uuid {uuid}", domain.record.name),
+                format!(
+                    "domain '{}' is already defined with uuid {uuid}",
+                    domain.record.name
+                ),
             ));
         }
         if domain.record.name == name && domain.record.uuid != uuid {
             return Err(qemu_error(
                 ErrorNumber::OPERATION_FAILED,
-                format!("domain '{name}' already exists with uuid {}", domain.record.uuid),
+                format!(
+                    "domain '{name}' already exists with uuid {}",
+                    domain.record.uuid
+                ),
             ));
         }
     }
@@ -270,8 +332,13 @@ pub fn undefine(dom: &DomainRef, flags: u32) -> Result<(), Error> {
     check_flags(
         "qemuDomainUndefineFlags",
         flags,
-        undefine_flags::MANAGED_SAVE | undefine_flags::SNAPSHOTS_METADATA | undefine_flags::NVRAM | undefine_flags::KEEP_NVRAM
-            | undefine_flags::CHECKPOINTS_METADATA | undefine_flags::TPM | undefine_flags::KEEP_TPM,
+        undefine_flags::MANAGED_SAVE
+            | undefine_flags::SNAPSHOTS_METADATA
+            | undefine_flags::NVRAM
+            | undefine_flags::KEEP_NVRAM
+            | undefine_flags::CHECKPOINTS_METADATA
+            | undefine_flags::TPM
+            | undefine_flags::KEEP_TPM,
     )?;
     let uuid = uuid_text(dom);
     jobs::begin(&format!("domain/{uuid}"))?;
@@ -288,7 +355,9 @@ pub fn undefine(dom: &DomainRef, flags: u32) -> Result<(), Error> {
     }
     if domain.record.has_managed_save {
         if flags & undefine_flags::MANAGED_SAVE == 0 {
-            return Err(invalid_operation("Refusing to undefine while domain managed save image exists"));
+            return Err(invalid_operation(
+                "Refusing to undefine while domain managed save image exists",
+            ));
         }
         files::remove(&layout.managed_save_file(&domain.record.name))?;
     }
@@ -306,7 +375,11 @@ pub fn undefine(dom: &DomainRef, flags: u32) -> Result<(), Error> {
     } else {
         host_state::delete(records::DOMAIN, &uuid);
     }
-    events::emit(&Event::DomainLifecycle((reference, event_type::UNDEFINED, undefined_detail::REMOVED)));
+    events::emit(&Event::DomainLifecycle((
+        reference,
+        event_type::UNDEFINED,
+        undefined_detail::REMOVED,
+    )));
     Ok(())
 }
 
@@ -320,7 +393,9 @@ pub fn xml_desc(dom: &DomainRef, flags: u32) -> Result<String, Error> {
     let domain = get(dom)?;
     let inactive = flags & xml_flags::INACTIVE != 0;
     let xml = match (&domain.live, inactive) {
-        (Some(_), true) if domain.record.config_xml.is_some() => domain.record.config_xml.clone().unwrap_or_default(),
+        (Some(_), true) if domain.record.config_xml.is_some() => {
+            domain.record.config_xml.clone().unwrap_or_default()
+        }
         (Some(live), _) => live.xml.clone(),
         (None, _) => domain.record.config_xml.clone().unwrap_or_default(),
     };
@@ -342,12 +417,22 @@ pub fn set_autostart(dom: &DomainRef, autostart: bool) -> Result<(), Error> {
     jobs::begin(&format!("domain/{uuid}"))?;
     let domain = get(dom)?;
     if !domain.record.persistent() {
-        return Err(invalid_operation("cannot set autostart for transient domain"));
+        return Err(invalid_operation(
+            "cannot set autostart for transient domain",
+        ));
     }
     let layout = SpaceLayout::current()?;
     let marker = layout.autostart_file(&domain.record.name);
     if autostart {
-        files::write(&marker, domain.record.config_xml.clone().unwrap_or_default().as_bytes())?;
+        files::write(
+            &marker,
+            domain
+                .record
+                .config_xml
+                .clone()
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
     } else {
         files::remove(&marker)?;
     }
@@ -393,7 +478,10 @@ pub fn write_status_file(layout: &SpaceLayout, name: &str, live: &LiveRecord) ->
 pub fn xml_to_native(format: &str, xml: &str, flags: u32) -> Result<String, Error> {
     check_flags("qemuConnectDomainXMLToNative", flags, 0)?;
     if format != "qemu-argv" {
-        return Err(qemu_error(ErrorNumber::INVALID_ARG, format!("unsupported config type {format}")));
+        return Err(qemu_error(
+            ErrorNumber::INVALID_ARG,
+            format!("unsupported config type {format}"),
+        ));
     }
     let layout = SpaceLayout::current()?;
     let (mut def, caps) = parse_for_qemu(xml, &layout)?;
@@ -417,11 +505,15 @@ pub fn xml_to_native(format: &str, xml: &str, flags: u32) -> Result<String, Erro
 /// A fresh space finds the domains libvirt's files describe: persistent definitions in the
 /// config directory (autostart markers beside them) and running ones in status files.
 pub fn import_config_dir(layout: &SpaceLayout) {
-    let Ok(names) = files::list_dir(&layout.config_dir) else { return };
+    let Ok(names) = files::list_dir(&layout.config_dir) else {
+        return;
+    };
     let autostart: Vec<String> = files::list_dir(&layout.autostart_dir()).unwrap_or_default();
     for file in names.iter().filter(|name| name.ends_with(".xml")) {
         let path = format!("{}/{file}", layout.config_dir);
-        let Ok(bytes) = files::read(&path) else { continue };
+        let Ok(bytes) = files::read(&path) else {
+            continue;
+        };
         let xml = String::from_utf8_lossy(&bytes).into_owned();
         let def = match parse_for_qemu(&xml, layout) {
             Ok((def, _)) => def,
@@ -449,10 +541,14 @@ pub fn import_config_dir(layout: &SpaceLayout) {
 /// Status files of domains that were running when the records were lost: their QEMU is
 /// found again by pid (and its start time from /proc) and reattached.
 fn import_status_files(layout: &SpaceLayout) {
-    let Ok(names) = files::list_dir(&layout.run_dir) else { return };
+    let Ok(names) = files::list_dir(&layout.run_dir) else {
+        return;
+    };
     for file in names.iter().filter(|name| name.ends_with(".xml")) {
         let path = format!("{}/{file}", layout.run_dir);
-        let Ok(bytes) = files::read(&path) else { continue };
+        let Ok(bytes) = files::read(&path) else {
+            continue;
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let attribute = |name: &str| -> Option<String> {
             let needle = format!(" {name}='");
@@ -460,13 +556,22 @@ fn import_status_files(layout: &SpaceLayout) {
             let end = text[start..].find('\'')? + start;
             Some(text[start..end].to_string())
         };
-        let (Some(pid), Some(monitor_path)) = (attribute("pid").and_then(|pid| pid.parse::<i32>().ok()), attribute("path")) else {
+        let (Some(pid), Some(monitor_path)) = (
+            attribute("pid").and_then(|pid| pid.parse::<i32>().ok()),
+            attribute("path"),
+        ) else {
             continue;
         };
-        let Some(start) = text.find("<domain") else { continue };
-        let Some(end) = text.rfind("</domain>") else { continue };
+        let Some(start) = text.find("<domain") else {
+            continue;
+        };
+        let Some(end) = text.rfind("</domain>") else {
+            continue;
+        };
         let xml = &text[start..end + "</domain>".len()];
-        let Ok(def) = Domain::parse(xml) else { continue };
+        let Ok(def) = Domain::parse(xml) else {
+            continue;
+        };
         let uuid = def.uuid.unwrap_or_default().hyphenated().to_string();
         let start_time = process_start_time(pid).unwrap_or(0);
         let live = LiveRecord {
@@ -477,12 +582,18 @@ fn import_status_files(layout: &SpaceLayout) {
             pid,
             start_time,
             monitor_path: monitor_path.clone(),
-            run_dir: monitor_path.rsplit_once('/').map_or(String::new(), |(dir, _)| dir.to_string()),
+            run_dir: monitor_path
+                .rsplit_once('/')
+                .map_or(String::new(), |(dir, _)| dir.to_string()),
             log_path: layout.log_file(def.name()),
             ..LiveRecord::default()
         };
         if load(&uuid).is_none() {
-            let record = DomainRecord { uuid: uuid.clone(), name: def.name().to_string(), ..DomainRecord::default() };
+            let record = DomainRecord {
+                uuid: uuid.clone(),
+                name: def.name().to_string(),
+                ..DomainRecord::default()
+            };
             records::put_json(records::DOMAIN, &uuid, &record);
         }
         records::put_json(records::LIVE, &uuid, &live);

@@ -40,7 +40,11 @@ pub fn already_running() -> Error {
 
 /// VIR_ERR_INVALID_ARG for flag bits this driver does not implement, as libvirt's virCheckFlags.
 pub fn unsupported_flags(function: &str, flags: u32) -> Error {
-    virt_plugin_sdk::error(ErrorNumber::INVALID_ARG, ErrorDomain::QEMU, format!("unsupported flags (0x{flags:x}) in function {function}"))
+    virt_plugin_sdk::error(
+        ErrorNumber::INVALID_ARG,
+        ErrorDomain::QEMU,
+        format!("unsupported flags (0x{flags:x}) in function {function}"),
+    )
 }
 
 /// Fails unless `flags` only has bits out of `allowed` (libvirt's virCheckFlags).

@@ -34,10 +34,15 @@ pub enum DeviceXml {
 
 /// Parses a device document; only disks and interfaces are hot-pluggable by this driver.
 pub fn parse_device(xml: &str) -> Result<DeviceXml, Error> {
-    let doc = parse_document(xml, "(device_definition)", ErrorDomain::DOMAIN).map_err(Error::from)?;
+    let doc =
+        parse_document(xml, "(device_definition)", ErrorDomain::DOMAIN).map_err(Error::from)?;
     match doc.root.name() {
-        "disk" => Ok(DeviceXml::Disk(Box::new(Disk::from_node(&doc.root).map_err(Error::from)?))),
-        "interface" => Ok(DeviceXml::Interface(Box::new(Interface::from_node(&doc.root).map_err(Error::from)?))),
+        "disk" => Ok(DeviceXml::Disk(Box::new(
+            Disk::from_node(&doc.root).map_err(Error::from)?,
+        ))),
+        "interface" => Ok(DeviceXml::Interface(Box::new(
+            Interface::from_node(&doc.root).map_err(Error::from)?,
+        ))),
         other => Err(qemu_error(
             ErrorNumber::OPERATION_UNSUPPORTED,
             format!("live attach/detach of device '{other}' is not supported by this driver"),
@@ -61,7 +66,9 @@ fn affected(loaded: &Loaded, flags: u32) -> Result<(bool, bool), Error> {
         return Err(invalid_operation("domain is not running"));
     }
     if config && !loaded.record.persistent() {
-        return Err(invalid_operation("cannot modify device on transient domain"));
+        return Err(invalid_operation(
+            "cannot modify device on transient domain",
+        ));
     }
     Ok((live, config))
 }
@@ -70,11 +77,17 @@ fn affected(loaded: &Loaded, flags: u32) -> Result<(bool, bool), Error> {
 fn complete_disk(disk: &mut Disk, def: &Domain) -> Result<(), Error> {
     let mut scratch = def.clone();
     scratch.devices.disks = vec![disk.clone()];
-    let caps = crate::capabilities::QemuCaps { binary: String::new(), ..Default::default() };
+    let caps = crate::capabilities::QemuCaps {
+        binary: String::new(),
+        ..Default::default()
+    };
     prepare::apply_qemu_defaults_for_devices(&mut scratch, &caps);
     *disk = scratch.devices.disks.remove(0);
     if disk.target_dev().is_none() {
-        return Err(qemu_error(ErrorNumber::NO_TARGET, disk.source.as_ref().and_then(|s| s.path()).unwrap_or("")));
+        return Err(qemu_error(
+            ErrorNumber::NO_TARGET,
+            disk.source.as_ref().and_then(|s| s.path()).unwrap_or(""),
+        ));
     }
     Ok(())
 }
@@ -85,16 +98,32 @@ fn complete_interface(interface: &mut Interface, def: &Domain) {
     let caps = crate::capabilities::QemuCaps::default();
     prepare::apply_qemu_defaults_for_devices(&mut scratch, &caps);
     *interface = scratch.devices.interfaces.remove(0);
-    if interface.mac.as_ref().and_then(|mac| mac.address.as_ref()).is_none() {
+    if interface
+        .mac
+        .as_ref()
+        .and_then(|mac| mac.address.as_ref())
+        .is_none()
+    {
         let mac = virt_xml::domain::postparse::random_mac();
-        let text = mac.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(":");
-        interface.mac = Some(virt_xml::domain::Mac { address: Some(text), ..Default::default() });
+        let text = mac
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        interface.mac = Some(virt_xml::domain::Mac {
+            address: Some(text),
+            ..Default::default()
+        });
     }
 }
 
 /// `virDomainAttachDeviceFlags`.
 pub fn attach(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainAttachDeviceFlags", flags, modify_flags::LIVE | modify_flags::CONFIG)?;
+    check_flags(
+        "qemuDomainAttachDeviceFlags",
+        flags,
+        modify_flags::LIVE | modify_flags::CONFIG,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let loaded = domain::get(dom)?;
@@ -120,10 +149,15 @@ pub fn attach(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
     }
     if affect_live {
         let (loaded, mut live) = lifecycle::running(dom)?;
-        let alias = lifecycle::with_monitor(&loaded, &mut live, Expectation::default(), |monitor, live| match device {
-            DeviceXml::Disk(disk) => attach_disk_live(monitor, live, *disk),
-            DeviceXml::Interface(interface) => attach_interface_live(monitor, live, *interface),
-        })?;
+        let alias = lifecycle::with_monitor(
+            &loaded,
+            &mut live,
+            Expectation::default(),
+            |monitor, live| match device {
+                DeviceXml::Disk(disk) => attach_disk_live(monitor, live, *disk),
+                DeviceXml::Interface(interface) => attach_interface_live(monitor, live, *interface),
+            },
+        )?;
         let reference = domain::reference(&loaded.record, Some(&live));
         events::emit(&Event::DomainOther((
             reference,
@@ -145,8 +179,16 @@ fn save_config(loaded: &Loaded, def: &Domain, layout: &SpaceLayout) -> Result<()
 
 fn check_disk_target_free(def: &Domain, disk: &Disk) -> Result<(), Error> {
     let target = disk.target_dev().unwrap_or("");
-    if def.devices.disks.iter().any(|existing| existing.target_dev() == Some(target)) {
-        return Err(qemu_error(ErrorNumber::OPERATION_FAILED, format!("target {target} already exists")));
+    if def
+        .devices
+        .disks
+        .iter()
+        .any(|existing| existing.target_dev() == Some(target))
+    {
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_FAILED,
+            format!("target {target} already exists"),
+        ));
     }
     Ok(())
 }
@@ -157,7 +199,10 @@ fn hotplug_pci_address(def: &Domain) -> Result<Address, Error> {
     // A placeholder device that wants an address: the assignment of everything else is
     // fixed already, so it gets the first free slot.
     probe.devices.rngs.clear();
-    probe.devices.rngs.push(virt_xml::domain::devices::Rng { model: Some(RngModel::Virtio), ..Default::default() });
+    probe.devices.rngs.push(virt_xml::domain::devices::Rng {
+        model: Some(RngModel::Virtio),
+        ..Default::default()
+    });
     let before = probe.devices.controllers.len();
     prepare::assign_addresses(&mut probe)?;
     if probe.devices.controllers.len() > before {
@@ -175,7 +220,11 @@ fn internal_no_slot() -> Error {
     qemu_error(ErrorNumber::INTERNAL_ERROR, "No more available PCI slots")
 }
 
-fn attach_disk_live(monitor: &mut Monitor, live: &mut LiveRecord, mut disk: Disk) -> Result<String, Error> {
+fn attach_disk_live(
+    monitor: &mut Monitor,
+    live: &mut LiveRecord,
+    mut disk: Disk,
+) -> Result<String, Error> {
     let mut def = domain::live_def(live)?;
     complete_disk(&mut disk, &def)?;
     check_disk_target_free(&def, &disk)?;
@@ -194,13 +243,25 @@ fn attach_disk_live(monitor: &mut Monitor, live: &mut LiveRecord, mut disk: Disk
             ))
         }
     }
-    if let Some(path) = disk.source.as_ref().and_then(|source| source.file.clone().or_else(|| source.dev.clone())) {
+    if let Some(path) = disk
+        .source
+        .as_ref()
+        .and_then(|source| source.file.clone().or_else(|| source.dev.clone()))
+    {
         if files::stat(&path)?.is_none() {
-            return Err(qemu_error(ErrorNumber::SYSTEM_ERROR, format!("Cannot access storage file '{path}': No such file or directory")));
+            return Err(qemu_error(
+                ErrorNumber::SYSTEM_ERROR,
+                format!("Cannot access storage file '{path}': No such file or directory"),
+            ));
         }
     }
-    let index = disk.target_dev().and_then(prepare::disk_name_index).unwrap_or(0);
-    disk.info.alias = Some(virt_xml::domain::address::Alias { name: Some(format!("{}-disk{index}", bus.as_str())) });
+    let index = disk
+        .target_dev()
+        .and_then(prepare::disk_name_index)
+        .unwrap_or(0);
+    disk.info.alias = Some(virt_xml::domain::address::Alias {
+        name: Some(format!("{}-disk{index}", bus.as_str())),
+    });
     let alias = disk.info.alias_name().unwrap_or("").to_string();
     let layers = disk_argv::disk_layers(&disk).len() as u32;
     let nodes: Vec<u32> = (live.next_node_index..live.next_node_index + layers).collect();
@@ -231,7 +292,11 @@ fn attach_disk_live(monitor: &mut Monitor, live: &mut LiveRecord, mut disk: Disk
     Ok(alias)
 }
 
-fn attach_interface_live(monitor: &mut Monitor, live: &mut LiveRecord, mut interface: Interface) -> Result<String, Error> {
+fn attach_interface_live(
+    monitor: &mut Monitor,
+    live: &mut LiveRecord,
+    mut interface: Interface,
+) -> Result<String, Error> {
     let mut def = domain::live_def(live)?;
     complete_interface(&mut interface, &def);
     match interface.interface_type {
@@ -256,11 +321,20 @@ fn attach_interface_live(monitor: &mut Monitor, live: &mut LiveRecord, mut inter
         .devices
         .interfaces
         .iter()
-        .filter_map(|existing| existing.info.alias_name()?.strip_prefix("net")?.parse::<u32>().ok())
+        .filter_map(|existing| {
+            existing
+                .info
+                .alias_name()?
+                .strip_prefix("net")?
+                .parse::<u32>()
+                .ok()
+        })
         .map(|index| index + 1)
         .max()
         .unwrap_or(0);
-    interface.info.alias = Some(virt_xml::domain::address::Alias { name: Some(format!("net{next}")) });
+    interface.info.alias = Some(virt_xml::domain::address::Alias {
+        name: Some(format!("net{next}")),
+    });
     let alias = format!("net{next}");
     let netdev = net_argv::netdev_props(&interface, None)?;
     monitor.run("netdev_add", netdev.to_value())?;
@@ -284,7 +358,12 @@ fn find_alias(def: &Domain, device: &DeviceXml) -> Result<String, Error> {
                 .iter()
                 .find(|existing| existing.target_dev() == Some(target))
                 .and_then(|existing| existing.info.alias_name().map(str::to_string))
-                .ok_or_else(|| qemu_error(ErrorNumber::DEVICE_MISSING, format!("disk {target} not found")))
+                .ok_or_else(|| {
+                    qemu_error(
+                        ErrorNumber::DEVICE_MISSING,
+                        format!("disk {target} not found"),
+                    )
+                })
         }
         DeviceXml::Interface(interface) => {
             let mac = interface.mac.as_ref().and_then(|mac| mac.address.clone());
@@ -293,15 +372,20 @@ fn find_alias(def: &Domain, device: &DeviceXml) -> Result<String, Error> {
                 .interfaces
                 .iter()
                 .find(|existing| {
-                    let same_mac = mac.is_some() && existing.mac.as_ref().and_then(|m| m.address.clone()) == mac;
-                    let same_alias = alias.is_some() && existing.info.alias_name().map(str::to_string) == alias;
+                    let same_mac = mac.is_some()
+                        && existing.mac.as_ref().and_then(|m| m.address.clone()) == mac;
+                    let same_alias =
+                        alias.is_some() && existing.info.alias_name().map(str::to_string) == alias;
                     same_mac || same_alias
                 })
                 .and_then(|existing| existing.info.alias_name().map(str::to_string))
                 .ok_or_else(|| {
                     qemu_error(
                         ErrorNumber::DEVICE_MISSING,
-                        format!("no device matching MAC address {} found", mac.unwrap_or_default()),
+                        format!(
+                            "no device matching MAC address {} found",
+                            mac.unwrap_or_default()
+                        ),
                     )
                 })
         }
@@ -310,9 +394,18 @@ fn find_alias(def: &Domain, device: &DeviceXml) -> Result<String, Error> {
 
 /// `virDomainDetachDeviceFlags`.
 pub fn detach(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainDetachDeviceFlags", flags, modify_flags::LIVE | modify_flags::CONFIG)?;
+    check_flags(
+        "qemuDomainDetachDeviceFlags",
+        flags,
+        modify_flags::LIVE | modify_flags::CONFIG,
+    )?;
     let device = parse_device(xml)?;
-    detach_matching(dom, flags, |def| find_alias(def, &device), &device_kind(&device))
+    detach_matching(
+        dom,
+        flags,
+        |def| find_alias(def, &device),
+        &device_kind(&device),
+    )
 }
 
 fn device_kind(device: &DeviceXml) -> String {
@@ -324,25 +417,45 @@ fn device_kind(device: &DeviceXml) -> String {
 
 /// `virDomainDetachDeviceAlias`.
 pub fn detach_alias(dom: &DomainRef, alias: &str, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainDetachDeviceAlias", flags, modify_flags::LIVE | modify_flags::CONFIG)?;
+    check_flags(
+        "qemuDomainDetachDeviceAlias",
+        flags,
+        modify_flags::LIVE | modify_flags::CONFIG,
+    )?;
     let wanted = alias.to_string();
     detach_matching(
         dom,
         flags,
         |def| {
-            let known = def.devices.disks.iter().any(|d| d.info.alias_name() == Some(wanted.as_str()))
-                || def.devices.interfaces.iter().any(|i| i.info.alias_name() == Some(wanted.as_str()));
+            let known = def
+                .devices
+                .disks
+                .iter()
+                .any(|d| d.info.alias_name() == Some(wanted.as_str()))
+                || def
+                    .devices
+                    .interfaces
+                    .iter()
+                    .any(|i| i.info.alias_name() == Some(wanted.as_str()));
             if known {
                 Ok(wanted.clone())
             } else {
-                Err(qemu_error(ErrorNumber::DEVICE_MISSING, format!("no device found with alias {wanted}")))
+                Err(qemu_error(
+                    ErrorNumber::DEVICE_MISSING,
+                    format!("no device found with alias {wanted}"),
+                ))
             }
         },
         "device",
     )
 }
 
-fn detach_matching(dom: &DomainRef, flags: u32, find: impl Fn(&Domain) -> Result<String, Error>, _kind: &str) -> Result<(), Error> {
+fn detach_matching(
+    dom: &DomainRef,
+    flags: u32,
+    find: impl Fn(&Domain) -> Result<String, Error>,
+    _kind: &str,
+) -> Result<(), Error> {
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let loaded = domain::get(dom)?;
@@ -355,8 +468,16 @@ fn detach_matching(dom: &DomainRef, flags: u32, find: impl Fn(&Domain) -> Result
         let mut named = def.clone();
         prepare::assign_aliases(&mut named);
         let alias = find(&named)?;
-        let disk_position = named.devices.disks.iter().position(|d| d.info.alias_name() == Some(alias.as_str()));
-        let net_position = named.devices.interfaces.iter().position(|i| i.info.alias_name() == Some(alias.as_str()));
+        let disk_position = named
+            .devices
+            .disks
+            .iter()
+            .position(|d| d.info.alias_name() == Some(alias.as_str()));
+        let net_position = named
+            .devices
+            .interfaces
+            .iter()
+            .position(|i| i.info.alias_name() == Some(alias.as_str()));
         match (disk_position, net_position) {
             (Some(position), _) => {
                 def.devices.disks.remove(position);
@@ -364,7 +485,12 @@ fn detach_matching(dom: &DomainRef, flags: u32, find: impl Fn(&Domain) -> Result
             (_, Some(position)) => {
                 def.devices.interfaces.remove(position);
             }
-            _ => return Err(qemu_error(ErrorNumber::DEVICE_MISSING, format!("device {alias} not found"))),
+            _ => {
+                return Err(qemu_error(
+                    ErrorNumber::DEVICE_MISSING,
+                    format!("device {alias} not found"),
+                ))
+            }
         }
         save_config(&loaded, &def, &layout)?;
     }
@@ -372,20 +498,29 @@ fn detach_matching(dom: &DomainRef, flags: u32, find: impl Fn(&Domain) -> Result
         let (loaded, mut live) = lifecycle::running(dom)?;
         let def = domain::live_def(&live)?;
         let alias = find(&def)?;
-        let removed = lifecycle::with_monitor(&loaded, &mut live, Expectation::default(), |monitor, live| {
-            monitor.run("device_del", json!({ "id": alias }))?;
-            if !live.pending_unplugs.contains(&alias) {
-                live.pending_unplugs.push(alias.clone());
-            }
-            let wanted = alias.clone();
-            let deleted = monitor.wait_event(UNPLUG_WAIT_MS, |event| {
-                event.name == "DEVICE_DELETED" && event.data.get("device").and_then(Value::as_str) == Some(wanted.as_str())
-            });
-            Ok(deleted.is_ok())
-        })?;
+        let removed = lifecycle::with_monitor(
+            &loaded,
+            &mut live,
+            Expectation::default(),
+            |monitor, live| {
+                monitor.run("device_del", json!({ "id": alias }))?;
+                if !live.pending_unplugs.contains(&alias) {
+                    live.pending_unplugs.push(alias.clone());
+                }
+                let wanted = alias.clone();
+                let deleted = monitor.wait_event(UNPLUG_WAIT_MS, |event| {
+                    event.name == "DEVICE_DELETED"
+                        && event.data.get("device").and_then(Value::as_str) == Some(wanted.as_str())
+                });
+                Ok(deleted.is_ok())
+            },
+        )?;
         if !removed {
             // libvirt returns and lets the guest finish; the DEVICE_DELETED event completes it.
-            virt_plugin_sdk::info!("detach of {alias} from '{}' is still in progress in the guest", loaded.record.name);
+            virt_plugin_sdk::info!(
+                "detach of {alias} from '{}' is still in progress in the guest",
+                loaded.record.name
+            );
         }
     }
     Ok(())
@@ -395,20 +530,42 @@ fn detach_matching(dom: &DomainRef, flags: u32, find: impl Fn(&Domain) -> Result
 /// (block nodes, netdev, tap).
 pub fn forget_device(live: &mut LiveRecord, monitor: &mut Monitor, alias: &str) {
     live.pending_unplugs.retain(|pending| pending != alias);
-    let Ok(mut def) = domain::live_def(live) else { return };
-    if let Some(position) = def.devices.disks.iter().position(|disk| disk.info.alias_name() == Some(alias)) {
+    let Ok(mut def) = domain::live_def(live) else {
+        return;
+    };
+    if let Some(position) = def
+        .devices
+        .disks
+        .iter()
+        .position(|disk| disk.info.alias_name() == Some(alias))
+    {
         def.devices.disks.remove(position);
         if let Some(position) = live.disk_nodes.iter().position(|(name, _)| name == alias) {
             let (_, nodes) = live.disk_nodes.remove(position);
             for index in nodes {
-                let _ = monitor.execute("blockdev-del", Some(json!({ "node-name": format!("libvirt-{index}-format") })));
-                let _ = monitor.execute("blockdev-del", Some(json!({ "node-name": format!("libvirt-{index}-storage") })));
+                let _ = monitor.execute(
+                    "blockdev-del",
+                    Some(json!({ "node-name": format!("libvirt-{index}-format") })),
+                );
+                let _ = monitor.execute(
+                    "blockdev-del",
+                    Some(json!({ "node-name": format!("libvirt-{index}-storage") })),
+                );
             }
         }
-    } else if let Some(position) = def.devices.interfaces.iter().position(|interface| interface.info.alias_name() == Some(alias)) {
+    } else if let Some(position) = def
+        .devices
+        .interfaces
+        .iter()
+        .position(|interface| interface.info.alias_name() == Some(alias))
+    {
         let interface = def.devices.interfaces.remove(position);
         let _ = monitor.execute("netdev_del", Some(json!({ "id": format!("host{alias}") })));
-        if let Some(tap) = interface.target.as_ref().and_then(|target| target.dev.clone()) {
+        if let Some(tap) = interface
+            .target
+            .as_ref()
+            .and_then(|target| target.dev.clone())
+        {
             if live.taps.contains(&tap) {
                 let _ = net::delete_link(&tap);
                 live.taps.retain(|existing| *existing != tap);
@@ -422,7 +579,11 @@ pub fn forget_device(live: &mut LiveRecord, monitor: &mut Monitor, alias: &str) 
 
 /// `virDomainUpdateDeviceFlags`: CD-ROM/floppy media changes and interface link state.
 pub fn update(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainUpdateDeviceFlags", flags, modify_flags::LIVE | modify_flags::CONFIG | modify_flags::FORCE)?;
+    check_flags(
+        "qemuDomainUpdateDeviceFlags",
+        flags,
+        modify_flags::LIVE | modify_flags::CONFIG | modify_flags::FORCE,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let loaded = domain::get(dom)?;
@@ -437,21 +598,30 @@ pub fn update(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
     }
     if affect_live {
         let (loaded, mut live) = lifecycle::running(dom)?;
-        lifecycle::with_monitor(&loaded, &mut live, Expectation::default(), |monitor, live| {
-            let mut def = domain::live_def(live)?;
-            match &device {
-                DeviceXml::Disk(new_disk) => change_media(monitor, live, &mut def, new_disk)?,
-                DeviceXml::Interface(new_interface) => {
-                    let alias = find_alias(&def, &device)?;
-                    if let Some(state) = new_interface.link.as_ref().and_then(|link| link.state) {
-                        monitor.run("set_link", json!({ "name": alias, "up": state == LinkState::Up }))?;
+        lifecycle::with_monitor(
+            &loaded,
+            &mut live,
+            Expectation::default(),
+            |monitor, live| {
+                let mut def = domain::live_def(live)?;
+                match &device {
+                    DeviceXml::Disk(new_disk) => change_media(monitor, live, &mut def, new_disk)?,
+                    DeviceXml::Interface(new_interface) => {
+                        let alias = find_alias(&def, &device)?;
+                        if let Some(state) = new_interface.link.as_ref().and_then(|link| link.state)
+                        {
+                            monitor.run(
+                                "set_link",
+                                json!({ "name": alias, "up": state == LinkState::Up }),
+                            )?;
+                        }
+                        replace_in_def(&mut def, &device)?;
                     }
-                    replace_in_def(&mut def, &device)?;
                 }
-            }
-            live.xml = def.to_xml();
-            Ok(())
-        })?;
+                live.xml = def.to_xml();
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
@@ -465,18 +635,32 @@ fn replace_in_def(def: &mut Domain, device: &DeviceXml) -> Result<(), Error> {
                 .disks
                 .iter_mut()
                 .find(|disk| disk.target_dev() == Some(target))
-                .ok_or_else(|| qemu_error(ErrorNumber::DEVICE_MISSING, format!("disk {target} not found")))?;
-            if !matches!(existing.device, Some(DiskDevice::Cdrom | DiskDevice::Floppy)) {
+                .ok_or_else(|| {
+                    qemu_error(
+                        ErrorNumber::DEVICE_MISSING,
+                        format!("disk {target} not found"),
+                    )
+                })?;
+            if !matches!(
+                existing.device,
+                Some(DiskDevice::Cdrom | DiskDevice::Floppy)
+            ) {
                 return Err(qemu_error(
                     ErrorNumber::OPERATION_UNSUPPORTED,
-                    format!("disk bus '{}' doesn't support live update of a disk", existing.target_bus().map_or("", DiskBus::as_str)),
+                    format!(
+                        "disk bus '{}' doesn't support live update of a disk",
+                        existing.target_bus().map_or("", DiskBus::as_str)
+                    ),
                 ));
             }
             existing.source = new_disk.source.clone();
             existing.disk_type = new_disk.disk_type.or(existing.disk_type);
         }
         DeviceXml::Interface(new_interface) => {
-            let mac = new_interface.mac.as_ref().and_then(|mac| mac.address.clone());
+            let mac = new_interface
+                .mac
+                .as_ref()
+                .and_then(|mac| mac.address.clone());
             let existing = def
                 .devices
                 .interfaces
@@ -490,24 +674,53 @@ fn replace_in_def(def: &mut Domain, device: &DeviceXml) -> Result<(), Error> {
 }
 
 /// Ejects a CD-ROM's medium and inserts the new one (or leaves it empty).
-fn change_media(monitor: &mut Monitor, live: &mut LiveRecord, def: &mut Domain, new_disk: &Disk) -> Result<(), Error> {
+fn change_media(
+    monitor: &mut Monitor,
+    live: &mut LiveRecord,
+    def: &mut Domain,
+    new_disk: &Disk,
+) -> Result<(), Error> {
     let target = new_disk.target_dev().unwrap_or("").to_string();
     let position = def
         .devices
         .disks
         .iter()
         .position(|disk| disk.target_dev() == Some(target.as_str()))
-        .ok_or_else(|| qemu_error(ErrorNumber::DEVICE_MISSING, format!("disk {target} not found")))?;
-    let alias = def.devices.disks[position].info.alias_name().unwrap_or("").to_string();
-    if !matches!(def.devices.disks[position].device, Some(DiskDevice::Cdrom | DiskDevice::Floppy)) {
-        return Err(qemu_error(ErrorNumber::OPERATION_UNSUPPORTED, "only CD-ROM and floppy media can be changed"));
+        .ok_or_else(|| {
+            qemu_error(
+                ErrorNumber::DEVICE_MISSING,
+                format!("disk {target} not found"),
+            )
+        })?;
+    let alias = def.devices.disks[position]
+        .info
+        .alias_name()
+        .unwrap_or("")
+        .to_string();
+    if !matches!(
+        def.devices.disks[position].device,
+        Some(DiskDevice::Cdrom | DiskDevice::Floppy)
+    ) {
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_UNSUPPORTED,
+            "only CD-ROM and floppy media can be changed",
+        ));
     }
-    let _ = monitor.execute("blockdev-open-tray", Some(json!({ "id": alias, "force": true })));
+    let _ = monitor.execute(
+        "blockdev-open-tray",
+        Some(json!({ "id": alias, "force": true })),
+    );
     monitor.run("blockdev-remove-medium", json!({ "id": alias }))?;
     if let Some(position) = live.disk_nodes.iter().position(|(name, _)| *name == alias) {
         for index in live.disk_nodes[position].1.clone() {
-            let _ = monitor.execute("blockdev-del", Some(json!({ "node-name": format!("libvirt-{index}-format") })));
-            let _ = monitor.execute("blockdev-del", Some(json!({ "node-name": format!("libvirt-{index}-storage") })));
+            let _ = monitor.execute(
+                "blockdev-del",
+                Some(json!({ "node-name": format!("libvirt-{index}-format") })),
+            );
+            let _ = monitor.execute(
+                "blockdev-del",
+                Some(json!({ "node-name": format!("libvirt-{index}-storage") })),
+            );
         }
         live.disk_nodes[position].1.clear();
     }
@@ -521,7 +734,10 @@ fn change_media(monitor: &mut Monitor, live: &mut LiveRecord, def: &mut Domain, 
             monitor.run("blockdev-add", object.to_value())?;
         }
         let top = disk_argv::top_node(&nodes).unwrap_or_default();
-        monitor.run("blockdev-insert-medium", json!({ "id": alias, "node-name": top }))?;
+        monitor.run(
+            "blockdev-insert-medium",
+            json!({ "id": alias, "node-name": top }),
+        )?;
         live.next_node_index += layers;
         match live.disk_nodes.iter_mut().find(|(name, _)| *name == alias) {
             Some(entry) => entry.1 = nodes,

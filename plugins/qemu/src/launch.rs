@@ -95,7 +95,11 @@ pub fn log_since(log_path: &str, offset: u64) -> String {
     let log = files::read(log_path).unwrap_or_default();
     let tail = log.get(offset as usize..).unwrap_or_default();
     let text = String::from_utf8_lossy(tail);
-    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|line| !line.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+        .collect();
     lines.join("\n")
 }
 
@@ -117,10 +121,18 @@ pub fn launch(cmd: &CommandLine, plan: &LaunchPlan, qemu_version: &str) -> Resul
         Ok((monitor, version)) => {
             let status = process::status(handle)?;
             let start_time = process::start_time(handle)?;
-            Ok(Launched { process: handle, pid: status.pid, start_time, monitor, version })
+            Ok(Launched {
+                process: handle,
+                pid: status.pid,
+                start_time,
+                monitor,
+                version,
+            })
         }
         Err(error) => {
-            let still_running = process::status(handle).map(|status| status.running).unwrap_or(false);
+            let still_running = process::status(handle)
+                .map(|status| status.running)
+                .unwrap_or(false);
             if still_running {
                 let _ = process::kill(handle, SIGKILL);
             }
@@ -136,13 +148,18 @@ pub fn launch(cmd: &CommandLine, plan: &LaunchPlan, qemu_version: &str) -> Resul
 pub const SIGTERM: i32 = 15;
 pub const SIGKILL: i32 = 9;
 
-fn wait_for_monitor(handle: process::ProcessHandle, path: &str) -> Result<(Monitor, QemuVersion), QmpError> {
+fn wait_for_monitor(
+    handle: process::ProcessHandle,
+    path: &str,
+) -> Result<(Monitor, QemuVersion), QmpError> {
     let deadline = now_ms() + MONITOR_TIMEOUT_MS;
     loop {
         match Monitor::connect(path, 20, MONITOR_TIMEOUT_MS as u32) {
             Ok(connected) => return Ok(connected),
             Err(QmpError::Host(_)) => {
-                let alive = process::status(handle).map(|status| status.running).unwrap_or(false);
+                let alive = process::status(handle)
+                    .map(|status| status.running)
+                    .unwrap_or(false);
                 if !alive {
                     return Err(QmpError::Closed);
                 }
@@ -159,15 +176,30 @@ fn wait_for_monitor(handle: process::ProcessHandle, path: &str) -> Result<(Monit
 fn start_error(error: QmpError, status: Option<process::ProcessStatus>, said: &str) -> Error {
     let exited = status.as_ref().is_some_and(|status| !status.running);
     match error {
-        QmpError::Timeout if !exited => qemu_error(ErrorNumber::INTERNAL_ERROR, "QEMU did not open its monitor in time"),
-        _ if !said.is_empty() => qemu_error(ErrorNumber::INTERNAL_ERROR, format!("qemu unexpectedly closed the monitor: {said}")),
+        QmpError::Timeout if !exited => qemu_error(
+            ErrorNumber::INTERNAL_ERROR,
+            "QEMU did not open its monitor in time",
+        ),
+        _ if !said.is_empty() => qemu_error(
+            ErrorNumber::INTERNAL_ERROR,
+            format!("qemu unexpectedly closed the monitor: {said}"),
+        ),
         _ => {
             let how = match status {
-                Some(process::ProcessStatus { exit_code: Some(code), .. }) => format!("exited with status {code}"),
-                Some(process::ProcessStatus { signal: Some(signal), .. }) => format!("was killed by signal {signal}"),
+                Some(process::ProcessStatus {
+                    exit_code: Some(code),
+                    ..
+                }) => format!("exited with status {code}"),
+                Some(process::ProcessStatus {
+                    signal: Some(signal),
+                    ..
+                }) => format!("was killed by signal {signal}"),
                 _ => "exited".into(),
             };
-            qemu_error(ErrorNumber::INTERNAL_ERROR, format!("QEMU {how} while connecting to monitor"))
+            qemu_error(
+                ErrorNumber::INTERNAL_ERROR,
+                format!("QEMU {how} while connecting to monitor"),
+            )
         }
     }
 }

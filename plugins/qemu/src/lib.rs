@@ -35,7 +35,8 @@ use virt_plugin_sdk::host::process::{ProcessHandle, ProcessStatus};
 use virt_plugin_sdk::host::stream::StreamHandle;
 use virt_plugin_sdk::host::{files, state};
 use virt_plugin_sdk::types::{
-    ConsoleEndpoint, DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, TypedParam, Uuid as WitUuid,
+    ConsoleEndpoint, DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, TypedParam,
+    Uuid as WitUuid,
 };
 use virt_plugin_sdk::*;
 
@@ -75,7 +76,8 @@ impl Connect for QemuDriver {
     }
 
     fn get_hostname(&self) -> Result<String, Error> {
-        let name = files::read("/proc/sys/kernel/hostname").map_err(|_| error::internal("cannot read the host name"))?;
+        let name = files::read("/proc/sys/kernel/hostname")
+            .map_err(|_| error::internal("cannot read the host name"))?;
         Ok(String::from_utf8_lossy(&name).trim().to_string())
     }
 
@@ -115,7 +117,12 @@ impl Connect for QemuDriver {
         Ok(capabilities::documents::host_facts().free_kib * 1024)
     }
 
-    fn domain_xml_to_native(&self, format: String, xml: String, flags: u32) -> Result<String, Error> {
+    fn domain_xml_to_native(
+        &self,
+        format: String,
+        xml: String,
+        flags: u32,
+    ) -> Result<String, Error> {
         domain::xml_to_native(&format, &xml, flags)
     }
 }
@@ -163,7 +170,13 @@ impl Domains for QemuDriver {
     fn resume(&self, dom: DomainRef) -> Result<(), Error> {
         lifecycle::resume(&dom)
     }
-    fn save(&self, dom: DomainRef, path: String, dxml: Option<String>, flags: u32) -> Result<(), Error> {
+    fn save(
+        &self,
+        dom: DomainRef,
+        path: String,
+        dxml: Option<String>,
+        flags: u32,
+    ) -> Result<(), Error> {
         save::save(&dom, &path, dxml.as_deref(), flags)
     }
     fn restore(&self, path: String, dxml: Option<String>, flags: u32) -> Result<(), Error> {
@@ -203,7 +216,11 @@ impl Domains for QemuDriver {
         runtime::set_memory(&dom, kib, flags)
     }
     fn set_max_memory(&self, dom: DomainRef, kib: u64) -> Result<(), Error> {
-        runtime::set_memory(&dom, kib, virt_core::consts::domain_memory_mod_flags::MAXIMUM)
+        runtime::set_memory(
+            &dom,
+            kib,
+            virt_core::consts::domain_memory_mod_flags::MAXIMUM,
+        )
     }
     fn get_vcpus(&self, dom: DomainRef, flags: u32) -> Result<i32, Error> {
         runtime::get_vcpus(&dom, flags)
@@ -214,19 +231,40 @@ impl Domains for QemuDriver {
     fn get_max_vcpus(&self, dom: DomainRef) -> Result<i32, Error> {
         runtime::max_vcpus(&dom)
     }
-    fn get_stats(&self, doms: Vec<DomainRef>, stats: u32, flags: u32) -> Result<Vec<(DomainRef, Vec<TypedParam>)>, Error> {
+    fn get_stats(
+        &self,
+        doms: Vec<DomainRef>,
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>, Error> {
         runtime::get_stats(doms, stats, flags)
     }
-    fn block_stats(&self, dom: DomainRef, disk: String, flags: u32) -> Result<Vec<TypedParam>, Error> {
+    fn block_stats(
+        &self,
+        dom: DomainRef,
+        disk: String,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>, Error> {
         runtime::block_stats(&dom, &disk, flags)
     }
     fn interface_stats(&self, dom: DomainRef, device: String) -> Result<Vec<TypedParam>, Error> {
         runtime::interface_stats(&dom, &device)
     }
-    fn memory_stats(&self, dom: DomainRef, max_stats: u32, flags: u32) -> Result<Vec<(i32, u64)>, Error> {
+    fn memory_stats(
+        &self,
+        dom: DomainRef,
+        max_stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(i32, u64)>, Error> {
         runtime::memory_stats(&dom, max_stats, flags)
     }
-    fn block_resize(&self, dom: DomainRef, disk: String, size: u64, flags: u32) -> Result<(), Error> {
+    fn block_resize(
+        &self,
+        dom: DomainRef,
+        disk: String,
+        size: u64,
+        flags: u32,
+    ) -> Result<(), Error> {
         runtime::block_resize(&dom, &disk, size, flags)
     }
     fn attach_device(&self, dom: DomainRef, xml: String, flags: u32) -> Result<(), Error> {
@@ -241,19 +279,42 @@ impl Domains for QemuDriver {
     fn update_device(&self, dom: DomainRef, xml: String, flags: u32) -> Result<(), Error> {
         hotplug::update(&dom, &xml, flags)
     }
-    fn open_console(&self, dom: DomainRef, dev_name: Option<String>, flags: u32) -> Result<ConsoleEndpoint, Error> {
+    fn open_console(
+        &self,
+        dom: DomainRef,
+        dev_name: Option<String>,
+        flags: u32,
+    ) -> Result<ConsoleEndpoint, Error> {
         runtime::open_console(&dom, dev_name.as_deref(), flags)
     }
-    fn send_key(&self, dom: DomainRef, codeset: u32, holdtime: u32, keycodes: Vec<u32>, flags: u32) -> Result<(), Error> {
+    fn send_key(
+        &self,
+        dom: DomainRef,
+        codeset: u32,
+        holdtime: u32,
+        keycodes: Vec<u32>,
+        flags: u32,
+    ) -> Result<(), Error> {
         runtime::send_key(&dom, codeset, holdtime, &keycodes, flags)
     }
     fn inject_nmi(&self, dom: DomainRef, flags: u32) -> Result<(), Error> {
         runtime::inject_nmi(&dom, flags)
     }
-    fn qemu_monitor_command(&self, dom: DomainRef, cmd: String, flags: u32) -> Result<String, Error> {
+    fn qemu_monitor_command(
+        &self,
+        dom: DomainRef,
+        cmd: String,
+        flags: u32,
+    ) -> Result<String, Error> {
         runtime::monitor_command(&dom, &cmd, flags)
     }
-    fn qemu_agent_command(&self, dom: DomainRef, cmd: String, timeout: i32, flags: u32) -> Result<String, Error> {
+    fn qemu_agent_command(
+        &self,
+        dom: DomainRef,
+        cmd: String,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<String, Error> {
         runtime::agent_command(&dom, &cmd, timeout, flags)
     }
 }
@@ -265,7 +326,12 @@ impl Snapshots for QemuDriver {
     fn list_all(&self, dom: DomainRef, flags: u32) -> Result<Vec<String>, Error> {
         snapshots::list(&dom, flags)
     }
-    fn list_children(&self, dom: DomainRef, snapshot: String, flags: u32) -> Result<Vec<String>, Error> {
+    fn list_children(
+        &self,
+        dom: DomainRef,
+        snapshot: String,
+        flags: u32,
+    ) -> Result<Vec<String>, Error> {
         snapshots::list_children(&dom, &snapshot, flags)
     }
     fn lookup_by_name(&self, dom: DomainRef, name: String, _flags: u32) -> Result<String, Error> {

@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 use virt_core::consts::{
     domain_create_flags as create_flags, domain_destroy_flags_values as destroy_flags,
     domain_event_started_detail_type as started_detail,
-    domain_event_stopped_detail_type as stopped_detail, domain_event_suspended_detail_type as suspended_detail,
-    domain_event_type as event_type, domain_paused_reason as paused_reason, domain_reboot_flag_values as reboot_flags,
+    domain_event_stopped_detail_type as stopped_detail,
+    domain_event_suspended_detail_type as suspended_detail, domain_event_type as event_type,
+    domain_paused_reason as paused_reason, domain_reboot_flag_values as reboot_flags,
     domain_running_reason as running_reason, domain_shutdown_flag_values as shutdown_flags,
     domain_shutoff_reason as shutoff_reason, domain_state as state,
 };
@@ -28,10 +29,16 @@ use crate::capabilities::cache::capabilities_for;
 use crate::domain::{self, Loaded};
 use crate::error::{already_running, check_flags, invalid_operation, not_running, qemu_error};
 use crate::launch::{self, LaunchPlan, SIGKILL, SIGTERM};
-use crate::qemu_events::{self, CrashAction, DomainEvent, DomainStatus, Expectation, FollowUp, LifecycleActions, StopReason};
+use crate::qemu_events::{
+    self, CrashAction, DomainEvent, DomainStatus, Expectation, FollowUp, LifecycleActions,
+    StopReason,
+};
 use crate::qmp::{self, Monitor};
 use crate::records::{self, DomainRecord, LiveRecord, PendingStop};
 use crate::space::SpaceLayout;
+
+/// Loads saved state into a QEMU started with `-S` (a save image, a snapshot).
+pub type StateLoader<'a> = &'a dyn Fn(&mut Monitor, &mut LiveRecord) -> Result<(), Error>;
 
 /// Why a domain starts, which decides its running reason and started event.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +100,9 @@ pub fn with_monitor<T>(
     expect: Expectation,
     work: impl FnOnce(&mut Monitor, &mut LiveRecord) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let handle = live.monitor.ok_or_else(|| qemu_error(ErrorNumber::OPERATION_INVALID, "monitor is not available"))?;
+    let handle = live
+        .monitor
+        .ok_or_else(|| qemu_error(ErrorNumber::OPERATION_INVALID, "monitor is not available"))?;
     let mut monitor = Monitor::attach(handle);
     let result = work(&mut monitor, live);
     let pending = std::mem::take(&mut monitor.events);
@@ -102,16 +111,30 @@ pub fn with_monitor<T>(
     result
 }
 
-/// Applies QMP events to a live domain (state, libvirt events, follow-ups).
-pub fn apply_events(domain: &Loaded, live: &mut LiveRecord, monitor: &mut Monitor, expect: Expectation, pending: Vec<qmp::Event>) {
+/// Applies QMP events to a live domain (state, libvirt events, follow-ups); events that
+/// follow-ups provoke (the STOP and RESET of a fake reboot) are applied too.
+pub fn apply_events(
+    domain: &Loaded,
+    live: &mut LiveRecord,
+    monitor: &mut Monitor,
+    expect: Expectation,
+    pending: Vec<qmp::Event>,
+) {
     if pending.is_empty() {
         return;
     }
     let def = domain::live_def(live).ok();
     let actions = def.as_ref().map(lifecycle_actions).unwrap_or_default();
     let reference = domain::reference(&domain.record, Some(live));
-    for event in pending {
-        let status = DomainStatus { state: live.state, reason: live.reason, fake_reboot: live.fake_reboot };
+    let mut queue: std::collections::VecDeque<qmp::Event> = pending.into();
+    while let Some(event) = queue.pop_front() {
+        let status = DomainStatus {
+            state: live.state,
+            reason: live.reason,
+            fake_reboot: live.fake_reboot,
+            paused_shutdown: live.paused_shutdown,
+            stopping: live.pending_stop != PendingStop::None,
+        };
         let outcome = qemu_events::map_event(status, actions, expect, &event);
         if let Some((new_state, reason)) = outcome.new_state {
             live.state = new_state;
@@ -119,6 +142,9 @@ pub fn apply_events(domain: &Loaded, live: &mut LiveRecord, monitor: &mut Monito
         }
         if let Some(fake_reboot) = outcome.fake_reboot {
             live.fake_reboot = fake_reboot;
+        }
+        if let Some(paused_shutdown) = outcome.paused_shutdown {
+            live.paused_shutdown = paused_shutdown;
         }
         for event in outcome.events {
             emit_domain_event(&reference, translate_block_job(live, event));
@@ -137,13 +163,19 @@ pub fn apply_events(domain: &Loaded, live: &mut LiveRecord, monitor: &mut Monito
                     let _ = monitor.execute("cont", None);
                     live.fake_reboot = false;
                     if live.state != state::RUNNING {
-                        let reason = if live.state == state::CRASHED { running_reason::CRASHED } else { running_reason::BOOTED };
+                        let reason = if live.state == state::CRASHED {
+                            running_reason::CRASHED
+                        } else {
+                            running_reason::BOOTED
+                        };
                         live.state = state::RUNNING;
                         live.reason = reason;
                     }
+                    queue.extend(monitor.events.drain(..));
                 }
                 FollowUp::DeviceRemoved { alias } => {
                     crate::hotplug::forget_device(live, monitor, &alias);
+                    queue.extend(monitor.events.drain(..));
                 }
             }
         }
@@ -152,14 +184,23 @@ pub fn apply_events(domain: &Loaded, live: &mut LiveRecord, monitor: &mut Monito
 
 /// BLOCK_JOB_2 names the disk by target; QEMU names it by the alias this driver gave it.
 fn translate_block_job(live: &LiveRecord, event: DomainEvent) -> DomainEvent {
-    let DomainEvent::Other { event_id, mut params } = event else { return event };
+    let DomainEvent::Other {
+        event_id,
+        mut params,
+    } = event
+    else {
+        return event;
+    };
     if let Some(first) = params.first_mut() {
         if first.field == "dst" {
             if let virt_core::TypedValue::String(alias) = &first.value {
-                if let Some(target) = domain::live_def(live)
-                    .ok()
-                    .and_then(|def| def.devices.disks.iter().find(|disk| disk.info.alias_name() == Some(alias.as_str())).and_then(|disk| disk.target_dev().map(str::to_string)))
-                {
+                if let Some(target) = domain::live_def(live).ok().and_then(|def| {
+                    def.devices
+                        .disks
+                        .iter()
+                        .find(|disk| disk.info.alias_name() == Some(alias.as_str()))
+                        .and_then(|disk| disk.target_dev().map(str::to_string))
+                }) {
                     first.value = virt_core::TypedValue::String(target);
                 }
             }
@@ -181,7 +222,10 @@ pub fn create(dom: &DomainRef, flags: u32) -> Result<DomainRef, Error> {
     check_flags(
         "qemuDomainCreateWithFlags",
         flags,
-        create_flags::START_PAUSED | create_flags::START_AUTODESTROY | create_flags::START_BYPASS_CACHE | create_flags::START_FORCE_BOOT,
+        create_flags::START_PAUSED
+            | create_flags::START_AUTODESTROY
+            | create_flags::START_BYPASS_CACHE
+            | create_flags::START_FORCE_BOOT,
     )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
@@ -192,7 +236,11 @@ pub fn create(dom: &DomainRef, flags: u32) -> Result<DomainRef, Error> {
     if domain.record.has_managed_save && flags & create_flags::START_FORCE_BOOT == 0 {
         return crate::save::restore_managed(&domain, flags);
     }
-    let xml = domain.record.config_xml.clone().ok_or_else(|| invalid_operation("domain has no persistent definition"))?;
+    let xml = domain
+        .record
+        .config_xml
+        .clone()
+        .ok_or_else(|| invalid_operation("domain has no persistent definition"))?;
     let layout = SpaceLayout::current()?;
     let (def, _) = domain::parse_for_qemu(&xml, &layout)?;
     let paused = flags & create_flags::START_PAUSED != 0;
@@ -215,11 +263,18 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<DomainRef, Error> {
     domain::check_unique(&uuid, &name)?;
     let existing = domain::load(&uuid);
     if existing.as_ref().is_some_and(Loaded::is_active) {
-        return Err(qemu_error(ErrorNumber::OPERATION_INVALID, format!("domain '{name}' is already active")));
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_INVALID,
+            format!("domain '{name}' is already active"),
+        ));
     }
     let record = existing
         .map(|domain| domain.record)
-        .unwrap_or(DomainRecord { uuid: uuid.clone(), name, ..DomainRecord::default() });
+        .unwrap_or(DomainRecord {
+            uuid: uuid.clone(),
+            name,
+            ..DomainRecord::default()
+        });
     let paused = flags & create_flags::START_PAUSED != 0;
     let live = start_domain(&record, def, StartKind::Booted, paused, None)?;
     Ok(domain::reference(&record, Some(&live)))
@@ -239,12 +294,25 @@ fn allocate_id() -> Result<i32, Error> {
 /// and initrd, bridges.
 fn check_host_resources(def: &Domain) -> Result<(), Error> {
     for disk in &def.devices.disks {
-        let local = matches!(disk.disk_type, None | Some(StorageType::File | StorageType::Block));
-        let Some(path) = disk.source.as_ref().and_then(|source| source.file.clone().or_else(|| source.dev.clone())) else { continue };
+        let local = matches!(
+            disk.disk_type,
+            None | Some(StorageType::File | StorageType::Block)
+        );
+        let Some(path) = disk
+            .source
+            .as_ref()
+            .and_then(|source| source.file.clone().or_else(|| source.dev.clone()))
+        else {
+            continue;
+        };
         if !local {
             continue;
         }
-        let optional = disk.source.as_ref().and_then(|source| source.startup_policy) == Some(StartupPolicy::Optional);
+        let optional = disk
+            .source
+            .as_ref()
+            .and_then(|source| source.startup_policy)
+            == Some(StartupPolicy::Optional);
         if files::stat(&path)?.is_none() && !optional {
             return Err(qemu_error(
                 ErrorNumber::SYSTEM_ERROR,
@@ -255,13 +323,20 @@ fn check_host_resources(def: &Domain) -> Result<(), Error> {
     if let Some(os) = &def.os {
         for path in [&os.kernel, &os.initrd].into_iter().flatten() {
             if files::stat(path)?.is_none() {
-                return Err(qemu_error(ErrorNumber::SYSTEM_ERROR, format!("Cannot access '{path}': No such file or directory")));
+                return Err(qemu_error(
+                    ErrorNumber::SYSTEM_ERROR,
+                    format!("Cannot access '{path}': No such file or directory"),
+                ));
             }
         }
     }
     for interface in &def.devices.interfaces {
         if interface.interface_type == Some(InterfaceType::Bridge) {
-            let bridge = interface.source.as_ref().and_then(|source| source.bridge.clone()).unwrap_or_default();
+            let bridge = interface
+                .source
+                .as_ref()
+                .and_then(|source| source.bridge.clone())
+                .unwrap_or_default();
             if !net::bridge_exists(&bridge) {
                 return Err(qemu_error(
                     ErrorNumber::SYSTEM_ERROR,
@@ -305,7 +380,7 @@ pub fn start_domain(
     mut def: Domain,
     kind: StartKind,
     paused: bool,
-    incoming: Option<&dyn Fn(&mut Monitor, &mut LiveRecord) -> Result<(), Error>>,
+    incoming: Option<StateLoader<'_>>,
 ) -> Result<LiveRecord, Error> {
     let layout = SpaceLayout::current()?;
     let emulator = def.devices.emulator.clone().unwrap_or_default();
@@ -318,7 +393,18 @@ pub fn start_domain(
     let run_dir = layout.domain_run_dir(id, def.name());
     files::create_dir_all(&run_dir)?;
     let mut resources = StartResources::default();
-    let result = start_with_resources(record, &mut def, &caps, &layout, id, &run_dir, kind, paused, incoming, &mut resources);
+    let result = start_with_resources(
+        record,
+        &mut def,
+        &caps,
+        &layout,
+        id,
+        &run_dir,
+        kind,
+        paused,
+        incoming,
+        &mut resources,
+    );
     if result.is_err() {
         resources.release();
     }
@@ -335,7 +421,7 @@ fn start_with_resources(
     run_dir: &str,
     kind: StartKind,
     paused: bool,
-    incoming: Option<&dyn Fn(&mut Monitor, &mut LiveRecord) -> Result<(), Error>>,
+    incoming: Option<StateLoader<'_>>,
     resources: &mut StartResources,
 ) -> Result<LiveRecord, Error> {
     let monitor_path = format!("{run_dir}/monitor.sock");
@@ -343,6 +429,35 @@ fn start_with_resources(
     resources.run_files.push(monitor_path.clone());
     resources.run_files.push(master_key.clone());
     files::write(&master_key, &launch::random_key())?;
+
+    // Channel sockets QEMU listens on get a path in the run directory (libvirt's
+    // channel target dir), so that the live XML says where the guest agent is.
+    for channel in &mut def.devices.channels {
+        if channel.chr_type != Some(ChrType::Unix) {
+            continue;
+        }
+        let name = channel
+            .target
+            .as_ref()
+            .and_then(|target| target.name.clone());
+        let source = match channel.sources.first_mut() {
+            Some(source) => source,
+            None => {
+                channel.sources.push(ChrSource {
+                    mode: Some("bind".into()),
+                    ..Default::default()
+                });
+                &mut channel.sources[0]
+            }
+        };
+        if source.path.is_none() {
+            if let Some(name) = name {
+                let path = format!("{run_dir}/{name}");
+                resources.run_files.push(path.clone());
+                source.path = Some(path);
+            }
+        }
+    }
 
     // Taps for bridged interfaces, passed to QEMU as fd 3, 4, ...
     let mut pass_fds = Vec::new();
@@ -352,14 +467,24 @@ fn start_with_resources(
         if !matches!(kind, Some(InterfaceType::Bridge | InterfaceType::Ethernet)) {
             continue;
         }
-        let bridge = interface.source.as_ref().and_then(|source| source.bridge.clone());
-        let wanted = interface.target.as_ref().and_then(|target| target.dev.clone()).unwrap_or_else(|| "vnet%d".into());
+        let bridge = interface
+            .source
+            .as_ref()
+            .and_then(|source| source.bridge.clone());
+        let wanted = interface
+            .target
+            .as_ref()
+            .and_then(|target| target.dev.clone())
+            .unwrap_or_else(|| "vnet%d".into());
         let mtu = interface.mtu.as_ref().and_then(|mtu| mtu.size);
         let tap = net::create_tap(&wanted, bridge.as_deref(), mtu)?;
         resources.taps.push(tap.name.clone());
         let fd = 3 + pass_fds.len() as i32;
         pass_fds.push(tap.handle);
-        tap_fds.push((interface.info.alias_name().unwrap_or("").to_string(), vec![fd]));
+        tap_fds.push((
+            interface.info.alias_name().unwrap_or("").to_string(),
+            vec![fd],
+        ));
         interface.target.get_or_insert_with(Default::default).dev = Some(tap.name);
     }
 
@@ -382,7 +507,11 @@ fn start_with_resources(
         monitor_path: monitor_path.clone(),
         pass_fds,
     };
-    let mut launched = launch::launch(&cmd, &plan, &format!("{}.{}.{}", version.major, version.minor, version.micro))?;
+    let mut launched = launch::launch(
+        &cmd,
+        &plan,
+        &format!("{}.{}.{}", version.major, version.minor, version.micro),
+    )?;
     let nodes = argv::disk::number_nodes(def);
     let next_node_index = nodes.iter().flatten().max().copied().unwrap_or(0) + 1;
     let mut live = LiveRecord {
@@ -401,6 +530,7 @@ fn start_with_resources(
         taps: resources.taps.clone(),
         pending_stop: PendingStop::None,
         fake_reboot: false,
+        paused_shutdown: false,
         pending_unplugs: Vec::new(),
         started_ns: crate::util::now_ns(),
         next_node_index,
@@ -440,7 +570,10 @@ fn start_with_resources(
         };
     }
     live.xml = def.to_xml();
-    let loaded = Loaded { record: record.clone(), live: Some(live.clone()) };
+    let loaded = Loaded {
+        record: record.clone(),
+        live: Some(live.clone()),
+    };
     let mut record = record.clone();
     record.shutoff_reason = 0;
     records::put_json(records::DOMAIN, &record.uuid, &record);
@@ -452,7 +585,11 @@ fn start_with_resources(
     let reference = domain::reference(&record, Some(&live));
     emit_lifecycle(&reference, event_type::STARTED, started);
     if paused {
-        let detail = if kind == StartKind::FromSnapshot { suspended_detail::FROM_SNAPSHOT } else { suspended_detail::PAUSED };
+        let detail = if kind == StartKind::FromSnapshot {
+            suspended_detail::FROM_SNAPSHOT
+        } else {
+            suspended_detail::PAUSED
+        };
         emit_lifecycle(&reference, event_type::SUSPENDED, detail);
     }
     // Events QEMU sent during setup (a RESUME after `cont`) are accounted for above.
@@ -466,7 +603,7 @@ fn post_start_setup(
     monitor: &mut Monitor,
     def: &mut Domain,
     live: &mut LiveRecord,
-    incoming: Option<&dyn Fn(&mut Monitor, &mut LiveRecord) -> Result<(), Error>>,
+    incoming: Option<StateLoader<'_>>,
     paused: bool,
 ) -> Result<(), Error> {
     if def.on_reboot == Some(LifecycleAction::Destroy) {
@@ -484,16 +621,25 @@ fn post_start_setup(
         let chardevs = monitor.run("query-chardev", Value::Null)?;
         fill_pty_paths(def, &chardevs);
     }
-    let balloon = def.devices.memballoon.as_ref().is_some_and(|balloon| !matches!(balloon.model, Some(MemballoonModel::None) | None));
+    let balloon = def
+        .devices
+        .memballoon
+        .as_ref()
+        .is_some_and(|balloon| !matches!(balloon.model, Some(MemballoonModel::None) | None));
     if balloon && def.current_memory_kib() < def.memory_kib() {
         monitor.run("balloon", json!({"value": def.current_memory_kib() * 1024}))?;
     }
     let vnc_auto = def.devices.graphics.iter().any(|graphics| {
-        graphics.graphics_type == Some(GraphicsType::Vnc) && graphics.autoport.is_none_or(|autoport| autoport.is_yes())
+        graphics.graphics_type == Some(GraphicsType::Vnc)
+            && graphics.autoport.is_none_or(|autoport| autoport.is_yes())
     });
     if vnc_auto {
         if let Ok(vnc) = monitor.execute("query-vnc", None) {
-            if let Some(port) = vnc.get("service").and_then(Value::as_str).and_then(|port| port.parse::<i32>().ok()) {
+            if let Some(port) = vnc
+                .get("service")
+                .and_then(Value::as_str)
+                .and_then(|port| port.parse::<i32>().ok())
+            {
                 for graphics in &mut def.devices.graphics {
                     if graphics.graphics_type == Some(GraphicsType::Vnc) {
                         graphics.port = Some(port);
@@ -514,7 +660,9 @@ fn post_start_setup(
 
 /// Writes the pty QEMU opened for each pty character device into the live definition.
 fn fill_pty_paths(def: &mut Domain, chardevs: &Value) {
-    let Some(entries) = chardevs.as_array() else { return };
+    let Some(entries) = chardevs.as_array() else {
+        return;
+    };
     let path_of = |label: &str| -> Option<String> {
         entries
             .iter()
@@ -524,7 +672,11 @@ fn fill_pty_paths(def: &mut Domain, chardevs: &Value) {
             .map(str::to_string)
     };
     let mut serial0 = None;
-    for list in [&mut def.devices.serials, &mut def.devices.parallels, &mut def.devices.channels] {
+    for list in [
+        &mut def.devices.serials,
+        &mut def.devices.parallels,
+        &mut def.devices.channels,
+    ] {
         for chr in list.iter_mut() {
             if chr.chr_type != Some(ChrType::Pty) {
                 continue;
@@ -558,7 +710,10 @@ fn set_pty(chr: &mut virt_xml::domain::ChrDevice, path: &str) {
     chr.tty = Some(path.to_string());
     match chr.sources.first_mut() {
         Some(source) => source.path = Some(path.to_string()),
-        None => chr.sources.push(ChrSource { path: Some(path.to_string()), ..Default::default() }),
+        None => chr.sources.push(ChrSource {
+            path: Some(path.to_string()),
+            ..Default::default()
+        }),
     }
 }
 
@@ -576,6 +731,15 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
     }
     let _ = files::remove(&live.monitor_path);
     let _ = files::remove(&format!("{}/master-key.aes", live.run_dir));
+    if let Ok(def) = domain::live_def(live) {
+        for channel in &def.devices.channels {
+            if let Some(path) = channel.source().and_then(|source| source.path.as_deref()) {
+                if path.starts_with(&live.run_dir) {
+                    let _ = files::remove(path);
+                }
+            }
+        }
+    }
     if let Ok(layout) = SpaceLayout::current() {
         let _ = files::remove(&layout.status_file(&domain.record.name));
     }
@@ -593,7 +757,12 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
 
 /// Stops QEMU from a call: mark, publish, SIGTERM, wait, then SIGKILL unless graceful.
 /// Returns false when a graceful stop did not end QEMU.
-pub fn kill_qemu(domain: &Loaded, live: &mut LiveRecord, why: PendingStop, graceful: bool) -> Result<bool, Error> {
+pub fn kill_qemu(
+    domain: &Loaded,
+    live: &mut LiveRecord,
+    why: PendingStop,
+    graceful: bool,
+) -> Result<bool, Error> {
     live.pending_stop = why;
     records::put_json(records::LIVE, domain.uuid(), live);
     host_state::commit();
@@ -608,14 +777,21 @@ pub fn kill_qemu(domain: &Loaded, live: &mut LiveRecord, why: PendingStop, grace
     let _ = process::kill(live.process, SIGKILL);
     let status = process::wait(live.process, 5_000)?;
     if status.running {
-        return Err(qemu_error(ErrorNumber::OPERATION_FAILED, format!("Failed to terminate process {} with SIGKILL", live.pid)));
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_FAILED,
+            format!("Failed to terminate process {} with SIGKILL", live.pid),
+        ));
     }
     Ok(true)
 }
 
 /// `virDomainDestroyFlags`.
 pub fn destroy(dom: &DomainRef, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainDestroyFlags", flags, destroy_flags::GRACEFUL | destroy_flags::REMOVE_LOGS)?;
+    check_flags(
+        "qemuDomainDestroyFlags",
+        flags,
+        destroy_flags::GRACEFUL | destroy_flags::REMOVE_LOGS,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let (domain, mut live) = running(dom)?;
@@ -625,10 +801,18 @@ pub fn destroy(dom: &DomainRef, flags: u32) -> Result<(), Error> {
         records::put_json(records::LIVE, domain.uuid(), &live);
         return Err(qemu_error(
             ErrorNumber::OPERATION_FAILED,
-            format!("Failed to terminate process {} with SIGTERM: Device or resource busy", live.pid),
+            format!(
+                "Failed to terminate process {} with SIGTERM: Device or resource busy",
+                live.pid
+            ),
         ));
     }
-    finalize_stop(&domain, &live, shutoff_reason::DESTROYED, stopped_detail::DESTROYED);
+    finalize_stop(
+        &domain,
+        &live,
+        shutoff_reason::DESTROYED,
+        stopped_detail::DESTROYED,
+    );
     if flags & destroy_flags::REMOVE_LOGS != 0 {
         let _ = files::remove(&live.log_path);
     }
@@ -637,7 +821,11 @@ pub fn destroy(dom: &DomainRef, flags: u32) -> Result<(), Error> {
 
 /// `virDomainShutdownFlags`: ACPI power button, or the guest agent.
 pub fn shutdown(dom: &DomainRef, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainShutdownFlags", flags, shutdown_flags::ACPI_POWER_BTN | shutdown_flags::GUEST_AGENT)?;
+    check_flags(
+        "qemuDomainShutdownFlags",
+        flags,
+        shutdown_flags::ACPI_POWER_BTN | shutdown_flags::GUEST_AGENT,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let (domain, mut live) = running(dom)?;
@@ -655,13 +843,19 @@ pub fn shutdown(dom: &DomainRef, flags: u32) -> Result<(), Error> {
         }
     }
     live.fake_reboot = false;
-    with_monitor(&domain, &mut live, Expectation::default(), |monitor, _| monitor.run("system_powerdown", Value::Null).map(|_| ()))
+    with_monitor(&domain, &mut live, Expectation::default(), |monitor, _| {
+        monitor.run("system_powerdown", Value::Null).map(|_| ())
+    })
 }
 
 /// `virDomainReboot`: ACPI (power off, then the driver resets and resumes: libvirt's fake
 /// reboot) or the guest agent.
 pub fn reboot(dom: &DomainRef, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainReboot", flags, reboot_flags::ACPI_POWER_BTN | reboot_flags::GUEST_AGENT)?;
+    check_flags(
+        "qemuDomainReboot",
+        flags,
+        reboot_flags::ACPI_POWER_BTN | reboot_flags::GUEST_AGENT,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let (domain, mut live) = running(dom)?;
@@ -675,7 +869,9 @@ pub fn reboot(dom: &DomainRef, flags: u32) -> Result<(), Error> {
         }
     }
     live.fake_reboot = true;
-    with_monitor(&domain, &mut live, Expectation::default(), |monitor, _| monitor.run("system_powerdown", Value::Null).map(|_| ()))
+    with_monitor(&domain, &mut live, Expectation::default(), |monitor, _| {
+        monitor.run("system_powerdown", Value::Null).map(|_| ())
+    })
 }
 
 /// `virDomainReset`.
@@ -684,15 +880,20 @@ pub fn reset(dom: &DomainRef, flags: u32) -> Result<(), Error> {
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let (domain, mut live) = running(dom)?;
-    with_monitor(&domain, &mut live, Expectation::default(), |monitor, live| {
-        monitor.run("system_reset", Value::Null)?;
-        // A reset brings a crashed guest back.
-        if live.state == state::CRASHED {
-            live.state = state::PAUSED;
-            live.reason = paused_reason::CRASHED;
-        }
-        Ok(())
-    })
+    with_monitor(
+        &domain,
+        &mut live,
+        Expectation::default(),
+        |monitor, live| {
+            monitor.run("system_reset", Value::Null)?;
+            // A reset brings a crashed guest back.
+            if live.state == state::CRASHED {
+                live.state = state::PAUSED;
+                live.reason = paused_reason::CRASHED;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// `virDomainSuspend`.
@@ -703,7 +904,10 @@ pub fn suspend(dom: &DomainRef) -> Result<(), Error> {
     if live.state == state::PAUSED {
         return Ok(());
     }
-    let expect = Expectation { paused_reason: Some(paused_reason::USER), running_reason: None };
+    let expect = Expectation {
+        paused_reason: Some(paused_reason::USER),
+        running_reason: None,
+    };
     with_monitor(&domain, &mut live, expect, |monitor, _| {
         monitor.run("stop", Value::Null)?;
         ensure_event(monitor, "STOP");
@@ -719,10 +923,15 @@ pub fn resume(dom: &DomainRef) -> Result<(), Error> {
     if live.state == state::RUNNING {
         return Ok(());
     }
-    if matches!(live.state, state::SHUTDOWN | state::CRASHED) && live.reason != paused_reason::CRASHED {
+    if matches!(live.state, state::SHUTDOWN | state::CRASHED)
+        && live.reason != paused_reason::CRASHED
+    {
         return Err(invalid_operation("domain is not paused"));
     }
-    let expect = Expectation { paused_reason: None, running_reason: Some(running_reason::UNPAUSED) };
+    let expect = Expectation {
+        paused_reason: None,
+        running_reason: Some(running_reason::UNPAUSED),
+    };
     with_monitor(&domain, &mut live, expect, |monitor, _| {
         monitor.run("cont", Value::Null)?;
         ensure_event(monitor, "RESUME");
@@ -734,7 +943,11 @@ pub fn resume(dom: &DomainRef) -> Result<(), Error> {
 /// success stands for it (a late real one changes nothing).
 pub fn ensure_event(monitor: &mut Monitor, name: &str) {
     if !monitor.events.iter().any(|event| event.name == name) {
-        monitor.events.push(qmp::Event { name: name.to_string(), data: Value::Null, timestamp_us: 0 });
+        monitor.events.push(qmp::Event {
+            name: name.to_string(),
+            data: Value::Null,
+            timestamp_us: 0,
+        });
     }
 }
 
@@ -742,9 +955,15 @@ pub fn ensure_event(monitor: &mut Monitor, name: &str) {
 
 /// A QEMU process exited.
 pub fn handle_process_exited(handle: u64, status: &process::ProcessStatus) {
-    let Some(uuid) = records::owner_of("process", handle) else { return };
-    let Some(domain) = domain::load(&uuid) else { return };
-    let Some(live) = domain.live.clone() else { return };
+    let Some(uuid) = records::owner_of("process", handle) else {
+        return;
+    };
+    let Some(domain) = domain::load(&uuid) else {
+        return;
+    };
+    let Some(live) = domain.live.clone() else {
+        return;
+    };
     if live.process != handle {
         return;
     }
@@ -753,7 +972,9 @@ pub fn handle_process_exited(handle: u64, status: &process::ProcessStatus) {
         PendingStop::Destroyed | PendingStop::Saved | PendingStop::FromSnapshot => return,
         PendingStop::Shutdown => (shutoff_reason::SHUTDOWN, stopped_detail::SHUTDOWN),
         PendingStop::Crashed => (shutoff_reason::CRASHED, stopped_detail::CRASHED),
-        PendingStop::None if live.state == state::SHUTDOWN => (shutoff_reason::SHUTDOWN, stopped_detail::SHUTDOWN),
+        PendingStop::None if live.state == state::SHUTDOWN => {
+            (shutoff_reason::SHUTDOWN, stopped_detail::SHUTDOWN)
+        }
         PendingStop::None => {
             virt_plugin_sdk::warn!(
                 "QEMU of domain '{}' exited unexpectedly (status {:?}, signal {:?})",
@@ -770,15 +991,29 @@ pub fn handle_process_exited(handle: u64, status: &process::ProcessStatus) {
 /// An unclaimed frame on a monitor: an event to apply (replies to abandoned commands are
 /// dropped).
 pub fn handle_stream_frame(handle: u64, frame: &[u8]) {
-    let Ok(qmp::Message::Event(event)) = qmp::parse_message(frame) else { return };
-    let Some(uuid) = records::owner_of("stream", handle) else { return };
-    let Some(domain) = domain::load(&uuid) else { return };
-    let Some(mut live) = domain.live.clone() else { return };
+    let Ok(qmp::Message::Event(event)) = qmp::parse_message(frame) else {
+        return;
+    };
+    let Some(uuid) = records::owner_of("stream", handle) else {
+        return;
+    };
+    let Some(domain) = domain::load(&uuid) else {
+        return;
+    };
+    let Some(mut live) = domain.live.clone() else {
+        return;
+    };
     if live.monitor != Some(handle) {
         return;
     }
     let mut monitor = Monitor::attach(handle);
-    apply_events(&domain, &mut live, &mut monitor, Expectation::default(), vec![event]);
+    apply_events(
+        &domain,
+        &mut live,
+        &mut monitor,
+        Expectation::default(),
+        vec![event],
+    );
     store_live(&domain, &live);
     monitor.release();
 }
@@ -794,9 +1029,15 @@ pub fn handle_stream_closed(handle: u64) {
 /// reconnect its monitor and resync its state; report the others stopped.
 pub fn reattach_all() {
     for domain in domain::all() {
-        let Some(live) = domain.live.clone() else { continue };
+        let Some(live) = domain.live.clone() else {
+            continue;
+        };
         if let Err(error) = reattach(&domain, live.clone()) {
-            virt_plugin_sdk::warn!("cannot reattach domain '{}': {}", domain.record.name, error.message);
+            virt_plugin_sdk::warn!(
+                "cannot reattach domain '{}': {}",
+                domain.record.name,
+                error.message
+            );
         }
     }
 }
@@ -808,8 +1049,12 @@ fn reattach(domain: &Loaded, mut live: LiveRecord) -> Result<(), Error> {
         Err(_) => {
             // It died while nobody watched: shut down if it was on its way, else it failed.
             let (reason, detail) = match (live.pending_stop, live.state) {
-                (PendingStop::Shutdown, _) | (_, state::SHUTDOWN) => (shutoff_reason::SHUTDOWN, stopped_detail::SHUTDOWN),
-                (PendingStop::Destroyed, _) => (shutoff_reason::DESTROYED, stopped_detail::DESTROYED),
+                (PendingStop::Shutdown, _) | (_, state::SHUTDOWN) => {
+                    (shutoff_reason::SHUTDOWN, stopped_detail::SHUTDOWN)
+                }
+                (PendingStop::Destroyed, _) => {
+                    (shutoff_reason::DESTROYED, stopped_detail::DESTROYED)
+                }
                 (PendingStop::Saved, _) => (shutoff_reason::SAVED, stopped_detail::SAVED),
                 (PendingStop::Crashed, _) => (shutoff_reason::CRASHED, stopped_detail::CRASHED),
                 _ => (shutoff_reason::CRASHED, stopped_detail::FAILED),
@@ -829,7 +1074,13 @@ fn reattach(domain: &Loaded, mut live: LiveRecord) -> Result<(), Error> {
                 sync_state(&mut live, &status);
             }
             let pending = std::mem::take(&mut monitor.events);
-            apply_events(domain, &mut live, &mut monitor, Expectation::default(), pending);
+            apply_events(
+                domain,
+                &mut live,
+                &mut monitor,
+                Expectation::default(),
+                pending,
+            );
             store_live(domain, &live);
         }
         Err(_) => {
@@ -837,7 +1088,12 @@ fn reattach(domain: &Loaded, mut live: LiveRecord) -> Result<(), Error> {
             let _ = process::kill(handle, SIGKILL);
             let _ = process::wait(handle, 5_000);
             live.monitor = None;
-            finalize_stop(domain, &live, shutoff_reason::FAILED, stopped_detail::FAILED);
+            finalize_stop(
+                domain,
+                &live,
+                shutoff_reason::FAILED,
+                stopped_detail::FAILED,
+            );
         }
     }
     Ok(())
@@ -845,7 +1101,10 @@ fn reattach(domain: &Loaded, mut live: LiveRecord) -> Result<(), Error> {
 
 /// Brings the recorded state in line with what QEMU says (`query-status`).
 fn sync_state(live: &mut LiveRecord, status: &Value) {
-    let running = status.get("running").and_then(Value::as_bool).unwrap_or(false);
+    let running = status
+        .get("running")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let qemu_status = status.get("status").and_then(Value::as_str).unwrap_or("");
     match (running, qemu_status) {
         (true, _) if live.state != state::RUNNING => {
@@ -877,7 +1136,11 @@ pub fn autostart_all() {
         }
         let reference = domain.reference();
         if let Err(error) = create(&reference, 0) {
-            virt_plugin_sdk::warn!("Failed to autostart VM '{}': {}", domain.record.name, error.message);
+            virt_plugin_sdk::warn!(
+                "Failed to autostart VM '{}': {}",
+                domain.record.name,
+                error.message
+            );
         }
     }
 }

@@ -10,8 +10,9 @@ use serde_json::Value;
 use virt_core::consts::{
     domain_crashed_reason as crashed_reason, domain_event_crashed_detail_type as crashed_detail,
     domain_event_id as event_id, domain_event_resumed_detail_type as resumed_detail,
-    domain_event_shutdown_detail_type as shutdown_detail, domain_event_suspended_detail_type as suspended_detail,
-    domain_event_type as event_type, domain_paused_reason as paused_reason, domain_running_reason as running_reason,
+    domain_event_shutdown_detail_type as shutdown_detail,
+    domain_event_suspended_detail_type as suspended_detail, domain_event_type as event_type,
+    domain_paused_reason as paused_reason, domain_running_reason as running_reason,
     domain_shutdown_reason as shutdown_reason, domain_state as state,
 };
 use virt_core::{TypedParam, TypedValue};
@@ -50,6 +51,12 @@ pub struct DomainStatus {
     pub reason: i32,
     /// A reboot was asked for (virDomainReboot in ACPI mode): the next power-off resets.
     pub fake_reboot: bool,
+    /// The guest powered off on its way to a reset: the STOP that follows is not a pause
+    /// (libvirt's `pausedShutdown`).
+    pub paused_shutdown: bool,
+    /// The driver is already making QEMU exit (destroy, crash, save): the SHUTDOWN QEMU
+    /// reports for the signal says nothing new.
+    pub stopping: bool,
 }
 
 /// Something the driver must do because of an event.
@@ -73,9 +80,15 @@ pub enum StopReason {
 /// A libvirt event to emit, in `virt-core` terms.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainEvent {
-    Lifecycle { event: i32, detail: i32 },
+    Lifecycle {
+        event: i32,
+        detail: i32,
+    },
     Reboot,
-    Other { event_id: i32, params: Vec<TypedParam> },
+    Other {
+        event_id: i32,
+        params: Vec<TypedParam>,
+    },
 }
 
 /// Everything an event causes.
@@ -85,15 +98,24 @@ pub struct Outcome {
     pub new_state: Option<(i32, i32)>,
     /// The fake-reboot flag after the event.
     pub fake_reboot: Option<bool>,
+    /// The paused-shutdown flag after the event.
+    pub paused_shutdown: Option<bool>,
     pub events: Vec<DomainEvent>,
     pub follow_ups: Vec<FollowUp>,
 }
 
 /// Maps one QMP event (see the module docs).
-pub fn map_event(status: DomainStatus, actions: LifecycleActions, expect: Expectation, event: &Event) -> Outcome {
+pub fn map_event(
+    status: DomainStatus,
+    actions: LifecycleActions,
+    expect: Expectation,
+    event: &Event,
+) -> Outcome {
     let mut outcome = Outcome::default();
     let is_active = status.state != state::SHUTOFF;
-    if !is_active {
+    if !is_active
+        || (status.stopping && matches!(event.name.as_str(), "SHUTDOWN" | "STOP" | "RESUME"))
+    {
         return outcome;
     }
     match event.name.as_str() {
@@ -109,9 +131,15 @@ pub fn map_event(status: DomainStatus, actions: LifecycleActions, expect: Expect
                     Some(false) => shutdown_detail::HOST,
                     None => shutdown_detail::FINISHED,
                 };
-                outcome.events.push(DomainEvent::Lifecycle { event: event_type::SHUTDOWN, detail });
-                outcome.follow_ups.push(FollowUp::StopQemu { reason: StopReason::Shutdown });
+                outcome.events.push(DomainEvent::Lifecycle {
+                    event: event_type::SHUTDOWN,
+                    detail,
+                });
+                outcome.follow_ups.push(FollowUp::StopQemu {
+                    reason: StopReason::Shutdown,
+                });
             } else {
+                outcome.paused_shutdown = Some(true);
                 outcome.follow_ups.push(FollowUp::ResetAndResume);
             }
         }
@@ -123,26 +151,35 @@ pub fn map_event(status: DomainStatus, actions: LifecycleActions, expect: Expect
         }
         "STOP" => {
             // A power-off with -no-shutdown stops the CPUs too; that is not a user pause.
-            if status.state == state::RUNNING {
+            if status.paused_shutdown {
+                outcome.paused_shutdown = Some(false);
+            } else if status.state == state::RUNNING {
                 let reason = expect.paused_reason.unwrap_or(paused_reason::UNKNOWN);
                 outcome.new_state = Some((state::PAUSED, reason));
-                outcome
-                    .events
-                    .push(DomainEvent::Lifecycle { event: event_type::SUSPENDED, detail: suspended_detail_for(reason) });
+                outcome.events.push(DomainEvent::Lifecycle {
+                    event: event_type::SUSPENDED,
+                    detail: suspended_detail_for(reason),
+                });
             }
         }
-        "RESUME" => {
-            if status.state != state::RUNNING {
-                let reason = expect.running_reason.unwrap_or(running_reason::UNPAUSED);
-                outcome.new_state = Some((state::RUNNING, reason));
-                outcome.events.push(DomainEvent::Lifecycle { event: event_type::RESUMED, detail: resumed_detail_for(reason) });
-            }
+        "RESUME" if status.state != state::RUNNING => {
+            let reason = expect.running_reason.unwrap_or(running_reason::UNPAUSED);
+            outcome.new_state = Some((state::RUNNING, reason));
+            outcome.events.push(DomainEvent::Lifecycle {
+                event: event_type::RESUMED,
+                detail: resumed_detail_for(reason),
+            });
         }
         "GUEST_PANICKED" => {
             outcome.new_state = Some((state::CRASHED, crashed_reason::PANICKED));
-            outcome.events.push(DomainEvent::Lifecycle { event: event_type::CRASHED, detail: crashed_detail::PANICKED });
+            outcome.events.push(DomainEvent::Lifecycle {
+                event: event_type::CRASHED,
+                detail: crashed_detail::PANICKED,
+            });
             match actions.on_crash {
-                CrashAction::Destroy => outcome.follow_ups.push(FollowUp::StopQemu { reason: StopReason::Crashed }),
+                CrashAction::Destroy => outcome.follow_ups.push(FollowUp::StopQemu {
+                    reason: StopReason::Crashed,
+                }),
                 CrashAction::Restart => {
                     outcome.fake_reboot = Some(true);
                     outcome.follow_ups.push(FollowUp::ResetAndResume);
@@ -153,10 +190,15 @@ pub fn map_event(status: DomainStatus, actions: LifecycleActions, expect: Expect
         "DEVICE_DELETED" => {
             // Only the device itself carries `device`; its backend's event has a path only.
             if let Some(alias) = event.data.get("device").and_then(Value::as_str) {
-                outcome.follow_ups.push(FollowUp::DeviceRemoved { alias: alias.to_string() });
+                outcome.follow_ups.push(FollowUp::DeviceRemoved {
+                    alias: alias.to_string(),
+                });
                 outcome.events.push(DomainEvent::Other {
                     event_id: event_id::DEVICE_REMOVED,
-                    params: vec![TypedParam::new("devAlias", TypedValue::String(alias.to_string()))],
+                    params: vec![TypedParam::new(
+                        "devAlias",
+                        TypedValue::String(alias.to_string()),
+                    )],
                 });
             }
         }
@@ -187,7 +229,11 @@ pub fn map_event(status: DomainStatus, actions: LifecycleActions, expect: Expect
             });
         }
         "RTC_CHANGE" => {
-            let offset = event.data.get("offset").and_then(Value::as_i64).unwrap_or(0);
+            let offset = event
+                .data
+                .get("offset")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             outcome.events.push(DomainEvent::Other {
                 event_id: event_id::RTC_CHANGE,
                 params: vec![TypedParam::new("offset", TypedValue::LLong(offset))],
@@ -216,7 +262,12 @@ fn block_job_events(event: &Event) -> Vec<DomainEvent> {
         "BLOCK_JOB_READY" => 3,
         _ => return Vec::new(),
     };
-    let device = event.data.get("device").and_then(Value::as_str).unwrap_or("").to_string();
+    let device = event
+        .data
+        .get("device")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     vec![DomainEvent::Other {
         event_id: event_id::BLOCK_JOB_2,
         params: vec![
@@ -257,11 +308,21 @@ mod tests {
     use serde_json::json;
 
     fn running() -> DomainStatus {
-        DomainStatus { state: state::RUNNING, reason: running_reason::BOOTED, fake_reboot: false }
+        DomainStatus {
+            state: state::RUNNING,
+            reason: running_reason::BOOTED,
+            fake_reboot: false,
+            paused_shutdown: false,
+            stopping: false,
+        }
     }
 
     fn event(name: &str, data: Value) -> Event {
-        Event { name: name.into(), data, timestamp_us: 0 }
+        Event {
+            name: name.into(),
+            data,
+            timestamp_us: 0,
+        }
     }
 
     #[test]
@@ -270,49 +331,185 @@ mod tests {
             running(),
             LifecycleActions::default(),
             Expectation::default(),
-            &event("SHUTDOWN", json!({"guest": true, "reason": "guest-shutdown"})),
+            &event(
+                "SHUTDOWN",
+                json!({"guest": true, "reason": "guest-shutdown"}),
+            ),
         );
-        assert_eq!(outcome.new_state, Some((state::SHUTDOWN, shutdown_reason::UNKNOWN)));
-        assert_eq!(outcome.events, vec![DomainEvent::Lifecycle { event: event_type::SHUTDOWN, detail: shutdown_detail::GUEST }]);
-        assert_eq!(outcome.follow_ups, vec![FollowUp::StopQemu { reason: StopReason::Shutdown }]);
+        assert_eq!(
+            outcome.new_state,
+            Some((state::SHUTDOWN, shutdown_reason::UNKNOWN))
+        );
+        assert_eq!(
+            outcome.events,
+            vec![DomainEvent::Lifecycle {
+                event: event_type::SHUTDOWN,
+                detail: shutdown_detail::GUEST
+            }]
+        );
+        assert_eq!(
+            outcome.follow_ups,
+            vec![FollowUp::StopQemu {
+                reason: StopReason::Shutdown
+            }]
+        );
     }
 
     #[test]
     fn fake_reboot_resets_instead() {
-        let status = DomainStatus { fake_reboot: true, ..running() };
-        let outcome = map_event(status, LifecycleActions::default(), Expectation::default(), &event("SHUTDOWN", json!({"guest": true})));
+        let status = DomainStatus {
+            fake_reboot: true,
+            ..running()
+        };
+        let outcome = map_event(
+            status,
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event("SHUTDOWN", json!({"guest": true})),
+        );
         assert_eq!(outcome.new_state, None);
         assert_eq!(outcome.follow_ups, vec![FollowUp::ResetAndResume]);
-        let outcome = map_event(status, LifecycleActions::default(), Expectation::default(), &event("RESET", json!({})));
+        let outcome = map_event(
+            status,
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event("RESET", json!({})),
+        );
         assert_eq!(outcome.events, vec![DomainEvent::Reboot]);
         assert_eq!(outcome.fake_reboot, Some(false));
+        // The STOP that follows the power-off is part of the reboot, not a pause.
+        let resetting = DomainStatus {
+            paused_shutdown: true,
+            ..running()
+        };
+        let outcome = map_event(
+            resetting,
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event("STOP", Value::Null),
+        );
+        assert_eq!(outcome.new_state, None);
+        assert_eq!(outcome.paused_shutdown, Some(false));
     }
 
     #[test]
     fn user_pause_and_resume() {
-        let expect = Expectation { paused_reason: Some(paused_reason::USER), running_reason: None };
-        let outcome = map_event(running(), LifecycleActions::default(), expect, &event("STOP", Value::Null));
-        assert_eq!(outcome.new_state, Some((state::PAUSED, paused_reason::USER)));
-        assert_eq!(outcome.events, vec![DomainEvent::Lifecycle { event: event_type::SUSPENDED, detail: suspended_detail::PAUSED }]);
-        let paused = DomainStatus { state: state::PAUSED, reason: paused_reason::USER, fake_reboot: false };
-        let outcome = map_event(paused, LifecycleActions::default(), Expectation::default(), &event("RESUME", Value::Null));
-        assert_eq!(outcome.new_state, Some((state::RUNNING, running_reason::UNPAUSED)));
+        let expect = Expectation {
+            paused_reason: Some(paused_reason::USER),
+            running_reason: None,
+        };
+        let outcome = map_event(
+            running(),
+            LifecycleActions::default(),
+            expect,
+            &event("STOP", Value::Null),
+        );
+        assert_eq!(
+            outcome.new_state,
+            Some((state::PAUSED, paused_reason::USER))
+        );
+        assert_eq!(
+            outcome.events,
+            vec![DomainEvent::Lifecycle {
+                event: event_type::SUSPENDED,
+                detail: suspended_detail::PAUSED
+            }]
+        );
+        let paused = DomainStatus {
+            state: state::PAUSED,
+            reason: paused_reason::USER,
+            fake_reboot: false,
+            paused_shutdown: false,
+            stopping: false,
+        };
+        let outcome = map_event(
+            paused,
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event("RESUME", Value::Null),
+        );
+        assert_eq!(
+            outcome.new_state,
+            Some((state::RUNNING, running_reason::UNPAUSED))
+        );
     }
 
     #[test]
     fn panic_with_destroy_and_device_deleted() {
-        let outcome = map_event(running(), LifecycleActions::default(), Expectation::default(), &event("GUEST_PANICKED", json!({"action": "pause"})));
-        assert_eq!(outcome.new_state, Some((state::CRASHED, crashed_reason::PANICKED)));
-        assert_eq!(outcome.follow_ups, vec![FollowUp::StopQemu { reason: StopReason::Crashed }]);
-        let backend = map_event(running(), LifecycleActions::default(), Expectation::default(), &event("DEVICE_DELETED", json!({"path": "/machine/peripheral/x/virtio-backend"})));
+        let outcome = map_event(
+            running(),
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event("GUEST_PANICKED", json!({"action": "pause"})),
+        );
+        assert_eq!(
+            outcome.new_state,
+            Some((state::CRASHED, crashed_reason::PANICKED))
+        );
+        assert_eq!(
+            outcome.follow_ups,
+            vec![FollowUp::StopQemu {
+                reason: StopReason::Crashed
+            }]
+        );
+        let backend = map_event(
+            running(),
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event(
+                "DEVICE_DELETED",
+                json!({"path": "/machine/peripheral/x/virtio-backend"}),
+            ),
+        );
         assert_eq!(backend, Outcome::default());
-        let device = map_event(running(), LifecycleActions::default(), Expectation::default(), &event("DEVICE_DELETED", json!({"device": "virtio-disk1", "path": "/machine/peripheral/virtio-disk1"})));
-        assert_eq!(device.follow_ups, vec![FollowUp::DeviceRemoved { alias: "virtio-disk1".into() }]);
+        let device = map_event(
+            running(),
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event(
+                "DEVICE_DELETED",
+                json!({"device": "virtio-disk1", "path": "/machine/peripheral/virtio-disk1"}),
+            ),
+        );
+        // QEMU's SHUTDOWN for the SIGTERM that ends a crashed guest changes nothing.
+        let crashed = DomainStatus {
+            state: state::CRASHED,
+            reason: crashed_reason::PANICKED,
+            stopping: true,
+            ..running()
+        };
+        let signal = map_event(
+            crashed,
+            LifecycleActions::default(),
+            Expectation::default(),
+            &event("SHUTDOWN", json!({"guest": false, "reason": "host-signal"})),
+        );
+        assert_eq!(signal, Outcome::default());
+        assert_eq!(
+            device.follow_ups,
+            vec![FollowUp::DeviceRemoved {
+                alias: "virtio-disk1".into()
+            }]
+        );
     }
 
     #[test]
     fn events_for_a_stopped_domain_are_ignored() {
-        let off = DomainStatus { state: state::SHUTOFF, reason: 0, fake_reboot: false };
-        assert_eq!(map_event(off, LifecycleActions::default(), Expectation::default(), &event("STOP", Value::Null)), Outcome::default());
+        let off = DomainStatus {
+            state: state::SHUTOFF,
+            reason: 0,
+            fake_reboot: false,
+            paused_shutdown: false,
+            stopping: false,
+        };
+        assert_eq!(
+            map_event(
+                off,
+                LifecycleActions::default(),
+                Expectation::default(),
+                &event("STOP", Value::Null)
+            ),
+            Outcome::default()
+        );
     }
 }

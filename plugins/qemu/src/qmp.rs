@@ -31,7 +31,11 @@ pub enum Message {
     /// A command's successful answer.
     Return { id: Option<String>, value: Value },
     /// A command's failure: QMP's error class and QEMU's own description.
-    Error { id: Option<String>, class: String, desc: String },
+    Error {
+        id: Option<String>,
+        class: String,
+        desc: String,
+    },
     /// An asynchronous event.
     Event(Event),
 }
@@ -69,7 +73,11 @@ impl QemuVersion {
 
     fn from_json(value: &Value) -> QemuVersion {
         let field = |name: &str| value.get(name).and_then(Value::as_u64).unwrap_or(0) as u32;
-        QemuVersion { major: field("major"), minor: field("minor"), micro: field("micro") }
+        QemuVersion {
+            major: field("major"),
+            minor: field("minor"),
+            micro: field("micro"),
+        }
     }
 }
 
@@ -102,41 +110,76 @@ impl QmpError {
     /// The libvirt error a caller reports for a failed `command`.
     pub fn into_error(self, command: &str) -> Error {
         match self {
-            QmpError::Command { desc, .. } => qemu_error(ErrorNumber::INTERNAL_ERROR, format!("unable to execute QEMU command '{command}': {desc}")),
-            QmpError::Closed => qemu_error(ErrorNumber::OPERATION_FAILED, "domain is not running (QEMU monitor closed)"),
-            QmpError::Timeout => qemu_error(ErrorNumber::OPERATION_TIMEOUT, format!("QEMU did not answer '{command}' in time")),
-            QmpError::Protocol(line) => qemu_error(ErrorNumber::INTERNAL_ERROR, format!("unexpected QEMU monitor reply to '{command}': {line}")),
+            QmpError::Command { desc, .. } => qemu_error(
+                ErrorNumber::INTERNAL_ERROR,
+                format!("unable to execute QEMU command '{command}': {desc}"),
+            ),
+            QmpError::Closed => qemu_error(
+                ErrorNumber::OPERATION_FAILED,
+                "domain is not running (QEMU monitor closed)",
+            ),
+            QmpError::Timeout => qemu_error(
+                ErrorNumber::OPERATION_TIMEOUT,
+                format!("QEMU did not answer '{command}' in time"),
+            ),
+            QmpError::Protocol(line) => qemu_error(
+                ErrorNumber::INTERNAL_ERROR,
+                format!("unexpected QEMU monitor reply to '{command}': {line}"),
+            ),
             QmpError::Host(HostError(error)) => error,
         }
     }
-
 }
 
 /// Parses one QMP line.
 pub fn parse_message(line: &[u8]) -> Result<Message, QmpError> {
     let text = String::from_utf8_lossy(line);
-    let value: Value = serde_json::from_str(text.trim()).map_err(|_| QmpError::Protocol(text.trim().to_string()))?;
-    let object = value.as_object().ok_or_else(|| QmpError::Protocol(text.trim().to_string()))?;
+    let value: Value = serde_json::from_str(text.trim())
+        .map_err(|_| QmpError::Protocol(text.trim().to_string()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| QmpError::Protocol(text.trim().to_string()))?;
     let id = object.get("id").map(|id| match id {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     });
     if let Some(greeting) = object.get("QMP") {
-        let version = greeting.get("version").and_then(|v| v.get("qemu")).map(QemuVersion::from_json).unwrap_or_default();
+        let version = greeting
+            .get("version")
+            .and_then(|v| v.get("qemu"))
+            .map(QemuVersion::from_json)
+            .unwrap_or_default();
         return Ok(Message::Greeting { version });
     }
     if let Some(value) = object.get("return") {
-        return Ok(Message::Return { id, value: value.clone() });
+        return Ok(Message::Return {
+            id,
+            value: value.clone(),
+        });
     }
     if let Some(error) = object.get("error") {
-        let class = error.get("class").and_then(Value::as_str).unwrap_or("GenericError").to_string();
-        let desc = error.get("desc").and_then(Value::as_str).unwrap_or("unknown error").to_string();
+        let class = error
+            .get("class")
+            .and_then(Value::as_str)
+            .unwrap_or("GenericError")
+            .to_string();
+        let desc = error
+            .get("desc")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error")
+            .to_string();
         return Ok(Message::Error { id, class, desc });
     }
     if let Some(name) = object.get("event").and_then(Value::as_str) {
         let timestamp = object.get("timestamp");
-        let seconds = timestamp.and_then(|t| t.get("seconds")).and_then(Value::as_u64).unwrap_or(0);
-        let micros = timestamp.and_then(|t| t.get("microseconds")).and_then(Value::as_u64).unwrap_or(0);
+        let seconds = timestamp
+            .and_then(|t| t.get("seconds"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let micros = timestamp
+            .and_then(|t| t.get("microseconds"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         return Ok(Message::Event(Event {
             name: name.to_string(),
             data: object.get("data").cloned().unwrap_or(Value::Null),
@@ -172,15 +215,24 @@ pub struct Monitor {
 impl Monitor {
     /// Wraps an already negotiated stream (e.g. the handle kept in a domain's status).
     pub fn attach(handle: stream::StreamHandle) -> Monitor {
-        Monitor { handle, events: Vec::new(), id_prefix: crate::util::unique_suffix(), next_id: 0 }
+        Monitor {
+            handle,
+            events: Vec::new(),
+            id_prefix: crate::util::unique_suffix(),
+            next_id: 0,
+        }
     }
 
     /// Connects to QEMU's monitor socket (retrying for `connect_timeout_ms`), reads the
     /// greeting and negotiates capabilities, waiting up to `reply_timeout_ms` for each.
     /// Returns `Closed` when QEMU exits before greeting (an early start failure).
-    pub fn connect(path: &str, connect_timeout_ms: u32, reply_timeout_ms: u32) -> Result<(Monitor, QemuVersion), QmpError> {
-        let handle =
-            stream::connect(path, stream::Framing::Line, connect_timeout_ms).map_err(|error| QmpError::Host(HostError(error)))?;
+    pub fn connect(
+        path: &str,
+        connect_timeout_ms: u32,
+        reply_timeout_ms: u32,
+    ) -> Result<(Monitor, QemuVersion), QmpError> {
+        let handle = stream::connect(path, stream::Framing::Line, connect_timeout_ms)
+            .map_err(|error| QmpError::Host(HostError(error)))?;
         let mut monitor = Monitor::attach(handle);
         let version = match monitor.next_message(reply_timeout_ms) {
             Ok(Message::Greeting { version }) => version,
@@ -193,7 +245,8 @@ impl Monitor {
                 return Err(error);
             }
         };
-        if let Err(error) = monitor.execute_with_timeout("qmp_capabilities", None, reply_timeout_ms) {
+        if let Err(error) = monitor.execute_with_timeout("qmp_capabilities", None, reply_timeout_ms)
+        {
             stream::close(handle);
             return Err(error);
         }
@@ -210,16 +263,30 @@ impl Monitor {
     }
 
     /// [`Monitor::execute`] with an explicit deadline.
-    pub fn execute_with_timeout(&mut self, command: &str, arguments: Option<Value>, timeout_ms: u32) -> Result<Value, QmpError> {
+    pub fn execute_with_timeout(
+        &mut self,
+        command: &str,
+        arguments: Option<Value>,
+        timeout_ms: u32,
+    ) -> Result<Value, QmpError> {
         self.next_id += 1;
         let id = format!("rvirt-{}-{}", self.id_prefix, self.next_id);
-        stream::send(self.handle, &encode_command(command, arguments.as_ref(), &id)).map_err(|_| QmpError::Closed)?;
+        stream::send(
+            self.handle,
+            &encode_command(command, arguments.as_ref(), &id),
+        )
+        .map_err(|_| QmpError::Closed)?;
         loop {
             match self.next_message(timeout_ms)? {
-                Message::Return { id: Some(reply_id), value } if reply_id == id => return Ok(value),
-                Message::Error { id: Some(reply_id), class, desc } if reply_id == id => {
-                    return Err(QmpError::Command { class, desc })
-                }
+                Message::Return {
+                    id: Some(reply_id),
+                    value,
+                } if reply_id == id => return Ok(value),
+                Message::Error {
+                    id: Some(reply_id),
+                    class,
+                    desc,
+                } if reply_id == id => return Err(QmpError::Command { class, desc }),
                 Message::Event(event) => self.events.push(event),
                 // A late reply to a command an earlier call gave up on.
                 _ => {}
@@ -229,13 +296,22 @@ impl Monitor {
 
     /// Runs a command whose arguments are given as a JSON object literal.
     pub fn run(&mut self, command: &str, arguments: Value) -> Result<Value, Error> {
-        let arguments = if arguments.is_null() { None } else { Some(arguments) };
-        self.execute(command, arguments).map_err(|error| error.into_error(command))
+        let arguments = if arguments.is_null() {
+            None
+        } else {
+            Some(arguments)
+        };
+        self.execute(command, arguments)
+            .map_err(|error| error.into_error(command))
     }
 
     /// Waits for the next event matching `wanted`, up to `timeout_ms`. Events that do not
     /// match are kept in [`Monitor::events`] as well.
-    pub fn wait_event(&mut self, timeout_ms: u32, wanted: impl Fn(&Event) -> bool) -> Result<Event, QmpError> {
+    pub fn wait_event(
+        &mut self,
+        timeout_ms: u32,
+        wanted: impl Fn(&Event) -> bool,
+    ) -> Result<Event, QmpError> {
         if let Some(found) = self.events.iter().find(|event| wanted(event)) {
             return Ok(found.clone());
         }
@@ -265,17 +341,29 @@ impl Monitor {
 
 /// The QMP `query-jobs` entry of `job_id`, if present: (status, error).
 pub fn job_state(jobs: &Value, job_id: &str) -> Option<(String, Option<String>)> {
-    jobs.as_array()?.iter().find(|job| job.get("id").and_then(Value::as_str) == Some(job_id)).map(|job| {
-        (
-            job.get("status").and_then(Value::as_str).unwrap_or("").to_string(),
-            job.get("error").and_then(Value::as_str).map(str::to_string),
-        )
-    })
+    jobs.as_array()?
+        .iter()
+        .find(|job| job.get("id").and_then(Value::as_str) == Some(job_id))
+        .map(|job| {
+            (
+                job.get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                job.get("error").and_then(Value::as_str).map(str::to_string),
+            )
+        })
 }
 
 /// Runs a QMP job command (`blockdev-create`, `snapshot-save`, ...) and waits for it to
 /// conclude, then dismisses it; a job error becomes the call's error.
-pub fn run_job(monitor: &mut Monitor, command: &str, mut arguments: Value, job_id: &str, timeout_ms: u32) -> Result<(), Error> {
+pub fn run_job(
+    monitor: &mut Monitor,
+    command: &str,
+    mut arguments: Value,
+    job_id: &str,
+    timeout_ms: u32,
+) -> Result<(), Error> {
     if let Some(object) = arguments.as_object_mut() {
         object.insert("job-id".into(), json!(job_id));
     }
@@ -290,7 +378,10 @@ pub fn run_job(monitor: &mut Monitor, command: &str, mut arguments: Value, job_i
     let state = job_state(&jobs, job_id);
     let _ = monitor.execute("job-dismiss", Some(json!({ "id": job_id })));
     match (waited, state) {
-        (_, Some((_, Some(message)))) => Err(qemu_error(ErrorNumber::OPERATION_FAILED, format!("{command} failed: {message}"))),
+        (_, Some((_, Some(message)))) => Err(qemu_error(
+            ErrorNumber::OPERATION_FAILED,
+            format!("{command} failed: {message}"),
+        )),
         (Ok(_), _) => Ok(()),
         (Err(error), _) => Err(error.into_error(command)),
     }
@@ -303,14 +394,32 @@ mod tests {
     #[test]
     fn greeting_return_error_and_event() {
         let greeting = br#"{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}"#;
-        assert_eq!(parse_message(greeting), Ok(Message::Greeting { version: QemuVersion { major: 7, minor: 2, micro: 22 } }));
         assert_eq!(
-            parse_message(br#"{"return": {}, "id": "a1"}"#),
-            Ok(Message::Return { id: Some("a1".into()), value: json!({}) })
+            parse_message(greeting),
+            Ok(Message::Greeting {
+                version: QemuVersion {
+                    major: 7,
+                    minor: 2,
+                    micro: 22
+                }
+            })
         );
         assert_eq!(
-            parse_message(br#"{"id":"x","error":{"class":"DeviceNotFound","desc":"Device 'x' not found"}}"#),
-            Ok(Message::Error { id: Some("x".into()), class: "DeviceNotFound".into(), desc: "Device 'x' not found".into() })
+            parse_message(br#"{"return": {}, "id": "a1"}"#),
+            Ok(Message::Return {
+                id: Some("a1".into()),
+                value: json!({})
+            })
+        );
+        assert_eq!(
+            parse_message(
+                br#"{"id":"x","error":{"class":"DeviceNotFound","desc":"Device 'x' not found"}}"#
+            ),
+            Ok(Message::Error {
+                id: Some("x".into()),
+                class: "DeviceNotFound".into(),
+                desc: "Device 'x' not found".into()
+            })
         );
         let event = br#"{"timestamp": {"seconds": 10, "microseconds": 5}, "event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-shutdown"}}"#;
         match parse_message(event) {
@@ -321,20 +430,30 @@ mod tests {
             }
             other => panic!("not an event: {other:?}"),
         }
-        assert!(matches!(parse_message(b"not json"), Err(QmpError::Protocol(_))));
+        assert!(matches!(
+            parse_message(b"not json"),
+            Err(QmpError::Protocol(_))
+        ));
     }
 
     #[test]
     fn command_lines_carry_their_id() {
         let line = encode_command("device_del", Some(&json!({"id": "net1"})), "rvirt-1");
         let value: Value = serde_json::from_slice(&line).expect("json");
-        assert_eq!(value, json!({"execute": "device_del", "arguments": {"id": "net1"}, "id": "rvirt-1"}));
+        assert_eq!(
+            value,
+            json!({"execute": "device_del", "arguments": {"id": "net1"}, "id": "rvirt-1"})
+        );
         assert_eq!(line.last(), Some(&b'\n'));
     }
 
     #[test]
     fn versions_as_libvirt_numbers() {
-        let version = QemuVersion { major: 7, minor: 2, micro: 22 };
+        let version = QemuVersion {
+            major: 7,
+            minor: 2,
+            micro: 22,
+        };
         assert_eq!(version.as_number(), 7_002_022);
         assert_eq!(QemuVersion::from_number(7_002_022), version);
     }

@@ -42,7 +42,11 @@ pub fn put_json<T: Serialize>(kind: &str, key: &str, value: &T) {
 pub fn list_json<T: DeserializeOwned>(kind: &str) -> Vec<(String, T)> {
     state::list(kind)
         .into_iter()
-        .filter_map(|(key, bytes)| serde_json::from_slice(&bytes).ok().map(|value| (key, value)))
+        .filter_map(|(key, bytes)| {
+            serde_json::from_slice(&bytes)
+                .ok()
+                .map(|value| (key, value))
+        })
         .collect()
 }
 
@@ -121,6 +125,9 @@ pub struct LiveRecord {
     /// The guest should be reset and resumed when it powers off (virDomainReboot in ACPI mode).
     #[serde(default)]
     pub fake_reboot: bool,
+    /// The guest powered off on its way to a reset; the next STOP is part of it.
+    #[serde(default)]
+    pub paused_shutdown: bool,
     /// Aliases of devices whose unplug QEMU has not confirmed yet.
     #[serde(default)]
     pub pending_unplugs: Vec<String>,

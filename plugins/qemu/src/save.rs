@@ -12,8 +12,8 @@
 use serde_json::{json, Value};
 use virt_core::consts::{
     domain_event_stopped_detail_type as stopped_detail, domain_paused_reason as paused_reason,
-    domain_save_restore_flags as save_flags, domain_shutoff_reason as shutoff_reason, domain_state as state,
-    domain_xml_flags as xml_flags,
+    domain_save_restore_flags as save_flags, domain_shutoff_reason as shutoff_reason,
+    domain_state as state, domain_xml_flags as xml_flags,
 };
 use virt_core::ErrorNumber;
 use virt_plugin_sdk::host::{files, jobs};
@@ -53,7 +53,11 @@ fn data_path_for(path: &str) -> String {
 }
 
 fn write_header(path: &str, header: &SaveHeader) -> Result<(), Error> {
-    let data_name = header.data_path.rsplit('/').next().unwrap_or(&header.data_path);
+    let data_name = header
+        .data_path
+        .rsplit('/')
+        .next()
+        .unwrap_or(&header.data_path);
     let text = format!(
         "{MAGIC}\nrunning={}\ndata={data_name}\n\n{}",
         u8::from(header.was_running),
@@ -64,10 +68,19 @@ fn write_header(path: &str, header: &SaveHeader) -> Result<(), Error> {
 
 /// Reads a save header, or libvirt's error for a file that is not one.
 pub fn read_header(path: &str) -> Result<SaveHeader, Error> {
-    let bytes = files::read(path)
-        .map_err(|_| qemu_error(ErrorNumber::OPERATION_FAILED, format!("cannot read domain image '{path}'")))?;
+    let bytes = files::read(path).map_err(|_| {
+        qemu_error(
+            ErrorNumber::OPERATION_FAILED,
+            format!("cannot read domain image '{path}'"),
+        )
+    })?;
     let text = String::from_utf8_lossy(&bytes);
-    let bad = || qemu_error(ErrorNumber::OPERATION_FAILED, format!("image magic is incorrect: '{path}' is not a saved domain image"));
+    let bad = || {
+        qemu_error(
+            ErrorNumber::OPERATION_FAILED,
+            format!("image magic is incorrect: '{path}' is not a saved domain image"),
+        )
+    };
     let (head, xml) = text.split_once("\n\n").ok_or_else(bad)?;
     let mut lines = head.lines();
     if lines.next() != Some(MAGIC) {
@@ -83,19 +96,40 @@ pub fn read_header(path: &str) -> Result<SaveHeader, Error> {
         }
     }
     let dir = path.rsplit_once('/').map_or(".", |(dir, _)| dir);
-    Ok(SaveHeader { xml: xml.to_string(), was_running, data_path: format!("{dir}/{data_name}") })
+    Ok(SaveHeader {
+        xml: xml.to_string(),
+        was_running,
+        data_path: format!("{dir}/{data_name}"),
+    })
 }
 
 /// Writes the running domain's state to `path` and stops it.
-fn save_to(domain: &Loaded, mut live: LiveRecord, path: &str, dxml: Option<&str>) -> Result<(), Error> {
+fn save_to(
+    domain: &Loaded,
+    mut live: LiveRecord,
+    path: &str,
+    dxml: Option<&str>,
+) -> Result<(), Error> {
     let was_running = live.state == state::RUNNING;
     let xml = match dxml {
         Some(dxml) => dxml.to_string(),
         None => live.xml.clone(),
     };
     let data_path = data_path_for(path);
-    let header = SaveHeader { xml, was_running, data_path: data_path.clone() };
-    let expect = Expectation { paused_reason: Some(paused_reason::SAVE), running_reason: None };
+    if let Some((dir, _)) = path.rsplit_once('/') {
+        if !dir.is_empty() {
+            files::create_dir_all(dir)?;
+        }
+    }
+    let header = SaveHeader {
+        xml,
+        was_running,
+        data_path: data_path.clone(),
+    };
+    let expect = Expectation {
+        paused_reason: Some(paused_reason::SAVE),
+        running_reason: None,
+    };
     let saved = lifecycle::with_monitor(domain, &mut live, expect, |monitor, live| {
         if live.state == state::RUNNING {
             monitor.run("stop", Value::Null)?;
@@ -125,8 +159,17 @@ fn write_state(monitor: &mut Monitor, data_path: &str) -> Result<(), Error> {
     let suffix = crate::util::unique_suffix();
     let file_node = format!("save-file-{suffix}");
     let format_node = format!("save-fmt-{suffix}");
-    qmp::run_job(monitor, "blockdev-create", json!({"options": {"driver": "file", "filename": data_path, "size": 0}}), &format!("save-create-file-{suffix}"), 60_000)?;
-    monitor.run("blockdev-add", json!({"driver": "file", "filename": data_path, "node-name": file_node}))?;
+    qmp::run_job(
+        monitor,
+        "blockdev-create",
+        json!({"options": {"driver": "file", "filename": data_path, "size": 0}}),
+        &format!("save-create-file-{suffix}"),
+        60_000,
+    )?;
+    monitor.run(
+        "blockdev-add",
+        json!({"driver": "file", "filename": data_path, "node-name": file_node}),
+    )?;
     let result = (|| {
         qmp::run_job(
             monitor,
@@ -135,7 +178,10 @@ fn write_state(monitor: &mut Monitor, data_path: &str) -> Result<(), Error> {
             &format!("save-create-{suffix}"),
             60_000,
         )?;
-        monitor.run("blockdev-add", json!({"driver": "qcow2", "file": file_node, "node-name": format_node}))?;
+        monitor.run(
+            "blockdev-add",
+            json!({"driver": "qcow2", "file": file_node, "node-name": format_node}),
+        )?;
         let saved = qmp::run_job(
             monitor,
             "snapshot-save",
@@ -155,9 +201,15 @@ pub fn load_state(monitor: &mut Monitor, data_path: &str, tag: &str) -> Result<(
     let suffix = crate::util::unique_suffix();
     let file_node = format!("restore-file-{suffix}");
     let format_node = format!("restore-fmt-{suffix}");
-    monitor.run("blockdev-add", json!({"driver": "file", "filename": data_path, "node-name": file_node}))?;
+    monitor.run(
+        "blockdev-add",
+        json!({"driver": "file", "filename": data_path, "node-name": file_node}),
+    )?;
     let result = (|| {
-        monitor.run("blockdev-add", json!({"driver": "qcow2", "file": file_node, "node-name": format_node}))?;
+        monitor.run(
+            "blockdev-add",
+            json!({"driver": "qcow2", "file": file_node, "node-name": format_node}),
+        )?;
         let loaded = qmp::run_job(
             monitor,
             "snapshot-load",
@@ -174,9 +226,16 @@ pub fn load_state(monitor: &mut Monitor, data_path: &str, tag: &str) -> Result<(
 
 /// `virDomainSaveFlags`.
 pub fn save(dom: &DomainRef, path: &str, dxml: Option<&str>, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainSaveFlags", flags, save_flags::BYPASS_CACHE | save_flags::RUNNING | save_flags::PAUSED)?;
+    check_flags(
+        "qemuDomainSaveFlags",
+        flags,
+        save_flags::BYPASS_CACHE | save_flags::RUNNING | save_flags::PAUSED,
+    )?;
     if !path.starts_with('/') {
-        return Err(qemu_error(ErrorNumber::INVALID_ARG, format!("path '{path}' must be absolute")));
+        return Err(qemu_error(
+            ErrorNumber::INVALID_ARG,
+            format!("path '{path}' must be absolute"),
+        ));
     }
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
@@ -186,12 +245,18 @@ pub fn save(dom: &DomainRef, path: &str, dxml: Option<&str>, flags: u32) -> Resu
 
 /// `virDomainManagedSave`.
 pub fn managed_save(dom: &DomainRef, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainManagedSave", flags, save_flags::BYPASS_CACHE | save_flags::RUNNING | save_flags::PAUSED)?;
+    check_flags(
+        "qemuDomainManagedSave",
+        flags,
+        save_flags::BYPASS_CACHE | save_flags::RUNNING | save_flags::PAUSED,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let (domain, live) = lifecycle::running(dom)?;
     if !domain.record.persistent() {
-        return Err(invalid_operation("cannot do managed save for transient domain"));
+        return Err(invalid_operation(
+            "cannot do managed save for transient domain",
+        ));
     }
     let layout = SpaceLayout::current()?;
     let path = layout.managed_save_file(&domain.record.name);
@@ -224,18 +289,29 @@ fn remove_image(path: &str) {
 }
 
 /// Starts a domain from a save header; `record` is the domain it belongs to.
-fn start_from_image(record: &records::DomainRecord, header: &SaveHeader, flags: u32) -> Result<LiveRecord, Error> {
+fn start_from_image(
+    record: &records::DomainRecord,
+    header: &SaveHeader,
+    flags: u32,
+) -> Result<LiveRecord, Error> {
     let layout = SpaceLayout::current()?;
     let (def, _) = domain::parse_for_qemu(&header.xml, &layout)?;
-    let paused = flags & save_flags::PAUSED != 0 || (!header.was_running && flags & save_flags::RUNNING == 0);
+    let paused = flags & save_flags::PAUSED != 0
+        || (!header.was_running && flags & save_flags::RUNNING == 0);
     let data_path = header.data_path.clone();
-    let load = move |monitor: &mut Monitor, _live: &mut LiveRecord| load_state(monitor, &data_path, SNAPSHOT_TAG);
+    let load = move |monitor: &mut Monitor, _live: &mut LiveRecord| {
+        load_state(monitor, &data_path, SNAPSHOT_TAG)
+    };
     lifecycle::start_domain(record, def, StartKind::Restored, paused, Some(&load))
 }
 
 /// `virDomainRestoreFlags`.
 pub fn restore(path: &str, dxml: Option<&str>, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainRestoreFlags", flags, save_flags::BYPASS_CACHE | save_flags::RUNNING | save_flags::PAUSED)?;
+    check_flags(
+        "qemuDomainRestoreFlags",
+        flags,
+        save_flags::BYPASS_CACHE | save_flags::RUNNING | save_flags::PAUSED,
+    )?;
     let mut header = read_header(path)?;
     if let Some(dxml) = dxml {
         header.xml = dxml.to_string();
@@ -247,11 +323,18 @@ pub fn restore(path: &str, dxml: Option<&str>, flags: u32) -> Result<(), Error> 
     domain::check_unique(&uuid, &name)?;
     let existing = domain::load(&uuid);
     if existing.as_ref().is_some_and(Loaded::is_active) {
-        return Err(qemu_error(ErrorNumber::OPERATION_INVALID, format!("domain '{name}' is already active")));
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_INVALID,
+            format!("domain '{name}' is already active"),
+        ));
     }
     let record = existing
         .map(|domain| domain.record)
-        .unwrap_or(records::DomainRecord { uuid, name, ..records::DomainRecord::default() });
+        .unwrap_or(records::DomainRecord {
+            uuid,
+            name,
+            ..records::DomainRecord::default()
+        });
     start_from_image(&record, &header, flags)?;
     Ok(())
 }
@@ -261,7 +344,11 @@ pub fn restore_managed(domain: &Loaded, flags: u32) -> Result<DomainRef, Error> 
     let layout = SpaceLayout::current()?;
     let path = layout.managed_save_file(&domain.record.name);
     let header = read_header(&path)?;
-    let restore_flags = if flags & virt_core::consts::domain_create_flags::START_PAUSED != 0 { save_flags::PAUSED } else { 0 };
+    let restore_flags = if flags & virt_core::consts::domain_create_flags::START_PAUSED != 0 {
+        save_flags::PAUSED
+    } else {
+        0
+    };
     let mut record = domain.record.clone();
     record.has_managed_save = false;
     let live = start_from_image(&record, &header, restore_flags)?;
@@ -275,5 +362,9 @@ pub fn image_xml(path: &str, flags: u32) -> Result<String, Error> {
     check_flags("qemuDomainSaveImageGetXMLDesc", flags, xml_flags::SECURE)?;
     let header = read_header(path)?;
     let def = Domain::parse(&header.xml).map_err(Error::from)?;
-    Ok(def.format(&FormatFlags { secure: flags & xml_flags::SECURE != 0, inactive: true, ..FormatFlags::default() }))
+    Ok(def.format(&FormatFlags {
+        secure: flags & xml_flags::SECURE != 0,
+        inactive: true,
+        ..FormatFlags::default()
+    }))
 }

@@ -11,9 +11,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use virt_core::consts::{
-    domain_event_resumed_detail_type as resumed_detail, domain_event_started_detail_type as started_detail,
-    domain_event_stopped_detail_type as stopped_detail, domain_event_suspended_detail_type as suspended_detail,
-    domain_event_type as event_type, domain_paused_reason as paused_reason, domain_running_reason as running_reason,
+    domain_event_resumed_detail_type as resumed_detail,
+    domain_event_started_detail_type as started_detail,
+    domain_event_stopped_detail_type as stopped_detail,
+    domain_event_suspended_detail_type as suspended_detail, domain_event_type as event_type,
+    domain_paused_reason as paused_reason, domain_running_reason as running_reason,
     domain_shutoff_reason as shutoff_reason, domain_snapshot_create_flags as create_flags,
     domain_snapshot_delete_flags as delete_flags, domain_snapshot_list_flags as list_flags,
     domain_snapshot_revert_flags as revert_flags, domain_state as state,
@@ -23,7 +25,10 @@ use virt_plugin_sdk::host::{files, jobs, process, state as host_state};
 use virt_plugin_sdk::types::{DomainRef, Error};
 use virt_xml::domain::enums::*;
 use virt_xml::domain::{Disk, Domain};
-use virt_xml::snapshot::{DomainSnapshot, ParentName, SnapshotDisk, SnapshotDisks, SnapshotDomain, SnapshotMemory, SnapshotState};
+use virt_xml::snapshot::{
+    DomainSnapshot, ParentName, SnapshotDisk, SnapshotDisks, SnapshotDomain, SnapshotMemory,
+    SnapshotState,
+};
 
 use crate::argv::disk as disk_argv;
 use crate::domain::{self, Loaded};
@@ -60,7 +65,11 @@ fn all_of(uuid: &str) -> Vec<SnapshotRecord> {
         .filter(|(key, _)| key.starts_with(&prefix))
         .map(|(_, record)| record)
         .collect();
-    list.sort_by(|a, b| a.creation_time.cmp(&b.creation_time).then_with(|| a.name.cmp(&b.name)));
+    list.sort_by(|a, b| {
+        a.creation_time
+            .cmp(&b.creation_time)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     list
 }
 
@@ -83,7 +92,10 @@ fn put(uuid: &str, domain_name: &str, snapshot: &SnapshotRecord) {
     records::put_json(records::SNAPSHOT, &key(uuid, &snapshot.name), snapshot);
     if let Ok(layout) = SpaceLayout::current() {
         let dir = layout.snapshot_dir(domain_name);
-        let _ = files::write(&format!("{dir}/{}.xml", snapshot.name), snapshot.xml.as_bytes());
+        let _ = files::write(
+            &format!("{dir}/{}.xml", snapshot.name),
+            snapshot.xml.as_bytes(),
+        );
     }
 }
 
@@ -102,14 +114,19 @@ pub fn delete_all_metadata(uuid: &str, domain_name: &str, _layout: &SpaceLayout)
 }
 
 fn set_current(domain: &Loaded, name: Option<String>) {
-    if let Some(mut record) = records::get_json::<records::DomainRecord>(records::DOMAIN, domain.uuid()) {
+    if let Some(mut record) =
+        records::get_json::<records::DomainRecord>(records::DOMAIN, domain.uuid())
+    {
         record.current_snapshot = name;
         records::put_json(records::DOMAIN, domain.uuid(), &record);
     }
 }
 
 /// The writable qcow2 disks of a definition with their top format node names.
-fn qcow2_disks<'a>(def: &'a Domain, live: Option<&LiveRecord>) -> Result<Vec<(&'a Disk, String)>, Error> {
+fn qcow2_disks<'a>(
+    def: &'a Domain,
+    live: Option<&LiveRecord>,
+) -> Result<Vec<(&'a Disk, String)>, Error> {
     let mut out = Vec::new();
     let numbering = disk_argv::number_nodes(def);
     for (index, disk) in def.devices.disks.iter().enumerate() {
@@ -119,7 +136,11 @@ fn qcow2_disks<'a>(def: &'a Domain, live: Option<&LiveRecord>) -> Result<Vec<(&'
         if disk.snapshot == Some(SnapshotLocation::No) {
             continue;
         }
-        let format = disk.driver.as_ref().and_then(|driver| driver.format).unwrap_or(StorageFormat::Raw);
+        let format = disk
+            .driver
+            .as_ref()
+            .and_then(|driver| driver.format)
+            .unwrap_or(StorageFormat::Raw);
         if format != StorageFormat::Qcow2 {
             return Err(unsupported_config(format!(
                 "internal snapshot for disk {} unsupported for storage type {}",
@@ -129,13 +150,20 @@ fn qcow2_disks<'a>(def: &'a Domain, live: Option<&LiveRecord>) -> Result<Vec<(&'
         }
         let alias = disk.info.alias_name().unwrap_or("");
         let nodes = live
-            .and_then(|live| live.disk_nodes.iter().find(|(name, _)| name == alias).map(|(_, nodes)| nodes.clone()))
+            .and_then(|live| {
+                live.disk_nodes
+                    .iter()
+                    .find(|(name, _)| name == alias)
+                    .map(|(_, nodes)| nodes.clone())
+            })
             .unwrap_or_else(|| numbering[index].clone());
         let top = disk_argv::top_node(&nodes).unwrap_or_default();
         out.push((disk, top));
     }
     if out.is_empty() {
-        return Err(invalid_operation("internal snapshots need at least one writable qcow2 disk"));
+        return Err(invalid_operation(
+            "internal snapshots need at least one writable qcow2 disk",
+        ));
     }
     Ok(out)
 }
@@ -145,8 +173,14 @@ pub fn create(dom: &DomainRef, xml: &str, flags: u32) -> Result<String, Error> {
     check_flags(
         "qemuDomainSnapshotCreateXML",
         flags,
-        create_flags::REDEFINE | create_flags::CURRENT | create_flags::NO_METADATA | create_flags::HALT
-            | create_flags::DISK_ONLY | create_flags::ATOMIC | create_flags::LIVE | create_flags::VALIDATE,
+        create_flags::REDEFINE
+            | create_flags::CURRENT
+            | create_flags::NO_METADATA
+            | create_flags::HALT
+            | create_flags::DISK_ONLY
+            | create_flags::ATOMIC
+            | create_flags::LIVE
+            | create_flags::VALIDATE,
     )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
@@ -154,12 +188,21 @@ pub fn create(dom: &DomainRef, xml: &str, flags: u32) -> Result<String, Error> {
     let mut snapshot = DomainSnapshot::parse(xml).map_err(Error::from)?;
     let now = (crate::util::now_ms() / 1000) as i64;
     if flags & create_flags::REDEFINE != 0 {
-        let name = snapshot.name.clone().ok_or_else(|| qemu_error(ErrorNumber::INVALID_ARG, "a redefined snapshot needs a name"))?;
+        let name = snapshot.name.clone().ok_or_else(|| {
+            qemu_error(
+                ErrorNumber::INVALID_ARG,
+                "a redefined snapshot needs a name",
+            )
+        })?;
         let record = SnapshotRecord {
             name: name.clone(),
-            parent: snapshot.parent.as_ref().and_then(|parent| parent.name.clone()),
+            parent: snapshot
+                .parent
+                .as_ref()
+                .and_then(|parent| parent.name.clone()),
             creation_time: snapshot.creation_time.unwrap_or(now),
-            internal: snapshot.memory.as_ref().and_then(|memory| memory.snapshot) != Some(SnapshotLocation::External),
+            internal: snapshot.memory.as_ref().and_then(|memory| memory.snapshot)
+                != Some(SnapshotLocation::External),
             xml: snapshot.to_xml(),
         };
         put(&uuid, &loaded.record.name, &record);
@@ -177,25 +220,42 @@ pub fn create(dom: &DomainRef, xml: &str, flags: u32) -> Result<String, Error> {
         ));
     }
     let disk_only = flags & create_flags::DISK_ONLY != 0
-        || snapshot.memory.as_ref().and_then(|memory| memory.snapshot) == Some(SnapshotLocation::No)
-            && snapshot.disks.as_ref().is_some_and(|disks| disks.disks.iter().any(|disk| disk.snapshot == Some(SnapshotLocation::External)));
+        || snapshot.memory.as_ref().and_then(|memory| memory.snapshot)
+            == Some(SnapshotLocation::No)
+            && snapshot.disks.as_ref().is_some_and(|disks| {
+                disks
+                    .disks
+                    .iter()
+                    .any(|disk| disk.snapshot == Some(SnapshotLocation::External))
+            });
     let parent = loaded.record.current_snapshot.clone();
     let (state_name, def_xml, internal) = if disk_only {
         let (loaded, mut live) = lifecycle::running(dom)
             .map_err(|_| qemu_error(ErrorNumber::OPERATION_UNSUPPORTED, "external disk snapshots of inactive domains need qemu-img, which this driver cannot run"))?;
         let disks = create_external(&loaded, &mut live, &snapshot, &name)?;
         snapshot.disks = Some(SnapshotDisks { disks });
-        snapshot.memory = Some(SnapshotMemory { snapshot: Some(SnapshotLocation::No), file: None });
+        snapshot.memory = Some(SnapshotMemory {
+            snapshot: Some(SnapshotLocation::No),
+            file: None,
+        });
         (SnapshotState::DiskSnapshot, live.xml.clone(), false)
     } else if loaded.is_active() {
         let (loaded, mut live) = lifecycle::running(dom)?;
         let was = live.state;
         create_internal_live(&loaded, &mut live, &name, flags & create_flags::HALT != 0)?;
-        let state_name = if was == state::PAUSED { SnapshotState::Paused } else { SnapshotState::Running };
+        let state_name = if was == state::PAUSED {
+            SnapshotState::Paused
+        } else {
+            SnapshotState::Running
+        };
         (state_name, live.xml.clone(), true)
     } else {
         create_internal_offline(&loaded, &name)?;
-        (SnapshotState::Shutoff, loaded.record.config_xml.clone().unwrap_or_default(), true)
+        (
+            SnapshotState::Shutoff,
+            loaded.record.config_xml.clone().unwrap_or_default(),
+            true,
+        )
     };
     let def = Domain::parse(&def_xml).map_err(Error::from)?;
     let mut inactive = def.clone();
@@ -206,20 +266,37 @@ pub fn create(dom: &DomainRef, xml: &str, flags: u32) -> Result<String, Error> {
     snapshot.creation_time = Some(now);
     snapshot.parent = parent.clone().map(|name| ParentName { name: Some(name) });
     if internal {
-        let memory = if state_name == SnapshotState::Shutoff { SnapshotLocation::No } else { SnapshotLocation::Internal };
-        snapshot.memory = Some(SnapshotMemory { snapshot: Some(memory), file: None });
+        let memory = if state_name == SnapshotState::Shutoff {
+            SnapshotLocation::No
+        } else {
+            SnapshotLocation::Internal
+        };
+        snapshot.memory = Some(SnapshotMemory {
+            snapshot: Some(memory),
+            file: None,
+        });
         snapshot.disks = Some(SnapshotDisks {
             disks: def
                 .devices
                 .disks
                 .iter()
                 .filter_map(|disk| disk.target_dev())
-                .map(|target| SnapshotDisk { name: Some(target.to_string()), snapshot: Some(SnapshotLocation::Internal), ..Default::default() })
+                .map(|target| SnapshotDisk {
+                    name: Some(target.to_string()),
+                    snapshot: Some(SnapshotLocation::Internal),
+                    ..Default::default()
+                })
                 .collect(),
         });
     }
     snapshot.domain = Some(SnapshotDomain::Full(Box::new(inactive)));
-    let record = SnapshotRecord { name: name.clone(), xml: snapshot.to_xml(), parent, creation_time: now, internal };
+    let record = SnapshotRecord {
+        name: name.clone(),
+        xml: snapshot.to_xml(),
+        parent,
+        creation_time: now,
+        internal,
+    };
     if flags & create_flags::NO_METADATA == 0 {
         put(&uuid, &loaded.record.name, &record);
         set_current(&loaded, Some(name.clone()));
@@ -227,11 +304,22 @@ pub fn create(dom: &DomainRef, xml: &str, flags: u32) -> Result<String, Error> {
     Ok(name)
 }
 
-fn create_internal_live(loaded: &Loaded, live: &mut LiveRecord, name: &str, halt: bool) -> Result<(), Error> {
+fn create_internal_live(
+    loaded: &Loaded,
+    live: &mut LiveRecord,
+    name: &str,
+    halt: bool,
+) -> Result<(), Error> {
     let def = domain::live_def(live)?;
-    let disks: Vec<String> = qcow2_disks(&def, Some(live))?.into_iter().map(|(_, node)| node).collect();
+    let disks: Vec<String> = qcow2_disks(&def, Some(live))?
+        .into_iter()
+        .map(|(_, node)| node)
+        .collect();
     let was_running = live.state == state::RUNNING;
-    let expect = Expectation { paused_reason: Some(paused_reason::SNAPSHOT), running_reason: Some(running_reason::UNPAUSED) };
+    let expect = Expectation {
+        paused_reason: Some(paused_reason::SNAPSHOT),
+        running_reason: Some(running_reason::UNPAUSED),
+    };
     lifecycle::with_monitor(loaded, live, expect, |monitor, live| {
         if was_running {
             monitor.run("stop", Value::Null)?;
@@ -254,7 +342,12 @@ fn create_internal_live(loaded: &Loaded, live: &mut LiveRecord, name: &str, halt
     })?;
     if halt {
         lifecycle::kill_qemu(loaded, live, PendingStop::FromSnapshot, false)?;
-        lifecycle::finalize_stop(loaded, live, shutoff_reason::FROM_SNAPSHOT, stopped_detail::FROM_SNAPSHOT);
+        lifecycle::finalize_stop(
+            loaded,
+            live,
+            shutoff_reason::FROM_SNAPSHOT,
+            stopped_detail::FROM_SNAPSHOT,
+        );
     }
     Ok(())
 }
@@ -269,14 +362,26 @@ struct Helper {
 impl Helper {
     fn start(emulator: &str) -> Result<Helper, Error> {
         let layout = SpaceLayout::current()?;
-        let socket = format!("{}/helper-{}.sock", layout.run_dir, crate::util::unique_suffix());
+        let socket = format!(
+            "{}/helper-{}.sock",
+            layout.run_dir,
+            crate::util::unique_suffix()
+        );
         let request = process::SpawnRequest {
             program: emulator.to_string(),
-            args: ["-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", "none,accel=tcg", "-qmp"]
-                .iter()
-                .map(|arg| arg.to_string())
-                .chain([format!("unix:{socket},server=on,wait=off")])
-                .collect(),
+            args: [
+                "-S",
+                "-no-user-config",
+                "-nodefaults",
+                "-nographic",
+                "-machine",
+                "none,accel=tcg",
+                "-qmp",
+            ]
+            .iter()
+            .map(|arg| arg.to_string())
+            .chain([format!("unix:{socket},server=on,wait=off")])
+            .collect(),
             env: vec![("LC_ALL".into(), "C".into())],
             cwd: Some("/".into()),
             stdout: process::Output::Discard,
@@ -287,8 +392,16 @@ impl Helper {
         let deadline = crate::util::now_ms() + 10_000;
         loop {
             match Monitor::connect(&socket, 50, 10_000) {
-                Ok((monitor, _)) => return Ok(Helper { process: handle, monitor, socket }),
-                Err(_) if crate::util::now_ms() < deadline && process::status(handle).map(|s| s.running).unwrap_or(false) => {}
+                Ok((monitor, _)) => {
+                    return Ok(Helper {
+                        process: handle,
+                        monitor,
+                        socket,
+                    })
+                }
+                Err(_)
+                    if crate::util::now_ms() < deadline
+                        && process::status(handle).map(|s| s.running).unwrap_or(false) => {}
                 Err(error) => {
                     let _ = process::kill(handle, 9);
                     let _ = process::wait(handle, 2_000);
@@ -301,10 +414,24 @@ impl Helper {
 
     /// Opens a disk's top image as node `node`.
     fn open_disk(&mut self, disk: &Disk, node: &str) -> Result<(), Error> {
-        let path = disk.source.as_ref().and_then(|source| source.file.clone().or_else(|| source.dev.clone())).unwrap_or_default();
-        let driver = if disk.disk_type == Some(StorageType::Block) { "host_device" } else { "file" };
-        self.monitor.run("blockdev-add", json!({"driver": driver, "filename": path, "node-name": format!("{node}-file")}))?;
-        self.monitor.run("blockdev-add", json!({"driver": "qcow2", "file": format!("{node}-file"), "node-name": node}))?;
+        let path = disk
+            .source
+            .as_ref()
+            .and_then(|source| source.file.clone().or_else(|| source.dev.clone()))
+            .unwrap_or_default();
+        let driver = if disk.disk_type == Some(StorageType::Block) {
+            "host_device"
+        } else {
+            "file"
+        };
+        self.monitor.run(
+            "blockdev-add",
+            json!({"driver": driver, "filename": path, "node-name": format!("{node}-file")}),
+        )?;
+        self.monitor.run(
+            "blockdev-add",
+            json!({"driver": "qcow2", "file": format!("{node}-file"), "node-name": node}),
+        )?;
         Ok(())
     }
 }
@@ -313,7 +440,10 @@ impl Drop for Helper {
     fn drop(&mut self) {
         let _ = self.monitor.execute("quit", None);
         let _ = process::wait(self.process, 2_000);
-        if process::status(self.process).map(|status| status.running).unwrap_or(false) {
+        if process::status(self.process)
+            .map(|status| status.running)
+            .unwrap_or(false)
+        {
             let _ = process::kill(self.process, 9);
             let _ = process::wait(self.process, 2_000);
         }
@@ -327,49 +457,92 @@ fn create_internal_offline(loaded: &Loaded, name: &str) -> Result<(), Error> {
     let xml = loaded.record.config_xml.clone().unwrap_or_default();
     let def = Domain::parse(&xml).map_err(Error::from)?;
     let disks = qcow2_disks(&def, None)?;
-    let mut helper = Helper::start(def.devices.emulator.as_deref().unwrap_or("/usr/bin/qemu-system-x86_64"))?;
+    let mut helper = Helper::start(
+        def.devices
+            .emulator
+            .as_deref()
+            .unwrap_or("/usr/bin/qemu-system-x86_64"),
+    )?;
     for (index, (disk, _)) in disks.iter().enumerate() {
         let node = format!("snap{index}");
         helper.open_disk(disk, &node)?;
-        helper.monitor.run("blockdev-snapshot-internal-sync", json!({"device": node, "name": name}))?;
+        helper.monitor.run(
+            "blockdev-snapshot-internal-sync",
+            json!({"device": node, "name": name}),
+        )?;
     }
     Ok(())
 }
 
 fn delete_internal_offline(def: &Domain, name: &str) -> Result<(), Error> {
     let disks = qcow2_disks(def, None)?;
-    let mut helper = Helper::start(def.devices.emulator.as_deref().unwrap_or("/usr/bin/qemu-system-x86_64"))?;
+    let mut helper = Helper::start(
+        def.devices
+            .emulator
+            .as_deref()
+            .unwrap_or("/usr/bin/qemu-system-x86_64"),
+    )?;
     for (index, (disk, _)) in disks.iter().enumerate() {
         let node = format!("snap{index}");
         helper.open_disk(disk, &node)?;
-        let _ = helper.monitor.execute("blockdev-snapshot-delete-internal-sync", Some(json!({"device": node, "name": name})));
+        let _ = helper.monitor.execute(
+            "blockdev-snapshot-delete-internal-sync",
+            Some(json!({"device": node, "name": name})),
+        );
     }
     Ok(())
 }
 
 /// Puts a qcow2 overlay on each disk the snapshot covers and switches the guest to it.
-fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnapshot, name: &str) -> Result<Vec<SnapshotDisk>, Error> {
+fn create_external(
+    loaded: &Loaded,
+    live: &mut LiveRecord,
+    snapshot: &DomainSnapshot,
+    name: &str,
+) -> Result<Vec<SnapshotDisk>, Error> {
     let mut def = domain::live_def(live)?;
-    let requested = snapshot.disks.as_ref().map(|disks| disks.disks.clone()).unwrap_or_default();
+    let requested = snapshot
+        .disks
+        .as_ref()
+        .map(|disks| disks.disks.clone())
+        .unwrap_or_default();
     let mut plan = Vec::new();
     for (index, disk) in def.devices.disks.iter().enumerate() {
         let target = disk.target_dev().unwrap_or("").to_string();
-        let request = requested.iter().find(|requested| requested.name.as_deref() == Some(target.as_str()));
-        let location = request.and_then(|request| request.snapshot).unwrap_or(if disk.readonly { SnapshotLocation::No } else { SnapshotLocation::External });
+        let request = requested
+            .iter()
+            .find(|requested| requested.name.as_deref() == Some(target.as_str()));
+        let location = request
+            .and_then(|request| request.snapshot)
+            .unwrap_or(if disk.readonly {
+                SnapshotLocation::No
+            } else {
+                SnapshotLocation::External
+            });
         if location == SnapshotLocation::No || disk_argv::disk_layers(disk).is_empty() {
             continue;
         }
         if location != SnapshotLocation::External {
-            return Err(unsupported_config("a disk-only snapshot can only be external"));
+            return Err(unsupported_config(
+                "a disk-only snapshot can only be external",
+            ));
         }
-        let current = disk.source.as_ref().and_then(|source| source.file.clone()).ok_or_else(|| {
-            unsupported_config(format!("external snapshot of disk {target} needs a file-backed disk"))
-        })?;
+        let current = disk
+            .source
+            .as_ref()
+            .and_then(|source| source.file.clone())
+            .ok_or_else(|| {
+                unsupported_config(format!(
+                    "external snapshot of disk {target} needs a file-backed disk"
+                ))
+            })?;
         let overlay = request
             .and_then(|request| request.source.as_ref())
             .and_then(|source| source.file.clone())
             .unwrap_or_else(|| match current.rsplit_once('.') {
-                Some((stem, _)) if !stem.contains('/') || stem.rsplit_once('/').is_some() => format!("{stem}.{name}"),
+                Some((stem, _)) if !stem.contains('/') || stem.rsplit_once('/').is_some() => {
+                    format!("{stem}.{name}")
+                }
                 _ => format!("{current}.{name}"),
             });
         if files::stat(&overlay)?.is_some() {
@@ -383,7 +556,11 @@ fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnap
     let mut disks = Vec::new();
     lifecycle::with_monitor(loaded, live, Expectation::default(), |monitor, live| {
         for (index, target, current, overlay) in &plan {
-            let alias = def.devices.disks[*index].info.alias_name().unwrap_or("").to_string();
+            let alias = def.devices.disks[*index]
+                .info
+                .alias_name()
+                .unwrap_or("")
+                .to_string();
             let old_nodes = live
                 .disk_nodes
                 .iter()
@@ -391,18 +568,39 @@ fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnap
                 .map(|(_, nodes)| nodes.clone())
                 .unwrap_or_default();
             let old_top = disk_argv::top_node(&old_nodes).unwrap_or_default();
-            let format = def.devices.disks[*index].driver.as_ref().and_then(|driver| driver.format).unwrap_or(StorageFormat::Raw);
+            let format = def.devices.disks[*index]
+                .driver
+                .as_ref()
+                .and_then(|driver| driver.format)
+                .unwrap_or(StorageFormat::Raw);
             let number = live.next_node_index;
             let storage = format!("libvirt-{number}-storage");
             let top = format!("libvirt-{number}-format");
             let suffix = crate::util::unique_suffix();
-            qmp::run_job(monitor, "blockdev-create", json!({"options": {"driver": "file", "filename": overlay, "size": 0}}), &format!("ovl-file-{suffix}"), 60_000)?;
+            qmp::run_job(
+                monitor,
+                "blockdev-create",
+                json!({"options": {"driver": "file", "filename": overlay, "size": 0}}),
+                &format!("ovl-file-{suffix}"),
+                60_000,
+            )?;
             monitor.run("blockdev-add", json!({"driver": "file", "filename": overlay, "node-name": storage, "auto-read-only": true, "discard": "unmap"}))?;
             let size = monitor
                 .run("query-named-block-nodes", json!({"flat": true}))?
                 .as_array()
-                .and_then(|nodes| nodes.iter().find(|node| node.get("node-name").and_then(Value::as_str) == Some(old_top.as_str())).cloned())
-                .and_then(|node| node.get("image").and_then(|image| image.get("virtual-size")).and_then(Value::as_u64))
+                .and_then(|nodes| {
+                    nodes
+                        .iter()
+                        .find(|node| {
+                            node.get("node-name").and_then(Value::as_str) == Some(old_top.as_str())
+                        })
+                        .cloned()
+                })
+                .and_then(|node| {
+                    node.get("image")
+                        .and_then(|image| image.get("virtual-size"))
+                        .and_then(Value::as_u64)
+                })
                 .unwrap_or(0);
             qmp::run_job(
                 monitor,
@@ -412,7 +610,10 @@ fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnap
                 60_000,
             )?;
             monitor.run("blockdev-add", json!({"node-name": top, "read-only": false, "driver": "qcow2", "file": storage, "backing": Value::Null}))?;
-            monitor.run("blockdev-snapshot", json!({"node": old_top, "overlay": top}))?;
+            monitor.run(
+                "blockdev-snapshot",
+                json!({"node": old_top, "overlay": top}),
+            )?;
             live.next_node_index += 1;
             if let Some(entry) = live.disk_nodes.iter_mut().find(|(name, _)| *name == alias) {
                 entry.1.insert(0, number);
@@ -424,19 +625,31 @@ fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnap
             disk.backing_store = Some(virt_xml::domain::BackingStore {
                 storage_type: old_type.or(Some(StorageType::File)),
                 index: None,
-                format: Some(virt_xml::domain::disk::StorageFormatElement { format_type: Some(format), metadata_cache: None }),
+                format: Some(virt_xml::domain::disk::StorageFormatElement {
+                    format_type: Some(format),
+                    metadata_cache: None,
+                }),
                 source: old_source,
                 backing_store: old_backing.map(Box::new),
             });
-            disk.source = Some(virt_xml::domain::DiskSource { file: Some(overlay.clone()), ..Default::default() });
+            disk.source = Some(virt_xml::domain::DiskSource {
+                file: Some(overlay.clone()),
+                ..Default::default()
+            });
             disk.disk_type = Some(StorageType::File);
             disk.driver.get_or_insert_with(Default::default).format = Some(StorageFormat::Qcow2);
             disks.push(SnapshotDisk {
                 name: Some(target.clone()),
                 snapshot: Some(SnapshotLocation::External),
                 storage_type: Some(StorageType::File),
-                driver: Some(virt_xml::snapshot::SnapshotDiskDriver { format: Some("qcow2".into()), metadata_cache: None }),
-                source: Some(virt_xml::domain::DiskSource { file: Some(overlay.clone()), ..Default::default() }),
+                driver: Some(virt_xml::snapshot::SnapshotDiskDriver {
+                    format: Some("qcow2".into()),
+                    metadata_cache: None,
+                }),
+                source: Some(virt_xml::domain::DiskSource {
+                    file: Some(overlay.clone()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             });
         }
@@ -447,7 +660,12 @@ fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnap
     if let Some(config) = loaded.record.config_xml.clone() {
         let mut config_def = Domain::parse(&config).map_err(Error::from)?;
         for (index, target, _, overlay) in &plan {
-            if let Some(disk) = config_def.devices.disks.iter_mut().find(|disk| disk.target_dev() == Some(target.as_str())) {
+            if let Some(disk) = config_def
+                .devices
+                .disks
+                .iter_mut()
+                .find(|disk| disk.target_dev() == Some(target.as_str()))
+            {
                 *disk = def.devices.disks[*index].clone();
                 disk.info.alias = None;
                 let _ = overlay;
@@ -456,7 +674,9 @@ fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnap
         let layout = SpaceLayout::current()?;
         let xml = domain::inactive_xml(&config_def);
         files::write(&layout.config_file(&loaded.record.name), xml.as_bytes())?;
-        if let Some(mut record) = records::get_json::<records::DomainRecord>(records::DOMAIN, loaded.uuid()) {
+        if let Some(mut record) =
+            records::get_json::<records::DomainRecord>(records::DOMAIN, loaded.uuid())
+        {
             record.config_xml = Some(xml);
             records::put_json(records::DOMAIN, loaded.uuid(), &record);
         }
@@ -468,7 +688,10 @@ fn create_external(loaded: &Loaded, live: &mut LiveRecord, snapshot: &DomainSnap
 pub fn list(dom: &DomainRef, flags: u32) -> Result<Vec<String>, Error> {
     let loaded = domain::get(dom)?;
     let snapshots = all_of(loaded.uuid());
-    Ok(filter(&snapshots, None, flags).into_iter().map(|snapshot| snapshot.name.clone()).collect())
+    Ok(filter(&snapshots, None, flags)
+        .into_iter()
+        .map(|snapshot| snapshot.name.clone())
+        .collect())
 }
 
 /// `virDomainSnapshotListAllChildren` names.
@@ -476,28 +699,52 @@ pub fn list_children(dom: &DomainRef, name: &str, flags: u32) -> Result<Vec<Stri
     let loaded = domain::get(dom)?;
     get(loaded.uuid(), name)?;
     let snapshots = all_of(loaded.uuid());
-    Ok(filter(&snapshots, Some(name), flags).into_iter().map(|snapshot| snapshot.name.clone()).collect())
+    Ok(filter(&snapshots, Some(name), flags)
+        .into_iter()
+        .map(|snapshot| snapshot.name.clone())
+        .collect())
 }
 
-fn descendants<'a>(snapshots: &'a [SnapshotRecord], parent: &str, out: &mut Vec<&'a SnapshotRecord>) {
-    for child in snapshots.iter().filter(|snapshot| snapshot.parent.as_deref() == Some(parent)) {
+fn descendants<'a>(
+    snapshots: &'a [SnapshotRecord],
+    parent: &str,
+    out: &mut Vec<&'a SnapshotRecord>,
+) {
+    for child in snapshots
+        .iter()
+        .filter(|snapshot| snapshot.parent.as_deref() == Some(parent))
+    {
         out.push(child);
         descendants(snapshots, &child.name, out);
     }
 }
 
-fn filter<'a>(snapshots: &'a [SnapshotRecord], parent: Option<&str>, flags: u32) -> Vec<&'a SnapshotRecord> {
+fn filter<'a>(
+    snapshots: &'a [SnapshotRecord],
+    parent: Option<&str>,
+    flags: u32,
+) -> Vec<&'a SnapshotRecord> {
     let mut chosen: Vec<&SnapshotRecord> = match parent {
         Some(parent) if flags & list_flags::DESCENDANTS != 0 => {
             let mut out = Vec::new();
             descendants(snapshots, parent, &mut out);
             out
         }
-        Some(parent) => snapshots.iter().filter(|snapshot| snapshot.parent.as_deref() == Some(parent)).collect(),
-        None if flags & list_flags::ROOTS != 0 => snapshots.iter().filter(|snapshot| snapshot.parent.is_none()).collect(),
+        Some(parent) => snapshots
+            .iter()
+            .filter(|snapshot| snapshot.parent.as_deref() == Some(parent))
+            .collect(),
+        None if flags & list_flags::ROOTS != 0 => snapshots
+            .iter()
+            .filter(|snapshot| snapshot.parent.is_none())
+            .collect(),
         None => snapshots.iter().collect(),
     };
-    let has_children = |name: &str| snapshots.iter().any(|snapshot| snapshot.parent.as_deref() == Some(name));
+    let has_children = |name: &str| {
+        snapshots
+            .iter()
+            .any(|snapshot| snapshot.parent.as_deref() == Some(name))
+    };
     if flags & list_flags::LEAVES != 0 {
         chosen.retain(|snapshot| !has_children(&snapshot.name));
     }
@@ -509,10 +756,15 @@ fn filter<'a>(snapshots: &'a [SnapshotRecord], parent: Option<&str>, flags: u32)
     }
     if flags & (list_flags::INTERNAL | list_flags::EXTERNAL) != 0 {
         chosen.retain(|snapshot| {
-            (snapshot.internal && flags & list_flags::INTERNAL != 0) || (!snapshot.internal && flags & list_flags::EXTERNAL != 0)
+            (snapshot.internal && flags & list_flags::INTERNAL != 0)
+                || (!snapshot.internal && flags & list_flags::EXTERNAL != 0)
         });
     }
-    let state_of = |snapshot: &SnapshotRecord| DomainSnapshot::parse(&snapshot.xml).ok().and_then(|parsed| parsed.state);
+    let state_of = |snapshot: &SnapshotRecord| {
+        DomainSnapshot::parse(&snapshot.xml)
+            .ok()
+            .and_then(|parsed| parsed.state)
+    };
     if flags & (list_flags::ACTIVE | list_flags::INACTIVE | list_flags::DISK_ONLY) != 0 {
         chosen.retain(|snapshot| match state_of(snapshot) {
             Some(SnapshotState::DiskSnapshot) => flags & list_flags::DISK_ONLY != 0,
@@ -574,14 +826,21 @@ pub fn has_metadata(dom: &DomainRef, name: &str) -> Result<bool, Error> {
 
 /// `virDomainRevertToSnapshot` (internal snapshots).
 pub fn revert(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainRevertToSnapshot", flags, revert_flags::RUNNING | revert_flags::PAUSED | revert_flags::FORCE)?;
+    check_flags(
+        "qemuDomainRevertToSnapshot",
+        flags,
+        revert_flags::RUNNING | revert_flags::PAUSED | revert_flags::FORCE,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let loaded = domain::get(dom)?;
     let snapshot = get(&uuid, name)?;
     let parsed = DomainSnapshot::parse(&snapshot.xml).map_err(Error::from)?;
     if !snapshot.internal {
-        return Err(qemu_error(ErrorNumber::OPERATION_UNSUPPORTED, "revert to external snapshot not supported yet"));
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_UNSUPPORTED,
+            "revert to external snapshot not supported yet",
+        ));
     }
     let snapshot_state = parsed.state.unwrap_or(SnapshotState::Running);
     if snapshot_state == SnapshotState::Shutoff {
@@ -590,13 +849,20 @@ pub fn revert(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
             "reverting to a snapshot of a shut-off domain needs qemu-img, which this driver cannot run",
         ));
     }
-    let want_paused = flags & revert_flags::PAUSED != 0 || (snapshot_state == SnapshotState::Paused && flags & revert_flags::RUNNING == 0);
+    let want_paused = flags & revert_flags::PAUSED != 0
+        || (snapshot_state == SnapshotState::Paused && flags & revert_flags::RUNNING == 0);
     let tag = name.to_string();
     if loaded.is_active() {
         let (loaded, mut live) = lifecycle::running(dom)?;
         let def = domain::live_def(&live)?;
-        let disks: Vec<String> = qcow2_disks(&def, Some(&live))?.into_iter().map(|(_, node)| node).collect();
-        let expect = Expectation { paused_reason: Some(paused_reason::FROM_SNAPSHOT), running_reason: Some(running_reason::FROM_SNAPSHOT) };
+        let disks: Vec<String> = qcow2_disks(&def, Some(&live))?
+            .into_iter()
+            .map(|(_, node)| node)
+            .collect();
+        let expect = Expectation {
+            paused_reason: Some(paused_reason::FROM_SNAPSHOT),
+            running_reason: Some(running_reason::FROM_SNAPSHOT),
+        };
         let reference = domain::reference(&loaded.record, Some(&live));
         lifecycle::with_monitor(&loaded, &mut live, expect, |monitor, live| {
             if live.state == state::RUNNING {
@@ -604,7 +870,13 @@ pub fn revert(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
                 lifecycle::ensure_event(monitor, "STOP");
             }
             let job = format!("revert-{}", crate::util::unique_suffix());
-            qmp::run_job(monitor, "snapshot-load", json!({"tag": tag, "vmstate": disks[0], "devices": disks}), &job, SNAPSHOT_JOB_TIMEOUT_MS)?;
+            qmp::run_job(
+                monitor,
+                "snapshot-load",
+                json!({"tag": tag, "vmstate": disks[0], "devices": disks}),
+                &job,
+                SNAPSHOT_JOB_TIMEOUT_MS,
+            )?;
             if !want_paused {
                 monitor.run("cont", Value::Null)?;
                 lifecycle::ensure_event(monitor, "RESUME");
@@ -612,20 +884,47 @@ pub fn revert(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
             Ok(())
         })?;
         if !want_paused {
-            lifecycle::emit_lifecycle(&reference, event_type::RESUMED, resumed_detail::FROM_SNAPSHOT);
+            lifecycle::emit_lifecycle(
+                &reference,
+                event_type::RESUMED,
+                resumed_detail::FROM_SNAPSHOT,
+            );
         } else {
-            lifecycle::emit_lifecycle(&reference, event_type::SUSPENDED, suspended_detail::FROM_SNAPSHOT);
+            lifecycle::emit_lifecycle(
+                &reference,
+                event_type::SUSPENDED,
+                suspended_detail::FROM_SNAPSHOT,
+            );
         }
     } else {
-        let xml = loaded.record.config_xml.clone().ok_or_else(|| invalid_operation("domain has no definition"))?;
+        let xml = loaded
+            .record
+            .config_xml
+            .clone()
+            .ok_or_else(|| invalid_operation("domain has no definition"))?;
         let layout = SpaceLayout::current()?;
         let (def, _) = domain::parse_for_qemu(&xml, &layout)?;
-        let disks: Vec<String> = qcow2_disks(&def, None)?.into_iter().map(|(_, node)| node).collect();
+        let disks: Vec<String> = qcow2_disks(&def, None)?
+            .into_iter()
+            .map(|(_, node)| node)
+            .collect();
         let load = move |monitor: &mut Monitor, _live: &mut LiveRecord| {
             let job = format!("revert-{}", crate::util::unique_suffix());
-            qmp::run_job(monitor, "snapshot-load", json!({"tag": tag, "vmstate": disks[0], "devices": disks}), &job, SNAPSHOT_JOB_TIMEOUT_MS)
+            qmp::run_job(
+                monitor,
+                "snapshot-load",
+                json!({"tag": tag, "vmstate": disks[0], "devices": disks}),
+                &job,
+                SNAPSHOT_JOB_TIMEOUT_MS,
+            )
         };
-        lifecycle::start_domain(&loaded.record, def, StartKind::FromSnapshot, want_paused, Some(&load))?;
+        lifecycle::start_domain(
+            &loaded.record,
+            def,
+            StartKind::FromSnapshot,
+            want_paused,
+            Some(&load),
+        )?;
         let _ = started_detail::FROM_SNAPSHOT;
     }
     set_current(&loaded, Some(name.to_string()));
@@ -634,7 +933,11 @@ pub fn revert(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
 
 /// `virDomainSnapshotDelete`.
 pub fn delete(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
-    check_flags("qemuDomainSnapshotDelete", flags, delete_flags::CHILDREN | delete_flags::METADATA_ONLY | delete_flags::CHILDREN_ONLY)?;
+    check_flags(
+        "qemuDomainSnapshotDelete",
+        flags,
+        delete_flags::CHILDREN | delete_flags::METADATA_ONLY | delete_flags::CHILDREN_ONLY,
+    )?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let loaded = domain::get(dom)?;
@@ -664,21 +967,37 @@ pub fn delete(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
     }
     // Children of a deleted snapshot move up to its parent.
     if flags & delete_flags::CHILDREN_ONLY == 0 {
-        for mut child in snapshots.into_iter().filter(|other| other.parent.as_deref() == Some(name)) {
+        for mut child in snapshots
+            .into_iter()
+            .filter(|other| other.parent.as_deref() == Some(name))
+        {
             if doomed.iter().any(|victim| victim.name == child.name) {
                 continue;
             }
             child.parent = snapshot.parent.clone();
             if let Ok(mut parsed) = DomainSnapshot::parse(&child.xml) {
-                parsed.parent = snapshot.parent.clone().map(|name| ParentName { name: Some(name) });
+                parsed.parent = snapshot
+                    .parent
+                    .clone()
+                    .map(|name| ParentName { name: Some(name) });
                 child.xml = parsed.to_xml();
             }
             put(&uuid, &loaded.record.name, &child);
         }
     }
     let current = loaded.record.current_snapshot.clone();
-    if current.as_deref().is_some_and(|current| doomed.iter().any(|victim| victim.name == current)) {
-        set_current(&loaded, if flags & delete_flags::CHILDREN_ONLY == 0 { snapshot.parent.clone() } else { Some(name.to_string()) });
+    if current
+        .as_deref()
+        .is_some_and(|current| doomed.iter().any(|victim| victim.name == current))
+    {
+        set_current(
+            &loaded,
+            if flags & delete_flags::CHILDREN_ONLY == 0 {
+                snapshot.parent.clone()
+            } else {
+                Some(name.to_string())
+            },
+        );
     }
     Ok(())
 }
@@ -687,10 +1006,19 @@ fn delete_internal_data(dom: &DomainRef, loaded: &Loaded, name: &str) -> Result<
     if loaded.is_active() {
         let (loaded, mut live) = lifecycle::running(dom)?;
         let def = domain::live_def(&live)?;
-        let disks: Vec<String> = qcow2_disks(&def, Some(&live))?.into_iter().map(|(_, node)| node).collect();
+        let disks: Vec<String> = qcow2_disks(&def, Some(&live))?
+            .into_iter()
+            .map(|(_, node)| node)
+            .collect();
         lifecycle::with_monitor(&loaded, &mut live, Expectation::default(), |monitor, _| {
             let job = format!("snapdel-{}", crate::util::unique_suffix());
-            qmp::run_job(monitor, "snapshot-delete", json!({"tag": name, "devices": disks}), &job, SNAPSHOT_JOB_TIMEOUT_MS)
+            qmp::run_job(
+                monitor,
+                "snapshot-delete",
+                json!({"tag": name, "devices": disks}),
+                &job,
+                SNAPSHOT_JOB_TIMEOUT_MS,
+            )
         })
     } else {
         let xml = loaded.record.config_xml.clone().unwrap_or_default();

@@ -41,7 +41,9 @@ impl SpaceKind {
     /// Parses a `qemu:` URI; `None` when the path is not one the QEMU driver serves.
     pub fn from_uri(uri: &str) -> Result<SpaceKind, Error> {
         let parsed = ConnectUri::parse(uri).map_err(Error::from)?;
-        let no_connect = |detail: String| virt_plugin_sdk::error(ErrorNumber::NO_CONNECT, ErrorDomain::QEMU, detail);
+        let no_connect = |detail: String| {
+            virt_plugin_sdk::error(ErrorNumber::NO_CONNECT, ErrorDomain::QEMU, detail)
+        };
         if parsed.driver != "qemu" {
             return Err(no_connect(format!("URI '{uri}' is not a qemu URI")));
         }
@@ -49,9 +51,16 @@ impl SpaceKind {
             "/system" => Ok(SpaceKind::System),
             "/session" => Ok(SpaceKind::Session),
             "/embed" => {
-                let root = parsed.param("root").filter(|root| !root.is_empty()).ok_or_else(|| {
-                    virt_plugin_sdk::error(ErrorNumber::INVALID_ARG, ErrorDomain::QEMU, "root parameter is required for embedded driver")
-                })?;
+                let root = parsed
+                    .param("root")
+                    .filter(|root| !root.is_empty())
+                    .ok_or_else(|| {
+                        virt_plugin_sdk::error(
+                            ErrorNumber::INVALID_ARG,
+                            ErrorDomain::QEMU,
+                            "root parameter is required for embedded driver",
+                        )
+                    })?;
                 if !root.starts_with('/') {
                     return Err(virt_plugin_sdk::error(
                         ErrorNumber::INVALID_ARG,
@@ -59,12 +68,16 @@ impl SpaceKind {
                         format!("root path must be absolute, got '{root}'"),
                     ));
                 }
-                Ok(SpaceKind::Embed { root: root.trim_end_matches('/').to_string() })
+                Ok(SpaceKind::Embed {
+                    root: root.trim_end_matches('/').to_string(),
+                })
             }
             other => Err(virt_plugin_sdk::error(
                 ErrorNumber::INTERNAL_ERROR,
                 ErrorDomain::QEMU,
-                format!("unexpected QEMU URI path '{other}', try qemu:///system or qemu:///session"),
+                format!(
+                    "unexpected QEMU URI path '{other}', try qemu:///system or qemu:///session"
+                ),
             )),
         }
     }
@@ -123,7 +136,8 @@ impl SpaceKind {
 impl SpaceLayout {
     /// The layout of the space the current call runs in.
     pub fn current() -> Result<SpaceLayout, Error> {
-        if let Some(layout) = records::get_json::<SpaceLayout>(records::META, records::META_LAYOUT) {
+        if let Some(layout) = records::get_json::<SpaceLayout>(records::META, records::META_LAYOUT)
+        {
             return Ok(layout);
         }
         // A space bound before the layout record existed: derive it from the URI again.
@@ -137,6 +151,7 @@ impl SpaceLayout {
             &self.config_dir,
             &self.autostart_dir(),
             &self.lib_dir,
+            &format!("{}/save", self.lib_dir),
             &self.run_dir,
             &self.log_dir,
             &self.cache_dir,
@@ -199,11 +214,19 @@ mod tests {
 
     #[test]
     fn uris() {
-        assert_eq!(SpaceKind::from_uri("qemu:///system").ok(), Some(SpaceKind::System));
-        assert_eq!(SpaceKind::from_uri("qemu:///session").ok(), Some(SpaceKind::Session));
+        assert_eq!(
+            SpaceKind::from_uri("qemu:///system").ok(),
+            Some(SpaceKind::System)
+        );
+        assert_eq!(
+            SpaceKind::from_uri("qemu:///session").ok(),
+            Some(SpaceKind::Session)
+        );
         assert_eq!(
             SpaceKind::from_uri("qemu:///embed?root=/tmp/app/").ok(),
-            Some(SpaceKind::Embed { root: "/tmp/app".into() })
+            Some(SpaceKind::Embed {
+                root: "/tmp/app".into()
+            })
         );
         assert!(SpaceKind::from_uri("qemu:///embed").is_err());
         assert!(SpaceKind::from_uri("qemu:///embed?root=rel").is_err());
@@ -212,7 +235,10 @@ mod tests {
 
     #[test]
     fn short_names_fit_socket_paths() {
-        assert_eq!(short_name(3, "a-very-long-domain-name-indeed"), "3-a-very-long-domain-n");
+        assert_eq!(
+            short_name(3, "a-very-long-domain-name-indeed"),
+            "3-a-very-long-domain-n"
+        );
         assert_eq!(short_name(-1, "QEMUGuest1"), "-1-QEMUGuest1");
     }
 }

@@ -10,7 +10,9 @@ pub fn now_ms() -> u64 {
 
 /// Wall-clock time in nanoseconds since the epoch.
 pub fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
 }
 
 /// A string unique within this host for practical purposes (time plus a per-instance counter),

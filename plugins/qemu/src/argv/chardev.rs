@@ -11,7 +11,12 @@ use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
 
 /// The `-chardev` value for a character backend with QEMU id `id`.
-pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel: bool) -> Result<String, Error> {
+pub fn chardev_value(
+    chr: &ChrDevice,
+    id: &str,
+    ctx: &BuildContext,
+    is_parallel: bool,
+) -> Result<String, Error> {
     let source = chr.source().cloned().unwrap_or_default();
     let path = || source.path.clone().unwrap_or_default();
     let mut value = match chr.chr_type.unwrap_or(ChrType::Pty) {
@@ -26,7 +31,10 @@ pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel:
         ChrType::File => {
             let mut value = format!("file,id={id},path={}", escape_option(&path()));
             if let Some(append) = source.append {
-                value.push_str(&format!(",append={}", if append.is_on() { "on" } else { "off" }));
+                value.push_str(&format!(
+                    ",append={}",
+                    if append.is_on() { "on" } else { "off" }
+                ));
             } else {
                 value.push_str(",append=on");
             }
@@ -37,7 +45,11 @@ pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel:
             let socket_path = match source.path.clone() {
                 Some(path) => path,
                 None => {
-                    let name = chr.target.as_ref().and_then(|target| target.name.clone()).unwrap_or_else(|| id.to_string());
+                    let name = chr
+                        .target
+                        .as_ref()
+                        .and_then(|target| target.name.clone())
+                        .unwrap_or_else(|| id.to_string());
                     format!("{}/{name}", ctx.channel_dir)
                 }
             };
@@ -48,9 +60,16 @@ pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel:
             value
         }
         ChrType::Tcp => {
-            let telnet = chr.protocol.as_ref().and_then(|protocol| protocol.value.as_deref()) == Some("telnet");
-            let mut value =
-                format!("socket,id={id},host={},port={}", source.host.clone().unwrap_or_default(), source.service.clone().unwrap_or_default());
+            let telnet = chr
+                .protocol
+                .as_ref()
+                .and_then(|protocol| protocol.value.as_deref())
+                == Some("telnet");
+            let mut value = format!(
+                "socket,id={id},host={},port={}",
+                source.host.clone().unwrap_or_default(),
+                source.service.clone().unwrap_or_default()
+            );
             if telnet {
                 value.push_str(",telnet=on");
             }
@@ -60,8 +79,18 @@ pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel:
             value
         }
         ChrType::Udp => {
-            let connect = chr.sources.iter().find(|source| source.mode.as_deref() != Some("bind")).cloned().unwrap_or_default();
-            let bind = chr.sources.iter().find(|source| source.mode.as_deref() == Some("bind")).cloned().unwrap_or_default();
+            let connect = chr
+                .sources
+                .iter()
+                .find(|source| source.mode.as_deref() != Some("bind"))
+                .cloned()
+                .unwrap_or_default();
+            let bind = chr
+                .sources
+                .iter()
+                .find(|source| source.mode.as_deref() == Some("bind"))
+                .cloned()
+                .unwrap_or_default();
             let mut value = format!(
                 "udp,id={id},host={},port={}",
                 connect.host.clone().unwrap_or_default(),
@@ -77,11 +106,23 @@ pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel:
             value
         }
         ChrType::Spicevmc => format!("spicevmc,id={id},name=vdagent"),
-        ChrType::Spiceport => format!("spiceport,id={id},name={}", source.channel.clone().unwrap_or_default()),
+        ChrType::Spiceport => format!(
+            "spiceport,id={id},name={}",
+            source.channel.clone().unwrap_or_default()
+        ),
         ChrType::QemuVdagent => format!("qemu-vdagent,id={id},name=vdagent"),
-        other => return Err(unsupported_config(format!("unsupported chardev '{}'", other.as_str()))),
+        other => {
+            return Err(unsupported_config(format!(
+                "unsupported chardev '{}'",
+                other.as_str()
+            )))
+        }
     };
-    if let Some(reconnect) = source.reconnect.as_ref().filter(|reconnect| reconnect.enabled.is_some_and(|e| e.is_yes())) {
+    if let Some(reconnect) = source
+        .reconnect
+        .as_ref()
+        .filter(|reconnect| reconnect.enabled.is_some_and(|e| e.is_yes()))
+    {
         value.push_str(&format!(",reconnect={}", reconnect.timeout.unwrap_or(0)));
     }
     if let Some(log) = &chr.log {
@@ -96,7 +137,12 @@ pub fn chardev_value(chr: &ChrDevice, id: &str, ctx: &BuildContext, is_parallel:
 
 /// The serial device model libvirt picks for a serial port.
 fn serial_model(chr: &ChrDevice) -> &str {
-    if let Some(model) = chr.target.as_ref().and_then(|target| target.model.as_ref()).and_then(|model| model.name.as_deref()) {
+    if let Some(model) = chr
+        .target
+        .as_ref()
+        .and_then(|target| target.model.as_ref())
+        .and_then(|model| model.name.as_deref())
+    {
         return model;
     }
     match chr.target_type() {
@@ -115,7 +161,10 @@ pub fn build_serials(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) ->
         let model = serial_model(serial);
         let props = match model {
             "isa-serial" => {
-                let mut props = Props::new().str("driver", "isa-serial").str("chardev", id).str("id", alias);
+                let mut props = Props::new()
+                    .str("driver", "isa-serial")
+                    .str("chardev", id)
+                    .str("id", alias);
                 if let Some(port) = serial.target_port() {
                     props = props.uint("index", port.into());
                 }
@@ -124,15 +173,25 @@ pub fn build_serials(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) ->
             "usb-serial" => {
                 let props = Props::new().str("driver", "usb-serial");
                 let props = match &serial.info.address {
-                    Some(Address::Usb { bus, port }) => props.str("bus", format!("usb.{bus}")).opt_str("port", port.clone()),
+                    Some(Address::Usb { bus, port }) => props
+                        .str("bus", format!("usb.{bus}"))
+                        .opt_str("port", port.clone()),
                     _ => props,
                 };
                 props.str("chardev", id).str("id", alias)
             }
-            "pci-serial" => {
-                pci_address_props(Props::new().str("driver", "pci-serial").str("chardev", id).str("id", alias), &serial.info, def)
-            }
-            other => Props::new().str("driver", other).str("chardev", id).str("id", alias),
+            "pci-serial" => pci_address_props(
+                Props::new()
+                    .str("driver", "pci-serial")
+                    .str("chardev", id)
+                    .str("id", alias),
+                &serial.info,
+                def,
+            ),
+            other => Props::new()
+                .str("driver", other)
+                .str("chardev", id)
+                .str("id", alias),
         };
         device(cmd, props);
     }
@@ -140,12 +199,22 @@ pub fn build_serials(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) ->
 }
 
 /// `-chardev` + `isa-parallel` for each `<parallel>`.
-pub fn build_parallels(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_parallels(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+) -> Result<(), Error> {
     for parallel in &def.devices.parallels {
         let alias = super::alias_of(&parallel.info);
         let id = format!("char{alias}");
         cmd.opt("-chardev", chardev_value(parallel, &id, ctx, true)?);
-        device(cmd, Props::new().str("driver", "isa-parallel").str("chardev", id).str("id", alias));
+        device(
+            cmd,
+            Props::new()
+                .str("driver", "isa-parallel")
+                .str("chardev", id)
+                .str("id", alias),
+        );
     }
     Ok(())
 }
@@ -154,14 +223,21 @@ pub fn build_parallels(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) 
 pub fn virtio_port_props(def: &Domain, chr: &ChrDevice, driver: &str) -> Props {
     let alias = super::alias_of(&chr.info);
     let (controller, bus, port) = match &chr.info.address {
-        Some(Address::VirtioSerial { controller, bus, port }) => (*controller, *bus, *port),
+        Some(Address::VirtioSerial {
+            controller,
+            bus,
+            port,
+        }) => (*controller, *bus, *port),
         _ => (0, 0, 1),
     };
     let controller_alias = def
         .devices
         .controllers
         .iter()
-        .find(|c| c.controller_type == Some(ControllerType::VirtioSerial) && c.index.unwrap_or(0) == controller)
+        .find(|c| {
+            c.controller_type == Some(ControllerType::VirtioSerial)
+                && c.index.unwrap_or(0) == controller
+        })
         .and_then(|c| c.info.alias_name().map(str::to_string))
         .unwrap_or_else(|| format!("virtio-serial{controller}"));
     let mut props = Props::new()
@@ -177,22 +253,28 @@ pub fn virtio_port_props(def: &Domain, chr: &ChrDevice, driver: &str) -> Props {
 }
 
 /// `<channel>`: virtio ports and user-network guest forwards.
-pub fn build_channels(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_channels(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+) -> Result<(), Error> {
     for channel in &def.devices.channels {
         let alias = super::alias_of(&channel.info);
         let id = format!("char{alias}");
         match channel.target_type() {
             Some("virtio") => {
-                if channel.chr_type != Some(ChrType::Spicevmc) || true {
-                    cmd.opt("-chardev", chardev_value(channel, &id, ctx, false)?);
-                }
+                cmd.opt("-chardev", chardev_value(channel, &id, ctx, false)?);
                 device(cmd, virtio_port_props(def, channel, "virtserialport"));
             }
             Some("guestfwd") => {
                 cmd.opt("-chardev", chardev_value(channel, &id, ctx, false)?);
             }
             Some("xen") | None => {}
-            Some(other) => return Err(unsupported_config(format!("unsupported channel target type '{other}'"))),
+            Some(other) => {
+                return Err(unsupported_config(format!(
+                    "unsupported channel target type '{other}'"
+                )))
+            }
         }
     }
     Ok(())
@@ -200,7 +282,11 @@ pub fn build_channels(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -
 
 /// `<console>`: a serial console is the serial port itself; virtio consoles are
 /// `virtconsole` ports.
-pub fn build_consoles(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_consoles(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+) -> Result<(), Error> {
     for (index, console) in def.devices.consoles.iter().enumerate() {
         match console.target_type() {
             Some("virtio") => {

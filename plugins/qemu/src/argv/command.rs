@@ -11,7 +11,11 @@ pub struct CommandLine {
 
 impl CommandLine {
     pub fn new(program: &str) -> CommandLine {
-        CommandLine { env: Vec::new(), program: program.to_string(), args: Vec::new() }
+        CommandLine {
+            env: Vec::new(),
+            program: program.to_string(),
+            args: Vec::new(),
+        }
     }
 
     pub fn env(&mut self, name: &str, value: impl Into<String>) {
@@ -44,8 +48,8 @@ impl CommandLine {
 /// Quotes a word for a POSIX shell only when it needs it (libvirt's virBufferEscapeShell).
 pub fn shell_quote(word: &str) -> String {
     const SPECIAL: &[char] = &[
-        '\r', '\t', '\n', ' ', '!', '"', '#', '$', '&', '\'', '(', ')', '*', ';', '<', '>', '?', '[', '\\', ']', '^',
-        '`', '{', '|', '}', '~',
+        '\r', '\t', '\n', ' ', '!', '"', '#', '$', '&', '\'', '(', ')', '*', ';', '<', '>', '?',
+        '[', '\\', ']', '^', '`', '{', '|', '}', '~',
     ];
     if word.is_empty() {
         return "''".into();

@@ -16,7 +16,11 @@ use virt_plugin_sdk::types::Error;
 
 /// Controllers by type in libvirt's order (PCI, USB, SCSI, IDE, SATA, virtio-serial), then
 /// the CCID controller on the USB bus.
-pub fn build_controllers(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
+pub fn build_controllers(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    caps: &QemuCaps,
+) -> Result<(), Error> {
     let order = [
         ControllerType::Pci,
         ControllerType::Usb,
@@ -26,18 +30,32 @@ pub fn build_controllers(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -
         ControllerType::VirtioSerial,
     ];
     for kind in order {
-        for controller in def.devices.controllers.iter().filter(|controller| controller.controller_type == Some(kind)) {
+        for controller in def
+            .devices
+            .controllers
+            .iter()
+            .filter(|controller| controller.controller_type == Some(kind))
+        {
             if let Some(props) = controller_props(def, controller, caps)? {
                 device(cmd, props);
             }
         }
     }
     for hub in &def.devices.hubs {
-        let props = Props::new().str("driver", "usb-hub").str("id", alias_of(&hub.info));
+        let props = Props::new()
+            .str("driver", "usb-hub")
+            .str("id", alias_of(&hub.info));
         device(cmd, usb_address_props(props, &hub.info));
     }
-    for controller in def.devices.controllers.iter().filter(|c| c.controller_type == Some(ControllerType::Ccid)) {
-        let props = Props::new().str("driver", "usb-ccid").str("id", alias_of(&controller.info));
+    for controller in def
+        .devices
+        .controllers
+        .iter()
+        .filter(|c| c.controller_type == Some(ControllerType::Ccid))
+    {
+        let props = Props::new()
+            .str("driver", "usb-ccid")
+            .str("id", alias_of(&controller.info));
         device(cmd, usb_address_props(props, &controller.info));
     }
     Ok(())
@@ -45,13 +63,19 @@ pub fn build_controllers(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -
 
 fn usb_address_props(props: Props, info: &virt_xml::domain::address::DeviceInfo) -> Props {
     match &info.address {
-        Some(Address::Usb { bus, port }) => props.str("bus", format!("usb.{bus}")).opt_str("port", port.clone()),
+        Some(Address::Usb { bus, port }) => props
+            .str("bus", format!("usb.{bus}"))
+            .opt_str("port", port.clone()),
         _ => props,
     }
 }
 
 /// The `-device` of one controller, `None` for the integrated ones.
-pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps) -> Result<Option<Props>, Error> {
+pub fn controller_props(
+    def: &Domain,
+    controller: &Controller,
+    _caps: &QemuCaps,
+) -> Result<Option<Props>, Error> {
     let index = controller.index.unwrap_or(0);
     let alias = alias_of(&controller.info);
     let model = controller.model.as_deref();
@@ -68,14 +92,25 @@ pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps)
                 Some("pci-expander-bus") => "pxb",
                 Some("pcie-expander-bus") => "pxb-pcie",
                 Some("pcie-to-pci-bridge") => "pcie-pci-bridge",
-                Some(other) => return Err(unsupported_config(format!("unsupported PCI controller model '{other}'"))),
+                Some(other) => {
+                    return Err(unsupported_config(format!(
+                        "unsupported PCI controller model '{other}'"
+                    )))
+                }
             };
-            let driver = controller.model_name.as_ref().and_then(|name| name.name.as_deref()).unwrap_or(driver);
+            let driver = controller
+                .model_name
+                .as_ref()
+                .and_then(|name| name.name.as_deref())
+                .unwrap_or(driver);
             let target = controller.target.clone().unwrap_or_default();
             let mut props = Props::new().str("driver", driver);
             match model {
                 Some("pci-bridge") => {
-                    props = props.uint("chassis_nr", target.chassis_nr.unwrap_or(index as i32) as u64);
+                    props = props.uint(
+                        "chassis_nr",
+                        target.chassis_nr.unwrap_or(index as i32) as u64,
+                    );
                 }
                 Some("pcie-root-port") | Some("pcie-switch-downstream-port") => {
                     if let Some(port) = target.port {
@@ -111,7 +146,11 @@ pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps)
                 Some("pci-ohci") => "pci-ohci",
                 Some("nec-xhci") => "nec-usb-xhci",
                 Some("qemu-xhci") => "qemu-xhci",
-                Some(other) => return Err(unsupported_config(format!("unsupported USB controller model '{other}'"))),
+                Some(other) => {
+                    return Err(unsupported_config(format!(
+                        "unsupported USB controller model '{other}'"
+                    )))
+                }
             };
             let mut props = Props::new().str("driver", driver);
             if matches!(model, Some("nec-xhci" | "qemu-xhci")) {
@@ -119,8 +158,25 @@ pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps)
                     props = props.uint("p2", ports as u64).uint("p3", ports as u64);
                 }
             }
-            if let Some(master) = controller.info.master.as_ref().and_then(|master| master.startport) {
-                props = props.str("masterbus", format!("usb{}.0", if index == 0 { String::new() } else { index.to_string() })).uint("firstport", master.into());
+            if let Some(master) = controller
+                .info
+                .master
+                .as_ref()
+                .and_then(|master| master.startport)
+            {
+                props = props
+                    .str(
+                        "masterbus",
+                        format!(
+                            "usb{}.0",
+                            if index == 0 {
+                                String::new()
+                            } else {
+                                index.to_string()
+                            }
+                        ),
+                    )
+                    .uint("firstport", master.into());
             }
             props = props.str("id", alias);
             pci_address_props(props, &controller.info, def)
@@ -137,7 +193,11 @@ pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps)
                 Some("am53c974") => "am53c974",
                 Some("dc390") => "dc-390",
                 Some("ncr53c90") => return Ok(None),
-                Some(other) => return Err(unsupported_config(format!("unsupported SCSI controller model '{other}'"))),
+                Some(other) => {
+                    return Err(unsupported_config(format!(
+                        "unsupported SCSI controller model '{other}'"
+                    )))
+                }
             };
             let mut props = Props::new().str("driver", driver);
             if driver.starts_with("virtio-scsi") {
@@ -167,13 +227,21 @@ pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps)
             if index == 0 && chipset(def) == Chipset::I440fx {
                 return Ok(None);
             }
-            pci_address_props(Props::new().str("driver", "piix3-ide").str("id", alias), &controller.info, def)
+            pci_address_props(
+                Props::new().str("driver", "piix3-ide").str("id", alias),
+                &controller.info,
+                def,
+            )
         }
         Some(ControllerType::Sata) => {
             if index == 0 && chipset(def) == Chipset::Q35 {
                 return Ok(None);
             }
-            pci_address_props(Props::new().str("driver", "ahci").str("id", alias), &controller.info, def)
+            pci_address_props(
+                Props::new().str("driver", "ahci").str("id", alias),
+                &controller.info,
+                def,
+            )
         }
         Some(ControllerType::VirtioSerial) => {
             let driver = match model {
@@ -200,18 +268,34 @@ pub fn controller_props(def: &Domain, controller: &Controller, _caps: &QemuCaps)
 pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
     for fs in &def.devices.filesystems {
         let alias = alias_of(&fs.info);
-        let driver_type = fs.driver.as_ref().and_then(|driver| driver.driver_type.as_deref());
+        let driver_type = fs
+            .driver
+            .as_ref()
+            .and_then(|driver| driver.driver_type.as_deref());
         if driver_type == Some("virtiofs") {
-            return Err(unsupported_config("virtiofs filesystems need virtiofsd, which this driver does not start"));
+            return Err(unsupported_config(
+                "virtiofs filesystems need virtiofsd, which this driver does not start",
+            ));
         }
-        let source = fs.source.as_ref().and_then(|source| source.dir.clone()).unwrap_or_default();
-        let target = fs.target.as_ref().and_then(|target| target.dir.clone()).unwrap_or_default();
+        let source = fs
+            .source
+            .as_ref()
+            .and_then(|source| source.dir.clone())
+            .unwrap_or_default();
+        let target = fs
+            .target
+            .as_ref()
+            .and_then(|target| target.dir.clone())
+            .unwrap_or_default();
         let security = match fs.accessmode.as_deref() {
             Some("mapped") => "mapped",
             Some("squash") => "none",
             _ => "passthrough",
         };
-        let mut fsdev = format!("local,security_model={security},id=fsdev-{alias},path={}", escape_option(&source));
+        let mut fsdev = format!(
+            "local,security_model={security},id=fsdev-{alias},path={}",
+            escape_option(&source)
+        );
         if fs.readonly {
             fsdev.push_str(",readonly=on");
         }
@@ -239,8 +323,15 @@ pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
             (Some(InputBus::Virtio), Some(InputType::Keyboard)) => "virtio-keyboard-pci",
             (Some(InputBus::Virtio), Some(InputType::Passthrough)) => "virtio-input-host-pci",
             (_, Some(InputType::Evdev)) => {
-                let evdev = input.source.as_ref().and_then(|source| source.evdev.clone()).unwrap_or_default();
-                let mut props = Props::new().str("qom-type", "input-linux").str("id", alias).str("evdev", evdev);
+                let evdev = input
+                    .source
+                    .as_ref()
+                    .and_then(|source| source.evdev.clone())
+                    .unwrap_or_default();
+                let mut props = Props::new()
+                    .str("qom-type", "input-linux")
+                    .str("id", alias)
+                    .str("evdev", evdev);
                 if let Some(source) = &input.source {
                     if source.grab.as_deref() == Some("all") {
                         props = props.bool("grab_all", true);
@@ -260,7 +351,11 @@ pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
             props = usb_address_props(props, &input.info);
         } else {
             if input.input_type == Some(InputType::Passthrough) {
-                let evdev = input.source.as_ref().and_then(|source| source.evdev.clone()).unwrap_or_default();
+                let evdev = input
+                    .source
+                    .as_ref()
+                    .and_then(|source| source.evdev.clone())
+                    .unwrap_or_default();
                 props = props.str("evdev", evdev);
             }
             props = virtio_options(props, input.driver.as_ref().map(|driver| &driver.virtio));
@@ -274,9 +369,19 @@ pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
 /// `-audiodev`: the domain's `<audio>` backends, or the implicit `none` backend libvirt adds.
 pub fn build_audio(cmd: &mut CommandLine, def: &Domain) {
     if def.devices.audios.is_empty() {
-        let spice = def.devices.graphics.iter().any(|graphics| graphics.graphics_type == Some(GraphicsType::Spice));
+        let spice = def
+            .devices
+            .graphics
+            .iter()
+            .any(|graphics| graphics.graphics_type == Some(GraphicsType::Spice));
         let driver = if spice { "spice" } else { "none" };
-        cmd.opt("-audiodev", Props::new().str("id", "audio1").str("driver", driver).to_json());
+        cmd.opt(
+            "-audiodev",
+            Props::new()
+                .str("id", "audio1")
+                .str("driver", driver)
+                .to_json(),
+        );
         return;
     }
     for audio in &def.devices.audios {
@@ -286,13 +391,20 @@ pub fn build_audio(cmd: &mut CommandLine, def: &Domain) {
             Some(other) => other.as_str(),
             None => "none",
         };
-        cmd.opt("-audiodev", Props::new().str("id", id).str("driver", driver).to_json());
+        cmd.opt(
+            "-audiodev",
+            Props::new().str("id", id).str("driver", driver).to_json(),
+        );
     }
 }
 
 /// The audio backend id graphics and sound devices refer to.
 fn default_audio_id(def: &Domain) -> String {
-    def.devices.audios.first().and_then(|audio| audio.id).map_or_else(|| "audio1".into(), |id| format!("audio{id}"))
+    def.devices
+        .audios
+        .first()
+        .and_then(|audio| audio.id)
+        .map_or_else(|| "audio1".into(), |id| format!("audio{id}"))
 }
 
 /// `-vnc` (SPICE and SDL are not supported by this driver).
@@ -301,7 +413,10 @@ pub fn build_graphics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
         match graphics.graphics_type {
             Some(GraphicsType::Vnc) => {
                 let listen = graphics.listens.first();
-                let socket = graphics.socket.clone().or_else(|| listen.and_then(|listen| listen.socket.clone()));
+                let socket = graphics
+                    .socket
+                    .clone()
+                    .or_else(|| listen.and_then(|listen| listen.socket.clone()));
                 let listen_type = listen.and_then(|listen| listen.listen_type);
                 let mut value = if let Some(socket) = socket {
                     format!("vnc=unix:{}", escape_option(&socket))
@@ -312,10 +427,16 @@ pub fn build_graphics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
                         .and_then(|listen| listen.address.clone())
                         .or_else(|| graphics.listen.clone())
                         .unwrap_or_else(|| "127.0.0.1".into());
-                    let address = if address.contains(':') { format!("[{address}]") } else { address };
+                    let address = if address.contains(':') {
+                        format!("[{address}]")
+                    } else {
+                        address
+                    };
                     let port = graphics.port.filter(|port| *port >= 5900).unwrap_or(5900);
                     let mut value = format!("{address}:{}", port - 5900);
-                    if graphics.autoport.is_none_or(|autoport| autoport.is_yes()) && graphics.port.is_none_or(|port| port < 5900) {
+                    if graphics.autoport.is_none_or(|autoport| autoport.is_yes())
+                        && graphics.port.is_none_or(|port| port < 5900)
+                    {
                         value.push_str(",to=99");
                     }
                     if let Some(websocket) = graphics.websocket.filter(|port| *port > 0) {
@@ -336,7 +457,10 @@ pub fn build_graphics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
                 cmd.opt("-vnc", value);
             }
             Some(other) => {
-                return Err(unsupported_config(format!("graphics type '{}' is not supported by this driver", other.as_str())))
+                return Err(unsupported_config(format!(
+                    "graphics type '{}' is not supported by this driver",
+                    other.as_str()
+                )))
             }
             None => {}
         }
@@ -358,22 +482,35 @@ fn video_props(def: &Domain, video: &Video, primary: bool) -> Result<Option<Prop
         (VideoModel::Virtio, _) => "virtio-gpu-pci",
         (VideoModel::Bochs, _) => "bochs-display",
         (VideoModel::Ramfb, _) => "ramfb",
-        (other, _) => return Err(unsupported_config(format!("video type '{}' is not supported by QEMU", other.as_str()))),
+        (other, _) => {
+            return Err(unsupported_config(format!(
+                "video type '{}' is not supported by QEMU",
+                other.as_str()
+            )))
+        }
     };
-    let mut props = Props::new().str("driver", driver).str("id", alias_of(&video.info));
+    let mut props = Props::new()
+        .str("driver", driver)
+        .str("id", alias_of(&video.info));
     match kind {
         VideoModel::Qxl => {
             props = props.uint("max_outputs", model.heads.unwrap_or(1).into());
             props = props.uint("ram_size", u64::from(model.ram.unwrap_or(65536)) * 1024);
             props = props.uint("vram_size", u64::from(model.vram.unwrap_or(65536)) * 1024);
-            props = props.uint("vram64_size_mb", u64::from(model.vram64.unwrap_or(0)) / 1024);
+            props = props.uint(
+                "vram64_size_mb",
+                u64::from(model.vram64.unwrap_or(0)) / 1024,
+            );
             props = props.uint("vgamem_mb", u64::from(model.vgamem.unwrap_or(16384)) / 1024);
         }
         VideoModel::Virtio => {
             props = props.uint("max_outputs", model.heads.unwrap_or(1).into());
         }
         VideoModel::Vga | VideoModel::Vmvga => {
-            if let Some(vram) = model.vram.filter(|_| kind == VideoModel::Vga || kind == VideoModel::Vmvga) {
+            if let Some(vram) = model
+                .vram
+                .filter(|_| kind == VideoModel::Vga || kind == VideoModel::Vmvga)
+            {
                 props = props.uint("vgamem_mb", u64::from(vram) / 1024);
             }
         }
@@ -407,7 +544,11 @@ pub fn build_videos(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
 pub fn build_sounds(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
     for sound in &def.devices.sounds {
         let alias = alias_of(&sound.info);
-        let audiodev = sound.audio.as_ref().and_then(|audio| audio.id).map_or_else(|| default_audio_id(def), |id| format!("audio{id}"));
+        let audiodev = sound
+            .audio
+            .as_ref()
+            .and_then(|audio| audio.id)
+            .map_or_else(|| default_audio_id(def), |id| format!("audio{id}"));
         let driver = match sound.model {
             Some(SoundModel::Sb16) => "sb16",
             Some(SoundModel::Es1370) => "ES1370",
@@ -418,18 +559,29 @@ pub fn build_sounds(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
             Some(SoundModel::Usb) => "usb-audio",
             Some(SoundModel::Pcspk) | None => continue,
         };
-        let hda = matches!(sound.model, Some(SoundModel::Ich6 | SoundModel::Ich7 | SoundModel::Ich9));
+        let hda = matches!(
+            sound.model,
+            Some(SoundModel::Ich6 | SoundModel::Ich7 | SoundModel::Ich9)
+        );
         let mut props = Props::new().str("driver", driver).str("id", alias.clone());
         if !hda {
             props = props.str("audiodev", audiodev.clone());
         }
-        props = if sound.model == Some(SoundModel::Usb) { usb_address_props(props, &sound.info) } else { pci_address_props(props, &sound.info, def) };
+        props = if sound.model == Some(SoundModel::Usb) {
+            usb_address_props(props, &sound.info)
+        } else {
+            pci_address_props(props, &sound.info, def)
+        };
         device(cmd, props);
         if hda {
             let codecs: Vec<String> = if sound.codecs.is_empty() {
                 vec!["duplex".into()]
             } else {
-                sound.codecs.iter().filter_map(|codec| codec.value.clone()).collect()
+                sound
+                    .codecs
+                    .iter()
+                    .filter_map(|codec| codec.value.clone())
+                    .collect()
             };
             for (index, codec) in codecs.iter().enumerate() {
                 device(
@@ -449,14 +601,18 @@ pub fn build_sounds(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
 
 /// `-device <watchdog>` and `-watchdog-action`.
 pub fn build_watchdog(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
-    let Some(watchdog) = &def.devices.watchdog else { return Ok(()) };
+    let Some(watchdog) = &def.devices.watchdog else {
+        return Ok(());
+    };
     let driver = match watchdog.model {
         Some(WatchdogModel::I6300esb) => "i6300esb",
         Some(WatchdogModel::Ib700) => "ib700",
         Some(WatchdogModel::Diag288) => "diag288",
         None => return Err(unsupported_config("watchdog without a model")),
     };
-    let props = Props::new().str("driver", driver).str("id", alias_of(&watchdog.info));
+    let props = Props::new()
+        .str("driver", driver)
+        .str("id", alias_of(&watchdog.info));
     device(cmd, pci_address_props(props, &watchdog.info, def));
     let action = match watchdog.action {
         Some(WatchdogAction::Dump) => Some("pause"),
@@ -472,14 +628,18 @@ pub fn build_watchdog(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
 
 /// The virtio balloon.
 pub fn build_memballoon(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
-    let Some(balloon) = &def.devices.memballoon else { return Ok(()) };
+    let Some(balloon) = &def.devices.memballoon else {
+        return Ok(());
+    };
     let driver = match balloon.model {
         Some(MemballoonModel::Virtio) => "virtio-balloon-pci",
         Some(MemballoonModel::VirtioTransitional) => "virtio-balloon-pci-transitional",
         Some(MemballoonModel::VirtioNonTransitional) => "virtio-balloon-pci-non-transitional",
         _ => return Ok(()),
     };
-    let mut props = Props::new().str("driver", driver).str("id", alias_of(&balloon.info));
+    let mut props = Props::new()
+        .str("driver", driver)
+        .str("id", alias_of(&balloon.info));
     props = pci_address_props(props, &balloon.info, def);
     if let Some(deflate) = balloon.autodeflate {
         props = props.bool("deflate-on-oom", deflate.is_on());
@@ -502,8 +662,16 @@ pub fn build_rngs(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Re
             RngBackend::Random => Props::new()
                 .str("qom-type", "rng-random")
                 .str("id", object_id.clone())
-                .str("filename", backend.path.clone().unwrap_or_else(|| "/dev/urandom".into())),
-            RngBackend::Builtin => Props::new().str("qom-type", "rng-builtin").str("id", object_id.clone()),
+                .str(
+                    "filename",
+                    backend
+                        .path
+                        .clone()
+                        .unwrap_or_else(|| "/dev/urandom".into()),
+                ),
+            RngBackend::Builtin => Props::new()
+                .str("qom-type", "rng-builtin")
+                .str("id", object_id.clone()),
             RngBackend::Egd => {
                 let chr = virt_xml::domain::ChrDevice {
                     chr_type: backend.chr_type,
@@ -512,8 +680,14 @@ pub fn build_rngs(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Re
                     ..Default::default()
                 };
                 let chardev_id = format!("char{alias}");
-                cmd.opt("-chardev", super::chardev::chardev_value(&chr, &chardev_id, ctx, false)?);
-                Props::new().str("qom-type", "rng-egd").str("id", object_id.clone()).str("chardev", chardev_id)
+                cmd.opt(
+                    "-chardev",
+                    super::chardev::chardev_value(&chr, &chardev_id, ctx, false)?,
+                );
+                Props::new()
+                    .str("qom-type", "rng-egd")
+                    .str("id", object_id.clone())
+                    .str("chardev", chardev_id)
             }
         };
         cmd.opt("-object", object.to_json());
@@ -522,7 +696,10 @@ pub fn build_rngs(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Re
             Some(RngModel::VirtioNonTransitional) => "virtio-rng-pci-non-transitional",
             _ => "virtio-rng-pci",
         };
-        let mut props = Props::new().str("driver", driver).str("rng", object_id).str("id", alias);
+        let mut props = Props::new()
+            .str("driver", driver)
+            .str("rng", object_id)
+            .str("id", alias);
         if let Some(rate) = &rng.rate {
             if let Some(bytes) = rate.bytes {
                 props = props.uint("max-bytes", bytes.into());
@@ -541,13 +718,22 @@ pub fn build_panics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
         match panic.model {
             Some(PanicModel::Isa) | None => {
                 let mut props = Props::new().str("driver", "pvpanic");
-                if let Some(Address::Isa { iobase: Some(iobase), .. }) = &panic.info.address {
+                if let Some(Address::Isa {
+                    iobase: Some(iobase),
+                    ..
+                }) = &panic.info.address
+                {
                     props = props.uint("ioport", (*iobase).into());
                 }
                 device(cmd, props);
             }
             Some(PanicModel::Hyperv) => {}
-            Some(other) => return Err(unsupported_config(format!("panic model '{}' is not supported on x86", other.as_str()))),
+            Some(other) => {
+                return Err(unsupported_config(format!(
+                    "panic model '{}' is not supported on x86",
+                    other.as_str()
+                )))
+            }
         }
     }
     Ok(())

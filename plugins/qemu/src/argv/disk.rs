@@ -28,7 +28,9 @@ pub struct Layer {
 
 /// The layers of a disk, top first; empty for a drive without media.
 pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
-    let Some(source) = disk.source.clone() else { return Vec::new() };
+    let Some(source) = disk.source.clone() else {
+        return Vec::new();
+    };
     if source.path().is_none() && source.protocol.is_none() {
         return Vec::new();
     }
@@ -90,7 +92,11 @@ fn cache_flags(disk: &Disk) -> Option<(bool, bool, bool)> {
 }
 
 fn cache_props(disk: &Disk) -> Option<Props> {
-    cache_flags(disk).map(|(_, direct, no_flush)| Props::new().bool("direct", direct).bool("no-flush", no_flush))
+    cache_flags(disk).map(|(_, direct, no_flush)| {
+        Props::new()
+            .bool("direct", direct)
+            .bool("no-flush", no_flush)
+    })
 }
 
 /// The protocol node of one layer.
@@ -98,7 +104,11 @@ pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Prop
     let source = &layer.source;
     let mut props = match layer.storage_type {
         StorageType::File | StorageType::Block => {
-            let path = source.file.clone().or_else(|| source.dev.clone()).unwrap_or_default();
+            let path = source
+                .file
+                .clone()
+                .or_else(|| source.dev.clone())
+                .unwrap_or_default();
             let driver = if layer.storage_type == StorageType::Block {
                 if disk.device == Some(DiskDevice::Cdrom) && is_host_cdrom(&path) {
                     "host_cdrom"
@@ -121,7 +131,10 @@ pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Prop
             .bool("rw", false),
         StorageType::Network => network_props(source)?,
         other => {
-            return Err(unsupported_config(format!("disk type '{}' is not supported by this driver", other.as_str())))
+            return Err(unsupported_config(format!(
+                "disk type '{}' is not supported by this driver",
+                other.as_str()
+            )))
         }
     };
     props = props.str("node-name", node_name);
@@ -150,11 +163,13 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
     };
     let server = |host: &virt_xml::domain::disk::SourceHost| -> Props {
         match host.transport {
-            Some(HostTransport::Unix) => {
-                Props::new().str("type", "unix").str("path", host.socket.clone().unwrap_or_default())
-            }
+            Some(HostTransport::Unix) => Props::new()
+                .str("type", "unix")
+                .str("path", host.socket.clone().unwrap_or_default()),
             _ => {
-                let props = Props::new().str("type", "inet").str("host", host.name.clone().unwrap_or_default());
+                let props = Props::new()
+                    .str("type", "inet")
+                    .str("host", host.name.clone().unwrap_or_default());
                 props.str("port", host.port.unwrap_or(default_port).to_string())
             }
         }
@@ -163,12 +178,25 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
         Some(NetProtocol::Nbd) => {
             let host = host.ok_or_else(|| unsupported_config("nbd disk needs a host"))?;
             let server = server(host);
-            Ok(Props::new().str("driver", "nbd").object("server", server).opt_str("export", source.name.clone()))
+            Ok(Props::new()
+                .str("driver", "nbd")
+                .object("server", server)
+                .opt_str("export", source.name.clone()))
         }
-        Some(NetProtocol::Http | NetProtocol::Https | NetProtocol::Ftp | NetProtocol::Ftps | NetProtocol::Tftp) => {
+        Some(
+            NetProtocol::Http
+            | NetProtocol::Https
+            | NetProtocol::Ftp
+            | NetProtocol::Ftps
+            | NetProtocol::Tftp,
+        ) => {
             let protocol = source.protocol.map(NetProtocol::as_str).unwrap_or("http");
             let host = host.ok_or_else(|| unsupported_config("network disk needs a host"))?;
-            let mut url = format!("{protocol}://{}:{}", host.name.clone().unwrap_or_default(), host.port.unwrap_or(default_port));
+            let mut url = format!(
+                "{protocol}://{}:{}",
+                host.name.clone().unwrap_or_default(),
+                host.port.unwrap_or(default_port)
+            );
             let name = source.name.clone().unwrap_or_default();
             if !name.starts_with('/') {
                 url.push('/');
@@ -187,7 +215,11 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
         Some(NetProtocol::Gluster) => {
             let name = source.name.clone().unwrap_or_default();
             let (volume, path) = name.split_once('/').unwrap_or((&name, ""));
-            let servers = source.hosts.iter().map(|host| Prop::Object(server(host))).collect();
+            let servers = source
+                .hosts
+                .iter()
+                .map(|host| Prop::Object(server(host)))
+                .collect();
             Ok(Props::new()
                 .str("driver", "gluster")
                 .str("volume", volume)
@@ -203,13 +235,24 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
 }
 
 /// The format node of one layer.
-pub fn format_props(disk: &Disk, layer: &Layer, node_name: &str, storage_node: &str, backing: Option<&str>) -> Props {
-    let mut props = Props::new().str("node-name", node_name).bool("read-only", layer.readonly);
+pub fn format_props(
+    disk: &Disk,
+    layer: &Layer,
+    node_name: &str,
+    storage_node: &str,
+    backing: Option<&str>,
+) -> Props {
+    let mut props = Props::new()
+        .str("node-name", node_name)
+        .bool("read-only", layer.readonly);
     let driver = disk.driver.as_ref();
     if let Some(discard) = driver.and_then(|driver| driver.discard) {
         props = props.str("discard", discard.as_str());
     }
-    if let Some(detect) = driver.and_then(|driver| driver.detect_zeroes).filter(|_| layer.top) {
+    if let Some(detect) = driver
+        .and_then(|driver| driver.detect_zeroes)
+        .filter(|_| layer.top)
+    {
         // "unmap" needs discard=unmap; without it libvirt asks for plain "on".
         let value = match (detect, driver.and_then(|driver| driver.discard)) {
             (DiskDetectZeroes::Unmap, discard) if discard != Some(DiskDiscard::Unmap) => "on",
@@ -226,12 +269,22 @@ pub fn format_props(disk: &Disk, layer: &Layer, node_name: &str, storage_node: &
     };
     props = props.str("driver", format.as_str());
     if format == StorageFormat::Qcow2 && layer.top {
-        if let Some(max) = driver.and_then(|driver| driver.metadata_cache.as_ref()).and_then(|cache| cache.max_size.as_ref()) {
+        if let Some(max) = driver
+            .and_then(|driver| driver.metadata_cache.as_ref())
+            .and_then(|cache| cache.max_size.as_ref())
+        {
             props = props.uint("cache-size", max.0);
         }
     }
     props = props.str("file", storage_node);
-    if matches!(format, StorageFormat::Qcow2 | StorageFormat::Qcow | StorageFormat::Qed | StorageFormat::Vmdk | StorageFormat::Vpc) {
+    if matches!(
+        format,
+        StorageFormat::Qcow2
+            | StorageFormat::Qcow
+            | StorageFormat::Qed
+            | StorageFormat::Vmdk
+            | StorageFormat::Vpc
+    ) {
         match backing {
             Some(node) => props = props.str("backing", node),
             None if layer.terminated => props.push("backing", Prop::Null),
@@ -247,7 +300,10 @@ pub fn blockdev_objects(disk: &Disk, node_indexes: &[u32]) -> Result<Vec<Props>,
     let layers = disk_layers(disk);
     let mut objects = Vec::new();
     for position in (0..layers.len()).rev() {
-        let index = node_indexes.get(position).copied().unwrap_or(position as u32 + 1);
+        let index = node_indexes
+            .get(position)
+            .copied()
+            .unwrap_or(position as u32 + 1);
         let storage = format!("libvirt-{index}-storage");
         let format = format!("libvirt-{index}-format");
         let backing = node_indexes
@@ -255,18 +311,31 @@ pub fn blockdev_objects(disk: &Disk, node_indexes: &[u32]) -> Result<Vec<Props>,
             .filter(|_| position + 1 < layers.len())
             .map(|below| format!("libvirt-{below}-format"));
         objects.push(storage_props(disk, &layers[position], &storage)?);
-        objects.push(format_props(disk, &layers[position], &format, &storage, backing.as_deref()));
+        objects.push(format_props(
+            disk,
+            &layers[position],
+            &format,
+            &storage,
+            backing.as_deref(),
+        ));
     }
     Ok(objects)
 }
 
 /// The top format node of a disk, which the device uses as its drive.
 pub fn top_node(node_indexes: &[u32]) -> Option<String> {
-    node_indexes.first().map(|index| format!("libvirt-{index}-format"))
+    node_indexes
+        .first()
+        .map(|index| format!("libvirt-{index}-format"))
 }
 
 /// The guest-visible device of a disk.
-pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: Option<u32>) -> Result<Props, Error> {
+pub fn device_props(
+    def: &Domain,
+    disk: &Disk,
+    drive: Option<&str>,
+    bootindex: Option<u32>,
+) -> Result<Props, Error> {
     let alias = super::alias_of(&disk.info);
     let cdrom = disk.device == Some(DiskDevice::Cdrom);
     let bus = disk.target_bus().unwrap_or(DiskBus::Ide);
@@ -285,7 +354,11 @@ pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: O
             };
             props = props.str("driver", driver);
             if disk.device != Some(DiskDevice::Lun) {
-                device_id = Some(disk.serial.clone().unwrap_or_else(|| format!("drive-{alias}")));
+                device_id = Some(
+                    disk.serial
+                        .clone()
+                        .unwrap_or_else(|| format!("drive-{alias}")),
+                );
             }
         }
         DiskBus::Virtio => {
@@ -311,12 +384,22 @@ pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: O
         }
         DiskBus::Usb => {
             props = props.str("driver", "usb-storage");
-            removable = Some(disk.target.as_ref().and_then(|target| target.removable).is_some_and(|r| r.is_on()));
+            removable = Some(
+                disk.target
+                    .as_ref()
+                    .and_then(|target| target.removable)
+                    .is_some_and(|r| r.is_on()),
+            );
         }
         DiskBus::Fdc => {
             props = props.str("driver", "floppy");
         }
-        other => return Err(unsupported_config(format!("unsupported disk bus '{}' with device setup", other.as_str()))),
+        other => {
+            return Err(unsupported_config(format!(
+                "unsupported disk bus '{}' with device setup",
+                other.as_str()
+            )))
+        }
     }
     if bus != DiskBus::Virtio {
         props = drive_address_props(def, disk, props)?;
@@ -337,18 +420,27 @@ pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: O
         }
     }
     if let Some(blockio) = &disk.blockio {
-        props = props.opt_uint("logical_block_size", blockio.logical_block_size.map(u64::from));
-        props = props.opt_uint("physical_block_size", blockio.physical_block_size.map(u64::from));
+        props = props.opt_uint(
+            "logical_block_size",
+            blockio.logical_block_size.map(u64::from),
+        );
+        props = props.opt_uint(
+            "physical_block_size",
+            blockio.physical_block_size.map(u64::from),
+        );
     }
     if let Some(wwn) = &disk.wwn {
-        let value = u64::from_str_radix(wwn.trim_start_matches("0x"), 16)
-            .map_err(|_| crate::error::invalid_arg(format!("Failed to parse wwn '{wwn}' as number")))?;
+        let value = u64::from_str_radix(wwn.trim_start_matches("0x"), 16).map_err(|_| {
+            crate::error::invalid_arg(format!("Failed to parse wwn '{wwn}' as number"))
+        })?;
         props = props.uint("wwn", value);
     }
     if let Some(rate) = disk.target.as_ref().and_then(|target| target.rotation_rate) {
         props = props.uint("rotation_rate", rate.into());
     }
-    props = props.opt_str("vendor", disk.vendor.clone()).opt_str("product", disk.product.clone());
+    props = props
+        .opt_str("vendor", disk.vendor.clone())
+        .opt_str("product", disk.product.clone());
     if let Some(removable) = removable {
         props = props.bool("removable", removable);
     }
@@ -368,7 +460,9 @@ pub fn device_props(def: &Domain, disk: &Disk, drive: Option<&str>, bootindex: O
     }
     let driver = disk.driver.as_ref();
     let write_policy = driver.and_then(|driver| driver.error_policy);
-    let read_policy = driver.and_then(|driver| driver.rerror_policy).or(write_policy.filter(|policy| *policy != DiskErrorPolicy::Enospace));
+    let read_policy = driver
+        .and_then(|driver| driver.rerror_policy)
+        .or(write_policy.filter(|policy| *policy != DiskErrorPolicy::Enospace));
     if let Some(policy) = write_policy {
         props = props.str("werror", policy.as_str());
     }
@@ -388,7 +482,10 @@ fn virtio_blk_driver(disk: &Disk) -> &'static str {
 
 /// The virtio options every virtio device takes (`iommu_platform`, `ats`, `packed`,
 /// `page-per-vq`).
-pub fn virtio_options(props: Props, options: Option<&virt_xml::domain::disk::VirtioOptions>) -> Props {
+pub fn virtio_options(
+    props: Props,
+    options: Option<&virt_xml::domain::disk::VirtioOptions>,
+) -> Props {
     let Some(options) = options else { return props };
     let mut props = props;
     if let Some(iommu) = options.iommu {
@@ -410,22 +507,49 @@ pub fn virtio_options(props: Props, options: Option<&virt_xml::domain::disk::Vir
 fn drive_address_props(def: &Domain, disk: &Disk, props: Props) -> Result<Props, Error> {
     let bus = disk.target_bus().unwrap_or(DiskBus::Ide);
     match (&disk.info.address, bus) {
-        (Some(Address::Drive { controller, bus: drive_bus, target, unit }), DiskBus::Ide) => {
-            let controller_alias = controller_alias(def, ControllerType::Ide, *controller).unwrap_or_else(|| "ide".into());
-            Ok(props.str("bus", format!("{controller_alias}.{drive_bus}")).uint("unit", (*unit).into()).extend_if(*target != 0, Props::new()))
+        (
+            Some(Address::Drive {
+                controller,
+                bus: drive_bus,
+                target,
+                unit,
+            }),
+            DiskBus::Ide,
+        ) => {
+            let controller_alias = controller_alias(def, ControllerType::Ide, *controller)
+                .unwrap_or_else(|| "ide".into());
+            Ok(props
+                .str("bus", format!("{controller_alias}.{drive_bus}"))
+                .uint("unit", (*unit).into())
+                .extend_if(*target != 0, Props::new()))
         }
-        (Some(Address::Drive { controller, unit, .. }), DiskBus::Sata) => {
-            let controller_alias =
-                controller_alias(def, ControllerType::Sata, *controller).unwrap_or_else(|| format!("sata{controller}"));
+        (
+            Some(Address::Drive {
+                controller, unit, ..
+            }),
+            DiskBus::Sata,
+        ) => {
+            let controller_alias = controller_alias(def, ControllerType::Sata, *controller)
+                .unwrap_or_else(|| format!("sata{controller}"));
             let props = props.str("bus", format!("{controller_alias}.{unit}"));
             Ok(props)
         }
-        (Some(Address::Drive { controller, bus: drive_bus, target, unit }), DiskBus::Scsi) => {
-            let controller_alias =
-                controller_alias(def, ControllerType::Scsi, *controller).unwrap_or_else(|| format!("scsi{controller}"));
+        (
+            Some(Address::Drive {
+                controller,
+                bus: drive_bus,
+                target,
+                unit,
+            }),
+            DiskBus::Scsi,
+        ) => {
+            let controller_alias = controller_alias(def, ControllerType::Scsi, *controller)
+                .unwrap_or_else(|| format!("scsi{controller}"));
             let model = scsi_controller_model(def, *controller);
             if model.as_deref() == Some("lsilogic") {
-                Ok(props.str("bus", format!("{controller_alias}.{drive_bus}")).uint("scsi-id", (*unit).into()))
+                Ok(props
+                    .str("bus", format!("{controller_alias}.{drive_bus}"))
+                    .uint("scsi-id", (*unit).into()))
             } else {
                 Ok(props
                     .str("bus", format!("{controller_alias}.0"))
@@ -435,9 +559,9 @@ fn drive_address_props(def: &Domain, disk: &Disk, props: Props) -> Result<Props,
             }
         }
         (Some(Address::Drive { unit, .. }), DiskBus::Fdc) => Ok(props.uint("unit", (*unit).into())),
-        (Some(Address::Usb { bus, port }), DiskBus::Usb) => {
-            Ok(props.str("bus", format!("usb.{bus}")).opt_str("port", port.clone()))
-        }
+        (Some(Address::Usb { bus, port }), DiskBus::Usb) => Ok(props
+            .str("bus", format!("usb.{bus}"))
+            .opt_str("port", port.clone())),
         (None, DiskBus::Usb) => Ok(props.str("bus", "usb.0").str("port", "1")),
         _ => Ok(props),
     }
@@ -461,7 +585,9 @@ fn controller_alias(def: &Domain, kind: ControllerType, index: u32) -> Option<St
     def.devices
         .controllers
         .iter()
-        .find(|controller| controller.controller_type == Some(kind) && controller.index.unwrap_or(0) == index)
+        .find(|controller| {
+            controller.controller_type == Some(kind) && controller.index.unwrap_or(0) == index
+        })
         .and_then(|controller| controller.info.alias_name().map(str::to_string))
 }
 
@@ -469,7 +595,10 @@ fn scsi_controller_model(def: &Domain, index: u32) -> Option<String> {
     def.devices
         .controllers
         .iter()
-        .find(|controller| controller.controller_type == Some(ControllerType::Scsi) && controller.index.unwrap_or(0) == index)
+        .find(|controller| {
+            controller.controller_type == Some(ControllerType::Scsi)
+                && controller.index.unwrap_or(0) == index
+        })
         .and_then(|controller| controller.model.clone())
 }
 
@@ -488,20 +617,30 @@ pub fn boot_indexes(def: &Domain) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
     }
     let mut disk_indexes = vec![None; disks.len()];
     let mut net_indexes = vec![None; nets.len()];
-    let boot_devices: Vec<BootDevice> =
-        def.os.as_ref().map(|os| os.boot.iter().filter_map(|boot| boot.dev).collect()).unwrap_or_default();
+    let boot_devices: Vec<BootDevice> = def
+        .os
+        .as_ref()
+        .map(|os| os.boot.iter().filter_map(|boot| boot.dev).collect())
+        .unwrap_or_default();
     // No <boot dev> at all means "hd" for a machine without direct kernel boot.
-    let boot_devices = if boot_devices.is_empty() && def.os.as_ref().is_none_or(|os| os.kernel.is_none()) {
-        vec![BootDevice::Hd]
-    } else {
-        boot_devices
-    };
+    let boot_devices =
+        if boot_devices.is_empty() && def.os.as_ref().is_none_or(|os| os.kernel.is_none()) {
+            vec![BootDevice::Hd]
+        } else {
+            boot_devices
+        };
     let mut next = 1;
     for boot in boot_devices {
         let found = match boot {
-            BootDevice::Hd => disks.iter().position(|disk| matches!(disk.device, None | Some(DiskDevice::Disk | DiskDevice::Lun))),
-            BootDevice::Cdrom => disks.iter().position(|disk| disk.device == Some(DiskDevice::Cdrom)),
-            BootDevice::Fd => disks.iter().position(|disk| disk.device == Some(DiskDevice::Floppy)),
+            BootDevice::Hd => disks.iter().position(|disk| {
+                matches!(disk.device, None | Some(DiskDevice::Disk | DiskDevice::Lun))
+            }),
+            BootDevice::Cdrom => disks
+                .iter()
+                .position(|disk| disk.device == Some(DiskDevice::Cdrom)),
+            BootDevice::Fd => disks
+                .iter()
+                .position(|disk| disk.device == Some(DiskDevice::Floppy)),
             BootDevice::Network => {
                 if let Some(position) = nets.iter().position(|_| true) {
                     if net_indexes[position].is_none() {
@@ -525,12 +664,18 @@ pub fn boot_indexes(def: &Domain) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
 /// Every disk: its `-blockdev` chain then its `-device` (floppy boot order goes on the
 /// floppy controller).
 pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
-    let numbers = if ctx.disk_nodes.len() == def.devices.disks.len() { ctx.disk_nodes.clone() } else { number_nodes(def) };
+    let numbers = if ctx.disk_nodes.len() == def.devices.disks.len() {
+        ctx.disk_nodes.clone()
+    } else {
+        number_nodes(def)
+    };
     let (boot, _) = boot_indexes(def);
     let mut floppy_boot = (None, None);
     for (index, disk) in def.devices.disks.iter().enumerate() {
         if disk.device == Some(DiskDevice::Floppy) {
-            if let (Some(order), Some(Address::Drive { unit, .. })) = (boot[index], &disk.info.address) {
+            if let (Some(order), Some(Address::Drive { unit, .. })) =
+                (boot[index], &disk.info.address)
+            {
                 if *unit == 0 {
                     floppy_boot.0 = Some(order);
                 } else {
@@ -550,7 +695,11 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
         for object in blockdev_objects(disk, nodes)? {
             cmd.opt("-blockdev", object.to_json());
         }
-        let drive = if disk_layers(disk).is_empty() { None } else { top_node(nodes) };
+        let drive = if disk_layers(disk).is_empty() {
+            None
+        } else {
+            top_node(nodes)
+        };
         let props = device_props(def, disk, drive.as_deref(), boot[index])?;
         device(cmd, props);
     }

@@ -5,9 +5,9 @@ use virt_xml::domain::enums::*;
 use virt_xml::domain::Domain;
 
 use super::command::CommandLine;
+use super::escape_option;
 use super::prepare::{chipset, machine_name, Chipset};
 use super::props::{Prop, Props};
-use super::escape_option;
 use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
@@ -23,28 +23,51 @@ pub fn build_machine(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Re
     if let Some(features) = features {
         if let Some(vmport) = &features.vmport {
             if let Some(state) = vmport.state {
-                value.push_str(&format!(",vmport={}", if state.is_on() { "on" } else { "off" }));
+                value.push_str(&format!(
+                    ",vmport={}",
+                    if state.is_on() { "on" } else { "off" }
+                ));
             }
         }
         if let Some(smm) = &features.smm {
             if let Some(state) = smm.state {
-                value.push_str(&format!(",smm={}", if state.is_on() { "on" } else { "off" }));
+                value.push_str(&format!(
+                    ",smm={}",
+                    if state.is_on() { "on" } else { "off" }
+                ));
             }
         }
     }
     let dump_core = def.memory.as_ref().and_then(|memory| memory.dump_core);
-    value.push_str(&format!(",dump-guest-core={}", if dump_core.is_some_and(|d| d.is_on()) { "on" } else { "off" }));
-    if def.memory_backing.as_ref().is_some_and(|backing| backing.nosharepages) {
+    value.push_str(&format!(
+        ",dump-guest-core={}",
+        if dump_core.is_some_and(|d| d.is_on()) {
+            "on"
+        } else {
+            "off"
+        }
+    ));
+    if def
+        .memory_backing
+        .as_ref()
+        .is_some_and(|backing| backing.nosharepages)
+    {
         value.push_str(",mem-merge=off");
     }
     if !has_numa(def) && default_ram_id(def, caps).is_some() {
-        value.push_str(&format!(",memory-backend={}", default_ram_id(def, caps).unwrap_or("pc.ram")));
+        value.push_str(&format!(
+            ",memory-backend={}",
+            default_ram_id(def, caps).unwrap_or("pc.ram")
+        ));
     }
     if let Some(timers) = def.clock.as_ref().map(|clock| &clock.timers) {
         for timer in timers {
             if timer.name == Some(TimerName::Hpet) {
                 if let Some(present) = timer.present {
-                    value.push_str(&format!(",hpet={}", if present.is_yes() { "on" } else { "off" }));
+                    value.push_str(&format!(
+                        ",hpet={}",
+                        if present.is_yes() { "on" } else { "off" }
+                    ));
                 }
             }
         }
@@ -63,7 +86,10 @@ fn default_ram_id<'a>(def: &Domain, caps: &'a QemuCaps) -> Option<&'a str> {
 }
 
 fn has_numa(def: &Domain) -> bool {
-    def.cpu.as_ref().and_then(|cpu| cpu.numa.as_ref()).is_some_and(|numa| !numa.cells.is_empty())
+    def.cpu
+        .as_ref()
+        .and_then(|cpu| cpu.numa.as_ref())
+        .is_some_and(|numa| !numa.cells.is_empty())
 }
 
 /// `-accel tcg` for `type='qemu'`, `-accel kvm` for `type='kvm'`.
@@ -80,7 +106,9 @@ pub fn build_accel(cmd: &mut CommandLine, def: &Domain) {
 pub fn build_cpu(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
     let cpu = def.cpu.as_ref();
     let mode = cpu.and_then(|cpu| cpu.mode.as_deref()).unwrap_or("custom");
-    let named_model = cpu.and_then(|cpu| cpu.model.as_ref()).and_then(|model| model.name.clone());
+    let named_model = cpu
+        .and_then(|cpu| cpu.model.as_ref())
+        .and_then(|model| model.name.clone());
     let mut value = match mode {
         "host-passthrough" => "host".to_string(),
         "maximum" => "max".to_string(),
@@ -93,7 +121,9 @@ pub fn build_cpu(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result
     if let Some(cpu) = cpu {
         if mode == "custom" || mode == "host-passthrough" || mode == "maximum" {
             for feature in &cpu.features {
-                let Some(name) = feature.name.as_deref() else { continue };
+                let Some(name) = feature.name.as_deref() else {
+                    continue;
+                };
                 let on = !matches!(feature.policy.as_deref(), Some("disable" | "forbid"));
                 value.push_str(&format!(",{name}={}", if on { "on" } else { "off" }));
             }
@@ -105,12 +135,18 @@ pub fn build_cpu(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result
     if let Some(features) = &def.features {
         if let Some(apic) = &features.apic {
             if let Some(eoi) = apic.eoi {
-                value.push_str(&format!(",kvm-pv-eoi={}", if eoi.is_on() { "on" } else { "off" }));
+                value.push_str(&format!(
+                    ",kvm-pv-eoi={}",
+                    if eoi.is_on() { "on" } else { "off" }
+                ));
             }
         }
         if let Some(pvspinlock) = &features.pvspinlock {
             if let Some(state) = pvspinlock.state {
-                value.push_str(&format!(",kvm-pv-unhalt={}", if state.is_on() { "on" } else { "off" }));
+                value.push_str(&format!(
+                    ",kvm-pv-unhalt={}",
+                    if state.is_on() { "on" } else { "off" }
+                ));
             }
         }
     }
@@ -120,7 +156,9 @@ pub fn build_cpu(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result
 
 /// The machine type's default CPU model name (`qemu64-x86_64-cpu` → `qemu64`).
 fn default_cpu_model(def: &Domain, caps: &QemuCaps) -> String {
-    let typename = caps.machine(machine_name(def)).and_then(|machine| machine.default_cpu_type.clone());
+    let typename = caps
+        .machine(machine_name(def))
+        .and_then(|machine| machine.default_cpu_type.clone());
     match typename {
         Some(typename) => {
             let suffix = format!("-{}-cpu", caps.arch);
@@ -128,7 +166,12 @@ fn default_cpu_model(def: &Domain, caps: &QemuCaps) -> String {
                 .iter()
                 .find(|model| model.typename.as_deref() == Some(typename.as_str()))
                 .map(|model| model.name.clone())
-                .unwrap_or_else(|| typename.strip_suffix(&suffix).unwrap_or(&typename).to_string())
+                .unwrap_or_else(|| {
+                    typename
+                        .strip_suffix(&suffix)
+                        .unwrap_or(&typename)
+                        .to_string()
+                })
         }
         None => "qemu64".into(),
     }
@@ -146,7 +189,12 @@ pub fn build_memory(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Res
         Some(max) if max.size.0 > 0 => {
             cmd.opt(
                 "-m",
-                format!("size={}k,slots={},maxmem={}k", initial_kib, max.slots.unwrap_or(0), align_kib(max.size.0)),
+                format!(
+                    "size={}k,slots={},maxmem={}k",
+                    initial_kib,
+                    max.slots.unwrap_or(0),
+                    align_kib(max.size.0)
+                ),
             );
         }
         _ => cmd.opt("-m", (initial_kib / 1024).to_string()),
@@ -157,8 +205,14 @@ pub fn build_memory(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Res
             cmd.opt("-object", props.to_json());
         }
     }
-    let locked = def.memory_backing.as_ref().is_some_and(|backing| backing.locked);
-    cmd.opt("-overcommit", format!("mem-lock={}", if locked { "on" } else { "off" }));
+    let locked = def
+        .memory_backing
+        .as_ref()
+        .is_some_and(|backing| backing.locked);
+    cmd.opt(
+        "-overcommit",
+        format!("mem-lock={}", if locked { "on" } else { "off" }),
+    );
     Ok(())
 }
 
@@ -181,7 +235,12 @@ fn numa_cells_kib(def: &Domain) -> Vec<u64> {
     def.cpu
         .as_ref()
         .and_then(|cpu| cpu.numa.as_ref())
-        .map(|numa| numa.cells.iter().map(|cell| align_kib(cell_kib(cell))).collect())
+        .map(|numa| {
+            numa.cells
+                .iter()
+                .map(|cell| align_kib(cell_kib(cell)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -198,16 +257,28 @@ fn cell_kib(cell: &virt_xml::domain::NumaCell) -> u64 {
 /// A `memory-backend-*` object for guest RAM: plain RAM, hugepages, or shared memfd/file.
 fn memory_backend_props(def: &Domain, id: &str, size_bytes: u64, cell: Option<usize>) -> Props {
     let backing = def.memory_backing.as_ref();
-    let hugepages = backing.and_then(|backing| backing.hugepages.as_ref()).is_some();
+    let hugepages = backing
+        .and_then(|backing| backing.hugepages.as_ref())
+        .is_some();
     let source = backing
         .and_then(|backing| backing.source.as_ref())
         .and_then(|source| source.source_type)
         .map(|source| source.as_str().to_string());
     let cell_access = cell.and_then(|index| {
-        def.cpu.as_ref()?.numa.as_ref()?.cells.get(index)?.mem_access.clone()
+        def.cpu
+            .as_ref()?
+            .numa
+            .as_ref()?
+            .cells
+            .get(index)?
+            .mem_access
+            .clone()
     });
     let shared = cell_access.as_deref() == Some("shared")
-        || backing.and_then(|backing| backing.access.as_ref()).and_then(|access| access.mode.as_deref()) == Some("shared");
+        || backing
+            .and_then(|backing| backing.access.as_ref())
+            .and_then(|access| access.mode.as_deref())
+            == Some("shared");
     let mut props = Props::new();
     if hugepages {
         props = props
@@ -218,7 +289,10 @@ fn memory_backend_props(def: &Domain, id: &str, size_bytes: u64, cell: Option<us
     } else if source.as_deref() == Some("memfd") {
         props = props.str("qom-type", "memory-backend-memfd").str("id", id);
     } else if source.as_deref() == Some("file") || shared {
-        props = props.str("qom-type", "memory-backend-file").str("id", id).str("mem-path", "/var/lib/libvirt/qemu/ram");
+        props = props
+            .str("qom-type", "memory-backend-file")
+            .str("id", id)
+            .str("mem-path", "/var/lib/libvirt/qemu/ram");
     } else {
         props = props.str("qom-type", "memory-backend-ram").str("id", id);
     }
@@ -234,8 +308,13 @@ fn memory_backend_props(def: &Domain, id: &str, size_bytes: u64, cell: Option<us
 
 /// `host-nodes`/`policy` from `<numatune>` for NUMA cell `index`.
 fn numatune_props(def: &Domain, index: usize, props: Props) -> Props {
-    let Some(numatune) = &def.numatune else { return props };
-    let memnode = numatune.memnodes.iter().find(|memnode| memnode.cellid == Some(index as u32));
+    let Some(numatune) = &def.numatune else {
+        return props;
+    };
+    let memnode = numatune
+        .memnodes
+        .iter()
+        .find(|memnode| memnode.cellid == Some(index as u32));
     let (mode, nodeset) = match memnode {
         Some(memnode) => (memnode.mode.clone(), memnode.nodeset.clone()),
         None => match &numatune.memory {
@@ -244,7 +323,10 @@ fn numatune_props(def: &Domain, index: usize, props: Props) -> Props {
         },
     };
     let Some(nodeset) = nodeset else { return props };
-    let nodes: Vec<Prop> = parse_nodeset(&nodeset).into_iter().map(|node| Prop::UInt(u64::from(node))).collect();
+    let nodes: Vec<Prop> = parse_nodeset(&nodeset)
+        .into_iter()
+        .map(|node| Prop::UInt(u64::from(node)))
+        .collect();
     let policy = match mode.as_deref() {
         Some("preferred") => "preferred",
         Some("interleave") => "interleave",
@@ -258,7 +340,11 @@ fn numatune_props(def: &Domain, index: usize, props: Props) -> Props {
 pub fn parse_nodeset(text: &str) -> Vec<u32> {
     let mut set = std::collections::BTreeSet::new();
     let mut excluded = std::collections::BTreeSet::new();
-    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+    for part in text
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
         let (target, part) = match part.strip_prefix('^') {
             Some(rest) => (&mut excluded, rest),
             None => (&mut set, part),
@@ -301,12 +387,17 @@ pub fn build_smp(cmd: &mut CommandLine, def: &Domain) {
 
 /// One `-object memory-backend-*` + `-numa node` per guest NUMA cell.
 pub fn build_numa(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
-    let Some(numa) = def.cpu.as_ref().and_then(|cpu| cpu.numa.as_ref()) else { return Ok(()) };
+    let Some(numa) = def.cpu.as_ref().and_then(|cpu| cpu.numa.as_ref()) else {
+        return Ok(());
+    };
     let sizes = numa_cells_kib(def);
     for (index, cell) in numa.cells.iter().enumerate() {
         let id = cell.id.unwrap_or(index as u32);
         let backend = format!("ram-node{id}");
-        cmd.opt("-object", memory_backend_props(def, &backend, sizes[index] * 1024, Some(index)).to_json());
+        cmd.opt(
+            "-object",
+            memory_backend_props(def, &backend, sizes[index] * 1024, Some(index)).to_json(),
+        );
         let mut node = format!("node,nodeid={id}");
         if let Some(cpus) = &cell.cpus {
             for range in cpus.split(',').filter(|range| !range.is_empty()) {
@@ -317,11 +408,16 @@ pub fn build_numa(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
         cmd.opt("-numa", node);
     }
     for (index, cell) in numa.cells.iter().enumerate() {
-        let Some(distances) = &cell.distances else { continue };
+        let Some(distances) = &cell.distances else {
+            continue;
+        };
         let source = cell.id.unwrap_or(index as u32);
         for sibling in &distances.siblings {
             if let (Some(destination), Some(value)) = (sibling.id, sibling.value) {
-                cmd.opt("-numa", format!("dist,src={source},dst={destination},val={value}"));
+                cmd.opt(
+                    "-numa",
+                    format!("dist,src={source},dst={destination},val={value}"),
+                );
             }
         }
     }
@@ -342,7 +438,9 @@ pub fn build_clock(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
             let _ = basis_localtime;
             format!("base={}", format_utc(start))
         }
-        Some(ClockOffset::Absolute) => format!("base={}", format_utc(clock.start.unwrap_or(0) as i64)),
+        Some(ClockOffset::Absolute) => {
+            format!("base={}", format_utc(clock.start.unwrap_or(0) as i64))
+        }
     };
     let mut globals = Vec::new();
     for timer in &clock.timers {
@@ -394,7 +492,12 @@ fn format_utc(seconds: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// `-no-shutdown` (so that a guest power-off leaves QEMU for the driver to stop), `-no-acpi`
@@ -405,13 +508,23 @@ pub fn build_pm(cmd: &mut CommandLine, def: &Domain) {
     if !acpi && matches!(super::prepare::guest_arch(def), "x86_64" | "i686") {
         cmd.arg("-no-acpi");
     }
-    let pm_object = if chipset(def) == Chipset::Q35 { "ICH9-LPC" } else { "PIIX4_PM" };
+    let pm_object = if chipset(def) == Chipset::Q35 {
+        "ICH9-LPC"
+    } else {
+        "PIIX4_PM"
+    };
     if let Some(pm) = &def.pm {
         if let Some(enabled) = pm.suspend_to_mem.as_ref().and_then(|state| state.enabled) {
-            cmd.opt("-global", format!("{pm_object}.disable_s3={}", u8::from(!enabled.is_yes())));
+            cmd.opt(
+                "-global",
+                format!("{pm_object}.disable_s3={}", u8::from(!enabled.is_yes())),
+            );
         }
         if let Some(enabled) = pm.suspend_to_disk.as_ref().and_then(|state| state.enabled) {
-            cmd.opt("-global", format!("{pm_object}.disable_s4={}", u8::from(!enabled.is_yes())));
+            cmd.opt(
+                "-global",
+                format!("{pm_object}.disable_s4={}", u8::from(!enabled.is_yes())),
+            );
         }
     }
 }
@@ -422,7 +535,11 @@ pub fn build_boot(cmd: &mut CommandLine, def: &Domain) {
     let mut value = String::new();
     if let Some(menu) = &os.bootmenu {
         if let Some(enable) = menu.enable {
-            value.push_str(if enable.is_yes() { "menu=on," } else { "menu=off," });
+            value.push_str(if enable.is_yes() {
+                "menu=on,"
+            } else {
+                "menu=off,"
+            });
             if enable.is_yes() {
                 if let Some(timeout) = menu.timeout {
                     value.push_str(&format!("splash-time={timeout},"));

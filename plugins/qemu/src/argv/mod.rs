@@ -55,10 +55,17 @@ pub struct BuildContext {
 
 /// Builds the command line of a prepared definition.
 pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<CommandLine, Error> {
-    let emulator = def.devices.emulator.clone().unwrap_or_else(|| caps.binary.clone());
+    let emulator = def
+        .devices
+        .emulator
+        .clone()
+        .unwrap_or_else(|| caps.binary.clone());
     let mut cmd = CommandLine::new(&emulator);
     cmd.env("LC_ALL", "C");
-    cmd.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    cmd.env(
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    );
     if ctx.privileged {
         cmd.env("HOME", &ctx.domain_dir);
         cmd.env("XDG_DATA_HOME", format!("{}/.local/share", ctx.domain_dir));
@@ -68,7 +75,10 @@ pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<Comman
         cmd.env("XDG_CACHE_HOME", format!("{}/.cache", ctx.domain_dir));
     }
 
-    cmd.opt("-name", format!("guest={},debug-threads=on", escape_option(def.name())));
+    cmd.opt(
+        "-name",
+        format!("guest={},debug-threads=on", escape_option(def.name())),
+    );
     if ctx.start_paused {
         cmd.arg("-S");
     }
@@ -97,7 +107,13 @@ pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<Comman
     }
     cmd.arg("-no-user-config");
     cmd.arg("-nodefaults");
-    cmd.opt("-chardev", format!("socket,id=charmonitor,path={},server=on,wait=off", escape_option(&ctx.monitor_socket)));
+    cmd.opt(
+        "-chardev",
+        format!(
+            "socket,id=charmonitor,path={},server=on,wait=off",
+            escape_option(&ctx.monitor_socket)
+        ),
+    );
     cmd.opt("-mon", "chardev=charmonitor,id=monitor,mode=control");
     machine::build_clock(&mut cmd, def)?;
     machine::build_pm(&mut cmd, def);
@@ -129,7 +145,10 @@ pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<Comman
             cmd.env(&env.name, env.value.clone().unwrap_or_default());
         }
     }
-    cmd.opt("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    cmd.opt(
+        "-sandbox",
+        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+    );
     devices::build_panics(&mut cmd, def)?;
     cmd.opt("-msg", "timestamp=on");
     Ok(cmd)
@@ -146,7 +165,11 @@ pub fn device(cmd: &mut CommandLine, props: Props) {
 }
 
 /// Adds `"bus"`/`"addr"` (and `"multifunction"`) for a PCI address.
-pub fn pci_address_props(props: Props, info: &virt_xml::domain::address::DeviceInfo, def: &Domain) -> Props {
+pub fn pci_address_props(
+    props: Props,
+    info: &virt_xml::domain::address::DeviceInfo,
+    def: &Domain,
+) -> Props {
     match &info.address {
         Some(virt_xml::domain::Address::Pci(address)) => {
             let bus = pci_bus_alias(def, address.bus);
@@ -173,7 +196,8 @@ pub fn pci_bus_alias(def: &Domain, index: u32) -> String {
         .controllers
         .iter()
         .find(|controller| {
-            controller.controller_type == Some(virt_xml::domain::ControllerType::Pci) && controller.index.unwrap_or(0) == index
+            controller.controller_type == Some(virt_xml::domain::ControllerType::Pci)
+                && controller.index.unwrap_or(0) == index
         })
         .and_then(|controller| controller.info.alias_name().map(str::to_string))
         .unwrap_or_else(|| format!("pci.{index}"))

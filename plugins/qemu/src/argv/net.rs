@@ -20,7 +20,11 @@ pub fn netdev_props(interface: &Interface, tap_fds: Option<&[i32]>) -> Result<Pr
 
 /// [`netdev_props`]; with `pretend`, a tap without descriptors is named instead (what
 /// `domxml-to-native` shows).
-pub fn netdev_props_for(interface: &Interface, tap_fds: Option<&[i32]>, pretend: bool) -> Result<Props, Error> {
+pub fn netdev_props_for(
+    interface: &Interface,
+    tap_fds: Option<&[i32]>,
+    pretend: bool,
+) -> Result<Props, Error> {
     let alias = super::alias_of(&interface.info);
     let id = format!("host{alias}");
     let source = interface.source.as_ref();
@@ -30,31 +34,57 @@ pub fn netdev_props_for(interface: &Interface, tap_fds: Option<&[i32]>, pretend:
             for ip in &interface.ips {
                 if let Some(address) = &ip.address {
                     let family_v6 = ip.family.as_deref() == Some("ipv6") || address.contains(':');
-                    let prefix = ip.prefix.map(|prefix| format!("/{prefix}")).unwrap_or_default();
-                    props = props.str(if family_v6 { "ipv6-net" } else { "net" }, format!("{address}{prefix}"));
+                    let prefix = ip
+                        .prefix
+                        .map(|prefix| format!("/{prefix}"))
+                        .unwrap_or_default();
+                    props = props.str(
+                        if family_v6 { "ipv6-net" } else { "net" },
+                        format!("{address}{prefix}"),
+                    );
                 }
             }
             props
         }
-        InterfaceType::Bridge | InterfaceType::Network | InterfaceType::Ethernet if pretend && tap_fds.is_none() => {
-            let name = interface.target.as_ref().and_then(|target| target.dev.clone()).unwrap_or_else(|| "vnet0".into());
-            Props::new().str("type", "tap").str("ifname", name).str("script", "").str("downscript", "")
+        InterfaceType::Bridge | InterfaceType::Network | InterfaceType::Ethernet
+            if pretend && tap_fds.is_none() =>
+        {
+            let name = interface
+                .target
+                .as_ref()
+                .and_then(|target| target.dev.clone())
+                .unwrap_or_else(|| "vnet0".into());
+            Props::new()
+                .str("type", "tap")
+                .str("ifname", name)
+                .str("script", "")
+                .str("downscript", "")
         }
         InterfaceType::Bridge | InterfaceType::Network | InterfaceType::Ethernet => {
             let fds = tap_fds.filter(|fds| !fds.is_empty()).ok_or_else(|| {
-                unsupported_config(format!("interface '{alias}' needs a tap device the host has not created"))
+                unsupported_config(format!(
+                    "interface '{alias}' needs a tap device the host has not created"
+                ))
             })?;
             let mut props = Props::new().str("type", "tap");
             if fds.len() == 1 {
                 props = props.str("fd", fds[0].to_string());
             } else {
-                props = props.str("fds", fds.iter().map(i32::to_string).collect::<Vec<_>>().join(":"));
+                props = props.str(
+                    "fds",
+                    fds.iter().map(i32::to_string).collect::<Vec<_>>().join(":"),
+                );
             }
             props
         }
-        InterfaceType::Server | InterfaceType::Client | InterfaceType::Mcast | InterfaceType::Udp => {
+        InterfaceType::Server
+        | InterfaceType::Client
+        | InterfaceType::Mcast
+        | InterfaceType::Udp => {
             let kind = interface.interface_type.unwrap_or(InterfaceType::Server);
-            let address = source.and_then(|source| source.address.clone()).unwrap_or_default();
+            let address = source
+                .and_then(|source| source.address.clone())
+                .unwrap_or_default();
             let port = source.and_then(|source| source.port).unwrap_or(0);
             let endpoint = format!("{address}:{port}");
             let props = Props::new().str("type", "socket");
@@ -64,20 +94,34 @@ pub fn netdev_props_for(interface: &Interface, tap_fds: Option<&[i32]>, pretend:
                 InterfaceType::Mcast => props.str("mcast", endpoint),
                 _ => {
                     let local = source.and_then(|source| source.local.as_ref());
-                    let local_address = local.and_then(|local| local.address.clone()).unwrap_or_default();
+                    let local_address = local
+                        .and_then(|local| local.address.clone())
+                        .unwrap_or_default();
                     let local_port = local.and_then(|local| local.port).unwrap_or(0);
-                    props.str("udp", endpoint).str("localaddr", format!("{local_address}:{local_port}"))
+                    props
+                        .str("udp", endpoint)
+                        .str("localaddr", format!("{local_address}:{local_port}"))
                 }
             }
         }
-        InterfaceType::Vhostuser => Props::new().str("type", "vhost-user").str("chardev", format!("char{alias}")),
+        InterfaceType::Vhostuser => Props::new()
+            .str("type", "vhost-user")
+            .str("chardev", format!("char{alias}")),
         InterfaceType::Null => Props::new().str("type", "hubport").uint("hubid", 0),
         other => {
-            return Err(unsupported_config(format!("interface type '{}' is not supported by this driver", other.as_str())))
+            return Err(unsupported_config(format!(
+                "interface type '{}' is not supported by this driver",
+                other.as_str()
+            )))
         }
     };
     let mut props = props;
-    if let Some(queues) = interface.driver.as_ref().and_then(|driver| driver.queues).filter(|queues| *queues > 1) {
+    if let Some(queues) = interface
+        .driver
+        .as_ref()
+        .and_then(|driver| driver.queues)
+        .filter(|queues| *queues > 1)
+    {
         if interface.interface_type == Some(InterfaceType::Vhostuser) {
             props = props.uint("queues", queues.into());
         }
@@ -87,11 +131,19 @@ pub fn netdev_props_for(interface: &Interface, tap_fds: Option<&[i32]>, pretend:
 
 /// The model keyword of an interface (`virtio`, `e1000`, ...).
 pub fn model_of(interface: &Interface) -> &str {
-    interface.model.as_ref().and_then(|model| model.value.as_deref()).unwrap_or("rtl8139")
+    interface
+        .model
+        .as_ref()
+        .and_then(|model| model.value.as_deref())
+        .unwrap_or("rtl8139")
 }
 
 /// The guest NIC of an interface.
-pub fn device_props(def: &Domain, interface: &Interface, bootindex: Option<u32>) -> Result<Props, Error> {
+pub fn device_props(
+    def: &Domain,
+    interface: &Interface,
+    bootindex: Option<u32>,
+) -> Result<Props, Error> {
     let alias = super::alias_of(&interface.info);
     let model = model_of(interface);
     let driver = match model {
@@ -104,7 +156,9 @@ pub fn device_props(def: &Domain, interface: &Interface, bootindex: Option<u32>)
     let mut props = Props::new().str("driver", driver);
     let interface_driver = interface.driver.as_ref();
     if virtio {
-        let queues = interface_driver.and_then(|driver| driver.queues).unwrap_or(0);
+        let queues = interface_driver
+            .and_then(|driver| driver.queues)
+            .unwrap_or(0);
         if let Some(txmode) = interface_driver.and_then(|driver| driver.txmode.as_deref()) {
             props = props.str("tx", if txmode == "iothread" { "bh" } else { txmode });
         }
@@ -115,7 +169,9 @@ pub fn device_props(def: &Domain, interface: &Interface, bootindex: Option<u32>)
             props = props.bool("event_idx", event_idx.is_on());
         }
         if queues > 1 {
-            props = props.bool("mq", true).uint("vectors", 2 * u64::from(queues) + 2);
+            props = props
+                .bool("mq", true)
+                .uint("vectors", 2 * u64::from(queues) + 2);
         }
         if let Some(size) = interface_driver.and_then(|driver| driver.rx_queue_size) {
             props = props.uint("rx_queue_size", size.into());
@@ -147,16 +203,24 @@ pub fn device_props(def: &Domain, interface: &Interface, bootindex: Option<u32>)
 }
 
 /// Every interface: `-netdev` then `-device`.
-pub fn build_interfaces(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_interfaces(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+) -> Result<(), Error> {
     let (_, boot) = super::disk::boot_indexes(def);
     for (index, interface) in def.devices.interfaces.iter().enumerate() {
         if interface.interface_type == Some(InterfaceType::Hostdev) {
-            return Err(unsupported_config("interface type 'hostdev' is not supported by this driver"));
+            return Err(unsupported_config(
+                "interface type 'hostdev' is not supported by this driver",
+            ));
         }
         let alias = super::alias_of(&interface.info);
         if interface.interface_type == Some(InterfaceType::Vhostuser) {
             let source = interface.source.as_ref();
-            let path = source.and_then(|source| source.path.clone()).unwrap_or_default();
+            let path = source
+                .and_then(|source| source.path.clone())
+                .unwrap_or_default();
             let server = source.and_then(|source| source.mode.as_deref()) == Some("server");
             let mut chardev = format!("socket,id=char{alias},path={}", super::escape_option(&path));
             if server {
@@ -164,8 +228,15 @@ pub fn build_interfaces(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext)
             }
             cmd.opt("-chardev", chardev);
         }
-        let fds = ctx.tap_fds.iter().find(|(name, _)| *name == alias).map(|(_, fds)| fds.as_slice());
-        cmd.opt("-netdev", netdev_props_for(interface, fds, ctx.pretend)?.to_json());
+        let fds = ctx
+            .tap_fds
+            .iter()
+            .find(|(name, _)| *name == alias)
+            .map(|(_, fds)| fds.as_slice());
+        cmd.opt(
+            "-netdev",
+            netdev_props_for(interface, fds, ctx.pretend)?.to_json(),
+        );
         device(cmd, device_props(def, interface, boot[index])?);
     }
     Ok(())

@@ -32,7 +32,14 @@ pub enum Connect {
 }
 
 fn pci_address(bus: u32, slot: u32, function: u32) -> PciAddress {
-    PciAddress { domain: 0, bus, slot, function, multifunction: None, zpci: None }
+    PciAddress {
+        domain: 0,
+        bus,
+        slot,
+        function,
+        multifunction: None,
+        zpci: None,
+    }
 }
 
 /// The functions in use, per (bus, slot), and the `pcie.0` slots that hold root ports (which
@@ -45,15 +52,22 @@ struct UsedSlots {
 
 impl UsedSlots {
     fn reserve(&mut self, address: &PciAddress) {
-        self.functions.insert((address.bus, address.slot, address.function));
+        self.functions
+            .insert((address.bus, address.slot, address.function));
     }
 
     fn slot_in_use(&self, bus: u32, slot: u32) -> bool {
-        self.functions.range((bus, slot, 0)..=(bus, slot, 7)).next().is_some()
+        self.functions
+            .range((bus, slot, 0)..=(bus, slot, 7))
+            .next()
+            .is_some()
     }
 
     fn bus_in_use(&self, bus: u32) -> bool {
-        self.functions.range((bus, 0, 0)..=(bus, 31, 7)).next().is_some()
+        self.functions
+            .range((bus, 0, 0)..=(bus, 31, 7))
+            .next()
+            .is_some()
     }
 
     /// The first completely free slot of `bus` from `min_slot`.
@@ -64,7 +78,10 @@ impl UsedSlots {
 
 /// Visits every device that takes a PCI address, in libvirt's assignment order, with how it
 /// connects; `visit` decides what to do with devices that already have an address.
-fn walk_devices(def: &mut Domain, mut visit: impl FnMut(&mut DeviceInfo, Connect) -> Result<(), Error>) -> Result<(), Error> {
+fn walk_devices(
+    def: &mut Domain,
+    mut visit: impl FnMut(&mut DeviceInfo, Connect) -> Result<(), Error>,
+) -> Result<(), Error> {
     let devices = &mut def.devices;
     for controller in &mut devices.controllers {
         if controller.controller_type == Some(ControllerType::Pci)
@@ -84,8 +101,15 @@ fn walk_devices(def: &mut Domain, mut visit: impl FnMut(&mut DeviceInfo, Connect
         if net.interface_type == Some(InterfaceType::Hostdev) {
             continue;
         }
-        let model = net.model.as_ref().and_then(|model| model.value.as_deref()).unwrap_or("rtl8139");
-        let connect = if matches!(model, "virtio" | "virtio-non-transitional" | "e1000e" | "vmxnet3") {
+        let model = net
+            .model
+            .as_ref()
+            .and_then(|model| model.value.as_deref())
+            .unwrap_or("rtl8139");
+        let connect = if matches!(
+            model,
+            "virtio" | "virtio-non-transitional" | "e1000e" | "vmxnet3"
+        ) {
             Connect::Pcie
         } else {
             Connect::Pci
@@ -93,7 +117,10 @@ fn walk_devices(def: &mut Domain, mut visit: impl FnMut(&mut DeviceInfo, Connect
         visit(&mut net.info, connect)?;
     }
     for sound in &mut devices.sounds {
-        if !matches!(sound.model, Some(SoundModel::Sb16 | SoundModel::Pcspk | SoundModel::Usb)) {
+        if !matches!(
+            sound.model,
+            Some(SoundModel::Sb16 | SoundModel::Pcspk | SoundModel::Usb)
+        ) {
             visit(&mut sound.info, Connect::Pci)?;
         }
     }
@@ -107,7 +134,12 @@ fn walk_devices(def: &mut Domain, mut visit: impl FnMut(&mut DeviceInfo, Connect
                 Some("qemu-xhci" | "nec-xhci") => Connect::Pcie,
                 _ => Connect::Pci,
             },
-            Some(ControllerType::Fdc | ControllerType::Ccid | ControllerType::Isa | ControllerType::Xenbus) => continue,
+            Some(
+                ControllerType::Fdc
+                | ControllerType::Ccid
+                | ControllerType::Isa
+                | ControllerType::Xenbus,
+            ) => continue,
             Some(ControllerType::Ide) if index == 0 => continue,
             Some(ControllerType::Scsi) => match model {
                 Some("ncr53c90") => continue,
@@ -137,25 +169,36 @@ fn walk_devices(def: &mut Domain, mut visit: impl FnMut(&mut DeviceInfo, Connect
                 )))
             }
         }
-        let connect = if disk.model == Some(DiskModel::VirtioTransitional) { Connect::Pci } else { Connect::Pcie };
+        let connect = if disk.model == Some(DiskModel::VirtioTransitional) {
+            Connect::Pci
+        } else {
+            Connect::Pcie
+        };
         visit(&mut disk.info, connect)?;
     }
     for hostdev in &mut devices.hostdevs {
         let kind = hostdev.hostdev_type.as_deref();
-        let is_pci = matches!(kind, Some("pci" | "scsi_host")) || kind == Some("mdev") && hostdev.model.as_deref() == Some("vfio-pci");
+        let is_pci = matches!(kind, Some("pci" | "scsi_host"))
+            || kind == Some("mdev") && hostdev.model.as_deref() == Some("vfio-pci");
         if is_pci && !matches!(hostdev.info.address, Some(Address::Unassigned)) {
             visit(&mut hostdev.info, Connect::Pcie)?;
         }
     }
     if let Some(balloon) = devices.memballoon.as_mut() {
         match balloon.model {
-            Some(MemballoonModel::Virtio | MemballoonModel::VirtioNonTransitional) => visit(&mut balloon.info, Connect::Pcie)?,
+            Some(MemballoonModel::Virtio | MemballoonModel::VirtioNonTransitional) => {
+                visit(&mut balloon.info, Connect::Pcie)?
+            }
             Some(MemballoonModel::VirtioTransitional) => visit(&mut balloon.info, Connect::Pci)?,
             _ => {}
         }
     }
     for rng in &mut devices.rngs {
-        let connect = if rng.model == Some(RngModel::VirtioTransitional) { Connect::Pci } else { Connect::Pcie };
+        let connect = if rng.model == Some(RngModel::VirtioTransitional) {
+            Connect::Pci
+        } else {
+            Connect::Pcie
+        };
         visit(&mut rng.info, connect)?;
     }
     if let Some(watchdog) = devices.watchdog.as_mut() {
@@ -194,7 +237,10 @@ fn walk_devices(def: &mut Domain, mut visit: impl FnMut(&mut DeviceInfo, Connect
         visit(&mut vsock.info, Connect::Pcie)?;
     }
     for memory in &mut devices.memories {
-        if matches!(memory.model, Some(MemoryModel::VirtioPmem | MemoryModel::VirtioMem)) {
+        if matches!(
+            memory.model,
+            Some(MemoryModel::VirtioPmem | MemoryModel::VirtioMem)
+        ) {
             visit(&mut memory.info, Connect::Pcie)?;
         }
     }
@@ -243,7 +289,9 @@ fn assign_i440fx(def: &mut Domain) -> Result<(), Error> {
     // pci-root and any PCI bridges the domain defines, each with slots 1-31.
     let mut buses = vec![0];
     for controller in &def.devices.controllers {
-        if controller.controller_type == Some(ControllerType::Pci) && controller.model.as_deref() == Some("pci-bridge") {
+        if controller.controller_type == Some(ControllerType::Pci)
+            && controller.model.as_deref() == Some("pci-bridge")
+        {
             buses.push(controller.index.unwrap_or(0));
         }
     }
@@ -270,15 +318,28 @@ fn reserve_piix3(def: &mut Domain, used: &mut UsedSlots) -> Result<(), Error> {
     for controller in &mut def.devices.controllers {
         let index = controller.index.unwrap_or(0);
         let wanted = match controller.controller_type {
-            Some(ControllerType::Ide) if index == 0 => Some((pci_address(0, 1, 1), "Primary IDE controller must have PCI address 0:0:1.1")),
-            Some(ControllerType::Usb) if index == 0 && matches!(controller.model.as_deref(), None | Some("piix3-uhci")) => {
-                Some((pci_address(0, 1, 2), "PIIX3 USB controller at index 0 must have PCI address 0:0:1.2"))
+            Some(ControllerType::Ide) if index == 0 => Some((
+                pci_address(0, 1, 1),
+                "Primary IDE controller must have PCI address 0:0:1.1",
+            )),
+            Some(ControllerType::Usb)
+                if index == 0
+                    && matches!(controller.model.as_deref(), None | Some("piix3-uhci")) =>
+            {
+                Some((
+                    pci_address(0, 1, 2),
+                    "PIIX3 USB controller at index 0 must have PCI address 0:0:1.2",
+                ))
             }
             _ => None,
         };
         if let Some((address, message)) = wanted {
             match &controller.info.address {
-                Some(Address::Pci(existing)) if !(existing.bus == 0 && existing.slot == 1 && existing.function == address.function) => {
+                Some(Address::Pci(existing))
+                    if !(existing.bus == 0
+                        && existing.slot == 1
+                        && existing.function == address.function) =>
+                {
                     return Err(internal(message));
                 }
                 Some(Address::Pci(_)) => {}
@@ -293,13 +354,16 @@ fn reserve_piix3(def: &mut Domain, used: &mut UsedSlots) -> Result<(), Error> {
 }
 
 fn reserve_primary_video(def: &mut Domain, used: &mut UsedSlots, slot: u32) -> Result<(), Error> {
-    let Some(video) = def.devices.videos.first_mut() else { return Ok(()) };
+    let Some(video) = def.devices.videos.first_mut() else {
+        return Ok(());
+    };
     let kind = video.model.as_ref().and_then(|model| model.model_type);
     if matches!(kind, Some(VideoModel::None | VideoModel::Ramfb)) || video.info.address.is_some() {
         return Ok(());
     }
     let slot = if used.slot_in_use(0, slot) {
-        used.free_slot(0, 1, 31).ok_or_else(|| internal("No more available PCI slots"))?
+        used.free_slot(0, 1, 31)
+            .ok_or_else(|| internal("No more available PCI slots"))?
     } else {
         slot
     };
@@ -311,7 +375,11 @@ fn reserve_primary_video(def: &mut Domain, used: &mut UsedSlots, slot: u32) -> R
 
 /// USB2 controllers (ICH9 EHCI with its UHCI companions) share one slot: EHCI on function 7,
 /// UHCI1-3 on functions 0-2.
-fn assign_usb2_companions(def: &mut Domain, used: &mut UsedSlots, buses: &[u32]) -> Result<(), Error> {
+fn assign_usb2_companions(
+    def: &mut Domain,
+    used: &mut UsedSlots,
+    buses: &[u32],
+) -> Result<(), Error> {
     let function_of = |model: Option<&str>| match model {
         Some("ich9-ehci1") => Some(7),
         Some("ich9-uhci1") => Some(0),
@@ -322,10 +390,14 @@ fn assign_usb2_companions(def: &mut Domain, used: &mut UsedSlots, buses: &[u32])
     let count = def.devices.controllers.len();
     for position in 0..count {
         let controller = &def.devices.controllers[position];
-        if controller.controller_type != Some(ControllerType::Usb) || controller.info.address.is_some() {
+        if controller.controller_type != Some(ControllerType::Usb)
+            || controller.info.address.is_some()
+        {
             continue;
         }
-        let Some(function) = function_of(controller.model.as_deref()) else { continue };
+        let Some(function) = function_of(controller.model.as_deref()) else {
+            continue;
+        };
         let index = controller.index.unwrap_or(0);
         let sibling = def.devices.controllers.iter().find_map(|other| {
             let same_group = other.controller_type == Some(ControllerType::Usb)
@@ -390,8 +462,18 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
 
     // Pass 1: which controllers must be added for the devices without an address.
     let mut planned: Vec<AddedBus> = Vec::new();
-    let mut free_ports = root_ports.iter().filter(|bus| !used.bus_in_use(**bus)).count();
-    let mut bridge_slots: usize = bridges.iter().map(|bus| (1..32).filter(|slot| !used.slot_in_use(*bus, *slot)).count()).sum();
+    let mut free_ports = root_ports
+        .iter()
+        .filter(|bus| !used.bus_in_use(**bus))
+        .count();
+    let mut bridge_slots: usize = bridges
+        .iter()
+        .map(|bus| {
+            (1..32)
+                .filter(|slot| !used.slot_in_use(*bus, *slot))
+                .count()
+        })
+        .sum();
     walk_devices(def, |info, connect| {
         if info.address.is_some() {
             return Ok(());
@@ -422,11 +504,8 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
     }
 
     // The added controllers, in bus order; root ports fill pcie.0 eight functions a slot.
-    let mut next_index = max_index + 1;
     let mut previous_root_port: Option<u32> = None;
-    for added in planned {
-        let index = next_index;
-        next_index += 1;
+    for (index, added) in (max_index + 1..).zip(planned) {
         match added {
             AddedBus::RootPort => {
                 let address = next_root_port_address(&mut used)?;
@@ -442,7 +521,8 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
                 previous_root_port = Some(index);
             }
             AddedBus::PciBridge => {
-                let port = previous_root_port.ok_or_else(|| internal("PCI bridge without a root port"))?;
+                let port =
+                    previous_root_port.ok_or_else(|| internal("PCI bridge without a root port"))?;
                 root_ports.retain(|bus| *bus != port);
                 let address = pci_address(port, 0, 0);
                 used.reserve(&address);
@@ -470,9 +550,10 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
                 .iter()
                 .find(|bus| !used.bus_in_use(**bus))
                 .map(|bus| pci_address(*bus, 0, 0)),
-            Connect::Pci => bridges
-                .iter()
-                .find_map(|bus| used.free_slot(*bus, 1, 31).map(|slot| pci_address(*bus, slot, 0))),
+            Connect::Pci => bridges.iter().find_map(|bus| {
+                used.free_slot(*bus, 1, 31)
+                    .map(|slot| pci_address(*bus, slot, 0))
+            }),
         }
         .ok_or_else(|| internal("No more available PCI slots"))?;
         used.reserve(&address);
@@ -485,7 +566,9 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
 fn next_root_port_address(used: &mut UsedSlots) -> Result<PciAddress, Error> {
     // A slot already holding root ports (and nothing else) takes more of them.
     for slot in 1..32 {
-        let functions: Vec<u32> = (0..8).filter(|function| used.functions.contains(&(0, slot, *function))).collect();
+        let functions: Vec<u32> = (0..8)
+            .filter(|function| used.functions.contains(&(0, slot, *function)))
+            .collect();
         if functions.is_empty() {
             let mut address = pci_address(0, slot, 0);
             used.reserve(&address);
@@ -513,7 +596,9 @@ fn fill_pci_controller_targets(def: &mut Domain) {
         let index = controller.index.unwrap_or(0) as i32;
         match controller.model.as_deref() {
             Some("pcie-root-port" | "pcie-switch-downstream-port") => {
-                let target = controller.target.get_or_insert_with(ControllerTarget::default);
+                let target = controller
+                    .target
+                    .get_or_insert_with(ControllerTarget::default);
                 if target.chassis.is_none() {
                     target.chassis = Some(index);
                 }
@@ -524,7 +609,9 @@ fn fill_pci_controller_targets(def: &mut Domain) {
                 }
             }
             Some("pci-bridge") => {
-                let target = controller.target.get_or_insert_with(ControllerTarget::default);
+                let target = controller
+                    .target
+                    .get_or_insert_with(ControllerTarget::default);
                 if target.chassis_nr.is_none() {
                     target.chassis_nr = Some(index);
                 }
@@ -538,11 +625,15 @@ fn fill_pci_controller_targets(def: &mut Domain) {
 /// card at slot 1 and an ICH9 sound card at its usual 0x1b.
 fn reserve_ich9(def: &mut Domain, used: &mut UsedSlots) -> Result<(), Error> {
     for controller in &mut def.devices.controllers {
-        if controller.controller_type == Some(ControllerType::Sata) && controller.index.unwrap_or(0) == 0 {
+        if controller.controller_type == Some(ControllerType::Sata)
+            && controller.index.unwrap_or(0) == 0
+        {
             let address = pci_address(0, 0x1f, 2);
             match &controller.info.address {
                 Some(Address::Pci(existing)) if existing.slot != 0x1f || existing.function != 2 => {
-                    return Err(internal("Primary SATA controller must have PCI address 0:0:1f.2"));
+                    return Err(internal(
+                        "Primary SATA controller must have PCI address 0:0:1f.2",
+                    ));
                 }
                 Some(Address::Pci(_)) => {}
                 _ => controller.info.address = Some(Address::Pci(address.clone())),

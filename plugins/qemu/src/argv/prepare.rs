@@ -9,8 +9,8 @@
 
 use virt_xml::domain::address::{Alias, DeviceInfo};
 use virt_xml::domain::devices::{Controller, Memballoon};
-use virt_xml::domain::{Address, DiskBus, Domain, PciAddress};
 use virt_xml::domain::enums::*;
+use virt_xml::domain::{Address, DiskBus, Domain, PciAddress};
 
 use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
@@ -26,7 +26,10 @@ pub enum Chipset {
 
 pub fn chipset(def: &Domain) -> Chipset {
     let machine = machine_name(def);
-    if machine == "pc" || machine.starts_with("pc-i440fx-") || machine.starts_with("pc-") && !machine.contains("q35") {
+    if machine == "pc"
+        || machine.starts_with("pc-i440fx-")
+        || machine.starts_with("pc-") && !machine.contains("q35")
+    {
         Chipset::I440fx
     } else if machine == "q35" || machine.starts_with("pc-q35-") {
         Chipset::Q35
@@ -79,13 +82,20 @@ pub fn apply_qemu_defaults(def: &mut Domain, caps: &QemuCaps) -> Result<(), Erro
         }
     }
     if machine_name(def).is_empty() {
-        let machine = caps.default_machine().map(|machine| machine.name.clone()).ok_or_else(|| {
-            virt_plugin_sdk::error(
-                virt_core::ErrorNumber::INVALID_ARG,
-                virt_core::ErrorDomain::QEMU,
-                format!("could not get preferred machine for {} type={}", caps.binary, virt_type_name(def)),
-            )
-        })?;
+        let machine = caps
+            .default_machine()
+            .map(|machine| machine.name.clone())
+            .ok_or_else(|| {
+                virt_plugin_sdk::error(
+                    virt_core::ErrorNumber::INVALID_ARG,
+                    virt_core::ErrorDomain::QEMU,
+                    format!(
+                        "could not get preferred machine for {} type={}",
+                        caps.binary,
+                        virt_type_name(def)
+                    ),
+                )
+            })?;
         set_machine(def, &machine);
     }
     let canonical = caps.canonical_machine(machine_name(def)).to_string();
@@ -97,7 +107,10 @@ pub fn apply_qemu_defaults(def: &mut Domain, caps: &QemuCaps) -> Result<(), Erro
     add_default_controllers(def, caps);
     add_implicit_controllers(def);
     if def.devices.memballoon.is_none() && chipset(def) != Chipset::Other {
-        def.devices.memballoon = Some(Memballoon { model: Some(MemballoonModel::Virtio), ..Default::default() });
+        def.devices.memballoon = Some(Memballoon {
+            model: Some(MemballoonModel::Virtio),
+            ..Default::default()
+        });
     }
     add_default_video(def);
     apply_device_defaults(def, caps);
@@ -145,7 +158,9 @@ fn add_console_compat(def: &mut Domain) {
     if !def.devices.serials.is_empty() {
         return;
     }
-    let Some(console) = def.devices.consoles.first() else { return };
+    let Some(console) = def.devices.consoles.first() else {
+        return;
+    };
     if !matches!(console.target_type(), None | Some("serial")) {
         return;
     }
@@ -182,10 +197,9 @@ fn add_implicit_inputs(def: &mut Domain) {
 }
 
 fn has_controller(def: &Domain, kind: ControllerType, index: u32) -> bool {
-    def.devices
-        .controllers
-        .iter()
-        .any(|controller| controller.controller_type == Some(kind) && controller.index.unwrap_or(0) == index)
+    def.devices.controllers.iter().any(|controller| {
+        controller.controller_type == Some(kind) && controller.index.unwrap_or(0) == index
+    })
 }
 
 fn push_controller(def: &mut Domain, kind: ControllerType, index: u32, model: Option<&str>) {
@@ -205,7 +219,9 @@ fn add_default_controllers(def: &mut Domain, caps: &QemuCaps) {
     }
     if !has_controller(def, ControllerType::Usb, 0) {
         let model = match chipset {
-            Chipset::Q35 if caps.has_device("qemu-xhci") || caps.devices.is_empty() => Some("qemu-xhci"),
+            Chipset::Q35 if caps.has_device("qemu-xhci") || caps.devices.is_empty() => {
+                Some("qemu-xhci")
+            }
             Chipset::Q35 => Some("ich9-ehci1"),
             _ => None,
         };
@@ -215,7 +231,11 @@ fn add_default_controllers(def: &mut Domain, caps: &QemuCaps) {
         push_controller(def, ControllerType::Sata, 0, None);
     }
     if !has_controller(def, ControllerType::Pci, 0) {
-        let model = if chipset == Chipset::Q35 { "pcie-root" } else { "pci-root" };
+        let model = if chipset == Chipset::Q35 {
+            "pcie-root"
+        } else {
+            "pci-root"
+        };
         push_controller(def, ControllerType::Pci, 0, Some(model));
     }
 }
@@ -270,7 +290,12 @@ fn add_default_video(def: &mut Domain) {
         .iter()
         .any(|graphics| !matches!(graphics.graphics_type, Some(GraphicsType::Rdp)));
     if needs_video && def.devices.videos.is_empty() {
-        let model = if def.devices.graphics.iter().any(|graphics| graphics.graphics_type == Some(GraphicsType::Spice)) {
+        let model = if def
+            .devices
+            .graphics
+            .iter()
+            .any(|graphics| graphics.graphics_type == Some(GraphicsType::Spice))
+        {
             VideoModel::Qxl
         } else {
             VideoModel::Vga
@@ -314,7 +339,10 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
         if disk.device == Some(DiskDevice::Cdrom) {
             disk.readonly = true;
         }
-        let has_source = disk.source.as_ref().is_some_and(|source| source.path().is_some() || source.protocol.is_some());
+        let has_source = disk
+            .source
+            .as_ref()
+            .is_some_and(|source| source.path().is_some() || source.protocol.is_some());
         let driver = disk.driver.get_or_insert_with(Default::default);
         if driver.name.is_none() {
             driver.name = Some("qemu".into());
@@ -329,11 +357,21 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
         }
     }
     for interface in &mut def.devices.interfaces {
-        if interface.model.as_ref().and_then(|model| model.value.as_ref()).is_none()
+        if interface
+            .model
+            .as_ref()
+            .and_then(|model| model.value.as_ref())
+            .is_none()
             && interface.interface_type != Some(InterfaceType::Hostdev)
         {
-            let model = if caps.devices.is_empty() || caps.has_device("rtl8139") { "rtl8139" } else { "e1000" };
-            interface.model = Some(virt_xml::domain::interface::TypeAttr { value: Some(model.into()) });
+            let model = if caps.devices.is_empty() || caps.has_device("rtl8139") {
+                "rtl8139"
+            } else {
+                "e1000"
+            };
+            interface.model = Some(virt_xml::domain::interface::TypeAttr {
+                value: Some(model.into()),
+            });
         }
     }
     for video in &mut def.devices.videos {
@@ -344,7 +382,9 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
         }
         if model.vram.is_none() {
             model.vram = match kind {
-                VideoModel::Vga | VideoModel::Cirrus | VideoModel::Vmvga | VideoModel::Bochs => Some(16384),
+                VideoModel::Vga | VideoModel::Cirrus | VideoModel::Vmvga | VideoModel::Bochs => {
+                    Some(16384)
+                }
                 VideoModel::Qxl => Some(65536),
                 _ => None,
             };
@@ -364,7 +404,11 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
     }
     for controller in &mut def.devices.controllers {
         if controller.controller_type == Some(ControllerType::Scsi) && controller.model.is_none() {
-            let model = if caps.devices.is_empty() || caps.has_device("lsi53c895a") { "lsilogic" } else { "virtio-scsi" };
+            let model = if caps.devices.is_empty() || caps.has_device("lsi53c895a") {
+                "lsilogic"
+            } else {
+                "virtio-scsi"
+            };
             controller.model = Some(model.into());
         }
         if controller.controller_type == Some(ControllerType::Usb) && controller.model.is_none() {
@@ -395,10 +439,30 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
 fn default_drive_address(disk: &virt_xml::domain::Disk) -> Option<Address> {
     let index = disk_name_index(disk.target_dev()?)?;
     match disk.target_bus()? {
-        DiskBus::Ide => Some(Address::Drive { controller: index / 4, bus: (index % 4) / 2, target: 0, unit: index % 2 }),
-        DiskBus::Sata => Some(Address::Drive { controller: index / 6, bus: 0, target: 0, unit: index % 6 }),
-        DiskBus::Scsi => Some(Address::Drive { controller: index / 7, bus: 0, target: 0, unit: index % 7 }),
-        DiskBus::Fdc => Some(Address::Drive { controller: 0, bus: 0, target: 0, unit: index % 2 }),
+        DiskBus::Ide => Some(Address::Drive {
+            controller: index / 4,
+            bus: (index % 4) / 2,
+            target: 0,
+            unit: index % 2,
+        }),
+        DiskBus::Sata => Some(Address::Drive {
+            controller: index / 6,
+            bus: 0,
+            target: 0,
+            unit: index % 6,
+        }),
+        DiskBus::Scsi => Some(Address::Drive {
+            controller: index / 7,
+            bus: 0,
+            target: 0,
+            unit: index % 7,
+        }),
+        DiskBus::Fdc => Some(Address::Drive {
+            controller: 0,
+            bus: 0,
+            target: 0,
+            unit: index % 2,
+        }),
         _ => None,
     }
 }
@@ -408,14 +472,21 @@ pub fn disk_name_index(name: &str) -> Option<u32> {
     let letters = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
         .iter()
         .find_map(|prefix| name.strip_prefix(prefix))?;
-    let letters: String = letters.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+    let letters: String = letters
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
     if letters.is_empty() {
         return None;
     }
     let mut index: u32 = 0;
     for (position, c) in letters.chars().enumerate() {
         let digit = c as u32 - 'a' as u32;
-        index = if position == 0 { digit } else { (index + 1) * 26 + digit };
+        index = if position == 0 {
+            digit
+        } else {
+            (index + 1) * 26 + digit
+        };
     }
     Some(index)
 }
@@ -432,34 +503,51 @@ pub fn assign_addresses(def: &mut Domain) -> Result<(), Error> {
 
 fn assign_virtio_serial_ports(def: &mut Domain) {
     let mut used: Vec<(u32, u32, u32)> = Vec::new();
-    let chrs = def.devices.channels.iter().chain(def.devices.consoles.iter());
+    let chrs = def
+        .devices
+        .channels
+        .iter()
+        .chain(def.devices.consoles.iter());
     for chr in chrs {
-        if let Some(Address::VirtioSerial { controller, bus, port }) = &chr.info.address {
+        if let Some(Address::VirtioSerial {
+            controller,
+            bus,
+            port,
+        }) = &chr.info.address
+        {
             used.push((*controller, *bus, *port));
         }
     }
     let devices = &mut def.devices;
-    let consoles = devices.consoles.iter_mut().skip(0);
-    for chr in devices.channels.iter_mut().chain(consoles) {
+    for chr in devices
+        .channels
+        .iter_mut()
+        .chain(devices.consoles.iter_mut())
+    {
         if chr.target_type() != Some("virtio") {
             continue;
         }
         // The first console is a serial console (or virtio console 0), not a port.
-        let needs = match &chr.info.address {
-            None => true,
-            Some(Address::VirtioSerial { port: 0, .. }) => true,
-            _ => false,
-        };
+        let needs = matches!(
+            &chr.info.address,
+            None | Some(Address::VirtioSerial { port: 0, .. })
+        );
         if !needs {
             continue;
         }
         let (controller, bus) = match &chr.info.address {
-            Some(Address::VirtioSerial { controller, bus, .. }) => (*controller, *bus),
+            Some(Address::VirtioSerial {
+                controller, bus, ..
+            }) => (*controller, *bus),
             _ => (0, 0),
         };
         // Port 0 is reserved for a virtconsole.
         let first = if chr.target.as_ref().and_then(|t| t.target_type.as_deref()) == Some("virtio")
-            && chr.target.as_ref().and_then(|t| t.name.as_deref()).is_none()
+            && chr
+                .target
+                .as_ref()
+                .and_then(|t| t.name.as_deref())
+                .is_none()
         {
             0
         } else {
@@ -469,7 +557,11 @@ fn assign_virtio_serial_ports(def: &mut Domain) {
             .find(|candidate| !used.contains(&(controller, bus, *candidate)))
             .unwrap_or(first);
         used.push((controller, bus, port));
-        chr.info.address = Some(Address::VirtioSerial { controller, bus, port });
+        chr.info.address = Some(Address::VirtioSerial {
+            controller,
+            bus,
+            port,
+        });
     }
 }
 
@@ -503,7 +595,15 @@ pub fn assign_aliases(def: &mut Domain) {
     for disk in &mut def.devices.disks {
         let bus = disk.target_bus().unwrap_or(DiskBus::Ide);
         let alias = match (&disk.info.address, bus) {
-            (Some(Address::Drive { controller, bus: drive_bus, target, unit }), bus) => {
+            (
+                Some(Address::Drive {
+                    controller,
+                    bus: drive_bus,
+                    target,
+                    unit,
+                }),
+                bus,
+            ) => {
                 let lsi = bus == DiskBus::Scsi
                     && scsi_models
                         .iter()
@@ -515,12 +615,19 @@ pub fn assign_aliases(def: &mut Domain) {
                     format!("{}{controller}-{drive_bus}-{target}-{unit}", bus.as_str())
                 }
             }
-            (_, bus) => format!("{}-disk{}", bus.as_str(), disk.target_dev().and_then(disk_name_index).unwrap_or(0)),
+            (_, bus) => format!(
+                "{}-disk{}",
+                bus.as_str(),
+                disk.target_dev().and_then(disk_name_index).unwrap_or(0)
+            ),
         };
         set_alias(&mut disk.info, alias);
     }
     let mut next_net = next_index(def.devices.interfaces.iter().map(|net| &net.info), "net");
-    let mut next_hostdev = next_index(def.devices.hostdevs.iter().map(|hostdev| &hostdev.info), "hostdev");
+    let mut next_hostdev = next_index(
+        def.devices.hostdevs.iter().map(|hostdev| &hostdev.info),
+        "hostdev",
+    );
     for interface in &mut def.devices.interfaces {
         if interface.info.alias_name().is_some() {
             continue;
@@ -554,12 +661,18 @@ pub fn assign_aliases(def: &mut Domain) {
     for controller in &mut def.devices.controllers {
         let index = controller.index.unwrap_or(0);
         let alias = match controller.controller_type {
-            Some(ControllerType::Pci) if controller.model.as_deref() == Some("pcie-root") => format!("pcie.{index}"),
+            Some(ControllerType::Pci) if controller.model.as_deref() == Some("pcie-root") => {
+                format!("pcie.{index}")
+            }
             Some(ControllerType::Pci) => format!("pci.{index}"),
             Some(ControllerType::Ide) if index == 0 && chipset == Chipset::I440fx => "ide".into(),
             Some(ControllerType::Sata) if index == 0 && chipset == Chipset::Q35 => "ide".into(),
             Some(ControllerType::Usb) if index == 0 => "usb".into(),
-            Some(ControllerType::Scsi) if index == 0 && controller.model.as_deref() == Some("ncr53c90") => "scsi".into(),
+            Some(ControllerType::Scsi)
+                if index == 0 && controller.model.as_deref() == Some("ncr53c90") =>
+            {
+                "scsi".into()
+            }
             Some(kind) => format!("{}{index}", kind.as_str()),
             None => continue,
         };
@@ -631,27 +744,48 @@ fn next_index<'a>(infos: impl Iterator<Item = &'a DeviceInfo>, prefix: &str) -> 
 /// Drops the aliases the driver generated (user aliases `ua-*` stay), for the persistent XML.
 pub fn strip_generated_aliases(def: &mut Domain) {
     fn strip(info: &mut DeviceInfo) {
-        if !info.alias_name().is_some_and(|alias| alias.starts_with("ua-")) {
+        if !info
+            .alias_name()
+            .is_some_and(|alias| alias.starts_with("ua-"))
+        {
             info.alias = None;
         }
     }
     let devices = &mut def.devices;
     devices.disks.iter_mut().for_each(|d| strip(&mut d.info));
-    devices.controllers.iter_mut().for_each(|d| strip(&mut d.info));
-    devices.interfaces.iter_mut().for_each(|d| strip(&mut d.info));
-    devices.filesystems.iter_mut().for_each(|d| strip(&mut d.info));
+    devices
+        .controllers
+        .iter_mut()
+        .for_each(|d| strip(&mut d.info));
+    devices
+        .interfaces
+        .iter_mut()
+        .for_each(|d| strip(&mut d.info));
+    devices
+        .filesystems
+        .iter_mut()
+        .for_each(|d| strip(&mut d.info));
     devices.sounds.iter_mut().for_each(|d| strip(&mut d.info));
     devices.hostdevs.iter_mut().for_each(|d| strip(&mut d.info));
-    devices.redirdevs.iter_mut().for_each(|d| strip(&mut d.info));
+    devices
+        .redirdevs
+        .iter_mut()
+        .for_each(|d| strip(&mut d.info));
     devices.videos.iter_mut().for_each(|d| strip(&mut d.info));
     devices.inputs.iter_mut().for_each(|d| strip(&mut d.info));
-    devices.parallels.iter_mut().for_each(|d| strip(&mut d.info));
+    devices
+        .parallels
+        .iter_mut()
+        .for_each(|d| strip(&mut d.info));
     devices.serials.iter_mut().for_each(|d| strip(&mut d.info));
     devices.channels.iter_mut().for_each(|d| strip(&mut d.info));
     devices.consoles.iter_mut().for_each(|d| strip(&mut d.info));
     devices.hubs.iter_mut().for_each(|d| strip(&mut d.info));
     devices.shmems.iter_mut().for_each(|d| strip(&mut d.info));
-    devices.smartcards.iter_mut().for_each(|d| strip(&mut d.info));
+    devices
+        .smartcards
+        .iter_mut()
+        .for_each(|d| strip(&mut d.info));
     devices.rngs.iter_mut().for_each(|d| strip(&mut d.info));
     devices.tpms.iter_mut().for_each(|d| strip(&mut d.info));
     devices.memories.iter_mut().for_each(|d| strip(&mut d.info));
@@ -671,9 +805,15 @@ pub fn strip_generated_aliases(def: &mut Domain) {
 
 /// A PCI address with `multifunction='on'`, as the integrated devices use.
 pub fn pci(slot: u32, function: u32) -> PciAddress {
-    PciAddress { domain: 0, bus: 0, slot, function, multifunction: None, zpci: None }
+    PciAddress {
+        domain: 0,
+        bus: 0,
+        slot,
+        function,
+        multifunction: None,
+        zpci: None,
+    }
 }
-
 
 #[cfg(test)]
 mod tests {

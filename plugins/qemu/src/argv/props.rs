@@ -91,7 +91,10 @@ impl Props {
     }
 
     pub fn get(&self, key: &str) -> Option<&Prop> {
-        self.0.iter().find(|(name, _)| name == key).map(|(_, value)| value)
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value)
     }
 
     pub fn get_str(&self, key: &str) -> Option<&str> {
@@ -119,7 +122,12 @@ impl Props {
 
     /// The same object as a QMP argument.
     pub fn to_value(&self) -> Value {
-        Value::Object(self.0.iter().map(|(key, value)| (key.clone(), value.to_value())).collect())
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(key, value)| (key.clone(), value.to_value()))
+                .collect(),
+        )
     }
 }
 

@@ -21,17 +21,27 @@ fn memory() -> &'static MemoryCache {
 
 /// The file a binary's capabilities are cached in.
 pub fn cache_file(layout: &SpaceLayout, binary: &str) -> String {
-    let flat: String = binary.trim_start_matches('/').chars().map(|c| if c == '/' { '_' } else { c }).collect();
+    let flat: String = binary
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| if c == '/' { '_' } else { c })
+        .collect();
     format!("{}/capabilities/{flat}.json", layout.cache_dir)
 }
 
 /// The capabilities of `binary`, probing it only when it is new or changed.
 pub fn capabilities_for(layout: &SpaceLayout, binary: &str) -> Result<Arc<QemuCaps>, Error> {
     let stat = files::stat(binary)?.ok_or_else(|| {
-        qemu_error(ErrorNumber::INVALID_ARG, format!("Cannot check QEMU binary {binary}: No such file or directory"))
+        qemu_error(
+            ErrorNumber::INVALID_ARG,
+            format!("Cannot check QEMU binary {binary}: No such file or directory"),
+        )
     })?;
     if stat.is_dir {
-        return Err(qemu_error(ErrorNumber::INVALID_ARG, format!("Cannot check QEMU binary {binary}: Is a directory")));
+        return Err(qemu_error(
+            ErrorNumber::INVALID_ARG,
+            format!("Cannot check QEMU binary {binary}: Is a directory"),
+        ));
     }
     let fresh = |caps: &QemuCaps| caps.binary == binary && caps.binary_mtime_ns == stat.mtime_ns;
     if let Ok(cache) = memory().lock() {
@@ -40,7 +50,9 @@ pub fn capabilities_for(layout: &SpaceLayout, binary: &str) -> Result<Arc<QemuCa
         }
     }
     let path = cache_file(layout, binary);
-    let from_disk = files::read(&path).ok().and_then(|bytes| serde_json::from_slice::<QemuCaps>(&bytes).ok());
+    let from_disk = files::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<QemuCaps>(&bytes).ok());
     let caps = match from_disk.filter(fresh) {
         Some(caps) => caps,
         None => {
@@ -48,7 +60,10 @@ pub fn capabilities_for(layout: &SpaceLayout, binary: &str) -> Result<Arc<QemuCa
             if let Ok(bytes) = serde_json::to_vec(&caps) {
                 // A cache that cannot be written only costs a probe next time.
                 if let Err(error) = files::write(&path, &bytes) {
-                    virt_plugin_sdk::warn!("cannot cache capabilities of {binary}: {}", error.message);
+                    virt_plugin_sdk::warn!(
+                        "cannot cache capabilities of {binary}: {}",
+                        error.message
+                    );
                 }
             }
             caps
@@ -63,7 +78,9 @@ pub fn capabilities_for(layout: &SpaceLayout, binary: &str) -> Result<Arc<QemuCa
 
 /// The QEMU binaries this host has, by architecture (`qemu-system-<arch>` in /usr/bin).
 pub fn installed_binaries() -> Vec<String> {
-    let Ok(names) = files::list_dir("/usr/bin") else { return Vec::new() };
+    let Ok(names) = files::list_dir("/usr/bin") else {
+        return Vec::new();
+    };
     names
         .into_iter()
         .filter(|name| name.starts_with("qemu-system-") && !name.ends_with(".real"))
@@ -79,12 +96,19 @@ pub fn binary_for_arch(arch: &str) -> Result<String, Error> {
         other => other,
     };
     let wanted = format!("/usr/bin/qemu-system-{qemu_arch}");
-    if installed_binaries().iter().any(|binary| *binary == wanted) {
+    if installed_binaries().contains(&wanted) {
         return Ok(wanted);
     }
     // An x86_64 binary also runs i686 guests.
-    if arch == "i686" && installed_binaries().iter().any(|binary| binary == "/usr/bin/qemu-system-x86_64") {
+    if arch == "i686"
+        && installed_binaries()
+            .iter()
+            .any(|binary| binary == "/usr/bin/qemu-system-x86_64")
+    {
         return Ok("/usr/bin/qemu-system-x86_64".into());
     }
-    Err(qemu_error(ErrorNumber::INTERNAL_ERROR, format!("no emulator for domain type 'qemu' and architecture '{arch}'")))
+    Err(qemu_error(
+        ErrorNumber::INTERNAL_ERROR,
+        format!("no emulator for domain type 'qemu' and architecture '{arch}'"),
+    ))
 }

@@ -6,7 +6,10 @@
 use virt_core::ErrorNumber;
 use virt_plugin_sdk::host::files;
 use virt_plugin_sdk::types::{Error, NodeInfo};
-use virt_xml::capabilities::{Capabilities, Guest, GuestArch, GuestDomain, GuestFeature, GuestFeatures, Host, HostCpu, Machine, MigrationFeatures, UriTransports};
+use virt_xml::capabilities::{
+    Capabilities, Guest, GuestArch, GuestDomain, GuestFeature, GuestFeatures, Host, HostCpu,
+    Machine, MigrationFeatures, UriTransports,
+};
 use virt_xml::xml::{Writer, YesNo};
 
 use super::cache::{binary_for_arch, capabilities_for, installed_binaries};
@@ -26,7 +29,9 @@ pub struct HostFacts {
 }
 
 fn read_text(path: &str) -> String {
-    files::read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
+    files::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
 }
 
 pub fn host_facts() -> HostFacts {
@@ -38,12 +43,22 @@ pub fn host_facts() -> HostFacts {
             .and_then(|line| line.split_once(':'))
             .map(|(_, value)| value.trim().to_string())
     };
-    let kib = |name: &str| field(&meminfo, name).and_then(|value| value.split_whitespace().next()?.parse().ok()).unwrap_or(0);
-    let cpus = cpuinfo.lines().filter(|line| line.starts_with("processor")).count().max(1) as u32;
+    let kib = |name: &str| {
+        field(&meminfo, name)
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let cpus = cpuinfo
+        .lines()
+        .filter(|line| line.starts_with("processor"))
+        .count()
+        .max(1) as u32;
     HostFacts {
         arch: "x86_64".into(),
         model: "x86_64".into(),
-        mhz: field(&cpuinfo, "cpu MHz").and_then(|mhz| mhz.parse::<f64>().ok()).map_or(0, |mhz| mhz as u32),
+        mhz: field(&cpuinfo, "cpu MHz")
+            .and_then(|mhz| mhz.parse::<f64>().ok())
+            .map_or(0, |mhz| mhz as u32),
         cpus,
         memory_kib: kib("MemTotal"),
         free_kib: kib("MemFree") + kib("Buffers") + kib("Cached"),
@@ -67,7 +82,9 @@ pub fn node_info() -> NodeInfo {
 
 /// The host's UUID as libvirt reports it (SMBIOS, else machine-id).
 fn host_uuid() -> Option<String> {
-    let smbios = read_text("/sys/class/dmi/id/product_uuid").trim().to_lowercase();
+    let smbios = read_text("/sys/class/dmi/id/product_uuid")
+        .trim()
+        .to_lowercase();
     if virt_core::parse_uuid(&smbios).is_some() {
         return Some(smbios);
     }
@@ -81,10 +98,15 @@ pub fn host_capabilities(layout: &SpaceLayout) -> Result<String, Error> {
     let mut caps = Capabilities {
         host: Some(Host {
             uuid: host_uuid(),
-            cpu: Some(HostCpu { arch: Some(facts.arch.clone()), ..HostCpu::default() }),
+            cpu: Some(HostCpu {
+                arch: Some(facts.arch.clone()),
+                ..HostCpu::default()
+            }),
             migration_features: Some(MigrationFeatures {
                 live: true,
-                uri_transports: Some(UriTransports { transports: vec!["tcp".into(), "rdma".into()] }),
+                uri_transports: Some(UriTransports {
+                    transports: vec!["tcp".into(), "rdma".into()],
+                }),
             }),
             ..Host::default()
         }),
@@ -92,7 +114,9 @@ pub fn host_capabilities(layout: &SpaceLayout) -> Result<String, Error> {
         pool_types: None,
     };
     for binary in installed_binaries() {
-        let Ok(qemu) = capabilities_for(layout, &binary) else { continue };
+        let Ok(qemu) = capabilities_for(layout, &binary) else {
+            continue;
+        };
         caps.guests.push(guest_of(&qemu));
     }
     Ok(caps.to_xml())
@@ -120,9 +144,15 @@ fn guest_of(qemu: &QemuCaps) -> Guest {
             entries
         })
         .collect();
-    let mut domains = vec![GuestDomain { virt_type: Some("qemu".into()), ..GuestDomain::default() }];
+    let mut domains = vec![GuestDomain {
+        virt_type: Some("qemu".into()),
+        ..GuestDomain::default()
+    }];
     if qemu.kvm {
-        domains.push(GuestDomain { virt_type: Some("kvm".into()), ..GuestDomain::default() });
+        domains.push(GuestDomain {
+            virt_type: Some("kvm".into()),
+            ..GuestDomain::default()
+        });
     }
     let feature = |name: &str, default: Option<&str>, toggle: Option<YesNo>| GuestFeature {
         name: name.into(),
@@ -172,13 +202,21 @@ pub fn domain_capabilities(
     }
     let virt_type = virt_type.unwrap_or(if qemu.kvm { "kvm" } else { "qemu" });
     if !matches!(virt_type, "qemu" | "kvm") || (virt_type == "kvm" && !qemu.kvm) {
-        return Err(qemu_error(ErrorNumber::INVALID_ARG, format!("KVM is not supported by '{binary}' on this host")));
+        return Err(qemu_error(
+            ErrorNumber::INVALID_ARG,
+            format!("KVM is not supported by '{binary}' on this host"),
+        ));
     }
     let chosen = match machine {
         Some(name) => qemu.machine(name).ok_or_else(|| {
-            qemu_error(ErrorNumber::INVALID_ARG, format!("the machine '{name}' is not supported by emulator '{binary}'"))
+            qemu_error(
+                ErrorNumber::INVALID_ARG,
+                format!("the machine '{name}' is not supported by emulator '{binary}'"),
+            )
         })?,
-        None => qemu.default_machine().ok_or_else(|| qemu_error(ErrorNumber::INVALID_ARG, "no default machine type"))?,
+        None => qemu
+            .default_machine()
+            .ok_or_else(|| qemu_error(ErrorNumber::INVALID_ARG, "no default machine type"))?,
     };
     let mut w = Writer::with_capacity(4096);
     let root = w.open("domainCapabilities");
@@ -208,7 +246,14 @@ pub fn domain_capabilities(
                 continue;
             }
             let element = w.open("model");
-            w.attr("usable", if model.usable || virt_type == "qemu" { "yes" } else { "no" });
+            w.attr(
+                "usable",
+                if model.usable || virt_type == "qemu" {
+                    "yes"
+                } else {
+                    "no"
+                },
+            );
             if model.deprecated {
                 w.attr("deprecated", "yes");
             }
@@ -217,27 +262,59 @@ pub fn domain_capabilities(
         }
     });
     w.close(cpu, "cpu", false);
-    supported(&mut w, "memoryBacking", true, |w| enumeration(w, "sourceType", &["file", "anonymous", "memfd"]));
+    supported(&mut w, "memoryBacking", true, |w| {
+        enumeration(w, "sourceType", &["file", "anonymous", "memfd"])
+    });
     let devices = w.open("devices");
     supported(&mut w, "disk", true, |w| {
         enumeration(w, "diskDevice", &["disk", "cdrom", "floppy", "lun"]);
         enumeration(w, "bus", &["ide", "fdc", "scsi", "virtio", "usb", "sata"]);
-        enumeration(w, "model", &["virtio", "virtio-transitional", "virtio-non-transitional"]);
+        enumeration(
+            w,
+            "model",
+            &["virtio", "virtio-transitional", "virtio-non-transitional"],
+        );
     });
-    supported(&mut w, "graphics", true, |w| enumeration(w, "type", &["vnc"]));
-    supported(&mut w, "video", true, |w| enumeration(w, "modelType", &["vga", "cirrus", "vmvga", "qxl", "virtio", "none", "bochs", "ramfb"]));
+    supported(&mut w, "graphics", true, |w| {
+        enumeration(w, "type", &["vnc"])
+    });
+    supported(&mut w, "video", true, |w| {
+        enumeration(
+            w,
+            "modelType",
+            &[
+                "vga", "cirrus", "vmvga", "qxl", "virtio", "none", "bochs", "ramfb",
+            ],
+        )
+    });
     supported(&mut w, "hostdev", false, |_| {});
     supported(&mut w, "rng", true, |w| {
-        enumeration(w, "model", &["virtio", "virtio-transitional", "virtio-non-transitional"]);
+        enumeration(
+            w,
+            "model",
+            &["virtio", "virtio-transitional", "virtio-non-transitional"],
+        );
         enumeration(w, "backendModel", &["random", "egd", "builtin"]);
     });
-    supported(&mut w, "filesystem", true, |w| enumeration(w, "driverType", &["path", "handle"]));
+    supported(&mut w, "filesystem", true, |w| {
+        enumeration(w, "driverType", &["path", "handle"])
+    });
     supported(&mut w, "tpm", false, |_| {});
     supported(&mut w, "redirdev", false, |_| {});
-    supported(&mut w, "channel", true, |w| enumeration(w, "type", &["pty", "unix"]));
+    supported(&mut w, "channel", true, |w| {
+        enumeration(w, "type", &["pty", "unix"])
+    });
     w.close(devices, "devices", false);
     let features = w.open("features");
-    for (name, is_supported) in [("gic", false), ("vmcoreinfo", true), ("genid", true), ("backingStoreInput", true), ("backup", false), ("sev", false), ("sgx", false)] {
+    for (name, is_supported) in [
+        ("gic", false),
+        ("vmcoreinfo", true),
+        ("genid", true),
+        ("backingStoreInput", true),
+        ("backup", false),
+        ("sev", false),
+        ("sgx", false),
+    ] {
         supported(&mut w, name, is_supported, |_| {});
     }
     w.close(features, "features", false);

@@ -81,7 +81,11 @@ impl QemuCaps {
         self.machines
             .iter()
             .find(|machine| machine.name == name)
-            .or_else(|| self.machines.iter().find(|machine| machine.alias.as_deref() == Some(name)))
+            .or_else(|| {
+                self.machines
+                    .iter()
+                    .find(|machine| machine.alias.as_deref() == Some(name))
+            })
     }
 
     /// The canonical name of a machine type, or the name itself when unknown.
@@ -111,8 +115,16 @@ impl QemuCaps {
 
     /// Machine types in the order libvirt lists them: the default first, then by name.
     pub fn machines_for_listing(&self) -> Vec<&MachineType> {
-        let mut machines: Vec<&MachineType> = self.machines.iter().filter(|machine| machine.name != "none").collect();
-        machines.sort_by(|a, b| b.is_default.cmp(&a.is_default).then_with(|| a.name.cmp(&b.name)));
+        let mut machines: Vec<&MachineType> = self
+            .machines
+            .iter()
+            .filter(|machine| machine.name != "none")
+            .collect();
+        machines.sort_by(|a, b| {
+            b.is_default
+                .cmp(&a.is_default)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         machines
     }
 }

@@ -43,7 +43,10 @@ pub fn probe(binary: &str, mtime_ns: u64, run_dir: &str) -> Result<QemuCaps, Err
     let handle = process::spawn(&request)?;
     let result = query_binary(binary, mtime_ns, &socket, handle);
     // Whatever happened, the probe process must not outlive the call.
-    if process::status(handle).map(|status| status.running).unwrap_or(false) {
+    if process::status(handle)
+        .map(|status| status.running)
+        .unwrap_or(false)
+    {
         let _ = process::kill(handle, libc_signal::SIGKILL);
         let _ = process::wait(handle, 2_000);
     }
@@ -56,17 +59,33 @@ mod libc_signal {
     pub const SIGKILL: i32 = 9;
 }
 
-fn query_binary(binary: &str, mtime_ns: u64, socket: &str, handle: process::ProcessHandle) -> Result<QemuCaps, Error> {
-    let failed = |why: String| qemu_error(ErrorNumber::INTERNAL_ERROR, format!("Failed to probe capabilities for {binary}: {why}"));
-    let (mut monitor, version) = connect_while_alive(socket, handle).map_err(|error| failed(describe(&error)))?;
+fn query_binary(
+    binary: &str,
+    mtime_ns: u64,
+    socket: &str,
+    handle: process::ProcessHandle,
+) -> Result<QemuCaps, Error> {
+    let failed = |why: String| {
+        qemu_error(
+            ErrorNumber::INTERNAL_ERROR,
+            format!("Failed to probe capabilities for {binary}: {why}"),
+        )
+    };
+    let (mut monitor, version) =
+        connect_while_alive(socket, handle).map_err(|error| failed(describe(&error)))?;
     let mut ask = |command: &str, arguments: Option<Value>| {
-        monitor.execute(command, arguments).map_err(|error| failed(format!("{command}: {}", describe(&error))))
+        monitor
+            .execute(command, arguments)
+            .map_err(|error| failed(format!("{command}: {}", describe(&error))))
     };
     let package = String::new();
     let target = ask("query-target", None)?;
     let machines = ask("query-machines", None)?;
     let cpus = ask("query-cpu-definitions", None).unwrap_or(Value::Array(Vec::new()));
-    let devices = ask("qom-list-types", Some(json!({"implements": "device", "abstract": false})))?;
+    let devices = ask(
+        "qom-list-types",
+        Some(json!({"implements": "device", "abstract": false})),
+    )?;
     let all_types = ask("qom-list-types", Some(json!({"abstract": false})))?;
     let commands = ask("query-commands", None)?;
     let kvm = ask("query-kvm", None)?;
@@ -75,7 +94,12 @@ fn query_binary(binary: &str, mtime_ns: u64, socket: &str, handle: process::Proc
     let names = |value: &Value| -> BTreeSet<String> {
         value
             .as_array()
-            .map(|entries| entries.iter().filter_map(|entry| entry.get("name")?.as_str().map(str::to_string)).collect())
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|entry| entry.get("name")?.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let devices = names(&devices);
@@ -87,7 +111,11 @@ fn query_binary(binary: &str, mtime_ns: u64, socket: &str, handle: process::Proc
         binary_mtime_ns: mtime_ns,
         version: version.as_number(),
         package,
-        arch: target.get("arch").and_then(Value::as_str).unwrap_or("").to_string(),
+        arch: target
+            .get("arch")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         kvm: kvm_present && dev_kvm,
         machines: parse_machines(&machines),
         cpu_models: parse_cpu_models(&cpus),
@@ -98,15 +126,24 @@ fn query_binary(binary: &str, mtime_ns: u64, socket: &str, handle: process::Proc
 }
 
 /// Connects to the probe's socket, giving up as soon as the process is gone.
-fn connect_while_alive(socket: &str, handle: process::ProcessHandle) -> Result<(Monitor, crate::qmp::QemuVersion), QmpError> {
+fn connect_while_alive(
+    socket: &str,
+    handle: process::ProcessHandle,
+) -> Result<(Monitor, crate::qmp::QemuVersion), QmpError> {
     let deadline = crate::util::now_ms() + u64::from(PROBE_TIMEOUT_MS);
     loop {
         match Monitor::connect(socket, 100, PROBE_TIMEOUT_MS) {
             Ok(connected) => return Ok(connected),
             Err(error) => {
-                let alive = process::status(handle).map(|status| status.running).unwrap_or(false);
+                let alive = process::status(handle)
+                    .map(|status| status.running)
+                    .unwrap_or(false);
                 if !alive || crate::util::now_ms() > deadline {
-                    return Err(if alive { QmpError::Timeout } else { QmpError::Closed });
+                    return Err(if alive {
+                        QmpError::Timeout
+                    } else {
+                        QmpError::Closed
+                    });
                 }
                 if !matches!(error, QmpError::Host(_)) {
                     return Err(error);
@@ -127,7 +164,9 @@ fn describe(error: &QmpError) -> String {
 }
 
 pub fn parse_machines(reply: &Value) -> Vec<MachineType> {
-    let Some(entries) = reply.as_array() else { return Vec::new() };
+    let Some(entries) = reply.as_array() else {
+        return Vec::new();
+    };
     entries
         .iter()
         .filter_map(|entry| {
@@ -148,16 +187,27 @@ pub fn parse_machines(reply: &Value) -> Vec<MachineType> {
 }
 
 pub fn parse_cpu_models(reply: &Value) -> Vec<CpuModel> {
-    let Some(entries) = reply.as_array() else { return Vec::new() };
+    let Some(entries) = reply.as_array() else {
+        return Vec::new();
+    };
     entries
         .iter()
         .filter_map(|entry| {
-            let unavailable = entry.get("unavailable-features").and_then(Value::as_array).map_or(0, Vec::len);
+            let unavailable = entry
+                .get("unavailable-features")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             Some(CpuModel {
                 name: entry.get("name")?.as_str()?.to_string(),
-                typename: entry.get("typename").and_then(Value::as_str).map(str::to_string),
+                typename: entry
+                    .get("typename")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 usable: unavailable == 0,
-                deprecated: entry.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+                deprecated: entry
+                    .get("deprecated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             })
         })
         .collect()
@@ -180,9 +230,15 @@ mod tests {
         assert_eq!(parsed[0].alias.as_deref(), Some("pc"));
         assert!(parsed[0].is_default && parsed[0].hotpluggable_cpus);
         assert_eq!(parsed[0].max_cpus, 255);
-        let caps = QemuCaps { machines: parsed, ..QemuCaps::default() };
+        let caps = QemuCaps {
+            machines: parsed,
+            ..QemuCaps::default()
+        };
         assert_eq!(caps.canonical_machine("pc"), "pc-i440fx-7.2");
-        assert_eq!(caps.machine("pc").map(|m| m.name.as_str()), Some("pc-i440fx-7.2"));
+        assert_eq!(
+            caps.machine("pc").map(|m| m.name.as_str()),
+            Some("pc-i440fx-7.2")
+        );
         assert!(caps.machine("nope").is_none());
 
         let cpus = json!([{"name": "host", "typename": "host-x86_64-cpu", "unavailable-features": ["kvm"]},
