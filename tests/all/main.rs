@@ -8,5 +8,6 @@ mod host;
 mod lxc;
 mod rvirsh;
 mod test_driver;
+mod qemu;
 #[path = "../rpc/mod.rs"]
 mod rpc;
