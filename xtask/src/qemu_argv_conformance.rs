@@ -25,16 +25,23 @@ pub fn run(args: &[String]) -> ExitCode {
     let verbose = args.iter().any(|arg| arg == "-v");
     let positional: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
     let (dir, only): (PathBuf, Vec<&str>) = match positional.split_first() {
-        Some((first, rest)) if Path::new(first.as_str()).is_dir() => {
-            (PathBuf::from(first.as_str()), rest.iter().map(|case| case.as_str()).collect())
-        }
-        _ => (PathBuf::from("../shared/libvirt-testdata"), positional.iter().map(|case| case.as_str()).collect()),
+        Some((first, rest)) if Path::new(first.as_str()).is_dir() => (
+            PathBuf::from(first.as_str()),
+            rest.iter().map(|case| case.as_str()).collect(),
+        ),
+        _ => (
+            PathBuf::from("../shared/libvirt-testdata"),
+            positional.iter().map(|case| case.as_str()).collect(),
+        ),
     };
     let data = dir.join("qemuxml2argvdata");
     let caps_path = match newest_caps(&dir.join("qemucapabilitiesdata")) {
         Some(path) => path,
         None => {
-            eprintln!("no x86_64 capabilities in {}", dir.join("qemucapabilitiesdata").display());
+            eprintln!(
+                "no x86_64 capabilities in {}",
+                dir.join("qemucapabilitiesdata").display()
+            );
             return ExitCode::from(2);
         }
     };
@@ -48,7 +55,13 @@ pub fn run(args: &[String]) -> ExitCode {
     let mut cases: Vec<String> = match std::fs::read_dir(&data) {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok())
-            .filter_map(|entry| entry.file_name().to_str()?.strip_suffix(".x86_64-latest.args").map(str::to_string))
+            .filter_map(|entry| {
+                entry
+                    .file_name()
+                    .to_str()?
+                    .strip_suffix(".x86_64-latest.args")
+                    .map(str::to_string)
+            })
             .filter(|name| data.join(format!("{name}.xml")).is_file())
             .collect(),
         Err(error) => {
@@ -83,20 +96,27 @@ pub fn run(args: &[String]) -> ExitCode {
     println!(
         "qemu argv conformance ({}, caps {}): {passed} passed, {failed} failed of {} cases",
         data.display(),
-        caps_path.file_name().and_then(|name| name.to_str()).unwrap_or(""),
+        caps_path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or(""),
         cases.len()
     );
     ExitCode::SUCCESS
 }
 
 fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
-    let xml = std::fs::read_to_string(data.join(format!("{case}.xml"))).map_err(|error| format!("read: {error}"))?;
-    let expected_text =
-        std::fs::read_to_string(data.join(format!("{case}.x86_64-latest.args"))).map_err(|error| format!("read: {error}"))?;
+    let xml = std::fs::read_to_string(data.join(format!("{case}.xml")))
+        .map_err(|error| format!("read: {error}"))?;
+    let expected_text = std::fs::read_to_string(data.join(format!("{case}.x86_64-latest.args")))
+        .map_err(|error| format!("read: {error}"))?;
     let mut def = Domain::parse(&xml).map_err(|error| format!("parse error\n{error}"))?;
-    def.post_parse().map_err(|error| format!("post-parse error\n{error}"))?;
-    prepare::apply_qemu_defaults(&mut def, caps).map_err(|error| format!("qemu defaults error\n{}", error.message))?;
-    prepare::assign_addresses(&mut def).map_err(|error| format!("address error\n{}", error.message))?;
+    def.post_parse()
+        .map_err(|error| format!("post-parse error\n{error}"))?;
+    prepare::apply_qemu_defaults(&mut def, caps)
+        .map_err(|error| format!("qemu defaults error\n{}", error.message))?;
+    prepare::assign_addresses(&mut def)
+        .map_err(|error| format!("address error\n{}", error.message))?;
     prepare::prepare_for_start(&mut def);
     prepare::assign_aliases(&mut def);
     let short = format!("-1-{}", def.name().chars().take(20).collect::<String>());
@@ -111,11 +131,17 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
             .devices
             .interfaces
             .iter()
-            .filter_map(|interface| interface.info.alias_name().map(|alias| (alias.to_string(), vec![3])))
+            .filter_map(|interface| {
+                interface
+                    .info
+                    .alias_name()
+                    .map(|alias| (alias.to_string(), vec![3]))
+            })
             .collect(),
         ..BuildContext::default()
     };
-    let built = argv::build(&def, caps, &ctx).map_err(|error| format!("build error\n{}", error.message))?;
+    let built =
+        argv::build(&def, caps, &ctx).map_err(|error| format!("build error\n{}", error.message))?;
     let mut ours = vec![built.program.clone()];
     ours.extend(built.args.iter().cloned());
     let expected = normalize_libvirt(&strip_env(shell_split(&expected_text)));
@@ -123,15 +149,33 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
     if ours == expected {
         return Ok(());
     }
-    let position = ours.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(ours.len().min(expected.len()));
+    let position = ours
+        .iter()
+        .zip(&expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(ours.len().min(expected.len()));
     let context = |words: &[String]| {
         let start = position.saturating_sub(1);
-        words.get(start..(position + 2).min(words.len())).map(|slice| slice.join(" ")).unwrap_or_default()
+        words
+            .get(start..(position + 2).min(words.len()))
+            .map(|slice| slice.join(" "))
+            .unwrap_or_default()
     };
-    let option = expected.get(position.saturating_sub(1)).filter(|word| word.starts_with('-')).cloned().unwrap_or_default();
+    let option = expected
+        .get(position.saturating_sub(1))
+        .filter(|word| word.starts_with('-'))
+        .cloned()
+        .unwrap_or_default();
     Ok::<(), String>(()).and(Err(format!(
         "differs at {}\n  expected: {}\n  got:      {}",
-        if option.is_empty() { expected.get(position).cloned().unwrap_or_else(|| "end".into()) } else { option },
+        if option.is_empty() {
+            expected
+                .get(position)
+                .cloned()
+                .unwrap_or_else(|| "end".into())
+        } else {
+            option
+        },
         context(&expected),
         context(&ours)
     )))
@@ -139,7 +183,10 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
 
 /// Drops the leading `VAR=value` words.
 fn strip_env(words: Vec<String>) -> Vec<String> {
-    let start = words.iter().position(|word| word.starts_with('/')).unwrap_or(0);
+    let start = words
+        .iter()
+        .position(|word| word.starts_with('/'))
+        .unwrap_or(0);
     words[start..].to_vec()
 }
 
@@ -163,7 +210,9 @@ fn replace_fdset(word: &str) -> String {
             out.push(',');
         }
         match part.split_once('=') {
-            Some((key, value)) if value.starts_with("/dev/fdset/") => out.push_str(&format!("{key}=<fd>")),
+            Some((key, value)) if value.starts_with("/dev/fdset/") => {
+                out.push_str(&format!("{key}=<fd>"))
+            }
             _ => out.push_str(part),
         }
     }
@@ -174,23 +223,36 @@ fn normalize_ours(words: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     let mut previous = "";
     for word in words {
-        let normalized = if previous == "-chardev" && word.starts_with("socket,") && word.contains(",server=on") {
-            word.split(',').map(|part| if part.starts_with("path=") { "fd=1729".to_string() } else { part.to_string() }).collect::<Vec<_>>().join(",")
-        } else if previous == "-chardev" && (word.starts_with("file,") || word.contains(",logfile=")) {
-            let file = word.starts_with("file,");
-            word.split(',')
-                .map(|part| {
-                    if (file && part.starts_with("path=")) || part.starts_with("logfile=") {
-                        format!("{}=<fd>", part.split_once('=').map_or(part, |(key, _)| key))
-                    } else {
-                        part.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        } else {
-            word.clone()
-        };
+        let normalized =
+            if previous == "-chardev" && word.starts_with("socket,") && word.contains(",server=on")
+            {
+                word.split(',')
+                    .map(|part| {
+                        if part.starts_with("path=") {
+                            "fd=1729".to_string()
+                        } else {
+                            part.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else if previous == "-chardev"
+                && (word.starts_with("file,") || word.contains(",logfile="))
+            {
+                let file = word.starts_with("file,");
+                word.split(',')
+                    .map(|part| {
+                        if (file && part.starts_with("path=")) || part.starts_with("logfile=") {
+                            format!("{}=<fd>", part.split_once('=').map_or(part, |(key, _)| key))
+                        } else {
+                            part.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                word.clone()
+            };
         previous = word;
         out.push(normalized);
     }
@@ -205,7 +267,10 @@ fn newest_caps(dir: &Path) -> Option<PathBuf> {
         .filter_map(|entry| {
             let name = entry.file_name().to_str()?.to_string();
             let version = name.strip_prefix("caps_")?.strip_suffix(".x86_64.xml")?;
-            let numbers = version.split('.').map(|part| part.parse().ok()).collect::<Option<Vec<u32>>>()?;
+            let numbers = version
+                .split('.')
+                .map(|part| part.parse().ok())
+                .collect::<Option<Vec<u32>>>()?;
             Some((numbers, entry.path()))
         })
         .collect();
@@ -233,8 +298,11 @@ fn text_of(content: &str, tag: &str) -> Option<String> {
 fn load_libvirt_caps(path: &Path) -> Result<QemuCaps, String> {
     let content = std::fs::read_to_string(path).map_err(|error| error.to_string())?;
     let mut caps = QemuCaps {
-        binary: text_of(&content, "emulator").unwrap_or_else(|| "/usr/bin/qemu-system-x86_64".into()),
-        version: text_of(&content, "version").and_then(|text| text.parse().ok()).unwrap_or(0),
+        binary: text_of(&content, "emulator")
+            .unwrap_or_else(|| "/usr/bin/qemu-system-x86_64".into()),
+        version: text_of(&content, "version")
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(0),
         arch: text_of(&content, "arch").unwrap_or_else(|| "x86_64".into()),
         kvm: true,
         ..QemuCaps::default()
@@ -246,12 +314,16 @@ fn load_libvirt_caps(path: &Path) -> Result<QemuCaps, String> {
                 devices.insert(name);
             }
         } else if line.starts_with("<machine type='tcg'") {
-            let Some(name) = attribute(line, "name") else { continue };
+            let Some(name) = attribute(line, "name") else {
+                continue;
+            };
             let machine = MachineType {
                 name,
                 alias: None,
                 is_default: attribute(line, "default").as_deref() == Some("yes"),
-                max_cpus: attribute(line, "maxCpus").and_then(|text| text.parse().ok()).unwrap_or(1),
+                max_cpus: attribute(line, "maxCpus")
+                    .and_then(|text| text.parse().ok())
+                    .unwrap_or(1),
                 hotpluggable_cpus: attribute(line, "hotplugCpus").as_deref() == Some("yes"),
                 default_cpu_type: attribute(line, "defaultCPU"),
                 default_ram_id: attribute(line, "defaultRAMid"),
@@ -260,11 +332,17 @@ fn load_libvirt_caps(path: &Path) -> Result<QemuCaps, String> {
             // libvirt's tests strip aliases for "latest", so `pc` stays `pc` on the command
             // line: the alias becomes a machine type of its own.
             if let Some(alias) = attribute(line, "alias") {
-                caps.machines.push(MachineType { name: alias, is_default: false, ..machine.clone() });
+                caps.machines.push(MachineType {
+                    name: alias,
+                    is_default: false,
+                    ..machine.clone()
+                });
             }
             caps.machines.push(machine);
         } else if line.starts_with("<cpu type='tcg'") {
-            let Some(name) = attribute(line, "name") else { continue };
+            let Some(name) = attribute(line, "name") else {
+                continue;
+            };
             caps.cpu_models.push(CpuModel {
                 name,
                 typename: attribute(line, "typename"),
