@@ -248,6 +248,50 @@ xdr_struct! {
     }
 }
 
+xdr_struct! {
+    /// `remote_domain_disk_error`.
+    pub struct DiskError {
+        pub disk: String,
+        pub error: i32,
+    }
+}
+
+xdr_struct! {
+    /// `remote_domain_ip_addr`.
+    pub struct IpAddr {
+        pub kind: i32,
+        pub addr: String,
+        pub prefix: u32,
+    }
+}
+
+xdr_struct! {
+    /// `remote_domain_interface`.
+    pub struct GuestIface {
+        pub name: String,
+        pub hwaddr: Option<String>,
+        pub addrs: Vec<IpAddr>,
+    }
+}
+
+xdr_struct! {
+    /// DOMAIN_GET_JOB_INFO reply (the legacy `virDomainJobInfo`).
+    pub struct JobInfoRet {
+        pub kind: i32,
+        pub time_elapsed: u64,
+        pub time_remaining: u64,
+        pub data_total: u64,
+        pub data_processed: u64,
+        pub data_remaining: u64,
+        pub mem_total: u64,
+        pub mem_processed: u64,
+        pub mem_remaining: u64,
+        pub file_total: u64,
+        pub file_processed: u64,
+        pub file_remaining: u64,
+    }
+}
+
 use remote_proc as p;
 use virt_core::{InterfaceRef, SecretRef, StoragePoolRef, StorageVolRef, Uuid};
 
@@ -358,6 +402,42 @@ procedures! {
     DomainInjectNmi = REMOTE_PROGRAM / p::DOMAIN_INJECT_NMI, (dom: DomainRef, flags: u32) -> ();
     DomainGetSecurityLabel = REMOTE_PROGRAM / p::DOMAIN_GET_SECURITY_LABEL, (dom: DomainRef) -> SecurityLabelRet;
     DomainGetMessages = REMOTE_PROGRAM / p::DOMAIN_GET_MESSAGES, (dom: DomainRef, flags: u32) -> Vec<String>;
+
+    DomainGetSecurityLabelList = REMOTE_PROGRAM / p::DOMAIN_GET_SECURITY_LABEL_LIST, (dom: DomainRef) -> (Vec<SecurityLabelRet>, i32);
+    ConnectGetCpuModelNames = REMOTE_PROGRAM / p::CONNECT_GET_CPU_MODEL_NAMES, (arch: String, need_results: i32, flags: u32) -> (Vec<String>, i32);
+    ConnectCompareCpu = REMOTE_PROGRAM / p::CONNECT_COMPARE_CPU, (xml: String, flags: u32) -> i32;
+    ConnectBaselineCpu = REMOTE_PROGRAM / p::CONNECT_BASELINE_CPU, (xml_cpus: Vec<String>, flags: u32) -> String;
+    DomainGetMemoryParameters = REMOTE_PROGRAM / p::DOMAIN_GET_MEMORY_PARAMETERS, (dom: DomainRef, nparams: i32, flags: u32) -> (Vec<TypedParam>, i32);
+    DomainSetMemoryParameters = REMOTE_PROGRAM / p::DOMAIN_SET_MEMORY_PARAMETERS, (dom: DomainRef, params: Vec<TypedParam>, flags: u32) -> ();
+    DomainGetBlkioParameters = REMOTE_PROGRAM / p::DOMAIN_GET_BLKIO_PARAMETERS, (dom: DomainRef, nparams: i32, flags: u32) -> (Vec<TypedParam>, i32);
+    DomainSetBlkioParameters = REMOTE_PROGRAM / p::DOMAIN_SET_BLKIO_PARAMETERS, (dom: DomainRef, params: Vec<TypedParam>, flags: u32) -> ();
+    DomainGetNumaParameters = REMOTE_PROGRAM / p::DOMAIN_GET_NUMA_PARAMETERS, (dom: DomainRef, nparams: i32, flags: u32) -> (Vec<TypedParam>, i32);
+    DomainSetNumaParameters = REMOTE_PROGRAM / p::DOMAIN_SET_NUMA_PARAMETERS, (dom: DomainRef, params: Vec<TypedParam>, flags: u32) -> ();
+    DomainGetInterfaceParameters = REMOTE_PROGRAM / p::DOMAIN_GET_INTERFACE_PARAMETERS, (dom: DomainRef, device: String, nparams: i32, flags: u32) -> (Vec<TypedParam>, i32);
+    DomainSetInterfaceParameters = REMOTE_PROGRAM / p::DOMAIN_SET_INTERFACE_PARAMETERS, (dom: DomainRef, device: String, params: Vec<TypedParam>, flags: u32) -> ();
+    DomainGetBlockIoTune = REMOTE_PROGRAM / p::DOMAIN_GET_BLOCK_IO_TUNE, (dom: DomainRef, disk: Option<String>, nparams: i32, flags: u32) -> (Vec<TypedParam>, i32);
+    DomainSetBlockIoTune = REMOTE_PROGRAM / p::DOMAIN_SET_BLOCK_IO_TUNE, (dom: DomainRef, disk: String, params: Vec<TypedParam>, flags: u32) -> ();
+    DomainGetPerfEvents = REMOTE_PROGRAM / p::DOMAIN_GET_PERF_EVENTS, (dom: DomainRef, flags: u32) -> Vec<TypedParam>;
+    DomainSetPerfEvents = REMOTE_PROGRAM / p::DOMAIN_SET_PERF_EVENTS, (dom: DomainRef, params: Vec<TypedParam>, flags: u32) -> ();
+    DomainGetLaunchSecurityInfo = REMOTE_PROGRAM / p::DOMAIN_GET_LAUNCH_SECURITY_INFO, (dom: DomainRef, flags: u32) -> Vec<TypedParam>;
+    DomainGetGuestInfo = REMOTE_PROGRAM / p::DOMAIN_GET_GUEST_INFO, (dom: DomainRef, types: u32, flags: u32) -> Vec<TypedParam>;
+    DomainGetBlockInfo = REMOTE_PROGRAM / p::DOMAIN_GET_BLOCK_INFO, (dom: DomainRef, path: String, flags: u32) -> (u64, u64, u64);
+    DomainGetVcpuPinInfo = REMOTE_PROGRAM / p::DOMAIN_GET_VCPU_PIN_INFO, (dom: DomainRef, ncpumaps: i32, maplen: i32, flags: u32) -> (Opaque, i32);
+    DomainPinVcpu = REMOTE_PROGRAM / p::DOMAIN_PIN_VCPU, (dom: DomainRef, vcpu: u32, cpumap: Opaque) -> ();
+    DomainPinVcpuFlags = REMOTE_PROGRAM / p::DOMAIN_PIN_VCPU_FLAGS, (dom: DomainRef, vcpu: u32, cpumap: Opaque, flags: u32) -> ();
+    DomainInterfaceAddresses = REMOTE_PROGRAM / p::DOMAIN_INTERFACE_ADDRESSES, (dom: DomainRef, source: u32, flags: u32) -> Vec<GuestIface>;
+    DomainGetJobStats = REMOTE_PROGRAM / p::DOMAIN_GET_JOB_STATS, (dom: DomainRef, flags: u32) -> (i32, Vec<TypedParam>);
+    DomainGetJobInfo = REMOTE_PROGRAM / p::DOMAIN_GET_JOB_INFO, (dom: DomainRef) -> JobInfoRet;
+    DomainAbortJob = REMOTE_PROGRAM / p::DOMAIN_ABORT_JOB, (dom: DomainRef) -> ();
+    DomainAbortJobFlags = REMOTE_PROGRAM / p::DOMAIN_ABORT_JOB_FLAGS, (dom: DomainRef, flags: u32) -> ();
+    DomainCoreDump = REMOTE_PROGRAM / p::DOMAIN_CORE_DUMP, (dom: DomainRef, to: String, flags: u32) -> ();
+    DomainCoreDumpWithFormat = REMOTE_PROGRAM / p::DOMAIN_CORE_DUMP_WITH_FORMAT, (dom: DomainRef, to: String, format: u32, flags: u32) -> ();
+    DomainSetLifecycleAction = REMOTE_PROGRAM / p::DOMAIN_SET_LIFECYCLE_ACTION, (dom: DomainRef, kind: u32, action: u32, flags: u32) -> ();
+    DomainGetTime = REMOTE_PROGRAM / p::DOMAIN_GET_TIME, (dom: DomainRef, flags: u32) -> (i64, u32);
+    DomainSetTime = REMOTE_PROGRAM / p::DOMAIN_SET_TIME, (dom: DomainRef, seconds: i64, nseconds: u32, flags: u32) -> ();
+    DomainFsFreeze = REMOTE_PROGRAM / p::DOMAIN_FSFREEZE, (dom: DomainRef, mountpoints: Vec<String>, flags: u32) -> i32;
+    DomainFsThaw = REMOTE_PROGRAM / p::DOMAIN_FSTHAW, (dom: DomainRef, mountpoints: Vec<String>, flags: u32) -> i32;
+    DomainGetDiskErrors = REMOTE_PROGRAM / p::DOMAIN_GET_DISK_ERRORS, (dom: DomainRef, max_errors: u32, flags: u32) -> (Vec<DiskError>, i32);
 
     // ---- snapshots ----
     DomainSnapshotCreateXml = REMOTE_PROGRAM / p::DOMAIN_SNAPSHOT_CREATE_XML, (dom: DomainRef, xml_desc: String, flags: u32) -> SnapshotRef;

@@ -249,3 +249,36 @@ fn volume_upload_then_download() {
     assert_eq!(back.len(), data.len());
     assert!(back == data, "downloaded bytes differ");
 }
+
+#[test]
+fn console_stream_as_a_descriptor() {
+    let (_server, conn) = setup();
+    let dom = conn
+        .domain_define_xml(
+            &domain_xml("rt-console-fd", "bb3c1f43-5d1e-4a0c-9a3e-1d2c3b4a5f60"),
+            0,
+        )
+        .expect("define");
+    let fd = conn
+        .connection()
+        .domain_open_console_stream(&dom.reference(), None, 0)
+        .expect("console");
+    let mut console = std::os::unix::net::UnixStream::from(fd);
+    console
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&got).contains("ready\n") {
+        let n = console.read(&mut buf).expect("greeting");
+        assert!(n > 0, "console closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    console.write_all(b"over a socket pair\n").expect("type");
+    let mut echo = Vec::new();
+    while !String::from_utf8_lossy(&echo).contains("OVER A SOCKET PAIR\n") {
+        let n = console.read(&mut buf).expect("echo");
+        assert!(n > 0, "console closed early");
+        echo.extend_from_slice(&buf[..n]);
+    }
+}

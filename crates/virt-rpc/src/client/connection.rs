@@ -106,6 +106,14 @@ impl<P: Procedure> TypedPending<P> {
     }
 }
 
+fn needs_device(api: &str) -> Error {
+    Error::new(
+        ErrorNumber::INVALID_ARG,
+        ErrorDomain::DOMAIN,
+        format!("{api} needs a device name"),
+    )
+}
+
 /// Treats "the daemon does not have this call" as `default`.
 fn or_unsupported<T>(result: Result<T>, default: T) -> Result<T> {
     match result {
@@ -220,6 +228,24 @@ impl Connection for RemoteConnection {
     }
     fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
         self.call::<proto::ConnectDomainXmlFromNative>((format.into(), config.into(), flags))
+    }
+    fn node_get_security_model(&self) -> Result<SecurityModel> {
+        let ret = self.call::<proto::NodeGetSecurityModel>(())?;
+        Ok(SecurityModel {
+            model: ret.model.to_string_lossy(),
+            doi: ret.doi.to_string_lossy(),
+        })
+    }
+    fn get_cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        Ok(self
+            .call::<proto::ConnectGetCpuModelNames>((arch.into(), 1, flags))?
+            .0)
+    }
+    fn compare_cpu(&self, xml: &str, flags: u32) -> Result<i32> {
+        self.call::<proto::ConnectCompareCpu>((xml.into(), flags))
+    }
+    fn baseline_cpu(&self, xmls: &[String], flags: u32) -> Result<String> {
+        self.call::<proto::ConnectBaselineCpu>((xmls.to_vec(), flags))
     }
     fn events(&self) -> Result<broadcast::Receiver<Event>> {
         let receiver = self.core.events.subscribe();
@@ -571,6 +597,233 @@ impl Connection for RemoteConnection {
         Ok(self
             .call::<proto::QemuDomainAgentCommand>((dom.clone(), cmd.into(), timeout, flags))?
             .unwrap_or_default())
+    }
+
+    fn domain_open_console_stream(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<std::os::fd::OwnedFd> {
+        super::console::open_fd(self, dom, dev_name, flags)
+    }
+    fn domain_get_parameters(
+        &self,
+        dom: &DomainRef,
+        set: ParameterSet,
+        device: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        let d = || dom.clone();
+        let flags_ok = flags | proto::TYPED_PARAM_STRING_OKAY;
+        // The counted families: ask for the count, then for that many.
+        let counted =
+            |fetch: &dyn Fn(i32) -> Result<(Vec<TypedParam>, i32)>| -> Result<Vec<TypedParam>> {
+                let (_, count) = fetch(0)?;
+                if count <= 0 {
+                    return Ok(Vec::new());
+                }
+                Ok(fetch(count)?.0)
+            };
+        match set {
+            ParameterSet::Memory => {
+                counted(&|n| self.call::<proto::DomainGetMemoryParameters>((d(), n, flags_ok)))
+            }
+            ParameterSet::Blkio => {
+                counted(&|n| self.call::<proto::DomainGetBlkioParameters>((d(), n, flags_ok)))
+            }
+            ParameterSet::Numa => {
+                counted(&|n| self.call::<proto::DomainGetNumaParameters>((d(), n, flags_ok)))
+            }
+            ParameterSet::Interface => {
+                let device =
+                    device.ok_or_else(|| needs_device("virDomainGetInterfaceParameters"))?;
+                counted(&|n| {
+                    self.call::<proto::DomainGetInterfaceParameters>((
+                        d(),
+                        device.into(),
+                        n,
+                        flags_ok,
+                    ))
+                })
+            }
+            ParameterSet::BlockIoTune => counted(&|n| {
+                self.call::<proto::DomainGetBlockIoTune>((
+                    d(),
+                    device.map(str::to_string),
+                    n,
+                    flags_ok,
+                ))
+            }),
+            ParameterSet::PerfEvents => self.call::<proto::DomainGetPerfEvents>((d(), flags)),
+            ParameterSet::LaunchSecurity => {
+                self.call::<proto::DomainGetLaunchSecurityInfo>((d(), flags))
+            }
+            ParameterSet::GuestInfo => {
+                // The `types` bitmask rides in `device` for this family.
+                let types = device.and_then(|t| t.parse().ok()).unwrap_or(0);
+                self.call::<proto::DomainGetGuestInfo>((d(), types, flags))
+            }
+        }
+    }
+    fn domain_set_parameters(
+        &self,
+        dom: &DomainRef,
+        set: ParameterSet,
+        device: Option<&str>,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        let (d, p) = (dom.clone(), params.to_vec());
+        match set {
+            ParameterSet::Memory => self.call::<proto::DomainSetMemoryParameters>((d, p, flags)),
+            ParameterSet::Blkio => self.call::<proto::DomainSetBlkioParameters>((d, p, flags)),
+            ParameterSet::Numa => self.call::<proto::DomainSetNumaParameters>((d, p, flags)),
+            ParameterSet::Interface => {
+                let device =
+                    device.ok_or_else(|| needs_device("virDomainSetInterfaceParameters"))?;
+                self.call::<proto::DomainSetInterfaceParameters>((d, device.into(), p, flags))
+            }
+            ParameterSet::BlockIoTune => {
+                let disk = device.ok_or_else(|| needs_device("virDomainSetBlockIoTune"))?;
+                self.call::<proto::DomainSetBlockIoTune>((d, disk.into(), p, flags))
+            }
+            ParameterSet::PerfEvents => self.call::<proto::DomainSetPerfEvents>((d, p, flags)),
+            ParameterSet::LaunchSecurity => Err(Error::no_support(
+                ErrorDomain::DOMAIN,
+                "virDomainSetLaunchSecurityState",
+            )),
+            ParameterSet::GuestInfo => Err(Error::no_support(
+                ErrorDomain::DOMAIN,
+                "virDomainSetGuestInfo",
+            )),
+        }
+    }
+    fn domain_get_security_label(&self, dom: &DomainRef) -> Result<Vec<SecurityLabel>> {
+        let labels = match self.call::<proto::DomainGetSecurityLabelList>((dom.clone(),)) {
+            Ok((labels, _)) => labels,
+            Err(error) if error.code() == ErrorNumber::NO_SUPPORT => {
+                vec![self.call::<proto::DomainGetSecurityLabel>((dom.clone(),))?]
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(labels
+            .into_iter()
+            .filter(|l| !l.label.0.is_empty())
+            .map(|l| SecurityLabel {
+                label: l.label.to_string_lossy(),
+                enforcing: l.enforcing != 0,
+            })
+            .collect())
+    }
+    fn domain_get_block_info(&self, dom: &DomainRef, disk: &str, flags: u32) -> Result<BlockInfo> {
+        let (allocation, capacity, physical) =
+            self.call::<proto::DomainGetBlockInfo>((dom.clone(), disk.into(), flags))?;
+        Ok(BlockInfo {
+            capacity,
+            allocation,
+            physical,
+        })
+    }
+    fn domain_get_vcpu_info(&self, dom: &DomainRef) -> Result<Vec<VcpuInfo>> {
+        let n_vcpus = self.domain_get_info(dom)?.nr_virt_cpu as i32;
+        let n_cpus = self.node_get_info()?.cpus.max(1) as usize;
+        let map_len = n_cpus.div_ceil(8);
+        let (info, maps) =
+            self.call::<proto::DomainGetVcpus>((dom.clone(), n_vcpus, map_len as i32))?;
+        Ok(info
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| VcpuInfo {
+                number: v.number,
+                state: v.state,
+                cpu_time_ns: v.cpu_time,
+                cpu: v.cpu,
+                cpumap: maps
+                    .0
+                    .iter()
+                    .skip(i * map_len)
+                    .take(map_len)
+                    .copied()
+                    .collect(),
+            })
+            .collect())
+    }
+    fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        self.call::<proto::DomainPinVcpuFlags>((dom.clone(), vcpu, Opaque(cpumap.to_vec()), flags))
+    }
+    fn domain_interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<GuestInterface>> {
+        Ok(self
+            .call::<proto::DomainInterfaceAddresses>((dom.clone(), source, flags))?
+            .into_iter()
+            .map(|iface| GuestInterface {
+                name: iface.name,
+                hwaddr: iface.hwaddr,
+                addresses: iface
+                    .addrs
+                    .into_iter()
+                    .map(|a| IpAddress {
+                        kind: a.kind,
+                        address: a.addr,
+                        prefix: a.prefix,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+    fn domain_get_job_stats(&self, dom: &DomainRef, flags: u32) -> Result<JobStats> {
+        let (kind, params) = self.call::<proto::DomainGetJobStats>((dom.clone(), flags))?;
+        Ok(JobStats { kind, params })
+    }
+    fn domain_abort_job(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        if flags == 0 {
+            return self.call::<proto::DomainAbortJob>((dom.clone(),));
+        }
+        self.call::<proto::DomainAbortJobFlags>((dom.clone(), flags))
+    }
+    fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
+        self.call::<proto::DomainCoreDumpWithFormat>((dom.clone(), to.into(), format, flags))
+    }
+    fn domain_set_lifecycle_action(
+        &self,
+        dom: &DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.call::<proto::DomainSetLifecycleAction>((dom.clone(), kind, action, flags))
+    }
+    fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
+        self.call::<proto::DomainGetTime>((dom.clone(), flags))
+    }
+    fn domain_set_time(
+        &self,
+        dom: &DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.call::<proto::DomainSetTime>((dom.clone(), seconds, nseconds, flags))
+    }
+    fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.call::<proto::DomainFsFreeze>((dom.clone(), mountpoints.to_vec(), flags))
+    }
+    fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.call::<proto::DomainFsThaw>((dom.clone(), mountpoints.to_vec(), flags))
+    }
+    fn domain_get_disk_errors(&self, dom: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
+        let (_, count) = self.call::<proto::DomainGetDiskErrors>((dom.clone(), 0, flags))?;
+        if count <= 0 {
+            return Ok(Vec::new());
+        }
+        let (errors, _) =
+            self.call::<proto::DomainGetDiskErrors>((dom.clone(), count as u32, flags))?;
+        Ok(errors.into_iter().map(|e| (e.disk, e.error)).collect())
     }
 
     // ---- snapshots ----

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 use virt_core::driver::Connection;
 use virt_core::{
-    registry, ConnectUri, DomainRef, Error, ErrorDomain, ErrorNumber, TypedParam, TypedValue,
+    registry, ConnectUri, DomainRef, Error, ErrorDomain, ErrorNumber, ParameterSet, TypedParam,
+    TypedValue,
 };
 
 use super::stream::{self, StreamStart};
@@ -462,19 +463,48 @@ fn handle(
             Ok((Opaque(map), online, cpus as i32))
         }),
         // No security driver: an empty model, as libvirt reports with security_driver = "none".
-        p::NODE_GET_SECURITY_MODEL => run::<NodeGetSecurityModel>(payload, |()| {
-            Ok(SecurityModelRet {
-                model: CharArray::default(),
-                doi: CharArray::default(),
+        // Without a security driver (NO_SUPPORT) the model is empty, which makes virsh skip
+        // the label, as with libvirt's security_driver = "none".
+        p::NODE_GET_SECURITY_MODEL => {
+            run::<NodeGetSecurityModel>(payload, |()| match c.node_get_security_model() {
+                Ok(model) => Ok(SecurityModelRet {
+                    model: c_chars(&model.model),
+                    doi: c_chars(&model.doi),
+                }),
+                Err(error) if error.code() == ErrorNumber::NO_SUPPORT => Ok(SecurityModelRet {
+                    model: CharArray::default(),
+                    doi: CharArray::default(),
+                }),
+                Err(error) => Err(error),
             })
-        }),
+        }
         p::DOMAIN_GET_SECURITY_LABEL => run::<DomainGetSecurityLabel>(payload, |(dom,)| {
-            c.domain_get_state(&dom, 0)?;
-            Ok(SecurityLabelRet {
-                label: CharArray::default(),
-                enforcing: 0,
-            })
+            Ok(security_labels(c, &dom)?
+                .into_iter()
+                .next()
+                .unwrap_or(SecurityLabelRet {
+                    label: CharArray::default(),
+                    enforcing: 0,
+                }))
         }),
+        p::DOMAIN_GET_SECURITY_LABEL_LIST => run::<DomainGetSecurityLabelList>(payload, |(dom,)| {
+            let labels = security_labels(c, &dom)?;
+            let count = labels.len() as i32;
+            Ok((labels, count))
+        }),
+        p::CONNECT_GET_CPU_MODEL_NAMES => {
+            run::<ConnectGetCpuModelNames>(payload, |(arch, need, flags)| {
+                let models = c.get_cpu_model_names(&arch, flags)?;
+                let count = models.len() as i32;
+                Ok((if need == 0 { Vec::new() } else { models }, count))
+            })
+        }
+        p::CONNECT_COMPARE_CPU => {
+            run::<ConnectCompareCpu>(payload, |(xml, flags)| c.compare_cpu(&xml, flags))
+        }
+        p::CONNECT_BASELINE_CPU => {
+            run::<ConnectBaselineCpu>(payload, |(xmls, flags)| c.baseline_cpu(&xmls, flags))
+        }
         p::CONNECT_DOMAIN_XML_TO_NATIVE => {
             run::<ConnectDomainXmlToNative>(payload, |(format, xml, flags)| {
                 c.domain_xml_to_native(&format, &xml, flags)
@@ -835,16 +865,257 @@ fn handle(
         p::DOMAIN_OPEN_CONSOLE => {
             let (dom, dev_name, flags) =
                 decode_args::<<DomainOpenConsole as Procedure>::Args>(payload)?;
-            let endpoint = c.domain_open_console(&dom, dev_name.as_deref(), flags)?;
+            let force = flags & 1 != 0;
+            stream::check_console(client, &dom.uuid, force)?;
+            let fd = c.domain_open_console_stream(&dom, dev_name.as_deref(), flags)?;
             let start = StreamStart::Console {
-                endpoint,
+                fd,
                 domain: dom.uuid,
-                force: flags & 1 != 0,
             };
-            stream::check_console(client, &start)?;
             Ok(Reply {
                 payload: Vec::new(),
                 stream: Some(start),
+            })
+        }
+
+        // ---- domains: tunables, guest and job information ----
+        p::DOMAIN_GET_MEMORY_PARAMETERS => {
+            run::<DomainGetMemoryParameters>(payload, |(dom, nparams, flags)| {
+                get_parameters(c, &dom, ParameterSet::Memory, None, nparams, flags)
+            })
+        }
+        p::DOMAIN_SET_MEMORY_PARAMETERS => {
+            run::<DomainSetMemoryParameters>(payload, |(dom, params, flags)| {
+                c.domain_set_parameters(&dom, ParameterSet::Memory, None, &params, flags)
+            })
+        }
+        p::DOMAIN_GET_BLKIO_PARAMETERS => {
+            run::<DomainGetBlkioParameters>(payload, |(dom, nparams, flags)| {
+                get_parameters(c, &dom, ParameterSet::Blkio, None, nparams, flags)
+            })
+        }
+        p::DOMAIN_SET_BLKIO_PARAMETERS => {
+            run::<DomainSetBlkioParameters>(payload, |(dom, params, flags)| {
+                c.domain_set_parameters(&dom, ParameterSet::Blkio, None, &params, flags)
+            })
+        }
+        p::DOMAIN_GET_NUMA_PARAMETERS => {
+            run::<DomainGetNumaParameters>(payload, |(dom, nparams, flags)| {
+                get_parameters(c, &dom, ParameterSet::Numa, None, nparams, flags)
+            })
+        }
+        p::DOMAIN_SET_NUMA_PARAMETERS => {
+            run::<DomainSetNumaParameters>(payload, |(dom, params, flags)| {
+                c.domain_set_parameters(&dom, ParameterSet::Numa, None, &params, flags)
+            })
+        }
+        p::DOMAIN_GET_INTERFACE_PARAMETERS => {
+            run::<DomainGetInterfaceParameters>(payload, |(dom, device, nparams, flags)| {
+                get_parameters(
+                    c,
+                    &dom,
+                    ParameterSet::Interface,
+                    Some(&device),
+                    nparams,
+                    flags,
+                )
+            })
+        }
+        p::DOMAIN_SET_INTERFACE_PARAMETERS => {
+            run::<DomainSetInterfaceParameters>(payload, |(dom, device, params, flags)| {
+                c.domain_set_parameters(
+                    &dom,
+                    ParameterSet::Interface,
+                    Some(&device),
+                    &params,
+                    flags,
+                )
+            })
+        }
+        p::DOMAIN_GET_BLOCK_IO_TUNE => {
+            run::<DomainGetBlockIoTune>(payload, |(dom, disk, nparams, flags)| {
+                get_parameters(
+                    c,
+                    &dom,
+                    ParameterSet::BlockIoTune,
+                    disk.as_deref(),
+                    nparams,
+                    flags,
+                )
+            })
+        }
+        p::DOMAIN_SET_BLOCK_IO_TUNE => {
+            run::<DomainSetBlockIoTune>(payload, |(dom, disk, params, flags)| {
+                c.domain_set_parameters(
+                    &dom,
+                    ParameterSet::BlockIoTune,
+                    Some(&disk),
+                    &params,
+                    flags,
+                )
+            })
+        }
+        p::DOMAIN_GET_PERF_EVENTS => run::<DomainGetPerfEvents>(payload, |(dom, flags)| {
+            c.domain_get_parameters(&dom, ParameterSet::PerfEvents, None, flags)
+        }),
+        p::DOMAIN_SET_PERF_EVENTS => run::<DomainSetPerfEvents>(payload, |(dom, params, flags)| {
+            c.domain_set_parameters(&dom, ParameterSet::PerfEvents, None, &params, flags)
+        }),
+        p::DOMAIN_GET_LAUNCH_SECURITY_INFO => {
+            run::<DomainGetLaunchSecurityInfo>(payload, |(dom, flags)| {
+                c.domain_get_parameters(&dom, ParameterSet::LaunchSecurity, None, flags)
+            })
+        }
+        // The `types` bitmask travels to the driver as the "device" of the guest-info family.
+        p::DOMAIN_GET_GUEST_INFO => run::<DomainGetGuestInfo>(payload, |(dom, types, flags)| {
+            c.domain_get_parameters(
+                &dom,
+                ParameterSet::GuestInfo,
+                Some(&types.to_string()),
+                flags,
+            )
+        }),
+        p::DOMAIN_GET_BLOCK_INFO => run::<DomainGetBlockInfo>(payload, |(dom, path, flags)| {
+            let info = c.domain_get_block_info(&dom, &path, flags)?;
+            Ok((info.allocation, info.capacity, info.physical))
+        }),
+        p::DOMAIN_GET_VCPUS => run::<DomainGetVcpus>(payload, |(dom, max_info, map_len)| {
+            if max_info < 0 || max_info as usize > 16_384 {
+                return Err(rpc_error("maxinfo > REMOTE_VCPUINFO_MAX"));
+            }
+            if map_len < 0 || (max_info as usize).saturating_mul(map_len as usize) > 8_388_608 {
+                return Err(rpc_error("maxinfo * maplen > REMOTE_CPUMAPS_MAX"));
+            }
+            let vcpus = truncated(c.domain_get_vcpu_info(&dom)?, max_info);
+            let mut maps = Vec::with_capacity(vcpus.len() * map_len as usize);
+            for vcpu in &vcpus {
+                maps.extend(fit_map(&vcpu.cpumap, map_len as usize));
+            }
+            let info = vcpus
+                .into_iter()
+                .map(|v| VcpuInfo {
+                    number: v.number,
+                    state: v.state,
+                    cpu_time: v.cpu_time_ns,
+                    cpu: v.cpu,
+                })
+                .collect();
+            Ok((info, Opaque(maps)))
+        }),
+        p::DOMAIN_GET_VCPU_PIN_INFO => {
+            run::<DomainGetVcpuPinInfo>(payload, |(dom, ncpumaps, map_len, _flags)| {
+                if ncpumaps < 0
+                    || map_len < 0
+                    || (ncpumaps as usize).saturating_mul(map_len as usize) > 8_388_608
+                {
+                    return Err(rpc_error("ncpumaps * maplen > REMOTE_CPUMAPS_MAX"));
+                }
+                let vcpus = truncated(c.domain_get_vcpu_info(&dom)?, ncpumaps);
+                let mut maps = Vec::new();
+                for vcpu in &vcpus {
+                    maps.extend(fit_map(&vcpu.cpumap, map_len as usize));
+                }
+                Ok((Opaque(maps), vcpus.len() as i32))
+            })
+        }
+        p::DOMAIN_PIN_VCPU => run::<DomainPinVcpu>(payload, |(dom, vcpu, map)| {
+            c.domain_pin_vcpu(
+                &dom,
+                vcpu,
+                &map.0,
+                virt_core::consts::domain_modification_impact::LIVE,
+            )
+        }),
+        p::DOMAIN_PIN_VCPU_FLAGS => {
+            run::<DomainPinVcpuFlags>(payload, |(dom, vcpu, map, flags)| {
+                c.domain_pin_vcpu(&dom, vcpu, &map.0, flags)
+            })
+        }
+        p::DOMAIN_INTERFACE_ADDRESSES => {
+            run::<DomainInterfaceAddresses>(payload, |(dom, source, flags)| {
+                Ok(c.domain_interface_addresses(&dom, source, flags)?
+                    .into_iter()
+                    .map(|iface| GuestIface {
+                        name: iface.name,
+                        hwaddr: iface.hwaddr,
+                        addrs: iface
+                            .addresses
+                            .into_iter()
+                            .map(|a| IpAddr {
+                                kind: a.kind,
+                                addr: a.address,
+                                prefix: a.prefix,
+                            })
+                            .collect(),
+                    })
+                    .collect())
+            })
+        }
+        p::DOMAIN_GET_JOB_STATS => run::<DomainGetJobStats>(payload, |(dom, flags)| {
+            let stats = c.domain_get_job_stats(&dom, flags)?;
+            Ok((stats.kind, stats.params))
+        }),
+        p::DOMAIN_GET_JOB_INFO => run::<DomainGetJobInfo>(payload, |(dom,)| {
+            let stats = c.domain_get_job_stats(&dom, 0)?;
+            let get = |name: &str| param_i64(&stats.params, name).max(0) as u64;
+            Ok(JobInfoRet {
+                kind: stats.kind,
+                time_elapsed: get("time_elapsed"),
+                time_remaining: get("time_remaining"),
+                data_total: get("data_total"),
+                data_processed: get("data_processed"),
+                data_remaining: get("data_remaining"),
+                mem_total: get("memory_total"),
+                mem_processed: get("memory_processed"),
+                mem_remaining: get("memory_remaining"),
+                file_total: get("disk_total"),
+                file_processed: get("disk_processed"),
+                file_remaining: get("disk_remaining"),
+            })
+        }),
+        p::DOMAIN_ABORT_JOB => run::<DomainAbortJob>(payload, |(dom,)| c.domain_abort_job(&dom, 0)),
+        p::DOMAIN_ABORT_JOB_FLAGS => {
+            run::<DomainAbortJobFlags>(payload, |(dom, flags)| c.domain_abort_job(&dom, flags))
+        }
+        p::DOMAIN_CORE_DUMP => run::<DomainCoreDump>(payload, |(dom, to, flags)| {
+            c.domain_core_dump(&dom, &to, 0, flags)
+        }),
+        p::DOMAIN_CORE_DUMP_WITH_FORMAT => {
+            run::<DomainCoreDumpWithFormat>(payload, |(dom, to, format, flags)| {
+                c.domain_core_dump(&dom, &to, format, flags)
+            })
+        }
+        p::DOMAIN_SET_LIFECYCLE_ACTION => {
+            run::<DomainSetLifecycleAction>(payload, |(dom, kind, action, flags)| {
+                c.domain_set_lifecycle_action(&dom, kind, action, flags)
+            })
+        }
+        p::DOMAIN_GET_TIME => {
+            run::<DomainGetTime>(payload, |(dom, flags)| c.domain_get_time(&dom, flags))
+        }
+        p::DOMAIN_SET_TIME => run::<DomainSetTime>(payload, |(dom, seconds, nseconds, flags)| {
+            c.domain_set_time(&dom, seconds, nseconds, flags)
+        }),
+        p::DOMAIN_FSFREEZE => run::<DomainFsFreeze>(payload, |(dom, mountpoints, flags)| {
+            c.domain_fs_freeze(&dom, &mountpoints, flags)
+        }),
+        p::DOMAIN_FSTHAW => run::<DomainFsThaw>(payload, |(dom, mountpoints, flags)| {
+            c.domain_fs_thaw(&dom, &mountpoints, flags)
+        }),
+        p::DOMAIN_GET_DISK_ERRORS => {
+            run::<DomainGetDiskErrors>(payload, |(dom, max_errors, flags)| {
+                let errors = c.domain_get_disk_errors(&dom, flags)?;
+                let count = errors.len() as i32;
+                if max_errors == 0 {
+                    return Ok((Vec::new(), count));
+                }
+                let errors: Vec<DiskError> = errors
+                    .into_iter()
+                    .take(max_errors as usize)
+                    .map(|(disk, error)| DiskError { disk, error })
+                    .collect();
+                let n = errors.len() as i32;
+                Ok((errors, n))
             })
         }
 
@@ -1506,6 +1777,53 @@ fn handle(
 
         _ => Err(no_support(Some(info), number as i32)),
     }
+}
+
+/// A C string as libvirtd sends it in a `char` array: the text and its NUL.
+fn c_chars(text: &str) -> CharArray {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.push(0);
+    CharArray(bytes)
+}
+
+/// The domain's security labels; none (not an error) without a security driver.
+fn security_labels(
+    c: &dyn Connection,
+    dom: &DomainRef,
+) -> Result<Vec<proto::SecurityLabelRet>, Error> {
+    match c.domain_get_security_label(dom) {
+        Ok(labels) => Ok(labels
+            .into_iter()
+            .map(|l| proto::SecurityLabelRet {
+                label: c_chars(&l.label),
+                enforcing: l.enforcing as i32,
+            })
+            .collect()),
+        Err(error) if error.code() == ErrorNumber::NO_SUPPORT => {
+            c.domain_get_state(dom, 0)?;
+            Ok(Vec::new())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn get_parameters(
+    c: &dyn Connection,
+    dom: &DomainRef,
+    set: ParameterSet,
+    device: Option<&str>,
+    nparams: i32,
+    flags: u32,
+) -> Result<(Vec<TypedParam>, i32), Error> {
+    let params = typed_params_for(c.domain_get_parameters(dom, set, device, flags)?, flags);
+    Ok(counted(params, nparams))
+}
+
+/// A CPU map cut or zero-padded to `len` bytes.
+fn fit_map(map: &[u8], len: usize) -> Vec<u8> {
+    let mut fitted = map.iter().copied().take(len).collect::<Vec<u8>>();
+    fitted.resize(len, 0);
+    fitted
 }
 
 fn check_domain_event_id(event_id: i32) -> Result<(), Error> {

@@ -7,15 +7,14 @@
 //! faster than the disk simply stops being read, as with libvirtd.
 
 use std::io::SeekFrom;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use virt_core::{ConsoleEndpoint, Error, ErrorDomain, ErrorNumber, Uuid};
+use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 
 use super::{ClientShared, Outgoing};
 use crate::frame::{encode_frame, Header, MessageType, Status, STREAM_CHUNK};
@@ -52,9 +51,8 @@ pub(crate) enum StreamStart {
         sparse: bool,
     },
     Console {
-        endpoint: ConsoleEndpoint,
+        fd: OwnedFd,
         domain: Uuid,
-        force: bool,
     },
 }
 
@@ -69,16 +67,15 @@ const INPUT_QUEUE: usize = 4;
 
 type StreamTask = Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-/// Refuses a second console session on a domain unless the caller forces it.
-pub(crate) fn check_console(client: &Arc<ClientShared>, start: &StreamStart) -> Result<(), Error> {
-    let StreamStart::Console {
-        domain,
-        force: false,
-        ..
-    } = start
-    else {
+/// Refuses a second console session on `domain` unless the caller forces it.
+pub(crate) fn check_console(
+    client: &Arc<ClientShared>,
+    domain: &Uuid,
+    force: bool,
+) -> Result<(), Error> {
+    if force {
         return Ok(());
-    };
+    }
     let consoles = client
         .server
         .consoles
@@ -157,10 +154,8 @@ pub(crate) fn prepare(
                 .finish_with(upload(&stream, input_rx, path, offset, length, sparse).await)
                 .await
         }),
-        StreamStart::Console {
-            endpoint, domain, ..
-        } => Box::pin(async move {
-            let outcome = console(&stream, input_rx, endpoint).await;
+        StreamStart::Console { fd, domain, .. } => Box::pin(async move {
+            let outcome = console(&stream, input_rx, fd).await;
             {
                 let mut consoles = stream
                     .client
@@ -454,37 +449,36 @@ async fn skip_hole(file: &mut tokio::fs::File, len: i64) -> std::io::Result<()> 
     Ok(())
 }
 
-/// A pty opened non-blocking and driven through the reactor.
-struct Pty {
-    fd: AsyncFd<std::fs::File>,
+/// A console descriptor (a pty or a connected socket) driven through the reactor.
+struct ConsoleIo {
+    fd: AsyncFd<OwnedFd>,
 }
 
-impl Pty {
-    fn open(path: &str) -> std::io::Result<Pty> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)?;
+impl ConsoleIo {
+    fn new(fd: OwnedFd) -> std::io::Result<ConsoleIo> {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(std::io::Error::from)?;
+        fcntl(
+            fd.as_raw_fd(),
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+        )
+        .map_err(std::io::Error::from)?;
         // A console carries raw bytes: no echo, no line editing, no CR/LF translation.
-        if let Ok(mut termios) = nix::sys::termios::tcgetattr(&file) {
+        if let Ok(mut termios) = nix::sys::termios::tcgetattr(&fd) {
             nix::sys::termios::cfmakeraw(&mut termios);
-            let _ =
-                nix::sys::termios::tcsetattr(&file, nix::sys::termios::SetArg::TCSANOW, &termios);
+            let _ = nix::sys::termios::tcsetattr(&fd, nix::sys::termios::SetArg::TCSANOW, &termios);
         }
-        // SAFETY: `file` owns its descriptor, which stays open and unchanged until the
-        // AsyncFd (which owns `file`) is dropped.
-        let fd = unsafe { AsyncFd::register(file) }?;
-        Ok(Pty { fd })
+        // SAFETY: `fd` is owned by the AsyncFd from here on; it stays open and unchanged
+        // until the AsyncFd is dropped.
+        let fd = unsafe { AsyncFd::register(fd) }?;
+        Ok(ConsoleIo { fd })
     }
 
     async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|inner| {
-                let n = nix::unistd::read(inner.get_ref().as_raw_fd(), buf)
-                    .map_err(std::io::Error::from)?;
-                Ok(n)
+                nix::unistd::read(inner.get_ref().as_raw_fd(), buf).map_err(std::io::Error::from)
             }) {
                 Ok(Ok(n)) => return Ok(n),
                 // The other end of a pty going away reads as EIO.
@@ -510,44 +504,15 @@ impl Pty {
     }
 }
 
-enum ConsoleIo {
-    Pty(Pty),
-    Socket(tokio::net::UnixStream),
-}
-
-impl ConsoleIo {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            ConsoleIo::Pty(pty) => pty.read(buf).await,
-            ConsoleIo::Socket(socket) => Pin::new(socket).read(buf).await,
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            ConsoleIo::Pty(pty) => pty.write_all(bytes).await,
-            ConsoleIo::Socket(socket) => AsyncWriteExt::write_all(socket, bytes).await,
-        }
-    }
-}
-
 async fn console(
     stream: &StreamFrames,
     mut input: mpsc::Receiver<StreamInput>,
-    endpoint: ConsoleEndpoint,
+    fd: OwnedFd,
 ) -> Outcome {
-    let (path, io) = match &endpoint {
-        ConsoleEndpoint::Pty(path) => (path.clone(), Pty::open(path).map(ConsoleIo::Pty)),
-        ConsoleEndpoint::UnixSocket(path) => (
-            path.clone(),
-            tokio::net::UnixStream::connect(path)
-                .await
-                .map(ConsoleIo::Socket),
-        ),
-    };
-    let mut io = match io {
+    let path = "(domain console)";
+    let io = match ConsoleIo::new(fd) {
         Ok(io) => io,
-        Err(error) => return Outcome::Failed(io_error("cannot open console", &path, error)),
+        Err(error) => return Outcome::Failed(io_error("cannot use console", path, error)),
     };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -569,7 +534,7 @@ async fn console(
             incoming = input.recv() => match incoming {
                 Some(StreamInput::Data(bytes)) => {
                     if let Err(error) = io.write_all(&bytes).await {
-                        return Outcome::Failed(io_error("cannot write to console", &path, error));
+                        return Outcome::Failed(io_error("cannot write to console", path, error));
                     }
                 }
                 Some(StreamInput::Hole(_)) => {}
