@@ -90,10 +90,11 @@ impl Connect {
         self.shared.read_only
     }
 
-    /// Fails with VIR_ERR_OPERATION_DENIED on a read-only connection.
-    pub fn check_writable(&self) -> Result<()> {
+    /// Fails with VIR_ERR_OPERATION_DENIED on a read-only connection, naming `api` as
+    /// libvirt does ("read only access prevents virDomainSuspend").
+    pub fn check_writable(&self, domain: ErrorDomain, api: &str) -> Result<()> {
         if self.shared.read_only {
-            return Err(Error::read_only(ErrorDomain::NONE));
+            return Err(Error::read_only(domain, api));
         }
         Ok(())
     }
@@ -160,11 +161,11 @@ impl Connect {
             .node_get_cells_free_memory(start_cell, max_cells)
     }
     pub fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::DOMAIN, "virConnectDomainXMLToNative")?;
         self.conn().domain_xml_to_native(format, xml, flags)
     }
     pub fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::DOMAIN, "virConnectDomainXMLFromNative")?;
         self.conn().domain_xml_from_native(format, config, flags)
     }
 
@@ -231,19 +232,19 @@ impl Connect {
             .collect())
     }
     pub fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::DOMAIN, "virDomainDefineXML")?;
         self.conn()
             .domain_define_xml(xml, flags)
             .map(|r| self.domain(r))
     }
     pub fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::DOMAIN, "virDomainCreateXML")?;
         self.conn()
             .domain_create_xml(xml, flags)
             .map(|r| self.domain(r))
     }
     pub fn domain_restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::DOMAIN, "virDomainRestore")?;
         self.conn().domain_restore(path, dxml, flags)
     }
     pub fn domain_save_image_get_xml(&self, path: &str, flags: u32) -> Result<String> {
@@ -295,13 +296,13 @@ impl Connect {
             .collect())
     }
     pub fn network_define_xml(&self, xml: &str, flags: u32) -> Result<Network> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::NETWORK, "virNetworkDefineXML")?;
         self.conn()
             .network_define_xml(xml, flags)
             .map(|r| self.network(r))
     }
     pub fn network_create_xml(&self, xml: &str, flags: u32) -> Result<Network> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::NETWORK, "virNetworkCreateXML")?;
         self.conn()
             .network_create_xml(xml, flags)
             .map(|r| self.network(r))
@@ -341,13 +342,13 @@ impl Connect {
             .collect())
     }
     pub fn storage_pool_define_xml(&self, xml: &str, flags: u32) -> Result<StoragePool> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::STORAGE, "virStoragePoolDefineXML")?;
         self.conn()
             .pool_define_xml(xml, flags)
             .map(|r| self.pool(r))
     }
     pub fn storage_pool_create_xml(&self, xml: &str, flags: u32) -> Result<StoragePool> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::STORAGE, "virStoragePoolCreateXML")?;
         self.conn()
             .pool_create_xml(xml, flags)
             .map(|r| self.pool(r))
@@ -358,7 +359,7 @@ impl Connect {
         src_spec: Option<&str>,
         flags: u32,
     ) -> Result<String> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::STORAGE, "virConnectFindStoragePoolSources")?;
         self.conn().pool_find_sources(kind, src_spec, flags)
     }
     pub fn storage_vol_lookup_by_key(&self, key: &str) -> Result<StorageVol> {
@@ -392,7 +393,7 @@ impl Connect {
         self.conn().secret_list_all(flags)
     }
     pub fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::SECRET, "virSecretDefineXML")?;
         self.conn().secret_define_xml(xml, flags)
     }
     pub fn secret_lookup_by_uuid(&self, uuid: &Uuid) -> Result<SecretRef> {
@@ -402,15 +403,15 @@ impl Connect {
         self.conn().secret_get_xml(secret, flags)
     }
     pub fn secret_get_value(&self, secret: &SecretRef, flags: u32) -> Result<Vec<u8>> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::SECRET, "virSecretGetValue")?;
         self.conn().secret_get_value(secret, flags)
     }
     pub fn secret_set_value(&self, secret: &SecretRef, value: &[u8], flags: u32) -> Result<()> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::SECRET, "virSecretSetValue")?;
         self.conn().secret_set_value(secret, value, flags)
     }
     pub fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
-        self.check_writable()?;
+        self.check_writable(ErrorDomain::SECRET, "virSecretUndefine")?;
         self.conn().secret_undefine(secret)
     }
 }
@@ -511,7 +512,8 @@ impl Domain {
 
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
         if flags & domain_xml_flags::SECURE != 0 {
-            self.connect.check_writable()?;
+            self.connect
+                .check_writable(ErrorDomain::DOMAIN, "virDomainGetXMLDesc")?;
         }
         self.conn().domain_get_xml(&self.reference(), flags)
     }
@@ -584,62 +586,74 @@ impl Domain {
 
     /// Starts the domain (`virDomainCreateWithFlags`); the handle learns its new id.
     pub fn create(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainCreateWithFlags")?;
         let started = self.conn().domain_create(&self.reference(), flags)?;
         self.set_id(started.id);
         Ok(())
     }
     pub fn undefine(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainUndefineFlags")?;
         self.conn().domain_undefine(&self.reference(), flags)
     }
     pub fn destroy(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainDestroyFlags")?;
         self.conn().domain_destroy(&self.reference(), flags)?;
         self.set_id(-1);
         Ok(())
     }
     pub fn shutdown(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainShutdownFlags")?;
         self.conn().domain_shutdown(&self.reference(), flags)
     }
     pub fn reboot(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainReboot")?;
         self.conn().domain_reboot(&self.reference(), flags)
     }
     pub fn reset(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainReset")?;
         self.conn().domain_reset(&self.reference(), flags)
     }
     pub fn suspend(&self) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSuspend")?;
         self.conn().domain_suspend(&self.reference())
     }
     pub fn resume(&self) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainResume")?;
         self.conn().domain_resume(&self.reference())
     }
     pub fn save(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSaveFlags")?;
         self.conn()
             .domain_save(&self.reference(), path, dxml, flags)?;
         self.set_id(-1);
         Ok(())
     }
     pub fn managed_save(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainManagedSave")?;
         self.conn().domain_managed_save(&self.reference(), flags)?;
         self.set_id(-1);
         Ok(())
     }
     pub fn managed_save_remove(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainManagedSaveRemove")?;
         self.conn()
             .domain_managed_save_remove(&self.reference(), flags)
     }
     /// Renames the domain; the handle carries the new name.
     pub fn rename(&self, new_name: &str, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainRename")?;
         let renamed = self
             .conn()
             .domain_rename(&self.reference(), new_name, flags)?;
@@ -647,25 +661,30 @@ impl Domain {
         Ok(())
     }
     pub fn set_autostart(&self, autostart: bool) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetAutostart")?;
         self.conn()
             .domain_set_autostart(&self.reference(), autostart)
     }
     pub fn set_memory(&self, kib: u64, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetMemoryFlags")?;
         self.conn().domain_set_memory(&self.reference(), kib, flags)
     }
     pub fn set_max_memory(&self, kib: u64) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetMaxMemory")?;
         self.conn().domain_set_max_memory(&self.reference(), kib)
     }
     pub fn set_vcpus(&self, count: u32, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetVcpusFlags")?;
         self.conn()
             .domain_set_vcpus(&self.reference(), count, flags)
     }
     pub fn set_scheduler_params(&self, params: &[TypedParam], flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetSchedulerParametersFlags")?;
         self.conn()
             .domain_set_scheduler_params(&self.reference(), params, flags)
     }
@@ -677,39 +696,57 @@ impl Domain {
         uri: Option<&str>,
         flags: u32,
     ) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetMetadata")?;
         self.conn()
             .domain_set_metadata(&self.reference(), kind, metadata, key, uri, flags)
     }
     pub fn block_resize(&self, disk: &str, size: u64, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainBlockResize")?;
         self.conn()
             .domain_block_resize(&self.reference(), disk, size, flags)
     }
     pub fn attach_device(&self, xml: &str, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainAttachDeviceFlags")?;
         self.conn()
             .domain_attach_device(&self.reference(), xml, flags)
     }
     pub fn detach_device(&self, xml: &str, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainDetachDeviceFlags")?;
         self.conn()
             .domain_detach_device(&self.reference(), xml, flags)
     }
     pub fn detach_device_alias(&self, alias: &str, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainDetachDeviceAlias")?;
         self.conn()
             .domain_detach_device_alias(&self.reference(), alias, flags)
     }
     pub fn update_device(&self, xml: &str, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainUpdateDeviceFlags")?;
         self.conn()
             .domain_update_device(&self.reference(), xml, flags)
     }
     pub fn open_console(&self, dev_name: Option<&str>, flags: u32) -> Result<ConsoleEndpoint> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainOpenConsole")?;
         self.conn()
             .domain_open_console(&self.reference(), dev_name, flags)
+    }
+    /// The console as a duplex byte descriptor (see `Connection::domain_open_console_stream`).
+    pub fn open_console_stream(
+        &self,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<std::os::fd::OwnedFd> {
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainOpenConsole")?;
+        self.conn()
+            .domain_open_console_stream(&self.reference(), dev_name, flags)
     }
     pub fn send_key(
         &self,
@@ -718,21 +755,25 @@ impl Domain {
         keycodes: &[u32],
         flags: u32,
     ) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSendKey")?;
         self.conn()
             .domain_send_key(&self.reference(), codeset, holdtime, keycodes, flags)
     }
     pub fn inject_nmi(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainInjectNMI")?;
         self.conn().domain_inject_nmi(&self.reference(), flags)
     }
     pub fn qemu_monitor_command(&self, cmd: &str, flags: u32) -> Result<String> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::QEMU, "virDomainQemuMonitorCommand")?;
         self.conn()
             .domain_qemu_monitor_command(&self.reference(), cmd, flags)
     }
     pub fn qemu_agent_command(&self, cmd: &str, timeout: i32, flags: u32) -> Result<String> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::QEMU, "virDomainQemuAgentCommand")?;
         self.conn()
             .domain_qemu_agent_command(&self.reference(), cmd, timeout, flags)
     }
@@ -753,7 +794,8 @@ impl Domain {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetMemoryParameters")?;
         self.conn()
             .domain_set_parameters(&self.reference(), set, device, params, flags)
     }
@@ -768,14 +810,16 @@ impl Domain {
         self.conn().domain_get_vcpu_info(&self.reference())
     }
     pub fn pin_vcpu(&self, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainPinVcpuFlags")?;
         self.conn()
             .domain_pin_vcpu(&self.reference(), vcpu, cpumap, flags)
     }
     pub fn interface_addresses(&self, source: u32, flags: u32) -> Result<Vec<GuestInterface>> {
         if source == 1 {
             // VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT talks to the guest: a write in libvirt's book.
-            self.connect.check_writable()?;
+            self.connect
+                .check_writable(ErrorDomain::DOMAIN, "virDomainInterfaceAddresses")?;
         }
         self.conn()
             .domain_interface_addresses(&self.reference(), source, flags)
@@ -784,35 +828,42 @@ impl Domain {
         self.conn().domain_get_job_stats(&self.reference(), flags)
     }
     pub fn abort_job(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainAbortJob")?;
         self.conn().domain_abort_job(&self.reference(), flags)
     }
     pub fn core_dump(&self, to: &str, format: u32, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainCoreDumpWithFormat")?;
         self.conn()
             .domain_core_dump(&self.reference(), to, format, flags)
     }
     pub fn set_lifecycle_action(&self, kind: u32, action: u32, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetLifecycleAction")?;
         self.conn()
             .domain_set_lifecycle_action(&self.reference(), kind, action, flags)
     }
     pub fn time(&self, flags: u32) -> Result<(i64, u32)> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainGetTime")?;
         self.conn().domain_get_time(&self.reference(), flags)
     }
     pub fn set_time(&self, seconds: i64, nseconds: u32, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainSetTime")?;
         self.conn()
             .domain_set_time(&self.reference(), seconds, nseconds, flags)
     }
     pub fn fs_freeze(&self, mountpoints: &[String], flags: u32) -> Result<i32> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainFSFreeze")?;
         self.conn()
             .domain_fs_freeze(&self.reference(), mountpoints, flags)
     }
     pub fn fs_thaw(&self, mountpoints: &[String], flags: u32) -> Result<i32> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainFSThaw")?;
         self.conn()
             .domain_fs_thaw(&self.reference(), mountpoints, flags)
     }
@@ -823,7 +874,8 @@ impl Domain {
     // ---- snapshots ----
 
     pub fn snapshot_create_xml(&self, xml: &str, flags: u32) -> Result<DomainSnapshot> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN_SNAPSHOT, "virDomainSnapshotCreateXML")?;
         let name = self
             .conn()
             .snapshot_create_xml(&self.reference(), xml, flags)?;
@@ -914,12 +966,16 @@ impl DomainSnapshot {
             .snapshot_has_metadata(&self.domain.reference(), &self.name, flags)
     }
     pub fn revert(&self, flags: u32) -> Result<()> {
-        self.domain.connect.check_writable()?;
+        self.domain
+            .connect
+            .check_writable(ErrorDomain::DOMAIN_SNAPSHOT, "virDomainRevertToSnapshot")?;
         self.conn()
             .snapshot_revert(&self.domain.reference(), &self.name, flags)
     }
     pub fn delete(&self, flags: u32) -> Result<()> {
-        self.domain.connect.check_writable()?;
+        self.domain
+            .connect
+            .check_writable(ErrorDomain::DOMAIN_SNAPSHOT, "virDomainSnapshotDelete")?;
         self.conn()
             .snapshot_delete(&self.domain.reference(), &self.name, flags)
     }
@@ -973,19 +1029,23 @@ impl Network {
         self.conn().network_get_bridge_name(&self.reference)
     }
     pub fn create(&self) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::NETWORK, "virNetworkCreate")?;
         self.conn().network_create(&self.reference)
     }
     pub fn destroy(&self) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::NETWORK, "virNetworkDestroy")?;
         self.conn().network_destroy(&self.reference)
     }
     pub fn undefine(&self) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::NETWORK, "virNetworkUndefine")?;
         self.conn().network_undefine(&self.reference)
     }
     pub fn set_autostart(&self, autostart: bool) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::NETWORK, "virNetworkSetAutostart")?;
         self.conn()
             .network_set_autostart(&self.reference, autostart)
     }
@@ -997,7 +1057,8 @@ impl Network {
         xml: &str,
         flags: u32,
     ) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::NETWORK, "virNetworkUpdate")?;
         self.conn()
             .network_update(&self.reference, command, section, parent_index, xml, flags)
     }
@@ -1051,31 +1112,38 @@ impl StoragePool {
         Ok(self.status()?.autostart)
     }
     pub fn build(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStoragePoolBuild")?;
         self.conn().pool_build(&self.reference, flags)
     }
     pub fn create(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStoragePoolCreate")?;
         self.conn().pool_create(&self.reference, flags)
     }
     pub fn destroy(&self) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStoragePoolDestroy")?;
         self.conn().pool_destroy(&self.reference)
     }
     pub fn delete(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStoragePoolDelete")?;
         self.conn().pool_delete(&self.reference, flags)
     }
     pub fn undefine(&self) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStoragePoolUndefine")?;
         self.conn().pool_undefine(&self.reference)
     }
     pub fn refresh(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStoragePoolRefresh")?;
         self.conn().pool_refresh(&self.reference, flags)
     }
     pub fn set_autostart(&self, autostart: bool) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStoragePoolSetAutostart")?;
         self.conn().pool_set_autostart(&self.reference, autostart)
     }
     pub fn list_all_volumes(&self) -> Result<Vec<StorageVol>> {
@@ -1092,7 +1160,8 @@ impl StoragePool {
             .map(|r| self.connect.vol(r))
     }
     pub fn volume_create_xml(&self, xml: &str, flags: u32) -> Result<StorageVol> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStorageVolCreateXML")?;
         self.conn()
             .vol_create_xml(&self.reference, xml, flags)
             .map(|r| self.connect.vol(r))
@@ -1103,7 +1172,8 @@ impl StoragePool {
         clone_of: &StorageVol,
         flags: u32,
     ) -> Result<StorageVol> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStorageVolCreateXMLFrom")?;
         self.conn()
             .vol_create_xml_from(&self.reference, xml, &clone_of.reference, flags)
             .map(|r| self.connect.vol(r))
@@ -1154,15 +1224,18 @@ impl StorageVol {
         self.conn().vol_get_xml(&self.reference, flags)
     }
     pub fn delete(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStorageVolDelete")?;
         self.conn().vol_delete(&self.reference, flags)
     }
     pub fn wipe(&self, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStorageVolWipe")?;
         self.conn().vol_wipe(&self.reference, flags)
     }
     pub fn resize(&self, capacity: u64, flags: u32) -> Result<()> {
-        self.connect.check_writable()?;
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStorageVolResize")?;
         self.conn().vol_resize(&self.reference, capacity, flags)
     }
 }

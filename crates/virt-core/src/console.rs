@@ -45,10 +45,14 @@ mod tests {
 
     #[test]
     fn socket_endpoint_is_a_duplex_descriptor() {
-        let path = std::env::temp_dir().join(format!("virt-core-console-{}.sock", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("virt-core-console-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
-        let fd = open_endpoint(&ConsoleEndpoint::UnixSocket(path.to_string_lossy().into_owned())).expect("open");
+        let fd = open_endpoint(&ConsoleEndpoint::UnixSocket(
+            path.to_string_lossy().into_owned(),
+        ))
+        .expect("open");
         let (mut peer, _) = listener.accept().expect("accept");
         let mut console = std::fs::File::from(fd);
         console.write_all(b"ping").expect("write");
@@ -63,8 +67,12 @@ mod tests {
 
     #[test]
     fn missing_pty_names_the_path() {
-        let error = open_endpoint(&ConsoleEndpoint::Pty("/dev/pts/nonexistent".into())).expect_err("missing");
+        let error = open_endpoint(&ConsoleEndpoint::Pty("/dev/pts/nonexistent".into()))
+            .expect_err("missing");
         assert_eq!(error.code(), ErrorNumber::OPERATION_FAILED);
-        assert!(error.message().contains("/dev/pts/nonexistent"), "{error:?}");
+        assert!(
+            error.message().contains("/dev/pts/nonexistent"),
+            "{error:?}"
+        );
     }
 }

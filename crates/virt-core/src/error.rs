@@ -280,21 +280,22 @@ impl Error {
     }
 
     /// VIR_ERR_INVALID_ARG "unsupported flags (0x..) in function NAME", as libvirt's
-    /// `virCheckFlags` reports it.
+    /// `virCheckFlags` reports it (without the "invalid argument" prefix).
     pub fn unsupported_flags(domain: ErrorDomain, flags: u32, function: &str) -> Self {
-        Error::new(
+        Error::from_parts(
             ErrorNumber::INVALID_ARG,
             domain,
             format!("unsupported flags (0x{flags:x}) in function {function}"),
         )
     }
 
-    /// VIR_ERR_OPERATION_DENIED for a write on a read-only connection.
-    pub fn read_only(domain: ErrorDomain) -> Self {
+    /// VIR_ERR_OPERATION_DENIED for a write on a read-only connection, as libvirt's client
+    /// library refuses it: "read only access prevents virDomainSuspend".
+    pub fn read_only(domain: ErrorDomain, api: &str) -> Self {
         Error::new(
             ErrorNumber::OPERATION_DENIED,
             domain,
-            "read only access prevents this operation",
+            format!("read only access prevents {api}"),
         )
     }
 
@@ -363,7 +364,7 @@ mod tests {
         assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
         assert_eq!(
             error.message(),
-            "invalid argument: unsupported flags (0x10000) in function virConnectListAllDomains"
+            "unsupported flags (0x10000) in function virConnectListAllDomains"
         );
     }
 }

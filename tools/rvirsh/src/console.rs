@@ -68,12 +68,7 @@ pub fn attach(
     let raw = RawTerminal::enter(stdin.as_fd())?;
     // The driver's console as one duplex descriptor: a pty or socket it serves on this
     // machine, or the remote transport's end of a socket pair.
-    domain.connect().check_writable()?;
-    let descriptor = domain.connect().connection().domain_open_console_stream(
-        &domain.reference(),
-        dev_name,
-        flags,
-    )?;
+    let descriptor = domain.open_console_stream(dev_name, flags)?;
     let mut console = std::fs::File::from(descriptor);
     let result = pump(&mut console, escape_byte(&escape));
     drop(raw);

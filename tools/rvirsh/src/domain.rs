@@ -476,8 +476,36 @@ fn cmd_dominfo(session: &mut Session, args: &Args) -> CmdResult {
             text += &line("Managed save:", "unknown");
         }
     }
-    // virsh goes on with the security model and label here; virt-core does not expose
-    // them yet (tools/rvirsh/NEEDS.md).
+    // As virsh: the security model (when the driver has one that is set), then the
+    // domain's label (when it has one).
+    match domain.connect().node_security_model() {
+        Err(error) if error.code() == virt_core::ErrorNumber::NO_SUPPORT => {}
+        Err(error) => {
+            session.print(text);
+            return Err(error.into());
+        }
+        Ok(model) if model.model.is_empty() => {}
+        Ok(model) => {
+            text += &line("Security model:", &model.model);
+            text += &line("Security DOI:", &model.doi);
+            match domain.security_label() {
+                Ok(labels) => {
+                    if let Some(label) = labels.first().filter(|l| !l.label.is_empty()) {
+                        let mode = if label.enforcing {
+                            "enforcing"
+                        } else {
+                            "permissive"
+                        };
+                        text += &line("Security label:", &format!("{} ({mode})", label.label));
+                    }
+                }
+                Err(error) => {
+                    session.print(text);
+                    return Err(error.into());
+                }
+            }
+        }
+    }
     session.print(text);
     failure.map_or(Ok(()), Err)
 }
