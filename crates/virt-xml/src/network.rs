@@ -1,6 +1,11 @@
 //! Network XML (`<network>`): virtual networks of the network driver.
+//!
+//! The model types live here; `parse` reads a document with libvirt's rules (what
+//! `virNetworkDefParseXML` refuses and normalises), `update` applies `virNetworkUpdate`
+//! changes ([`Network::update_section`]), and `address` holds libvirt's IP address reading
+//! and writing that both rely on.
 
-use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
+use virt_core::{ErrorDomain, Uuid};
 
 use crate::domain::address::Address;
 use crate::domain::interface::{Bandwidth, PortOptions, Route, VirtualPort, Vlan};
@@ -9,6 +14,10 @@ use crate::xml::{
     expect_root, parse_document, AttrField, ChildField, Node, OnOff, Writer, XmlElement, YesNo,
 };
 use crate::{FormatFlags, Result, XmlElement};
+
+mod address;
+mod parse;
+mod update;
 
 crate::xml_enum! {
     /// `virNetworkForward`: how a network reaches the outside.
@@ -103,29 +112,24 @@ pub struct Forward {
 impl Forward {
     fn default_mode(forward: &mut Forward, _node: &Node<'_>) -> Result<()> {
         forward.mode.get_or_insert(ForwardMode::Nat);
-        // libvirt keeps the forward device as the first `<interface>` and writes it back as
-        // `dev` too.
-        if forward.pf.is_none() && forward.addresses.is_empty() {
-            match (&forward.dev, forward.interfaces.first()) {
-                (Some(dev), None) => forward.interfaces.push(ForwardInterface {
-                    dev: Some(dev.clone()),
-                    connections: None,
-                }),
-                (Some(dev), Some(first)) if first.dev.as_ref() != Some(dev) => {
-                    return Err(Error::new(
-                        ErrorNumber::XML_ERROR,
-                        ErrorDomain::NETWORK,
-                        format!(
-                            "'dev' attribute of <forward> element must match the first <interface> element ('{dev}' != '{}')",
-                            first.dev.as_deref().unwrap_or("")
-                        ),
-                    ));
-                }
-                (None, Some(first)) => forward.dev = first.dev.clone(),
-                _ => {}
-            }
+        if let (Some(dev), None) = (&forward.dev, forward.interfaces.first()) {
+            forward.interfaces.push(ForwardInterface {
+                dev: Some(dev.clone()),
+                connections: None,
+            });
         }
+        forward.sync_dev();
         Ok(())
+    }
+
+    /// libvirt keeps the forward device as the first `<interface>` and writes it back as
+    /// `dev` too (but not next to a `<pf>` or a list of PCI addresses).
+    pub fn sync_dev(&mut self) {
+        self.dev = if self.pf.is_none() && self.addresses.is_empty() {
+            self.interfaces.first().and_then(|first| first.dev.clone())
+        } else {
+            None
+        };
     }
 }
 
@@ -393,9 +397,8 @@ impl Network {
     }
 
     /// What libvirt fills in while reading: STP on and no delay on the bridge of a
-    /// NAT/routed/isolated/open network (other modes have no bridge settings), and MAC
-    /// addresses in lower case.
-    fn apply_parse_rules(&mut self) {
+    /// NAT/routed/isolated/open network (other modes have no bridge settings).
+    fn apply_bridge_rules(&mut self) {
         let mode = self.forward.as_ref().and_then(|forward| forward.mode);
         let has_bridge = matches!(
             mode,
@@ -408,16 +411,6 @@ impl Network {
             } else {
                 bridge.stp = None;
                 bridge.delay = None;
-            }
-        }
-        if let Some(mac) = self.mac.as_mut().and_then(|mac| mac.address.as_mut()) {
-            crate::domain::normalize_mac(mac);
-        }
-        for ip in &mut self.ips {
-            for host in ip.dhcp.iter_mut().flat_map(|dhcp| dhcp.hosts.iter_mut()) {
-                if let Some(mac) = &mut host.mac {
-                    crate::domain::normalize_mac(mac);
-                }
             }
         }
     }
@@ -441,77 +434,10 @@ impl Network {
 }
 
 impl XmlElement for Network {
+    /// Reads with libvirt's rules (`virNetworkDefParseXML`): refuses what libvirt refuses and
+    /// normalises what it normalises.
     fn from_node(node: &Node<'_>) -> Result<Self> {
-        let name = node
-            .child("name")
-            .map(|name| name.text().into_owned())
-            .filter(|name| !name.is_empty())
-            .ok_or_else(|| Error::new(ErrorNumber::NO_NAME, ErrorDomain::NETWORK, ""))?;
-        if name.contains('/') {
-            return Err(Error::new(
-                ErrorNumber::XML_ERROR,
-                ErrorDomain::NETWORK,
-                format!("name {name} cannot contain '/'"),
-            ));
-        }
-        let uuid = match node.child("uuid").map(|uuid| uuid.text().into_owned()) {
-            None => None,
-            Some(text) if text.is_empty() => None,
-            Some(text) => Some(virt_core::parse_uuid(&text).ok_or_else(|| {
-                Error::new(
-                    ErrorNumber::INTERNAL_ERROR,
-                    ErrorDomain::NETWORK,
-                    "malformed uuid element",
-                )
-            })?),
-        };
-        let scope: Vec<(String, String)> = node
-            .attrs()
-            .filter_map(|(key, value)| {
-                key.strip_prefix("xmlns:")
-                    .map(|prefix| (prefix.to_string(), value.to_string()))
-            })
-            .collect();
-        let dnsmasq_prefix = scope
-            .iter()
-            .find(|(_, uri)| uri == DNSMASQ_NAMESPACE)
-            .map(|(prefix, _)| prefix.clone());
-        let dnsmasq_options = dnsmasq_prefix.and_then(|prefix| {
-            let options = node.child(&format!("{prefix}:options"))?;
-            let option_name = format!("{prefix}:option");
-            Some(
-                options
-                    .children_named(&option_name)
-                    .filter_map(|option| option.attr("value").map(str::to_string))
-                    .collect(),
-            )
-        });
-        let mut network = Network {
-            connections: crate::xml::attr(node, "connections")?,
-            ipv6: crate::xml::attr(node, "ipv6")?,
-            trust_guest_rx_filters: crate::xml::attr(node, "trustGuestRxFilters")?,
-            name: Some(name),
-            uuid,
-            metadata: node
-                .child("metadata")
-                .map(|metadata| Metadata::from_node(metadata, &scope)),
-            forward: ChildField::parse_child(node, "forward")?,
-            bridge: ChildField::parse_child(node, "bridge")?,
-            mtu: ChildField::parse_child(node, "mtu")?,
-            mac: ChildField::parse_child(node, "mac")?,
-            domain: ChildField::parse_child(node, "domain")?,
-            dns: ChildField::parse_child(node, "dns")?,
-            vlan: ChildField::parse_child(node, "vlan")?,
-            bandwidth: ChildField::parse_child(node, "bandwidth")?,
-            port: ChildField::parse_child(node, "port")?,
-            ips: ChildField::parse_child(node, "ip")?,
-            routes: ChildField::parse_child(node, "route")?,
-            virtualport: ChildField::parse_child(node, "virtualport")?,
-            portgroups: ChildField::parse_child(node, "portgroup")?,
-            dnsmasq_options,
-        };
-        network.apply_parse_rules();
-        Ok(network)
+        parse::network(node)
     }
 
     fn write_attrs(&self, w: &mut Writer) {

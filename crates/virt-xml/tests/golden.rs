@@ -4,13 +4,22 @@
 //! `errors` (domain documents that must be refused). A refusal is written as
 //! `error: CODE/DOMAIN` followed by libvirt's message.
 //!
+//! `network-update` cases are a network (`<case>.xml`) and a list of `virNetworkUpdate`
+//! changes (`<case>.updates`); the `.expect` file shows, after each change, the network or
+//! the refusal (which must leave the network as it was). A change is a header line
+//! `COMMAND SECTION [PARENT-INDEX]` with virsh's names (`add-last ip-dhcp-host 0`; a number
+//! stands for a code libvirt does not know) followed by the XML fragment, up to a blank line;
+//! `#` starts a comment line.
+//!
 //! `UPDATE_EXPECT=1 cargo test -p virt-xml --test golden` rewrites the `.expect` files;
 //! review the diff before committing it.
 
 use std::path::{Path, PathBuf};
 
+use virt_core::consts::{network_update_command, network_update_section};
 use virt_xml::document::{Document, Kind};
 use virt_xml::domain::Domain;
+use virt_xml::network::Network;
 use virt_xml::{Error, FormatFlags};
 
 fn describe(error: &Error) -> String {
@@ -42,6 +51,93 @@ fn render(dir: &str, text: &str) -> String {
         Ok(xml) => xml,
         Err(error) => describe(&error),
     }
+}
+
+/// A command or section code by virsh's name, or as a number.
+fn update_code(word: &str, names: &[(&str, i32)]) -> u32 {
+    names
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|(_, code)| *code as u32)
+        .or_else(|| word.parse().ok())
+        .unwrap_or_else(|| panic!("unknown update word {word:?}"))
+}
+
+fn render_network_update(input: &Path, text: &str) -> String {
+    use network_update_command as command;
+    use network_update_section as section;
+    const COMMANDS: &[(&str, i32)] = &[
+        ("modify", command::MODIFY),
+        ("delete", command::DELETE),
+        ("add-last", command::ADD_LAST),
+        ("add-first", command::ADD_FIRST),
+    ];
+    const SECTIONS: &[(&str, i32)] = &[
+        ("bridge", section::BRIDGE),
+        ("domain", section::DOMAIN),
+        ("ip", section::IP),
+        ("ip-dhcp-host", section::IP_DHCP_HOST),
+        ("ip-dhcp-range", section::IP_DHCP_RANGE),
+        ("forward", section::FORWARD),
+        ("forward-interface", section::FORWARD_INTERFACE),
+        ("forward-pf", section::FORWARD_PF),
+        ("portgroup", section::PORTGROUP),
+        ("dns-host", section::DNS_HOST),
+        ("dns-txt", section::DNS_TXT),
+        ("dns-srv", section::DNS_SRV),
+    ];
+    // Defined as a driver defines it (libvirt's test driver is the reference these cases are
+    // checked against).
+    let mut network = match Network::parse(text).and_then(|mut network| {
+        network.post_parse()?;
+        Ok(network)
+    }) {
+        Ok(network) => network,
+        Err(error) => return describe(&error),
+    };
+    let updates_path = input.with_extension("updates");
+    let updates = std::fs::read_to_string(&updates_path)
+        .unwrap_or_else(|_| panic!("{} next to its network", updates_path.display()));
+    let mut out = String::new();
+    let lines: Vec<&str> = updates
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .collect();
+    for step in lines.split(|line| line.trim().is_empty()) {
+        let Some((header, fragment)) = step.split_first() else {
+            continue;
+        };
+        let words: Vec<&str> = header.split_whitespace().collect();
+        let (command, section, parent_index) = match words.as_slice() {
+            [command, section] => (*command, *section, -1),
+            [command, section, index] => (
+                *command,
+                *section,
+                index.parse().expect("parent index is a number"),
+            ),
+            _ => panic!("bad update header {header:?}"),
+        };
+        let before = network.clone();
+        let result = network.update_section(
+            update_code(command, COMMANDS),
+            update_code(section, SECTIONS),
+            parent_index,
+            &fragment.join("\n"),
+            0,
+        );
+        out.push_str(&format!("## {header}\n"));
+        match result {
+            Ok(()) => out.push_str(&network.to_xml()),
+            Err(error) => {
+                assert_eq!(
+                    network, before,
+                    "{header}: a refused update changed the network"
+                );
+                out.push_str(&describe(&error));
+            }
+        }
+    }
+    out
 }
 
 fn cases() -> Vec<(String, PathBuf)> {
@@ -81,6 +177,7 @@ fn golden_files() {
     for (dir, input) in cases {
         let bytes = std::fs::read(&input).expect("readable input");
         let got = match std::str::from_utf8(&bytes) {
+            Ok(text) if dir == "network-update" => render_network_update(&input, text),
             Ok(text) => render(&dir, text),
             Err(_) => match Domain::parse_bytes(&bytes) {
                 Ok(domain) => domain.to_xml(),
@@ -119,7 +216,7 @@ fn expected_documents_are_fixed_points() {
         let Ok(expected) = std::fs::read_to_string(&expect_path) else {
             continue;
         };
-        if expected.starts_with("error:") || dir == "errors" {
+        if expected.starts_with("error:") || dir == "errors" || dir == "network-update" {
             continue;
         }
         let kind = if dir == "define" {
