@@ -17,6 +17,7 @@ use super::{
     Forward, ForwardInterface, ForwardMode, Nat, Network, NetworkBridge, NetworkDomain, NetworkIp,
     NetworkMac, NetworkMtu, PortGroup, Tftp, DNSMASQ_NAMESPACE,
 };
+use crate::domain::address::Address;
 use crate::metadata::Metadata;
 use crate::xml::{
     self, parse_unsigned, parse_unsigned_auto, ChildField, Node, OnOff, XmlElement, YesNo,
@@ -799,6 +800,7 @@ fn forward(network: &str, node: &Node<'_>) -> Result<Forward> {
             devs.push(interface_dev);
         }
     } else if !address_nodes.is_empty() {
+        let mut seen: Vec<(u32, u32, u32, u32)> = Vec::new();
         for address_node in &address_nodes {
             match address_node.attr("type") {
                 None => {
@@ -806,7 +808,18 @@ fn forward(network: &str, node: &Node<'_>) -> Result<Forward> {
                         "missing address type in network {network}"
                     )));
                 }
-                Some("pci") => {}
+                Some("pci") => {
+                    if let Address::Pci(pci) = Address::from_node(address_node)? {
+                        let id = (pci.domain, pci.bus, pci.slot, pci.function);
+                        if seen.contains(&id) {
+                            return Err(xml_error(format!(
+                                "PCI device '{:04x}:{:02x}:{:02x}.{:x}' can only be listed once in network {network}",
+                                id.0, id.1, id.2, id.3
+                            )));
+                        }
+                        seen.push(id);
+                    }
+                }
                 Some(other @ ("none" | "netdev")) => {
                     return Err(xml_error(format!(
                         "unsupported address type '{other}' in network {network}"
