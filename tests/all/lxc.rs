@@ -14,7 +14,7 @@ mod controller;
 #[path = "lxc_driver.rs"]
 mod driver;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,10 +24,14 @@ use std::time::{Duration, Instant};
 
 use crate::common::workspace_root;
 
-/// Where the tests install the controller so that the plugin's manifest (which names
-/// `/usr/local/libexec/rvirt/rvirt-lxc-controller`) and the host's PATH lookup find it. See
-/// `plugins/lxc/NEEDS.md`, item 1: once the host knows its helper directory, this goes.
-pub const INSTALL_DIR: &str = "/usr/local/libexec/rvirt";
+/// What the operator grants the LXC plugin in these tests: the same as `etc/grants.toml`,
+/// the controller found in the host's helper directories (beside the test binary's
+/// `target/<profile>` directory, where [`controller_binary`] builds it).
+pub const GRANTS: &str = "[plugins.lxc]\n\
+     spawn = [\"$helpers/rvirt-lxc-controller\"]\n\
+     unix-connect = [\"$run\"]\n\
+     files-read = [\"/etc/libvirt/qemu/networks\", \"/run/libvirt/network\"]\n\
+     files-write = [\"$config\", \"$state\", \"$run\", \"$log\"]\n";
 
 fn require_root() {
     assert!(
@@ -48,8 +52,9 @@ fn nix_is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// The controller binary, freshly built (once per test run) and installed in
-/// [`INSTALL_DIR`], which is put first on PATH.
+/// The controller binary, freshly built (once per test run) in the target directory whose
+/// `debug/` the host counts among its helper directories (the test binary lives in
+/// `debug/deps/`).
 pub fn controller_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
@@ -57,7 +62,14 @@ pub fn controller_binary() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "rvirt-lxc-controller", "--bin", "rvirt-lxc-controller"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "rvirt-lxc-controller",
+                "--bin",
+                "rvirt-lxc-controller",
+            ])
             .status()
             .expect("run cargo build for the controller");
         assert!(status.success(), "building rvirt-lxc-controller failed");
@@ -65,29 +77,32 @@ pub fn controller_binary() -> &'static Path {
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target"));
         let built = target_dir.join("debug/rvirt-lxc-controller");
-        assert!(built.exists(), "{} is missing after the build", built.display());
-        std::fs::create_dir_all(INSTALL_DIR).expect("create the controller's install directory");
-        let installed = Path::new(INSTALL_DIR).join("rvirt-lxc-controller");
-        let staged = Path::new(INSTALL_DIR).join(format!(".rvirt-lxc-controller.{}", std::process::id()));
-        std::fs::copy(&built, &staged).expect("copy the controller");
-        std::fs::rename(&staged, &installed).expect("install the controller");
-        let path = std::env::var("PATH").unwrap_or_default();
-        // Set once, before any host resolves the bare program name.
-        std::env::set_var("PATH", format!("{INSTALL_DIR}:{path}"));
-        installed
+        assert!(
+            built.exists(),
+            "{} is missing after the build",
+            built.display()
+        );
+        built
     })
 }
 
 /// A name no other test (or test run) uses.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}{}x{}", std::process::id() % 100_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}{}x{}",
+        std::process::id() % 100_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Debian's static busybox: the containers' only binary.
 pub fn busybox() -> PathBuf {
     let path = PathBuf::from("/bin/busybox");
-    assert!(path.exists(), "/bin/busybox is missing: apt-get install busybox-static");
+    assert!(
+        path.exists(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
     path
 }
 
@@ -99,16 +114,29 @@ pub struct Rootfs {
 
 impl Rootfs {
     pub fn new() -> Rootfs {
-        let dir = tempfile::Builder::new().prefix("rvirt-lxc-root").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("rvirt-lxc-root")
+            .tempdir()
+            .expect("tempdir");
         let root = dir.path().join("root");
-        for sub in ["bin", "sbin", "proc", "sys", "dev", "tmp", "etc", "root", "run", "data"] {
+        for sub in [
+            "bin", "sbin", "proc", "sys", "dev", "tmp", "etc", "root", "run", "data",
+        ] {
             std::fs::create_dir_all(root.join(sub)).expect("rootfs directory");
         }
         std::fs::copy(busybox(), root.join("bin/busybox")).expect("copy busybox");
-        for applet in ["sh", "cat", "echo", "hostname", "ip", "ls", "sleep", "mount", "reboot", "poweroff", "id", "grep", "tr", "touch", "true", "read"] {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("applet link");
+        for applet in [
+            "sh", "cat", "echo", "hostname", "ip", "ls", "sleep", "mount", "reboot", "poweroff",
+            "id", "grep", "tr", "touch", "true", "read",
+        ] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
+                .expect("applet link");
         }
-        std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n").expect("passwd");
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n",
+        )
+        .expect("passwd");
         std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").expect("group");
         std::fs::create_dir_all(dir.path().join("data")).expect("data directory");
         Rootfs { dir }
@@ -147,12 +175,17 @@ impl Bridge {
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .status();
     }
 }
 
 pub fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(
         output.status.success(),
         "{program} {args:?} failed: {}",
@@ -164,7 +197,11 @@ pub fn run(program: &str, args: &[&str]) -> String {
 /// The bridge's member interfaces.
 pub fn bridge_members(bridge: &str) -> Vec<String> {
     std::fs::read_dir(format!("/sys/class/net/{bridge}/brif"))
-        .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -182,7 +219,9 @@ pub fn read_console_until(socket: &Path, marker: &str, timeout: Duration) -> Str
             Err(error) => panic!("cannot connect to console {}: {error}", socket.display()),
         }
     };
-    stream.set_read_timeout(Some(Duration::from_millis(100))).expect("read timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
     let mut seen = Vec::new();
     let mut buffer = [0u8; 4096];
     while Instant::now() < deadline {
@@ -194,16 +233,25 @@ pub fn read_console_until(socket: &Path, marker: &str, timeout: Duration) -> Str
                     return String::from_utf8_lossy(&seen).replace('\r', "");
                 }
             }
-            Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(error) => panic!("console read failed: {error}"),
         }
     }
-    panic!("'{marker}' did not appear on the console within {timeout:?}; got:\n{}", String::from_utf8_lossy(&seen));
+    panic!(
+        "'{marker}' did not appear on the console within {timeout:?}; got:\n{}",
+        String::from_utf8_lossy(&seen)
+    );
 }
 
 /// The value of `key=value` printed by the container on a line of its own.
 pub fn console_value<'a>(output: &'a str, key: &str) -> Option<&'a str> {
-    output.lines().find_map(|line| line.trim().strip_prefix(&format!("{key}=")).map(str::trim))
+    output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(&format!("{key}=")).map(str::trim))
 }
 
 /// Everything container `name` could have left on the host (empty when clean).
@@ -212,7 +260,15 @@ pub fn leftovers(name: &str, run_dir: &Path, veths: &[&str]) -> Vec<String> {
     let leaf = format!("{name}.rvirt-lxc");
     // Any cgroup hierarchy, at any depth below the controller's own group.
     let output = Command::new("find")
-        .args(["/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", &leaf])
+        .args([
+            "/sys/fs/cgroup",
+            "-maxdepth",
+            "6",
+            "-type",
+            "d",
+            "-name",
+            &leaf,
+        ])
         .output()
         .expect("find");
     for line in String::from_utf8_lossy(&output.stdout).lines() {
@@ -223,7 +279,12 @@ pub fn leftovers(name: &str, run_dir: &Path, veths: &[&str]) -> Vec<String> {
             found.push(format!("veth {veth}"));
         }
     }
-    for file in [format!("{name}.sock"), format!("{name}.console"), format!("{name}.controller"), format!("{name}.root")] {
+    for file in [
+        format!("{name}.sock"),
+        format!("{name}.console"),
+        format!("{name}.controller"),
+        format!("{name}.root"),
+    ] {
         if run_dir.join(&file).exists() {
             found.push(format!("{}", run_dir.join(file).display()));
         }
@@ -235,7 +296,9 @@ pub fn leftovers(name: &str, run_dir: &Path, veths: &[&str]) -> Vec<String> {
         for entry in entries.flatten() {
             let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
             let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+            let zombie = stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
             if cgroup.contains(&leaf) && !zombie {
                 found.push(format!("process {}", entry.file_name().to_string_lossy()));
             }
@@ -248,7 +311,10 @@ pub fn leftovers(name: &str, run_dir: &Path, veths: &[&str]) -> Vec<String> {
 pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !check() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -15,21 +15,13 @@ use virt_host::manifest::Grants;
 use virt_host::{DirLayout, Host, HostConfig};
 
 use super::{
-    bridge_members, console_value, controller_binary, leftovers, read_console_until, unique, wait_until,
-    Bridge, Rootfs, INSTALL_DIR,
+    bridge_members, console_value, controller_binary, leftovers, read_console_until, unique,
+    wait_until, Bridge, Rootfs, GRANTS,
 };
 use crate::common::plugins_dir;
 
-/// What the operator grants the LXC plugin in these tests.
 fn grants() -> Grants {
-    let text = format!(
-        "[plugins.lxc]\n\
-         spawn = [\"{INSTALL_DIR}/rvirt-lxc-controller\"]\n\
-         unix-connect = [\"$run\"]\n\
-         files-read = [\"/etc/libvirt/qemu/networks\", \"/run/libvirt/network\"]\n\
-         files-write = [\"$config\", \"$state\", \"$run\", \"$log\"]\n"
-    );
-    Grants::parse(&text, Path::new("lxc-test-grants.toml")).expect("valid grants")
+    Grants::parse(GRANTS, Path::new("lxc-test-grants.toml")).expect("valid grants")
 }
 
 /// A host of its own (a "daemon") over a state directory that outlives it.
@@ -58,7 +50,10 @@ fn host(state_root: &Path) -> Host {
 
 fn open(host: &Host) -> Connect {
     let uri = ConnectUri::parse("lxc:///system").expect("uri");
-    let connection = host.open(&uri, 0).expect("open lxc:///system").expect("the lxc plugin serves lxc://");
+    let connection = host
+        .open(&uri, 0)
+        .expect("open lxc:///system")
+        .expect("the lxc plugin serves lxc://");
     Connect::from_connection(Arc::new(connection), uri, false)
 }
 
@@ -72,10 +67,18 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let state = tempfile::Builder::new().prefix("rvirt-lxc-state").tempdir().expect("tempdir");
+        let state = tempfile::Builder::new()
+            .prefix("rvirt-lxc-state")
+            .tempdir()
+            .expect("tempdir");
         let host = host(state.path());
         let conn = open(&host);
-        World { state, rootfs: Rootfs::new(), host: Some(host), conn }
+        World {
+            state,
+            rootfs: Rootfs::new(),
+            host: Some(host),
+            conn,
+        }
     }
 
     fn run_dir(&self) -> PathBuf {
@@ -106,16 +109,26 @@ fn domain_xml(name: &str, rootfs: &Rootfs, script: &str, extra_devices: &str) ->
 }
 
 /// Lifecycle events of `name`, waiting until `count` have arrived.
-fn lifecycle_events(events: &mut EventStream, name: &str, count: usize, timeout: Duration) -> Vec<(i32, i32)> {
+fn lifecycle_events(
+    events: &mut EventStream,
+    name: &str,
+    count: usize,
+    timeout: Duration,
+) -> Vec<(i32, i32)> {
     let deadline = Instant::now() + timeout;
     let mut seen = Vec::new();
     while seen.len() < count {
         match events.try_next() {
-            Some(Event::DomainLifecycle { dom, event, detail }) if dom.name == name => seen.push((event, detail)),
+            Some(Event::DomainLifecycle { dom, event, detail }) if dom.name == name => {
+                seen.push((event, detail))
+            }
             Some(Event::DomainReboot { dom }) if dom.name == name => seen.push((-1, -1)),
             Some(_) => {}
             None => {
-                assert!(Instant::now() < deadline, "only {seen:?} of {count} events for {name} within {timeout:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "only {seen:?} of {count} events for {name} within {timeout:?}"
+                );
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
@@ -153,23 +166,53 @@ fn started_container_checks_its_world_from_inside() {
     domain.create(0).expect("start");
     assert_eq!(
         lifecycle_events(&mut events, &name, 2, Duration::from_secs(5)),
-        [(event_type::DEFINED, 0), (event_type::STARTED, started::BOOTED)]
+        [
+            (event_type::DEFINED, 0),
+            (event_type::STARTED, started::BOOTED)
+        ]
     );
-    assert_eq!(state_of(&domain), (domain_state::RUNNING, domain_running_reason::BOOTED));
+    assert_eq!(
+        state_of(&domain),
+        (domain_state::RUNNING, domain_running_reason::BOOTED)
+    );
     let domain = world.conn.domain_lookup_by_name(&name).expect("lookup");
-    assert!(domain.id() > 0, "a running container has the controller's pid as id");
+    assert!(
+        domain.id() > 0,
+        "a running container has the controller's pid as id"
+    );
 
     let console = read_console_until(&console_socket(&domain), "READY", Duration::from_secs(10));
-    assert_eq!(console_value(&console, "hostname"), Some(name.as_str()), "{console}");
+    assert_eq!(
+        console_value(&console, "hostname"),
+        Some(name.as_str()),
+        "{console}"
+    );
     assert_eq!(console_value(&console, "pid"), Some("1"), "{console}");
     let links = console_value(&console, "links").unwrap_or_default();
-    assert!(links.contains("eth0") && !links.contains(&bridge.name), "own netns with its veth: {console}");
-    assert_eq!(console_value(&console, "memlimit"), Some("67108864"), "{console}");
-    assert_eq!(std::fs::read_to_string(world.rootfs.data().join("written")).expect("bind mount"), "from-inside\n");
+    assert!(
+        links.contains("eth0") && !links.contains(&bridge.name),
+        "own netns with its veth: {console}"
+    );
+    assert_eq!(
+        console_value(&console, "memlimit"),
+        Some("67108864"),
+        "{console}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(world.rootfs.data().join("written")).expect("bind mount"),
+        "from-inside\n"
+    );
     let veth = format!("vr{}0", &domain.uuid_string().replace('-', "")[..10]);
-    assert!(bridge_members(&bridge.name).contains(&veth), "{veth} on {}", bridge.name);
+    assert!(
+        bridge_members(&bridge.name).contains(&veth),
+        "{veth} on {}",
+        bridge.name
+    );
     let live_xml = domain.xml_desc(0).expect("live XML");
-    assert!(live_xml.contains(&format!("id='{}'", domain.id())) && live_xml.contains(&veth), "{live_xml}");
+    assert!(
+        live_xml.contains(&format!("id='{}'", domain.id())) && live_xml.contains(&veth),
+        "{live_xml}"
+    );
 
     let info = domain.info().expect("info");
     assert_eq!(info.max_mem_kib, 65536);
@@ -182,9 +225,19 @@ fn started_container_checks_its_world_from_inside() {
 
     domain.destroy(0).expect("destroy");
     let seen = lifecycle_events(&mut events, &name, 3, Duration::from_secs(10));
-    assert_eq!(seen.last(), Some(&(event_type::STOPPED, stopped::DESTROYED)), "{seen:?}");
-    assert_eq!(state_of(&domain), (domain_state::SHUTOFF, domain_shutoff_reason::DESTROYED));
-    assert_eq!(leftovers(&name, &world.run_dir(), &[&veth]), Vec::<String>::new());
+    assert_eq!(
+        seen.last(),
+        Some(&(event_type::STOPPED, stopped::DESTROYED)),
+        "{seen:?}"
+    );
+    assert_eq!(
+        state_of(&domain),
+        (domain_state::SHUTOFF, domain_shutoff_reason::DESTROYED)
+    );
+    assert_eq!(
+        leftovers(&name, &world.run_dir(), &[&veth]),
+        Vec::<String>::new()
+    );
     domain.undefine(0).expect("undefine");
 }
 
@@ -193,10 +246,19 @@ fn started_container_checks_its_world_from_inside() {
 fn run_until_stopped(world: &World, script: &str) -> (Domain, (i32, i32), (i32, i32)) {
     let name = unique("ld");
     let mut events = world.conn.events().expect("events");
-    let domain = world.conn.domain_define_xml(&domain_xml(&name, &world.rootfs, script, ""), 0).expect("define");
+    let domain = world
+        .conn
+        .domain_define_xml(&domain_xml(&name, &world.rootfs, script, ""), 0)
+        .expect("define");
     domain.create(0).expect("start");
     let seen = lifecycle_events(&mut events, &name, 3, Duration::from_secs(20));
-    assert_eq!(&seen[..2], [(event_type::DEFINED, 0), (event_type::STARTED, started::BOOTED)]);
+    assert_eq!(
+        &seen[..2],
+        [
+            (event_type::DEFINED, 0),
+            (event_type::STARTED, started::BOOTED)
+        ]
+    );
     (domain.clone(), seen[2], state_of(&domain))
 }
 
@@ -205,8 +267,14 @@ fn poweroff_inside_is_stopped_shutdown() {
     let world = World::new();
     let (domain, event, state) = run_until_stopped(&world, "sleep 0.3; poweroff -f");
     assert_eq!(event, (event_type::STOPPED, stopped::SHUTDOWN));
-    assert_eq!(state, (domain_state::SHUTOFF, domain_shutoff_reason::SHUTDOWN));
-    assert_eq!(leftovers(&domain.name(), &world.run_dir(), &[]), Vec::<String>::new());
+    assert_eq!(
+        state,
+        (domain_state::SHUTOFF, domain_shutoff_reason::SHUTDOWN)
+    );
+    assert_eq!(
+        leftovers(&domain.name(), &world.run_dir(), &[]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -214,8 +282,14 @@ fn init_exiting_is_stopped_shutdown() {
     let world = World::new();
     let (domain, event, state) = run_until_stopped(&world, "sleep 0.3; exit 7");
     assert_eq!(event, (event_type::STOPPED, stopped::SHUTDOWN));
-    assert_eq!(state, (domain_state::SHUTOFF, domain_shutoff_reason::SHUTDOWN));
-    assert_eq!(leftovers(&domain.name(), &world.run_dir(), &[]), Vec::<String>::new());
+    assert_eq!(
+        state,
+        (domain_state::SHUTOFF, domain_shutoff_reason::SHUTDOWN)
+    );
+    assert_eq!(
+        leftovers(&domain.name(), &world.run_dir(), &[]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -225,21 +299,43 @@ fn reboot_inside_comes_back_booted() {
     let mut events = world.conn.events().expect("events");
     // The first boot reboots; the second stays up (the marker file survives on /data).
     let script = "if [ -e /data/booted-once ]; then echo SECOND-BOOT; sleep 30; else touch /data/booted-once; sleep 0.3; reboot -f; fi";
-    let domain = world.conn.domain_define_xml(&domain_xml(&name, &world.rootfs, script, ""), 0).expect("define");
+    let domain = world
+        .conn
+        .domain_define_xml(&domain_xml(&name, &world.rootfs, script, ""), 0)
+        .expect("define");
     domain.create(0).expect("start");
-    let first_id = world.conn.domain_lookup_by_name(&name).expect("lookup").id();
+    let first_id = world
+        .conn
+        .domain_lookup_by_name(&name)
+        .expect("lookup")
+        .id();
     let seen = lifecycle_events(&mut events, &name, 4, Duration::from_secs(20));
     assert_eq!(
         seen,
-        [(event_type::DEFINED, 0), (event_type::STARTED, started::BOOTED), (-1, -1), (event_type::STARTED, started::BOOTED)],
+        [
+            (event_type::DEFINED, 0),
+            (event_type::STARTED, started::BOOTED),
+            (-1, -1),
+            (event_type::STARTED, started::BOOTED)
+        ],
         "defined, started, reboot, started again"
     );
-    assert_eq!(state_of(&domain), (domain_state::RUNNING, domain_running_reason::BOOTED));
+    assert_eq!(
+        state_of(&domain),
+        (domain_state::RUNNING, domain_running_reason::BOOTED)
+    );
     let again = world.conn.domain_lookup_by_name(&name).expect("lookup");
     assert_ne!(again.id(), first_id, "a new controller runs it");
-    read_console_until(&console_socket(&again), "SECOND-BOOT", Duration::from_secs(10));
+    read_console_until(
+        &console_socket(&again),
+        "SECOND-BOOT",
+        Duration::from_secs(10),
+    );
     again.destroy(0).expect("destroy");
-    assert_eq!(leftovers(&name, &world.run_dir(), &[]), Vec::<String>::new());
+    assert_eq!(
+        leftovers(&name, &world.run_dir(), &[]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -252,19 +348,31 @@ fn killed_controller_is_stopped_crashed() {
         &name,
         &world.rootfs,
         "sleep 60",
-        &format!("<interface type='bridge'>\n      <source bridge='{}'/>\n    </interface>", bridge.name),
+        &format!(
+            "<interface type='bridge'>\n      <source bridge='{}'/>\n    </interface>",
+            bridge.name
+        ),
     );
     let domain = world.conn.domain_define_xml(&xml, 0).expect("define");
     domain.create(0).expect("start");
-    let controller_pid = world.conn.domain_lookup_by_name(&name).expect("lookup").id();
+    let controller_pid = world
+        .conn
+        .domain_lookup_by_name(&name)
+        .expect("lookup")
+        .id();
     let veth = format!("vr{}0", &domain.uuid_string().replace('-', "")[..10]);
     super::run("kill", &["-9", &controller_pid.to_string()]);
     let seen = lifecycle_events(&mut events, &name, 3, Duration::from_secs(20));
     assert_eq!(seen[2], (event_type::STOPPED, stopped::CRASHED), "{seen:?}");
-    assert_eq!(state_of(&domain), (domain_state::SHUTOFF, domain_shutoff_reason::CRASHED));
-    wait_until("the cleanup after the crash", Duration::from_secs(10), || {
-        leftovers(&name, &world.run_dir(), &[&veth]).is_empty()
-    });
+    assert_eq!(
+        state_of(&domain),
+        (domain_state::SHUTOFF, domain_shutoff_reason::CRASHED)
+    );
+    wait_until(
+        "the cleanup after the crash",
+        Duration::from_secs(10),
+        || leftovers(&name, &world.run_dir(), &[&veth]).is_empty(),
+    );
 }
 
 #[test]
@@ -272,7 +380,8 @@ fn controller_failure_is_stopped_failed() {
     let world = World::new();
     let name = unique("ld");
     let mut events = world.conn.events().expect("events");
-    let xml = domain_xml(&name, &world.rootfs, "true", "").replace("<init>/bin/sh</init>", "<init>/bin/nosuch-init</init>");
+    let xml = domain_xml(&name, &world.rootfs, "true", "")
+        .replace("<init>/bin/sh</init>", "<init>/bin/nosuch-init</init>");
     let domain = world.conn.domain_define_xml(&xml, 0).expect("define");
     let error = domain.create(0).expect_err("init does not exist");
     assert_eq!(error.code(), ErrorNumber::OPERATION_FAILED);
@@ -282,8 +391,14 @@ fn controller_failure_is_stopped_failed() {
     );
     let seen = lifecycle_events(&mut events, &name, 2, Duration::from_secs(5));
     assert_eq!(seen[1], (event_type::STOPPED, stopped::FAILED));
-    assert_eq!(state_of(&domain), (domain_state::SHUTOFF, domain_shutoff_reason::FAILED));
-    assert_eq!(leftovers(&name, &world.run_dir(), &[]), Vec::<String>::new());
+    assert_eq!(
+        state_of(&domain),
+        (domain_state::SHUTOFF, domain_shutoff_reason::FAILED)
+    );
+    assert_eq!(
+        leftovers(&name, &world.run_dir(), &[]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -298,26 +413,55 @@ fn bad_input_is_refused_clearly_and_leaves_nothing() {
     let domain = world.conn.domain_define_xml(&xml, 0).expect("define");
     let error = domain.create(0).expect_err("missing root");
     assert_eq!(error.code(), ErrorNumber::SYSTEM_ERROR);
-    assert_eq!(error.message(), "cannot use the root filesystem source /nonexistent/rvirt-root: No such file or directory");
-    assert_eq!(leftovers(&name, &world.run_dir(), &[]), Vec::<String>::new());
+    assert_eq!(
+        error.message(),
+        "cannot use the root filesystem source /nonexistent/rvirt-root: No such file or directory"
+    );
+    assert_eq!(
+        leftovers(&name, &world.run_dir(), &[]),
+        Vec::<String>::new()
+    );
 
     // A bridge that does not exist.
     let name = unique("ld");
-    let xml = domain_xml(&name, &world.rootfs, "true", "<interface type='bridge'><source bridge='rvnosuchbr0'/></interface>");
+    let xml = domain_xml(
+        &name,
+        &world.rootfs,
+        "true",
+        "<interface type='bridge'><source bridge='rvnosuchbr0'/></interface>",
+    );
     let domain = world.conn.domain_define_xml(&xml, 0).expect("define");
     let veth = format!("vr{}0", &domain.uuid_string().replace('-', "")[..10]);
     let error = domain.create(0).expect_err("unknown bridge");
     assert_eq!(error.code(), ErrorNumber::OPERATION_FAILED);
-    assert!(error.message().contains("bridge 'rvnosuchbr0': no such bridge on this host"), "{error:?}");
-    assert_eq!(leftovers(&name, &world.run_dir(), &[&veth]), Vec::<String>::new());
+    assert!(
+        error
+            .message()
+            .contains("bridge 'rvnosuchbr0': no such bridge on this host"),
+        "{error:?}"
+    );
+    assert_eq!(
+        leftovers(&name, &world.run_dir(), &[&veth]),
+        Vec::<String>::new()
+    );
 
     // What the driver refuses before starting anything.
     let name = unique("ld");
-    let xml = domain_xml(&name, &world.rootfs, "true", "<interface type='direct'><source dev='eth0' mode='bridge'/></interface>");
+    let xml = domain_xml(
+        &name,
+        &world.rootfs,
+        "true",
+        "<interface type='direct'><source dev='eth0' mode='bridge'/></interface>",
+    );
     let domain = world.conn.domain_define_xml(&xml, 0).expect("define");
     let error = domain.create(0).expect_err("direct interfaces");
     assert_eq!(error.code(), ErrorNumber::CONFIG_UNSUPPORTED);
-    assert!(error.message().contains("network interface type 'direct' is not supported"), "{error:?}");
+    assert!(
+        error
+            .message()
+            .contains("network interface type 'direct' is not supported"),
+        "{error:?}"
+    );
     let error = world
         .conn
         .domain_define_xml("<domain type='kvm'><name>x</name><memory>1024</memory><os><type>hvm</type></os></domain>", 0)
@@ -331,22 +475,46 @@ fn daemon_restart_keeps_containers_running_and_manageable() {
     let name = unique("ld");
     let domain = world
         .conn
-        .domain_define_xml(&domain_xml(&name, &world.rootfs, "echo UP; while true; do sleep 0.1; done", ""), 0)
+        .domain_define_xml(
+            &domain_xml(
+                &name,
+                &world.rootfs,
+                "echo UP; while true; do sleep 0.1; done",
+                "",
+            ),
+            0,
+        )
         .expect("define");
     domain.create(0).expect("start");
-    let id = world.conn.domain_lookup_by_name(&name).expect("lookup").id();
+    let id = world
+        .conn
+        .domain_lookup_by_name(&name)
+        .expect("lookup")
+        .id();
     world.restart_daemon();
 
-    let domain = world.conn.domain_lookup_by_name(&name).expect("the domain survives the restart");
+    let domain = world
+        .conn
+        .domain_lookup_by_name(&name)
+        .expect("the domain survives the restart");
     assert_eq!(domain.id(), id, "the same controller still runs it");
-    assert_eq!(state_of(&domain), (domain_state::RUNNING, domain_running_reason::BOOTED));
+    assert_eq!(
+        state_of(&domain),
+        (domain_state::RUNNING, domain_running_reason::BOOTED)
+    );
     let info = domain.info().expect("info through the reconnected monitor");
     assert!(info.memory_kib > 0, "{info:?}");
     read_console_until(&console_socket(&domain), "UP", Duration::from_secs(5));
     let mut events = world.conn.events().expect("events");
     domain.destroy(0).expect("destroy after the restart");
-    assert_eq!(lifecycle_events(&mut events, &name, 1, Duration::from_secs(10)), [(event_type::STOPPED, stopped::DESTROYED)]);
-    assert_eq!(leftovers(&name, &world.run_dir(), &[]), Vec::<String>::new());
+    assert_eq!(
+        lifecycle_events(&mut events, &name, 1, Duration::from_secs(10)),
+        [(event_type::STOPPED, stopped::DESTROYED)]
+    );
+    assert_eq!(
+        leftovers(&name, &world.run_dir(), &[]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -360,7 +528,13 @@ fn transient_container_disappears_when_it_stops() {
         .expect("create transient");
     assert!(!domain.is_persistent().expect("persistent?"));
     let seen = lifecycle_events(&mut events, &name, 2, Duration::from_secs(10));
-    assert_eq!(seen, [(event_type::STARTED, started::BOOTED), (event_type::STOPPED, stopped::SHUTDOWN)]);
+    assert_eq!(
+        seen,
+        [
+            (event_type::STARTED, started::BOOTED),
+            (event_type::STOPPED, stopped::SHUTDOWN)
+        ]
+    );
     wait_until("the transient domain to go", Duration::from_secs(5), || {
         world.conn.domain_lookup_by_name(&name).is_err()
     });

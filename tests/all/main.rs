@@ -6,8 +6,8 @@
 mod common;
 mod host;
 mod lxc;
-mod rvirsh;
-mod test_driver;
 mod qemu;
 #[path = "../rpc/mod.rs"]
 mod rpc;
+mod rvirsh;
+mod test_driver;

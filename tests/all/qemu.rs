@@ -438,8 +438,7 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         let last = files
             .serial()
             .lines()
-            .filter(|line| line.starts_with("RVIRT-MEM kib="))
-            .last()
+            .rfind(|line| line.starts_with("RVIRT-MEM kib="))
             .map(str::to_string)
             .unwrap_or_default();
         let kib: u64 = last
@@ -698,13 +697,8 @@ fn qemu_bad_input_is_refused_and_leaves_nothing() {
 
     let assert_clean = |name: &str| {
         assert!(qemu_pid_of(name).is_none(), "{name}: QEMU left running");
-        for leftover in [run.join(format!("{name}.xml"))] {
-            assert!(
-                !leftover.exists(),
-                "{name}: {} left behind",
-                leftover.display()
-            );
-        }
+        let status = run.join(format!("{name}.xml"));
+        assert!(!status.exists(), "{name}: {} left behind", status.display());
         let sockets: Vec<PathBuf> = std::fs::read_dir(&run)
             .map(|entries| {
                 entries

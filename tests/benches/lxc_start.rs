@@ -17,11 +17,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 const MARKER: &str = "READY";
 const SCRIPT: &str = "echo READY; sleep 1";
-/// Where the controller is installed for the plugin's manifest (see `plugins/lxc/NEEDS.md`).
-const INSTALL_DIR: &str = "/usr/local/libexec/rvirt";
 
 struct Sample {
     create_s: f64,
@@ -208,11 +205,10 @@ struct Driver {
 }
 
 fn driver(state: &Path) -> Result<Driver, String> {
-    let grants = format!(
-        "[plugins.lxc]\nspawn = [\"{INSTALL_DIR}/rvirt-lxc-controller\"]\nunix-connect = [\"$run\"]\n\
-         files-write = [\"$config\", \"$state\", \"$run\", \"$log\"]\n"
-    );
-    let grants = virt_host::manifest::Grants::parse(&grants, Path::new("lxc-bench-grants"))
+    let grants =
+        "[plugins.lxc]\nspawn = [\"$helpers/rvirt-lxc-controller\"]\nunix-connect = [\"$run\"]\n\
+         files-write = [\"$config\", \"$state\", \"$run\", \"$log\"]\n";
+    let grants = virt_host::manifest::Grants::parse(grants, Path::new("lxc-bench-grants"))
         .map_err(|e| e.to_string())?;
     let host = virt_host::Host::new(virt_host::HostConfig {
         plugin_path: vec![workspace_root().join("target/plugins")],
@@ -262,8 +258,9 @@ fn through_driver(driver: &Driver, root: &Path, index: usize) -> Result<Sample, 
     })
 }
 
-/// Builds the controller in release mode and installs it where the plugin's manifest looks.
-fn install_controller() -> Result<PathBuf, String> {
+/// Builds the controller in release mode, in `target/release/`: a helper directory of this
+/// benchmark's host (the benchmark runs from `target/release/deps/`).
+fn build_controller() -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace_root())
@@ -285,15 +282,10 @@ fn install_controller() -> Result<PathBuf, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     let built = target.join("release/rvirt-lxc-controller");
-    std::fs::create_dir_all(INSTALL_DIR).map_err(|e| e.to_string())?;
-    let installed = Path::new(INSTALL_DIR).join("rvirt-lxc-controller");
-    let staged =
-        Path::new(INSTALL_DIR).join(format!(".rvirt-lxc-controller.{}", std::process::id()));
-    std::fs::copy(&built, &staged).map_err(|e| format!("{}: {e}", built.display()))?;
-    std::fs::rename(&staged, &installed).map_err(|e| e.to_string())?;
-    let path = std::env::var("PATH").unwrap_or_default();
-    std::env::set_var("PATH", format!("{INSTALL_DIR}:{path}"));
-    Ok(installed)
+    if !built.exists() {
+        return Err(format!("{} is missing after the build", built.display()));
+    }
+    Ok(built)
 }
 
 /// libvirt's LXC rows of `../shared/bench/RESULTS.md`, when that folder is there.
@@ -337,7 +329,10 @@ fn workspace_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let args = &args[..];
     let mut runs = 10usize;
     let mut warmup = 1usize;
@@ -364,7 +359,7 @@ fn main() -> ExitCode {
 }
 
 fn bench(runs: usize, warmup: usize) -> Result<(), String> {
-    let controller = install_controller()?;
+    let controller = build_controller()?;
     let dir = temp_dir("work");
     let root = make_rootfs(&dir)?;
     let run_dir = dir.join("run");
@@ -389,8 +384,8 @@ fn bench(runs: usize, warmup: usize) -> Result<(), String> {
     }
     println!("lxc start latency: busybox `sh -c '{SCRIPT}'`, {runs} runs after {warmup} warm-up; medians in ms");
     println!(
-        "{:<34} {:>9} {:>9} {:>13} {}",
-        "kind", "create", "marker", "[min-max]", "marker over plain"
+        "{:<34} {:>9} {:>9} {:>13} marker over plain",
+        "kind", "create", "marker", "[min-max]"
     );
     let (_, floor) = report("plain unshare + chroot", &mut plain, None);
     let (_, controller_marker) = report("rvirt-lxc-controller (by hand)", &mut direct, Some(floor));

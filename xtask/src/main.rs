@@ -4,11 +4,13 @@
 //! - `xml-corpus DIR`: virt-xml against libvirt's golden files (see `xml_corpus.rs`).
 //! - `xml-bench DIR`: virt-xml parse+format throughput (see `xml_bench.rs`).
 //! - `qemu-argv-conformance [DIR]`: QEMU plugin argv vs libvirt's golden files (see `qemu_argv_conformance.rs`).
+//! - `qemu-bench`: QEMU start latency (see `qemu_bench.rs`).
 
 use std::process::ExitCode;
 
 mod plugins;
 mod qemu_argv_conformance;
+mod qemu_bench;
 mod xml_bench;
 mod xml_corpus;
 
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         "xml-corpus" => xml_corpus::run(rest),
         "xml-bench" => xml_bench::run(rest),
         "qemu-argv-conformance" => qemu_argv_conformance::run(rest),
+        "qemu-bench" => qemu_bench::run(rest),
         _ => {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
             eprintln!("  xml-corpus [-v] DIR   check virt-xml against libvirt's testdata");
             eprintln!("  xml-bench DIR [SECS]  parse+format throughput of a domain XML folder");
             eprintln!("  qemu-argv-conformance [-v] [DIR] [CASE..]  QEMU argv vs libvirt's qemuxml2argvdata");
+            eprintln!("  qemu-bench [--runs N]  QEMU start latency vs plain QEMU and libvirt");
             ExitCode::from(2)
         }
     }

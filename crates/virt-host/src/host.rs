@@ -215,6 +215,7 @@ impl Host {
             .cloned()
             .collect();
         for plugin in loaded {
+            plugin.stop();
             for space in plugin.shared().spaces.all() {
                 space.resources.close_all();
             }

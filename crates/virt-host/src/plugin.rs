@@ -8,6 +8,7 @@
 //! claims released, and the instance is thrown away. The space's records are untouched.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -76,6 +77,8 @@ pub struct Plugin {
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
     memory_limit_bytes: usize,
+    /// Set by [`Plugin::stop`]: the host that loaded this plugin has shut down.
+    stopped: AtomicBool,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -208,6 +211,7 @@ impl Plugin {
             idle: Mutex::new(Vec::new()),
             max_idle: config.max_idle_instances,
             memory_limit_bytes,
+            stopped: AtomicBool::new(false),
             manifest,
         };
         let metadata = plugin
@@ -266,6 +270,19 @@ impl Plugin {
         Ok(())
     }
 
+    /// Stops the plugin for good, as its host shuts down: handler events still queued or
+    /// still to come (the streams the host is closing report EOF) are dropped, and calls
+    /// through connections that outlive the host are refused. Otherwise a stopped host
+    /// would go on acting on its stale view of the driver's state, say reconnecting to a
+    /// controller that the next host has already taken over.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
     pub fn shared(&self) -> &Arc<PluginShared> {
         &self.shared
     }
@@ -318,6 +335,16 @@ impl Plugin {
         opening: bool,
         body: impl FnOnce(&Driver, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
     ) -> Result<(R, Option<Arc<Space>>), Error> {
+        if self.is_stopped() {
+            return Err(Error::new(
+                virt_core::ErrorNumber::INVALID_CONN,
+                virt_core::ErrorDomain::NONE,
+                format!(
+                    "the plugin host serving this connection to driver '{}' has shut down",
+                    self.shared.name
+                ),
+            ));
+        }
         let mut instance = self.instance()?;
         instance.store.data_mut().call =
             CallContext::new(space.cloned(), connection_uri.cloned(), opening);
@@ -378,6 +405,9 @@ impl Plugin {
 
     /// Delivers one handler event to the plugin in the resource's space.
     pub fn handle(&self, space: &Arc<Space>, event: HandlerEvent) {
+        if self.is_stopped() {
+            return;
+        }
         let result = self.call(Some(space), None, false, |driver, store| {
             let handlers = driver.rvirt_driver_handlers();
             match event {

@@ -1,7 +1,8 @@
 //! Domain definitions the LXC way: libvirt's generic parse, post-parse and validation
 //! (`virt-xml`), then what libvirt's LXC driver adds (`virLXCDomainDefPostParse`): only
-//! `type='lxc'` with `<os><type>exe</type>`, `/sbin/init` when no init is named, an emulator,
-//! and consoles whose target type defaults to `lxc`.
+//! `type='lxc'` with `<os><type>exe</type>`, an emulator, and consoles whose target type
+//! defaults to `lxc`. As in libvirt, a definition without `<init>` is refused (`virt-xml`'s
+//! post-parse: "init binary must be specified"); nothing guesses `/sbin/init`.
 
 use virt_core::{Error, ErrorNumber};
 use virt_xml::domain::{Domain, OsType, OsTypeElement, VirtType};
@@ -50,13 +51,12 @@ fn post_parse(domain: &mut Domain) -> Result<(), Error> {
                 .os_type = Some(OsType::Exe);
         }
         Some(OsType::Exe) => {}
-        Some(other) => return Err(unsupported(format!(
+        Some(other) => {
+            return Err(unsupported(format!(
             "os type '{}' is not supported by the LXC driver: containers run <os><type>exe</type>",
             other.as_str()
-        ))),
-    }
-    if os.init.as_deref().is_none_or(str::is_empty) {
-        os.init = Some("/sbin/init".to_string());
+        )))
+        }
     }
     if domain.devices.emulator.is_none() {
         domain.devices.emulator = Some(DEFAULT_EMULATOR.to_string());
@@ -77,16 +77,27 @@ mod tests {
     #[test]
     fn lxc_defaults_are_filled_in() {
         let domain = parse_for_define(
-            "<domain type='lxc'><name>c1</name><memory>65536</memory><os><type>exe</type></os>\
-             <devices><console type='pty'/></devices></domain>",
+            "<domain type='lxc'><name>c1</name><memory>65536</memory><os><type>exe</type>\
+             <init>/bin/sh</init></os><devices><console type='pty'/></devices></domain>",
         )
         .expect("valid");
-        let os = domain.os.as_ref().expect("os");
-        assert_eq!(os.init.as_deref(), Some("/sbin/init"));
         assert_eq!(domain.devices.emulator.as_deref(), Some(DEFAULT_EMULATOR));
         let target = domain.devices.consoles[0].target.as_ref().expect("target");
         assert_eq!(target.target_type.as_deref(), Some("lxc"));
         assert!(domain.uuid.is_some());
+    }
+
+    #[test]
+    fn a_container_without_init_is_refused_as_libvirt_does() {
+        let error = parse_for_define(
+            "<domain type='lxc'><name>c1</name><memory>65536</memory><os><type>exe</type></os></domain>",
+        )
+        .expect_err("no init");
+        assert_eq!(error.code(), ErrorNumber::XML_ERROR);
+        assert!(
+            error.message().contains("init binary must be specified"),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -155,10 +155,12 @@ fn filesystems(domain: &Domain) -> Result<Vec<Filesystem>, Error> {
                     size_kib: usage_kib(usage, source.and_then(|s| s.units.as_deref()))?,
                 }
             }
-            other => return Err(unsupported(format!(
+            other => {
+                return Err(unsupported(format!(
                 "filesystem type '{}' is not supported by the LXC driver (use 'mount' or 'ram')",
                 other.as_str()
-            ))),
+            )))
+            }
         };
         out.push(Filesystem {
             source,
@@ -419,7 +421,7 @@ mod tests {
     #[test]
     fn unsupported_devices_are_refused_before_anything_starts() {
         let error = build_xml(
-            "<domain type='lxc'><name>c</name><memory>1024</memory><os><type>exe</type></os>\
+            "<domain type='lxc'><name>c</name><memory>1024</memory><os><type>exe</type><init>/bin/sh</init></os>\
              <devices><filesystem type='file'><source file='/img'/><target dir='/'/></filesystem></devices></domain>",
         )
         .expect_err("file filesystems");
@@ -430,7 +432,7 @@ mod tests {
             "{error:?}"
         );
         let error = build_xml(
-            "<domain type='lxc'><name>c</name><memory>1024</memory><os><type>exe</type></os>\
+            "<domain type='lxc'><name>c</name><memory>1024</memory><os><type>exe</type><init>/bin/sh</init></os>\
              <devices><interface type='network'><source network='nosuch'/></interface></devices></domain>",
         )
         .expect_err("unknown network");

@@ -34,12 +34,12 @@ mod tests;
 
 use virt_plugin_sdk::host::state::{self, Persistence, SpaceStatus};
 use virt_plugin_sdk::types::{
-    DomainInfo, DomainRef, DomainState, Error, InterfaceRef, NetworkRef, NodeInfo, ObjectStatus,
-    PoolInfo, PoolRef, TypedParam, Uuid, VolumeInfo, VolumeRef,
+    BlockInfo, DomainInfo, DomainRef, DomainState, Error, GuestInterface, InterfaceRef, NetworkRef,
+    NodeInfo, ObjectStatus, ParameterSet, PoolInfo, PoolRef, SecurityLabel, SecurityModel,
+    TypedParam, Uuid, VcpuInfo, VolumeInfo, VolumeRef,
 };
 use virt_plugin_sdk::{
-    export_plugin, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets,
-    Snapshots, Storage,
+    Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
 };
 
 use space::{HostSpace, Space};
@@ -47,7 +47,11 @@ use space::{HostSpace, Space};
 /// The plugin.
 pub struct TestDriver;
 
-export_plugin!(TestDriver = TestDriver);
+// Exports only exist in the component: a native build (the unit tests, `cargo test
+// --workspace`) must not emit the `rvirt:driver/...` symbols, whose names the native
+// linker's version script cannot carry.
+#[cfg(target_arch = "wasm32")]
+virt_plugin_sdk::export_plugin!(TestDriver = TestDriver);
 
 /// The space of the call in flight.
 fn space() -> &'static dyn Space {
@@ -108,6 +112,9 @@ impl Connect for TestDriver {
     }
     fn node_get_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<TypedParam>, Error> {
         wit(connect::cpu_stats(space(), cpu, flags))
+    }
+    fn node_get_security_model(&self) -> Result<SecurityModel, Error> {
+        Ok(domain::guest::security_model())
     }
 }
 
@@ -311,6 +318,131 @@ impl Domains for TestDriver {
     }
     fn inject_nmi(&self, dom: DomainRef, flags: u32) -> Result<(), Error> {
         wit(domain::stats::inject_nmi(space(), &dom, flags))
+    }
+    fn get_security_label(&self, dom: DomainRef) -> Result<Vec<SecurityLabel>, Error> {
+        wit(domain::guest::security_label(space(), &dom))
+    }
+    fn get_block_info(&self, dom: DomainRef, disk: String, flags: u32) -> Result<BlockInfo, Error> {
+        wit(domain::guest::block_info(space(), &dom, &disk, flags))
+    }
+    fn get_vcpu_info(&self, dom: DomainRef) -> Result<Vec<VcpuInfo>, Error> {
+        wit(domain::guest::vcpu_info(space(), &dom))
+    }
+    fn pin_vcpu(
+        &self,
+        dom: DomainRef,
+        vcpu: u32,
+        cpumap: Vec<u8>,
+        flags: u32,
+    ) -> Result<(), Error> {
+        wit(domain::guest::pin_vcpu(space(), &dom, vcpu, &cpumap, flags))
+    }
+    fn interface_addresses(
+        &self,
+        dom: DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<GuestInterface>, Error> {
+        wit(domain::guest::interface_addresses(
+            space(),
+            &dom,
+            source,
+            flags,
+        ))
+    }
+    fn core_dump(&self, dom: DomainRef, to: String, format: u32, flags: u32) -> Result<(), Error> {
+        wit(domain::guest::core_dump(space(), &dom, &to, format, flags))
+    }
+    fn set_lifecycle_action(
+        &self,
+        dom: DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<(), Error> {
+        wit(domain::guest::set_lifecycle_action(
+            space(),
+            &dom,
+            kind,
+            action,
+            flags,
+        ))
+    }
+    fn get_time(&self, dom: DomainRef, flags: u32) -> Result<(i64, u32), Error> {
+        wit(domain::guest::get_time(space(), &dom, flags))
+    }
+    fn set_time(
+        &self,
+        dom: DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<(), Error> {
+        wit(domain::guest::set_time(
+            space(),
+            &dom,
+            seconds,
+            nseconds,
+            flags,
+        ))
+    }
+    fn fs_freeze(
+        &self,
+        dom: DomainRef,
+        mountpoints: Vec<String>,
+        flags: u32,
+    ) -> Result<i32, Error> {
+        wit(domain::guest::fs_freeze(
+            space(),
+            &dom,
+            &mountpoints,
+            true,
+            flags,
+        ))
+    }
+    fn fs_thaw(&self, dom: DomainRef, mountpoints: Vec<String>, flags: u32) -> Result<i32, Error> {
+        wit(domain::guest::fs_freeze(
+            space(),
+            &dom,
+            &mountpoints,
+            false,
+            flags,
+        ))
+    }
+    fn get_parameters(
+        &self,
+        dom: DomainRef,
+        set: ParameterSet,
+        device: Option<String>,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>, Error> {
+        wit(domain::tuning::get(
+            space(),
+            &dom,
+            set,
+            device.as_deref(),
+            flags,
+        ))
+    }
+    fn set_parameters(
+        &self,
+        dom: DomainRef,
+        set: ParameterSet,
+        device: Option<String>,
+        params: Vec<TypedParam>,
+        flags: u32,
+    ) -> Result<(), Error> {
+        wit(domain::tuning::set(
+            space(),
+            &dom,
+            set,
+            device.as_deref(),
+            &params,
+            flags,
+        ))
+    }
+    fn get_disk_errors(&self, dom: DomainRef, flags: u32) -> Result<Vec<(String, i32)>, Error> {
+        wit(domain::guest::disk_errors(space(), &dom, flags))
     }
 }
 

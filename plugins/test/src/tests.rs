@@ -497,3 +497,329 @@ fn node_documents_with_the_test_namespace() {
         "internal error: Could not find 'active' element"
     );
 }
+
+fn params_of(params: &[virt_plugin_sdk::types::TypedParam]) -> Vec<(String, String)> {
+    use virt_plugin_sdk::types::TypedValue;
+    params
+        .iter()
+        .map(|p| {
+            let value = match &p.value {
+                TypedValue::Int(v) => v.to_string(),
+                TypedValue::Uint(v) => v.to_string(),
+                TypedValue::Llong(v) => v.to_string(),
+                TypedValue::Ullong(v) => v.to_string(),
+                TypedValue::Double(v) => v.to_string(),
+                TypedValue::Boolean(v) => v.to_string(),
+                TypedValue::String(v) => v.clone(),
+            };
+            (p.field.clone(), value)
+        })
+        .collect()
+}
+
+fn typed(
+    field: &str,
+    value: virt_plugin_sdk::types::TypedValue,
+) -> virt_plugin_sdk::types::TypedParam {
+    crate::typed_params::param(field, value)
+}
+
+/// The tunables and what libvirt's test driver answered for the same calls on `test`.
+#[test]
+fn tunables_as_the_test_driver_keeps_them() {
+    use crate::domain::tuning;
+    use virt_plugin_sdk::types::{ParameterSet as Set, TypedValue as V};
+    let space = default_space();
+    let test = domain::lookup_by_name(&space, "test").expect("test");
+    let get = |set, device: Option<&str>| {
+        params_of(&tuning::get(&space, &test, set, device, 0).expect("get"))
+    };
+    let err = |result: virt_core::Result<()>| {
+        let e = result.expect_err("refused");
+        (e.code(), e.message().to_string())
+    };
+    let value = |params: &[(String, String)], field: &str| {
+        params
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        value(&get(Set::Memory, None), "hard_limit"),
+        "9007199254740991"
+    );
+    let before = lifecycle::xml(&space, &test, 0).expect("xml");
+
+    // Refused changes leave the definition alone.
+    let refused = [
+        (Set::Memory, None, vec![typed("hard_limit", V::Ullong(1000000)), typed("swap_hard_limit", V::Ullong(5))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: memory hard_limit tunable value must be lower than or equal to swap_hard_limit")),
+        (Set::Blkio, None, vec![typed("device_weight", V::String("/dev/sda,x".into()))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: invalid value 'x' for parameter 'device_weight' of device '/dev/sda'")),
+        (Set::Blkio, None, vec![typed("device_weight", V::String("/dev/sda".into()))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: unable to parse blkio device 'device_weight' '/dev/sda'")),
+        (Set::Numa, None, vec![typed("numa_mode", V::Int(9))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: unsupported numatune mode: '9'")),
+        (Set::Numa, None, vec![typed("numa_nodeset", V::String("^0".into()))],
+         (ErrorNumber::OPERATION_INVALID, "Requested operation is not valid: Invalid nodeset of 'numatune': ^0")),
+        (Set::Interface, Some("nosuch"), vec![typed("inbound.average", V::Uint(100))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: 'nosuch' is not a known interface")),
+        (Set::BlockIoTune, Some("vda"), vec![typed("total_bytes_sec", V::Ullong(1000))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: total_bytes_sec cannot be set higher than total_bytes_sec_max ")),
+        (Set::BlockIoTune, Some("vda"), vec![typed("total_bytes_sec", V::Ullong(10u64.pow(16)))],
+         (ErrorNumber::ARGUMENT_UNSUPPORTED, "argument unsupported: block I/O throttle limit value must be no more than 1000000000000000")),
+        (Set::BlockIoTune, Some("vdz"), vec![typed("total_iops_sec", V::Ullong(10))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: missing persistent configuration for disk 'vdz'")),
+        (Set::Memory, None, vec![typed("hard_limit", V::Uint(1))],
+         (ErrorNumber::INVALID_ARG, "invalid argument: invalid type 'uint' for parameter 'hard_limit', expected 'ullong'")),
+        (Set::Memory, None, vec![typed("foo", V::Ullong(1))],
+         (ErrorNumber::ARGUMENT_UNSUPPORTED, "argument unsupported: parameter 'foo' not supported")),
+    ];
+    for (set, device, params, (code, message)) in refused {
+        assert_eq!(
+            err(tuning::set(&space, &test, set, device, &params, 0)),
+            (code, message.to_string())
+        );
+    }
+    assert_eq!(lifecycle::xml(&space, &test, 0).expect("xml"), before);
+
+    let set = |set, device, params: Vec<virt_plugin_sdk::types::TypedParam>| {
+        tuning::set(&space, &test, set, device, &params, 0).expect("set");
+    };
+    set(
+        Set::Memory,
+        None,
+        vec![
+            typed("hard_limit", V::Ullong(1000000)),
+            typed("soft_limit", V::Ullong(500000)),
+        ],
+    );
+    set(
+        Set::Blkio,
+        None,
+        vec![
+            typed("weight", V::Uint(500)),
+            typed("device_weight", V::String("/dev/sda,100,/dev/sdb,0".into())),
+            typed("device_read_iops_sec", V::String("/dev/sda,5".into())),
+        ],
+    );
+    set(
+        Set::Numa,
+        None,
+        vec![
+            typed("numa_mode", V::Int(1)),
+            typed("numa_nodeset", V::String("0".into())),
+        ],
+    );
+    set(
+        Set::Interface,
+        Some("testnet0"),
+        vec![
+            typed("inbound.average", V::Uint(100)),
+            typed("inbound.peak", V::Uint(200)),
+            typed("outbound.average", V::Uint(50)),
+        ],
+    );
+    set(
+        Set::BlockIoTune,
+        Some("vda"),
+        vec![
+            typed("total_bytes_sec", V::Ullong(1000)),
+            typed("total_bytes_sec_max", V::Ullong(2000)),
+            typed("read_iops_sec", V::Ullong(5)),
+            typed("read_iops_sec_max", V::Ullong(7)),
+            typed("group_name", V::String("g1".into())),
+            typed("size_iops_sec", V::Ullong(3)),
+        ],
+    );
+    assert_eq!(
+        err(tuning::set(
+            &space,
+            &test,
+            Set::BlockIoTune,
+            Some("vda"),
+            &[
+                typed("total_iops_sec", V::Ullong(5)),
+                typed("total_iops_sec_max", V::Ullong(6))
+            ],
+            0
+        )),
+        (
+            ErrorNumber::INVALID_ARG,
+            "invalid argument: total and read/write of iops_sec cannot be set at the same time"
+                .to_string()
+        )
+    );
+    set(
+        Set::PerfEvents,
+        None,
+        vec![
+            typed("cmt", V::Boolean(true)),
+            typed("cpu_cycles", V::Boolean(false)),
+        ],
+    );
+    crate::domain::guest::pin_vcpu(&space, &test, 0, &[0b101], 0).expect("pin");
+    crate::domain::guest::set_lifecycle_action(&space, &test, 1, 3, 0).expect("reboot preserve");
+    crate::domain::guest::set_lifecycle_action(&space, &test, 2, 4, 0).expect("crash coredump");
+
+    let memory = get(Set::Memory, None);
+    assert_eq!(value(&memory, "hard_limit"), "1000000");
+    assert_eq!(value(&memory, "soft_limit"), "500000");
+    let blkio = get(Set::Blkio, None);
+    assert_eq!(value(&blkio, "device_weight"), "/dev/sda,100");
+    assert_eq!(value(&blkio, "device_read_iops_sec"), "/dev/sda,5");
+    assert_eq!(value(&get(Set::Numa, None), "numa_mode"), "1");
+    assert_eq!(
+        value(&get(Set::Interface, Some("testnet0")), "inbound.peak"),
+        "200"
+    );
+    let iotune = get(Set::BlockIoTune, Some("vda"));
+    assert_eq!(iotune.len(), 20);
+    assert_eq!(iotune[13], ("group_name".to_string(), "g1".to_string()));
+    assert_eq!(get(Set::PerfEvents, None).len(), 22);
+
+    let xml = lifecycle::xml(&space, &test, 0).expect("xml");
+    for expected in [
+        "  <blkiotune>\n    <weight>500</weight>\n    <device>\n      <path>/dev/sda</path>\n      <weight>100</weight>\n      <read_iops_sec>5</read_iops_sec>\n    </device>\n  </blkiotune>\n",
+        "  <memtune>\n    <hard_limit unit='KiB'>1000000</hard_limit>\n    <soft_limit unit='KiB'>500000</soft_limit>\n  </memtune>\n",
+        "  <cputune>\n    <vcpupin vcpu='0' cpuset='0,2'/>\n  </cputune>\n  <numatune>\n    <memory mode='preferred' nodeset='0'/>\n  </numatune>\n",
+        "  <on_reboot>preserve</on_reboot>\n  <on_crash>coredump-destroy</on_crash>\n  <perf>\n    <event name='cmt' enabled='yes'/>\n    <event name='cpu_cycles' enabled='no'/>\n  </perf>\n",
+        "      <iotune>\n        <total_bytes_sec>1000</total_bytes_sec>\n        <read_iops_sec>5</read_iops_sec>\n        <total_bytes_sec_max>2000</total_bytes_sec_max>\n        <read_iops_sec_max>7</read_iops_sec_max>\n        <size_iops_sec>3</size_iops_sec>\n        <group_name>g1</group_name>\n      </iotune>\n",
+        "      <source network='default'/>\n      <bandwidth>\n        <inbound average='100' peak='200'/>\n        <outbound average='50'/>\n      </bandwidth>\n",
+    ] {
+        assert!(xml.contains(expected), "{expected}\nnot in\n{xml}");
+    }
+    // All of it was the live definition: the persistent one is untouched.
+    let inactive = lifecycle::xml(&space, &test, domain_xml_flags::INACTIVE).expect("xml");
+    assert!(
+        !inactive.contains("memtune") && !inactive.contains("iotune"),
+        "{inactive}"
+    );
+}
+
+/// What the guest "agent" of a running test domain answers, as libvirt's test driver does.
+#[test]
+fn guest_answers() {
+    use crate::domain::guest;
+    let space = default_space();
+    let test = domain::lookup_by_name(&space, "test").expect("test");
+    let vcpus = guest::vcpu_info(&space, &test).expect("vcpus");
+    assert_eq!(vcpus.len(), 2);
+    assert_eq!(
+        (vcpus[0].cpu, vcpus[0].cpumap.clone()),
+        (15, vec![0xff, 0xff])
+    );
+    guest::pin_vcpu(&space, &test, 0, &[0b101], 0).expect("pin");
+    assert_eq!(guest::vcpu_info(&space, &test).expect("vcpus")[0].cpu, 2);
+    let e = guest::pin_vcpu(&space, &test, 5, &[1], 0).expect_err("no vcpu 5");
+    assert_eq!(
+        e.message(),
+        "invalid argument: requested vcpu '5' is not present in the domain"
+    );
+
+    let label = guest::security_label(&space, &test).expect("label");
+    assert_eq!(
+        (label[0].label.as_str(), label[0].enforcing),
+        ("libvirt-test", true)
+    );
+    let info = guest::block_info(&space, &test, "vda", 0).expect("block info");
+    assert_eq!(
+        (info.capacity, info.allocation, info.physical),
+        (1099506450432, 1099511627776, 1099511627776)
+    );
+    assert_eq!(
+        guest::block_info(&space, &test, "vdz", 0)
+            .expect_err("no disk")
+            .message(),
+        "invalid argument: invalid path vdz not assigned to domain"
+    );
+    let addresses = guest::interface_addresses(&space, &test, 0, 0).expect("addresses");
+    assert_eq!(addresses[0].name, "testnet0");
+    assert_eq!(addresses[0].hwaddr.as_deref(), Some("aa:bb:cc:dd:ee:ff"));
+    assert_eq!(
+        (
+            addresses[0].addresses[0].address.as_str(),
+            addresses[0].addresses[0].prefix
+        ),
+        ("192.168.122.3", 24)
+    );
+    assert_eq!(
+        guest::interface_addresses(&space, &test, 7, 0)
+            .expect_err("source")
+            .code(),
+        ErrorNumber::ARGUMENT_UNSUPPORTED
+    );
+
+    assert_eq!(
+        guest::get_time(&space, &test, 0).expect("time"),
+        (627319920, 0)
+    );
+    guest::set_time(&space, &test, 1234, 5, 0).expect("set time");
+    assert_eq!(guest::get_time(&space, &test, 0).expect("time"), (1234, 5));
+    assert_eq!(
+        guest::fs_freeze(&space, &test, &["/".into()], true, 0).expect("freeze"),
+        1
+    );
+    assert_eq!(
+        guest::fs_freeze(&space, &test, &[], true, 0).expect("freeze"),
+        1
+    );
+    assert_eq!(
+        guest::fs_freeze(&space, &test, &["/x".into()], true, 0)
+            .expect_err("bad")
+            .message(),
+        "Requested operation is not valid: mount point not found: /x"
+    );
+    assert_eq!(
+        guest::fs_freeze(&space, &test, &[], false, 0).expect("thaw"),
+        2
+    );
+    assert_eq!(
+        guest::disk_errors(&space, &test, 0).expect("errors"),
+        vec![("vda".to_string(), 1)]
+    );
+    assert_eq!(
+        guest::set_lifecycle_action(&space, &test, 0, 4, 0).expect_err("poweroff coredump").message(),
+        "unsupported configuration: Lifecycle event 'poweroff' doesn't support 'coredump-destroy' action"
+    );
+
+    let dir = std::env::temp_dir().join(format!("rvirt-test-core-{}", std::process::id()));
+    let path = dir.to_string_lossy().to_string();
+    assert_eq!(
+        guest::core_dump(&space, &test, &path, 1, 0)
+            .expect_err("kdump")
+            .code(),
+        ErrorNumber::OPERATION_UNSUPPORTED
+    );
+    space.take_events();
+    guest::core_dump(
+        &space,
+        &test,
+        &path,
+        0,
+        virt_core::consts::domain_core_dump_flags::CRASH,
+    )
+    .expect("dump");
+    assert_eq!(space.read_file(&path).expect("image"), b"TestGuestMagic\0");
+    assert_eq!(
+        state_of(&space, &test),
+        (domain_state::SHUTOFF, domain_shutoff_reason::CRASHED)
+    );
+    assert_eq!(
+        lifecycle_events(&space),
+        vec![(
+            "test".to_string(),
+            ev::STOPPED,
+            virt_core::consts::domain_event_stopped_detail_type::CRASHED
+        )]
+    );
+    let label = guest::security_label(&space, &test).expect("label");
+    assert_eq!((label[0].label.as_str(), label[0].enforcing), ("", false));
+    assert_eq!(
+        guest::vcpu_info(&space, &test)
+            .expect_err("inactive")
+            .message(),
+        "Requested operation is not valid: cannot list vcpus for an inactive domain"
+    );
+}

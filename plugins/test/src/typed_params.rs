@@ -8,18 +8,41 @@ use virt_plugin_sdk::types::{TypedParam, TypedValue};
 /// A `virTypedParameterType`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
+    Int,
     UInt,
+    ULLong,
+    Boolean,
+    String,
 }
 
 impl Kind {
     fn name(self) -> &'static str {
         match self {
+            Kind::Int => "int",
             Kind::UInt => "uint",
+            Kind::ULLong => "ullong",
+            Kind::Boolean => "boolean",
+            Kind::String => "string",
         }
     }
 
     fn matches(self, value: &TypedValue) -> bool {
-        matches!((self, value), (Kind::UInt, TypedValue::Uint(_)))
+        matches!(
+            (self, value),
+            (Kind::Int, TypedValue::Int(_))
+                | (Kind::UInt, TypedValue::Uint(_))
+                | (Kind::ULLong, TypedValue::Ullong(_))
+                | (Kind::Boolean, TypedValue::Boolean(_))
+                | (Kind::String, TypedValue::String(_))
+        )
+    }
+}
+
+/// A parameter of `field` holding `value`.
+pub(crate) fn param(field: &str, value: TypedValue) -> TypedParam {
+    TypedParam {
+        field: field.to_string(),
+        value,
     }
 }
 

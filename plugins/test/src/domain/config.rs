@@ -42,7 +42,7 @@ fn resolve_impact(d: &Domain, mut flags: u32) -> Result<u32> {
 
 /// Which definition(s) a change applies to.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     /// `def` (live while running, persistent otherwise).
     Def,
     /// `newDef` (the persistent definition of a running domain).
@@ -50,7 +50,7 @@ enum Target {
 }
 
 /// `virDomainObjGetOneDefState`: exactly one definition; also says whether it is live.
-fn one_def(d: &Domain, flags: u32) -> Result<(Target, bool)> {
+pub(crate) fn one_def(d: &Domain, flags: u32) -> Result<(Target, bool)> {
     if flags & LIVE != 0 && flags & CONFIG != 0 {
         return Err(error::invalid_arg_verbatim(
             ErrorDomain::DOMAIN,
@@ -68,7 +68,7 @@ fn one_def(d: &Domain, flags: u32) -> Result<(Target, bool)> {
 }
 
 /// `virDomainObjGetDefs`: the definitions a change applies to.
-fn both_defs(d: &Domain, flags: u32) -> Result<Vec<Target>> {
+pub(crate) fn both_defs(d: &Domain, flags: u32) -> Result<Vec<Target>> {
     let flags = resolve_impact(d, flags)?;
     let mut targets = Vec::new();
     if d.rec.is_active() {
@@ -84,7 +84,7 @@ fn both_defs(d: &Domain, flags: u32) -> Result<Vec<Target>> {
     Ok(targets)
 }
 
-fn pick(defs: &mut Defs, target: Target) -> Result<&mut DomainDef> {
+pub(crate) fn pick(defs: &mut Defs, target: Target) -> Result<&mut DomainDef> {
     match target {
         Target::Def => Ok(&mut defs.def),
         Target::NewDef => defs
@@ -94,7 +94,7 @@ fn pick(defs: &mut Defs, target: Target) -> Result<&mut DomainDef> {
     }
 }
 
-fn pick_ref(defs: &Defs, target: Target) -> Result<&DomainDef> {
+pub(crate) fn pick_ref(defs: &Defs, target: Target) -> Result<&DomainDef> {
     match target {
         Target::Def => Ok(&defs.def),
         Target::NewDef => defs

@@ -6,18 +6,28 @@
 //! Definitions are stored as libvirt-canonical XML (what `virDomainDefFormat` writes for the
 //! inactive definition) and read back with the plain parser, which round-trips it exactly.
 
-use virt_core::consts::domain_lifecycle_action;
 use virt_core::consts::domain_state;
+use virt_core::consts::{domain_lifecycle, domain_lifecycle_action};
 use virt_core::{Error, ErrorDomain, ErrorNumber, Result, Uuid};
 use virt_xml::domain::interface::InterfaceTarget;
 use virt_xml::domain::{
-    Domain, LifecycleAction, MemballoonModel, OsType, OsTypeElement, VideoModel, VideoModelElement,
+    Domain, InterfaceType, LifecycleAction, MemballoonModel, OsType, OsTypeElement, VcpuPin,
+    VideoModel, VideoModelElement,
 };
 use virt_xml::xml::{Node, XmlElement};
 use virt_xml::FormatFlags;
 
 /// The architecture test domains default to (`defArch`).
 const DEFAULT_ARCH: &str = "i686";
+
+/// An interface of a definition, as guest-agent answers describe it.
+pub(crate) struct GuestNic {
+    /// The virtual network of a `type='network'` interface.
+    pub network: Option<String>,
+    /// The host-side device name.
+    pub ifname: Option<String>,
+    pub mac: Option<String>,
+}
 
 /// A domain definition the test driver accepted.
 #[derive(Clone, Debug)]
@@ -198,6 +208,114 @@ impl DomainDef {
             == 1
     }
 
+    /// The source of the disk `name` names (as `has_disk`): `None` without such a disk,
+    /// `Some(None)` when the disk is empty (`virStorageSourceIsEmpty`).
+    pub fn disk_source(&self, name: &str) -> Option<Option<String>> {
+        let disks = &self.0.devices.disks;
+        let disk = if name.starts_with('/') {
+            let mut matching = disks.iter().filter(|disk| disk.source_path() == Some(name));
+            match (matching.next(), matching.next()) {
+                (Some(disk), None) => disk,
+                _ => return None,
+            }
+        } else {
+            disks.iter().find(|disk| disk.target_dev() == Some(name))?
+        };
+        Some(disk.source_path().map(str::to_string))
+    }
+
+    /// The guest device names of the disks, in definition order.
+    pub fn disk_targets(&self) -> Vec<String> {
+        self.0
+            .devices
+            .disks
+            .iter()
+            .map(|disk| disk.target_dev().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The interfaces as the guest agent would describe them.
+    pub fn interfaces(&self) -> Vec<GuestNic> {
+        self.0
+            .devices
+            .interfaces
+            .iter()
+            .map(|iface| GuestNic {
+                network: match iface.interface_type {
+                    Some(InterfaceType::Network) => iface
+                        .source
+                        .as_ref()
+                        .and_then(|source| source.network.clone()),
+                    _ => None,
+                },
+                ifname: ifname(iface).map(str::to_string),
+                mac: iface.mac_address().map(str::to_string),
+            })
+            .collect()
+    }
+
+    /// The host CPUs `vcpu` is pinned to (`<vcpupin>`), if it is.
+    pub fn vcpu_pin(&self, vcpu: u32) -> Option<String> {
+        self.0
+            .cputune
+            .as_ref()?
+            .vcpupins
+            .iter()
+            .find(|pin| pin.vcpu == Some(vcpu))
+            .and_then(|pin| pin.cpuset.clone())
+    }
+
+    /// The domain-wide CPU set (`<vcpu cpuset>`).
+    pub fn cpuset(&self) -> Option<String> {
+        self.0.vcpu.as_ref().and_then(|vcpu| vcpu.cpuset.clone())
+    }
+
+    /// Pins `vcpu` to `cpuset`, replacing an earlier pin (kept in vcpu order).
+    pub fn set_vcpu_pin(&mut self, vcpu: u32, cpuset: &str) {
+        let pins = &mut self.0.cputune.get_or_insert_with(Default::default).vcpupins;
+        pins.retain(|pin| pin.vcpu != Some(vcpu));
+        let at = pins
+            .iter()
+            .position(|pin| pin.vcpu.is_some_and(|other| other > vcpu))
+            .unwrap_or(pins.len());
+        pins.insert(
+            at,
+            VcpuPin {
+                vcpu: Some(vcpu),
+                cpuset: Some(cpuset.to_string()),
+            },
+        );
+    }
+
+    /// Sets what happens on a `virDomainLifecycle` event to a `virDomainLifecycleAction`.
+    pub fn set_lifecycle_action(&mut self, kind: i32, action: i32) -> Result<()> {
+        let action = match action {
+            domain_lifecycle_action::DESTROY => LifecycleAction::Destroy,
+            domain_lifecycle_action::RESTART => LifecycleAction::Restart,
+            domain_lifecycle_action::RESTART_RENAME => LifecycleAction::RenameRestart,
+            domain_lifecycle_action::PRESERVE => LifecycleAction::Preserve,
+            domain_lifecycle_action::COREDUMP_DESTROY => LifecycleAction::CoredumpDestroy,
+            domain_lifecycle_action::COREDUMP_RESTART => LifecycleAction::CoredumpRestart,
+            _ => {
+                return Err(crate::error::invalid_arg(format!(
+                    "unknown lifecycle action {action}"
+                )))
+            }
+        };
+        let slot = match kind {
+            domain_lifecycle::POWEROFF => &mut self.0.on_poweroff,
+            domain_lifecycle::REBOOT => &mut self.0.on_reboot,
+            domain_lifecycle::CRASH => &mut self.0.on_crash,
+            _ => {
+                return Err(crate::error::invalid_arg(format!(
+                    "unknown lifecycle type {kind}"
+                )))
+            }
+        };
+        *slot = Some(action);
+        Ok(())
+    }
+
     /// `virDomainNetFind`: an interface by MAC address or by host-side name.
     pub fn has_interface(&self, device: &str) -> bool {
         let interfaces = &self.0.devices.interfaces;
@@ -265,6 +383,11 @@ impl DomainDef {
     /// The model underneath, for documents that embed a domain (snapshots).
     pub fn model(&self) -> &Domain {
         &self.0
+    }
+
+    /// The model, for changes the tunables make (`crate::domain::tuning`).
+    pub fn model_mut(&mut self) -> &mut Domain {
+        &mut self.0
     }
 
     /// Wraps a domain recorded by a document that embeds one (it was accepted then).

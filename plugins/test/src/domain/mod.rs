@@ -17,9 +17,11 @@
 
 pub(crate) mod config;
 pub(crate) mod def;
+pub(crate) mod guest;
 pub(crate) mod lifecycle;
 pub(crate) mod save;
 pub(crate) mod stats;
+pub(crate) mod tuning;
 
 use serde::{Deserialize, Serialize};
 use virt_core::consts::{
@@ -62,6 +64,11 @@ pub(crate) struct DomainRecord {
     /// Snapshot bookkeeping (see [`crate::snapshot`]).
     pub n_snapshots: u32,
     pub current_snapshot: Option<String>,
+    /// The guest clock (`virDomainSetTime`), seconds and nanoseconds.
+    pub guest_seconds: i64,
+    pub guest_nseconds: u32,
+    /// Which of the guest's two filesystems ("/" and "/boot") are frozen.
+    pub frozen: [bool; 2],
 }
 
 impl DomainRecord {
@@ -471,6 +478,9 @@ pub(crate) fn new_record(def: &DomainDef) -> DomainRecord {
         vcpus: def.vcpus(),
         n_snapshots: 0,
         current_snapshot: None,
+        guest_seconds: guest::INITIAL_GUEST_SECONDS,
+        guest_nseconds: 0,
+        frozen: [false; 2],
     }
 }
 

@@ -3,6 +3,8 @@
 //!
 //! Definitions are stored as the canonical XML of the inactive definition.
 
+use std::net::IpAddr;
+
 use virt_core::{Result, Uuid};
 use virt_xml::network::Network;
 use virt_xml::xml::{Node, XmlElement};
@@ -48,6 +50,37 @@ impl NetworkDef {
     /// `virNetworkDefFormat` without flags.
     pub fn format(&self) -> String {
         self.0.format(&FormatFlags::default())
+    }
+
+    /// The first IP definition's first address a guest could get (the start of its first
+    /// DHCP range, else the host address), with its prefix (`virSocketAddrGetIPPrefix`).
+    pub fn first_guest_address(&self) -> Option<(IpAddr, u32)> {
+        let ip = self.0.ips.first()?;
+        let host: IpAddr = ip.address.as_deref()?.parse().ok()?;
+        let prefix = match (
+            ip.prefix,
+            ip.netmask.as_deref().and_then(|m| m.parse::<IpAddr>().ok()),
+        ) {
+            (Some(prefix), _) if prefix > 0 => prefix,
+            (_, Some(IpAddr::V4(mask))) => u32::from(mask).leading_ones(),
+            _ => match host {
+                IpAddr::V4(v4) => match v4.octets()[0] {
+                    0..=127 => 8,
+                    128..=191 => 16,
+                    192..=223 => 24,
+                    _ => 0,
+                },
+                IpAddr::V6(_) => 64,
+            },
+        };
+        let first = ip
+            .dhcp
+            .as_ref()
+            .and_then(|dhcp| dhcp.ranges.first())
+            .and_then(|range| range.start.as_deref())
+            .and_then(|start| start.parse().ok())
+            .unwrap_or(host);
+        Some((first, prefix))
     }
 
     pub fn name(&self) -> &str {

@@ -129,6 +129,15 @@ fn all(space: &dyn Space) -> Result<Vec<Network>> {
         .collect()
 }
 
+/// The first address guests of network `name` get, and its prefix
+/// (`testDomainInterfaceAddressFromNet`).
+pub(crate) fn first_address(space: &dyn Space, name: &str) -> Result<(std::net::IpAddr, u32)> {
+    let net = get_by_name(space, name)?;
+    net.def()?
+        .first_guest_address()
+        .ok_or_else(|| error::operation_invalid(format!("network '{name}' has no IP address")))
+}
+
 /// `virConnectListAllNetworks`.
 pub(crate) fn list_all(space: &dyn Space, flags: u32) -> Result<Vec<NetworkRef>> {
     let all_flags = list_flags::INACTIVE

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench.sh — ../shared/bench/api_bench.py against rvirtd and the reference libvirtd 9.0 in
+# the same run, both serving the test driver over a Unix socket, alternating ROUNDS times so
+# that load on the machine falls on both alike.
+#
+#   tools/rvirtd/bench.sh [ROUNDS]       (default 3; release build of rvirtd)
+#
+# Environment: SHARED (default ../shared), RVIRTD (default target/release/rvirtd, built if
+# missing), N / ITERS (api_bench -n / --iters). Prints each run's table and the JSON lines
+# into $OUT (default /tmp/rvirtd-bench.jsonl).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+SHARED=${SHARED:-../shared}
+ROUNDS=${1:-3}
+RVIRTD=${RVIRTD:-${CARGO_TARGET_DIR:-target}/release/rvirtd}
+OUT=${OUT:-/tmp/rvirtd-bench.jsonl}
+N=${N:-1000}
+ITERS=${ITERS:-5000}
+[ -d "$SHARED/bench" ] || { echo "bench: $SHARED/bench not found"; exit 1; }
+[ -x "$RVIRTD" ] || cargo build -q --release -p rvirtd || exit 1
+
+DIR=$(mktemp -d /tmp/rvirtd-bench.XXXXXX)
+DAEMON=""
+cleanup() {
+    if [ -n "$DAEMON" ]; then kill -TERM "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; fi
+    "$SHARED/conformance/start-libvirtd.sh" stop "$DIR/lvd" >/dev/null 2>&1
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+"$RVIRTD" --unix-sock-dir "$DIR" >"$DIR/rvirtd.log" 2>&1 &
+DAEMON=$!
+for _ in $(seq 1 300); do [ -S "$DIR/rvirt-sock" ] && break; sleep 0.1; done
+eval "$("$SHARED/conformance/start-libvirtd.sh" start "$DIR/lvd" 2>"$DIR/lvd.log")" ||
+    { echo "bench: libvirtd did not start"; cat "$DIR/lvd.log"; exit 1; }
+RV_URI="test+unix:///default?socket=$DIR/rvirt-sock"
+# Warm up: plugin compilation, caches.
+/usr/bin/python3 -c "import libvirt,sys; c=libvirt.open(sys.argv[1]); [c.getVersion() for _ in range(100)]" "$RV_URI"
+
+: >"$OUT"
+for round in $(seq 1 "$ROUNDS"); do
+    for target in rvirtd libvirtd; do
+        uri=$RV_URI
+        [ $target = libvirtd ] && uri=$TEST_URI
+        echo "== round $round: $target"
+        /usr/bin/python3 "$SHARED/bench/api_bench.py" "$uri" -n "$N" --iters "$ITERS" --label "$target" --json-out "$OUT" |
+            grep -v '^{'
+    done
+done
+echo "JSON lines in $OUT"
