@@ -344,3 +344,61 @@ fn stream_frames_go_to_the_call_then_to_the_handler() {
         .expect("the unsolicited frame went to the handler");
     server.join().expect("server");
 }
+
+#[test]
+fn a_shut_down_host_refuses_calls_and_delivers_no_more_events() {
+    use std::io::{BufRead, BufReader, Write};
+    let fixture = fixture();
+    let dir = tempfile::Builder::new()
+        .prefix("rvirt-stream")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let path = dir.path().join("peer.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    // The first connection is answered and hung up on; the second is answered and held
+    // until the test ends.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let (mut socket, _) = listener.accept().expect("accept");
+            let mut line = String::new();
+            BufReader::new(socket.try_clone().expect("clone"))
+                .read_line(&mut line)
+                .expect("read hello");
+            socket.write_all(b"hi\n").expect("reply");
+            held.push(socket);
+            if held.len() == 1 {
+                std::thread::sleep(Duration::from_millis(100));
+                held.clear();
+            }
+        }
+        let _ = released.recv();
+    });
+    let conn = open(&fixture.host, "misbehave:///after-shutdown").expect("open");
+    let mut events = conn.events().expect("events");
+    let stream = format!("stream:{}", path.display());
+    conn.domain_lookup_by_name(&stream).expect("first stream");
+    wait_for_event(&mut events, "closed");
+    conn.domain_lookup_by_name(&stream).expect("second stream");
+    std::thread::sleep(Duration::from_millis(200));
+    while events.try_next().is_some() {}
+
+    // Shutting down closes the second stream; that EOF is the host's doing and must not
+    // reach the plugin as a handler event.
+    fixture.host.shutdown();
+    let error = conn
+        .domain_lookup_by_name("reply:hi")
+        .expect_err("the host is gone");
+    assert_eq!(error.code(), ErrorNumber::INVALID_CONN, "{error:?}");
+    assert!(error.message().contains("has shut down"), "{error:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    while let Some(event) = events.try_next() {
+        assert!(
+            event.domain().is_none_or(|d| d.name != "closed"),
+            "a handler ran after shutdown: {event:?}"
+        );
+    }
+    let _ = release.send(());
+    server.join().expect("server");
+}

@@ -7,7 +7,8 @@
 //! waits 30 s in a host call (a child `sleep`), `slow-short` waits 2 s, `exit-watch` starts a
 //! short-lived child whose exit the `handlers` export records as domain `exited`,
 //! `stream:PATH` sends `hello` on a line-framed unix socket and names the domain after the
-//! reply (later unsolicited lines become domains `frame:LINE`); any other name is looked up
+//! reply (later unsolicited lines become domains `frame:LINE`, the peer hanging up domain
+//! `closed`); any other name is looked up
 //! among the defined domains. Handler calls emit a STOPPED lifecycle event for what they add.
 //!
 //! Only the component has content: natively (`cargo test --workspace`) the crate is empty,
@@ -191,6 +192,10 @@ impl Handlers for Misbehave {
 
     fn stream_frame(&self, _handle: stream::StreamHandle, frame: Vec<u8>) {
         record_from_handler(&format!("frame:{}", String::from_utf8_lossy(&frame)));
+    }
+
+    fn stream_closed(&self, _handle: stream::StreamHandle) {
+        record_from_handler("closed");
     }
 }
 
