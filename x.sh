@@ -5,7 +5,8 @@
 #                  `rvirsh -c test:///default list --all` (the embedded test driver)
 #   ./x.sh test    install what is missing, build everything and run every test
 #                  (and the ../shared conformance suites when that folder exists)
-#   ./x.sh bench   build in release mode and print the host benchmarks
+#   ./x.sh bench [host|xml|api|qemu|lxc ...]
+#                  build in release mode and print the benchmarks' figures (all by default)
 #
 # Everything a clean clone needs is installed here; nothing relies on the developer's machine.
 set -euo pipefail
@@ -65,13 +66,39 @@ conformance)
     echo "no conformance runner yet"
     ;;
 bench)
+    # Every benchmark, or the ones named: host xml api qemu lxc. Each prints its figures;
+    # those that compare with libvirt need ../shared (its testdata, bench scripts, libvirtd).
+    shift
+    [ $# -gt 0 ] || set -- host xml api qemu lxc
     rust_target
     cargo xtask plugins
     cargo build --release --workspace --bins
-    cargo bench -p virt-host --bench host
+    for bench in "$@"; do
+        echo "== bench: $bench"
+        case $bench in
+        host) cargo bench -p virt-host --bench host ;;
+        xml)
+            if [ -d ../shared/libvirt-testdata/qemuxml2xmloutdata ]; then
+                cargo run -q --release -p xtask -- xml-bench ../shared/libvirt-testdata/qemuxml2xmloutdata
+            else echo "skipped: ../shared/libvirt-testdata is missing"; fi ;;
+        api)
+            if [ -d ../shared/bench ]; then
+                install_packages "${APT_PACKAGES[@]}"
+                RVIRTD=target/release/rvirtd tools/rvirtd/bench.sh 1
+            else echo "skipped: ../shared/bench is missing"; fi ;;
+        qemu)
+            install_packages "${APT_PACKAGES[@]}"
+            tests/guest/build.sh >/dev/null
+            cargo bench -p rvirt-tests --bench qemu_start ;;
+        lxc)
+            install_packages "${APT_PACKAGES[@]}"
+            cargo bench -p rvirt-tests --bench lxc_start ;;
+        *) echo "unknown bench '$bench' (host xml api qemu lxc)" >&2; exit 2 ;;
+        esac
+    done
     ;;
 *)
-    echo "usage: $0 run|test|bench" >&2
+    echo "usage: $0 run|test|conformance|bench [NAME...]" >&2
     exit 2
     ;;
 esac

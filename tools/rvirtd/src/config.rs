@@ -5,7 +5,8 @@
 //! unix_sock_rw_perms = "0700"       # the read-write socket: owner only
 //! unix_sock_ro_perms = "0777"       # the read-only socket: everyone
 //! max_clients = 5000
-//! max_workers = 32
+//! max_workers = 32                 # calls that may wait (domain jobs) in flight at once
+//! prio_workers = 5                  # runtime threads; high-priority calls run on them
 //! max_client_requests = 16
 //! keepalive_interval = 5            # seconds; 0 disables server PINGs
 //! keepalive_count = 5
@@ -36,6 +37,10 @@ pub struct Config {
     pub unix_sock_ro_perms: String,
     pub max_clients: usize,
     pub max_workers: usize,
+    /// The runtime's worker threads. High-priority calls (lookups, getters, defines) run
+    /// inline on them, so this many slow ones at once stall the daemon, as libvirtd's
+    /// `prio_workers` pool does.
+    pub prio_workers: usize,
     pub max_client_requests: usize,
     pub keepalive_interval: u64,
     pub keepalive_count: u32,
@@ -59,6 +64,7 @@ impl Default for Config {
             unix_sock_ro_perms: "0777".into(),
             max_clients: 5000,
             max_workers: 32,
+            prio_workers: 5,
             max_client_requests: 16,
             keepalive_interval: 5,
             keepalive_count: 5,
@@ -118,8 +124,8 @@ impl Config {
         if self.max_clients == 0 {
             bail!("max_clients must be at least 1");
         }
-        if self.max_workers == 0 || self.max_client_requests == 0 {
-            bail!("max_workers and max_client_requests must be at least 1");
+        if self.max_workers == 0 || self.prio_workers == 0 || self.max_client_requests == 0 {
+            bail!("max_workers, prio_workers and max_client_requests must be at least 1");
         }
         Ok(())
     }

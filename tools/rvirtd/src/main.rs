@@ -102,6 +102,7 @@ fn run(args: Args, config: Config, config_path: PathBuf) -> anyhow::Result<()> {
         tracing::warn!("plugin: {problem}");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.prio_workers)
         .thread_name("rvirtd")
         .enable_all()
         .build()

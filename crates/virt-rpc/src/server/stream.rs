@@ -65,7 +65,7 @@ pub(crate) struct ConsoleSession {
 
 const INPUT_QUEUE: usize = 4;
 
-type StreamTask = Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+pub(crate) type StreamTask = Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Refuses a second console session on `domain` unless the caller forces it.
 pub(crate) fn check_console(
