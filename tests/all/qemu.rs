@@ -65,15 +65,6 @@ fn guest_image() -> &'static GuestImage {
     })
 }
 
-const GRANTS: &str = r#"
-[plugins.qemu]
-spawn = ["/usr/bin/qemu-system-*"]
-unix-connect = ["$run"]
-files-read = ["/"]
-files-write = ["/"]
-net = ["tap", "bridge", "link"]
-"#;
-
 fn host(root: &Path) -> Host {
     assert!(
         Path::new(QEMU).is_file(),
@@ -83,7 +74,8 @@ fn host(root: &Path) -> Host {
         plugins_dir().join("qemu.wasm").is_file(),
         "target/plugins/qemu.wasm is missing: cargo xtask plugins"
     );
-    let grants = Grants::parse(GRANTS, Path::new("qemu-test-grants.toml")).expect("grants");
+    let grants = Grants::parse(rvirt_tests::QEMU_GRANTS, Path::new("qemu-test-grants.toml"))
+        .expect("grants");
     Host::new(HostConfig {
         plugin_path: vec![plugins_dir()],
         compile_cache: Some(root.join("compiled")),

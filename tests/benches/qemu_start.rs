@@ -102,18 +102,12 @@ fn wait_file(path: &Path, marker: &str, deadline: Instant) -> Option<Instant> {
     None
 }
 
-const GRANTS: &str = r#"
-[plugins.qemu]
-spawn = ["/usr/bin/qemu-system-*"]
-unix-connect = ["$run"]
-files-read = ["/"]
-files-write = ["/"]
-net = ["tap", "bridge", "link"]
-"#;
-
 fn host(root: &Path) -> Result<Host, String> {
-    let grants =
-        Grants::parse(GRANTS, Path::new("qemu-bench-grants.toml")).map_err(|e| e.to_string())?;
+    let grants = Grants::parse(
+        rvirt_tests::QEMU_GRANTS,
+        Path::new("qemu-bench-grants.toml"),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Host::new(HostConfig {
         plugin_path: vec![workspace_root().join("target/plugins")],
         compile_cache: Some(root.join("compiled")),
@@ -194,7 +188,7 @@ fn plain_argv(
             0,
         )
         .map_err(|e| e.to_string())?;
-    let words = shell_words(&line);
+    let words = rvirt_driver_qemu::argv::command::shell_split(&line);
     let program = words
         .iter()
         .position(|word| word.starts_with('/'))
@@ -223,47 +217,6 @@ fn plain_argv(
         argv.push(word.clone());
     }
     Ok((env, argv))
-}
-
-/// Splits the shell line `domxml-to-native` prints (words, single quotes, `'\''`).
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                for inner in chars.by_ref() {
-                    if inner == '\'' {
-                        break;
-                    }
-                    current.push(inner);
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(escaped) = chars.next() {
-                    current.push(escaped);
-                }
-            }
-            ' ' => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            other => {
-                in_word = true;
-                current.push(other);
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
 }
 
 fn run_plain(
