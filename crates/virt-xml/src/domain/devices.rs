@@ -1208,7 +1208,7 @@ pub struct DirTarget {
 
 /// `<filesystem>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
-#[xml(expanded)]
+#[xml(expanded, validate = "Filesystem::scale_ram_usage")]
 pub struct Filesystem {
     #[xml(attr = "type")]
     pub fs_type: Option<FilesystemType>,
@@ -1238,6 +1238,32 @@ pub struct Filesystem {
     pub space_hard_limit: Option<ScaledBytes>,
     #[xml(child)]
     pub space_soft_limit: Option<ScaledBytes>,
+}
+
+impl Filesystem {
+    /// A RAM filesystem's size, as libvirt keeps it: `usage` is required, scaled by `units`
+    /// (KiB when absent) and written back in whole KiB with `units='KiB'`.
+    fn scale_ram_usage(fs: &mut Filesystem, _node: &Node<'_>) -> Result<()> {
+        if fs.fs_type != Some(FilesystemType::Ram) {
+            return Ok(());
+        }
+        let source = fs.source.get_or_insert_with(Default::default);
+        let Some(usage) = source.usage else {
+            return Err(crate::Error::new(
+                virt_core::ErrorNumber::XML_ERROR,
+                virt_core::ErrorDomain::DOMAIN,
+                "missing 'usage' attribute for RAM filesystem",
+            ));
+        };
+        let bytes = crate::domain::memory::scale_integer(
+            usage,
+            source.units.as_deref().unwrap_or(""),
+            1024,
+        )?;
+        source.usage = Some(bytes / 1024);
+        source.units = Some("KiB".to_string());
+        Ok(())
+    }
 }
 
 /// `<target path offset/>` of a lease.

@@ -331,13 +331,21 @@ impl Domain {
         }
     }
 
-    /// Lifecycle actions and the clock: libvirt writes them even when not given.
+    /// Lifecycle actions, the clock and filesystem access modes: libvirt writes them even
+    /// when not given.
     pub fn post_parse_defaults(&mut self) {
         self.on_poweroff.get_or_insert(LifecycleAction::Destroy);
         self.on_reboot.get_or_insert(LifecycleAction::Restart);
         self.on_crash.get_or_insert(LifecycleAction::Destroy);
         let clock = self.clock.get_or_insert_with(Clock::default);
         clock.offset.get_or_insert(ClockOffset::Utc);
+        // A filesystem not served through a virtiofsd socket is passed through.
+        for fs in &mut self.devices.filesystems {
+            let has_socket = fs.source.as_ref().is_some_and(|s| s.socket.is_some());
+            if fs.accessmode.is_none() && !has_socket {
+                fs.accessmode = Some("passthrough".to_string());
+            }
+        }
     }
 
     /// `<os>`: a loader with a path defaults to `type='rom'`.

@@ -37,9 +37,6 @@ impl Domain {
         if name.contains('/') {
             return Err(xml_error(format!("name {name} cannot contain '/'")));
         }
-        if name.chars().all(|c| c.is_ascii_digit()) && !name.is_empty() {
-            return Err(xml_error(format!("name {name} cannot be a number")));
-        }
         Ok(())
     }
 
