@@ -15,17 +15,24 @@
 //!   `+ssh`, `+ext`), registered with [`register`], that talks to rvirtd or libvirtd.
 //! - [`tls`]: rustls configuration from libvirt's x509 file layout.
 //!
+//! Without its default `runtime` feature only `xdr`, `frame`, `protocol` and `events` remain:
+//! no tokio, no sockets, and the crate builds for `wasm32-wasip2`.
+//!
 //! It knows the wire and `virt-core`'s API and nothing else: no WebAssembly, no XML (domain
 //! XML passes through as opaque text), no hypervisor. `rvirtd` decides which drivers exist.
 
+#[cfg(feature = "runtime")]
 pub mod client;
 pub mod events;
 pub mod frame;
 pub mod protocol;
+#[cfg(feature = "runtime")]
 pub mod server;
+#[cfg(feature = "runtime")]
 pub mod tls;
 pub mod xdr;
 
+#[cfg(feature = "runtime")]
 pub use client::{register, RemoteConnection, RemoteDriver};
 
 /// Feeds untrusted bytes through everything a peer's bytes reach before a driver does:

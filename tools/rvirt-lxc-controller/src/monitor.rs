@@ -15,18 +15,18 @@
 //!   INIT event (it may have arrived before the driver listened). A failed call is answered
 //!   with status ERROR and `{int code; string message}` (a `virErrorNumber`).
 //!
-//! This module is the only place that knows the byte layout; it has no dependencies so that
-//! it builds for the wasm plugin. It will give way to `virt-rpc`'s XDR codec once that builds
-//! for `wasm32-wasip2` without tokio (see `plugins/lxc/NEEDS.md`).
+//! This module is the only place that knows the messages; the frame header and the XDR
+//! encoding are `virt-rpc`'s (without its `runtime` feature, so the wasm plugin shares them).
 
 use std::fmt;
+
+use virt_rpc::frame::{self, encode_frame, Header, MessageType, Status};
+use virt_rpc::xdr::{Decoder, Xdr, XdrError};
 
 /// The monitor program number.
 pub const PROGRAM: u32 = 0x1234_1234;
 /// Its only version.
 pub const VERSION: u32 = 1;
-/// Length word + header.
-pub const HEADER_LEN: usize = 28;
 /// Largest frame either side accepts (the protocol's messages are tiny).
 pub const MAX_FRAME: usize = 64 * 1024;
 
@@ -227,82 +227,70 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-struct Writer(Vec<u8>);
+/// A message being built: its header and XDR payload, framed by `virt-rpc`.
+struct Writer {
+    header: Header,
+    payload: Vec<u8>,
+}
 
 impl Writer {
     fn header(procedure: i32, kind: i32, serial: u32, status: i32) -> Writer {
-        let mut writer = Writer(Vec::with_capacity(40));
-        writer.u32(0); // length, patched in `finish`
-        writer.u32(PROGRAM);
-        writer.u32(VERSION);
-        writer.i32(procedure);
-        writer.i32(kind);
-        writer.u32(serial);
-        writer.i32(status);
-        writer
+        Writer {
+            header: Header {
+                prog: PROGRAM,
+                vers: VERSION,
+                procedure,
+                kind: MessageType(kind),
+                serial,
+                status: Status(status),
+            },
+            payload: Vec::with_capacity(16),
+        }
     }
     fn u32(&mut self, value: u32) {
-        self.0.extend_from_slice(&value.to_be_bytes());
+        value.encode(&mut self.payload);
     }
     fn i32(&mut self, value: i32) {
-        self.0.extend_from_slice(&value.to_be_bytes());
+        value.encode(&mut self.payload);
     }
     fn u64(&mut self, value: u64) {
-        self.0.extend_from_slice(&value.to_be_bytes());
-    }
-    fn string(&mut self, value: &str) {
-        let bytes = value.as_bytes();
-        self.u32(bytes.len() as u32);
-        self.0.extend_from_slice(bytes);
-        self.0.resize(self.0.len() + (4 - bytes.len() % 4) % 4, 0);
+        value.encode(&mut self.payload);
     }
     fn error(&mut self, error: &RemoteError) {
-        self.i32(error.code);
-        self.string(&error.message);
+        error.code.encode(&mut self.payload);
+        error.message.encode(&mut self.payload);
     }
-    fn finish(mut self) -> Vec<u8> {
-        let len = self.0.len() as u32;
-        self.0[..4].copy_from_slice(&len.to_be_bytes());
-        self.0
+    fn finish(self) -> Vec<u8> {
+        encode_frame(&self.header, |out| out.extend_from_slice(&self.payload))
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+impl From<XdrError> for ProtocolError {
+    fn from(error: XdrError) -> Self {
+        match error {
+            XdrError::Truncated { .. } => ProtocolError::Truncated,
+            other => ProtocolError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Reads a message's payload with `virt-rpc`'s XDR decoder.
+struct Reader<'a>(Decoder<'a>);
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], ProtocolError> {
-        if self.0.len() < N {
-            return Err(ProtocolError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(N);
-        self.0 = rest;
-        Ok(head.try_into().expect("split_at gave N bytes"))
-    }
     fn u32(&mut self) -> Result<u32, ProtocolError> {
-        Ok(u32::from_be_bytes(self.take::<4>()?))
+        Ok(u32::decode(&mut self.0)?)
     }
     fn i32(&mut self) -> Result<i32, ProtocolError> {
-        Ok(i32::from_be_bytes(self.take::<4>()?))
+        Ok(i32::decode(&mut self.0)?)
     }
     fn u64(&mut self) -> Result<u64, ProtocolError> {
-        Ok(u64::from_be_bytes(self.take::<8>()?))
-    }
-    fn string(&mut self) -> Result<String, ProtocolError> {
-        let len = self.u32()? as usize;
-        let padded = len
-            .checked_add((4 - len % 4) % 4)
-            .ok_or(ProtocolError::Truncated)?;
-        if self.0.len() < padded {
-            return Err(ProtocolError::Truncated);
-        }
-        let text = String::from_utf8_lossy(&self.0[..len]).into_owned();
-        self.0 = &self.0[padded..];
-        Ok(text)
+        Ok(u64::decode(&mut self.0)?)
     }
     fn error(&mut self) -> Result<RemoteError, ProtocolError> {
         Ok(RemoteError {
             code: self.i32()?,
-            message: self.string()?,
+            message: String::decode(&mut self.0)?,
         })
     }
 }
@@ -386,16 +374,20 @@ impl Message {
         {
             bytes = &bytes[4..];
         }
-        let mut reader = Reader(bytes);
-        let prog = reader.u32()?;
-        let vers = reader.u32()?;
-        if prog != PROGRAM || vers != VERSION {
-            return Err(ProtocolError::WrongProgram { prog, vers });
+        let mut reader = Reader(Decoder::new(bytes));
+        let header = Header::decode(&mut reader.0)?;
+        if header.prog != PROGRAM || header.vers != VERSION {
+            return Err(ProtocolError::WrongProgram {
+                prog: header.prog,
+                vers: header.vers,
+            });
         }
-        let procedure = reader.i32()?;
-        let kind = reader.i32()?;
-        let serial = reader.u32()?;
-        let status = reader.i32()?;
+        let (procedure, kind, serial, status) = (
+            header.procedure,
+            header.kind.0,
+            header.serial,
+            header.status.0,
+        );
         match kind {
             message_type::MESSAGE => match procedure {
                 procedure::EXIT_EVENT => Ok(Message::Exit(ExitStatus::from_wire(reader.i32()?)?)),
@@ -465,13 +457,8 @@ impl FrameBuffer {
         if self.bytes.len() < 4 {
             return Ok(None);
         }
-        let len = u32::from_be_bytes([self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]])
-            as usize;
-        if len < HEADER_LEN {
-            return Err(ProtocolError::Invalid(format!(
-                "frame length {len} is shorter than a header"
-            )));
-        }
+        let word = u32::from_be_bytes([self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]]);
+        let len = frame::check_length(word).map_err(|e| ProtocolError::Invalid(e.to_string()))?;
         if len > MAX_FRAME {
             return Err(ProtocolError::TooLarge(len));
         }
