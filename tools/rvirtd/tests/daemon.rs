@@ -27,6 +27,10 @@ impl Daemon {
     }
 
     fn start_with(config: &str, extra_args: &[&str]) -> Daemon {
+        Self::start_env(config, extra_args, &[])
+    }
+
+    fn start_env(config: &str, extra_args: &[&str], envs: &[(&str, &Path)]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("rvirtd-")
             .tempdir_in("/tmp")
@@ -41,6 +45,7 @@ impl Daemon {
             .arg("-f")
             .arg(dir.path().join("rvirtd.conf"))
             .args(extra_args)
+            .envs(envs.iter().map(|(k, v)| (*k, *v)))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -631,4 +636,105 @@ fn hostile_clients_do_not_hurt_the_daemon_or_grow_it() {
     drop(idle);
     drop(greedy);
     assert_eq!(conn.get_type().expect("still serving"), "TEST");
+}
+
+/// Debian's busybox-static as a container root: `/bin/busybox` and the applets the init uses.
+fn busybox_root(dir: &Path) -> Option<PathBuf> {
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() || !nix::unistd::geteuid().is_root() {
+        println!("SKIP: the LXC restart test needs root and /bin/busybox (busybox-static)");
+        return None;
+    }
+    let root = dir.join("root");
+    for sub in ["bin", "proc", "sys", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).expect("rootfs dirs");
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
+    for applet in ["sh", "sleep", "echo"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("applet");
+    }
+    Some(root)
+}
+
+/// Kills, when a test ends (passing or not), every process whose command line names a path
+/// under `dir`: a failed LXC test must not leave its controller and container running.
+struct KillUnder<'a>(&'a Path);
+
+impl Drop for KillUnder<'_> {
+    fn drop(&mut self) {
+        let needle = self.0.to_string_lossy().into_owned();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+/// SIGKILL, not SIGTERM: nothing of the daemon's shutdown runs. The container's controller
+/// keeps it running, and the next daemon (same state) reattaches through the controller's
+/// monitor socket at start (the LXC manifest's `open-at-start`).
+#[test]
+fn killed_daemon_leaves_containers_running_and_the_next_one_manages_them() {
+    let work = tempfile::Builder::new()
+        .prefix("rvirtd-lxc-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let Some(root) = busybox_root(work.path()) else {
+        return;
+    };
+    let _cleanup = KillUnder(work.path());
+    let state = work.path().join("state");
+    let envs = [("RVIRT_STATE_ROOT", state.as_path())];
+    let name = format!("rvk{}", std::process::id());
+    let xml = format!(
+        "<domain type='lxc'><name>{name}</name><memory unit='MiB'>64</memory>\
+         <os><type>exe</type><init>/bin/sh</init><initarg>-c</initarg>\
+         <initarg>echo UP; while true; do sleep 1; done</initarg></os><devices>\
+         <filesystem type='mount'><source dir='{}'/><target dir='/'/></filesystem>\
+         <console type='pty'/></devices></domain>",
+        root.display()
+    );
+
+    let mut first = Daemon::start_env("", &[], &envs);
+    let uri = format!("lxc+unix:///system?socket={}", first.socket().display());
+    let conn = connect(&uri);
+    let domain = conn.domain_define_xml(&xml, 0).expect("define");
+    domain.create(0).expect("start");
+    let id = domain.id();
+    drop(conn);
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    first.child.take().expect("running").wait().expect("reap");
+
+    let second = Daemon::start_env("", &[], &envs);
+    let uri = format!("lxc+unix:///system?socket={}", second.socket().display());
+    let conn = connect(&uri);
+    let domain = conn.domain_lookup_by_name(&name).expect("still defined");
+    let state = domain.state(0).expect("state");
+    assert_eq!(
+        (state.state, state.reason),
+        (1, 1),
+        "running (booted) after the restart"
+    );
+    assert_eq!(domain.id(), id, "the same container, not a new one");
+    assert!(
+        domain
+            .info()
+            .expect("info from the reattached monitor")
+            .memory_kib
+            > 0
+    );
+    domain.destroy(0).expect("destroy through the new daemon");
+    assert_eq!(domain.state(0).expect("state").state, 5, "shut off");
+    domain.undefine(0).expect("undefine");
 }
