@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 
 /// The workspace root.
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+pub use rvirt_tests::workspace_root;
 
 /// Where `cargo xtask plugins` installs the driver plugins.
 pub fn plugins_dir() -> PathBuf {

@@ -11,12 +11,10 @@ use virt_core::{ConnectUri, ErrorNumber};
 use virt_host::manifest::Grants;
 use virt_host::{DirLayout, Host, HostConfig};
 
-use crate::common::{plugins_dir, test_plugins_dir, workspace_root};
+use crate::common::{plugins_dir, test_plugins_dir};
 
 fn grants() -> Grants {
-    let path = workspace_root().join("etc/grants.toml");
-    let text = std::fs::read_to_string(&path).expect("etc/grants.toml");
-    Grants::parse(&text, &path).expect("valid grants")
+    rvirt_tests::checkout_grants()
 }
 
 fn config(extra_path: Option<&Path>, state_root: &Path) -> HostConfig {

@@ -24,15 +24,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::workspace_root;
 
-/// What the operator grants the LXC plugin in these tests: the same as `etc/grants.toml`,
-/// the controller found in the host's helper directories (beside the test binary's
-/// `target/<profile>` directory, where [`controller_binary`] builds it).
-pub const GRANTS: &str = "[plugins.lxc]\n\
-     spawn = [\"$helpers/rvirt-lxc-controller\"]\n\
-     unix-connect = [\"$run\"]\n\
-     files-read = [\"/etc/libvirt/qemu/networks\", \"/run/libvirt/network\"]\n\
-     files-write = [\"$config\", \"$state\", \"$run\", \"$log\"]\n";
-
 fn require_root() {
     assert!(
         nix_is_root(),

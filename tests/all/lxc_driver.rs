@@ -16,12 +16,12 @@ use virt_host::{DirLayout, Host, HostConfig};
 
 use super::{
     bridge_members, console_value, controller_binary, leftovers, read_console_until, unique,
-    wait_until, Bridge, Rootfs, GRANTS,
+    wait_until, Bridge, Rootfs,
 };
 use crate::common::plugins_dir;
 
 fn grants() -> Grants {
-    Grants::parse(GRANTS, Path::new("lxc-test-grants.toml")).expect("valid grants")
+    rvirt_tests::checkout_grants()
 }
 
 /// A host of its own (a "daemon") over a state directory that outlives it.

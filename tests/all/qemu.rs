@@ -15,7 +15,6 @@ use virt_core::consts::{
     domain_event_type, domain_shutdown_flag_values, domain_shutoff_reason, domain_state,
 };
 use virt_core::{ConnectUri, ConsoleEndpoint, ErrorNumber, Event};
-use virt_host::manifest::Grants;
 use virt_host::{DirLayout, Host, HostConfig};
 
 use crate::common::{plugins_dir, workspace_root};
@@ -74,8 +73,7 @@ fn host(root: &Path) -> Host {
         plugins_dir().join("qemu.wasm").is_file(),
         "target/plugins/qemu.wasm is missing: cargo xtask plugins"
     );
-    let grants = Grants::parse(rvirt_tests::QEMU_GRANTS, Path::new("qemu-test-grants.toml"))
-        .expect("grants");
+    let grants = rvirt_tests::checkout_grants();
     Host::new(HostConfig {
         plugin_path: vec![plugins_dir()],
         compile_cache: Some(root.join("compiled")),

@@ -17,6 +17,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rvirt_tests::workspace_root;
+
 const MARKER: &str = "READY";
 const SCRIPT: &str = "echo READY; sleep 1";
 
@@ -205,11 +207,7 @@ struct Driver {
 }
 
 fn driver(state: &Path) -> Result<Driver, String> {
-    let grants =
-        "[plugins.lxc]\nspawn = [\"$helpers/rvirt-lxc-controller\"]\nunix-connect = [\"$run\"]\n\
-         files-write = [\"$config\", \"$state\", \"$run\", \"$log\"]\n";
-    let grants = virt_host::manifest::Grants::parse(grants, Path::new("lxc-bench-grants"))
-        .map_err(|e| e.to_string())?;
+    let grants = rvirt_tests::checkout_grants();
     let host = virt_host::Host::new(virt_host::HostConfig {
         plugin_path: vec![workspace_root().join("target/plugins")],
         compile_cache: Some(std::env::temp_dir().join("rvirt-lxc-bench-compiled")),
@@ -322,10 +320,6 @@ fn report(label: &str, samples: &mut [Sample], floor: Option<f64>) -> (f64, f64)
         max * 1000.0
     );
     (create_median, marker_median)
-}
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn main() -> ExitCode {

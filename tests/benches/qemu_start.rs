@@ -15,9 +15,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rvirt_tests::workspace_root;
 use virt_core::blocking::Connect;
 use virt_core::ConnectUri;
-use virt_host::manifest::Grants;
 use virt_host::{DirLayout, Host, HostConfig};
 
 const QEMU: &str = "/usr/bin/qemu-system-x86_64";
@@ -29,10 +29,6 @@ struct Sample {
     create_s: f64,
     marker_s: f64,
     exit_s: f64,
-}
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -103,11 +99,7 @@ fn wait_file(path: &Path, marker: &str, deadline: Instant) -> Option<Instant> {
 }
 
 fn host(root: &Path) -> Result<Host, String> {
-    let grants = Grants::parse(
-        rvirt_tests::QEMU_GRANTS,
-        Path::new("qemu-bench-grants.toml"),
-    )
-    .map_err(|e| e.to_string())?;
+    let grants = rvirt_tests::checkout_grants();
     Ok(Host::new(HostConfig {
         plugin_path: vec![workspace_root().join("target/plugins")],
         compile_cache: Some(root.join("compiled")),

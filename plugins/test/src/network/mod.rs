@@ -8,7 +8,6 @@
 //! network cannot be undefined.
 
 pub(crate) mod def;
-mod update;
 
 use serde::{Deserialize, Serialize};
 use virt_core::consts::{
