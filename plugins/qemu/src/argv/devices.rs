@@ -201,6 +201,7 @@ pub fn controller_props(
             };
             let mut props = Props::new().str("driver", driver);
             if driver.starts_with("virtio-scsi") {
+                props = virtio_options(props, driver_options.map(|driver| &driver.virtio));
                 if let Some(iothread) = driver_options.and_then(|driver| driver.iothread) {
                     props = props.str("iothread", format!("iothread{iothread}"));
                 }
@@ -217,7 +218,6 @@ pub fn controller_props(
                 if let Some(ioeventfd) = driver_options.and_then(|driver| driver.ioeventfd) {
                     props = props.bool("ioeventfd", ioeventfd.is_on());
                 }
-                props = virtio_options(props, driver_options.map(|driver| &driver.virtio));
             } else {
                 props = props.str("id", alias);
             }
@@ -249,14 +249,17 @@ pub fn controller_props(
                 Some("virtio-non-transitional") => "virtio-serial-pci-non-transitional",
                 _ => "virtio-serial-pci",
             };
-            let mut props = Props::new().str("driver", driver).str("id", alias);
+            let mut props = virtio_options(
+                Props::new().str("driver", driver),
+                driver_options.map(|driver| &driver.virtio),
+            )
+            .str("id", alias);
             if let Some(ports) = controller.ports {
                 props = props.uint("max_ports", ports as u64);
             }
             if let Some(vectors) = controller.vectors {
                 props = props.uint("vectors", vectors as u64);
             }
-            props = virtio_options(props, driver_options.map(|driver| &driver.virtio));
             pci_address_props(props, &controller.info, def)
         }
         _ => return Ok(None),
@@ -292,19 +295,47 @@ pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Erro
             Some("squash") => "none",
             _ => "passthrough",
         };
-        let mut fsdev = format!(
-            "local,security_model={security},id=fsdev-{alias},path={}",
+        let mut fsdev = format!("local,security_model={security}");
+        if let Some(multidevs) = &fs.multidevs {
+            fsdev.push_str(&format!(",multidevs={multidevs}"));
+        }
+        for (name, mode) in [("fmode", &fs.fmode), ("dmode", &fs.dmode)] {
+            if let Some(mode) = mode {
+                let value = u32::from_str_radix(mode, 8).map_err(|_| {
+                    unsupported_config(format!("invalid {name} '{mode}' of a filesystem"))
+                })?;
+                if value != 0 {
+                    fsdev.push_str(&format!(",{name}={value:04o}"));
+                }
+            }
+        }
+        if let Some(policy) = fs
+            .driver
+            .as_ref()
+            .and_then(|driver| driver.wrpolicy.as_ref())
+        {
+            fsdev.push_str(&format!(",writeout={policy}"));
+        }
+        fsdev.push_str(&format!(
+            ",id=fsdev-{alias},path={}",
             escape_option(&source)
-        );
+        ));
         if fs.readonly {
             fsdev.push_str(",readonly=on");
         }
         cmd.opt("-fsdev", fsdev);
-        let props = Props::new()
-            .str("driver", "virtio-9p-pci")
-            .str("id", alias.clone())
-            .str("fsdev", format!("fsdev-{alias}"))
-            .str("mount_tag", target);
+        let driver = match fs.model.as_deref() {
+            Some("virtio-transitional") => "virtio-9p-pci-transitional",
+            Some("virtio-non-transitional") => "virtio-9p-pci-non-transitional",
+            _ => "virtio-9p-pci",
+        };
+        let props = virtio_options(
+            Props::new().str("driver", driver),
+            fs.driver.as_ref().map(|driver| &driver.virtio),
+        )
+        .str("id", alias.clone())
+        .str("fsdev", format!("fsdev-{alias}"))
+        .str("mount_tag", target);
         device(cmd, pci_address_props(props, &fs.info, def));
     }
     Ok(())
@@ -323,30 +354,35 @@ pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
             (Some(InputBus::Virtio), Some(InputType::Keyboard)) => "virtio-keyboard-pci",
             (Some(InputBus::Virtio), Some(InputType::Passthrough)) => "virtio-input-host-pci",
             (_, Some(InputType::Evdev)) => {
+                // `<input type='evdev'>` names its device in `dev`.
                 let evdev = input
                     .source
                     .as_ref()
-                    .and_then(|source| source.evdev.clone())
+                    .and_then(|source| source.dev.clone().or_else(|| source.evdev.clone()))
                     .unwrap_or_default();
                 let mut props = Props::new()
                     .str("qom-type", "input-linux")
                     .str("id", alias)
                     .str("evdev", evdev);
                 if let Some(source) = &input.source {
+                    if let Some(repeat) = source.repeat {
+                        props = props.bool("repeat", repeat.is_on());
+                    }
                     if source.grab.as_deref() == Some("all") {
                         props = props.bool("grab_all", true);
                     }
                     props = props.opt_str("grab-toggle", source.grab_toggle.clone());
-                    if let Some(repeat) = source.repeat {
-                        props = props.bool("repeat", repeat.is_on());
-                    }
                 }
                 cmd.opt("-object", props.to_json());
                 continue;
             }
             _ => continue,
         };
-        let mut props = Props::new().str("driver", driver).str("id", alias);
+        let mut props = Props::new().str("driver", driver);
+        if input.bus != Some(InputBus::Usb) {
+            props = virtio_options(props, input.driver.as_ref().map(|driver| &driver.virtio));
+        }
+        props = props.str("id", alias);
         if input.bus == Some(InputBus::Usb) {
             props = usb_address_props(props, &input.info);
         } else {
@@ -358,7 +394,6 @@ pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
                     .unwrap_or_default();
                 props = props.str("evdev", evdev);
             }
-            props = virtio_options(props, input.driver.as_ref().map(|driver| &driver.virtio));
             props = pci_address_props(props, &input.info, def);
         }
         device(cmd, props);
@@ -385,17 +420,119 @@ pub fn build_audio(cmd: &mut CommandLine, def: &Domain) {
         return;
     }
     for audio in &def.devices.audios {
-        let id = format!("audio{}", audio.id.unwrap_or(1));
-        let driver = match audio.audio_type {
-            Some(AudioType::Pulseaudio) => "pa",
-            Some(other) => other.as_str(),
-            None => "none",
-        };
-        cmd.opt(
-            "-audiodev",
-            Props::new().str("id", id).str("driver", driver).to_json(),
-        );
+        let props = audiodev_props(cmd, audio);
+        cmd.opt("-audiodev", props.to_json());
     }
+}
+
+/// The `-audiodev` object of one `<audio>` backend: common settings, then the backend's
+/// own, then the `in`/`out` directions (each only when it has something to say).
+fn audiodev_props(cmd: &mut CommandLine, audio: &virt_xml::domain::devices::Audio) -> Props {
+    let kind = audio.audio_type.unwrap_or(AudioType::None);
+    let driver = match kind {
+        AudioType::Pulseaudio => "pa",
+        AudioType::File => "wav",
+        other => other.as_str(),
+    };
+    let mut props = Props::new()
+        .str("id", format!("audio{}", audio.id.unwrap_or(1)))
+        .str("driver", driver);
+    if let Some(period) = audio.timer_period.filter(|period| *period > 0) {
+        props = props.uint("timer-period", period.into());
+    }
+    let directions = [audio.input.as_ref(), audio.output.as_ref()].map(|io| {
+        let Some(io) = io else { return Props::new() };
+        let mut props = audio_io_common_props(io);
+        match kind {
+            AudioType::Alsa => props = props.opt_str("dev", io.dev.clone()),
+            AudioType::Coreaudio | AudioType::Sdl => {
+                props = props.opt_uint("buffer-count", positive(io.buffer_count));
+            }
+            AudioType::Jack => {
+                props = props
+                    .opt_str("server-name", io.server_name.clone())
+                    .opt_str("client-name", io.client_name.clone())
+                    .opt_str("connect-ports", io.connect_ports.clone())
+                    .opt_bool("exact-name", io.exact_name.map(|value| value.is_yes()));
+            }
+            AudioType::Oss => {
+                props = props
+                    .opt_str("dev", io.dev.clone())
+                    .opt_uint("buffer-count", positive(io.buffer_count))
+                    .opt_bool("try-poll", io.try_poll.map(|value| value.is_yes()));
+            }
+            AudioType::Pulseaudio => {
+                props = props
+                    .opt_str("name", io.name.clone())
+                    .opt_str("stream-name", io.stream_name.clone())
+                    .opt_uint("latency", positive(io.latency));
+            }
+            _ => {}
+        }
+        props
+    });
+    match kind {
+        AudioType::Oss => {
+            props = props
+                .opt_bool("try-mmap", audio.try_mmap.map(|value| value.is_yes()))
+                .opt_bool("exclusive", audio.exclusive.map(|value| value.is_yes()));
+            if let Some(policy) = audio.dsp_policy {
+                props = props.int("dsp-policy", policy.into());
+            }
+        }
+        AudioType::Pulseaudio => props = props.opt_str("server", audio.server_name.clone()),
+        AudioType::File => props = props.opt_str("path", audio.path.clone()),
+        AudioType::Sdl => {
+            if let Some(driver) = &audio.driver {
+                cmd.env("SDL_AUDIODRIVER", driver.clone());
+            }
+        }
+        _ => {}
+    }
+    let [input, output] = directions;
+    if !input.is_empty() {
+        props = props.object("in", input);
+    }
+    if !output.is_empty() {
+        props = props.object("out", output);
+    }
+    props
+}
+
+fn positive(value: Option<u32>) -> Option<u64> {
+    value.filter(|value| *value > 0).map(u64::from)
+}
+
+/// The settings every backend's direction takes; the fixed frequency, channels and format
+/// only count with `fixedSettings='yes'`.
+fn audio_io_common_props(io: &virt_xml::domain::devices::AudioIo) -> Props {
+    let fixed = io.fixed_settings.is_some_and(|fixed| fixed.is_yes());
+    let settings = io.settings.as_ref().filter(|_| fixed);
+    Props::new()
+        .opt_bool(
+            "mixing-engine",
+            io.mixing_engine.map(|value| value.is_yes()),
+        )
+        .opt_bool(
+            "fixed-settings",
+            io.fixed_settings.map(|value| value.is_yes()),
+        )
+        .opt_uint("voices", positive(io.voices))
+        .opt_uint("buffer-length", positive(io.buffer_length))
+        .opt_uint(
+            "frequency",
+            positive(settings.and_then(|settings| settings.frequency)),
+        )
+        .opt_uint(
+            "channels",
+            positive(settings.and_then(|settings| settings.channels)),
+        )
+        .opt_str(
+            "format",
+            settings
+                .and_then(|settings| settings.format.clone())
+                .filter(|format| format != "default"),
+        )
 }
 
 /// The audio backend id graphics and sound devices refer to.
@@ -489,9 +626,11 @@ fn video_props(def: &Domain, video: &Video, primary: bool) -> Result<Option<Prop
             )))
         }
     };
-    let mut props = Props::new()
-        .str("driver", driver)
-        .str("id", alias_of(&video.info));
+    let mut props = Props::new().str("driver", driver);
+    if kind == VideoModel::Virtio {
+        props = virtio_options(props, video.driver.as_ref().map(|driver| &driver.virtio));
+    }
+    props = props.str("id", alias_of(&video.info));
     match kind {
         VideoModel::Qxl => {
             props = props.uint("max_outputs", model.heads.unwrap_or(1).into());
@@ -520,9 +659,6 @@ fn video_props(def: &Domain, video: &Video, primary: bool) -> Result<Option<Prop
             }
         }
         _ => {}
-    }
-    if kind == VideoModel::Virtio {
-        props = virtio_options(props, video.driver.as_ref().map(|driver| &driver.virtio));
     }
     if kind != VideoModel::Ramfb {
         props = pci_address_props(props, &video.info, def);
@@ -637,17 +773,18 @@ pub fn build_memballoon(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error
         Some(MemballoonModel::VirtioNonTransitional) => "virtio-balloon-pci-non-transitional",
         _ => return Ok(()),
     };
-    let mut props = Props::new()
-        .str("driver", driver)
-        .str("id", alias_of(&balloon.info));
-    props = pci_address_props(props, &balloon.info, def);
+    let mut props = virtio_options(
+        Props::new().str("driver", driver),
+        balloon.driver.as_ref().map(|driver| &driver.virtio),
+    )
+    .str("id", alias_of(&balloon.info));
     if let Some(deflate) = balloon.autodeflate {
         props = props.bool("deflate-on-oom", deflate.is_on());
     }
     if let Some(reporting) = balloon.free_page_reporting {
         props = props.bool("free-page-reporting", reporting.is_on());
     }
-    props = virtio_options(props, balloon.driver.as_ref().map(|driver| &driver.virtio));
+    props = pci_address_props(props, &balloon.info, def);
     device(cmd, props);
     Ok(())
 }
@@ -696,17 +833,18 @@ pub fn build_rngs(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Re
             Some(RngModel::VirtioNonTransitional) => "virtio-rng-pci-non-transitional",
             _ => "virtio-rng-pci",
         };
-        let mut props = Props::new()
-            .str("driver", driver)
-            .str("rng", object_id)
-            .str("id", alias);
+        let mut props = virtio_options(
+            Props::new().str("driver", driver),
+            rng.driver.as_ref().map(|driver| &driver.virtio),
+        )
+        .str("rng", object_id)
+        .str("id", alias);
         if let Some(rate) = &rng.rate {
             if let Some(bytes) = rate.bytes {
                 props = props.uint("max-bytes", bytes.into());
                 props = props.uint("period", rate.period.unwrap_or(1000).into());
             }
         }
-        props = virtio_options(props, rng.driver.as_ref().map(|driver| &driver.virtio));
         device(cmd, pci_address_props(props, &rng.info, def));
     }
     Ok(())

@@ -156,6 +156,9 @@ pub fn device_props(
     let mut props = Props::new().str("driver", driver);
     let interface_driver = interface.driver.as_ref();
     if virtio {
+        props = virtio_options(props, interface_driver.map(|driver| &driver.virtio));
+    }
+    if virtio {
         let queues = interface_driver
             .and_then(|driver| driver.queues)
             .unwrap_or(0);
@@ -195,9 +198,6 @@ pub fn device_props(
     }
     if let Some(bootindex) = bootindex {
         props = props.uint("bootindex", bootindex.into());
-    }
-    if virtio {
-        props = virtio_options(props, interface_driver.map(|driver| &driver.virtio));
     }
     Ok(pci_address_props(props, &interface.info, def))
 }
