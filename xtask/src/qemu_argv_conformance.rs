@@ -9,9 +9,14 @@
 //! test does for "latest"), and compared word for word from the emulator on; the environment
 //! is not compared (it is the test harness's).
 //!
-//! Two documented normalizations cover what the plugin cannot do the same way: libvirt hands
+//! Documented normalizations cover what the plugin cannot do the same way: libvirt hands
 //! QEMU listening sockets and files as descriptors it opened (`fd=1729`, `/dev/fdset/N` with
-//! `-add-fd`), the plugin names the paths; both sides are rewritten to the same placeholders.
+//! `-add-fd`), the plugin names the paths; both sides are rewritten to the same placeholders
+//! (libvirt too names the sockets of vhost-user NICs and disks and of TPMs).
+//! A file libvirt opened is truncated or appended to by libvirt (as `append` asks) and QEMU
+//! always appends to the descriptor (`append=on`, `logappend=on`), while QEMU opens the named
+//! path itself as the definition's `append` says: the `append`/`logappend` words of a
+//! descriptor-backed file are dropped on both sides.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -144,8 +149,8 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
         argv::build(&def, caps, &ctx).map_err(|error| format!("build error\n{}", error.message))?;
     let mut ours = vec![built.program.clone()];
     ours.extend(built.args.iter().cloned());
-    let expected = normalize_libvirt(&strip_env(shell_split(&expected_text)));
-    let ours = normalize_ours(&ours);
+    let expected = drop_fd_append(normalize_libvirt(&strip_env(shell_split(&expected_text))));
+    let ours = drop_fd_append(normalize_ours(&ours));
     if ours == expected {
         return Ok(());
     }
@@ -223,38 +228,73 @@ fn normalize_ours(words: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     let mut previous = "";
     for word in words {
-        let normalized =
-            if previous == "-chardev" && word.starts_with("socket,") && word.contains(",server=on")
-            {
-                word.split(',')
-                    .map(|part| {
-                        if part.starts_with("path=") {
-                            "fd=1729".to_string()
-                        } else {
-                            part.to_string()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else if previous == "-chardev"
-                && (word.starts_with("file,") || word.contains(",logfile="))
-            {
-                let file = word.starts_with("file,");
-                word.split(',')
-                    .map(|part| {
-                        if (file && part.starts_with("path=")) || part.starts_with("logfile=") {
-                            format!("{}=<fd>", part.split_once('=').map_or(part, |(key, _)| key))
-                        } else {
-                            part.to_string()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else {
-                word.clone()
-            };
+        let normalized = if previous == "-chardev"
+            && word.starts_with("socket,")
+            && word.contains(",server=on")
+            && !names_its_socket(word)
+        {
+            word.split(',')
+                .map(|part| {
+                    if part.starts_with("path=") {
+                        "fd=1729".to_string()
+                    } else {
+                        part.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        } else if previous == "-chardev"
+            && (word.starts_with("file,") || word.contains(",logfile="))
+        {
+            let file = word.starts_with("file,");
+            word.split(',')
+                .map(|part| {
+                    if (file && part.starts_with("path=")) || part.starts_with("logfile=") {
+                        format!("{}=<fd>", part.split_once('=').map_or(part, |(key, _)| key))
+                    } else {
+                        part.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            word.clone()
+        };
         previous = word;
         out.push(normalized);
+    }
+    out
+}
+
+/// libvirt passes a listening socket as a descriptor except for vhost-user NICs and disks
+/// and TPMs, whose chardevs name their path.
+fn names_its_socket(chardev: &str) -> bool {
+    chardev.split(',').any(|part| {
+        part.strip_prefix("id=").is_some_and(|id| {
+            id.starts_with("charnet") || id.starts_with("chardisk") || id == "chrtpm"
+        })
+    })
+}
+
+/// Drops `append=` of a `-chardev file` whose path is a descriptor and `logappend=` of a
+/// descriptor log file (see the module doc).
+fn drop_fd_append(words: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    for (index, word) in words.iter().enumerate() {
+        if index == 0 || words[index - 1] != "-chardev" {
+            out.push(word.clone());
+            continue;
+        }
+        let file = word.starts_with("file,") && word.contains(",path=<fd>");
+        let log = word.contains(",logfile=<fd>");
+        out.push(
+            word.split(',')
+                .filter(|part| {
+                    !(file && part.starts_with("append=") || log && part.starts_with("logappend="))
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        );
     }
     out
 }

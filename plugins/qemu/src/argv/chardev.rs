@@ -25,7 +25,7 @@ pub fn chardev_value(
         ChrType::Pty => format!("pty,id={id}"),
         ChrType::Stdio => format!("stdio,id={id}"),
         ChrType::Dev => {
-            let backend = if is_parallel { "parport" } else { "tty" };
+            let backend = if is_parallel { "parallel" } else { "serial" };
             format!("{backend},id={id},path={}", escape_option(&path()))
         }
         ChrType::File => {
@@ -35,8 +35,6 @@ pub fn chardev_value(
                     ",append={}",
                     if append.is_on() { "on" } else { "off" }
                 ));
-            } else {
-                value.push_str(",append=on");
             }
             value
         }
@@ -91,26 +89,39 @@ pub fn chardev_value(
                 .find(|source| source.mode.as_deref() == Some("bind"))
                 .cloned()
                 .unwrap_or_default();
-            let mut value = format!(
-                "udp,id={id},host={},port={}",
+            format!(
+                "udp,id={id},host={},port={},localaddr={},localport={}",
                 connect.host.clone().unwrap_or_default(),
-                connect.service.clone().unwrap_or_default()
-            );
-            if bind.host.is_some() || bind.service.is_some() {
-                value.push_str(&format!(
-                    ",localaddr={},localport={}",
-                    bind.host.clone().unwrap_or_default(),
-                    bind.service.clone().unwrap_or_default()
-                ));
-            }
-            value
+                connect.service.clone().unwrap_or_default(),
+                bind.host.clone().unwrap_or_default(),
+                bind.service.clone().unwrap_or_else(|| "0".into())
+            )
         }
         ChrType::Spicevmc => format!("spicevmc,id={id},name=vdagent"),
         ChrType::Spiceport => format!(
             "spiceport,id={id},name={}",
             source.channel.clone().unwrap_or_default()
         ),
-        ChrType::QemuVdagent => format!("qemu-vdagent,id={id},name=vdagent"),
+        ChrType::QemuVdagent => {
+            let mut value = format!("qemu-vdagent,id={id},name=vdagent");
+            if let Some(copypaste) = source
+                .clipboard
+                .as_ref()
+                .and_then(|clipboard| clipboard.copypaste)
+            {
+                value.push_str(if copypaste.is_yes() {
+                    ",clipboard=on"
+                } else {
+                    ",clipboard=off"
+                });
+            }
+            match source.mouse.as_ref().and_then(|mouse| mouse.mode) {
+                Some(MouseMode::Client) => value.push_str(",mouse=on"),
+                Some(MouseMode::Server) => value.push_str(",mouse=off"),
+                _ => {}
+            }
+            value
+        }
         other => {
             return Err(unsupported_config(format!(
                 "unsupported chardev '{}'",
@@ -128,8 +139,13 @@ pub fn chardev_value(
     if let Some(log) = &chr.log {
         if let Some(file) = &log.file {
             value.push_str(&format!(",logfile={}", escape_option(file)));
-            let append = log.append.is_some_and(|append| append.is_on());
-            value.push_str(&format!(",logappend={}", if append { "on" } else { "off" }));
+            if let Some(append) = log.append {
+                value.push_str(if append.is_on() {
+                    ",logappend=on"
+                } else {
+                    ",logappend=off"
+                });
+            }
         }
     }
     Ok(value)
