@@ -876,3 +876,37 @@ pub fn build_panics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The IOMMU device (`intel-iommu` or `virtio-iommu`; SMMUv3 is a machine property).
+pub fn build_iommu(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    let Some(iommu) = &def.devices.iommu else {
+        return Ok(());
+    };
+    let driver = iommu.driver.clone().unwrap_or_default();
+    let on_off = |value: Option<virt_xml::xml::OnOff>| {
+        value.map(|value| if value.is_on() { "on" } else { "off" })
+    };
+    let props = match iommu.model {
+        Some(IommuModel::Intel) => Props::new()
+            .str("driver", "intel-iommu")
+            .str("id", alias_of(&iommu.info))
+            .opt_str("intremap", on_off(driver.intremap))
+            .opt_bool("caching-mode", driver.caching_mode.map(|mode| mode.is_on()))
+            .opt_str("eim", on_off(driver.eim))
+            .opt_bool("device-iotlb", driver.iotlb.map(|iotlb| iotlb.is_on()))
+            .opt_uint(
+                "aw-bits",
+                driver.aw_bits.filter(|bits| *bits > 0).map(u64::from),
+            ),
+        Some(IommuModel::Virtio) => pci_address_props(
+            Props::new()
+                .str("driver", "virtio-iommu")
+                .str("id", alias_of(&iommu.info)),
+            &iommu.info,
+            def,
+        ),
+        _ => return Ok(()),
+    };
+    device(cmd, props);
+    Ok(())
+}

@@ -12,40 +12,40 @@ use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
 
-/// `-machine <type>,usb=off,...`.
+/// `-machine <type>,usb=off,...`: the machine features, then the memory parameters, launch
+/// security, HMAT, the serial firmware console and the HPET, in libvirt's order.
 pub fn build_machine(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
     let machine = machine_name(def);
     if machine.is_empty() {
         return Err(unsupported_config("no machine type given"));
     }
+    let on_off = |on: bool| if on { "on" } else { "off" };
     let mut value = format!("{machine},usb=off");
-    let features = def.features.as_ref();
-    if let Some(features) = features {
-        if let Some(vmport) = &features.vmport {
-            if let Some(state) = vmport.state {
-                value.push_str(&format!(
-                    ",vmport={}",
-                    if state.is_on() { "on" } else { "off" }
-                ));
-            }
+    if let Some(features) = def.features.as_ref() {
+        if let Some(state) = features.vmport.as_ref().and_then(|vmport| vmport.state) {
+            value.push_str(&format!(",vmport={}", on_off(state.is_on())));
         }
-        if let Some(smm) = &features.smm {
-            if let Some(state) = smm.state {
-                value.push_str(&format!(
-                    ",smm={}",
-                    if state.is_on() { "on" } else { "off" }
-                ));
-            }
+        if let Some(state) = features.smm.as_ref().and_then(|smm| smm.state) {
+            value.push_str(&format!(",smm={}", on_off(state.is_on())));
         }
+        match features.ioapic.as_ref().and_then(|ioapic| ioapic.driver) {
+            Some(IoapicDriver::Qemu) => value.push_str(",kernel_irqchip=split"),
+            Some(IoapicDriver::Kvm) => value.push_str(",kernel_irqchip=on"),
+            None => {}
+        }
+    }
+    if def
+        .devices
+        .iommu
+        .as_ref()
+        .is_some_and(|iommu| iommu.model == Some(IommuModel::Smmuv3))
+    {
+        value.push_str(",iommu=smmuv3");
     }
     let dump_core = def.memory.as_ref().and_then(|memory| memory.dump_core);
     value.push_str(&format!(
         ",dump-guest-core={}",
-        if dump_core.is_some_and(|d| d.is_on()) {
-            "on"
-        } else {
-            "off"
-        }
+        on_off(dump_core.is_some_and(|d| d.is_on()))
     ));
     if def
         .memory_backing
@@ -54,26 +54,58 @@ pub fn build_machine(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Re
     {
         value.push_str(",mem-merge=off");
     }
-    if !has_numa(def) && default_ram_id(def, caps).is_some() {
-        value.push_str(&format!(
-            ",memory-backend={}",
-            default_ram_id(def, caps).unwrap_or("pc.ram")
-        ));
+    if def
+        .devices
+        .memories
+        .iter()
+        .any(|memory| memory.model == Some(MemoryModel::Nvdimm))
+    {
+        value.push_str(",nvdimm=on");
+    }
+    if !has_numa(def) {
+        if let Some(ram_id) = default_ram_id(def, caps) {
+            value.push_str(&format!(",memory-backend={ram_id}"));
+        }
+    }
+    if def.launch_security.is_some() {
+        value.push_str(",confidential-guest-support=lsec0");
+    }
+    if has_hmat(def) {
+        value.push_str(",hmat=on");
+    }
+    if def
+        .os
+        .as_ref()
+        .and_then(|os| os.bios.as_ref())
+        .and_then(|bios| bios.useserial)
+        .is_some_and(|useserial| useserial.is_yes())
+    {
+        value.push_str(",graphics=off");
     }
     if let Some(timers) = def.clock.as_ref().map(|clock| &clock.timers) {
         for timer in timers {
             if timer.name == Some(TimerName::Hpet) {
                 if let Some(present) = timer.present {
-                    value.push_str(&format!(
-                        ",hpet={}",
-                        if present.is_yes() { "on" } else { "off" }
-                    ));
+                    value.push_str(&format!(",hpet={}", on_off(present.is_yes())));
                 }
             }
         }
     }
     cmd.opt("-machine", value);
     Ok(())
+}
+
+/// Whether the guest NUMA description has HMAT data (interconnects or memory caches).
+fn has_hmat(def: &Domain) -> bool {
+    def.cpu
+        .as_ref()
+        .and_then(|cpu| cpu.numa.as_ref())
+        .is_some_and(|numa| {
+            numa.interconnects
+                .as_ref()
+                .is_some_and(|interconnects| !interconnects.entries.is_empty())
+                || numa.cells.iter().any(|cell| !cell.caches.is_empty())
+        })
 }
 
 /// The id QEMU gives the machine's RAM (`pc.ram` on PCs).
@@ -92,13 +124,32 @@ fn has_numa(def: &Domain) -> bool {
         .is_some_and(|numa| !numa.cells.is_empty())
 }
 
-/// `-accel tcg` for `type='qemu'`, `-accel kvm` for `type='kvm'`.
+/// `-accel tcg[,tb-size=MiB]` for `type='qemu'`, `-accel kvm` for `type='kvm'`; then the
+/// explicit SMM TSEG size.
 pub fn build_accel(cmd: &mut CommandLine, def: &Domain) {
+    let features = def.features.as_ref();
     let accel = match def.virt_type {
-        Some(VirtType::Kvm) => "kvm",
-        _ => "tcg",
+        Some(VirtType::Kvm) => "kvm".to_string(),
+        _ => match features
+            .and_then(|features| features.tcg.as_ref())
+            .and_then(|tcg| tcg.tb_cache.as_ref())
+            .map(|cache| cache.0 >> 10)
+            .filter(|mib| *mib > 0)
+        {
+            Some(mib) => format!("tcg,tb-size={mib}"),
+            None => "tcg".to_string(),
+        },
     };
     cmd.opt("-accel", accel);
+    if let Some(tseg) = features
+        .and_then(|features| features.smm.as_ref())
+        .and_then(|smm| smm.tseg.as_ref())
+    {
+        cmd.opt(
+            "-global",
+            format!("mch.extended-tseg-mbytes={}", tseg.0 >> 20),
+        );
+    }
 }
 
 /// `-cpu`: the model the definition names, `host` for host-passthrough, or the machine's

@@ -118,6 +118,7 @@ pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<Comman
     machine::build_clock(&mut cmd, def)?;
     machine::build_pm(&mut cmd, def);
     machine::build_boot(&mut cmd, def);
+    devices::build_iommu(&mut cmd, def)?;
     devices::build_controllers(&mut cmd, def, caps)?;
     disk::build_disks(&mut cmd, def, ctx)?;
     devices::build_filesystems(&mut cmd, def)?;
