@@ -41,6 +41,12 @@ pub fn build_controllers(
             }
         }
     }
+    Ok(())
+}
+
+/// USB hubs, then the CCID controller on the USB bus (after memory devices, as libvirt
+/// orders them).
+pub fn build_usb_hubs_and_ccid(cmd: &mut CommandLine, def: &Domain) {
     for hub in &def.devices.hubs {
         let props = Props::new()
             .str("driver", "usb-hub")
@@ -58,7 +64,6 @@ pub fn build_controllers(
             .str("id", alias_of(&controller.info));
         device(cmd, usb_address_props(props, &controller.info));
     }
-    Ok(())
 }
 
 fn usb_address_props(props: Props, info: &virt_xml::domain::address::DeviceInfo) -> Props {

@@ -7,7 +7,7 @@ use virt_xml::domain::Domain;
 use super::command::CommandLine;
 use super::escape_option;
 use super::prepare::{chipset, machine_name, Chipset};
-use super::props::{Prop, Props};
+
 use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
@@ -62,15 +62,15 @@ pub fn build_machine(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Re
     {
         value.push_str(",nvdimm=on");
     }
-    if !has_numa(def) {
-        if let Some(ram_id) = default_ram_id(def, caps) {
+    if !super::memory::has_numa(def) {
+        if let Some(ram_id) = super::memory::default_ram_id(def, caps) {
             value.push_str(&format!(",memory-backend={ram_id}"));
         }
     }
     if def.launch_security.is_some() {
         value.push_str(",confidential-guest-support=lsec0");
     }
-    if has_hmat(def) {
+    if super::memory::has_hmat(def) {
         value.push_str(",hmat=on");
     }
     if def
@@ -93,35 +93,6 @@ pub fn build_machine(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Re
     }
     cmd.opt("-machine", value);
     Ok(())
-}
-
-/// Whether the guest NUMA description has HMAT data (interconnects or memory caches).
-fn has_hmat(def: &Domain) -> bool {
-    def.cpu
-        .as_ref()
-        .and_then(|cpu| cpu.numa.as_ref())
-        .is_some_and(|numa| {
-            numa.interconnects
-                .as_ref()
-                .is_some_and(|interconnects| !interconnects.entries.is_empty())
-                || numa.cells.iter().any(|cell| !cell.caches.is_empty())
-        })
-}
-
-/// The id QEMU gives the machine's RAM (`pc.ram` on PCs).
-fn default_ram_id<'a>(def: &Domain, caps: &'a QemuCaps) -> Option<&'a str> {
-    match caps.machine(machine_name(def)) {
-        Some(machine) => machine.default_ram_id.as_deref(),
-        None if chipset(def) != Chipset::Other => Some("pc.ram"),
-        None => None,
-    }
-}
-
-fn has_numa(def: &Domain) -> bool {
-    def.cpu
-        .as_ref()
-        .and_then(|cpu| cpu.numa.as_ref())
-        .is_some_and(|numa| !numa.cells.is_empty())
 }
 
 /// `-accel tcg[,tb-size=MiB]` for `type='qemu'`, `-accel kvm` for `type='kvm'`; then the
@@ -233,160 +204,6 @@ pub fn align_kib(kib: u64) -> u64 {
     kib.div_ceil(1024) * 1024
 }
 
-/// `-m`, the RAM backend object and `-overcommit`.
-pub fn build_memory(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
-    let initial_kib = initial_memory_kib(def);
-    match &def.max_memory {
-        Some(max) if max.size.0 > 0 => {
-            cmd.opt(
-                "-m",
-                format!(
-                    "size={}k,slots={},maxmem={}k",
-                    initial_kib,
-                    max.slots.unwrap_or(0),
-                    align_kib(max.size.0)
-                ),
-            );
-        }
-        _ => cmd.opt("-m", (initial_kib / 1024).to_string()),
-    }
-    if !has_numa(def) {
-        if let Some(ram_id) = default_ram_id(def, caps) {
-            let props = memory_backend_props(def, ram_id, initial_kib * 1024, None);
-            cmd.opt("-object", props.to_json());
-        }
-    }
-    let locked = def
-        .memory_backing
-        .as_ref()
-        .is_some_and(|backing| backing.locked);
-    cmd.opt(
-        "-overcommit",
-        format!("mem-lock={}", if locked { "on" } else { "off" }),
-    );
-    Ok(())
-}
-
-/// Guest RAM outside memory devices, aligned (libvirt's virDomainDefGetMemoryInitial).
-fn initial_memory_kib(def: &Domain) -> u64 {
-    if has_numa(def) {
-        return numa_cells_kib(def).iter().sum();
-    }
-    let hotplugged: u64 = def
-        .devices
-        .memories
-        .iter()
-        .filter_map(|memory| memory.target.as_ref().and_then(|target| target.size))
-        .map(|size| align_kib(size.0))
-        .sum();
-    align_kib(def.memory_kib()).saturating_sub(hotplugged)
-}
-
-fn numa_cells_kib(def: &Domain) -> Vec<u64> {
-    def.cpu
-        .as_ref()
-        .and_then(|cpu| cpu.numa.as_ref())
-        .map(|numa| {
-            numa.cells
-                .iter()
-                .map(|cell| align_kib(cell_kib(cell)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn cell_kib(cell: &virt_xml::domain::NumaCell) -> u64 {
-    let memory = cell.memory.unwrap_or(0);
-    match cell.unit.as_deref() {
-        Some("b" | "bytes") => memory / 1024,
-        Some("M" | "MiB") => memory * 1024,
-        Some("G" | "GiB") => memory * 1024 * 1024,
-        _ => memory,
-    }
-}
-
-/// A `memory-backend-*` object for guest RAM: plain RAM, hugepages, or shared memfd/file.
-fn memory_backend_props(def: &Domain, id: &str, size_bytes: u64, cell: Option<usize>) -> Props {
-    let backing = def.memory_backing.as_ref();
-    let hugepages = backing
-        .and_then(|backing| backing.hugepages.as_ref())
-        .is_some();
-    let source = backing
-        .and_then(|backing| backing.source.as_ref())
-        .and_then(|source| source.source_type)
-        .map(|source| source.as_str().to_string());
-    let cell_access = cell.and_then(|index| {
-        def.cpu
-            .as_ref()?
-            .numa
-            .as_ref()?
-            .cells
-            .get(index)?
-            .mem_access
-            .clone()
-    });
-    let shared = cell_access.as_deref() == Some("shared")
-        || backing
-            .and_then(|backing| backing.access.as_ref())
-            .and_then(|access| access.mode.as_deref())
-            == Some("shared");
-    let mut props = Props::new();
-    if hugepages {
-        props = props
-            .str("qom-type", "memory-backend-file")
-            .str("id", id)
-            .str("mem-path", "/dev/hugepages/libvirt/qemu")
-            .bool("prealloc", true);
-    } else if source.as_deref() == Some("memfd") {
-        props = props.str("qom-type", "memory-backend-memfd").str("id", id);
-    } else if source.as_deref() == Some("file") || shared {
-        props = props
-            .str("qom-type", "memory-backend-file")
-            .str("id", id)
-            .str("mem-path", "/var/lib/libvirt/qemu/ram");
-    } else {
-        props = props.str("qom-type", "memory-backend-ram").str("id", id);
-    }
-    if shared {
-        props = props.bool("share", true);
-    }
-    props = props.uint("size", size_bytes);
-    if let Some(index) = cell {
-        props = numatune_props(def, index, props);
-    }
-    props
-}
-
-/// `host-nodes`/`policy` from `<numatune>` for NUMA cell `index`.
-fn numatune_props(def: &Domain, index: usize, props: Props) -> Props {
-    let Some(numatune) = &def.numatune else {
-        return props;
-    };
-    let memnode = numatune
-        .memnodes
-        .iter()
-        .find(|memnode| memnode.cellid == Some(index as u32));
-    let (mode, nodeset) = match memnode {
-        Some(memnode) => (memnode.mode.clone(), memnode.nodeset.clone()),
-        None => match &numatune.memory {
-            Some(memory) => (memory.mode.clone(), memory.nodeset.clone()),
-            None => (None, None),
-        },
-    };
-    let Some(nodeset) = nodeset else { return props };
-    let nodes: Vec<Prop> = parse_nodeset(&nodeset)
-        .into_iter()
-        .map(|node| Prop::UInt(u64::from(node)))
-        .collect();
-    let policy = match mode.as_deref() {
-        Some("preferred") => "preferred",
-        Some("interleave") => "interleave",
-        Some("restrictive") => return props,
-        _ => "bind",
-    };
-    props.array("host-nodes", nodes).str("policy", policy)
-}
-
 /// libvirt's bitmap syntax: `0-3,^2,7`.
 pub fn parse_nodeset(text: &str) -> Vec<u32> {
     let mut set = std::collections::BTreeSet::new();
@@ -434,45 +251,6 @@ pub fn build_smp(cmd: &mut CommandLine, def: &Domain) {
         _ => value.push_str(&format!(",sockets={max},cores=1,threads=1")),
     }
     cmd.opt("-smp", value);
-}
-
-/// One `-object memory-backend-*` + `-numa node` per guest NUMA cell.
-pub fn build_numa(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
-    let Some(numa) = def.cpu.as_ref().and_then(|cpu| cpu.numa.as_ref()) else {
-        return Ok(());
-    };
-    let sizes = numa_cells_kib(def);
-    for (index, cell) in numa.cells.iter().enumerate() {
-        let id = cell.id.unwrap_or(index as u32);
-        let backend = format!("ram-node{id}");
-        cmd.opt(
-            "-object",
-            memory_backend_props(def, &backend, sizes[index] * 1024, Some(index)).to_json(),
-        );
-        let mut node = format!("node,nodeid={id}");
-        if let Some(cpus) = &cell.cpus {
-            for range in cpus.split(',').filter(|range| !range.is_empty()) {
-                node.push_str(&format!(",cpus={range}"));
-            }
-        }
-        node.push_str(&format!(",memdev={backend}"));
-        cmd.opt("-numa", node);
-    }
-    for (index, cell) in numa.cells.iter().enumerate() {
-        let Some(distances) = &cell.distances else {
-            continue;
-        };
-        let source = cell.id.unwrap_or(index as u32);
-        for sibling in &distances.siblings {
-            if let (Some(destination), Some(value)) = (sibling.id, sibling.value) {
-                cmd.opt(
-                    "-numa",
-                    format!("dist,src={source},dst={destination},val={value}"),
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `-rtc base=...` and the timer globals.

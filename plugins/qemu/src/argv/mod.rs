@@ -12,6 +12,7 @@ pub mod command;
 pub mod devices;
 pub mod disk;
 pub mod machine;
+pub mod memory;
 pub mod net;
 pub mod pci;
 pub mod prepare;
@@ -53,8 +54,101 @@ pub struct BuildContext {
     pub pretend: bool,
 }
 
-/// Builds the command line of a prepared definition.
+impl BuildContext {
+    /// libvirt's short domain name (`<id>-<name, 20 characters>`), the last part of
+    /// [`BuildContext::domain_dir`] (`.../domain-<short name>`), which names the domain's
+    /// huge page and memory backing directories.
+    pub fn short_name(&self) -> &str {
+        let last = self.domain_dir.rsplit('/').next().unwrap_or("");
+        last.strip_prefix("domain-").unwrap_or(last)
+    }
+}
+
+/// One mounted hugetlbfs file system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HugetlbfsMount {
+    pub page_size_kib: u64,
+    pub path: String,
+    /// Its page size is the host's default huge page size.
+    pub default: bool,
+}
+
+/// The driver's settings that shape command lines (the part of libvirt's `qemu.conf` the
+/// builder reads). [`DriverConfig::default`] is libvirt's default configuration on a host
+/// without hugetlbfs mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverConfig {
+    /// `hugetlbfs_mount`: where huge pages of each size can be had.
+    pub hugetlbfs: Vec<HugetlbfsMount>,
+    /// `memory_backing_dir`: file-backed guest RAM goes to `<dir>/<short name>/<alias>`.
+    pub memory_backing_dir: String,
+}
+
+impl Default for DriverConfig {
+    fn default() -> DriverConfig {
+        DriverConfig {
+            hugetlbfs: Vec::new(),
+            memory_backing_dir: "/var/lib/libvirt/qemu/ram".into(),
+        }
+    }
+}
+
+impl DriverConfig {
+    /// The hugetlbfs mounts a `/proc/mounts` text lists (`pagesize=2M` options; a mount
+    /// without one has the default size `default_kib`).
+    pub fn hugetlbfs_from_mounts(mounts: &str, default_kib: u64) -> Vec<HugetlbfsMount> {
+        mounts
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                if fields.get(2) != Some(&"hugetlbfs") {
+                    return None;
+                }
+                let size = fields
+                    .get(3)
+                    .and_then(|options| {
+                        options
+                            .split(',')
+                            .find_map(|option| option.strip_prefix("pagesize="))
+                    })
+                    .and_then(parse_page_size)
+                    .unwrap_or(default_kib);
+                Some(HugetlbfsMount {
+                    page_size_kib: size,
+                    path: fields.get(1)?.to_string(),
+                    default: size == default_kib,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `2M`, `1G`, `2048k` → KiB.
+fn parse_page_size(text: &str) -> Option<u64> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number: u64 = text[..split].parse().ok()?;
+    match &text[split..] {
+        "" | "k" | "K" => Some(number),
+        "m" | "M" => Some(number * 1024),
+        "g" | "G" => Some(number * 1024 * 1024),
+        _ => None,
+    }
+}
+
+/// Builds the command line of a prepared definition with the default driver settings.
 pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<CommandLine, Error> {
+    build_with_config(def, caps, ctx, &DriverConfig::default())
+}
+
+/// Builds the command line of a prepared definition.
+pub fn build_with_config(
+    def: &Domain,
+    caps: &QemuCaps,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<CommandLine, Error> {
     let emulator = def
         .devices
         .emulator
@@ -96,9 +190,9 @@ pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<Comman
     machine::build_machine(&mut cmd, def, caps)?;
     machine::build_accel(&mut cmd, def);
     machine::build_cpu(&mut cmd, def, caps)?;
-    machine::build_memory(&mut cmd, def, caps)?;
+    memory::build_memory(&mut cmd, def, caps, ctx, config)?;
     machine::build_smp(&mut cmd, def);
-    machine::build_numa(&mut cmd, def)?;
+    memory::build_numa(&mut cmd, def, caps, ctx, config)?;
     if let Some(uuid) = def.uuid {
         cmd.opt("-uuid", uuid.hyphenated().to_string());
     }
@@ -120,6 +214,8 @@ pub fn build(def: &Domain, caps: &QemuCaps, ctx: &BuildContext) -> Result<Comman
     machine::build_boot(&mut cmd, def);
     devices::build_iommu(&mut cmd, def)?;
     devices::build_controllers(&mut cmd, def, caps)?;
+    memory::build_memory_devices(&mut cmd, def, caps, ctx, config)?;
+    devices::build_usb_hubs_and_ccid(&mut cmd, def);
     disk::build_disks(&mut cmd, def, ctx)?;
     devices::build_filesystems(&mut cmd, def)?;
     net::build_interfaces(&mut cmd, def, ctx)?;
@@ -207,4 +303,39 @@ pub fn pci_bus_alias(def: &Domain, index: u32) -> String {
 /// The QEMU id of a device (its alias).
 pub fn alias_of(info: &virt_xml::domain::address::DeviceInfo) -> String {
     info.alias_name().unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hugetlbfs_mounts_from_proc_mounts() {
+        let mounts = "proc /proc proc rw 0 0\n\
+                      hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n\
+                      none /mnt/huge1g hugetlbfs rw,pagesize=1G 0 0\n\
+                      none /mnt/plain hugetlbfs rw 0 0\n";
+        let found = DriverConfig::hugetlbfs_from_mounts(mounts, 2048);
+        let summary: Vec<(u64, &str, bool)> = found
+            .iter()
+            .map(|mount| (mount.page_size_kib, mount.path.as_str(), mount.default))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (2048, "/dev/hugepages", true),
+                (1_048_576, "/mnt/huge1g", false),
+                (2048, "/mnt/plain", true),
+            ]
+        );
+    }
+
+    #[test]
+    fn short_name_comes_from_the_domain_directory() {
+        let ctx = BuildContext {
+            domain_dir: "/run/rvirt/qemu/domain-7-guest".into(),
+            ..BuildContext::default()
+        };
+        assert_eq!(ctx.short_name(), "7-guest");
+    }
 }

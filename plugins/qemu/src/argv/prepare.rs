@@ -580,6 +580,33 @@ pub fn prepare_for_start(def: &mut Domain) {
             driver.cache = Some(DiskCache::None);
         }
     }
+    assign_memory_slots(def);
+}
+
+/// DIMMs and NVDIMMs without an address take the lowest free slot (libvirt's
+/// `qemuDomainAssignMemorySlots`, at start).
+fn assign_memory_slots(def: &mut Domain) {
+    let mut used: Vec<u32> = def
+        .devices
+        .memories
+        .iter()
+        .filter_map(|memory| match memory.info.address {
+            Some(Address::Dimm { slot, .. }) => Some(slot),
+            _ => None,
+        })
+        .collect();
+    for memory in &mut def.devices.memories {
+        if memory.info.address.is_none()
+            && matches!(
+                memory.model,
+                None | Some(MemoryModel::Dimm | MemoryModel::Nvdimm)
+            )
+        {
+            let slot = (0..).find(|slot| !used.contains(slot)).unwrap_or(0);
+            used.push(slot);
+            memory.info.address = Some(Address::Dimm { slot, base: None });
+        }
+    }
 }
 
 /// Gives every device the alias QEMU will know it by (`qemuAssignDeviceAliases`).
@@ -714,13 +741,23 @@ pub fn assign_aliases(def: &mut Domain) {
     for (index, tpm) in def.devices.tpms.iter_mut().enumerate() {
         set_alias(&mut tpm.info, format!("tpm{index}"));
     }
-    for (index, memory) in def.devices.memories.iter_mut().enumerate() {
+    // DIMMs are named after their slot, the others count per model.
+    let mut counts = std::collections::BTreeMap::new();
+    for memory in &mut def.devices.memories {
         let prefix = match memory.model {
             Some(MemoryModel::Nvdimm) => "nvdimm",
             Some(MemoryModel::VirtioPmem) => "virtiopmem",
             Some(MemoryModel::VirtioMem) => "virtiomem",
             Some(MemoryModel::SgxEpc) => "epc",
             _ => "dimm",
+        };
+        let index = match (&memory.info.address, prefix) {
+            (Some(Address::Dimm { slot, .. }), "dimm" | "nvdimm") => *slot,
+            _ => {
+                let count = counts.entry(prefix).or_insert(0u32);
+                *count += 1;
+                *count - 1
+            }
         };
         set_alias(&mut memory.info, format!("{prefix}{index}"));
     }

@@ -29,6 +29,9 @@ pub struct MachineType {
     /// Id of the default RAM backend, e.g. `pc.ram`.
     pub default_ram_id: Option<String>,
     pub deprecated: bool,
+    /// The machine still takes `-numa node,mem=` (machine types before QEMU 5.1).
+    #[serde(default)]
+    pub numa_mem_supported: bool,
 }
 
 /// A CPU model, as `query-cpu-definitions` reports it.

@@ -181,6 +181,7 @@ pub fn parse_machines(reply: &Value) -> Vec<MachineType> {
                 default_cpu_type: text("default-cpu-type"),
                 default_ram_id: text("default-ram-id"),
                 deprecated: flag("deprecated"),
+                numa_mem_supported: flag("numa-mem-supported"),
             })
         })
         .collect()
