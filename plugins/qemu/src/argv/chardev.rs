@@ -2,11 +2,11 @@
 //! device (`isa-serial`, `virtserialport`, `virtconsole`, `isa-parallel`, ...).
 
 use virt_xml::domain::enums::*;
-use virt_xml::domain::{Address, ChrDevice, Domain};
+use virt_xml::domain::{ChrDevice, Domain};
 
 use super::command::CommandLine;
 use super::props::Props;
-use super::{device, escape_option, pci_address_props, BuildContext};
+use super::{device, escape_option, BuildContext};
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
 
@@ -164,6 +164,7 @@ fn serial_model(chr: &ChrDevice) -> &str {
     match chr.target_type() {
         Some("usb-serial") => "usb-serial",
         Some("pci-serial") => "pci-serial",
+        Some("isa-debug") => "isa-debugcon",
         _ => "isa-serial",
     }
 }
@@ -175,40 +176,16 @@ pub fn build_serials(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) ->
         let id = format!("char{alias}");
         cmd.opt("-chardev", chardev_value(serial, &id, ctx, false)?);
         let model = serial_model(serial);
-        let props = match model {
-            "isa-serial" => {
-                let mut props = Props::new()
-                    .str("driver", "isa-serial")
-                    .str("chardev", id)
-                    .str("id", alias);
-                if let Some(port) = serial.target_port() {
-                    props = props.uint("index", port.into());
-                }
-                props
+        let mut props = Props::new()
+            .str("driver", model)
+            .str("chardev", id)
+            .str("id", alias);
+        if model == "isa-serial" {
+            if let Some(port) = serial.target_port() {
+                props = props.uint("index", port.into());
             }
-            "usb-serial" => {
-                let props = Props::new().str("driver", "usb-serial");
-                let props = match &serial.info.address {
-                    Some(Address::Usb { bus, port }) => props
-                        .str("bus", format!("usb.{bus}"))
-                        .opt_str("port", port.clone()),
-                    _ => props,
-                };
-                props.str("chardev", id).str("id", alias)
-            }
-            "pci-serial" => pci_address_props(
-                Props::new()
-                    .str("driver", "pci-serial")
-                    .str("chardev", id)
-                    .str("id", alias),
-                &serial.info,
-                def,
-            ),
-            other => Props::new()
-                .str("driver", other)
-                .str("chardev", id)
-                .str("id", alias),
-        };
+        }
+        let props = super::address_props(props, &serial.info, def);
         device(cmd, props);
     }
     Ok(())
@@ -235,31 +212,10 @@ pub fn build_parallels(
     Ok(())
 }
 
-/// The `virtserialport` of a virtio channel or console port.
+/// The `virtserialport` (or `virtconsole`) of a virtio channel or console.
 pub fn virtio_port_props(def: &Domain, chr: &ChrDevice, driver: &str) -> Props {
     let alias = super::alias_of(&chr.info);
-    let (controller, bus, port) = match &chr.info.address {
-        Some(Address::VirtioSerial {
-            controller,
-            bus,
-            port,
-        }) => (*controller, *bus, *port),
-        _ => (0, 0, 1),
-    };
-    let controller_alias = def
-        .devices
-        .controllers
-        .iter()
-        .find(|c| {
-            c.controller_type == Some(ControllerType::VirtioSerial)
-                && c.index.unwrap_or(0) == controller
-        })
-        .and_then(|c| c.info.alias_name().map(str::to_string))
-        .unwrap_or_else(|| format!("virtio-serial{controller}"));
-    let mut props = Props::new()
-        .str("driver", driver)
-        .str("bus", format!("{controller_alias}.{bus}"))
-        .uint("nr", port.into())
+    let mut props = super::address_props(Props::new().str("driver", driver), &chr.info, def)
         .str("chardev", format!("char{alias}"))
         .str("id", alias);
     if let Some(name) = chr.target.as_ref().and_then(|target| target.name.clone()) {

@@ -9,7 +9,7 @@ use super::command::CommandLine;
 use super::disk::virtio_options;
 use super::prepare::{chipset, Chipset};
 use super::props::Props;
-use super::{alias_of, device, escape_option, pci_address_props, BuildContext};
+use super::{address_props, alias_of, device, escape_option, pci_address_props, BuildContext};
 use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
@@ -51,7 +51,7 @@ pub fn build_usb_hubs_and_ccid(cmd: &mut CommandLine, def: &Domain) {
         let props = Props::new()
             .str("driver", "usb-hub")
             .str("id", alias_of(&hub.info));
-        device(cmd, usb_address_props(props, &hub.info));
+        device(cmd, address_props(props, &hub.info, def));
     }
     for controller in def
         .devices
@@ -62,16 +62,7 @@ pub fn build_usb_hubs_and_ccid(cmd: &mut CommandLine, def: &Domain) {
         let props = Props::new()
             .str("driver", "usb-ccid")
             .str("id", alias_of(&controller.info));
-        device(cmd, usb_address_props(props, &controller.info));
-    }
-}
-
-fn usb_address_props(props: Props, info: &virt_xml::domain::address::DeviceInfo) -> Props {
-    match &info.address {
-        Some(Address::Usb { bus, port }) => props
-            .str("bus", format!("usb.{bus}"))
-            .opt_str("port", port.clone()),
-        _ => props,
+        device(cmd, address_props(props, &controller.info, def));
     }
 }
 
@@ -389,7 +380,7 @@ pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
         }
         props = props.str("id", alias);
         if input.bus == Some(InputBus::Usb) {
-            props = usb_address_props(props, &input.info);
+            props = address_props(props, &input.info, def);
         } else {
             if input.input_type == Some(InputType::Passthrough) {
                 let evdev = input
@@ -709,7 +700,7 @@ pub fn build_sounds(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
             props = props.str("audiodev", audiodev.clone());
         }
         props = if sound.model == Some(SoundModel::Usb) {
-            usb_address_props(props, &sound.info)
+            address_props(props, &sound.info, def)
         } else {
             pci_address_props(props, &sound.info, def)
         };

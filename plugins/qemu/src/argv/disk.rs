@@ -684,11 +684,27 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
             }
         }
     }
-    if let Some(order) = floppy_boot.0 {
-        cmd.opt("-global", format!("isa-fdc.bootindexA={order}"));
-    }
-    if let Some(order) = floppy_boot.1 {
-        cmd.opt("-global", format!("isa-fdc.bootindexB={order}"));
+    let has_floppy = def
+        .devices
+        .disks
+        .iter()
+        .any(|disk| disk.target_bus() == Some(DiskBus::Fdc));
+    if has_floppy && super::prepare::chipset(def) == super::prepare::Chipset::Q35 {
+        // Q35 has no floppy controller of its own: it is a device.
+        device(
+            cmd,
+            Props::new()
+                .str("driver", "isa-fdc")
+                .opt_uint("bootindexA", floppy_boot.0.map(u64::from))
+                .opt_uint("bootindexB", floppy_boot.1.map(u64::from)),
+        );
+    } else {
+        if let Some(order) = floppy_boot.0 {
+            cmd.opt("-global", format!("isa-fdc.bootindexA={order}"));
+        }
+        if let Some(order) = floppy_boot.1 {
+            cmd.opt("-global", format!("isa-fdc.bootindexB={order}"));
+        }
     }
     for (index, disk) in def.devices.disks.iter().enumerate() {
         let nodes = &numbers[index];

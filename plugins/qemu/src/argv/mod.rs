@@ -261,6 +261,69 @@ pub fn device(cmd: &mut CommandLine, props: Props) {
     cmd.opt("-device", props.to_json());
 }
 
+/// The address properties of a device, whatever its address type (libvirt's
+/// `qemuBuildDeviceAddressProps`): PCI bus/slot, USB port, ISA I/O port, DIMM slot or
+/// virtio-serial port. Drive addresses are the disk builder's.
+pub fn address_props(
+    props: Props,
+    info: &virt_xml::domain::address::DeviceInfo,
+    def: &Domain,
+) -> Props {
+    use virt_xml::domain::{Address, ControllerType};
+    let controller_alias = |kind: ControllerType, index: u32, fallback: String| {
+        def.devices
+            .controllers
+            .iter()
+            .find(|controller| {
+                controller.controller_type == Some(kind) && controller.index.unwrap_or(0) == index
+            })
+            .and_then(|controller| controller.info.alias_name().map(str::to_string))
+            .unwrap_or(fallback)
+    };
+    match &info.address {
+        Some(Address::Pci(_)) => pci_address_props(props, info, def),
+        Some(Address::Usb { bus, port }) => {
+            let alias = controller_alias(
+                ControllerType::Usb,
+                *bus,
+                if *bus == 0 {
+                    "usb".into()
+                } else {
+                    format!("usb{bus}")
+                },
+            );
+            props
+                .str("bus", format!("{alias}.0"))
+                .opt_str("port", port.clone())
+        }
+        Some(Address::Isa { iobase, irq }) => props
+            .uint("iobase", iobase.unwrap_or(0).into())
+            .opt_uint("irq", irq.filter(|irq| *irq > 0).map(u64::from)),
+        Some(Address::Dimm { slot, base }) => {
+            let props = props.uint("slot", (*slot).into());
+            match base.filter(|base| *base > 0) {
+                Some(base) => props.uint("addr", base),
+                None => props,
+            }
+        }
+        Some(Address::VirtioSerial {
+            controller,
+            bus,
+            port,
+        }) => {
+            let alias = controller_alias(
+                ControllerType::VirtioSerial,
+                *controller,
+                format!("virtio-serial{controller}"),
+            );
+            props
+                .str("bus", format!("{alias}.{bus}"))
+                .int("nr", (*port).into())
+        }
+        _ => props,
+    }
+}
+
 /// Adds `"bus"`/`"addr"` (and `"multifunction"`) for a PCI address.
 pub fn pci_address_props(
     props: Props,
@@ -281,23 +344,38 @@ pub fn pci_address_props(
                 Some(virt_xml::xml::OnOff::Off) => props.bool("multifunction", false),
                 None => props,
             };
-            props.str("addr", addr)
+            let props = props.str("addr", addr);
+            match info
+                .acpi
+                .as_ref()
+                .and_then(|acpi| acpi.index)
+                .filter(|index| *index > 0)
+            {
+                Some(index) => props.uint("acpi-index", index.into()),
+                None => props,
+            }
         }
         _ => props,
     }
 }
 
-/// The QEMU id of PCI bus `index` (the alias of the PCI controller with that index).
+/// The QEMU id of PCI bus `index` (the alias of the PCI controller with that index; a
+/// root bus keeps QEMU's own name whatever the user calls it, as it is not on the command
+/// line).
 pub fn pci_bus_alias(def: &Domain, index: u32) -> String {
-    def.devices
-        .controllers
-        .iter()
-        .find(|controller| {
-            controller.controller_type == Some(virt_xml::domain::ControllerType::Pci)
-                && controller.index.unwrap_or(0) == index
-        })
-        .and_then(|controller| controller.info.alias_name().map(str::to_string))
-        .unwrap_or_else(|| format!("pci.{index}"))
+    let controller = def.devices.controllers.iter().find(|controller| {
+        controller.controller_type == Some(virt_xml::domain::ControllerType::Pci)
+            && controller.index.unwrap_or(0) == index
+    });
+    let Some(controller) = controller else {
+        return format!("pci.{index}");
+    };
+    match (controller.info.alias_name(), controller.model.as_deref()) {
+        (Some(alias), Some("pci-root")) if alias.starts_with("ua-") => "pci.0".into(),
+        (Some(alias), Some("pcie-root")) if alias.starts_with("ua-") => "pcie.0".into(),
+        (Some(alias), _) => alias.to_string(),
+        (None, _) => format!("pci.{index}"),
+    }
 }
 
 /// The QEMU id of a device (its alias).

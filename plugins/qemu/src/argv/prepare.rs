@@ -518,44 +518,44 @@ fn assign_virtio_serial_ports(def: &mut Domain) {
             used.push((*controller, *bus, *port));
         }
     }
-    let devices = &mut def.devices;
-    for chr in devices
-        .channels
-        .iter_mut()
-        .chain(devices.consoles.iter_mut())
-    {
-        if chr.target_type() != Some("virtio") {
+    // Virtio consoles come first and may take port 0, but keep no address: QEMU places
+    // them itself (libvirt reserves their ports and leaves them unaddressed).
+    for console in &def.devices.consoles {
+        if console.target_type() != Some("virtio")
+            || matches!(
+                &console.info.address,
+                Some(Address::VirtioSerial { port, .. }) if *port != 0
+            )
+        {
             continue;
         }
-        // The first console is a serial console (or virtio console 0), not a port.
-        let needs = matches!(
-            &chr.info.address,
-            None | Some(Address::VirtioSerial { port: 0, .. })
-        );
-        if !needs {
-            continue;
-        }
-        let (controller, bus) = match &chr.info.address {
+        let (controller, bus) = match &console.info.address {
             Some(Address::VirtioSerial {
                 controller, bus, ..
             }) => (*controller, *bus),
             _ => (0, 0),
         };
-        // Port 0 is reserved for a virtconsole.
-        let first = if chr.target.as_ref().and_then(|t| t.target_type.as_deref()) == Some("virtio")
-            && chr
-                .target
-                .as_ref()
-                .and_then(|t| t.name.as_deref())
-                .is_none()
-        {
-            0
-        } else {
-            1
-        };
-        let port = (first..)
+        let port = (0..)
             .find(|candidate| !used.contains(&(controller, bus, *candidate)))
-            .unwrap_or(first);
+            .unwrap_or(0);
+        used.push((controller, bus, port));
+    }
+    for chr in &mut def.devices.channels {
+        if chr.target_type() != Some("virtio") {
+            continue;
+        }
+        let (controller, bus) = match &chr.info.address {
+            None => (0, 0),
+            Some(Address::VirtioSerial {
+                controller,
+                bus,
+                port: 0,
+            }) => (*controller, *bus),
+            Some(_) => continue,
+        };
+        let port = (1..)
+            .find(|candidate| !used.contains(&(controller, bus, *candidate)))
+            .unwrap_or(1);
         used.push((controller, bus, port));
         chr.info.address = Some(Address::VirtioSerial {
             controller,
