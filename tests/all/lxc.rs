@@ -18,11 +18,11 @@ use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::common::workspace_root;
+pub use crate::common::{bridge_members, run, unique, Bridge};
 
 fn require_root() {
     assert!(
@@ -75,16 +75,6 @@ pub fn controller_binary() -> &'static Path {
         );
         built
     })
-}
-
-/// A name no other test (or test run) uses.
-pub fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}{}x{}",
-        std::process::id() % 100_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Debian's static busybox: the containers' only binary.
@@ -148,52 +138,6 @@ impl Rootfs {
         std::fs::create_dir_all(&dir).expect("run directory");
         dir
     }
-}
-
-/// A Linux bridge that exists for the test's lifetime.
-pub struct Bridge {
-    pub name: String,
-}
-
-impl Bridge {
-    pub fn new() -> Bridge {
-        let name = unique("rvbr");
-        run("ip", &["link", "add", &name, "type", "bridge"]);
-        run("ip", &["link", "set", &name, "up"]);
-        Bridge { name }
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.name])
-            .status();
-    }
-}
-
-pub fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The bridge's member interfaces.
-pub fn bridge_members(bridge: &str) -> Vec<String> {
-    std::fs::read_dir(format!("/sys/class/net/{bridge}/brif"))
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Reads a console socket until `marker` has been seen (and returns everything read), or

@@ -17,7 +17,7 @@ use virt_core::consts::{
 use virt_core::{ConnectUri, ConsoleEndpoint, ErrorNumber, Event};
 use virt_host::{DirLayout, Host, HostConfig};
 
-use crate::common::{plugins_dir, workspace_root};
+use crate::common::{bridge_members, plugins_dir, workspace_root, Bridge};
 
 const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 
@@ -420,6 +420,47 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         STEP_TIMEOUT,
     );
 
+    // A tap on a bridge, hotplugged: the tap goes to QEMU over the monitor (`getfd`).
+    let bridge = Bridge::new();
+    let tap_nic = format!(
+        "<interface type='bridge'><source bridge='{}'/><mac address='52:54:00:aa:bb:02'/><model type='virtio'/></interface>",
+        bridge.name
+    );
+    let nic_before = files.count("RVIRT-NIC-ADDED eth1");
+    domain
+        .attach_device(&tap_nic, 1)
+        .expect("attach a tap-backed nic");
+    files.wait_for(
+        "RVIRT-NIC-ADDED eth1",
+        nic_before,
+        STEP_TIMEOUT,
+    );
+    assert!(files
+        .serial()
+        .contains("RVIRT-NIC-ADDED eth1 mac=52:54:00:aa:bb:02"));
+    let members = bridge_members(&bridge.name);
+    assert_eq!(members.len(), 1, "one tap joined the bridge: {members:?}");
+    let tap = members[0].clone();
+    assert!(
+        domain
+            .xml_desc(0)
+            .expect("xml")
+            .contains(&format!("<target dev='{tap}'/>")),
+        "the live XML names the tap {tap}"
+    );
+    let removed_before = files.count("RVIRT-NIC-REMOVED eth1");
+    domain.detach_device(&tap_nic, 1).expect("detach tap nic");
+    files.wait_for("RVIRT-NIC-REMOVED eth1", removed_before, STEP_TIMEOUT);
+    let tap_path = PathBuf::from(format!("/sys/class/net/{tap}"));
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while tap_path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !tap_path.exists(),
+        "the detached NIC's tap {tap} was deleted"
+    );
+
     // Balloon.
     domain.set_memory(192 * 1024, 1).expect("set memory");
     let deadline = Instant::now() + STEP_TIMEOUT;
@@ -483,6 +524,10 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         state(&domain),
         (domain_state::SHUTOFF, domain_shutoff_reason::SAVED)
     );
+    // One file in libvirt's layout: header, XML, then QEMU's migration stream.
+    let image = std::fs::read(&save_path).expect("save image");
+    assert!(image.starts_with(b"LibvirtQemudSave"), "libvirt's magic");
+    assert!(image.len() > 1 << 20, "the state follows the header");
     assert!(conn
         .domain_save_image_get_xml(save_path.to_str().expect("utf-8"), 0)
         .expect("image xml")
@@ -689,27 +734,17 @@ fn qemu_bad_input_is_refused_and_leaves_nothing() {
         assert!(qemu_pid_of(name).is_none(), "{name}: QEMU left running");
         let status = run.join(format!("{name}.xml"));
         assert!(!status.exists(), "{name}: {} left behind", status.display());
-        let sockets: Vec<PathBuf> = std::fs::read_dir(&run)
+        // Neither the status file nor the per-run directory (socket, key) stays.
+        let left: Vec<PathBuf> = std::fs::read_dir(&run)
             .map(|entries| {
                 entries
                     .filter_map(|e| e.ok())
                     .filter(|e| e.file_name().to_string_lossy().contains(name))
-                    .flat_map(|e| {
-                        std::fs::read_dir(e.path())
-                            .map(|d| {
-                                d.filter_map(|x| x.ok())
-                                    .map(|x| x.path())
-                                    .collect::<Vec<_>>()
-                            })
-                            .unwrap_or_default()
-                    })
+                    .map(|e| e.path())
                     .collect()
             })
             .unwrap_or_default();
-        assert!(
-            sockets.is_empty(),
-            "{name}: files left in its run dir: {sockets:?}"
-        );
+        assert!(left.is_empty(), "{name}: left in the run dir: {left:?}");
     };
 
     // A missing disk image.
@@ -811,4 +846,59 @@ fn qemu_capabilities_and_native_argv() {
         .domain_xml_to_native("xen-xm", &xml, 0)
         .expect_err("unknown format");
     assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
+}
+
+#[test]
+fn qemu_embed_keeps_every_file_under_its_root() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let _cleanup = KillLeftovers(root.path().to_path_buf());
+    let files = GuestFiles::new(&root.path().join("guest"));
+    let host = host(root.path());
+    let app = root.path().join("app");
+    let conn = open(&host, &format!("qemu:///embed?root={}", app.display()));
+    let domain = conn
+        .domain_define_xml(&domain_xml("embedded", &files, ""), 0)
+        .expect("define");
+    assert!(
+        app.join("etc/qemu/embedded.xml").is_file(),
+        "config under the root"
+    );
+
+    domain.create(0).expect("start");
+    files.wait_for("RVIRT-READY", 0, BOOT_TIMEOUT);
+    assert!(
+        app.join("run/qemu/embedded.xml").is_file(),
+        "status under the root"
+    );
+    assert!(
+        app.join("log/qemu/embedded.log").is_file(),
+        "log under the root"
+    );
+    // The host's own directories for the driver hold nothing of this space.
+    let host_dirs = root.path().join("state");
+    let stray: Vec<PathBuf> = walk(&host_dirs)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().contains("embedded"))
+        .collect();
+    assert!(stray.is_empty(), "files outside the root: {stray:?}");
+
+    domain.destroy(0).expect("destroy");
+    let run_left: Vec<PathBuf> = std::fs::read_dir(app.join("run/qemu"))
+        .expect("run dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert!(run_left.is_empty(), "left in the run dir: {run_left:?}");
+}
+
+/// Every path under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+        found.push(path);
+    }
+    found
 }

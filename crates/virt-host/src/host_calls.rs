@@ -441,6 +441,20 @@ impl files::Host for PluginCtx {
         Ok(self.space()?.resources.add_descriptor(file.into()))
     }
 
+    fn seek(&mut self, handle: u64, offset: u64) -> WitResult<()> {
+        use std::io::{Seek, SeekFrom};
+        // The duplicate shares the file position with the descriptor behind the handle.
+        let mut file = std::fs::File::from(self.space()?.resources.descriptor(handle)?);
+        file.seek(SeekFrom::Start(offset)).map_err(|e| {
+            wit::Error::from(Error::new(
+                ErrorNumber::SYSTEM_ERROR,
+                ErrorDomain::NONE,
+                format!("cannot seek descriptor {handle} to {offset}: {e}"),
+            ))
+        })?;
+        Ok(())
+    }
+
     fn close(&mut self, handle: u64) {
         if let Some(space) = &self.call.space {
             space.resources.close_descriptor(handle);

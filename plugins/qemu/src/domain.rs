@@ -396,6 +396,9 @@ pub fn xml_desc(dom: &DomainRef, flags: u32) -> Result<String, Error> {
         (Some(_), true) if domain.record.config_xml.is_some() => {
             domain.record.config_xml.clone().unwrap_or_default()
         }
+        (Some(live), _) if flags & xml_flags::MIGRATABLE != 0 => {
+            migratable_def(live)?.to_xml()
+        }
         (Some(live), _) => live.xml.clone(),
         (None, _) => domain.record.config_xml.clone().unwrap_or_default(),
     };
@@ -440,6 +443,26 @@ pub fn set_autostart(dom: &DomainRef, autostart: bool) -> Result<(), Error> {
     record.autostart = autostart;
     records::put_json(records::DOMAIN, &uuid, &record);
     Ok(())
+}
+
+/// The live definition as another QEMU may start it (libvirt's `VIR_DOMAIN_XML_MIGRATABLE`):
+/// paths the driver generated under this run's directory (guest agent and other channel
+/// sockets) are dropped, so the next start generates its own.
+pub fn migratable_def(live: &LiveRecord) -> Result<Domain, Error> {
+    let mut def = live_def(live)?;
+    let run_dir = format!("{}/", live.run_dir);
+    for channel in &mut def.devices.channels {
+        for source in &mut channel.sources {
+            if source
+                .path
+                .as_deref()
+                .is_some_and(|path| path.starts_with(&run_dir))
+            {
+                source.path = None;
+            }
+        }
+    }
+    Ok(def)
 }
 
 /// The live definition of a running domain.

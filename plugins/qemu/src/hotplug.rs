@@ -300,13 +300,7 @@ fn attach_interface_live(
     let mut def = domain::live_def(live)?;
     complete_interface(&mut interface, &def);
     match interface.interface_type {
-        Some(InterfaceType::User) => {}
-        Some(InterfaceType::Bridge | InterfaceType::Ethernet) => {
-            return Err(qemu_error(
-                ErrorNumber::OPERATION_UNSUPPORTED,
-                "hotplugging a tap-backed interface needs descriptor passing over the monitor, which the host does not offer yet",
-            ))
-        }
+        Some(InterfaceType::User | InterfaceType::Bridge | InterfaceType::Ethernet) => {}
         other => {
             return Err(unsupported_config(format!(
                 "interface type '{}' cannot be hotplugged",
@@ -336,16 +330,62 @@ fn attach_interface_live(
         name: Some(format!("net{next}")),
     });
     let alias = format!("net{next}");
-    let netdev = net_argv::netdev_props(&interface, None)?;
-    monitor.run("netdev_add", netdev.to_value())?;
-    def.devices.interfaces.push(interface.clone());
-    let props = net_argv::device_props(&def, &interface, None)?;
-    if let Err(error) = monitor.run("device_add", props.to_value()) {
-        let _ = monitor.execute("netdev_del", Some(json!({ "id": format!("host{alias}") })));
-        return Err(error);
+    let tap = match interface.interface_type {
+        Some(InterfaceType::Bridge | InterfaceType::Ethernet) => {
+            lifecycle::check_interface_backend(&interface)?;
+            Some(lifecycle::create_tap(&mut interface)?)
+        }
+        _ => None,
+    };
+    let plugged = plug_interface(monitor, &mut def, &interface, &alias, tap.as_ref());
+    if let Some(tap) = &tap {
+        // QEMU holds its own copy of the descriptor now (or never will).
+        files::close(tap.handle);
+        match &plugged {
+            Ok(()) => live.taps.push(tap.name.clone()),
+            Err(_) => {
+                let _ = net::delete_link(&tap.name);
+            }
+        }
     }
+    plugged?;
     live.xml = def.to_xml();
     Ok(alias)
+}
+
+/// `netdev_add` (handing QEMU the tap first, as libvirt's `getfd`) and `device_add`; on
+/// failure, QEMU is left as it was.
+fn plug_interface(
+    monitor: &mut Monitor,
+    def: &mut Domain,
+    interface: &Interface,
+    alias: &str,
+    tap: Option<&net::TapDevice>,
+) -> Result<(), Error> {
+    let mut netdev = net_argv::netdev_props(interface, tap.map(|_| &[0][..]))?.to_value();
+    if let Some(tap) = tap {
+        let fd_name = format!("hostfd{alias}");
+        monitor.execute_with_handles("getfd", json!({ "fdname": fd_name }), &[tap.handle])?;
+        // The monitor names the descriptor it was given instead of a number QEMU inherited.
+        netdev["fd"] = json!(fd_name);
+    }
+    if let Err(error) = monitor.run("netdev_add", netdev) {
+        if tap.is_some() {
+            let _ = monitor.execute(
+                "closefd",
+                Some(json!({ "fdname": format!("hostfd{alias}") })),
+            );
+        }
+        return Err(error);
+    }
+    def.devices.interfaces.push(interface.clone());
+    let props = net_argv::device_props(def, interface, None)?;
+    if let Err(error) = monitor.run("device_add", props.to_value()) {
+        let _ = monitor.execute("netdev_del", Some(json!({ "id": format!("host{alias}") })));
+        def.devices.interfaces.pop();
+        return Err(error);
+    }
+    Ok(())
 }
 
 /// Finds the device a detach names: a disk by target, an interface by MAC (or alias).

@@ -57,7 +57,14 @@ impl Connect for QemuDriver {
 
     fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
         let kind = SpaceKind::from_uri(&uri)?;
-        let status = state::bind_space(&kind.space_name(), state::Persistence::Persistent)?;
+        let status = match &kind {
+            // The host then resolves the space's directories (and `$run`... in grants) under
+            // the root, as libvirt's embedded driver keeps everything there.
+            SpaceKind::Embed { root } => {
+                state::bind_space_rooted(&kind.space_name(), state::Persistence::Persistent, root)?
+            }
+            _ => state::bind_space(&kind.space_name(), state::Persistence::Persistent)?,
+        };
         if status == state::SpaceStatus::Existing {
             return Ok(());
         }

@@ -22,7 +22,7 @@ use virt_core::ErrorNumber;
 use virt_plugin_sdk::host::{events, files, jobs, net, process, state as host_state};
 use virt_plugin_sdk::types::{DomainRef, Error, Event};
 use virt_xml::domain::enums::*;
-use virt_xml::domain::{ChrSource, Domain};
+use virt_xml::domain::{ChrSource, Domain, Interface};
 
 use crate::argv::{self, prepare, BuildContext};
 use crate::capabilities::cache::capabilities_for;
@@ -330,26 +330,32 @@ fn check_host_resources(def: &Domain) -> Result<(), Error> {
             }
         }
     }
-    for interface in &def.devices.interfaces {
-        if interface.interface_type == Some(InterfaceType::Bridge) {
-            let bridge = interface
-                .source
-                .as_ref()
-                .and_then(|source| source.bridge.clone())
-                .unwrap_or_default();
-            if !net::bridge_exists(&bridge) {
-                return Err(qemu_error(
-                    ErrorNumber::SYSTEM_ERROR,
-                    format!("Cannot get interface MTU on '{bridge}': No such device"),
-                ));
-            }
-        }
-        if interface.interface_type == Some(InterfaceType::Network) {
+    def.devices
+        .interfaces
+        .iter()
+        .try_for_each(check_interface_backend)
+}
+
+/// An interface's host side exists: its bridge, or (network-backed) a network driver.
+pub fn check_interface_backend(interface: &Interface) -> Result<(), Error> {
+    if interface.interface_type == Some(InterfaceType::Bridge) {
+        let bridge = interface
+            .source
+            .as_ref()
+            .and_then(|source| source.bridge.clone())
+            .unwrap_or_default();
+        if !net::bridge_exists(&bridge) {
             return Err(qemu_error(
-                ErrorNumber::NO_SUPPORT,
-                "network-backed interfaces need a network driver, which this host does not have",
+                ErrorNumber::SYSTEM_ERROR,
+                format!("Cannot get interface MTU on '{bridge}': No such device"),
             ));
         }
+    }
+    if interface.interface_type == Some(InterfaceType::Network) {
+        return Err(qemu_error(
+            ErrorNumber::NO_SUPPORT,
+            "network-backed interfaces need a network driver, which this host does not have",
+        ));
     }
     Ok(())
 }
@@ -370,6 +376,24 @@ impl StartResources {
             let _ = files::remove(file);
         }
     }
+}
+
+/// Creates the tap of a bridge or ethernet interface (named after its `<target dev>`, or
+/// `vnetN`), enslaved to its bridge, and records the name in the interface.
+pub fn create_tap(interface: &mut Interface) -> Result<net::TapDevice, Error> {
+    let bridge = interface
+        .source
+        .as_ref()
+        .and_then(|source| source.bridge.clone());
+    let wanted = interface
+        .target
+        .as_ref()
+        .and_then(|target| target.dev.clone())
+        .unwrap_or_else(|| "vnet%d".into());
+    let mtu = interface.mtu.as_ref().and_then(|mtu| mtu.size);
+    let tap = net::create_tap(&wanted, bridge.as_deref(), mtu)?;
+    interface.target.get_or_insert_with(Default::default).dev = Some(tap.name.clone());
+    Ok(tap)
 }
 
 /// Starts QEMU for a definition that [`domain::parse_for_qemu`] completed; on success the
@@ -407,6 +431,7 @@ pub fn start_domain(
     );
     if result.is_err() {
         resources.release();
+        let _ = files::remove_dir(&run_dir);
     }
     result
 }
@@ -450,7 +475,14 @@ fn start_with_resources(
                 &mut channel.sources[0]
             }
         };
-        if source.path.is_none() {
+        // A path an earlier run generated (a snapshot's or save's live XML) is regenerated:
+        // that run's directory is gone.
+        let earlier_runs = format!("{}/domain-", layout.run_dir);
+        let generated = source
+            .path
+            .as_deref()
+            .is_some_and(|path| path.starts_with(&earlier_runs));
+        if source.path.is_none() || generated {
             if let Some(name) = name {
                 let path = format!("{run_dir}/{name}");
                 resources.run_files.push(path.clone());
@@ -467,17 +499,7 @@ fn start_with_resources(
         if !matches!(kind, Some(InterfaceType::Bridge | InterfaceType::Ethernet)) {
             continue;
         }
-        let bridge = interface
-            .source
-            .as_ref()
-            .and_then(|source| source.bridge.clone());
-        let wanted = interface
-            .target
-            .as_ref()
-            .and_then(|target| target.dev.clone())
-            .unwrap_or_else(|| "vnet%d".into());
-        let mtu = interface.mtu.as_ref().and_then(|mtu| mtu.size);
-        let tap = net::create_tap(&wanted, bridge.as_deref(), mtu)?;
+        let tap = create_tap(interface)?;
         resources.taps.push(tap.name.clone());
         let fd = 3 + pass_fds.len() as i32;
         pass_fds.push(tap.handle);
@@ -485,7 +507,6 @@ fn start_with_resources(
             interface.info.alias_name().unwrap_or("").to_string(),
             vec![fd],
         ));
-        interface.target.get_or_insert_with(Default::default).dev = Some(tap.name);
     }
 
     let ctx = BuildContext {
@@ -495,7 +516,8 @@ fn start_with_resources(
         privileged: matches!(layout.kind, crate::space::SpaceKind::System),
         start_paused: paused || incoming.is_some(),
         tap_fds,
-        incoming: None,
+        // A restore hands QEMU its state over the monitor once it is up.
+        incoming: incoming.is_some().then(|| "defer".to_string()),
         disk_nodes: Vec::new(),
         master_key: true,
         pretend: false,
@@ -740,6 +762,8 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
             }
         }
     }
+    // Empty now, unless something unexpected stayed (then it stays for a human to see).
+    let _ = files::remove_dir(&live.run_dir);
     if let Ok(layout) = SpaceLayout::current() {
         let _ = files::remove(&layout.status_file(&domain.record.name));
     }

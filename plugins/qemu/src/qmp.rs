@@ -269,13 +269,44 @@ impl Monitor {
         arguments: Option<Value>,
         timeout_ms: u32,
     ) -> Result<Value, QmpError> {
+        self.execute_passing(command, arguments, &[], timeout_ms)
+    }
+
+    /// Runs a command that takes descriptors with it (`getfd`): `handles` are host handles
+    /// (`files.open`, `net.create-tap`) whose descriptors go with the command's bytes.
+    pub fn execute_with_handles(
+        &mut self,
+        command: &str,
+        arguments: Value,
+        handles: &[u64],
+    ) -> Result<Value, Error> {
+        self.execute_passing(command, Some(arguments), handles, COMMAND_TIMEOUT_MS)
+            .map_err(|error| error.into_error(command))
+    }
+
+    fn execute_passing(
+        &mut self,
+        command: &str,
+        arguments: Option<Value>,
+        handles: &[u64],
+        timeout_ms: u32,
+    ) -> Result<Value, QmpError> {
         self.next_id += 1;
         let id = format!("rvirt-{}-{}", self.id_prefix, self.next_id);
-        stream::send(
-            self.handle,
-            &encode_command(command, arguments.as_ref(), &id),
-        )
-        .map_err(|_| QmpError::Closed)?;
+        let line = encode_command(command, arguments.as_ref(), &id);
+        let sent = if handles.is_empty() {
+            stream::send(self.handle, &line)
+        } else {
+            stream::send_with_handles(self.handle, &line, handles)
+        };
+        sent.map_err(|error| {
+            if handles.is_empty() {
+                QmpError::Closed
+            } else {
+                // A refused descriptor says more than "closed".
+                QmpError::Host(HostError(error))
+            }
+        })?;
         loop {
             match self.next_message(timeout_ms)? {
                 Message::Return {

@@ -1,13 +1,13 @@
 //! Saving a running domain's memory to a file and starting it again from there (save,
 //! restore, managed save).
 //!
-//! QEMU 7.2 can only migrate into a descriptor or a shell command, and the plugin can hand it
-//! neither a file descriptor nor a shell. What QEMU can write itself is a qcow2 image, and its
-//! `snapshot-save` job stores the VM state in one image without touching the guest's disks.
-//! So a save is two files: `PATH`, a small header (magic, the domain XML, the data file's
-//! name) that `save-image-get-xml` and `restore` read, and `PATH.data`, a qcow2 image holding
-//! the state as its internal snapshot `rvirt-save`. The guest is paused while QEMU writes,
-//! and stopped afterwards, as libvirt does.
+//! A save image has libvirt's layout, so either daemon can restore the other's images: a
+//! fixed header (magic, version, the length of the data after it, whether the guest was
+//! running), the domain XML padded with zeros (room to edit it later), then QEMU's migration
+//! stream. The plugin writes the header, opens the file for appending through the host and
+//! hands the descriptor to QEMU (`getfd`, `migrate fd:`); a restore starts QEMU with
+//! `-incoming defer` and gives it the file positioned after the header. The guest is paused
+//! while QEMU writes and stopped afterwards, as libvirt does.
 
 use serde_json::{json, Value};
 use virt_core::consts::{
@@ -25,81 +25,120 @@ use crate::domain::{self, Loaded};
 use crate::error::{check_flags, invalid_operation, qemu_error};
 use crate::lifecycle::{self, job_name, StartKind};
 use crate::qemu_events::Expectation;
-use crate::qmp::{self, Monitor};
+use crate::qmp::{Event, Monitor};
 use crate::records::{self, LiveRecord, PendingStop};
 use crate::space::SpaceLayout;
 
-const MAGIC: &str = "RvirtQemuSave1";
-/// The internal snapshot holding the state.
-const SNAPSHOT_TAG: &str = "rvirt-save";
-/// Virtual size of the state image; the state lives beyond the virtual disk.
-const STATE_IMAGE_SIZE: u64 = 1 << 20;
+/// libvirt's save image magic, and the one of an image still being written.
+const MAGIC: &[u8; 16] = b"LibvirtQemudSave";
+const MAGIC_PARTIAL: &[u8; 16] = b"LibvirtQemudPart";
+/// The header layout version this reads and writes.
+const VERSION: u32 = 2;
+/// Magic, then five `u32` fields and fourteen unused ones.
+const HEADER_LEN: usize = 16 + 4 * 5 + 4 * 14;
+/// Zeros after the XML, so that the XML can be edited in place and grow (as libvirt).
+const XML_PADDING: usize = 64 * 1024;
 /// How long writing or loading the state may take.
 const STATE_JOB_TIMEOUT_MS: u32 = 600_000;
+/// The monitor's name for the descriptor of the state stream.
+const STATE_FD_NAME: &str = "migrate";
+/// No bandwidth limit for a save (QEMU's default is meant for live migration over a network).
+const UNLIMITED_BANDWIDTH: u64 = (i64::MAX as u64 >> 20) << 20;
 
 /// What the header of a save says.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SaveHeader {
     /// The definition to start (the live definition at save time).
     pub xml: String,
     /// The guest was running when saved.
     pub was_running: bool,
-    /// The state image beside the header.
-    pub data_path: String,
+    /// Where QEMU's migration stream starts.
+    pub state_offset: u64,
 }
 
-fn data_path_for(path: &str) -> String {
-    format!("{path}.data")
+/// The bytes before the migration stream: header, XML, padding.
+fn encode_header(xml: &str, was_running: bool) -> Vec<u8> {
+    let data_len = xml.len() + 1 + XML_PADDING;
+    let mut bytes = Vec::with_capacity(HEADER_LEN + data_len);
+    bytes.extend_from_slice(MAGIC);
+    for field in [VERSION, data_len as u32, u32::from(was_running), 0, 0] {
+        bytes.extend_from_slice(&field.to_le_bytes());
+    }
+    bytes.resize(HEADER_LEN, 0);
+    bytes.extend_from_slice(xml.as_bytes());
+    bytes.resize(HEADER_LEN + data_len, 0);
+    bytes
 }
 
-fn write_header(path: &str, header: &SaveHeader) -> Result<(), Error> {
-    let data_name = header
-        .data_path
-        .rsplit('/')
-        .next()
-        .unwrap_or(&header.data_path);
-    let text = format!(
-        "{MAGIC}\nrunning={}\ndata={data_name}\n\n{}",
-        u8::from(header.was_running),
-        header.xml
-    );
-    files::write(path, text.as_bytes())
+fn image_error(message: String) -> Error {
+    qemu_error(ErrorNumber::OPERATION_FAILED, message)
+}
+
+/// Parses the fixed part of a header: the data length and whether the guest was running.
+fn decode_fixed_header(path: &str, bytes: &[u8]) -> Result<(u32, u32, bool), Error> {
+    if bytes.len() < HEADER_LEN {
+        return Err(image_error(format!(
+            "failed to read qemu header of '{path}'"
+        )));
+    }
+    let magic = &bytes[..16];
+    if magic == MAGIC_PARTIAL {
+        return Err(image_error(format!("save image '{path}' is incomplete")));
+    }
+    if magic != MAGIC {
+        return Err(image_error(format!(
+            "image magic is incorrect: '{path}' is not a saved domain image"
+        )));
+    }
+    let field = |index: usize| {
+        let at = 16 + 4 * index;
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    };
+    let (version, data_len, was_running, compressed, cookie_offset) =
+        (field(0), field(1), field(2), field(3), field(4));
+    if version > VERSION {
+        return Err(image_error(format!(
+            "image version is not supported ({version} > {VERSION})"
+        )));
+    }
+    if data_len == 0 || data_len > i32::MAX as u32 {
+        return Err(image_error(format!(
+            "invalid header data length: {data_len}"
+        )));
+    }
+    if compressed != 0 {
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_UNSUPPORTED,
+            format!("save image '{path}' is compressed (format {compressed}); only raw images can be restored"),
+        ));
+    }
+    let xml_len = if cookie_offset != 0 && cookie_offset < data_len {
+        cookie_offset
+    } else {
+        data_len
+    };
+    Ok((data_len, xml_len, was_running != 0))
 }
 
 /// Reads a save header, or libvirt's error for a file that is not one.
 pub fn read_header(path: &str) -> Result<SaveHeader, Error> {
-    let bytes = files::read(path).map_err(|_| {
-        qemu_error(
-            ErrorNumber::OPERATION_FAILED,
-            format!("cannot read domain image '{path}'"),
-        )
-    })?;
-    let text = String::from_utf8_lossy(&bytes);
-    let bad = || {
-        qemu_error(
-            ErrorNumber::OPERATION_FAILED,
-            format!("image magic is incorrect: '{path}' is not a saved domain image"),
-        )
-    };
-    let (head, xml) = text.split_once("\n\n").ok_or_else(bad)?;
-    let mut lines = head.lines();
-    if lines.next() != Some(MAGIC) {
-        return Err(bad());
+    let unreadable = |_| image_error(format!("cannot read domain image '{path}'"));
+    let fixed = files::read_range(path, 0, HEADER_LEN as u32).map_err(unreadable)?;
+    let (data_len, xml_len, was_running) = decode_fixed_header(path, &fixed)?;
+    let xml = files::read_range(path, HEADER_LEN as u64, xml_len).map_err(unreadable)?;
+    if xml.len() < xml_len as usize {
+        return Err(image_error(format!(
+            "failed to read domain XML from '{path}'"
+        )));
     }
-    let mut was_running = true;
-    let mut data_name = String::new();
-    for line in lines {
-        match line.split_once('=') {
-            Some(("running", value)) => was_running = value == "1",
-            Some(("data", value)) => data_name = value.to_string(),
-            _ => {}
-        }
-    }
-    let dir = path.rsplit_once('/').map_or(".", |(dir, _)| dir);
+    // The XML ends at its NUL; padding (or the cookie) follows.
+    let end = xml.iter().position(|byte| *byte == 0).unwrap_or(xml.len());
+    let xml = String::from_utf8(xml[..end].to_vec())
+        .map_err(|_| image_error(format!("domain XML in '{path}' is not valid UTF-8")))?;
     Ok(SaveHeader {
-        xml: xml.to_string(),
+        xml,
         was_running,
-        data_path: format!("{dir}/{data_name}"),
+        state_offset: HEADER_LEN as u64 + u64::from(data_len),
     })
 }
 
@@ -113,18 +152,20 @@ fn save_to(
     let was_running = live.state == state::RUNNING;
     let xml = match dxml {
         Some(dxml) => dxml.to_string(),
-        None => live.xml.clone(),
+        None => domain::migratable_def(&live)?.to_xml(),
     };
-    let data_path = data_path_for(path);
     if let Some((dir, _)) = path.rsplit_once('/') {
         if !dir.is_empty() {
             files::create_dir_all(dir)?;
         }
     }
-    let header = SaveHeader {
-        xml,
-        was_running,
-        data_path: data_path.clone(),
+    files::write(path, &encode_header(&xml, was_running))?;
+    let stream = match files::open(path, files::OpenMode::Append) {
+        Ok(handle) => handle,
+        Err(error) => {
+            let _ = files::remove(path);
+            return Err(error);
+        }
     };
     let expect = Expectation {
         paused_reason: Some(paused_reason::SAVE),
@@ -135,7 +176,7 @@ fn save_to(
             monitor.run("stop", Value::Null)?;
             lifecycle::ensure_event(monitor, "STOP");
         }
-        let result = write_state(monitor, &data_path);
+        let result = migrate_to(monitor, stream);
         if result.is_err() && was_running {
             // Failed: the guest goes on as if nothing happened (libvirt's SAVE_CANCELED).
             let _ = monitor.execute("cont", None);
@@ -144,84 +185,89 @@ fn save_to(
         }
         result
     });
+    files::close(stream);
     if let Err(error) = saved {
-        let _ = files::remove(&data_path);
+        let _ = files::remove(path);
         return Err(error);
     }
-    write_header(path, &header)?;
     lifecycle::kill_qemu(domain, &mut live, PendingStop::Saved, false)?;
     lifecycle::finalize_stop(domain, &live, shutoff_reason::SAVED, stopped_detail::SAVED);
     Ok(())
 }
 
-/// Creates the state image and has QEMU store the VM state in it.
-fn write_state(monitor: &mut Monitor, data_path: &str) -> Result<(), Error> {
-    let suffix = crate::util::unique_suffix();
-    let file_node = format!("save-file-{suffix}");
-    let format_node = format!("save-fmt-{suffix}");
-    qmp::run_job(
-        monitor,
-        "blockdev-create",
-        json!({"options": {"driver": "file", "filename": data_path, "size": 0}}),
-        &format!("save-create-file-{suffix}"),
-        60_000,
-    )?;
+/// Turns on QEMU's MIGRATION events, which say when a state transfer ends.
+fn enable_migration_events(monitor: &mut Monitor) -> Result<(), Error> {
+    monitor
+        .run(
+            "migrate-set-capabilities",
+            json!({"capabilities": [{"capability": "events", "state": true}]}),
+        )
+        .map(|_| ())
+}
+
+/// Has QEMU write its state into the descriptor behind `stream` (a host handle).
+fn migrate_to(monitor: &mut Monitor, stream: u64) -> Result<(), Error> {
+    enable_migration_events(monitor)?;
     monitor.run(
-        "blockdev-add",
-        json!({"driver": "file", "filename": data_path, "node-name": file_node}),
+        "migrate-set-parameters",
+        json!({"max-bandwidth": UNLIMITED_BANDWIDTH}),
     )?;
+    monitor.execute_with_handles("getfd", json!({"fdname": STATE_FD_NAME}), &[stream])?;
+    if let Err(error) = monitor.run("migrate", json!({"uri": format!("fd:{STATE_FD_NAME}")})) {
+        let _ = monitor.execute("closefd", Some(json!({"fdname": STATE_FD_NAME})));
+        return Err(error);
+    }
+    wait_for_migration(monitor, "save")
+}
+
+/// Loads the VM state from `path` (after its header) into a QEMU started with
+/// `-incoming defer`.
+pub fn load_state(monitor: &mut Monitor, path: &str, offset: u64) -> Result<(), Error> {
+    enable_migration_events(monitor)?;
+    let stream = files::open(path, files::OpenMode::Read)?;
     let result = (|| {
-        qmp::run_job(
-            monitor,
-            "blockdev-create",
-            json!({"options": {"driver": "qcow2", "file": file_node, "size": STATE_IMAGE_SIZE}}),
-            &format!("save-create-{suffix}"),
-            60_000,
-        )?;
+        files::seek(stream, offset)?;
+        monitor.execute_with_handles("getfd", json!({"fdname": STATE_FD_NAME}), &[stream])?;
         monitor.run(
-            "blockdev-add",
-            json!({"driver": "qcow2", "file": file_node, "node-name": format_node}),
+            "migrate-incoming",
+            json!({"uri": format!("fd:{STATE_FD_NAME}")}),
         )?;
-        let saved = qmp::run_job(
-            monitor,
-            "snapshot-save",
-            json!({"tag": SNAPSHOT_TAG, "vmstate": format_node, "devices": [format_node]}),
-            &format!("save-{suffix}"),
-            STATE_JOB_TIMEOUT_MS,
-        );
-        let _ = monitor.execute("blockdev-del", Some(json!({"node-name": format_node})));
-        saved
+        wait_for_migration(monitor, "restore")
     })();
-    let _ = monitor.execute("blockdev-del", Some(json!({"node-name": file_node})));
+    files::close(stream);
     result
 }
 
-/// Loads the VM state from a state image into a QEMU started with `-S`.
-pub fn load_state(monitor: &mut Monitor, data_path: &str, tag: &str) -> Result<(), Error> {
-    let suffix = crate::util::unique_suffix();
-    let file_node = format!("restore-file-{suffix}");
-    let format_node = format!("restore-fmt-{suffix}");
-    monitor.run(
-        "blockdev-add",
-        json!({"driver": "file", "filename": data_path, "node-name": file_node}),
-    )?;
-    let result = (|| {
-        monitor.run(
-            "blockdev-add",
-            json!({"driver": "qcow2", "file": file_node, "node-name": format_node}),
-        )?;
-        let loaded = qmp::run_job(
-            monitor,
-            "snapshot-load",
-            json!({"tag": tag, "vmstate": format_node, "devices": [format_node]}),
-            &format!("restore-{suffix}"),
-            STATE_JOB_TIMEOUT_MS,
-        );
-        let _ = monitor.execute("blockdev-del", Some(json!({"node-name": format_node})));
-        loaded
-    })();
-    let _ = monitor.execute("blockdev-del", Some(json!({"node-name": file_node})));
-    result
+/// Waits until QEMU's state transfer completes, or says why it failed.
+fn wait_for_migration(monitor: &mut Monitor, what: &str) -> Result<(), Error> {
+    let ended = |event: &Event| {
+        event.name == "MIGRATION"
+            && matches!(
+                event.data.get("status").and_then(Value::as_str),
+                Some("completed" | "failed" | "cancelled")
+            )
+    };
+    let event = monitor
+        .wait_event(STATE_JOB_TIMEOUT_MS, ended)
+        .map_err(|error| error.into_error("migrate"))?;
+    let status = event.data.get("status").and_then(Value::as_str);
+    if status == Some("completed") {
+        return Ok(());
+    }
+    // QEMU keeps the reason in query-migrate.
+    let reason = monitor
+        .execute("query-migrate", None)
+        .ok()
+        .and_then(|info| {
+            info.get("error-desc")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| status.unwrap_or("failed").to_string());
+    Err(qemu_error(
+        ErrorNumber::OPERATION_FAILED,
+        format!("{what} job: unexpectedly failed: {reason}"),
+    ))
 }
 
 /// `virDomainSaveFlags`.
@@ -284,13 +330,13 @@ pub fn managed_save_remove(dom: &DomainRef, flags: u32) -> Result<(), Error> {
 }
 
 fn remove_image(path: &str) {
-    let _ = files::remove(&data_path_for(path));
     let _ = files::remove(path);
 }
 
 /// Starts a domain from a save header; `record` is the domain it belongs to.
 fn start_from_image(
     record: &records::DomainRecord,
+    path: &str,
     header: &SaveHeader,
     flags: u32,
 ) -> Result<LiveRecord, Error> {
@@ -298,10 +344,10 @@ fn start_from_image(
     let (def, _) = domain::parse_for_qemu(&header.xml, &layout)?;
     let paused = flags & save_flags::PAUSED != 0
         || (!header.was_running && flags & save_flags::RUNNING == 0);
-    let data_path = header.data_path.clone();
-    let load = move |monitor: &mut Monitor, _live: &mut LiveRecord| {
-        load_state(monitor, &data_path, SNAPSHOT_TAG)
-    };
+    let image = path.to_string();
+    let offset = header.state_offset;
+    let load =
+        move |monitor: &mut Monitor, _live: &mut LiveRecord| load_state(monitor, &image, offset);
     lifecycle::start_domain(record, def, StartKind::Restored, paused, Some(&load))
 }
 
@@ -335,7 +381,7 @@ pub fn restore(path: &str, dxml: Option<&str>, flags: u32) -> Result<(), Error> 
             name,
             ..records::DomainRecord::default()
         });
-    start_from_image(&record, &header, flags)?;
+    start_from_image(&record, path, &header, flags)?;
     Ok(())
 }
 
@@ -351,7 +397,7 @@ pub fn restore_managed(domain: &Loaded, flags: u32) -> Result<DomainRef, Error> 
     };
     let mut record = domain.record.clone();
     record.has_managed_save = false;
-    let live = start_from_image(&record, &header, restore_flags)?;
+    let live = start_from_image(&record, &path, &header, restore_flags)?;
     remove_image(&path);
     records::put_json(records::DOMAIN, &record.uuid, &record);
     Ok(domain::reference(&record, Some(&live)))
@@ -367,4 +413,45 @@ pub fn image_xml(path: &str, flags: u32) -> Result<String, Error> {
         inactive: true,
         ..FormatFlags::default()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_has_libvirts_layout() {
+        let xml = "<domain type='qemu'><name>g</name></domain>";
+        let bytes = encode_header(xml, true);
+        assert_eq!(&bytes[..16], b"LibvirtQemudSave");
+        assert_eq!(HEADER_LEN, 92);
+        let (data_len, xml_len, was_running) = decode_fixed_header("/s", &bytes).expect("header");
+        assert_eq!(data_len as usize, xml.len() + 1 + XML_PADDING);
+        assert_eq!(xml_len, data_len);
+        assert!(was_running);
+        assert_eq!(bytes.len(), HEADER_LEN + data_len as usize);
+        assert_eq!(&bytes[HEADER_LEN..HEADER_LEN + xml.len()], xml.as_bytes());
+        assert_eq!(bytes[HEADER_LEN + xml.len()], 0);
+    }
+
+    #[test]
+    fn bad_headers_say_why() {
+        let mut bytes = encode_header("<domain/>", false);
+        let message = |bytes: &[u8]| {
+            decode_fixed_header("/s", bytes)
+                .expect_err("refused")
+                .message
+        };
+        assert!(message(&bytes[..40]).contains("failed to read qemu header"));
+        bytes[..16].copy_from_slice(MAGIC_PARTIAL);
+        assert!(message(&bytes).contains("incomplete"));
+        bytes[..16].copy_from_slice(b"NotASaveImage!!!");
+        assert!(message(&bytes).contains("image magic is incorrect"));
+        bytes[..16].copy_from_slice(MAGIC);
+        bytes[16..20].copy_from_slice(&3u32.to_le_bytes());
+        assert!(message(&bytes).contains("image version is not supported (3 > 2)"));
+        bytes[16..20].copy_from_slice(&2u32.to_le_bytes());
+        bytes[28..32].copy_from_slice(&1u32.to_le_bytes());
+        assert!(message(&bytes).contains("compressed"));
+    }
 }

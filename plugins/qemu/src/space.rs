@@ -100,10 +100,11 @@ impl SpaceKind {
         }
     }
 
-    /// The directories of this instance, given the host's directories for the driver.
+    /// The directories of this instance, given the host's directories for the call's space
+    /// (for an embedded space the host already answers those under its root).
     pub fn layout(&self, host_dirs: &files::DriverDirs) -> SpaceLayout {
         match self {
-            SpaceKind::System => SpaceLayout {
+            SpaceKind::System | SpaceKind::Embed { .. } => SpaceLayout {
                 kind: self.clone(),
                 config_dir: host_dirs.config.clone(),
                 lib_dir: host_dirs.state.clone(),
@@ -120,14 +121,6 @@ impl SpaceKind {
                 run_dir: format!("{}/session", host_dirs.run),
                 log_dir: format!("{}/session", host_dirs.log),
                 cache_dir: host_dirs.cache.clone(),
-            },
-            SpaceKind::Embed { root } => SpaceLayout {
-                kind: self.clone(),
-                config_dir: format!("{root}/etc/qemu"),
-                lib_dir: format!("{root}/lib/qemu"),
-                run_dir: format!("{root}/run/qemu"),
-                log_dir: format!("{root}/log/qemu"),
-                cache_dir: format!("{root}/cache/qemu"),
             },
         }
     }
