@@ -498,7 +498,218 @@ pub fn assign_addresses(def: &mut Domain) -> Result<(), Error> {
     if chipset(def) != Chipset::Other {
         super::pci::assign_pci_addresses(def)?;
     }
+    assign_usb_addresses(def);
     Ok(())
+}
+
+/// One USB port: taken by a device, or by a hub with ports of its own.
+#[derive(Debug, Clone)]
+enum UsbPort {
+    Used,
+    Hub(Vec<Option<UsbPort>>),
+}
+
+/// The ports of a USB bus (a controller), or of a hub.
+type UsbPorts = Vec<Option<UsbPort>>;
+
+const USB_HUB_PORTS: usize = 8;
+
+/// How many ports a USB controller model offers (UHCI companions of an EHCI offer none of
+/// their own).
+fn usb_controller_ports(controller: &Controller) -> usize {
+    match controller.model.as_deref() {
+        None | Some("piix3-uhci" | "piix4-uhci" | "vt82c686b-uhci") => 2,
+        Some("ehci" | "ich9-ehci1") => 6,
+        Some("pci-ohci") => 3,
+        Some("nec-xhci" | "qemu-xhci") => controller.ports.map_or(4, |ports| ports as usize),
+        Some("qusb1" | "qusb2") => controller.ports.map_or(8, |ports| ports as usize),
+        _ => 0,
+    }
+}
+
+/// Marks a dotted port path (`2`, `1.3`) as taken; the ports it passes through are hubs.
+fn reserve_usb_port(ports: &mut UsbPorts, path: &[usize], hub: bool) {
+    let Some((&first, rest)) = path.split_first() else {
+        return;
+    };
+    let Some(slot) = first.checked_sub(1).and_then(|index| ports.get_mut(index)) else {
+        return;
+    };
+    if rest.is_empty() {
+        *slot = Some(if hub {
+            UsbPort::Hub(vec![None; USB_HUB_PORTS])
+        } else {
+            UsbPort::Used
+        });
+        return;
+    }
+    if !matches!(slot, Some(UsbPort::Hub(_))) {
+        *slot = Some(UsbPort::Hub(vec![None; USB_HUB_PORTS]));
+    }
+    if let Some(UsbPort::Hub(children)) = slot {
+        reserve_usb_port(children, rest, hub);
+    }
+}
+
+/// The first free port of a hub, else the first free port behind one of its hubs
+/// (libvirt's `virDomainUSBAddressFindFreePort`).
+fn free_usb_port(ports: &UsbPorts) -> Option<Vec<usize>> {
+    if let Some(index) = ports.iter().position(Option::is_none) {
+        return Some(vec![index + 1]);
+    }
+    ports.iter().enumerate().find_map(|(index, port)| match port {
+        Some(UsbPort::Hub(children)) => free_usb_port(children).map(|mut path| {
+            path.insert(0, index + 1);
+            path
+        }),
+        _ => None,
+    })
+}
+
+/// USB ports for the USB devices that have none (libvirt's `qemuDomainAssignUSBAddresses`):
+/// existing addresses are reserved, then hubs and every other USB device, in libvirt's
+/// device order, take the first free port of the first bus that has one.
+fn assign_usb_addresses(def: &mut Domain) {
+    let mut buses: Vec<(u32, UsbPorts)> = def
+        .devices
+        .controllers
+        .iter()
+        .filter(|controller| controller.controller_type == Some(ControllerType::Usb))
+        .map(|controller| {
+            (
+                controller.index.unwrap_or(0),
+                vec![None; usb_controller_ports(controller)],
+            )
+        })
+        .filter(|(_, ports)| !ports.is_empty())
+        .collect();
+    buses.sort_by_key(|(index, _)| *index);
+    if buses.is_empty() {
+        return;
+    }
+    let path_of = |port: &str| -> Vec<usize> {
+        port.split('.')
+            .map(|part| part.parse().unwrap_or(0))
+            .collect()
+    };
+    let devices = &mut def.devices;
+    let is_usb_hostdev =
+        |hostdev: &virt_xml::domain::devices::Hostdev| hostdev.hostdev_type.as_deref() == Some("usb");
+    // Every USB device but the hubs, in libvirt's order.
+    let mut others: Vec<&mut DeviceInfo> = Vec::new();
+    others.extend(
+        devices
+            .hostdevs
+            .iter_mut()
+            .filter(|hostdev| is_usb_hostdev(hostdev))
+            .map(|hostdev| &mut hostdev.info),
+    );
+    others.extend(
+        devices
+            .disks
+            .iter_mut()
+            .filter(|disk| disk.target_bus() == Some(DiskBus::Usb))
+            .map(|disk| &mut disk.info),
+    );
+    others.extend(
+        devices
+            .controllers
+            .iter_mut()
+            .filter(|controller| controller.controller_type == Some(ControllerType::Ccid))
+            .map(|controller| &mut controller.info),
+    );
+    others.extend(
+        devices
+            .inputs
+            .iter_mut()
+            .filter(|input| input.bus == Some(InputBus::Usb))
+            .map(|input| &mut input.info),
+    );
+    others.extend(
+        devices
+            .serials
+            .iter_mut()
+            .filter(|serial| serial.target_type() == Some("usb-serial"))
+            .map(|serial| &mut serial.info),
+    );
+    others.extend(
+        devices
+            .sounds
+            .iter_mut()
+            .filter(|sound| sound.model == Some(SoundModel::Usb))
+            .map(|sound| &mut sound.info),
+    );
+    others.extend(
+        devices
+            .redirdevs
+            .iter_mut()
+            .filter(|redirdev| redirdev.bus.is_none_or(|bus| bus == RedirdevBus::Usb))
+            .map(|redirdev| &mut redirdev.info),
+    );
+    let has_port = |info: &DeviceInfo| {
+        matches!(&info.address, Some(Address::Usb { port: Some(port), .. })
+            if !port.is_empty() && !port.starts_with('0'))
+    };
+    for info in others.iter() {
+        if let Some(Address::Usb {
+            bus,
+            port: Some(port),
+        }) = &info.address
+        {
+            if has_port(info) {
+                if let Some((_, ports)) = buses.iter_mut().find(|(index, _)| index == bus) {
+                    reserve_usb_port(ports, &path_of(port), false);
+                }
+            }
+        }
+    }
+    for hub in devices.hubs.iter() {
+        if let Some(Address::Usb {
+            bus,
+            port: Some(port),
+        }) = &hub.info.address
+        {
+            if has_port(&hub.info) {
+                if let Some((_, ports)) = buses.iter_mut().find(|(index, _)| index == bus) {
+                    reserve_usb_port(ports, &path_of(port), true);
+                }
+            }
+        }
+    }
+    let mut assign = |info: &mut DeviceInfo, hub: bool| {
+        let wanted_bus = match &info.address {
+            Some(Address::Usb { bus, .. }) => Some(*bus),
+            _ => None,
+        };
+        for (index, ports) in buses.iter_mut() {
+            if wanted_bus.is_some_and(|bus| bus != *index) {
+                continue;
+            }
+            if let Some(path) = free_usb_port(ports) {
+                reserve_usb_port(ports, &path, hub);
+                info.address = Some(Address::Usb {
+                    bus: *index,
+                    port: Some(
+                        path.iter()
+                            .map(usize::to_string)
+                            .collect::<Vec<_>>()
+                            .join("."),
+                    ),
+                });
+                return;
+            }
+        }
+    };
+    for hub in devices.hubs.iter_mut() {
+        if !has_port(&hub.info) {
+            assign(&mut hub.info, true);
+        }
+    }
+    for info in others {
+        if !has_port(info) {
+            assign(info, false);
+        }
+    }
 }
 
 fn assign_virtio_serial_ports(def: &mut Domain) {
