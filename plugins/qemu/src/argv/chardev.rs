@@ -6,9 +6,43 @@ use virt_xml::domain::{ChrDevice, Domain};
 
 use super::command::CommandLine;
 use super::props::Props;
-use super::{device, escape_option, BuildContext};
+use super::{device, escape_option, BuildContext, DriverConfig};
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
+
+/// `-chardev` for a character backend with QEMU id `id`, preceded by the TLS credentials a
+/// TCP backend uses (its source's `tls`, else the driver's `chardev_tls`).
+pub fn build_chardev(
+    cmd: &mut CommandLine,
+    chr: &ChrDevice,
+    id: &str,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+    is_parallel: bool,
+) -> Result<(), Error> {
+    let mut value = chardev_value(chr, id, ctx, is_parallel)?;
+    let source = chr.source().cloned().unwrap_or_default();
+    let tls = source.tls.map_or(config.chardev_tls, |tls| tls.is_yes());
+    if chr.chr_type == Some(ChrType::Tcp) && tls {
+        let creds = format!("obj{id}_tls0");
+        let listen = source.mode.as_deref() == Some("bind");
+        cmd.opt(
+            "-object",
+            super::tls_creds_props(
+                &creds,
+                &config.chardev_tls_x509_cert_dir,
+                listen,
+                config.chardev_tls_x509_verify,
+            )
+            .to_json(),
+        );
+        // The credentials go right after the socket options (before any log file).
+        let insert_at = value.find(",logfile=").unwrap_or(value.len());
+        value.insert_str(insert_at, &format!(",tls-creds={creds}"));
+    }
+    cmd.opt("-chardev", value);
+    Ok(())
+}
 
 /// The `-chardev` value for a character backend with QEMU id `id`.
 pub fn chardev_value(
@@ -170,11 +204,16 @@ fn serial_model(chr: &ChrDevice) -> &str {
 }
 
 /// `-chardev` + `-device` for each `<serial>`.
-pub fn build_serials(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_serials(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<(), Error> {
     for serial in &def.devices.serials {
         let alias = super::alias_of(&serial.info);
         let id = format!("char{alias}");
-        cmd.opt("-chardev", chardev_value(serial, &id, ctx, false)?);
+        build_chardev(cmd, serial, &id, ctx, config, false)?;
         let model = serial_model(serial);
         let mut props = Props::new()
             .str("driver", model)
@@ -196,11 +235,12 @@ pub fn build_parallels(
     cmd: &mut CommandLine,
     def: &Domain,
     ctx: &BuildContext,
+    config: &DriverConfig,
 ) -> Result<(), Error> {
     for parallel in &def.devices.parallels {
         let alias = super::alias_of(&parallel.info);
         let id = format!("char{alias}");
-        cmd.opt("-chardev", chardev_value(parallel, &id, ctx, true)?);
+        build_chardev(cmd, parallel, &id, ctx, config, true)?;
         device(
             cmd,
             Props::new()
@@ -229,17 +269,18 @@ pub fn build_channels(
     cmd: &mut CommandLine,
     def: &Domain,
     ctx: &BuildContext,
+    config: &DriverConfig,
 ) -> Result<(), Error> {
     for channel in &def.devices.channels {
         let alias = super::alias_of(&channel.info);
         let id = format!("char{alias}");
         match channel.target_type() {
             Some("virtio") => {
-                cmd.opt("-chardev", chardev_value(channel, &id, ctx, false)?);
+                build_chardev(cmd, channel, &id, ctx, config, false)?;
                 device(cmd, virtio_port_props(def, channel, "virtserialport"));
             }
             Some("guestfwd") => {
-                cmd.opt("-chardev", chardev_value(channel, &id, ctx, false)?);
+                build_chardev(cmd, channel, &id, ctx, config, false)?;
             }
             Some("xen") | None => {}
             Some(other) => {
@@ -258,13 +299,14 @@ pub fn build_consoles(
     cmd: &mut CommandLine,
     def: &Domain,
     ctx: &BuildContext,
+    config: &DriverConfig,
 ) -> Result<(), Error> {
     for (index, console) in def.devices.consoles.iter().enumerate() {
         match console.target_type() {
             Some("virtio") => {
                 let alias = super::alias_of(&console.info);
                 let id = format!("char{alias}");
-                cmd.opt("-chardev", chardev_value(console, &id, ctx, false)?);
+                build_chardev(cmd, console, &id, ctx, config, false)?;
                 device(cmd, virtio_port_props(def, console, "virtconsole"));
             }
             Some("serial") | None if index == 0 => {}

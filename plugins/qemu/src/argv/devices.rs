@@ -9,7 +9,9 @@ use super::command::CommandLine;
 use super::disk::virtio_options;
 use super::prepare::{chipset, Chipset};
 use super::props::Props;
-use super::{address_props, alias_of, device, escape_option, pci_address_props, BuildContext};
+use super::{
+    address_props, alias_of, device, escape_option, pci_address_props, BuildContext, DriverConfig,
+};
 use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
@@ -540,54 +542,147 @@ fn default_audio_id(def: &Domain) -> String {
         .map_or_else(|| "audio1".into(), |id| format!("audio{id}"))
 }
 
-/// `-vnc` (SPICE and SDL are not supported by this driver).
-pub fn build_graphics(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+/// Where a VNC server listens.
+enum VncListen {
+    Socket(String),
+    Address(String),
+    None,
+}
+
+/// The VNC listen of a definition as libvirt settles it at start: a socket (given, or
+/// `<domain dir>/vnc.sock` when asked for without a path or by `vnc_auto_unix_socket`),
+/// nothing, or an address (the configured `vnc_listen` when none is given). A socket in the
+/// driver's own directory is one an older libvirt generated: it becomes an address again.
+fn vnc_listen(
+    graphics: &virt_xml::domain::devices::Graphics,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> VncListen {
+    let auto_socket = || VncListen::Socket(format!("{}/vnc.sock", ctx.domain_dir));
+    let driver_dir = ctx
+        .domain_dir
+        .rsplit_once('/')
+        .map(|(parent, _)| format!("{parent}/"));
+    let generated = |path: &str| {
+        driver_dir
+            .as_deref()
+            .is_some_and(|dir| !dir.is_empty() && dir != "/" && path.starts_with(dir))
+    };
+    let address = |address: Option<&String>| {
+        VncListen::Address(
+            address
+                .cloned()
+                .unwrap_or_else(|| config.vnc_listen.clone()),
+        )
+    };
+    match graphics.listens.first() {
+        Some(listen) => match listen.listen_type {
+            Some(GraphicsListenType::Socket) => match &listen.socket {
+                Some(path) if listen.auto_generated.is_some_and(|auto| auto.is_yes()) => {
+                    if config.vnc_auto_unix_socket {
+                        VncListen::Socket(path.clone())
+                    } else {
+                        address(None)
+                    }
+                }
+                Some(path) if generated(path) => address(None),
+                Some(path) => VncListen::Socket(path.clone()),
+                None => auto_socket(),
+            },
+            Some(GraphicsListenType::None) => VncListen::None,
+            _ => address(listen.address.as_ref().or(graphics.listen.as_ref())),
+        },
+        None => match &graphics.socket {
+            Some(path) if generated(path) => address(None),
+            Some(path) => VncListen::Socket(path.clone()),
+            None if graphics.listen.is_some() => address(graphics.listen.as_ref()),
+            None if config.vnc_auto_unix_socket => auto_socket(),
+            None => address(None),
+        },
+    }
+}
+
+/// The audio backend a display or sound device refers to (`<audio id>`, else the first).
+fn audio_id(def: &Domain, id: Option<u32>) -> String {
+    match id.filter(|id| *id > 0) {
+        Some(id) => format!("audio{id}"),
+        None => default_audio_id(def),
+    }
+}
+
+/// `-vnc` with its TLS credentials object (SPICE and SDL are not supported by this driver).
+pub fn build_graphics(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<(), Error> {
     for graphics in &def.devices.graphics {
         match graphics.graphics_type {
             Some(GraphicsType::Vnc) => {
-                let listen = graphics.listens.first();
-                let socket = graphics
-                    .socket
-                    .clone()
-                    .or_else(|| listen.and_then(|listen| listen.socket.clone()));
-                let listen_type = listen.and_then(|listen| listen.listen_type);
-                let mut value = if let Some(socket) = socket {
-                    format!("vnc=unix:{}", escape_option(&socket))
-                } else if listen_type == Some(GraphicsListenType::None) {
-                    "none".to_string()
-                } else {
-                    let address = listen
-                        .and_then(|listen| listen.address.clone())
-                        .or_else(|| graphics.listen.clone())
-                        .unwrap_or_else(|| "127.0.0.1".into());
-                    let address = if address.contains(':') {
-                        format!("[{address}]")
-                    } else {
-                        address
-                    };
-                    let port = graphics.port.filter(|port| *port >= 5900).unwrap_or(5900);
-                    let mut value = format!("{address}:{}", port - 5900);
-                    if graphics.autoport.is_none_or(|autoport| autoport.is_yes())
-                        && graphics.port.is_none_or(|port| port < 5900)
-                    {
-                        value.push_str(",to=99");
+                let mut value = match vnc_listen(graphics, ctx, config) {
+                    VncListen::Socket(path) => format!("vnc=unix:{}", escape_option(&path)),
+                    VncListen::None => "none".to_string(),
+                    VncListen::Address(address) => {
+                        let address = if address.contains(':') {
+                            format!("[{address}]")
+                        } else {
+                            address
+                        };
+                        // Without a fixed port QEMU takes the first free one from 5900 (libvirt
+                        // reserves one itself; the plugin cannot probe host ports).
+                        let autoport = graphics.autoport.is_none_or(|autoport| autoport.is_yes())
+                            && graphics.port.is_none_or(|port| port < 5900);
+                        let port = graphics.port.filter(|port| *port >= 5900).unwrap_or(5900);
+                        let mut value = format!("{address}:{}", port - 5900);
+                        if autoport {
+                            value.push_str(",to=99");
+                        }
+                        if let Some(websocket) = graphics.websocket.filter(|port| *port > 0) {
+                            value.push_str(&format!(",websocket={websocket}"));
+                        }
+                        value
                     }
-                    if let Some(websocket) = graphics.websocket.filter(|port| *port > 0) {
-                        value.push_str(&format!(",websocket={websocket}"));
-                    }
-                    value
                 };
                 if let Some(policy) = &graphics.share_policy {
                     value.push_str(&format!(",share={policy}"));
                 }
-                if graphics.power_control.is_some_and(|power| power.is_yes()) {
-                    value.push_str(",power-control=on");
-                }
                 if graphics.passwd.is_some() {
                     value.push_str(",password=on");
                 }
-                value.push_str(&format!(",audiodev={}", default_audio_id(def)));
+                if config.vnc_tls {
+                    let id = "vnc-tls-creds0";
+                    cmd.opt(
+                        "-object",
+                        super::tls_creds_props(
+                            id,
+                            &config.vnc_tls_x509_cert_dir,
+                            true,
+                            config.vnc_tls_x509_verify,
+                        )
+                        .to_json(),
+                    );
+                    value.push_str(&format!(",tls-creds={id}"));
+                }
+                if config.vnc_sasl {
+                    value.push_str(",sasl=on");
+                    if let Some(dir) = &config.vnc_sasl_dir {
+                        cmd.env("SASL_CONF_PATH", dir.clone());
+                    }
+                }
+                if let Some(power) = graphics.power_control {
+                    value.push_str(if power.is_yes() {
+                        ",power-control=on"
+                    } else {
+                        ",power-control=off"
+                    });
+                }
+                let audio = graphics.audio.as_ref().and_then(|audio| audio.id);
+                value.push_str(&format!(",audiodev={}", audio_id(def, audio)));
                 cmd.opt("-vnc", value);
+                if let Some(keymap) = &graphics.keymap {
+                    cmd.opt("-k", keymap.clone());
+                }
             }
             Some(other) => {
                 return Err(unsupported_config(format!(
@@ -786,7 +881,12 @@ pub fn build_memballoon(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error
 }
 
 /// RNG backends (`rng-random`, `rng-builtin`, `rng-egd`) and their `virtio-rng-pci`.
-pub fn build_rngs(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_rngs(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<(), Error> {
     for rng in &def.devices.rngs {
         let alias = alias_of(&rng.info);
         let object_id = format!("obj{alias}");
@@ -813,10 +913,7 @@ pub fn build_rngs(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Re
                     ..Default::default()
                 };
                 let chardev_id = format!("char{alias}");
-                cmd.opt(
-                    "-chardev",
-                    super::chardev::chardev_value(&chr, &chardev_id, ctx, false)?,
-                );
+                super::chardev::build_chardev(cmd, &chr, &chardev_id, ctx, config, false)?;
                 Props::new()
                     .str("qom-type", "rng-egd")
                     .str("id", object_id.clone())

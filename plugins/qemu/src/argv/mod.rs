@@ -82,6 +82,23 @@ pub struct DriverConfig {
     pub hugetlbfs: Vec<HugetlbfsMount>,
     /// `memory_backing_dir`: file-backed guest RAM goes to `<dir>/<short name>/<alias>`.
     pub memory_backing_dir: String,
+    /// `vnc_listen`: the address VNC listens on when the definition names none.
+    pub vnc_listen: String,
+    /// `vnc_auto_unix_socket`: VNC without a listen element listens on
+    /// `<domain dir>/vnc.sock`.
+    pub vnc_auto_unix_socket: bool,
+    /// `vnc_tls`, `vnc_tls_x509_cert_dir`, `vnc_tls_x509_verify`.
+    pub vnc_tls: bool,
+    pub vnc_tls_x509_cert_dir: String,
+    pub vnc_tls_x509_verify: bool,
+    /// `vnc_sasl`, `vnc_sasl_dir` (`SASL_CONF_PATH`).
+    pub vnc_sasl: bool,
+    pub vnc_sasl_dir: Option<String>,
+    /// `chardev_tls`: TCP character devices use TLS unless their source says otherwise.
+    pub chardev_tls: bool,
+    pub chardev_tls_x509_cert_dir: String,
+    /// Whether a listening TLS chardev verifies its clients.
+    pub chardev_tls_x509_verify: bool,
 }
 
 impl Default for DriverConfig {
@@ -89,8 +106,29 @@ impl Default for DriverConfig {
         DriverConfig {
             hugetlbfs: Vec::new(),
             memory_backing_dir: "/var/lib/libvirt/qemu/ram".into(),
+            vnc_listen: "127.0.0.1".into(),
+            vnc_auto_unix_socket: false,
+            vnc_tls: false,
+            vnc_tls_x509_cert_dir: "/etc/pki/qemu".into(),
+            vnc_tls_x509_verify: false,
+            vnc_sasl: false,
+            vnc_sasl_dir: None,
+            chardev_tls: false,
+            chardev_tls_x509_cert_dir: "/etc/pki/qemu".into(),
+            chardev_tls_x509_verify: true,
         }
     }
+}
+
+/// A `tls-creds-x509` object: server credentials (verifying clients when asked) or client
+/// ones (always verifying the server).
+pub fn tls_creds_props(id: &str, dir: &str, listen: bool, verify_peer: bool) -> Props {
+    Props::new()
+        .str("qom-type", "tls-creds-x509")
+        .str("id", id)
+        .str("dir", dir)
+        .str("endpoint", if listen { "server" } else { "client" })
+        .bool("verify-peer", !listen || verify_peer)
 }
 
 impl DriverConfig {
@@ -219,13 +257,13 @@ pub fn build_with_config(
     disk::build_disks(&mut cmd, def, ctx)?;
     devices::build_filesystems(&mut cmd, def)?;
     net::build_interfaces(&mut cmd, def, ctx)?;
-    chardev::build_serials(&mut cmd, def, ctx)?;
-    chardev::build_parallels(&mut cmd, def, ctx)?;
-    chardev::build_channels(&mut cmd, def, ctx)?;
-    chardev::build_consoles(&mut cmd, def, ctx)?;
+    chardev::build_serials(&mut cmd, def, ctx, config)?;
+    chardev::build_parallels(&mut cmd, def, ctx, config)?;
+    chardev::build_channels(&mut cmd, def, ctx, config)?;
+    chardev::build_consoles(&mut cmd, def, ctx, config)?;
     devices::build_inputs(&mut cmd, def)?;
     devices::build_audio(&mut cmd, def);
-    devices::build_graphics(&mut cmd, def)?;
+    devices::build_graphics(&mut cmd, def, ctx, config)?;
     devices::build_videos(&mut cmd, def)?;
     devices::build_sounds(&mut cmd, def)?;
     devices::build_watchdog(&mut cmd, def)?;
@@ -233,7 +271,7 @@ pub fn build_with_config(
         cmd.opt("-incoming", uri.clone());
     }
     devices::build_memballoon(&mut cmd, def)?;
-    devices::build_rngs(&mut cmd, def, ctx)?;
+    devices::build_rngs(&mut cmd, def, ctx, config)?;
     if let Some(qemu) = &def.qemu {
         for arg in &qemu.args {
             cmd.arg(arg.clone());

@@ -557,13 +557,16 @@ fn free_usb_port(ports: &UsbPorts) -> Option<Vec<usize>> {
     if let Some(index) = ports.iter().position(Option::is_none) {
         return Some(vec![index + 1]);
     }
-    ports.iter().enumerate().find_map(|(index, port)| match port {
-        Some(UsbPort::Hub(children)) => free_usb_port(children).map(|mut path| {
-            path.insert(0, index + 1);
-            path
-        }),
-        _ => None,
-    })
+    ports
+        .iter()
+        .enumerate()
+        .find_map(|(index, port)| match port {
+            Some(UsbPort::Hub(children)) => free_usb_port(children).map(|mut path| {
+                path.insert(0, index + 1);
+                path
+            }),
+            _ => None,
+        })
 }
 
 /// USB ports for the USB devices that have none (libvirt's `qemuDomainAssignUSBAddresses`):
@@ -593,8 +596,9 @@ fn assign_usb_addresses(def: &mut Domain) {
             .collect()
     };
     let devices = &mut def.devices;
-    let is_usb_hostdev =
-        |hostdev: &virt_xml::domain::devices::Hostdev| hostdev.hostdev_type.as_deref() == Some("usb");
+    let is_usb_hostdev = |hostdev: &virt_xml::domain::devices::Hostdev| {
+        hostdev.hostdev_type.as_deref() == Some("usb")
+    };
     // Every USB device but the hubs, in libvirt's order.
     let mut others: Vec<&mut DeviceInfo> = Vec::new();
     others.extend(
