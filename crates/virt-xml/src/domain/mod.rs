@@ -18,6 +18,7 @@ pub mod interface;
 pub mod memory;
 pub mod namespaces;
 pub mod postparse;
+mod postparse_devices;
 pub mod validate;
 mod validate_devices;
 
@@ -35,6 +36,7 @@ pub use general::*;
 pub use interface::{Interface, InterfaceSource, Mac};
 pub use memory::{ScaledBytes, ScaledKib};
 pub use namespaces::{LxcNamespace, QemuNamespace};
+pub use postparse::PostParseDriver;
 
 use crate::metadata::Metadata;
 use crate::xml::{

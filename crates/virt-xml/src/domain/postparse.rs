@@ -9,13 +9,30 @@
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 
 use crate::domain::address::Address;
-use crate::domain::devices::{Controller, Devices};
+use crate::domain::devices::Controller;
 use crate::domain::enums::*;
 use crate::domain::general::{Clock, Vcpu};
 use crate::domain::interface::Mac;
 use crate::domain::memory::ScaledKib;
 use crate::domain::{format_mac, parse_mac, Domain};
 use crate::Result;
+
+/// What libvirt asks the hypervisor driver during the generic post-parse steps (the
+/// callbacks of its `virDomainDefParserConfig`). Every method has the answer "the driver
+/// does not say", which leaves the value unset.
+pub trait PostParseDriver {
+    /// The model of a `<video>` that names none, including the one libvirt adds for a
+    /// display without video (`devicesPostParseCallback` for `VIR_DOMAIN_VIDEO_TYPE_DEFAULT`).
+    /// Without an answer that implicit video is not added.
+    fn default_video_model(&self, _domain: &Domain) -> Option<VideoModel> {
+        None
+    }
+}
+
+/// No driver: [`Domain::post_parse`].
+struct GenericOnly;
+
+impl PostParseDriver for GenericOnly {}
 
 fn xml_error(message: impl AsRef<str>) -> Error {
     Error::new(ErrorNumber::XML_ERROR, ErrorDomain::DOMAIN, message)
@@ -31,10 +48,27 @@ impl Domain {
         Ok(domain)
     }
 
-    /// Runs every driver-independent post-parse step.
+    /// Runs every driver-independent post-parse step; what a driver decides (the model of a
+    /// video device without one) is left undecided.
     pub fn post_parse(&mut self) -> Result<()> {
+        self.post_parse_with(&GenericOnly)
+    }
+
+    /// Runs every driver-independent post-parse step, asking `driver` where libvirt asks
+    /// the hypervisor driver's parser callbacks.
+    pub fn post_parse_with(&mut self, driver: &dyn PostParseDriver) -> Result<()> {
         self.adopt_sysinfo_uuid();
         self.ensure_uuid();
+        // What libvirt's parser checks and fills in while reading the definition.
+        self.check_resctrl()?;
+        self.post_parse_chardevs()?;
+        self.post_parse_graphics()?;
+        self.post_parse_cpu();
+        self.post_parse_thread_scheds();
+        self.post_parse_usb_companions();
+        self.sort_controllers();
+        self.post_parse_disks();
+        // virDomainDefPostParse proper.
         self.assign_controller_indexes();
         self.assign_disk_addresses()?;
         self.post_parse_hostdevs()?;
@@ -53,7 +87,10 @@ impl Domain {
             self.post_parse_boot_order()?;
         }
         self.assign_mac_addresses(random_mac);
-        self.post_parse_consoles();
+        // virDomainDefAddImplicitDevices, then the video devices.
+        self.add_console_compat()?;
+        self.add_implicit_controllers();
+        self.post_parse_videos(driver);
         Ok(())
     }
 
@@ -348,8 +385,14 @@ impl Domain {
         }
     }
 
-    /// `<os>`: a loader with a path defaults to `type='rom'`.
+    /// `<os>`: a loader with a path defaults to `type='rom'`; a boot menu that is not
+    /// enabled has no timeout.
     pub fn post_parse_os(&mut self) -> Result<()> {
+        if let Some(bootmenu) = self.os.as_mut().and_then(|os| os.bootmenu.as_mut()) {
+            if !bootmenu.enable.is_some_and(crate::xml::YesNo::is_yes) {
+                bootmenu.timeout = None;
+            }
+        }
         if let Some(loader) = self.os.as_mut().and_then(|os| os.loader.as_mut()) {
             if loader.path.is_some() && loader.loader_type.is_none() {
                 loader.loader_type = Some(LoaderType::Rom);
@@ -401,29 +444,6 @@ impl Domain {
                 let mac = iface.mac.get_or_insert_with(Mac::default);
                 mac.address = Some(format_mac(generate()));
             }
-        }
-    }
-
-    /// For HVM guests libvirt shows the first serial port also as `<console type='serial'>`.
-    pub fn post_parse_consoles(&mut self) {
-        let hvm = self.os_type() == Some(OsType::Hvm);
-        post_parse_consoles(&mut self.devices, hvm);
-    }
-}
-
-fn post_parse_consoles(devices: &mut Devices, hvm: bool) {
-    if !hvm {
-        return;
-    }
-    if devices.consoles.is_empty() {
-        if let Some(serial) = devices.serials.first() {
-            let mut console = serial.clone();
-            console.info = Default::default();
-            let target = console.target.get_or_insert_with(Default::default);
-            target.target_type = Some("serial".to_string());
-            target.model = None;
-            target.port = Some(0);
-            devices.consoles.push(console);
         }
     }
 }

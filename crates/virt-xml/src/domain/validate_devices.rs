@@ -94,55 +94,62 @@ impl Domain {
         Ok(())
     }
 
+    /// The backends of character devices, and of the devices that embed one (USB
+    /// redirection, smartcard passthrough, an EGD random number source), have what their
+    /// type needs (`virDomainChrSourceDefValidate`); USB redirection needs USB.
     pub(super) fn validate_chardevs(&self) -> Result<()> {
         let devices = &self.devices;
         let all = devices
             .serials
             .iter()
-            .map(|chr| (chr, false))
-            .chain(devices.parallels.iter().map(|chr| (chr, false)))
-            .chain(devices.consoles.iter().map(|chr| (chr, false)))
-            .chain(devices.channels.iter().map(|chr| (chr, true)));
-        for (chr, is_channel) in all {
-            let Some(kind) = chr.chr_type else { continue };
-            let source = chr.sources.first();
-            let path = source.and_then(|source| source.path.as_deref());
-            let listen = source.and_then(|source| source.mode.as_deref()) == Some("bind");
-            let reconnect = source
-                .and_then(|source| source.reconnect.as_ref())
-                .and_then(|reconnect| reconnect.enabled)
-                .is_some_and(YesNo::is_yes);
-            match kind {
-                ChrType::File | ChrType::Dev | ChrType::Pipe if path.is_none() => {
-                    return Err(internal("Missing source path attribute for char device"));
-                }
-                ChrType::Tcp => {
-                    if source.and_then(|s| s.host.as_ref()).is_none() {
-                        return Err(internal("Missing source host attribute for char device"));
-                    }
-                    if source.and_then(|s| s.service.as_ref()).is_none() {
-                        return Err(internal("Missing source service attribute for char device"));
-                    }
-                    if listen && reconnect {
-                        return Err(internal(
-                            "chardev reconnect is possible only for connect mode",
-                        ));
-                    }
-                }
-                ChrType::Unix => {
-                    let auto_path =
-                        is_channel && matches!(chr.target_type(), Some("virtio") | Some("xen"));
-                    if path.is_none() && !auto_path {
-                        return Err(internal("Missing source path attribute for char device"));
-                    }
-                    if listen && reconnect {
-                        return Err(internal(
-                            "chardev reconnect is possible only for connect mode",
-                        ));
-                    }
-                }
-                _ => {}
-            }
+            .chain(devices.parallels.iter())
+            .chain(devices.consoles.iter())
+            .map(|chr| (chr.chr_type, chr.sources.first(), false));
+        let channels = devices.channels.iter().map(|chr| {
+            let auto_path = matches!(chr.target_type(), Some("virtio") | Some("xen"));
+            (chr.chr_type, chr.sources.first(), auto_path)
+        });
+        let redirdevs = devices
+            .redirdevs
+            .iter()
+            .map(|redirdev| (redirdev.chr_type, redirdev.sources.first(), false));
+        let smartcards = devices
+            .smartcards
+            .iter()
+            .filter(|card| card.mode == Some(SmartcardMode::Passthrough))
+            .map(|card| (card.chr_type, card.sources.first(), false));
+        let rngs = devices
+            .rngs
+            .iter()
+            .filter_map(|rng| rng.backend.as_ref())
+            .filter(|backend| backend.model == Some(RngBackend::Egd))
+            .map(|backend| (backend.chr_type, backend.sources.first(), false));
+        for (kind, source, auto_path) in all
+            .chain(channels)
+            .chain(redirdevs)
+            .chain(smartcards)
+            .chain(rngs)
+        {
+            validate_chr_source(kind, source, auto_path)?;
+        }
+        let usb_disabled = devices
+            .controllers
+            .iter()
+            .any(|c| c.controller_type == Some(ControllerType::Usb))
+            && devices.controllers.iter().all(|c| {
+                c.controller_type != Some(ControllerType::Usb) || c.model.as_deref() == Some("none")
+            });
+        // A domain without any USB controller may still get the driver's default one, so
+        // only an explicit `model='none'` refuses USB redirection here.
+        if usb_disabled
+            && devices
+                .redirdevs
+                .iter()
+                .any(|redirdev| redirdev.bus.is_none_or(|bus| bus == RedirdevBus::Usb))
+        {
+            return Err(unsupported(
+                "cannot add redirected USB device: USB is disabled for this domain",
+            ));
         }
         Ok(())
     }
@@ -488,4 +495,52 @@ fn hostdev_matches(a: &Hostdev, b: &Hostdev) -> bool {
         Some("net") => sa.interface.is_some() && sa.interface == sb.interface,
         _ => false,
     }
+}
+
+/// One character backend: its source has what its type needs. `auto_path`: a UNIX socket
+/// the driver names itself (virtio and Xen channels).
+fn validate_chr_source(
+    kind: Option<ChrType>,
+    source: Option<&crate::domain::chr::ChrSource>,
+    auto_path: bool,
+) -> Result<()> {
+    let Some(kind) = kind else {
+        return Ok(());
+    };
+    let path = source.and_then(|source| source.path.as_deref());
+    let listen = source.and_then(|source| source.mode.as_deref()) == Some("bind");
+    let reconnect = source
+        .and_then(|source| source.reconnect.as_ref())
+        .and_then(|reconnect| reconnect.enabled)
+        .is_some_and(YesNo::is_yes);
+    match kind {
+        ChrType::File | ChrType::Dev | ChrType::Pipe if path.is_none() => {
+            return Err(internal("Missing source path attribute for char device"));
+        }
+        ChrType::Tcp => {
+            if source.and_then(|s| s.host.as_ref()).is_none() {
+                return Err(internal("Missing source host attribute for char device"));
+            }
+            if source.and_then(|s| s.service.as_ref()).is_none() {
+                return Err(internal("Missing source service attribute for char device"));
+            }
+            if listen && reconnect {
+                return Err(internal(
+                    "chardev reconnect is possible only for connect mode",
+                ));
+            }
+        }
+        ChrType::Unix => {
+            if path.is_none() && !auto_path {
+                return Err(internal("Missing source path attribute for char device"));
+            }
+            if listen && reconnect {
+                return Err(internal(
+                    "chardev reconnect is possible only for connect mode",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

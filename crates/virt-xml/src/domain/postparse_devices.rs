@@ -1,0 +1,841 @@
+//! The device half of libvirt's define-time steps: what its parser fills in while reading a
+//! device (chardev source modes, VNC ports and listens, guest CPU mode and fallback, NUMA
+//! cell ids, per-thread scheduler entries, disk buses and their order) and what
+//! `virDomainDefPostParseCommon` adds afterwards (the console that aliases the first serial
+//! port, the controllers disks and virtio consoles sit on, a video device for a display,
+//! the primary video's memory).
+//!
+//! Every step leaves a document libvirt wrote unchanged, so running it twice, or on a stored
+//! definition, changes nothing; implicit devices are added only when missing.
+
+use virt_core::{Error, ErrorDomain, ErrorNumber};
+
+use crate::domain::address::{Address, UsbMaster};
+use crate::domain::checks::parse_id_set;
+use crate::domain::chr::{ChrDevice, ChrSource};
+use crate::domain::devices::{Controller, Video, VideoModelElement};
+use crate::domain::enums::*;
+use crate::domain::general::ThreadSched;
+use crate::domain::interface::TypeAttr;
+use crate::domain::postparse::{disk_name_to_index, PostParseDriver};
+use crate::domain::Domain;
+use crate::xml::YesNo;
+use crate::Result;
+
+fn xml_error(message: impl AsRef<str>) -> Error {
+    Error::new(ErrorNumber::XML_ERROR, ErrorDomain::DOMAIN, message)
+}
+
+fn unsupported(message: impl AsRef<str>) -> Error {
+    Error::new(
+        ErrorNumber::CONFIG_UNSUPPORTED,
+        ErrorDomain::DOMAIN,
+        message,
+    )
+}
+
+/// The source of a character backend as libvirt reads and writes it back: one `<source>`
+/// (two for UDP), TCP and UNIX sockets with an explicit `mode`, TCP with a `<protocol>`, a
+/// UNIX socket without a path and a PTY (inactive) without a source element.
+fn canonical_chr_source(
+    kind: Option<ChrType>,
+    sources: &mut Vec<ChrSource>,
+    protocol: &mut Option<TypeAttr>,
+) -> Result<()> {
+    let Some(kind) = kind else {
+        return Ok(());
+    };
+    if sources.len() > 1 && kind != ChrType::Udp {
+        return Err(xml_error(
+            "only one source element is allowed for character device",
+        ));
+    }
+    if sources.len() > 2 {
+        return Err(xml_error(
+            "only two source elements are allowed for character device",
+        ));
+    }
+    if let Some(reconnect) = sources.first().and_then(|source| source.reconnect.as_ref()) {
+        if reconnect.enabled.is_some_and(YesNo::is_yes) && reconnect.timeout.is_none() {
+            return Err(xml_error(
+                "Missing required attribute 'timeout' in element 'reconnect'",
+            ));
+        }
+    }
+    match kind {
+        ChrType::Tcp => {
+            let source = if sources.is_empty() {
+                sources.push(ChrSource::default());
+                &mut sources[0]
+            } else {
+                &mut sources[0]
+            };
+            if source.mode.as_deref() != Some("bind") {
+                source.mode = Some("connect".into());
+            }
+            let protocol = protocol.get_or_insert_with(TypeAttr::default);
+            protocol.value.get_or_insert_with(|| "raw".into());
+        }
+        ChrType::Unix => {
+            if let Some(source) = sources.first_mut() {
+                if source.path.is_none() {
+                    sources.clear();
+                } else if source.mode.as_deref() != Some("bind") {
+                    source.mode = Some("connect".into());
+                }
+            }
+        }
+        ChrType::Udp => {
+            // The first source of each mode counts; libvirt writes `bind` before `connect`.
+            let mut bind = None;
+            let mut connect = None;
+            for source in sources.drain(..) {
+                let is_bind = source.mode.as_deref() == Some("bind");
+                let slot = if is_bind { &mut bind } else { &mut connect };
+                if slot.is_none() {
+                    *slot = Some(source);
+                }
+            }
+            let keep = |source: &ChrSource| source.host.is_some() || source.service.is_some();
+            if let Some(mut source) = bind.filter(keep) {
+                source.mode = Some("bind".into());
+                sources.push(source);
+            }
+            if let Some(mut source) = connect.filter(keep) {
+                source.mode = Some("connect".into());
+                sources.push(source);
+            }
+        }
+        _ => {}
+    }
+    if kind != ChrType::Tcp {
+        *protocol = None;
+    }
+    Ok(())
+}
+
+/// One resource-control group libvirt builds from `<cachetune>`/`<memorytune>` elements
+/// with the same vcpus.
+struct ResctrlGroup {
+    vcpus: Vec<u32>,
+    bandwidth_nodes: Vec<u32>,
+}
+
+impl Domain {
+    /// Cache and memory bandwidth allocations as libvirt reads them: each group of vcpus is
+    /// allocated once (a `<memorytune>` may join the `<cachetune>` of the same vcpus), groups
+    /// do not overlap, a cache is not allocated twice, nor a node's bandwidth.
+    pub(crate) fn check_resctrl(&self) -> Result<()> {
+        let Some(cputune) = self.cputune.as_ref() else {
+            return Ok(());
+        };
+        let max_vcpus = self.max_vcpus();
+        let vcpus_of = |text: Option<&String>| -> Vec<u32> {
+            let mut ids = text.map(|text| parse_id_set(text)).unwrap_or_default();
+            ids.retain(|id| *id < max_vcpus);
+            ids
+        };
+        // The group with exactly these vcpus, or an error if another one overlaps them.
+        fn find(groups: &[ResctrlGroup], vcpus: &[u32]) -> Result<Option<usize>> {
+            for (idx, group) in groups.iter().enumerate() {
+                if group.vcpus == vcpus {
+                    return Ok(Some(idx));
+                }
+                if group.vcpus.iter().any(|id| vcpus.contains(id)) {
+                    return Err(xml_error("Overlapping vcpus in resctrls"));
+                }
+            }
+            Ok(None)
+        }
+        let mut groups: Vec<ResctrlGroup> = Vec::new();
+        for cachetune in &cputune.cachetunes {
+            let vcpus = vcpus_of(cachetune.vcpus.as_ref());
+            if vcpus.is_empty() {
+                continue;
+            }
+            if find(&groups, &vcpus)?.is_some() {
+                return Err(xml_error("Identical vcpus in cachetunes found"));
+            }
+            let mut caches: Vec<(u32, String, u32)> = Vec::new();
+            for cache in &cachetune.caches {
+                let level = cache.level.unwrap_or(0);
+                let id = cache.id.unwrap_or(0);
+                let kind = cache.cache_type.clone().unwrap_or_default();
+                let collides = caches.iter().any(|(other_level, other_kind, other_id)| {
+                    *other_level == level
+                        && *other_id == id
+                        && (other_kind == "both" || kind == "both" || *other_kind == kind)
+                });
+                if collides {
+                    return Err(xml_error(format!(
+                        "Colliding cache allocations for cache level '{level}' id '{id}', type '{kind}'"
+                    )));
+                }
+                caches.push((level, kind, id));
+            }
+            if !caches.is_empty() || !cachetune.monitors.is_empty() {
+                groups.push(ResctrlGroup {
+                    vcpus,
+                    bandwidth_nodes: Vec::new(),
+                });
+            }
+        }
+        for memorytune in &cputune.memorytunes {
+            let vcpus = vcpus_of(memorytune.vcpus.as_ref());
+            if vcpus.is_empty() {
+                continue;
+            }
+            let existing = find(&groups, &vcpus)?;
+            let mut nodes =
+                existing.map_or_else(Vec::new, |idx| groups[idx].bandwidth_nodes.clone());
+            for node in &memorytune.nodes {
+                let id = node.id.unwrap_or(0);
+                if node.bandwidth.unwrap_or(0) > 100 {
+                    return Err(xml_error(
+                        "Memory Bandwidth value exceeding 100 is invalid.",
+                    ));
+                }
+                if nodes.contains(&id) {
+                    return Err(xml_error(format!(
+                        "Memory Bandwidth already defined for node {id}"
+                    )));
+                }
+                nodes.push(id);
+            }
+            match existing {
+                Some(idx) => groups[idx].bandwidth_nodes = nodes,
+                None if !memorytune.nodes.is_empty() || !memorytune.monitors.is_empty() => groups
+                    .push(ResctrlGroup {
+                        vcpus,
+                        bandwidth_nodes: nodes,
+                    }),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Character devices and the backends other devices embed, as libvirt reads them
+    /// (see [`canonical_chr_source`]); console ports are their position, serial and parallel
+    /// ports without a number take the next free one, a console without a target type is a
+    /// serial console.
+    pub(crate) fn post_parse_chardevs(&mut self) -> Result<()> {
+        let devices = &mut self.devices;
+        for chr in devices
+            .serials
+            .iter_mut()
+            .chain(devices.parallels.iter_mut())
+            .chain(devices.consoles.iter_mut())
+            .chain(devices.channels.iter_mut())
+        {
+            canonical_chr_source(chr.chr_type, &mut chr.sources, &mut chr.protocol)?;
+        }
+        for redirdev in &mut devices.redirdevs {
+            canonical_chr_source(
+                redirdev.chr_type,
+                &mut redirdev.sources,
+                &mut redirdev.protocol,
+            )?;
+        }
+        for smartcard in &mut devices.smartcards {
+            canonical_chr_source(
+                smartcard.chr_type,
+                &mut smartcard.sources,
+                &mut smartcard.protocol,
+            )?;
+        }
+        for rng in &mut devices.rngs {
+            if let Some(backend) = rng.backend.as_mut() {
+                if backend.model == Some(RngBackend::Egd) {
+                    canonical_chr_source(
+                        backend.chr_type,
+                        &mut backend.sources,
+                        &mut backend.protocol,
+                    )?;
+                }
+            }
+        }
+        for (position, console) in devices.consoles.iter_mut().enumerate() {
+            let target = console.target.get_or_insert_with(Default::default);
+            target.port = Some(position as u32);
+            target.target_type.get_or_insert_with(|| "serial".into());
+        }
+        for list in [&mut devices.serials, &mut devices.parallels] {
+            for idx in 0..list.len() {
+                if list[idx].target_port().is_some() {
+                    continue;
+                }
+                let next = list
+                    .iter()
+                    .filter_map(ChrDevice::target_port)
+                    .max()
+                    .map_or(0, |max| max + 1);
+                list[idx].target.get_or_insert_with(Default::default).port = Some(next);
+            }
+        }
+        Ok(())
+    }
+
+    /// `virDomainDefAddConsoleCompat`: in an HVM guest the first console, when it is a
+    /// serial console, is an alias of the first serial port (created from it if there is
+    /// none), and a plain serial port gets such a console. libvirt writes each aliasing
+    /// console as a copy of its serial port.
+    pub(crate) fn add_console_compat(&mut self) -> Result<()> {
+        let devices = &mut self.devices;
+        if devices
+            .consoles
+            .iter()
+            .skip(1)
+            .any(|console| console.target_type() == Some("serial"))
+        {
+            return Err(unsupported("Only the first console can be a serial port"));
+        }
+        if self.os.as_ref().and_then(|os| os.kind()) != Some(OsType::Hvm) {
+            return Ok(());
+        }
+        let first_is_serial = devices
+            .consoles
+            .first()
+            .is_some_and(|console| matches!(console.target_type(), None | Some("serial")));
+        if first_is_serial {
+            if devices.serials.is_empty() {
+                let mut serial = devices.consoles[0].clone();
+                let target = serial.target.get_or_insert_with(Default::default);
+                target.target_type = None;
+                target.port = Some(0);
+                devices.serials.push(serial);
+            }
+        } else if let Some(serial) = devices.serials.first() {
+            let stub_wanted = matches!(
+                serial.target_type(),
+                None | Some("isa-serial")
+                    | Some("spapr-vio-serial")
+                    | Some("system-serial")
+                    | Some("sclp-serial")
+            );
+            if stub_wanted {
+                devices.consoles.insert(0, ChrDevice::default());
+            }
+        }
+        let n_serials = devices.serials.len();
+        for (position, console) in devices.consoles.iter_mut().enumerate() {
+            if position >= n_serials || !matches!(console.target_type(), None | Some("serial")) {
+                continue;
+            }
+            let serial = &devices.serials[position];
+            console.chr_type = serial.chr_type;
+            console.tty = serial.tty.clone();
+            console.sources = serial.sources.clone();
+            console.protocol = serial.protocol.clone();
+            console.log = serial.log.clone();
+            let target = console.target.get_or_insert_with(Default::default);
+            target.target_type = Some("serial".into());
+            target.port = serial.target_port();
+            target.model = None;
+            target.address = None;
+            target.name = None;
+            target.state = None;
+        }
+        Ok(())
+    }
+
+    /// `<graphics>` listens as libvirt reads them: the legacy `listen`/`socket` attributes
+    /// become (or must agree with) the first `<listen>`, a display without any listens on
+    /// the default address, VNC's port is `-1` with `autoport='yes'` unless a fixed port is
+    /// given, and a SPICE display with no ports and no autoport listens nowhere.
+    pub(crate) fn post_parse_graphics(&mut self) -> Result<()> {
+        use crate::domain::devices::GraphicsListen;
+        for graphics in &mut self.devices.graphics {
+            let Some(kind) = graphics.graphics_type else {
+                continue;
+            };
+            if !matches!(
+                kind,
+                GraphicsType::Vnc | GraphicsType::Spice | GraphicsType::Rdp
+            ) {
+                continue;
+            }
+            let listen_attr = graphics.listen.clone().filter(|text| !text.is_empty());
+            let socket_attr = if kind == GraphicsType::Vnc {
+                graphics.socket.clone()
+            } else {
+                None
+            };
+            for (position, listen) in graphics.listens.iter_mut().enumerate() {
+                let kind_of_listen = listen.listen_type;
+                if kind_of_listen == Some(GraphicsListenType::Network)
+                    && listen.network.as_deref().is_none_or(str::is_empty)
+                {
+                    return Err(xml_error(
+                        "'network' attribute is required for listen type 'network'",
+                    ));
+                }
+                if position != 0 {
+                    continue;
+                }
+                match kind_of_listen {
+                    Some(GraphicsListenType::Address) => {
+                        if let (Some(address), Some(compat)) = (&listen.address, &listen_attr) {
+                            if address != compat {
+                                return Err(unsupported(format!(
+                                    "graphics 'listen' attribute '{compat}' must match 'address' attribute of first listen element (found '{address}')"
+                                )));
+                            }
+                        }
+                        if listen.address.is_none() {
+                            listen.address = listen_attr.clone();
+                        }
+                    }
+                    Some(GraphicsListenType::Socket) => {
+                        if let (Some(socket), Some(compat)) = (&listen.socket, &socket_attr) {
+                            if socket != compat {
+                                return Err(unsupported(format!(
+                                    "graphics 'socket' attribute '{compat}' must match 'socket' attribute of first listen element (found '{socket}')"
+                                )));
+                            }
+                        }
+                        if listen.socket.is_none() {
+                            listen.socket = socket_attr.clone();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let compat_listen = match &socket_attr {
+                Some(socket) => GraphicsListen {
+                    listen_type: Some(GraphicsListenType::Socket),
+                    socket: Some(socket.clone()),
+                    ..Default::default()
+                },
+                None => GraphicsListen {
+                    listen_type: Some(GraphicsListenType::Address),
+                    address: listen_attr.clone(),
+                    ..Default::default()
+                },
+            };
+            match graphics.listens.first() {
+                None => graphics.listens.push(compat_listen),
+                Some(first)
+                    if socket_attr.is_some()
+                        && matches!(
+                            first.listen_type,
+                            Some(GraphicsListenType::Address | GraphicsListenType::Network)
+                        ) =>
+                {
+                    graphics.listens[0] = compat_listen;
+                }
+                Some(_) => {}
+            }
+            if kind == GraphicsType::Spice {
+                let first = &mut graphics.listens[0];
+                let no_ports = graphics.port.unwrap_or(0) == 0
+                    && graphics.tls_port.unwrap_or(0) == 0
+                    && !graphics.autoport.is_some_and(YesNo::is_yes);
+                if first.listen_type == Some(GraphicsListenType::Address) && no_ports {
+                    first.address = None;
+                    first.listen_type = Some(GraphicsListenType::None);
+                }
+            }
+            // The legacy attributes mirror the first listen.
+            let first = &graphics.listens[0];
+            graphics.listen = match first.listen_type {
+                Some(GraphicsListenType::Address | GraphicsListenType::Network) => {
+                    first.address.clone()
+                }
+                _ => None,
+            };
+            if kind == GraphicsType::Vnc {
+                graphics.socket = match first.listen_type {
+                    Some(GraphicsListenType::Socket) => first.socket.clone(),
+                    _ => None,
+                };
+                let on_network = matches!(
+                    first.listen_type,
+                    Some(GraphicsListenType::Address | GraphicsListenType::Network)
+                );
+                let mut port = graphics.port.unwrap_or(0);
+                let mut autoport = graphics.port.is_none() || port == -1;
+                if port == -1 {
+                    port = 0;
+                }
+                if let Some(given) = graphics.autoport {
+                    autoport = given.is_yes();
+                }
+                if autoport {
+                    port = 0;
+                }
+                if on_network {
+                    graphics.port = if port != 0 && !autoport {
+                        Some(port)
+                    } else if autoport {
+                        Some(-1)
+                    } else {
+                        None
+                    };
+                    graphics.autoport = Some(if autoport { YesNo::Yes } else { YesNo::No });
+                } else {
+                    graphics.port = None;
+                    graphics.autoport = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The guest CPU as libvirt writes it back: a CPU with a model is `mode='custom'`
+    /// `match='exact'` unless told otherwise, its model falls back (`fallback='allow'`); a
+    /// CPU giving only topology or NUMA cells has no mode; host-passthrough and maximum CPUs
+    /// carry no model.
+    pub(crate) fn post_parse_cpu(&mut self) {
+        let Some(cpu) = self.cpu.as_mut() else {
+            return;
+        };
+        if cpu.mode.is_none() {
+            cpu.mode = Some("custom".into());
+        }
+        let mode = cpu.mode.clone().unwrap_or_default();
+        let has_model_name = cpu.model_name().is_some();
+        if mode == "custom" && !has_model_name {
+            cpu.mode = None;
+            cpu.match_policy = None;
+            cpu.check = None;
+            cpu.migratable = None;
+        } else if mode == "custom" && cpu.match_policy.is_none() {
+            cpu.match_policy = Some("exact".into());
+        }
+        if mode == "host-passthrough" || mode == "maximum" {
+            cpu.model = None;
+            cpu.vendor = None;
+            return;
+        }
+        if let Some(model) = cpu.model.as_mut() {
+            if model.name.is_some() {
+                model.fallback.get_or_insert_with(|| "allow".into());
+            } else if model.vendor_id.is_none() {
+                cpu.model = None;
+            } else {
+                model.fallback = None;
+            }
+        }
+        if let Some(numa) = cpu.numa.as_mut() {
+            for (position, cell) in numa.cells.iter_mut().enumerate() {
+                cell.id.get_or_insert(position as u32);
+            }
+            numa.cells.sort_by_key(|cell| cell.id);
+        }
+    }
+
+    /// `<vcpusched>` and `<iothreadsched>` hold one thread each once libvirt has read them,
+    /// in thread order, with the priority of a real-time policy written out.
+    pub(crate) fn post_parse_thread_scheds(&mut self) {
+        let Some(cputune) = self.cputune.as_mut() else {
+            return;
+        };
+        fn split(
+            scheds: &mut Vec<ThreadSched>,
+            ids_of: fn(&ThreadSched) -> Option<&String>,
+            with_id: fn(u32) -> ThreadSched,
+        ) {
+            let mut per_thread: Vec<(u32, ThreadSched)> = Vec::new();
+            for sched in scheds.drain(..) {
+                let ids = ids_of(&sched)
+                    .map(|text| parse_id_set(text))
+                    .unwrap_or_default();
+                for id in ids {
+                    let mut one = with_id(id);
+                    one.scheduler = sched.scheduler.clone();
+                    one.priority = sched.priority;
+                    if matches!(one.scheduler.as_deref(), Some("fifo" | "rr")) {
+                        one.priority.get_or_insert(0);
+                    } else {
+                        one.priority = None;
+                    }
+                    per_thread.retain(|(other, _)| *other != id);
+                    per_thread.push((id, one));
+                }
+            }
+            per_thread.sort_by_key(|(id, _)| *id);
+            scheds.extend(per_thread.into_iter().map(|(_, sched)| sched));
+        }
+        split(
+            &mut cputune.vcpuscheds,
+            |sched| sched.vcpus.as_ref(),
+            |id| ThreadSched {
+                vcpus: Some(id.to_string()),
+                ..Default::default()
+            },
+        );
+        split(
+            &mut cputune.iothreadscheds,
+            |sched| sched.iothreads.as_ref(),
+            |id| ThreadSched {
+                iothreads: Some(id.to_string()),
+                ..Default::default()
+            },
+        );
+        // Allocation ids are the running domain's; an inactive definition has none.
+        for cachetune in &mut cputune.cachetunes {
+            cachetune.id = None;
+        }
+        for memorytune in &mut cputune.memorytunes {
+            memorytune.id = None;
+        }
+    }
+
+    /// Disks are `device='disk'` unless told otherwise, their bus follows the target name
+    /// (`hd` IDE, `sd` SCSI, `vd` virtio, `xvd` Xen, `ubd` UML, floppies FDC), and they are
+    /// kept grouped by the bus they were given, in target order (`virDomainDiskInsert`).
+    pub(crate) fn post_parse_disks(&mut self) {
+        let disks = std::mem::take(&mut self.devices.disks);
+        let name_index = |disk: &crate::domain::Disk| -> i64 {
+            disk.target_dev()
+                .and_then(disk_name_to_index)
+                .map_or(-1, i64::from)
+        };
+        let mut sorted: Vec<crate::domain::Disk> = Vec::with_capacity(disks.len());
+        for disk in disks {
+            let mut insert_at: Option<usize> = None;
+            for position in (0..sorted.len()).rev() {
+                let other = &sorted[position];
+                if other.target_bus() != disk.target_bus() {
+                    continue;
+                }
+                let both_named = other.target_dev().is_some() && disk.target_dev().is_some();
+                if both_named && name_index(other) > name_index(&disk) {
+                    insert_at = Some(position);
+                } else if insert_at.is_none() {
+                    insert_at = Some(position + 1);
+                }
+            }
+            match insert_at {
+                Some(position) => sorted.insert(position, disk),
+                None => sorted.push(disk),
+            }
+        }
+        for disk in &mut sorted {
+            let device = *disk.device.get_or_insert(DiskDevice::Disk);
+            if disk.target_bus().is_some() {
+                continue;
+            }
+            let dst = disk.target_dev().unwrap_or("").to_string();
+            let bus = if device == DiskDevice::Floppy {
+                DiskBus::Fdc
+            } else if dst.starts_with("sd") {
+                DiskBus::Scsi
+            } else if dst.starts_with("vd") {
+                DiskBus::Virtio
+            } else if dst.starts_with("xvd") {
+                DiskBus::Xen
+            } else if dst.starts_with("ubd") {
+                DiskBus::Uml
+            } else {
+                DiskBus::Ide
+            };
+            disk.target.get_or_insert_with(Default::default).bus = Some(bus);
+        }
+        self.devices.disks = sorted;
+    }
+
+    /// The companions of an ICH9 EHCI USB controller start at ports 0, 2 and 4.
+    pub(crate) fn post_parse_usb_companions(&mut self) {
+        for controller in &mut self.devices.controllers {
+            if controller.controller_type != Some(ControllerType::Usb)
+                || controller.info.master.is_some()
+            {
+                continue;
+            }
+            let startport = match controller.model.as_deref() {
+                Some("ich9-uhci1") => 0,
+                Some("ich9-uhci2") => 2,
+                Some("ich9-uhci3") => 4,
+                _ => continue,
+            };
+            controller.info.master = Some(UsbMaster {
+                startport: Some(startport),
+            });
+        }
+    }
+
+    /// Controllers in the order libvirt's parser inserts them
+    /// (`virDomainControllerInsertPreAlloced`): grouped by type, by index within a type, a
+    /// USB master before its companions; one without an index after its type's last.
+    pub(crate) fn sort_controllers(&mut self) {
+        let controllers = std::mem::take(&mut self.devices.controllers);
+        let mut sorted: Vec<Controller> = Vec::with_capacity(controllers.len());
+        for controller in controllers {
+            let mut insert_at: Option<usize> = None;
+            for position in (0..sorted.len()).rev() {
+                let current = &sorted[position];
+                if current.controller_type != controller.controller_type {
+                    continue;
+                }
+                let Some(index) = controller.index else {
+                    insert_at = Some(position + 1);
+                    break;
+                };
+                let current_index = current.index.map_or(-1, i64::from);
+                // After the new one's index, or its companion when the new one is the
+                // master of the same index.
+                let master_first = controller.info.master.is_none()
+                    && current.info.master.is_some()
+                    && current_index == i64::from(index);
+                if current_index > i64::from(index) || master_first {
+                    insert_at = Some(position);
+                } else if insert_at.is_none() {
+                    insert_at = Some(position + 1);
+                }
+            }
+            match insert_at {
+                Some(position) => sorted.insert(position, controller),
+                None => sorted.push(controller),
+            }
+        }
+        self.devices.controllers = sorted;
+    }
+
+    /// `virDomainDefAddImplicitControllers`: a controller for every drive address of an IDE,
+    /// SATA, SCSI or floppy disk (all indexes up to the highest used), a virtio-serial
+    /// controller for each virtio channel or console, a CCID controller for smartcards.
+    pub(crate) fn add_implicit_controllers(&mut self) {
+        let mut wanted: Vec<(ControllerType, u32)> = Vec::new();
+        for (kind, bus) in [
+            (ControllerType::Scsi, DiskBus::Scsi),
+            (ControllerType::Fdc, DiskBus::Fdc),
+            (ControllerType::Ide, DiskBus::Ide),
+            (ControllerType::Sata, DiskBus::Sata),
+        ] {
+            let highest = self
+                .devices
+                .disks
+                .iter()
+                .filter(|disk| disk.target_bus() == Some(bus))
+                .filter_map(|disk| match &disk.info.address {
+                    Some(Address::Drive { controller, .. }) => Some(*controller),
+                    _ => None,
+                })
+                .max();
+            if let Some(highest) = highest {
+                wanted.extend((0..=highest).map(|index| (kind, index)));
+            }
+        }
+        let devices = &self.devices;
+        for chr in devices.channels.iter().chain(devices.consoles.iter()) {
+            if chr.target_type() != Some("virtio") {
+                continue;
+            }
+            let index = match &chr.info.address {
+                Some(Address::VirtioSerial { controller, .. }) => *controller,
+                _ => 0,
+            };
+            wanted.push((ControllerType::VirtioSerial, index));
+        }
+        for smartcard in &devices.smartcards {
+            let index = match &smartcard.info.address {
+                Some(Address::Ccid { controller, .. }) => *controller,
+                _ => 0,
+            };
+            wanted.push((ControllerType::Ccid, index));
+        }
+        for (kind, index) in wanted {
+            let present = self.devices.controllers.iter().any(|controller| {
+                controller.controller_type == Some(kind) && controller.index == Some(index)
+            });
+            if !present {
+                self.devices.controllers.push(Controller {
+                    controller_type: Some(kind),
+                    index: Some(index),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    /// Videos: one with `primary='yes'` goes first; a display without any video gets one of
+    /// the driver's default model; the first video is the primary one; every model gets
+    /// one head and the video memory libvirt gives its type (`virDomainVideoDefaultRAM`).
+    pub(crate) fn post_parse_videos(&mut self, driver: &dyn PostParseDriver) {
+        let videos = &mut self.devices.videos;
+        if let Some(position) = videos
+            .iter()
+            .rposition(|video| video.model.as_ref().and_then(|m| m.primary) == Some(YesNo::Yes))
+        {
+            let primary = videos.remove(position);
+            videos.insert(0, primary);
+        }
+        if self.devices.videos.is_empty() && !self.devices.graphics.is_empty() {
+            let Some(model) = driver.default_video_model(self) else {
+                return;
+            };
+            self.devices.videos.push(Video {
+                model: Some(VideoModelElement {
+                    model_type: Some(model),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        for position in 0..self.devices.videos.len() {
+            let unset = self.devices.videos[position]
+                .model
+                .as_ref()
+                .is_none_or(|model| model.model_type.is_none());
+            if unset {
+                if let Some(model) = driver.default_video_model(self) {
+                    let element = self.devices.videos[position]
+                        .model
+                        .get_or_insert_with(Default::default);
+                    element.model_type = Some(model);
+                }
+            }
+        }
+        let virt_type = self.virt_type;
+        for (position, video) in self.devices.videos.iter_mut().enumerate() {
+            let model = video.model.get_or_insert_with(Default::default);
+            if model.model_type == Some(VideoModel::None) {
+                if position == 0 {
+                    *model = VideoModelElement {
+                        model_type: Some(VideoModel::None),
+                        ..Default::default()
+                    };
+                }
+                continue;
+            }
+            model.heads.get_or_insert(1);
+            let default_ram = default_video_ram(virt_type, model.model_type);
+            if model.ram.is_none() && model.model_type == Some(VideoModel::Qxl) && default_ram > 0 {
+                model.ram = Some(default_ram);
+            }
+            if model.vram.is_none() && default_ram > 0 {
+                model.vram = Some(default_ram);
+            }
+            model.ram = model.ram.map(round_up_power_of_two);
+            model.vram = model.vram.map(round_up_power_of_two);
+            if position == 0 && model.model_type.is_some() {
+                model.primary = Some(YesNo::Yes);
+            }
+        }
+    }
+}
+
+/// `virDomainVideoDefaultRAM`, in KiB.
+fn default_video_ram(virt_type: Option<VirtType>, model: Option<VideoModel>) -> u32 {
+    match model {
+        Some(VideoModel::Vga | VideoModel::Cirrus | VideoModel::Vmvga) => match virt_type {
+            Some(VirtType::Vbox) => 8 * 1024,
+            Some(VirtType::Vmware) => 4 * 1024,
+            _ => 16 * 1024,
+        },
+        Some(VideoModel::Bochs) => 16 * 1024,
+        Some(VideoModel::Xen) => 4 * 1024,
+        Some(VideoModel::Qxl) => 64 * 1024,
+        _ => 0,
+    }
+}
+
+fn round_up_power_of_two(value: u32) -> u32 {
+    if value == 0 {
+        0
+    } else {
+        value.checked_next_power_of_two().unwrap_or(value)
+    }
+}
