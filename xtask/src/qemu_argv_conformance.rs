@@ -220,9 +220,17 @@ fn harness_config(case: &str) -> DriverConfig {
         vnc_tls_x509_cert_dir: "/etc/pki/libvirt-vnc".into(),
         chardev_tls_x509_cert_dir: "/etc/pki/libvirt-chardev".into(),
         chardev_tls_x509_verify: false,
+        spice_tls: true,
+        spice_tls_x509_cert_dir: "/etc/pki/libvirt-spice".into(),
+        spice_password: true,
         ..DriverConfig::default()
     };
     match case {
+        "graphics-spice-sasl" => {
+            config.spice_sasl = true;
+            config.spice_sasl_dir = Some("/root/.sasl2".into());
+        }
+        "graphics-spice-auto-socket-cfg" => config.spice_auto_unix_socket = true,
         "graphics-vnc-auto-socket-cfg" => config.vnc_auto_unix_socket = true,
         "graphics-vnc-sasl" | "graphics-vnc-tls" | "graphics-vnc-tls-secret" => {
             config.vnc_sasl = true;

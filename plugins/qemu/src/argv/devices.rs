@@ -684,6 +684,30 @@ pub fn build_graphics(
                     cmd.opt("-k", keymap.clone());
                 }
             }
+            Some(GraphicsType::Spice) => build_spice(cmd, graphics, ctx, config)?,
+            Some(GraphicsType::EglHeadless) => {
+                let mut value = "egl-headless".to_string();
+                if let Some(node) = graphics.gl.as_ref().and_then(|gl| gl.rendernode.as_ref()) {
+                    value.push_str(&format!(",rendernode={}", escape_option(node)));
+                }
+                cmd.opt("-display", value);
+            }
+            Some(GraphicsType::Sdl) => {
+                if let Some(xauth) = &graphics.xauth {
+                    cmd.env("XAUTHORITY", xauth.clone());
+                }
+                if let Some(display) = &graphics.display {
+                    cmd.env("DISPLAY", display.clone());
+                }
+                if graphics.fullscreen.is_some_and(|full| full.is_yes()) {
+                    cmd.arg("-full-screen");
+                }
+                let mut value = "sdl".to_string();
+                if let Some(enable) = graphics.gl.as_ref().and_then(|gl| gl.enable) {
+                    value.push_str(if enable.is_yes() { ",gl=on" } else { ",gl=off" });
+                }
+                cmd.opt("-display", value);
+            }
             Some(other) => {
                 return Err(unsupported_config(format!(
                     "graphics type '{}' is not supported by this driver",
@@ -692,6 +716,180 @@ pub fn build_graphics(
             }
             None => {}
         }
+    }
+    Ok(())
+}
+
+/// SPICE's channels in libvirt's order.
+const SPICE_CHANNELS: [&str; 8] = [
+    "main",
+    "display",
+    "inputs",
+    "cursor",
+    "playback",
+    "record",
+    "smartcard",
+    "usbredir",
+];
+
+/// `-spice`: where it listens (a socket, ports on an address, or nowhere), SASL, the agent
+/// mouse, ticketing, TLS channels, compression and the GL render node.
+fn build_spice(
+    cmd: &mut CommandLine,
+    graphics: &virt_xml::domain::devices::Graphics,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<(), Error> {
+    let port = graphics.port.filter(|port| *port > 0);
+    let tls_port = graphics.tls_port.filter(|port| *port > 0);
+    let autoport = graphics.autoport.is_some_and(|autoport| autoport.is_yes());
+    let mut value = String::new();
+    let (mut secure, mut insecure) = (false, false);
+    let listen = graphics.listens.first();
+    let auto_socket = format!("{}/spice.sock", ctx.domain_dir);
+    let socket = match listen {
+        Some(listen) if listen.listen_type == Some(GraphicsListenType::Socket) => {
+            Some(listen.socket.clone().unwrap_or(auto_socket))
+        }
+        Some(listen)
+            if config.spice_auto_unix_socket
+                && listen.listen_type == Some(GraphicsListenType::Address)
+                && listen.address.is_none()
+                && graphics.listen.is_none() =>
+        {
+            Some(auto_socket)
+        }
+        None if config.spice_auto_unix_socket && port.is_none() && tls_port.is_none() => {
+            Some(auto_socket)
+        }
+        _ => None,
+    };
+    let listen_none = listen.map_or(
+        port.is_none() && tls_port.is_none() && !autoport,
+        |listen| listen.listen_type == Some(GraphicsListenType::None),
+    );
+    if let Some(socket) = socket {
+        value.push_str(&format!("unix,addr={},", escape_option(&socket)));
+        insecure = true;
+    } else if listen_none {
+        value.push_str("port=0,");
+        insecure = true;
+    } else {
+        if let Some(port) = port {
+            value.push_str(&format!("port={port},"));
+            insecure = true;
+        }
+        if let Some(port) = tls_port {
+            value.push_str(&format!("tls-port={port},"));
+            secure = true;
+        }
+        if port.is_some() || tls_port.is_some() {
+            let address = listen
+                .and_then(|listen| listen.address.clone())
+                .or_else(|| graphics.listen.clone())
+                .unwrap_or_else(|| config.spice_listen.clone());
+            value.push_str(&format!("addr={address},"));
+        }
+    }
+    if config.spice_sasl {
+        value.push_str("sasl=on,");
+        if let Some(dir) = &config.spice_sasl_dir {
+            cmd.env("SASL_CONF_PATH", dir.clone());
+        }
+    }
+    match graphics.mouse.as_ref().and_then(|mouse| mouse.mode) {
+        Some(MouseMode::Server) => value.push_str("agent-mouse=off,"),
+        Some(MouseMode::Client) => value.push_str("agent-mouse=on,"),
+        None => {}
+    }
+    // A password is set over the monitor, never on the command line.
+    if graphics.passwd.is_none() && !config.spice_password {
+        value.push_str("disable-ticketing=on,");
+    }
+    if secure {
+        value.push_str(&format!(
+            "x509-dir={},",
+            escape_option(&config.spice_tls_x509_cert_dir)
+        ));
+    }
+    let channel_mode = |mode: SpiceChannelMode, name: &str| -> Result<String, Error> {
+        match mode {
+            SpiceChannelMode::Secure if !secure => Err(unsupported_config(
+                "spice secure channels set in XML configuration, but TLS connection is not available",
+            )),
+            SpiceChannelMode::Secure => Ok(format!("tls-channel={name},")),
+            SpiceChannelMode::Insecure if !insecure => Err(unsupported_config(
+                "spice insecure channels set in XML configuration, but plaintext connection is not available",
+            )),
+            SpiceChannelMode::Insecure => Ok(format!("plaintext-channel={name},")),
+            SpiceChannelMode::Any => Ok(String::new()),
+        }
+    };
+    if let Some(mode) = graphics.default_mode {
+        value.push_str(&channel_mode(mode, "default")?);
+    }
+    for name in SPICE_CHANNELS {
+        if let Some(mode) = graphics
+            .channels
+            .iter()
+            .find(|channel| channel.name.as_deref() == Some(name))
+            .and_then(|channel| channel.mode)
+        {
+            value.push_str(&channel_mode(mode, name)?);
+        }
+    }
+    let compression = |element: &Option<virt_xml::domain::devices::Compression>| {
+        element
+            .as_ref()
+            .and_then(|element| element.compression.clone())
+    };
+    for (key, setting) in [
+        ("image-compression", compression(&graphics.image)),
+        ("jpeg-wan-compression", compression(&graphics.jpeg)),
+        ("zlib-glz-wan-compression", compression(&graphics.zlib)),
+        ("playback-compression", compression(&graphics.playback)),
+        (
+            "streaming-video",
+            graphics
+                .streaming
+                .as_ref()
+                .and_then(|streaming| streaming.mode.clone()),
+        ),
+    ] {
+        if let Some(setting) = setting {
+            value.push_str(&format!("{key}={setting},"));
+        }
+    }
+    if graphics
+        .clipboard
+        .as_ref()
+        .and_then(|clipboard| clipboard.copypaste)
+        .is_some_and(|copypaste| !copypaste.is_yes())
+    {
+        value.push_str("disable-copy-paste=on,");
+    }
+    if graphics
+        .filetransfer
+        .as_ref()
+        .and_then(|filetransfer| filetransfer.enable)
+        .is_some_and(|enable| !enable.is_yes())
+    {
+        value.push_str("disable-agent-file-xfer=on,");
+    }
+    if let Some(gl) = graphics
+        .gl
+        .as_ref()
+        .filter(|gl| gl.enable.is_some_and(|enable| enable.is_yes()))
+    {
+        value.push_str("gl=on,");
+        if let Some(node) = &gl.rendernode {
+            value.push_str(&format!("rendernode={},", escape_option(node)));
+        }
+    }
+    value.push_str("seamless-migration=on");
+    cmd.opt("-spice", value);
+    if let Some(keymap) = &graphics.keymap {
+        cmd.opt("-k", keymap.clone());
     }
     Ok(())
 }

@@ -99,6 +99,16 @@ pub struct DriverConfig {
     pub chardev_tls_x509_cert_dir: String,
     /// Whether a listening TLS chardev verifies its clients.
     pub chardev_tls_x509_verify: bool,
+    /// `spice_listen`, `spice_auto_unix_socket`, `spice_tls`, `spice_tls_x509_cert_dir`,
+    /// `spice_sasl`, `spice_sasl_dir`.
+    pub spice_listen: String,
+    pub spice_auto_unix_socket: bool,
+    pub spice_tls: bool,
+    pub spice_tls_x509_cert_dir: String,
+    pub spice_sasl: bool,
+    pub spice_sasl_dir: Option<String>,
+    /// `spice_password` is set: tickets stay enabled even without a per-domain password.
+    pub spice_password: bool,
 }
 
 impl Default for DriverConfig {
@@ -116,6 +126,13 @@ impl Default for DriverConfig {
             chardev_tls: false,
             chardev_tls_x509_cert_dir: "/etc/pki/qemu".into(),
             chardev_tls_x509_verify: true,
+            spice_listen: "127.0.0.1".into(),
+            spice_auto_unix_socket: false,
+            spice_tls: false,
+            spice_tls_x509_cert_dir: "/etc/pki/qemu".into(),
+            spice_sasl: false,
+            spice_sasl_dir: None,
+            spice_password: false,
         }
     }
 }

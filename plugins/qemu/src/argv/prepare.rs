@@ -290,19 +290,9 @@ fn add_default_video(def: &mut Domain) {
         .iter()
         .any(|graphics| !matches!(graphics.graphics_type, Some(GraphicsType::Rdp)));
     if needs_video && def.devices.videos.is_empty() {
-        let model = if def
-            .devices
-            .graphics
-            .iter()
-            .any(|graphics| graphics.graphics_type == Some(GraphicsType::Spice))
-        {
-            VideoModel::Qxl
-        } else {
-            VideoModel::Vga
-        };
+        // The model is the machine's default, chosen with the other device defaults.
         def.devices.videos.push(virt_xml::domain::devices::Video {
             model: Some(virt_xml::domain::devices::VideoModelElement {
-                model_type: Some(model),
                 heads: Some(1),
                 primary: None,
                 ..Default::default()
@@ -376,7 +366,13 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
     }
     for video in &mut def.devices.videos {
         let model = video.model.get_or_insert_with(Default::default);
-        let kind = *model.model_type.get_or_insert(VideoModel::Vga);
+        // libvirt's qemuDomainDefaultVideoDevice for x86: Cirrus when QEMU has it.
+        let default = if caps.devices.is_empty() || caps.has_device("cirrus-vga") {
+            VideoModel::Cirrus
+        } else {
+            VideoModel::Vga
+        };
+        let kind = *model.model_type.get_or_insert(default);
         if model.heads.is_none() && kind != VideoModel::None {
             model.heads = Some(1);
         }
