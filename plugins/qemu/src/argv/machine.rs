@@ -123,57 +123,233 @@ pub fn build_accel(cmd: &mut CommandLine, def: &Domain) {
     }
 }
 
-/// `-cpu`: the model the definition names, `host` for host-passthrough, or the machine's
-/// default CPU model, followed by feature switches.
+/// libvirt's x86 CPU feature names that QEMU spells differently.
+const CPU_FEATURE_RENAMES: [(&str, &str); 11] = [
+    ("cmp_legacy", "cmp-legacy"),
+    ("ds_cpl", "ds-cpl"),
+    ("fxsr_opt", "fxsr-opt"),
+    ("kvm_pv_eoi", "kvm-pv-eoi"),
+    ("kvm_pv_unhalt", "kvm-pv-unhalt"),
+    ("lahf_lm", "lahf-lm"),
+    ("nodeid_msr", "nodeid-msr"),
+    ("pclmuldq", "pclmulqdq"),
+    ("perfctr_core", "perfctr-core"),
+    ("perfctr_nb", "perfctr-nb"),
+    ("tsc_adjust", "tsc-adjust"),
+];
+
+/// The QEMU name of a libvirt CPU feature.
+pub fn qemu_cpu_feature(name: &str) -> &str {
+    CPU_FEATURE_RENAMES
+        .iter()
+        .find(|(libvirt, _)| *libvirt == name)
+        .map_or(name, |(_, qemu)| qemu)
+}
+
+/// `-cpu`: the model (the one the definition names, `host`, `max`, or the machine's default
+/// CPU when only flags are set), its features, then the paravirtual timers, KVM and
+/// Hyper-V enlightenments, PMU, cache and physical address bits, in libvirt's order.
 pub fn build_cpu(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
     let cpu = def.cpu.as_ref();
     let mode = cpu.and_then(|cpu| cpu.mode.as_deref()).unwrap_or("custom");
-    let named_model = cpu
-        .and_then(|cpu| cpu.model.as_ref())
-        .and_then(|model| model.name.clone());
-    let mut value = match mode {
-        "host-passthrough" => "host".to_string(),
-        "maximum" => "max".to_string(),
-        "host-model" if def.virt_type == Some(VirtType::Kvm) => "host".to_string(),
-        _ => match named_model {
-            Some(model) => model,
-            None => default_cpu_model(def, caps),
-        },
-    };
-    if let Some(cpu) = cpu {
-        if mode == "custom" || mode == "host-passthrough" || mode == "maximum" {
+    let named_model = cpu.and_then(|cpu| cpu.model.as_ref());
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    let mut model = String::new();
+    match (cpu, mode) {
+        (Some(cpu), "host-passthrough" | "maximum") => {
+            model.push_str(if mode == "maximum" { "max" } else { "host" });
+            if let Some(migratable) = cpu.migratable {
+                model.push_str(&format!(",migratable={}", on_off(migratable.is_on())));
+            }
+        }
+        (Some(_), "host-model") if def.virt_type == Some(VirtType::Kvm) => {
+            model.push_str("host");
+        }
+        (Some(cpu), _) if named_model.and_then(|model| model.name.as_ref()).is_some() => {
+            model.push_str(named_model.and_then(|m| m.name.as_deref()).unwrap_or(""));
+            if let Some(vendor) = named_model.and_then(|model| model.vendor_id.as_ref()) {
+                model.push_str(&format!(",vendor={vendor}"));
+            }
             for feature in &cpu.features {
                 let Some(name) = feature.name.as_deref() else {
                     continue;
                 };
-                let on = !matches!(feature.policy.as_deref(), Some("disable" | "forbid"));
-                value.push_str(&format!(",{name}={}", if on { "on" } else { "off" }));
+                let name = qemu_cpu_feature(name);
+                match feature.policy.as_deref() {
+                    Some("disable" | "forbid") => model.push_str(&format!(",{name}=off")),
+                    Some("optional") => {}
+                    _ => model.push_str(&format!(",{name}=on")),
+                }
             }
         }
-        if cpu.migratable == Some(virt_xml::xml::OnOff::Off) && mode == "host-passthrough" {
-            value.push_str(",migratable=off");
+        _ => {}
+    }
+    let mut flags = String::new();
+    for timer in def.clock.iter().flat_map(|clock| clock.timers.iter()) {
+        match timer.name {
+            Some(TimerName::Kvmclock) => {
+                if let Some(present) = timer.present {
+                    flags.push_str(&format!(",kvmclock={}", on_off(present.is_yes())));
+                }
+            }
+            Some(TimerName::Hypervclock) => {
+                if timer.present.is_some_and(|present| present.is_yes()) {
+                    flags.push_str(",hv-time=on");
+                }
+            }
+            Some(TimerName::Tsc) => {
+                if let Some(frequency) = timer.frequency.filter(|frequency| *frequency > 0) {
+                    flags.push_str(&format!(",tsc-frequency={frequency}"));
+                }
+            }
+            _ => {}
         }
     }
-    if let Some(features) = &def.features {
-        if let Some(apic) = &features.apic {
-            if let Some(eoi) = apic.eoi {
-                value.push_str(&format!(
-                    ",kvm-pv-eoi={}",
-                    if eoi.is_on() { "on" } else { "off" }
-                ));
-            }
+    let features = def.features.as_ref();
+    if let Some(eoi) = features
+        .and_then(|features| features.apic.as_ref())
+        .and_then(|apic| apic.eoi)
+    {
+        flags.push_str(&format!(",kvm-pv-eoi={}", on_off(eoi.is_on())));
+    }
+    if let Some(state) = features
+        .and_then(|features| features.pvspinlock.as_ref())
+        .and_then(|pvspinlock| pvspinlock.state)
+    {
+        flags.push_str(&format!(",kvm-pv-unhalt={}", on_off(state.is_on())));
+    }
+    if let Some(hyperv) = features.and_then(|features| features.hyperv.as_ref()) {
+        flags.push_str(&hyperv_flags(hyperv));
+    }
+    if def
+        .devices
+        .panics
+        .iter()
+        .any(|panic| panic.model == Some(PanicModel::Hyperv))
+    {
+        flags.push_str(",hv-crash");
+    }
+    if let Some(kvm) = features.and_then(|features| features.kvm.as_ref()) {
+        let on = |feature: &Option<virt_xml::domain::general::StateFeature>| {
+            feature
+                .as_ref()
+                .and_then(|feature| feature.state)
+                .map(|state| state.is_on())
+        };
+        if on(&kvm.hidden) == Some(true) {
+            flags.push_str(",kvm=off");
         }
-        if let Some(pvspinlock) = &features.pvspinlock {
-            if let Some(state) = pvspinlock.state {
-                value.push_str(&format!(
-                    ",kvm-pv-unhalt={}",
-                    if state.is_on() { "on" } else { "off" }
-                ));
-            }
+        if on(&kvm.hint_dedicated) == Some(true) {
+            flags.push_str(",kvm-hint-dedicated=on");
+        }
+        if on(&kvm.poll_control) == Some(true) {
+            flags.push_str(",kvm-poll-control=on");
+        }
+        if on(&kvm.pv_ipi) == Some(false) {
+            flags.push_str(",kvm-pv-ipi=off");
         }
     }
-    cmd.opt("-cpu", value);
+    if let Some(state) = features
+        .and_then(|features| features.pmu.as_ref())
+        .and_then(|pmu| pmu.state)
+    {
+        flags.push_str(&format!(",pmu={}", on_off(state.is_on())));
+    }
+    if let Some(cache) = cpu.and_then(|cpu| cpu.cache.as_ref()) {
+        let (host_off, l3_off) = match cache.mode.as_deref() {
+            Some("emulate") => {
+                flags.push_str(",l3-cache=on");
+                (true, false)
+            }
+            Some("passthrough") => {
+                flags.push_str(",host-cache-info=on");
+                (false, true)
+            }
+            Some("disable") => (true, true),
+            _ => (false, false),
+        };
+        if host_off && matches!(mode, "host-passthrough" | "maximum") {
+            flags.push_str(",host-cache-info=off");
+        }
+        if l3_off {
+            flags.push_str(",l3-cache=off");
+        }
+    }
+    if let Some(address) = cpu.and_then(|cpu| cpu.maxphysaddr.as_ref()) {
+        match address.mode.as_deref() {
+            Some("passthrough") => flags.push_str(",host-phys-bits=on"),
+            Some("emulate") => {
+                flags.push_str(&format!(",phys-bits={}", address.bits.unwrap_or(0)))
+            }
+            _ => {}
+        }
+    }
+    if model.is_empty() {
+        // No model named: the machine's default CPU (libvirt's qemuDomainDefSetDefaultCPU).
+        model = default_cpu_model(def, caps);
+    }
+    cmd.opt("-cpu", format!("{model}{flags}"));
     Ok(())
+}
+
+/// The Hyper-V enlightenments that are on, in libvirt's order.
+fn hyperv_flags(hyperv: &virt_xml::domain::general::HypervFeatures) -> String {
+    let mut flags = String::new();
+    if hyperv.mode == Some(HypervMode::Passthrough) {
+        flags.push_str(",hv-passthrough=on");
+    }
+    let on = |feature: &Option<virt_xml::domain::general::StateFeature>| {
+        feature
+            .as_ref()
+            .and_then(|feature| feature.state)
+            .is_some_and(|state| state.is_on())
+    };
+    let simple = |flags: &mut String, name: &str, feature: &Option<_>| {
+        if on(feature) {
+            flags.push_str(&format!(",hv-{name}=on"));
+        }
+    };
+    simple(&mut flags, "relaxed", &hyperv.relaxed);
+    simple(&mut flags, "vapic", &hyperv.vapic);
+    if let Some(spinlocks) = hyperv
+        .spinlocks
+        .as_ref()
+        .filter(|spinlocks| spinlocks.state.is_some_and(|state| state.is_on()))
+    {
+        flags.push_str(&format!(
+            ",hv-spinlocks=0x{:x}",
+            spinlocks.retries.unwrap_or(0)
+        ));
+    }
+    simple(&mut flags, "vpindex", &hyperv.vpindex);
+    simple(&mut flags, "runtime", &hyperv.runtime);
+    simple(&mut flags, "synic", &hyperv.synic);
+    if let Some(stimer) = &hyperv.stimer {
+        if stimer.state.is_some_and(|state| state.is_on()) {
+            flags.push_str(",hv-stimer=on");
+        }
+        if on(&stimer.direct) {
+            flags.push_str(",hv-stimer-direct=on");
+        }
+    }
+    simple(&mut flags, "reset", &hyperv.reset);
+    if let Some(vendor) = hyperv
+        .vendor_id
+        .as_ref()
+        .filter(|vendor| vendor.state.is_some_and(|state| state.is_on()))
+    {
+        flags.push_str(&format!(
+            ",hv-vendor-id={}",
+            vendor.value.clone().unwrap_or_default()
+        ));
+    }
+    simple(&mut flags, "frequencies", &hyperv.frequencies);
+    simple(&mut flags, "reenlightenment", &hyperv.reenlightenment);
+    simple(&mut flags, "tlbflush", &hyperv.tlbflush);
+    simple(&mut flags, "ipi", &hyperv.ipi);
+    simple(&mut flags, "evmcs", &hyperv.evmcs);
+    simple(&mut flags, "avic", &hyperv.avic);
+    flags
 }
 
 /// The machine type's default CPU model name (`qemu64-x86_64-cpu` → `qemu64`).
@@ -416,5 +592,12 @@ mod tests {
         assert_eq!(format_utc(253_402_300_799), "9999-12-31T23:59:59");
         assert_eq!(format_utc(0), "1970-01-01T00:00:00");
         assert_eq!(align_kib(219_100), 219_136);
+    }
+
+    #[test]
+    fn cpu_features_take_qemu_names() {
+        assert_eq!(qemu_cpu_feature("pclmuldq"), "pclmulqdq");
+        assert_eq!(qemu_cpu_feature("tsc_adjust"), "tsc-adjust");
+        assert_eq!(qemu_cpu_feature("avx2"), "avx2");
     }
 }
