@@ -192,10 +192,10 @@ pub fn build_cpu(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result
                     flags.push_str(&format!(",kvmclock={}", on_off(present.is_yes())));
                 }
             }
-            Some(TimerName::Hypervclock) => {
-                if timer.present.is_some_and(|present| present.is_yes()) {
-                    flags.push_str(",hv-time=on");
-                }
+            Some(TimerName::Hypervclock)
+                if timer.present.is_some_and(|present| present.is_yes()) =>
+            {
+                flags.push_str(",hv-time=on");
             }
             Some(TimerName::Tsc) => {
                 if let Some(frequency) = timer.frequency.filter(|frequency| *frequency > 0) {
