@@ -68,6 +68,7 @@ impl Domain {
         self.post_parse_usb_companions();
         self.sort_controllers();
         self.post_parse_disks();
+        self.post_parse_device_defaults();
         // virDomainDefPostParse proper.
         self.assign_controller_indexes();
         self.assign_disk_addresses()?;

@@ -427,13 +427,35 @@ impl Domain {
                 Some(_) => {}
             }
             if kind == GraphicsType::Spice {
+                let mut port = graphics.port.unwrap_or(0);
+                let mut tls_port = graphics.tls_port.unwrap_or(0);
+                let autoport =
+                    graphics.autoport.is_some_and(YesNo::is_yes) || (port == -1 && tls_port == -1);
+                if autoport {
+                    port = 0;
+                    tls_port = 0;
+                }
                 let first = &mut graphics.listens[0];
-                let no_ports = graphics.port.unwrap_or(0) == 0
-                    && graphics.tls_port.unwrap_or(0) == 0
-                    && !graphics.autoport.is_some_and(YesNo::is_yes);
-                if first.listen_type == Some(GraphicsListenType::Address) && no_ports {
+                if first.listen_type == Some(GraphicsListenType::Address)
+                    && port == 0
+                    && tls_port == 0
+                    && !autoport
+                {
                     first.address = None;
                     first.listen_type = Some(GraphicsListenType::None);
+                }
+                let on_network = matches!(
+                    first.listen_type,
+                    Some(GraphicsListenType::Address | GraphicsListenType::Network)
+                );
+                if on_network {
+                    graphics.port = (port != 0).then_some(port);
+                    graphics.tls_port = (tls_port != 0).then_some(tls_port);
+                    graphics.autoport = Some(if autoport { YesNo::Yes } else { YesNo::No });
+                } else {
+                    graphics.port = None;
+                    graphics.tls_port = None;
+                    graphics.autoport = None;
                 }
             }
             // The legacy attributes mirror the first listen.
@@ -691,6 +713,93 @@ impl Domain {
             }
         }
         self.devices.controllers = sorted;
+    }
+
+    /// Per-device values libvirt always writes or normalises: a CD-ROM is read-only, a
+    /// read-only disk's `snapshot='no'` goes without saying while a vhost-user disk cannot
+    /// be snapshotted, an iSCSI target without a LUN is LUN 0, a host device says whether it
+    /// is managed, a smartcard sits in the next free CCID slot, a shared memory device is
+    /// an `ivshmem`, Hyper-V enlightenments are `custom`, and `primary='no'` is no news.
+    pub(crate) fn post_parse_device_defaults(&mut self) {
+        fn with_lun(name: &mut Option<String>) {
+            if let Some(name) = name.as_mut() {
+                if !name.contains('/') {
+                    name.push_str("/0");
+                }
+            }
+        }
+        for disk in &mut self.devices.disks {
+            if disk.device == Some(DiskDevice::Cdrom) {
+                disk.readonly = true;
+            }
+            if disk.snapshot.is_none() && disk.disk_type == Some(StorageType::Vhostuser) {
+                disk.snapshot = Some(SnapshotLocation::No);
+            }
+            if disk.readonly && disk.snapshot == Some(SnapshotLocation::No) {
+                disk.snapshot = None;
+            }
+            if let Some(source) = disk.source.as_mut() {
+                if disk.disk_type == Some(StorageType::Network)
+                    && source.protocol == Some(NetProtocol::Iscsi)
+                {
+                    with_lun(&mut source.name);
+                }
+            }
+        }
+        for hostdev in &mut self.devices.hostdevs {
+            if hostdev
+                .mode
+                .is_none_or(|mode| mode == HostdevMode::Subsystem)
+            {
+                hostdev.managed.get_or_insert(YesNo::No);
+            }
+            if let Some(source) = hostdev.source.as_mut() {
+                if hostdev.hostdev_type.as_deref() == Some("scsi")
+                    && source.protocol.as_deref() == Some("iscsi")
+                {
+                    with_lun(&mut source.name);
+                }
+            }
+        }
+        let smartcards = &mut self.devices.smartcards;
+        for position in 0..smartcards.len() {
+            if smartcards[position].info.address.is_some() {
+                continue;
+            }
+            let next_slot = smartcards
+                .iter()
+                .filter_map(|card| match &card.info.address {
+                    Some(Address::Ccid {
+                        controller: 0,
+                        slot,
+                    }) => Some(*slot + 1),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
+            smartcards[position].info.address = Some(Address::Ccid {
+                controller: 0,
+                slot: next_slot,
+            });
+        }
+        for shmem in &mut self.devices.shmems {
+            let model = shmem.model.get_or_insert_with(TypeAttr::default);
+            model.value.get_or_insert_with(|| "ivshmem".into());
+        }
+        for video in &mut self.devices.videos {
+            if let Some(model) = video.model.as_mut() {
+                if model.primary == Some(YesNo::No) {
+                    model.primary = None;
+                }
+            }
+        }
+        if let Some(hyperv) = self
+            .features
+            .as_mut()
+            .and_then(|features| features.hyperv.as_mut())
+        {
+            hyperv.mode.get_or_insert(HypervMode::Custom);
+        }
     }
 
     /// `virDomainDefAddImplicitControllers`: a controller for every drive address of an IDE,
