@@ -7,6 +7,7 @@ use virt_xml::domain::Domain;
 use super::command::CommandLine;
 use super::escape_option;
 use super::prepare::{chipset, machine_name, Chipset};
+use super::props::Props;
 
 use crate::capabilities::QemuCaps;
 use crate::error::unsupported_config;
@@ -427,6 +428,60 @@ pub fn build_smp(cmd: &mut CommandLine, def: &Domain) {
         _ => value.push_str(&format!(",sockets={max},cores=1,threads=1")),
     }
     cmd.opt("-smp", value);
+}
+
+/// One `iothread` object per I/O thread (those `<iothreadids>` lists, then the rest of the
+/// `<iothreads>` count by number), then the main loop's thread pool.
+pub fn build_iothreads(cmd: &mut CommandLine, def: &Domain) {
+    let listed: Vec<&virt_xml::domain::general::IothreadId> = def
+        .iothreadids
+        .iter()
+        .flat_map(|ids| ids.iothreads.iter())
+        .collect();
+    let pool = |props: Props, min: Option<i32>, max: Option<i32>| {
+        props
+            .opt_uint(
+                "thread-pool-min",
+                min.and_then(|min| u64::try_from(min).ok()),
+            )
+            .opt_uint(
+                "thread-pool-max",
+                max.and_then(|max| u64::try_from(max).ok()),
+            )
+    };
+    for thread in &listed {
+        let props = Props::new()
+            .str("qom-type", "iothread")
+            .str("id", format!("iothread{}", thread.id.unwrap_or(0)));
+        cmd.opt(
+            "-object",
+            pool(props, thread.thread_pool_min, thread.thread_pool_max).to_json(),
+        );
+    }
+    let count = def.iothreads.unwrap_or(0) as usize;
+    let mut next = 1;
+    for _ in listed.len()..count {
+        while listed.iter().any(|thread| thread.id == Some(next)) {
+            next += 1;
+        }
+        cmd.opt(
+            "-object",
+            Props::new()
+                .str("qom-type", "iothread")
+                .str("id", format!("iothread{next}"))
+                .to_json(),
+        );
+        next += 1;
+    }
+    if let Some(main_loop) = &def.defaultiothread {
+        let props = Props::new()
+            .str("qom-type", "main-loop")
+            .str("id", "main-loop");
+        cmd.opt(
+            "-object",
+            pool(props, main_loop.thread_pool_min, main_loop.thread_pool_max).to_json(),
+        );
+    }
 }
 
 /// `-rtc base=...` and the timer globals.

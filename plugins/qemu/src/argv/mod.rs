@@ -247,6 +247,7 @@ pub fn build_with_config(
     machine::build_cpu(&mut cmd, def, caps)?;
     memory::build_memory(&mut cmd, def, caps, ctx, config)?;
     machine::build_smp(&mut cmd, def);
+    machine::build_iothreads(&mut cmd, def);
     memory::build_numa(&mut cmd, def, caps, ctx, config)?;
     if let Some(uuid) = def.uuid {
         cmd.opt("-uuid", uuid.hyphenated().to_string());
