@@ -198,6 +198,19 @@ fn domain_xml(name: &str, files: &GuestFiles, extra_devices: &str) -> String {
     )
 }
 
+/// The first bytes of a qcow2 image's guest-visible content, read by `qemu-img`.
+fn disk_head(image: &Path) -> String {
+    let out = image.with_extension("head");
+    let status = Command::new("qemu-img")
+        .args(["dd", "-f", "qcow2", "-O", "raw", "bs=64", "count=1"])
+        .arg(format!("if={}", image.display()))
+        .arg(format!("of={}", out.display()))
+        .status()
+        .expect("qemu-img dd");
+    assert!(status.success(), "qemu-img dd {}", image.display());
+    String::from_utf8_lossy(&std::fs::read(&out).expect("head")).into_owned()
+}
+
 /// The guest's console, held open the way `virsh console` holds it: QEMU forgets input
 /// written to a pty nobody keeps open, and stops the serial port when nobody reads it.
 struct Console {
@@ -430,11 +443,7 @@ fn qemu_guest_walks_the_whole_lifecycle() {
     domain
         .attach_device(&tap_nic, 1)
         .expect("attach a tap-backed nic");
-    files.wait_for(
-        "RVIRT-NIC-ADDED eth1",
-        nic_before,
-        STEP_TIMEOUT,
-    );
+    files.wait_for("RVIRT-NIC-ADDED eth1", nic_before, STEP_TIMEOUT);
     assert!(files
         .serial()
         .contains("RVIRT-NIC-ADDED eth1 mac=52:54:00:aa:bb:02"));
@@ -627,8 +636,36 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         "write-disk vda OVERLAY-WRITE",
         "RVIRT-DISK-WRITTEN vda label=OVERLAY-WRITE",
     );
-    ext.delete(virt_core::consts::domain_snapshot_delete_flags::METADATA_ONLY)
-        .expect("delete metadata");
+    // Deleting it commits the overlay into the image below while the guest runs.
+    ext.delete(0).expect("delete the external snapshot");
+    assert!(!overlay.exists(), "overlay {} removed", overlay.display());
+    let live_xml = domain.xml_desc(0).expect("xml");
+    assert!(
+        !live_xml.contains("root.ext1") && !live_xml.contains("<backingStore"),
+        "{live_xml}"
+    );
+    ask(
+        &domain,
+        &files,
+        "read-disk vda",
+        "RVIRT-DISK-LABEL vda label=OVERLAY-WRITE",
+    );
+
+    // Another one, deleted once the domain is off (a helper QEMU commits it).
+    let ext = domain
+        .snapshot_create_xml(
+            "<domainsnapshot><name>ext2</name></domainsnapshot>",
+            virt_core::consts::domain_snapshot_create_flags::DISK_ONLY,
+        )
+        .expect("second external snapshot");
+    let overlay = files.dir.join("root.ext2");
+    assert!(overlay.is_file(), "overlay {} created", overlay.display());
+    ask(
+        &domain,
+        &files,
+        "write-disk vda OVERLAY-TWO",
+        "RVIRT-DISK-WRITTEN vda label=OVERLAY-TWO",
+    );
 
     // ACPI shutdown: the guest sees the power button and the domain stops.
     let presses = files.count("RVIRT-POWER-BUTTON");
@@ -651,6 +688,17 @@ fn qemu_guest_walks_the_whole_lifecycle() {
     );
     let seen = lifecycle_events(&mut events);
     assert!(seen.contains(&(domain_event_type::STOPPED, 0)), "{seen:?}");
+    ext.delete(0).expect("delete the external snapshot offline");
+    assert!(!overlay.exists(), "overlay {} removed", overlay.display());
+    let config_xml = domain.xml_desc(0).expect("xml");
+    assert!(
+        !config_xml.contains("root.ext2") && !config_xml.contains("<backingStore"),
+        "{config_xml}"
+    );
+    assert!(
+        disk_head(&files.disk).contains("OVERLAY-TWO"),
+        "the overlay's write reached the base image"
+    );
 
     // Agent shutdown.
     let ready = files.count("RVIRT-READY");

@@ -396,9 +396,7 @@ pub fn xml_desc(dom: &DomainRef, flags: u32) -> Result<String, Error> {
         (Some(_), true) if domain.record.config_xml.is_some() => {
             domain.record.config_xml.clone().unwrap_or_default()
         }
-        (Some(live), _) if flags & xml_flags::MIGRATABLE != 0 => {
-            migratable_def(live)?.to_xml()
-        }
+        (Some(live), _) if flags & xml_flags::MIGRATABLE != 0 => migratable_def(live)?.to_xml(),
         (Some(live), _) => live.xml.clone(),
         (None, _) => domain.record.config_xml.clone().unwrap_or_default(),
     };

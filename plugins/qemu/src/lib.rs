@@ -26,6 +26,7 @@ mod qmp;
 mod records;
 mod runtime;
 mod save;
+mod snapshot_commit;
 mod snapshots;
 mod space;
 mod util;

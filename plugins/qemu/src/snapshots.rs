@@ -106,6 +106,19 @@ fn remove(uuid: &str, domain_name: &str, name: &str) {
     }
 }
 
+/// Rewrites the snapshots of a domain that `change` changes (records and files).
+pub(crate) fn rewrite_each(loaded: &Loaded, change: impl Fn(&mut DomainSnapshot) -> bool) {
+    for mut record in all_of(loaded.uuid()) {
+        let Ok(mut parsed) = DomainSnapshot::parse(&record.xml) else {
+            continue;
+        };
+        if change(&mut parsed) {
+            record.xml = parsed.to_xml();
+            put(loaded.uuid(), &loaded.record.name, &record);
+        }
+    }
+}
+
 /// Forgets every snapshot of an undefined domain (the images keep their internal snapshots).
 pub fn delete_all_metadata(uuid: &str, domain_name: &str, _layout: &SpaceLayout) {
     for snapshot in all_of(uuid) {
@@ -353,14 +366,14 @@ fn create_internal_live(
 }
 
 /// A QEMU with no machine, for working on a shut-off domain's images.
-struct Helper {
+pub(crate) struct Helper {
     process: process::ProcessHandle,
-    monitor: Monitor,
+    pub(crate) monitor: Monitor,
     socket: String,
 }
 
 impl Helper {
-    fn start(emulator: &str) -> Result<Helper, Error> {
+    pub(crate) fn start(emulator: &str) -> Result<Helper, Error> {
         let layout = SpaceLayout::current()?;
         let socket = format!(
             "{}/helper-{}.sock",
@@ -953,15 +966,16 @@ pub fn delete(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
         doomed.push(snapshot.clone());
     }
     let metadata_only = flags & delete_flags::METADATA_ONLY != 0;
+    if !metadata_only {
+        check_external_delete(&snapshots, &snapshot, &doomed, flags)?;
+    }
     for victim in doomed.iter().rev() {
         if !metadata_only {
-            if !victim.internal {
-                return Err(qemu_error(
-                    ErrorNumber::OPERATION_UNSUPPORTED,
-                    "deletion of external disk snapshots is not supported; use VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY",
-                ));
+            if victim.internal {
+                delete_internal_data(dom, &loaded, &victim.name)?;
+            } else {
+                delete_external_data(dom, &loaded, victim)?;
             }
-            delete_internal_data(dom, &loaded, &victim.name)?;
         }
         remove(&uuid, &loaded.record.name, &victim.name);
     }
@@ -1000,6 +1014,67 @@ pub fn delete(dom: &DomainRef, name: &str, flags: u32) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// What libvirt refuses when deleting external snapshots (`qemuSnapshotDeleteValidate`).
+fn check_external_delete(
+    snapshots: &[SnapshotRecord],
+    snapshot: &SnapshotRecord,
+    doomed: &[SnapshotRecord],
+    flags: u32,
+) -> Result<(), Error> {
+    let with_children = flags & (delete_flags::CHILDREN | delete_flags::CHILDREN_ONLY) != 0;
+    if with_children {
+        let children: Vec<&SnapshotRecord> = doomed
+            .iter()
+            .filter(|victim| victim.name != snapshot.name)
+            .collect();
+        let external = children.iter().any(|child| !child.internal);
+        if external && children.iter().any(|child| child.internal) {
+            return Err(unsupported_config(
+                "deletion of external and internal children disk snapshots not supported",
+            ));
+        }
+        if external {
+            return Err(unsupported_config(
+                "deletion of external children disk snapshots not supported",
+            ));
+        }
+    }
+    if !snapshot.internal && flags & delete_flags::CHILDREN != 0 {
+        return Err(unsupported_config(
+            "deletion of external disk snapshots with children not supported",
+        ));
+    }
+    if !snapshot.internal {
+        // The nearest ancestor must not keep its data inside the images being committed.
+        let parent = snapshot
+            .parent
+            .as_deref()
+            .and_then(|parent| snapshots.iter().find(|other| other.name == parent));
+        if parent.is_some_and(|parent| parent.internal) {
+            return Err(qemu_error(
+                ErrorNumber::OPERATION_UNSUPPORTED,
+                "deleting external snapshot that has internal snapshot as parent not supported",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Commits an external snapshot's overlays back and removes them.
+fn delete_external_data(
+    dom: &DomainRef,
+    loaded: &Loaded,
+    snapshot: &SnapshotRecord,
+) -> Result<(), Error> {
+    let overlays = crate::snapshot_commit::overlays_of(&snapshot.xml)?;
+    if loaded.is_active() {
+        let (loaded, mut live) = lifecycle::running(dom)?;
+        crate::snapshot_commit::delete_live(&loaded, &mut live, &overlays)
+    } else {
+        crate::snapshot_commit::delete_offline(loaded, &overlays)
+    }
 }
 
 fn delete_internal_data(dom: &DomainRef, loaded: &Loaded, name: &str) -> Result<(), Error> {
