@@ -24,6 +24,8 @@ pub struct Layer {
     pub terminated: bool,
     /// The disk's own image (not a backing image).
     pub top: bool,
+    /// The qcow2 metadata cache limit of this layer, in bytes.
+    pub metadata_cache_bytes: Option<u64>,
 }
 
 /// The layers of a disk, top first; empty for a drive without media.
@@ -41,6 +43,12 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
         readonly: disk.readonly,
         terminated: false,
         top: true,
+        metadata_cache_bytes: disk
+            .driver
+            .as_ref()
+            .and_then(|driver| driver.metadata_cache.as_ref())
+            .and_then(|cache| cache.max_size.as_ref())
+            .map(|size| size.0),
     }];
     let mut backing: Option<&BackingStore> = disk.backing_store.as_ref();
     while let Some(store) = backing {
@@ -53,6 +61,12 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
                     readonly: true,
                     terminated: false,
                     top: false,
+                    metadata_cache_bytes: store
+                        .format
+                        .as_ref()
+                        .and_then(|format| format.metadata_cache.as_ref())
+                        .and_then(|cache| cache.max_size.as_ref())
+                        .map(|size| size.0),
                 });
                 backing = store.backing_store.as_deref();
             }
@@ -207,9 +221,36 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                 url.push_str(query);
             }
             let mut props = Props::new().str("driver", protocol).str("url", url);
-            if let Some(seconds) = source.timeout.as_ref().and_then(|timeout| timeout.seconds) {
-                props = props.uint("timeout", seconds);
+            if matches!(
+                source.protocol,
+                Some(NetProtocol::Https | NetProtocol::Ftps)
+            ) {
+                props = props.opt_bool(
+                    "sslverify",
+                    source
+                        .ssl
+                        .as_ref()
+                        .and_then(|ssl| ssl.verify)
+                        .map(|verify| verify.is_yes()),
+                );
             }
+            props = props
+                .opt_uint(
+                    "timeout",
+                    source
+                        .timeout
+                        .as_ref()
+                        .and_then(|timeout| timeout.seconds)
+                        .filter(|seconds| *seconds > 0),
+                )
+                .opt_uint(
+                    "readahead",
+                    source
+                        .readahead
+                        .as_ref()
+                        .and_then(|readahead| readahead.size)
+                        .filter(|size| *size > 0),
+                );
             Ok(props)
         }
         Some(NetProtocol::Gluster) => {
@@ -268,12 +309,9 @@ pub fn format_props(
         other => other,
     };
     props = props.str("driver", format.as_str());
-    if format == StorageFormat::Qcow2 && layer.top {
-        if let Some(max) = driver
-            .and_then(|driver| driver.metadata_cache.as_ref())
-            .and_then(|cache| cache.max_size.as_ref())
-        {
-            props = props.uint("cache-size", max.0);
+    if format == StorageFormat::Qcow2 {
+        if let Some(bytes) = layer.metadata_cache_bytes {
+            props = props.uint("cache-size", bytes);
         }
     }
     props = props.str("file", storage_node);
@@ -711,11 +749,31 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
         for object in blockdev_objects(disk, nodes)? {
             cmd.opt("-blockdev", object.to_json());
         }
-        let drive = if disk_layers(disk).is_empty() {
+        let mut drive = if disk_layers(disk).is_empty() {
             None
         } else {
             top_node(nodes)
         };
+        // Copy-on-read is a filter node above the chain.
+        if let (Some(top), true) = (
+            drive.clone(),
+            disk.driver
+                .as_ref()
+                .and_then(|driver| driver.copy_on_read)
+                .is_some_and(|on| on.is_on()),
+        ) {
+            let node = format!("libvirt-CoR-{}", disk.target_dev().unwrap_or(""));
+            cmd.opt(
+                "-blockdev",
+                Props::new()
+                    .str("driver", "copy-on-read")
+                    .str("node-name", node.clone())
+                    .str("file", top)
+                    .str("discard", "unmap")
+                    .to_json(),
+            );
+            drive = Some(node);
+        }
         let props = device_props(def, disk, drive.as_deref(), boot[index])?;
         device(cmd, props);
     }
