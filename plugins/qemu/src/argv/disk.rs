@@ -81,6 +81,105 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
     layers
 }
 
+/// Whether the firmware is loaded as pflash (and named on `-machine`).
+pub fn has_pflash(def: &Domain) -> bool {
+    def.os
+        .as_ref()
+        .and_then(|os| os.loader.as_ref())
+        .is_some_and(|loader| loader.loader_type == Some(LoaderType::Pflash))
+}
+
+/// The NVRAM image of a pflash firmware: the one the definition names, else (for a
+/// read-only loader that keeps state) `<nvram dir>/<name>_VARS.fd`.
+fn nvram_layer(def: &Domain, nvram_dir: &str) -> Option<Layer> {
+    let os = def.os.as_ref()?;
+    let loader = os.loader.as_ref()?;
+    let (storage_type, source) = match &os.nvram {
+        Some(nvram) if nvram.source.is_some() => (
+            nvram.storage_type.unwrap_or(StorageType::File),
+            nvram.source.clone().unwrap_or_default(),
+        ),
+        Some(nvram) if nvram.path.is_some() => (
+            StorageType::File,
+            DiskSource {
+                file: nvram.path.clone(),
+                ..DiskSource::default()
+            },
+        ),
+        _ if loader.readonly.is_some_and(|readonly| readonly.is_yes())
+            && !loader.stateless.is_some_and(|stateless| stateless.is_yes()) =>
+        {
+            (
+                StorageType::File,
+                DiskSource {
+                    file: Some(format!("{nvram_dir}/{}_VARS.fd", def.name())),
+                    ..DiskSource::default()
+                },
+            )
+        }
+        _ => return None,
+    };
+    Some(Layer {
+        storage_type,
+        source,
+        format: Some(StorageFormat::Raw),
+        readonly: false,
+        terminated: false,
+        top: true,
+        metadata_cache_bytes: None,
+    })
+}
+
+/// The firmware's pflash images as block nodes (`libvirt-pflash0-*` for the code,
+/// `libvirt-pflash1-*` for the variables).
+pub fn build_pflash(cmd: &mut CommandLine, def: &Domain, nvram_dir: &str) -> Result<(), Error> {
+    if !has_pflash(def) {
+        return Ok(());
+    }
+    let Some(loader) = def.os.as_ref().and_then(|os| os.loader.as_ref()) else {
+        return Ok(());
+    };
+    let no_disk = Disk::default();
+    let code = Layer {
+        storage_type: StorageType::File,
+        source: DiskSource {
+            file: loader.path.clone(),
+            ..DiskSource::default()
+        },
+        format: Some(StorageFormat::Raw),
+        readonly: loader.readonly.is_some_and(|readonly| readonly.is_yes()),
+        terminated: false,
+        top: true,
+        metadata_cache_bytes: None,
+    };
+    let layers = std::iter::once(code).chain(nvram_layer(def, nvram_dir));
+    for (index, layer) in layers.enumerate() {
+        let storage = format!("libvirt-pflash{index}-storage");
+        let format = format!("libvirt-pflash{index}-format");
+        cmd.opt(
+            "-blockdev",
+            storage_props(&no_disk, &layer, &storage)?.to_json(),
+        );
+        cmd.opt(
+            "-blockdev",
+            format_props(&no_disk, &layer, &format, &storage, None).to_json(),
+        );
+    }
+    Ok(())
+}
+
+/// The `-machine` words naming the pflash nodes.
+pub fn pflash_machine_props(def: &Domain, nvram_dir: &str) -> String {
+    if !has_pflash(def) {
+        return String::new();
+    }
+    let mut value = ",pflash0=libvirt-pflash0-format".to_string();
+    if nvram_layer(def, nvram_dir).is_some() {
+        value.push_str(",pflash1=libvirt-pflash1-format");
+    }
+    value
+}
+
 /// Node indexes libvirt assigns at start: disks last to first, each chain top to bottom.
 pub fn number_nodes(def: &Domain) -> Vec<Vec<u32>> {
     let mut next = 1;

@@ -15,7 +15,12 @@ use virt_plugin_sdk::types::Error;
 
 /// `-machine <type>,usb=off,...`: the machine features, then the memory parameters, launch
 /// security, HMAT, the serial firmware console and the HPET, in libvirt's order.
-pub fn build_machine(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
+pub fn build_machine(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    caps: &QemuCaps,
+    config: &super::DriverConfig,
+) -> Result<(), Error> {
     let machine = machine_name(def);
     if machine.is_empty() {
         return Err(unsupported_config("no machine type given"));
@@ -71,6 +76,7 @@ pub fn build_machine(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Re
     if def.launch_security.is_some() {
         value.push_str(",confidential-guest-support=lsec0");
     }
+    value.push_str(&super::disk::pflash_machine_props(def, &config.nvram_dir));
     if super::memory::has_hmat(def) {
         value.push_str(",hmat=on");
     }
@@ -279,9 +285,7 @@ pub fn build_cpu(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result
     if let Some(address) = cpu.and_then(|cpu| cpu.maxphysaddr.as_ref()) {
         match address.mode.as_deref() {
             Some("passthrough") => flags.push_str(",host-phys-bits=on"),
-            Some("emulate") => {
-                flags.push_str(&format!(",phys-bits={}", address.bits.unwrap_or(0)))
-            }
+            Some("emulate") => flags.push_str(&format!(",phys-bits={}", address.bits.unwrap_or(0))),
             _ => {}
         }
     }

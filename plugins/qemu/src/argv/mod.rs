@@ -82,6 +82,9 @@ pub struct DriverConfig {
     pub hugetlbfs: Vec<HugetlbfsMount>,
     /// `memory_backing_dir`: file-backed guest RAM goes to `<dir>/<short name>/<alias>`.
     pub memory_backing_dir: String,
+    /// `nvram_dir`: where a pflash firmware's variables live (`<dir>/<name>_VARS.fd`) when
+    /// the definition names no file.
+    pub nvram_dir: String,
     /// `vnc_listen`: the address VNC listens on when the definition names none.
     pub vnc_listen: String,
     /// `vnc_auto_unix_socket`: VNC without a listen element listens on
@@ -116,6 +119,7 @@ impl Default for DriverConfig {
         DriverConfig {
             hugetlbfs: Vec::new(),
             memory_backing_dir: "/var/lib/libvirt/qemu/ram".into(),
+            nvram_dir: "/var/lib/libvirt/qemu/nvram".into(),
             vnc_listen: "127.0.0.1".into(),
             vnc_auto_unix_socket: false,
             vnc_tls: false,
@@ -242,7 +246,8 @@ pub fn build_with_config(
                 .to_json(),
         );
     }
-    machine::build_machine(&mut cmd, def, caps)?;
+    disk::build_pflash(&mut cmd, def, &config.nvram_dir)?;
+    machine::build_machine(&mut cmd, def, caps, config)?;
     machine::build_accel(&mut cmd, def);
     machine::build_cpu(&mut cmd, def, caps)?;
     memory::build_memory(&mut cmd, def, caps, ctx, config)?;
