@@ -215,6 +215,13 @@ fn cache_props(disk: &Disk) -> Option<Props> {
 /// The protocol node of one layer.
 pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Props, Error> {
     let source = &layer.source;
+    if source.encryption.is_some()
+        || (layer.top && (disk.auth.is_some() || disk.encryption.is_some()))
+    {
+        return Err(unsupported_config(
+            "disks with credentials or encryption need secrets, which this driver cannot read",
+        ));
+    }
     let mut props = match layer.storage_type {
         StorageType::File | StorageType::Block => {
             let path = source
@@ -263,6 +270,11 @@ fn is_host_cdrom(path: &str) -> bool {
 }
 
 fn network_props(source: &DiskSource) -> Result<Props, Error> {
+    if source.auth.is_some() || source.encryption.is_some() {
+        return Err(unsupported_config(
+            "network disks with credentials or encryption need secrets, which this driver cannot read",
+        ));
+    }
     let host = source.hosts.first();
     let default_port = match source.protocol {
         Some(NetProtocol::Gluster) => 24007,
@@ -366,6 +378,65 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                 .str("path", path)
                 .array("server", servers)
                 .uint("debug", 4))
+        }
+        Some(NetProtocol::Iscsi) => {
+            let host = host.ok_or_else(|| unsupported_config("iSCSI disk needs a host"))?;
+            let name = source.name.clone().unwrap_or_default();
+            let (target, lun) = match name.split_once('/') {
+                Some((target, lun)) => (target.to_string(), lun.parse::<u64>().unwrap_or(0)),
+                None => (name, 0),
+            };
+            let host_name = host.name.clone().unwrap_or_default();
+            let portal = if host_name.contains(':') {
+                format!("[{host_name}]:{}", host.port.unwrap_or(3260))
+            } else {
+                format!("{host_name}:{}", host.port.unwrap_or(3260))
+            };
+            Ok(Props::new()
+                .str("driver", "iscsi")
+                .str("portal", portal)
+                .str("target", target)
+                .uint("lun", lun)
+                .str("transport", "tcp")
+                .opt_str(
+                    "initiator-name",
+                    source
+                        .initiator
+                        .as_ref()
+                        .and_then(|initiator| initiator.iqn.as_ref())
+                        .and_then(|iqn| iqn.name.clone()),
+                ))
+        }
+        Some(NetProtocol::Rbd) => {
+            let name = source.name.clone().unwrap_or_default();
+            let (pool, image) = name.split_once('/').unwrap_or(("", &name));
+            let mut props = Props::new()
+                .str("driver", "rbd")
+                .str("pool", pool)
+                .str("image", image)
+                .opt_str(
+                    "snapshot",
+                    source.snapshot.as_ref().and_then(|snapshot| snapshot.name.clone()),
+                )
+                .opt_str(
+                    "conf",
+                    source.config.as_ref().and_then(|config| config.file.clone()),
+                );
+            if !source.hosts.is_empty() {
+                let servers = source
+                    .hosts
+                    .iter()
+                    .map(|host| {
+                        Prop::Object(
+                            Props::new()
+                                .str("host", host.name.clone().unwrap_or_default())
+                                .str("port", host.port.unwrap_or(6789).to_string()),
+                        )
+                    })
+                    .collect();
+                props = props.array("server", servers);
+            }
+            Ok(props)
         }
         other => Err(unsupported_config(format!(
             "disk protocol '{}' is not supported by this driver",
