@@ -1201,3 +1201,92 @@ pub fn build_iommu(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
     device(cmd, props);
     Ok(())
 }
+
+/// `rombar`/`romfile` of a PCI device's `<rom>`.
+fn rom_props(props: Props, info: &virt_xml::domain::address::DeviceInfo) -> Props {
+    let Some(rom) = &info.rom else { return props };
+    if rom.enabled.is_some_and(|enabled| !enabled.is_yes()) {
+        return props.str("romfile", "");
+    }
+    let props = match rom.bar {
+        Some(bar) => props.uint("rombar", u64::from(bar.is_on())),
+        None => props,
+    };
+    props.opt_str("romfile", rom.file.clone())
+}
+
+/// Host devices QEMU can open itself: PCI devices through VFIO (bound to vfio-pci by the
+/// host), USB devices by bus and device number, mediated devices by their sysfs path.
+/// SCSI and vhost-scsi devices need descriptors or host lookups this driver does not make.
+pub fn build_hostdevs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    use virt_xml::domain::devices::HostdevSourceAddress;
+    for hostdev in &def.devices.hostdevs {
+        let alias = alias_of(&hostdev.info);
+        let source = hostdev.source.clone().unwrap_or_default();
+        let boot = hostdev.info.boot_order().map(u64::from);
+        let props = match (hostdev.hostdev_type.as_deref(), &source.address) {
+            (Some("pci"), Some(HostdevSourceAddress::Pci { address, .. })) => {
+                let host = format!(
+                    "{:04x}:{:02x}:{:02x}.{}",
+                    address.domain, address.bus, address.slot, address.function
+                );
+                let props = Props::new()
+                    .str("driver", "vfio-pci")
+                    .str("host", host)
+                    .str("id", alias)
+                    .opt_uint("bootindex", boot);
+                rom_props(address_props(props, &hostdev.info, def), &hostdev.info)
+            }
+            (Some("usb"), Some(HostdevSourceAddress::Usb { bus, device, .. })) => {
+                let (reset, resets_all) = match source.guest_reset.as_deref() {
+                    Some("off") => (Some(false), None),
+                    Some("uninitialized") => (Some(true), Some(false)),
+                    Some("on") => (Some(true), Some(true)),
+                    _ => (None, None),
+                };
+                let props = Props::new()
+                    .str("driver", "usb-host")
+                    .str("hostdevice", format!("/dev/bus/usb/{bus:03}/{device:03}"))
+                    .str("id", alias)
+                    .opt_uint("bootindex", boot)
+                    .opt_bool("guest-reset", reset)
+                    .opt_bool("guest-resets-all", resets_all);
+                address_props(props, &hostdev.info, def)
+            }
+            (Some("mdev"), Some(HostdevSourceAddress::Mdev { uuid })) => {
+                let ramfb = hostdev.ramfb.is_some_and(|ramfb| ramfb.is_on());
+                let driver = match (hostdev.model.as_deref(), ramfb) {
+                    (Some("vfio-pci"), true) => "vfio-pci-nohotplug",
+                    (Some("vfio-pci"), false) => "vfio-pci",
+                    (Some("vfio-ccw"), _) => "vfio-ccw",
+                    (Some("vfio-ap"), _) => "vfio-ap",
+                    (other, _) => {
+                        return Err(unsupported_config(format!(
+                            "mediated device model '{}' is not supported",
+                            other.unwrap_or("")
+                        )))
+                    }
+                };
+                let mut props = Props::new()
+                    .str("driver", driver)
+                    .str("id", alias)
+                    .str("sysfsdev", format!("/sys/bus/mdev/devices/{uuid}"));
+                if let Some(display) = hostdev.display {
+                    props = props.str("display", if display.is_on() { "on" } else { "off" });
+                }
+                if ramfb {
+                    props = props.bool("ramfb", true);
+                }
+                address_props(props.opt_uint("bootindex", boot), &hostdev.info, def)
+            }
+            (kind, _) => {
+                return Err(unsupported_config(format!(
+                    "host device type '{}' is not supported by this driver",
+                    kind.unwrap_or("")
+                )))
+            }
+        };
+        device(cmd, props);
+    }
+    Ok(())
+}

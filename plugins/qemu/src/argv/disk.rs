@@ -816,7 +816,17 @@ pub fn boot_indexes(def: &Domain) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
     let disks = &def.devices.disks;
     let nets = &def.devices.interfaces;
     let per_device = disks.iter().any(|disk| disk.info.boot_order().is_some())
-        || nets.iter().any(|net| net.info.boot_order().is_some());
+        || nets.iter().any(|net| net.info.boot_order().is_some())
+        || def
+            .devices
+            .hostdevs
+            .iter()
+            .any(|hostdev| hostdev.info.boot_order().is_some())
+        || def
+            .devices
+            .redirdevs
+            .iter()
+            .any(|redirdev| redirdev.info.boot_order().is_some());
     if per_device {
         return (
             disks.iter().map(|disk| disk.info.boot_order()).collect(),

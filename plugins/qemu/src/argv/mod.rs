@@ -290,6 +290,7 @@ pub fn build_with_config(
     devices::build_videos(&mut cmd, def)?;
     devices::build_sounds(&mut cmd, def)?;
     devices::build_watchdog(&mut cmd, def)?;
+    devices::build_hostdevs(&mut cmd, def)?;
     if let Some(uri) = &ctx.incoming {
         cmd.opt("-incoming", uri.clone());
     }
