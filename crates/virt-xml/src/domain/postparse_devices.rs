@@ -548,53 +548,86 @@ impl Domain {
     }
 
     /// `<vcpusched>` and `<iothreadsched>` hold one thread each once libvirt has read them,
-    /// in thread order, with the priority of a real-time policy written out.
-    pub(crate) fn post_parse_thread_scheds(&mut self) {
+    /// in thread order; a real-time policy needs a priority, and no thread is scheduled
+    /// twice.
+    pub(crate) fn post_parse_thread_scheds(&mut self) -> Result<()> {
         let Some(cputune) = self.cputune.as_mut() else {
-            return;
+            return Ok(());
         };
-        fn split(
-            scheds: &mut Vec<ThreadSched>,
+        struct Kind {
+            element: &'static str,
+            attribute: &'static str,
             ids_of: fn(&ThreadSched) -> Option<&String>,
             with_id: fn(u32) -> ThreadSched,
-        ) {
+        }
+        fn split(scheds: &mut Vec<ThreadSched>, kind: &Kind) -> Result<()> {
+            let (element, attribute) = (kind.element, kind.attribute);
             let mut per_thread: Vec<(u32, ThreadSched)> = Vec::new();
             for sched in scheds.drain(..) {
-                let ids = ids_of(&sched)
-                    .map(|text| parse_id_set(text))
-                    .unwrap_or_default();
+                let Some(text) = (kind.ids_of)(&sched) else {
+                    return Err(xml_error(format!(
+                        "Missing attribute '{attribute}' in element '{element}'"
+                    )));
+                };
+                let ids = parse_id_set(text);
+                if ids.is_empty() {
+                    return Err(unsupported(format!(
+                        "'{attribute}' scheduler bitmap '{text}' is empty"
+                    )));
+                }
+                let Some(scheduler) = sched.scheduler.clone() else {
+                    return Err(xml_error(format!(
+                        "Missing required attribute 'scheduler' in element '{element}'"
+                    )));
+                };
+                let realtime = matches!(scheduler.as_str(), "fifo" | "rr");
+                if realtime && sched.priority.is_none() {
+                    return Err(xml_error(format!(
+                        "Missing required attribute 'priority' in element '{element}'"
+                    )));
+                }
                 for id in ids {
-                    let mut one = with_id(id);
-                    one.scheduler = sched.scheduler.clone();
-                    one.priority = sched.priority;
-                    if matches!(one.scheduler.as_deref(), Some("fifo" | "rr")) {
-                        one.priority.get_or_insert(0);
-                    } else {
-                        one.priority = None;
+                    if per_thread.iter().any(|(other, _)| *other == id) {
+                        return Err(Error::new(
+                            ErrorNumber::XML_DETAIL,
+                            ErrorDomain::DOMAIN,
+                            format!("'{element}' attributes '{attribute}' must not overlap"),
+                        ));
                     }
-                    per_thread.retain(|(other, _)| *other != id);
+                    let mut one = (kind.with_id)(id);
+                    one.scheduler = Some(scheduler.clone());
+                    one.priority = if realtime { sched.priority } else { None };
                     per_thread.push((id, one));
                 }
             }
             per_thread.sort_by_key(|(id, _)| *id);
             scheds.extend(per_thread.into_iter().map(|(_, sched)| sched));
+            Ok(())
         }
         split(
             &mut cputune.vcpuscheds,
-            |sched| sched.vcpus.as_ref(),
-            |id| ThreadSched {
-                vcpus: Some(id.to_string()),
-                ..Default::default()
+            &Kind {
+                element: "vcpusched",
+                attribute: "vcpus",
+                ids_of: |sched| sched.vcpus.as_ref(),
+                with_id: |id| ThreadSched {
+                    vcpus: Some(id.to_string()),
+                    ..Default::default()
+                },
             },
-        );
+        )?;
         split(
             &mut cputune.iothreadscheds,
-            |sched| sched.iothreads.as_ref(),
-            |id| ThreadSched {
-                iothreads: Some(id.to_string()),
-                ..Default::default()
+            &Kind {
+                element: "iothreadsched",
+                attribute: "iothreads",
+                ids_of: |sched| sched.iothreads.as_ref(),
+                with_id: |id| ThreadSched {
+                    iothreads: Some(id.to_string()),
+                    ..Default::default()
+                },
             },
-        );
+        )?;
         // Allocation ids are the running domain's; an inactive definition has none.
         for cachetune in &mut cputune.cachetunes {
             cachetune.id = None;
@@ -602,6 +635,7 @@ impl Domain {
         for memorytune in &mut cputune.memorytunes {
             memorytune.id = None;
         }
+        Ok(())
     }
 
     /// Disks are `device='disk'` unless told otherwise, their bus follows the target name
@@ -946,5 +980,103 @@ fn round_up_power_of_two(value: u32) -> u32 {
         0
     } else {
         value.checked_next_power_of_two().unwrap_or(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver whose videos default to cirrus, as libvirt's test driver's do.
+    struct CirrusDriver;
+
+    impl PostParseDriver for CirrusDriver {
+        fn default_video_model(&self, _domain: &Domain) -> Option<VideoModel> {
+            Some(VideoModel::Cirrus)
+        }
+    }
+
+    const WITH_DISPLAY: &str = "<domain type='test'><name>d</name><memory>1024</memory>\
+        <os><type>hvm</type></os><devices><graphics type='vnc'/></devices></domain>";
+
+    fn videos_after(driver: &dyn PostParseDriver, xml: &str) -> Vec<Video> {
+        let mut domain = Domain::parse(xml).expect("parses");
+        domain.post_parse_with(driver).expect("post-parse");
+        domain.devices.videos
+    }
+
+    #[test]
+    fn a_display_without_video_gets_the_drivers_default_model() {
+        let videos = videos_after(&CirrusDriver, WITH_DISPLAY);
+        let model = videos[0].model.clone().expect("model");
+        assert_eq!(videos.len(), 1);
+        assert_eq!(model.model_type, Some(VideoModel::Cirrus));
+        assert_eq!(model.vram, Some(16384));
+        assert_eq!(model.heads, Some(1));
+        assert_eq!(model.primary, Some(YesNo::Yes));
+    }
+
+    #[test]
+    fn without_a_driver_no_video_is_invented() {
+        let mut domain = Domain::parse(WITH_DISPLAY).expect("parses");
+        domain.post_parse().expect("post-parse");
+        assert!(domain.devices.videos.is_empty());
+    }
+
+    #[test]
+    fn a_video_without_model_takes_the_drivers_and_post_parse_is_idempotent() {
+        let xml = "<domain type='test'><name>d</name><memory>1024</memory>\
+            <os><type>hvm</type></os><devices><video/><video><model type='vga' vram='9000'/>\
+            </video></devices></domain>";
+        let mut domain = Domain::parse(xml).expect("parses");
+        domain.post_parse_with(&CirrusDriver).expect("post-parse");
+        let once = domain.clone();
+        domain
+            .post_parse_with(&CirrusDriver)
+            .expect("post-parse again");
+        assert_eq!(domain, once);
+        let models: Vec<_> = domain
+            .devices
+            .videos
+            .iter()
+            .map(|video| video.model.clone().expect("model"))
+            .collect();
+        assert_eq!(models[0].model_type, Some(VideoModel::Cirrus));
+        // Video memory is rounded up to a power of two.
+        assert_eq!(models[1].vram, Some(16384));
+        assert_eq!(models[1].primary, None);
+    }
+
+    #[test]
+    fn implicit_controllers_are_added_once() {
+        let xml = "<domain type='kvm'><name>d</name><memory>1024</memory>\
+            <os><type>hvm</type></os><devices>\
+            <disk type='file'><source file='/a'/><target dev='sdc'/></disk>\
+            <disk type='file'><source file='/b'/><target dev='sdq'/></disk>\
+            <controller type='scsi' index='1' model='virtio-scsi'/>\
+            </devices></domain>";
+        let scsi_controllers = |domain: &Domain| -> Vec<(Option<u32>, Option<String>)> {
+            domain
+                .devices
+                .controllers
+                .iter()
+                .filter(|c| c.controller_type == Some(ControllerType::Scsi))
+                .map(|c| (c.index, c.model.clone()))
+                .collect()
+        };
+        let mut domain = Domain::parse(xml).expect("parses");
+        domain.post_parse().expect("post-parse");
+        // sdq is unit 2 of controller 2: controllers 0 and 2 are appended, 1 is kept.
+        let virtio_scsi = (Some(1), Some("virtio-scsi".to_string()));
+        assert_eq!(
+            scsi_controllers(&domain),
+            vec![virtio_scsi.clone(), (Some(0), None), (Some(2), None)]
+        );
+        // Read back, libvirt's parser sorts them by index; nothing is added twice.
+        domain.post_parse().expect("post-parse again");
+        assert_eq!(
+            scsi_controllers(&domain),
+            vec![(Some(0), None), virtio_scsi, (Some(2), None)]
+        );
     }
 }
