@@ -582,6 +582,10 @@ pub fn device_props(
             if let Some(event_idx) = driver.and_then(|driver| driver.event_idx) {
                 props = props.bool("event_idx", event_idx.is_on());
             }
+            if disk.device == Some(DiskDevice::Lun) {
+                // SCSI commands pass through to the LUN.
+                props = props.bool("scsi", true);
+            }
             if let Some(queues) = driver.and_then(|driver| driver.queues) {
                 props = props.uint("num-queues", queues.into());
             }
@@ -847,34 +851,28 @@ pub fn boot_indexes(def: &Domain) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
         } else {
             boot_devices
         };
-    let mut next = 1;
-    for boot in boot_devices {
-        let found = match boot {
-            BootDevice::Hd => disks.iter().position(|disk| {
-                matches!(disk.device, None | Some(DiskDevice::Disk | DiskDevice::Lun))
-            }),
-            BootDevice::Cdrom => disks
-                .iter()
-                .position(|disk| disk.device == Some(DiskDevice::Cdrom)),
-            BootDevice::Fd => disks
-                .iter()
-                .position(|disk| disk.device == Some(DiskDevice::Floppy)),
-            BootDevice::Network => {
-                if let Some(position) = nets.iter().position(|_| true) {
-                    if net_indexes[position].is_none() {
-                        net_indexes[position] = Some(next);
-                        next += 1;
-                    }
-                }
-                continue;
-            }
+    // Each kind's boot index is its position in the `<boot dev>` list; the first disk (or
+    // NIC) of the kind takes it (libvirt's qemuProcessPrepareDeviceBootorder).
+    let position = |kind: BootDevice| {
+        boot_devices
+            .iter()
+            .rposition(|boot| *boot == kind)
+            .map(|index| index as u32 + 1)
+    };
+    let (mut cdrom, mut hd, mut floppy) = (
+        position(BootDevice::Cdrom),
+        position(BootDevice::Hd),
+        position(BootDevice::Fd),
+    );
+    for (index, disk) in disks.iter().enumerate() {
+        disk_indexes[index] = match disk.device {
+            Some(DiskDevice::Cdrom) => cdrom.take(),
+            Some(DiskDevice::Floppy) => floppy.take(),
+            None | Some(DiskDevice::Disk | DiskDevice::Lun) => hd.take(),
         };
-        if let Some(position) = found {
-            if disk_indexes[position].is_none() {
-                disk_indexes[position] = Some(next);
-                next += 1;
-            }
-        }
+    }
+    if !nets.is_empty() {
+        net_indexes[0] = position(BootDevice::Network);
     }
     (disk_indexes, net_indexes)
 }
