@@ -12,7 +12,8 @@
 //! Documented normalizations cover what the plugin cannot do the same way: libvirt hands
 //! QEMU listening sockets and files as descriptors it opened (`fd=1729`, `/dev/fdset/N` with
 //! `-add-fd`), the plugin names the paths; both sides are rewritten to the same placeholders
-//! (libvirt too names the sockets of vhost-user NICs and disks and of TPMs).
+//! (libvirt too names the sockets of vhost-user NICs and disks and of TPMs; it opens a
+//! passed-through TPM and its cancel file, the plugin names them).
 //! A file libvirt opened is truncated or appended to by libvirt (as `append` asks) and QEMU
 //! always appends to the descriptor (`append=on`, `logappend=on`), while QEMU opens the named
 //! path itself as the definition's `append` says: the `append`/`logappend` words of a
@@ -162,6 +163,16 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
     for index in 1..ours.len() {
         if ours[index - 1] == "-vnc" {
             ours[index] = ours[index].replace(",to=99", "");
+        }
+        if ours[index - 1] == "-tpmdev" && ours[index].starts_with("passthrough,") {
+            ours[index] = ours[index]
+                .split(',')
+                .map(|part| match part.split_once('=') {
+                    Some((key @ ("path" | "cancel-path"), _)) => format!("{key}=<fd>"),
+                    _ => part.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",");
         }
     }
     if ours == expected {

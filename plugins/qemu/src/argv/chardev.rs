@@ -281,6 +281,23 @@ pub fn build_channels(
             }
             Some("guestfwd") => {
                 build_chardev(cmd, channel, &id, ctx, config, false)?;
+                let target = channel.target.clone().unwrap_or_default();
+                let forward = Props::new().str(
+                    "str",
+                    format!(
+                        "tcp:{}:{}-chardev:{id}",
+                        target.address.unwrap_or_default(),
+                        target.port.unwrap_or(0)
+                    ),
+                );
+                cmd.opt(
+                    "-netdev",
+                    Props::new()
+                        .str("type", "user")
+                        .array("guestfwd", vec![super::props::Prop::Object(forward)])
+                        .str("id", alias)
+                        .to_json(),
+                );
             }
             Some("xen") | None => {}
             Some(other) => {
@@ -312,6 +329,138 @@ pub fn build_consoles(
             Some("serial") | None if index == 0 => {}
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// The smart card on the CCID controller: the host's card (NSS), certificates, or a
+/// character device passing a card through.
+pub fn build_smartcards(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<(), Error> {
+    use virt_xml::domain::enums::SmartcardMode;
+    let Some(card) = def.devices.smartcards.first() else {
+        return Ok(());
+    };
+    let alias = super::alias_of(&card.info);
+    let props = match card.mode {
+        Some(SmartcardMode::Host) | None => Props::new()
+            .str("driver", "ccid-card-emulated")
+            .str("backend", "nss-emulated"),
+        Some(SmartcardMode::HostCertificates) => {
+            let cert = |index: usize| card.certificates.get(index).cloned().unwrap_or_default();
+            Props::new()
+                .str("driver", "ccid-card-emulated")
+                .str("backend", "certificates")
+                .str("cert1", cert(0))
+                .str("cert2", cert(1))
+                .str("cert3", cert(2))
+                .str(
+                    "db",
+                    card.database
+                        .clone()
+                        .unwrap_or_else(|| "/etc/pki/nssdb".into()),
+                )
+        }
+        Some(SmartcardMode::Passthrough) => {
+            let chr = ChrDevice {
+                chr_type: card.chr_type,
+                sources: card.sources.clone(),
+                protocol: card.protocol.clone(),
+                ..Default::default()
+            };
+            let id = format!("char{alias}");
+            build_chardev(cmd, &chr, &id, ctx, config, false)?;
+            Props::new()
+                .str("driver", "ccid-card-passthru")
+                .str("chardev", id)
+        }
+    };
+    let controller = match &card.info.address {
+        Some(virt_xml::domain::Address::Ccid { controller, .. }) => *controller,
+        _ => 0,
+    };
+    let controller_alias = def
+        .devices
+        .controllers
+        .iter()
+        .find(|c| {
+            c.controller_type == Some(ControllerType::Ccid) && c.index.unwrap_or(0) == controller
+        })
+        .and_then(|c| c.info.alias_name().map(str::to_string))
+        .unwrap_or_else(|| format!("ccid{controller}"));
+    device(
+        cmd,
+        props
+            .str("id", alias)
+            .str("bus", format!("{controller_alias}.0")),
+    );
+    Ok(())
+}
+
+/// The TPM: an external emulator's socket (`-tpmdev emulator`) or the host's TPM device
+/// (`-tpmdev passthrough`), then the TIS/CRB device. An emulator libvirt would start itself
+/// (swtpm) is not started by this driver.
+pub fn build_tpms(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+    use virt_xml::domain::enums::{TpmBackend, TpmModel};
+    for tpm in &def.devices.tpms {
+        let alias = super::alias_of(&tpm.info);
+        let backend = tpm.backend.clone().unwrap_or_default();
+        let tpmdev = format!("tpm-{alias}");
+        let value = match backend.backend_type {
+            Some(TpmBackend::External) => {
+                let path = backend
+                    .source
+                    .as_ref()
+                    .and_then(|source| source.path.clone())
+                    .unwrap_or_default();
+                cmd.opt(
+                    "-chardev",
+                    format!("socket,id=chrtpm,path={}", escape_option(&path)),
+                );
+                format!("emulator,id={tpmdev},chardev=chrtpm")
+            }
+            Some(TpmBackend::Passthrough) => {
+                let path = backend
+                    .device
+                    .as_ref()
+                    .and_then(|device| device.path.clone())
+                    .unwrap_or_else(|| "/dev/tpm0".into());
+                let name = path.rsplit('/').next().unwrap_or("tpm0");
+                format!(
+                    "passthrough,id={tpmdev},path={},cancel-path={}",
+                    escape_option(&path),
+                    escape_option(&format!("/sys/class/tpm/{name}/device/cancel"))
+                )
+            }
+            _ => {
+                return Err(unsupported_config(
+                    "TPM emulators need swtpm, which this driver does not start",
+                ))
+            }
+        };
+        let _ = ctx;
+        cmd.opt("-tpmdev", value);
+        let model = match tpm.model {
+            Some(TpmModel::TpmCrb) => "tpm-crb",
+            Some(TpmModel::TpmSpapr) => "tpm-spapr",
+            Some(TpmModel::SpaprTpmProxy) => "spapr-tpm-proxy",
+            _ => "tpm-tis",
+        };
+        device(
+            cmd,
+            super::address_props(
+                Props::new()
+                    .str("driver", model)
+                    .str("tpmdev", tpmdev)
+                    .str("id", alias),
+                &tpm.info,
+                def,
+            ),
+        );
     }
     Ok(())
 }

@@ -2,12 +2,19 @@
 //! `virsh domxml-to-native qemu-argv` prints and what the per-domain log records).
 
 /// The environment, program and argument vector of one QEMU process.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CommandLine {
     pub env: Vec<(String, String)>,
     pub program: String,
     pub args: Vec<String>,
+    /// `<qemu:device>` property overrides, per device id, applied to each `-device` as it is
+    /// added (`None` removes the property).
+    pub(crate) device_overrides: Vec<DeviceOverride>,
 }
+
+/// The property overrides of one device id: each property is replaced (or, for `None`,
+/// removed).
+pub(crate) type DeviceOverride = (String, Vec<(String, Option<super::props::Prop>)>);
 
 impl CommandLine {
     pub fn new(program: &str) -> CommandLine {
@@ -15,6 +22,7 @@ impl CommandLine {
             env: Vec::new(),
             program: program.to_string(),
             args: Vec::new(),
+            device_overrides: Vec::new(),
         }
     }
 

@@ -416,11 +416,17 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                 .str("image", image)
                 .opt_str(
                     "snapshot",
-                    source.snapshot.as_ref().and_then(|snapshot| snapshot.name.clone()),
+                    source
+                        .snapshot
+                        .as_ref()
+                        .and_then(|snapshot| snapshot.name.clone()),
                 )
                 .opt_str(
                     "conf",
-                    source.config.as_ref().and_then(|config| config.file.clone()),
+                    source
+                        .config
+                        .as_ref()
+                        .and_then(|config| config.file.clone()),
                 );
             if !source.hosts.is_empty() {
                 let servers = source

@@ -82,6 +82,8 @@ pub struct DriverConfig {
     pub hugetlbfs: Vec<HugetlbfsMount>,
     /// `memory_backing_dir`: file-backed guest RAM goes to `<dir>/<short name>/<alias>`.
     pub memory_backing_dir: String,
+    /// `deprecation_behavior`: `none`, `omit`, `reject` or `crash` (`-compat`).
+    pub deprecation_behavior: String,
     /// `nvram_dir`: where a pflash firmware's variables live (`<dir>/<name>_VARS.fd`) when
     /// the definition names no file.
     pub nvram_dir: String,
@@ -120,6 +122,7 @@ impl Default for DriverConfig {
             hugetlbfs: Vec::new(),
             memory_backing_dir: "/var/lib/libvirt/qemu/ram".into(),
             nvram_dir: "/var/lib/libvirt/qemu/nvram".into(),
+            deprecation_behavior: "none".into(),
             vnc_listen: "127.0.0.1".into(),
             vnc_auto_unix_socket: false,
             vnc_tls: false,
@@ -214,6 +217,7 @@ pub fn build_with_config(
         .clone()
         .unwrap_or_else(|| caps.binary.clone());
     let mut cmd = CommandLine::new(&emulator);
+    cmd.device_overrides = device_overrides(def);
     cmd.env("LC_ALL", "C");
     cmd.env(
         "PATH",
@@ -232,6 +236,7 @@ pub fn build_with_config(
         "-name",
         format!("guest={},debug-threads=on", escape_option(def.name())),
     );
+    build_compat(&mut cmd, def, caps, config);
     if ctx.start_paused {
         cmd.arg("-S");
     }
@@ -257,6 +262,15 @@ pub fn build_with_config(
     if let Some(uuid) = def.uuid {
         cmd.opt("-uuid", uuid.hyphenated().to_string());
     }
+    if let Some(Some(genid)) = def.genid {
+        device(
+            &mut cmd,
+            Props::new()
+                .str("driver", "vmgenid")
+                .str("guid", genid.hyphenated().to_string())
+                .str("id", "vmgenid0"),
+        );
+    }
     if def.devices.graphics.is_empty() {
         cmd.opt("-display", "none");
     }
@@ -280,10 +294,12 @@ pub fn build_with_config(
     disk::build_disks(&mut cmd, def, ctx)?;
     devices::build_filesystems(&mut cmd, def)?;
     net::build_interfaces(&mut cmd, def, ctx)?;
+    chardev::build_smartcards(&mut cmd, def, ctx, config)?;
     chardev::build_serials(&mut cmd, def, ctx, config)?;
     chardev::build_parallels(&mut cmd, def, ctx, config)?;
     chardev::build_channels(&mut cmd, def, ctx, config)?;
     chardev::build_consoles(&mut cmd, def, ctx, config)?;
+    chardev::build_tpms(&mut cmd, def, ctx)?;
     devices::build_inputs(&mut cmd, def)?;
     devices::build_audio(&mut cmd, def);
     devices::build_graphics(&mut cmd, def, ctx, config)?;
@@ -296,6 +312,16 @@ pub fn build_with_config(
     }
     devices::build_memballoon(&mut cmd, def)?;
     devices::build_rngs(&mut cmd, def, ctx, config)?;
+    if def
+        .features
+        .as_ref()
+        .and_then(|features| features.vmcoreinfo.as_ref())
+        .and_then(|vmcoreinfo| vmcoreinfo.state)
+        .is_some_and(|state| state.is_on())
+    {
+        device(&mut cmd, Props::new().str("driver", "vmcoreinfo"));
+    }
+    build_launch_security(&mut cmd, def, ctx);
     if let Some(qemu) = &def.qemu {
         for arg in &qemu.args {
             cmd.arg(arg.clone());
@@ -313,14 +339,126 @@ pub fn build_with_config(
     Ok(cmd)
 }
 
+/// `-compat`: how QEMU treats deprecated interfaces (the driver's `deprecation_behavior`,
+/// or the domain's `<qemu:deprecation>`), for QEMU 6.0 and later.
+fn build_compat(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps, config: &DriverConfig) {
+    let behavior = def
+        .qemu
+        .as_ref()
+        .and_then(|qemu| qemu.deprecation_behavior.as_deref())
+        .unwrap_or(&config.deprecation_behavior);
+    let input = match behavior {
+        "omit" => None,
+        "reject" => Some("reject"),
+        "crash" => Some("crash"),
+        _ => return,
+    };
+    if caps.version < 6_000_000 {
+        return;
+    }
+    cmd.opt(
+        "-compat",
+        Props::new()
+            .str("deprecated-output", "hide")
+            .opt_str("deprecated-input", input)
+            .to_json(),
+    );
+}
+
+/// The SEV guest object a `<launchSecurity type='sev'>` asks for (its certificate and
+/// session files are written to the domain directory).
+fn build_launch_security(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) {
+    use virt_xml::domain::enums::LaunchSecurityType;
+    let Some(security) = &def.launch_security else {
+        return;
+    };
+    let props = match security.security_type {
+        Some(LaunchSecurityType::Sev) => Props::new()
+            .str("qom-type", "sev-guest")
+            .str("id", "lsec0")
+            .uint("cbitpos", security.cbitpos.unwrap_or(0).into())
+            .uint(
+                "reduced-phys-bits",
+                security.reduced_phys_bits.unwrap_or(0).into(),
+            )
+            .uint("policy", security.policy.map_or(0, |policy| policy.0))
+            .opt_str(
+                "dh-cert-file",
+                security
+                    .dh_cert
+                    .as_ref()
+                    .map(|_| format!("{}/dh_cert.base64", ctx.domain_dir)),
+            )
+            .opt_str(
+                "session-file",
+                security
+                    .session
+                    .as_ref()
+                    .map(|_| format!("{}/session.base64", ctx.domain_dir)),
+            )
+            .opt_bool(
+                "kernel-hashes",
+                security.kernel_hashes.map(|hashes| hashes.is_yes()),
+            ),
+        Some(LaunchSecurityType::S390Pv) => Props::new()
+            .str("qom-type", "s390-pv-guest")
+            .str("id", "lsec0"),
+        None => return,
+    };
+    cmd.opt("-object", props.to_json());
+}
+
 /// QEMU's option syntax doubles commas inside values.
 pub fn escape_option(value: &str) -> String {
     value.replace(',', ",,")
 }
 
-/// `-device` with a JSON object.
-pub fn device(cmd: &mut CommandLine, props: Props) {
+/// `-device` with a JSON object (after the domain's `<qemu:device>` overrides of its id).
+pub fn device(cmd: &mut CommandLine, mut props: Props) {
+    if let Some(id) = props.get_str("id").map(str::to_string) {
+        let overrides = cmd
+            .device_overrides
+            .iter()
+            .filter(|(alias, _)| *alias == id)
+            .flat_map(|(_, properties)| properties.iter().cloned())
+            .collect::<Vec<_>>();
+        for (name, value) in overrides {
+            props.remove(&name);
+            if let Some(value) = value {
+                props.push(&name, value);
+            }
+        }
+    }
     cmd.opt("-device", props.to_json());
+}
+
+/// The `<qemu:device>` frontend overrides of a definition, as typed properties.
+fn device_overrides(def: &Domain) -> Vec<command::DeviceOverride> {
+    use props::Prop;
+    let Some(qemu) = &def.qemu else {
+        return Vec::new();
+    };
+    qemu.overrides
+        .iter()
+        .map(|device| {
+            let properties = device
+                .frontend
+                .iter()
+                .map(|property| {
+                    let value = property.value.clone().unwrap_or_default();
+                    let typed = match property.property_type.as_str() {
+                        "signed" => value.parse().ok().map(Prop::Int),
+                        "unsigned" => value.parse().ok().map(Prop::UInt),
+                        "bool" | "boolean" => Some(Prop::Bool(value == "true")),
+                        "remove" => None,
+                        _ => Some(Prop::Str(value)),
+                    };
+                    (property.name.clone(), typed)
+                })
+                .collect();
+            (device.alias.clone(), properties)
+        })
+        .collect()
 }
 
 /// The address properties of a device, whatever its address type (libvirt's
