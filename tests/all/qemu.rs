@@ -699,6 +699,23 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         disk_head(&files.disk).contains("OVERLAY-TWO"),
         "the overlay's write reached the base image"
     );
+    // An external snapshot of the shut-off domain, and its deletion.
+    let ext = domain
+        .snapshot_create_xml(
+            "<domainsnapshot><name>ext3</name></domainsnapshot>",
+            virt_core::consts::domain_snapshot_create_flags::DISK_ONLY,
+        )
+        .expect("external snapshot of a shut-off domain");
+    let overlay = files.dir.join("root.ext3");
+    assert!(overlay.is_file(), "overlay {} created", overlay.display());
+    assert!(ext
+        .xml_desc(0)
+        .expect("snapshot xml")
+        .contains("<state>shutoff</state>"));
+    assert!(domain.xml_desc(0).expect("xml").contains("root.ext3"));
+    ext.delete(0).expect("delete the offline external snapshot");
+    assert!(!overlay.exists(), "overlay {} removed", overlay.display());
+    assert!(!domain.xml_desc(0).expect("xml").contains("root.ext3"));
 
     // Agent shutdown.
     let ready = files.count("RVIRT-READY");

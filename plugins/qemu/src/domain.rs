@@ -443,6 +443,18 @@ pub fn set_autostart(dom: &DomainRef, autostart: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Writes a changed persistent definition: the config file and the domain's record.
+pub fn store_config(loaded: &Loaded, def: &Domain, layout: &SpaceLayout) -> Result<(), Error> {
+    let xml = inactive_xml(def);
+    files::write(&layout.config_file(&loaded.record.name), xml.as_bytes())?;
+    // The record as this call last wrote it, which may be newer than `loaded`.
+    let mut record = records::get_json::<records::DomainRecord>(records::DOMAIN, loaded.uuid())
+        .unwrap_or_else(|| loaded.record.clone());
+    record.config_xml = Some(xml);
+    records::put_json(records::DOMAIN, loaded.uuid(), &record);
+    Ok(())
+}
+
 /// The live definition as another QEMU may start it (libvirt's `VIR_DOMAIN_XML_MIGRATABLE`):
 /// paths the driver generated under this run's directory (guest agent and other channel
 /// sockets) are dropped, so the next start generates its own.

@@ -19,7 +19,7 @@ use crate::error::{check_flags, invalid_arg, invalid_operation, qemu_error, unsu
 use crate::lifecycle::{self, job_name};
 use crate::qemu_events::Expectation;
 use crate::qmp::Monitor;
-use crate::records::{self, LiveRecord};
+use crate::records::LiveRecord;
 use crate::space::SpaceLayout;
 
 /// How long a detach waits for the guest to let the device go (libvirt waits 5 s).
@@ -145,7 +145,7 @@ pub fn attach(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
             }
         }
         let (def, _) = domain::parse_for_qemu(&def.to_xml(), &layout)?;
-        save_config(&loaded, &def, &layout)?;
+        domain::store_config(&loaded, &def, &layout)?;
     }
     if affect_live {
         let (loaded, mut live) = lifecycle::running(dom)?;
@@ -165,15 +165,6 @@ pub fn attach(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
             vec![TypedParam::new("devAlias", TypedValue::String(alias)).into()],
         )));
     }
-    Ok(())
-}
-
-fn save_config(loaded: &Loaded, def: &Domain, layout: &SpaceLayout) -> Result<(), Error> {
-    let xml = domain::inactive_xml(def);
-    files::write(&layout.config_file(&loaded.record.name), xml.as_bytes())?;
-    let mut record = loaded.record.clone();
-    record.config_xml = Some(xml);
-    records::put_json(records::DOMAIN, loaded.uuid(), &record);
     Ok(())
 }
 
@@ -532,7 +523,7 @@ fn detach_matching(
                 ))
             }
         }
-        save_config(&loaded, &def, &layout)?;
+        domain::store_config(&loaded, &def, &layout)?;
     }
     if affect_live {
         let (loaded, mut live) = lifecycle::running(dom)?;
@@ -634,7 +625,7 @@ pub fn update(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
         let config_xml = loaded.record.config_xml.clone().unwrap_or_default();
         let mut def = Domain::parse(&config_xml).map_err(Error::from)?;
         replace_in_def(&mut def, &device)?;
-        save_config(&loaded, &def, &layout)?;
+        domain::store_config(&loaded, &def, &layout)?;
     }
     if affect_live {
         let (loaded, mut live) = lifecycle::running(dom)?;

@@ -17,7 +17,7 @@ use crate::error::qemu_error;
 use crate::lifecycle;
 use crate::qemu_events::Expectation;
 use crate::qmp::{Event, Monitor};
-use crate::records::{self, LiveRecord};
+use crate::records::LiveRecord;
 use crate::snapshots::Helper;
 use crate::space::SpaceLayout;
 
@@ -341,14 +341,7 @@ fn forget_in_config(loaded: &Loaded, overlays: &[Overlay]) -> Result<(), Error> 
             changed |= drop_from_def(&mut def, overlay);
         }
         if changed {
-            let xml = domain::inactive_xml(&def);
-            files::write(&layout.config_file(&loaded.record.name), xml.as_bytes())?;
-            if let Some(mut record) =
-                records::get_json::<records::DomainRecord>(records::DOMAIN, loaded.uuid())
-            {
-                record.config_xml = Some(xml);
-                records::put_json(records::DOMAIN, loaded.uuid(), &record);
-            }
+            domain::store_config(loaded, &def, &layout)?;
         }
     }
     crate::snapshots::rewrite_each(loaded, |snapshot| {

@@ -242,9 +242,16 @@ pub fn create(dom: &DomainRef, xml: &str, flags: u32) -> Result<String, Error> {
                     .any(|disk| disk.snapshot == Some(SnapshotLocation::External))
             });
     let parent = loaded.record.current_snapshot.clone();
-    let (state_name, def_xml, internal) = if disk_only {
-        let (loaded, mut live) = lifecycle::running(dom)
-            .map_err(|_| qemu_error(ErrorNumber::OPERATION_UNSUPPORTED, "external disk snapshots of inactive domains need qemu-img, which this driver cannot run"))?;
+    let (state_name, def_xml, internal) = if disk_only && !loaded.is_active() {
+        let (disks, def) = create_external_offline(&loaded, &snapshot, &name)?;
+        snapshot.disks = Some(SnapshotDisks { disks });
+        snapshot.memory = Some(SnapshotMemory {
+            snapshot: Some(SnapshotLocation::No),
+            file: None,
+        });
+        (SnapshotState::Shutoff, def.to_xml(), false)
+    } else if disk_only {
+        let (loaded, mut live) = lifecycle::running(dom)?;
         let disks = create_external(&loaded, &mut live, &snapshot, &name)?;
         snapshot.disks = Some(SnapshotDisks { disks });
         snapshot.memory = Some(SnapshotMemory {
@@ -506,14 +513,23 @@ fn delete_internal_offline(def: &Domain, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Puts a qcow2 overlay on each disk the snapshot covers and switches the guest to it.
-fn create_external(
-    loaded: &Loaded,
-    live: &mut LiveRecord,
+/// One overlay an external snapshot puts on a disk.
+struct PlannedOverlay {
+    /// The disk's index in the definition.
+    index: usize,
+    target: String,
+    /// The image the overlay goes on (its backing file).
+    current: String,
+    overlay: String,
+}
+
+/// The disks an external snapshot covers and their overlays' files (`<file>.<name>` unless
+/// the snapshot names one), refusing what libvirt refuses.
+fn plan_external(
+    def: &Domain,
     snapshot: &DomainSnapshot,
     name: &str,
-) -> Result<Vec<SnapshotDisk>, Error> {
-    let mut def = domain::live_def(live)?;
+) -> Result<Vec<PlannedOverlay>, Error> {
     let requested = snapshot
         .disks
         .as_ref()
@@ -561,14 +577,133 @@ fn create_external(
         if files::stat(&overlay)?.is_some() {
             return Err(invalid_operation(format!("external snapshot file for disk {target} already exists and is not a block device: {overlay}")));
         }
-        plan.push((index, target, current, overlay));
+        plan.push(PlannedOverlay {
+            index,
+            target,
+            current,
+            overlay,
+        });
     }
     if plan.is_empty() {
         return Err(invalid_operation("nothing selected for snapshot"));
     }
+    Ok(plan)
+}
+
+/// The disk now writes to `overlay`, with its former image as backing store.
+fn point_at_overlay(disk: &mut Disk, overlay: &str, format: StorageFormat) {
+    let old_source = disk.source.clone();
+    let old_type = disk.disk_type;
+    let old_backing = disk.backing_store.take();
+    disk.backing_store = Some(virt_xml::domain::BackingStore {
+        storage_type: old_type.or(Some(StorageType::File)),
+        index: None,
+        format: Some(virt_xml::domain::disk::StorageFormatElement {
+            format_type: Some(format),
+            metadata_cache: None,
+        }),
+        source: old_source,
+        backing_store: old_backing.map(Box::new),
+    });
+    disk.source = Some(virt_xml::domain::DiskSource {
+        file: Some(overlay.to_string()),
+        ..Default::default()
+    });
+    disk.disk_type = Some(StorageType::File);
+    disk.driver.get_or_insert_with(Default::default).format = Some(StorageFormat::Qcow2);
+}
+
+/// The snapshot's `<disk>` for an overlay.
+fn external_snapshot_disk(target: &str, overlay: &str) -> SnapshotDisk {
+    SnapshotDisk {
+        name: Some(target.to_string()),
+        snapshot: Some(SnapshotLocation::External),
+        storage_type: Some(StorageType::File),
+        driver: Some(virt_xml::snapshot::SnapshotDiskDriver {
+            format: Some("qcow2".into()),
+            metadata_cache: None,
+        }),
+        source: Some(virt_xml::domain::DiskSource {
+            file: Some(overlay.to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn disk_format(disk: &Disk) -> StorageFormat {
+    disk.driver
+        .as_ref()
+        .and_then(|driver| driver.format)
+        .unwrap_or(StorageFormat::Raw)
+}
+
+/// Creates a qcow2 overlay file backed by `current` (of `format`, `size` bytes) through
+/// `monitor`'s QEMU, which is left with the overlay's file node `storage` open.
+fn create_overlay_image(
+    monitor: &mut Monitor,
+    overlay: &str,
+    storage: &str,
+    current: &str,
+    format: StorageFormat,
+    size: u64,
+) -> Result<(), Error> {
+    let suffix = crate::util::unique_suffix();
+    qmp::run_job(
+        monitor,
+        "blockdev-create",
+        json!({"options": {"driver": "file", "filename": overlay, "size": 0}}),
+        &format!("ovl-file-{suffix}"),
+        60_000,
+    )?;
+    monitor.run("blockdev-add", json!({"driver": "file", "filename": overlay, "node-name": storage, "auto-read-only": true, "discard": "unmap"}))?;
+    qmp::run_job(
+        monitor,
+        "blockdev-create",
+        json!({"options": {"driver": "qcow2", "file": storage, "size": size, "backing-file": current, "backing-fmt": format.as_str()}}),
+        &format!("ovl-{suffix}"),
+        60_000,
+    )
+}
+
+/// The virtual size of an open block node.
+fn node_size(monitor: &mut Monitor, node: &str) -> Result<u64, Error> {
+    Ok(monitor
+        .run("query-named-block-nodes", json!({"flat": true}))?
+        .as_array()
+        .and_then(|nodes| {
+            nodes
+                .iter()
+                .find(|entry| entry.get("node-name").and_then(Value::as_str) == Some(node))
+                .cloned()
+        })
+        .and_then(|entry| {
+            entry
+                .get("image")
+                .and_then(|image| image.get("virtual-size"))
+                .and_then(Value::as_u64)
+        })
+        .unwrap_or(0))
+}
+
+/// Puts a qcow2 overlay on each disk the snapshot covers and switches the guest to it.
+fn create_external(
+    loaded: &Loaded,
+    live: &mut LiveRecord,
+    snapshot: &DomainSnapshot,
+    name: &str,
+) -> Result<Vec<SnapshotDisk>, Error> {
+    let mut def = domain::live_def(live)?;
+    let plan = plan_external(&def, snapshot, name)?;
     let mut disks = Vec::new();
     lifecycle::with_monitor(loaded, live, Expectation::default(), |monitor, live| {
-        for (index, target, current, overlay) in &plan {
+        for PlannedOverlay {
+            index,
+            target,
+            current,
+            overlay,
+        } in &plan
+        {
             let alias = def.devices.disks[*index]
                 .info
                 .alias_name()
@@ -581,47 +716,12 @@ fn create_external(
                 .map(|(_, nodes)| nodes.clone())
                 .unwrap_or_default();
             let old_top = disk_argv::top_node(&old_nodes).unwrap_or_default();
-            let format = def.devices.disks[*index]
-                .driver
-                .as_ref()
-                .and_then(|driver| driver.format)
-                .unwrap_or(StorageFormat::Raw);
+            let format = disk_format(&def.devices.disks[*index]);
             let number = live.next_node_index;
             let storage = format!("libvirt-{number}-storage");
             let top = format!("libvirt-{number}-format");
-            let suffix = crate::util::unique_suffix();
-            qmp::run_job(
-                monitor,
-                "blockdev-create",
-                json!({"options": {"driver": "file", "filename": overlay, "size": 0}}),
-                &format!("ovl-file-{suffix}"),
-                60_000,
-            )?;
-            monitor.run("blockdev-add", json!({"driver": "file", "filename": overlay, "node-name": storage, "auto-read-only": true, "discard": "unmap"}))?;
-            let size = monitor
-                .run("query-named-block-nodes", json!({"flat": true}))?
-                .as_array()
-                .and_then(|nodes| {
-                    nodes
-                        .iter()
-                        .find(|node| {
-                            node.get("node-name").and_then(Value::as_str) == Some(old_top.as_str())
-                        })
-                        .cloned()
-                })
-                .and_then(|node| {
-                    node.get("image")
-                        .and_then(|image| image.get("virtual-size"))
-                        .and_then(Value::as_u64)
-                })
-                .unwrap_or(0);
-            qmp::run_job(
-                monitor,
-                "blockdev-create",
-                json!({"options": {"driver": "qcow2", "file": storage, "size": size, "backing-file": current, "backing-fmt": format.as_str()}}),
-                &format!("ovl-{suffix}"),
-                60_000,
-            )?;
+            let size = node_size(monitor, &old_top)?;
+            create_overlay_image(monitor, overlay, &storage, current, format, size)?;
             monitor.run("blockdev-add", json!({"node-name": top, "read-only": false, "driver": "qcow2", "file": storage, "backing": Value::Null}))?;
             monitor.run(
                 "blockdev-snapshot",
@@ -631,40 +731,8 @@ fn create_external(
             if let Some(entry) = live.disk_nodes.iter_mut().find(|(name, _)| *name == alias) {
                 entry.1.insert(0, number);
             }
-            let disk = &mut def.devices.disks[*index];
-            let old_source = disk.source.clone();
-            let old_type = disk.disk_type;
-            let old_backing = disk.backing_store.take();
-            disk.backing_store = Some(virt_xml::domain::BackingStore {
-                storage_type: old_type.or(Some(StorageType::File)),
-                index: None,
-                format: Some(virt_xml::domain::disk::StorageFormatElement {
-                    format_type: Some(format),
-                    metadata_cache: None,
-                }),
-                source: old_source,
-                backing_store: old_backing.map(Box::new),
-            });
-            disk.source = Some(virt_xml::domain::DiskSource {
-                file: Some(overlay.clone()),
-                ..Default::default()
-            });
-            disk.disk_type = Some(StorageType::File);
-            disk.driver.get_or_insert_with(Default::default).format = Some(StorageFormat::Qcow2);
-            disks.push(SnapshotDisk {
-                name: Some(target.clone()),
-                snapshot: Some(SnapshotLocation::External),
-                storage_type: Some(StorageType::File),
-                driver: Some(virt_xml::snapshot::SnapshotDiskDriver {
-                    format: Some("qcow2".into()),
-                    metadata_cache: None,
-                }),
-                source: Some(virt_xml::domain::DiskSource {
-                    file: Some(overlay.clone()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
+            point_at_overlay(&mut def.devices.disks[*index], overlay, format);
+            disks.push(external_snapshot_disk(target, overlay));
         }
         live.xml = def.to_xml();
         Ok(())
@@ -672,29 +740,87 @@ fn create_external(
     // The persistent definition follows the overlays, as libvirt's does.
     if let Some(config) = loaded.record.config_xml.clone() {
         let mut config_def = Domain::parse(&config).map_err(Error::from)?;
-        for (index, target, _, overlay) in &plan {
+        for planned in &plan {
             if let Some(disk) = config_def
                 .devices
                 .disks
                 .iter_mut()
-                .find(|disk| disk.target_dev() == Some(target.as_str()))
+                .find(|disk| disk.target_dev() == Some(planned.target.as_str()))
             {
-                *disk = def.devices.disks[*index].clone();
+                *disk = def.devices.disks[planned.index].clone();
                 disk.info.alias = None;
-                let _ = overlay;
             }
         }
-        let layout = SpaceLayout::current()?;
-        let xml = domain::inactive_xml(&config_def);
-        files::write(&layout.config_file(&loaded.record.name), xml.as_bytes())?;
-        if let Some(mut record) =
-            records::get_json::<records::DomainRecord>(records::DOMAIN, loaded.uuid())
-        {
-            record.config_xml = Some(xml);
-            records::put_json(records::DOMAIN, loaded.uuid(), &record);
-        }
+        domain::store_config(loaded, &config_def, &SpaceLayout::current()?)?;
     }
     Ok(disks)
+}
+
+/// Puts a qcow2 overlay on each disk of a shut-off domain (created by a helper QEMU, as
+/// libvirt has qemu-img create them) and points the persistent definition at them.
+fn create_external_offline(
+    loaded: &Loaded,
+    snapshot: &DomainSnapshot,
+    name: &str,
+) -> Result<(Vec<SnapshotDisk>, Domain), Error> {
+    let xml = loaded.record.config_xml.clone().unwrap_or_default();
+    let mut def = Domain::parse(&xml).map_err(Error::from)?;
+    let plan = plan_external(&def, snapshot, name)?;
+    let mut helper = Helper::start(
+        def.devices
+            .emulator
+            .as_deref()
+            .unwrap_or("/usr/bin/qemu-system-x86_64"),
+    )?;
+    let mut created: Vec<String> = Vec::new();
+    let result = (|| {
+        let mut disks = Vec::new();
+        for (number, planned) in plan.iter().enumerate() {
+            let format = disk_format(&def.devices.disks[planned.index]);
+            let base = format!("base{number}");
+            helper.monitor.run(
+                "blockdev-add",
+                json!({"driver": "file", "filename": planned.current,
+                       "node-name": format!("{base}-file"), "read-only": true}),
+            )?;
+            let mut props = json!({"driver": format.as_str(), "file": format!("{base}-file"),
+                                   "node-name": base, "read-only": true});
+            if format == StorageFormat::Qcow2 {
+                // Only the size matters; the image's own backing chain stays closed.
+                props["backing"] = Value::Null;
+            }
+            helper.monitor.run("blockdev-add", props)?;
+            let size = node_size(&mut helper.monitor, &base)?;
+            created.push(planned.overlay.clone());
+            create_overlay_image(
+                &mut helper.monitor,
+                &planned.overlay,
+                &format!("overlay{number}"),
+                &planned.current,
+                format,
+                size,
+            )?;
+            point_at_overlay(
+                &mut def.devices.disks[planned.index],
+                &planned.overlay,
+                format,
+            );
+            disks.push(external_snapshot_disk(&planned.target, &planned.overlay));
+        }
+        Ok::<_, Error>(disks)
+    })();
+    drop(helper);
+    let disks = match result {
+        Ok(disks) => disks,
+        Err(error) => {
+            for overlay in &created {
+                let _ = files::remove(overlay);
+            }
+            return Err(error);
+        }
+    };
+    domain::store_config(loaded, &def, &SpaceLayout::current()?)?;
+    Ok((disks, def))
 }
 
 /// `virDomainListAllSnapshots` names.
