@@ -13,7 +13,8 @@
 //! QEMU listening sockets and files as descriptors it opened (`fd=1729`, `/dev/fdset/N` with
 //! `-add-fd`), the plugin names the paths; both sides are rewritten to the same placeholders
 //! (libvirt too names the sockets of vhost-user NICs and disks and of TPMs; it opens a
-//! passed-through TPM and its cancel file, the plugin names them).
+//! passed-through TPM and its cancel file, the plugin names them; it opens /dev/vhost-vsock
+//! and /dev/vhost-scsi and passes `vhostfd`, QEMU opens them itself for the plugin).
 //! A file libvirt opened is truncated or appended to by libvirt (as `append` asks) and QEMU
 //! always appends to the descriptor (`append=on`, `logappend=on`), while QEMU opens the named
 //! path itself as the definition's `append` says: the `append`/`logappend` words of a
@@ -286,6 +287,9 @@ fn normalize_libvirt(words: &[String]) -> Vec<String> {
 }
 
 fn replace_fdset(word: &str) -> String {
+    // libvirt opens /dev/vhost-vsock and /dev/vhost-scsi and passes them; QEMU opens them
+    // itself for the plugin.
+    let word = &drop_vhostfd(word);
     let mut out = String::new();
     for (index, part) in word.split(',').enumerate() {
         if index > 0 {
@@ -374,6 +378,23 @@ fn drop_fd_append(words: Vec<String>) -> Vec<String> {
         );
     }
     out
+}
+
+/// `{"driver":"vhost-...","vhostfd":"N",...}` without its descriptor.
+fn drop_vhostfd(word: &str) -> String {
+    if !word.starts_with("{\"driver\":\"vhost-") {
+        return word.to_string();
+    }
+    match word.find(",\"vhostfd\":\"") {
+        Some(start) => {
+            let value_start = start + ",\"vhostfd\":\"".len();
+            match word[value_start..].find('"') {
+                Some(end) => format!("{}{}", &word[..start], &word[value_start + end + 1..]),
+                None => word.to_string(),
+            }
+        }
+        None => word.to_string(),
+    }
 }
 
 /// The newest `caps_X.Y.Z.x86_64.xml`.

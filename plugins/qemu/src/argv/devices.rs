@@ -1279,6 +1279,19 @@ pub fn build_hostdevs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
                 }
                 address_props(props.opt_uint("bootindex", boot), &hostdev.info, def)
             }
+            (Some("scsi_host"), _) if source.protocol.as_deref() == Some("vhost") => {
+                // QEMU opens /dev/vhost-scsi itself when no descriptor is passed.
+                let driver = match hostdev.model.as_deref() {
+                    Some("virtio-transitional") => "vhost-scsi-pci-transitional",
+                    Some("virtio-non-transitional") => "vhost-scsi-pci-non-transitional",
+                    _ => "vhost-scsi-pci",
+                };
+                let props = Props::new()
+                    .str("driver", driver)
+                    .str("wwpn", source.wwpn.clone().unwrap_or_default())
+                    .str("id", alias);
+                address_props(props, &hostdev.info, def)
+            }
             (kind, _) => {
                 return Err(unsupported_config(format!(
                     "host device type '{}' is not supported by this driver",
@@ -1288,5 +1301,33 @@ pub fn build_hostdevs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
         };
         device(cmd, props);
     }
+    Ok(())
+}
+
+/// The vsock device (`vhost-vsock-pci`, QEMU opening /dev/vhost-vsock itself). Its context
+/// id must be given: picking a free one needs a host probe this driver does not make.
+pub fn build_vsock(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    let Some(vsock) = &def.devices.vsock else {
+        return Ok(());
+    };
+    let cid = vsock
+        .cid
+        .as_ref()
+        .and_then(|cid| cid.address)
+        .ok_or_else(|| {
+            unsupported_config("a vsock needs a fixed guest CID (automatic CIDs are not supported)")
+        })?;
+    let driver = match vsock.model {
+        Some(VsockModel::VirtioTransitional) => "vhost-vsock-pci-transitional",
+        Some(VsockModel::VirtioNonTransitional) => "vhost-vsock-pci-non-transitional",
+        _ => "vhost-vsock-pci",
+    };
+    let props = virtio_options(
+        Props::new().str("driver", driver),
+        vsock.driver.as_ref().map(|driver| &driver.virtio),
+    )
+    .str("id", alias_of(&vsock.info))
+    .uint("guest-cid", cid.into());
+    device(cmd, address_props(props, &vsock.info, def));
     Ok(())
 }
