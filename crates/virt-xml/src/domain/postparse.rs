@@ -65,6 +65,7 @@ impl Domain {
         self.post_parse_graphics()?;
         self.post_parse_cpu();
         self.post_parse_thread_scheds()?;
+        self.post_parse_numatune()?;
         self.post_parse_usb_companions();
         self.sort_controllers();
         self.post_parse_disks();

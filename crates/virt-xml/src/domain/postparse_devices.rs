@@ -547,6 +547,75 @@ impl Domain {
         }
     }
 
+    /// `<numatune>` as libvirt reads it: node sets written canonically, memory `strict`
+    /// unless told otherwise, placement `static` with a node set and `auto` without one
+    /// (or when the vCPUs are placed automatically), and vCPUs placed automatically when
+    /// their memory is and nothing pins them.
+    pub(crate) fn post_parse_numatune(&mut self) -> Result<()> {
+        use crate::domain::cpu::{Numatune, NumatuneMemory};
+        let vcpu_placement_static = self
+            .vcpu
+            .as_ref()
+            .and_then(|vcpu| vcpu.placement)
+            .is_none_or(|placement| placement == CpuPlacement::Static);
+        let canonical = |text: &str| format_id_set(&parse_id_set(text));
+        let memory_given = self.numatune.as_ref().and_then(|n| n.memory.clone());
+        let memory = match memory_given {
+            Some(memory) => {
+                let nodeset = memory.nodeset.as_deref().map(canonical);
+                if memory.mode.is_none() && memory.placement.is_none() && nodeset.is_none() {
+                    None
+                } else {
+                    let placement = match memory.placement.as_deref() {
+                        Some("static") | Some("auto") => memory.placement.clone(),
+                        _ if nodeset.is_some() || vcpu_placement_static => Some("static".into()),
+                        _ => Some("auto".into()),
+                    };
+                    if placement.as_deref() == Some("static") && nodeset.is_none() {
+                        return Err(unsupported(
+                            "nodeset for NUMA memory tuning must be set if 'placement' is 'static'",
+                        ));
+                    }
+                    let auto = placement.as_deref() == Some("auto");
+                    Some(NumatuneMemory {
+                        mode: Some(memory.mode.unwrap_or_else(|| "strict".into())),
+                        nodeset: if auto { None } else { nodeset },
+                        placement: if auto { placement } else { None },
+                    })
+                }
+            }
+            None if !vcpu_placement_static => Some(NumatuneMemory {
+                mode: Some("strict".into()),
+                nodeset: None,
+                placement: Some("auto".into()),
+            }),
+            None => None,
+        };
+        let placement_auto = memory
+            .as_ref()
+            .is_some_and(|memory| memory.placement.as_deref() == Some("auto"));
+        if memory.is_some() || self.numatune.is_some() {
+            let numatune = self.numatune.get_or_insert_with(Numatune::default);
+            numatune.memory = memory;
+            for memnode in &mut numatune.memnodes {
+                if let Some(nodeset) = memnode.nodeset.as_mut() {
+                    *nodeset = canonical(nodeset);
+                }
+                memnode.mode.get_or_insert_with(|| "strict".into());
+            }
+        }
+        let pinned = self.vcpu.as_ref().is_some_and(|vcpu| vcpu.cpuset.is_some())
+            || self.cputune.as_ref().is_some_and(|cputune| {
+                !cputune.vcpupins.is_empty()
+                    || cputune.emulatorpin.is_some()
+                    || !cputune.iothreadpins.is_empty()
+            });
+        if placement_auto && !pinned {
+            self.vcpu.get_or_insert_with(Default::default).placement = Some(CpuPlacement::Auto);
+        }
+        Ok(())
+    }
+
     /// `<vcpusched>` and `<iothreadsched>` hold one thread each once libvirt has read them,
     /// in thread order; a real-time policy needs a priority, and no thread is scheduled
     /// twice.
@@ -816,6 +885,51 @@ impl Domain {
                 slot: next_slot,
             });
         }
+        let devices = &mut self.devices;
+        for info in devices
+            .disks
+            .iter_mut()
+            .map(|disk| &mut disk.info)
+            .chain(devices.interfaces.iter_mut().map(|iface| &mut iface.info))
+            .chain(devices.hostdevs.iter_mut().map(|hostdev| &mut hostdev.info))
+            .chain(
+                devices
+                    .redirdevs
+                    .iter_mut()
+                    .map(|redirdev| &mut redirdev.info),
+            )
+        {
+            if let Some(loadparm) = info.boot.as_mut().and_then(|boot| boot.loadparm.as_mut()) {
+                loadparm.make_ascii_uppercase();
+            }
+        }
+        for iface in &mut devices.interfaces {
+            if let Some(model) = iface.model.as_mut().and_then(|model| model.value.as_mut()) {
+                if let Some(known) = NET_MODELS
+                    .iter()
+                    .find(|known| known.eq_ignore_ascii_case(model))
+                {
+                    *model = (*known).to_string();
+                }
+            }
+        }
+        for fs in &mut devices.filesystems {
+            for mode in [&mut fs.fmode, &mut fs.dmode] {
+                if let Some(bits) = mode
+                    .as_deref()
+                    .and_then(|text| u32::from_str_radix(text, 8).ok())
+                {
+                    *mode = (bits != 0).then(|| format!("{bits:04o}"));
+                }
+            }
+        }
+        for rng in &mut devices.rngs {
+            if let Some(backend) = rng.backend.as_mut() {
+                if backend.model == Some(RngBackend::Random) && backend.path.is_none() {
+                    backend.path = Some("/dev/random".into());
+                }
+            }
+        }
         for shmem in &mut self.devices.shmems {
             let model = shmem.model.get_or_insert_with(TypeAttr::default);
             model.value.get_or_insert_with(|| "ivshmem".into());
@@ -981,6 +1095,53 @@ fn round_up_power_of_two(value: u32) -> u32 {
     } else {
         value.checked_next_power_of_two().unwrap_or(value)
     }
+}
+
+/// The NIC models libvirt knows by name (`virDomainNetModel`); a model matching one of
+/// them in another case is stored in this spelling.
+const NET_MODELS: &[&str] = &[
+    "netfront",
+    "rtl8139",
+    "virtio",
+    "e1000",
+    "e1000e",
+    "virtio-transitional",
+    "virtio-non-transitional",
+    "usb-net",
+    "spapr-vlan",
+    "lan9118",
+    "scm91c111",
+    "vlance",
+    "vmxnet",
+    "vmxnet2",
+    "vmxnet3",
+    "Am79C970A",
+    "Am79C973",
+    "82540EM",
+    "82545EM",
+    "82543GC",
+];
+
+/// A set of ids as libvirt writes a bitmap (`virBitmapFormat`): ascending ranges,
+/// `0-3,5`.
+pub(crate) fn format_id_set(ids: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut idx = 0;
+    while idx < ids.len() {
+        let start = ids[idx];
+        let mut end = start;
+        while idx + 1 < ids.len() && ids[idx + 1] == end + 1 {
+            idx += 1;
+            end = ids[idx];
+        }
+        parts.push(if end > start {
+            format!("{start}-{end}")
+        } else {
+            start.to_string()
+        });
+        idx += 1;
+    }
+    parts.join(",")
 }
 
 #[cfg(test)]
