@@ -894,9 +894,20 @@ fn build_spice(
     Ok(())
 }
 
-fn video_props(def: &Domain, video: &Video, primary: bool) -> Result<Option<Props>, Error> {
+fn video_props(
+    def: &Domain,
+    caps: &QemuCaps,
+    video: &Video,
+    primary: bool,
+) -> Result<Option<Props>, Error> {
     let model = video.model.clone().unwrap_or_default();
     let kind = model.model_type.unwrap_or(VideoModel::Vga);
+    let accel3d = model
+        .acceleration
+        .as_ref()
+        .and_then(|acceleration| acceleration.accel3d)
+        .is_some_and(|accel3d| accel3d.is_yes());
+    let has = |device: &str| caps.devices.is_empty() || caps.has_device(device);
     let driver = match (kind, primary) {
         (VideoModel::None, _) => return Ok(None),
         (VideoModel::Vga, _) => "VGA",
@@ -904,7 +915,13 @@ fn video_props(def: &Domain, video: &Video, primary: bool) -> Result<Option<Prop
         (VideoModel::Vmvga, _) => "vmware-svga",
         (VideoModel::Qxl, true) => "qxl-vga",
         (VideoModel::Qxl, false) => "qxl",
+        (VideoModel::Virtio, true)
+            if chipset(def) != Chipset::Other && accel3d && has("virtio-vga-gl") =>
+        {
+            "virtio-vga-gl"
+        }
         (VideoModel::Virtio, true) if chipset(def) != Chipset::Other => "virtio-vga",
+        (VideoModel::Virtio, _) if accel3d && has("virtio-gpu-gl-pci") => "virtio-gpu-gl-pci",
         (VideoModel::Virtio, _) => "virtio-gpu-pci",
         (VideoModel::Bochs, _) => "bochs-display",
         (VideoModel::Ramfb, _) => "ramfb",
@@ -956,9 +973,9 @@ fn video_props(def: &Domain, video: &Video, primary: bool) -> Result<Option<Prop
 }
 
 /// One `-device` per video card, the primary first.
-pub fn build_videos(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+pub fn build_videos(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
     for (index, video) in def.devices.videos.iter().enumerate() {
-        if let Some(props) = video_props(def, video, index == 0)? {
+        if let Some(props) = video_props(def, caps, video, index == 0)? {
             device(cmd, props);
         }
     }

@@ -303,7 +303,7 @@ pub fn build_with_config(
     devices::build_inputs(&mut cmd, def)?;
     devices::build_audio(&mut cmd, def);
     devices::build_graphics(&mut cmd, def, ctx, config)?;
-    devices::build_videos(&mut cmd, def)?;
+    devices::build_videos(&mut cmd, def, caps)?;
     devices::build_sounds(&mut cmd, def)?;
     devices::build_watchdog(&mut cmd, def)?;
     devices::build_hostdevs(&mut cmd, def)?;
