@@ -243,6 +243,18 @@ fn harness_config(case: &str) -> DriverConfig {
             config.spice_sasl_dir = Some("/root/.sasl2".into());
         }
         "graphics-spice-auto-socket-cfg" => config.spice_auto_unix_socket = true,
+        "audio-default-sdl" => {
+            config.host_audio_driver = Some("sdl".into());
+            config.sdl_audio_driver = Some("esd".into());
+        }
+        "audio-default-vnc" => {
+            config.host_audio_driver = Some("alsa".into());
+            config.vnc_allow_host_audio = true;
+        }
+        "audio-default-nographics" => {
+            config.host_audio_driver = Some("alsa".into());
+            config.nographics_allow_host_audio = true;
+        }
         "graphics-vnc-auto-socket-cfg" => config.vnc_auto_unix_socket = true,
         "graphics-vnc-sasl" | "graphics-vnc-tls" | "graphics-vnc-tls-secret" => {
             config.vnc_sasl = true;

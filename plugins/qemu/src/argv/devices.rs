@@ -400,14 +400,43 @@ pub fn build_inputs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
 }
 
 /// `-audiodev`: the domain's `<audio>` backends, or the implicit `none` backend libvirt adds.
-pub fn build_audio(cmd: &mut CommandLine, def: &Domain) {
+pub fn build_audio(cmd: &mut CommandLine, def: &Domain, config: &DriverConfig) {
     if def.devices.audios.is_empty() {
-        let spice = def
-            .devices
-            .graphics
-            .iter()
-            .any(|graphics| graphics.graphics_type == Some(GraphicsType::Spice));
-        let driver = if spice { "spice" } else { "none" };
+        // libvirt's default backend: none, or SPICE's, or the host's (QEMU_AUDIO_DRV of the
+        // daemon) for displays allowed to use host audio; nothing when that is unset.
+        let mut backend = Some("none".to_string());
+        let mut host_audio = false;
+        for graphics in &def.devices.graphics {
+            match graphics.graphics_type {
+                Some(GraphicsType::Vnc) => {
+                    host_audio = config.vnc_allow_host_audio;
+                    backend = Some("none".into());
+                }
+                Some(GraphicsType::Spice) => {
+                    host_audio = false;
+                    backend = Some("spice".into());
+                }
+                Some(GraphicsType::Sdl) => host_audio = true,
+                _ => {}
+            }
+        }
+        if def.devices.graphics.is_empty() {
+            host_audio = config.nographics_allow_host_audio;
+        }
+        if host_audio {
+            backend = config.host_audio_driver.clone();
+        }
+        let Some(backend) = backend else { return };
+        let driver = match backend.as_str() {
+            "pulseaudio" => "pa".to_string(),
+            "file" => "wav".to_string(),
+            other => other.to_string(),
+        };
+        if driver == "sdl" {
+            if let Some(sdl) = &config.sdl_audio_driver {
+                cmd.env("SDL_AUDIODRIVER", sdl.clone());
+            }
+        }
         cmd.opt(
             "-audiodev",
             Props::new()

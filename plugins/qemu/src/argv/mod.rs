@@ -82,6 +82,15 @@ pub struct DriverConfig {
     pub hugetlbfs: Vec<HugetlbfsMount>,
     /// `memory_backing_dir`: file-backed guest RAM goes to `<dir>/<short name>/<alias>`.
     pub memory_backing_dir: String,
+    /// `vnc_allow_host_audio`, `nographics_allow_host_audio`: such domains without an
+    /// `<audio>` use the host's audio backend, [`DriverConfig::host_audio_driver`].
+    pub vnc_allow_host_audio: bool,
+    pub nographics_allow_host_audio: bool,
+    /// The host's audio backend (libvirt takes it from the daemon's `QEMU_AUDIO_DRV`); without
+    /// one, domains allowed host audio get no audio backend.
+    pub host_audio_driver: Option<String>,
+    /// The SDL audio driver (the daemon's `SDL_AUDIODRIVER`).
+    pub sdl_audio_driver: Option<String>,
     /// `deprecation_behavior`: `none`, `omit`, `reject` or `crash` (`-compat`).
     pub deprecation_behavior: String,
     /// `nvram_dir`: where a pflash firmware's variables live (`<dir>/<name>_VARS.fd`) when
@@ -123,6 +132,10 @@ impl Default for DriverConfig {
             memory_backing_dir: "/var/lib/libvirt/qemu/ram".into(),
             nvram_dir: "/var/lib/libvirt/qemu/nvram".into(),
             deprecation_behavior: "none".into(),
+            vnc_allow_host_audio: false,
+            nographics_allow_host_audio: false,
+            host_audio_driver: None,
+            sdl_audio_driver: None,
             vnc_listen: "127.0.0.1".into(),
             vnc_auto_unix_socket: false,
             vnc_tls: false,
@@ -301,7 +314,7 @@ pub fn build_with_config(
     chardev::build_consoles(&mut cmd, def, ctx, config)?;
     chardev::build_tpms(&mut cmd, def, ctx)?;
     devices::build_inputs(&mut cmd, def)?;
-    devices::build_audio(&mut cmd, def);
+    devices::build_audio(&mut cmd, def, config);
     devices::build_graphics(&mut cmd, def, ctx, config)?;
     devices::build_videos(&mut cmd, def, caps)?;
     devices::build_sounds(&mut cmd, def)?;
