@@ -25,7 +25,7 @@ GLOB is relative to --testdata (default: 'qemuxml2argvdata/[a-c]*.xml' and
     --only KIND         print only inputs of one kind (differ, refused-by-libvirt, ...)
 
 Generated values are normalised on both sides before comparing: a UUID the input does not
-give, MAC addresses the input does not give.
+give, a VM generation ID the input asks to generate, MAC addresses the input does not give.
 """
 
 import argparse
@@ -68,6 +68,8 @@ def as_test_domain(xml):
 def normalise(desc, source):
     if not re.search(r"<uuid>", source):
         desc = re.sub(r"<uuid>[^<]*</uuid>", "<uuid>GENERATED</uuid>", desc)
+    if re.search(r"<genid\s*/>", source):
+        desc = re.sub(r"<genid>[^<]*</genid>", "<genid>GENERATED</genid>", desc)
     given = {m.lower() for m in re.findall(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}", source)}
 
     def mac(match):

@@ -59,6 +59,9 @@ impl Domain {
     pub fn post_parse_with(&mut self, driver: &dyn PostParseDriver) -> Result<()> {
         self.adopt_sysinfo_uuid();
         self.ensure_uuid();
+        if self.genid == Some(None) {
+            self.genid = Some(Some(Uuid::new_v4()));
+        }
         // What libvirt's parser checks and fills in while reading the definition.
         self.check_resctrl()?;
         self.post_parse_chardevs()?;

@@ -847,6 +847,31 @@ impl Domain {
                 {
                     with_lun(&mut source.name);
                 }
+                // virStorageSourceNetworkAssignDefaultPorts
+                let default_port = match source.protocol {
+                    Some(NetProtocol::Http) => 80,
+                    Some(NetProtocol::Https) => 443,
+                    Some(NetProtocol::Ftp) => 21,
+                    Some(NetProtocol::Ftps) => 990,
+                    Some(NetProtocol::Tftp) => 69,
+                    Some(NetProtocol::Sheepdog) => 7000,
+                    Some(NetProtocol::Nbd) => 10809,
+                    Some(NetProtocol::Ssh) => 22,
+                    Some(NetProtocol::Iscsi) => 3260,
+                    Some(NetProtocol::Gluster) => 24007,
+                    Some(NetProtocol::Vxhs) => 9999,
+                    _ => 0,
+                };
+                if disk.disk_type == Some(StorageType::Network) && default_port != 0 {
+                    for host in &mut source.hosts {
+                        let tcp = host
+                            .transport
+                            .is_none_or(|transport| transport == HostTransport::Tcp);
+                        if tcp && host.port.unwrap_or(0) == 0 {
+                            host.port = Some(default_port);
+                        }
+                    }
+                }
             }
         }
         for hostdev in &mut self.devices.hostdevs {
