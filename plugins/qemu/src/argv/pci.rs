@@ -29,6 +29,8 @@ pub enum Connect {
     Pcie,
     /// A conventional PCI device: a PCI bridge slot on Q35.
     Pci,
+    /// A device that must sit on the root bus itself (virtio-iommu).
+    Integrated,
 }
 
 fn pci_address(bus: u32, slot: u32, function: u32) -> PciAddress {
@@ -95,7 +97,12 @@ fn walk_devices(
         }
     }
     for fs in &mut devices.filesystems {
-        visit(&mut fs.info, Connect::Pcie)?;
+        let connect = if fs.model.as_deref() == Some("virtio-transitional") {
+            Connect::Pci
+        } else {
+            Connect::Pcie
+        };
+        visit(&mut fs.info, connect)?;
     }
     for net in &mut devices.interfaces {
         if net.interface_type == Some(InterfaceType::Hostdev) {
@@ -181,7 +188,12 @@ fn walk_devices(
         let is_pci = matches!(kind, Some("pci" | "scsi_host"))
             || kind == Some("mdev") && hostdev.model.as_deref() == Some("vfio-pci");
         if is_pci && !matches!(hostdev.info.address, Some(Address::Unassigned)) {
-            visit(&mut hostdev.info, Connect::Pcie)?;
+            let connect = if hostdev.model.as_deref() == Some("virtio-transitional") {
+                Connect::Pci
+            } else {
+                Connect::Pcie
+            };
+            visit(&mut hostdev.info, connect)?;
         }
     }
     if let Some(balloon) = devices.memballoon.as_mut() {
@@ -230,11 +242,16 @@ fn walk_devices(
     }
     if let Some(iommu) = devices.iommu.as_mut() {
         if iommu.model == Some(IommuModel::Virtio) {
-            visit(&mut iommu.info, Connect::Pcie)?;
+            visit(&mut iommu.info, Connect::Integrated)?;
         }
     }
     if let Some(vsock) = devices.vsock.as_mut() {
-        visit(&mut vsock.info, Connect::Pcie)?;
+        let connect = if vsock.model == Some(VsockModel::VirtioTransitional) {
+            Connect::Pci
+        } else {
+            Connect::Pcie
+        };
+        visit(&mut vsock.info, connect)?;
     }
     for memory in &mut devices.memories {
         if matches!(
@@ -436,6 +453,7 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
     let mut used = UsedSlots::default();
     collect_existing(def, &mut used);
     reserve_ich9(def, &mut used)?;
+    assign_q35_pci_controllers(def, &mut used)?;
 
     // The buses the domain already has: explicit root ports (one device each) and bridges.
     let max_index = def
@@ -479,6 +497,7 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
             return Ok(());
         }
         match connect {
+            Connect::Integrated => {}
             Connect::Pcie => {
                 if free_ports > 0 {
                     free_ports -= 1;
@@ -546,6 +565,7 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
             return Ok(());
         }
         let address = match connect {
+            Connect::Integrated => used.free_slot(0, 1, 31).map(|slot| pci_address(0, slot, 0)),
             Connect::Pcie => root_ports
                 .iter()
                 .find(|bus| !used.bus_in_use(**bus))
@@ -560,6 +580,86 @@ fn assign_q35(def: &mut Domain) -> Result<(), Error> {
         info.address = Some(Address::Pci(address));
         Ok(())
     })
+}
+
+/// PCI controllers the definition lists without an address, by index, each where its model
+/// plugs in: root ports packed on `pcie.0`, the DMI-to-PCI bridge at its usual 0x1e, switch
+/// upstream ports and PCIe-to-PCI bridges behind a free root port, downstream ports on an
+/// upstream port, PCI bridges on a PCI bus.
+fn assign_q35_pci_controllers(def: &mut Domain, used: &mut UsedSlots) -> Result<(), Error> {
+    let mut order: Vec<usize> = (0..def.devices.controllers.len())
+        .filter(|position| {
+            let controller = &def.devices.controllers[*position];
+            controller.controller_type == Some(ControllerType::Pci)
+                && controller.info.address.is_none()
+                && !matches!(
+                    controller.model.as_deref(),
+                    Some("pci-root" | "pcie-root") | None
+                )
+        })
+        .collect();
+    order.sort_by_key(|position| def.devices.controllers[*position].index.unwrap_or(0));
+    let buses_of = |def: &Domain, models: &[&str]| -> Vec<(u32, u32)> {
+        let mut buses: Vec<(u32, u32)> = def
+            .devices
+            .controllers
+            .iter()
+            .filter(|controller| {
+                controller.controller_type == Some(ControllerType::Pci)
+                    && controller.info.address.is_some()
+                    && models.contains(&controller.model.as_deref().unwrap_or(""))
+            })
+            .map(|controller| {
+                let min_slot = match controller.model.as_deref() {
+                    Some("dmi-to-pci-bridge" | "pcie-switch-upstream-port") => 0,
+                    _ => 1,
+                };
+                (controller.index.unwrap_or(0), min_slot)
+            })
+            .collect();
+        buses.sort();
+        buses
+    };
+    for position in order {
+        let model = def.devices.controllers[position]
+            .model
+            .clone()
+            .unwrap_or_default();
+        let address = match model.as_str() {
+            "pcie-root-port" => Some(next_root_port_address(used)?),
+            "dmi-to-pci-bridge" if !used.slot_in_use(0, 0x1e) => Some(pci_address(0, 0x1e, 0)),
+            "dmi-to-pci-bridge" | "pci-expander-bus" | "pcie-expander-bus" => {
+                used.free_slot(0, 1, 31).map(|slot| pci_address(0, slot, 0))
+            }
+            "pcie-switch-upstream-port" | "pcie-to-pci-bridge" => {
+                buses_of(def, &["pcie-root-port", "pcie-switch-downstream-port"])
+                    .into_iter()
+                    .find(|(bus, _)| !used.bus_in_use(*bus))
+                    .map(|(bus, _)| pci_address(bus, 0, 0))
+            }
+            "pcie-switch-downstream-port" => buses_of(def, &["pcie-switch-upstream-port"])
+                .into_iter()
+                .find_map(|(bus, _)| {
+                    used.free_slot(bus, 0, 31)
+                        .map(|slot| pci_address(bus, slot, 0))
+                }),
+            "pci-bridge" => buses_of(
+                def,
+                &["dmi-to-pci-bridge", "pcie-to-pci-bridge", "pci-bridge"],
+            )
+            .into_iter()
+            .find_map(|(bus, min_slot)| {
+                used.free_slot(bus, min_slot, 31)
+                    .map(|slot| pci_address(bus, slot, 0))
+            }),
+            _ => None,
+        };
+        if let Some(address) = address {
+            used.reserve(&address);
+            def.devices.controllers[position].info.address = Some(Address::Pci(address));
+        }
+    }
+    Ok(())
 }
 
 /// The next function for a root port on `pcie.0`: functions of one slot first.
@@ -595,7 +695,8 @@ fn fill_pci_controller_targets(def: &mut Domain) {
         }
         let index = controller.index.unwrap_or(0) as i32;
         match controller.model.as_deref() {
-            Some("pcie-root-port" | "pcie-switch-downstream-port") => {
+            Some(model @ ("pcie-root-port" | "pcie-switch-downstream-port")) => {
+                let root_port = model == "pcie-root-port";
                 let target = controller
                     .target
                     .get_or_insert_with(ControllerTarget::default);
@@ -604,7 +705,14 @@ fn fill_pci_controller_targets(def: &mut Domain) {
                 }
                 if target.port.is_none() {
                     if let Some(Address::Pci(address)) = &controller.info.address {
-                        target.port = Some(Hex(u64::from(address.slot * 8 + address.function)));
+                        // A root port is numbered by slot and function, a downstream port by
+                        // its slot on the switch.
+                        let port = if root_port {
+                            address.slot * 8 + address.function
+                        } else {
+                            address.slot
+                        };
+                        target.port = Some(Hex(u64::from(port)));
                     }
                 }
             }
@@ -668,4 +776,63 @@ fn reserve_ich9(def: &mut Domain, used: &mut UsedSlots) -> Result<(), Error> {
         })
         .collect();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q35_with(devices: &str) -> Domain {
+        let xml = format!(
+            "<domain type='qemu'><name>t</name><memory>65536</memory>\
+             <os><type arch='x86_64' machine='q35'>hvm</type></os>\
+             <devices>{devices}</devices></domain>"
+        );
+        let mut def = Domain::parse(&xml).expect("test domain parses");
+        assign_pci_addresses(&mut def).expect("addresses assigned");
+        def
+    }
+
+    fn pci_of(def: &Domain, model: &str) -> Vec<(u32, u32, u32)> {
+        def.devices
+            .controllers
+            .iter()
+            .filter(|controller| controller.model.as_deref() == Some(model))
+            .filter_map(|controller| match &controller.info.address {
+                Some(Address::Pci(address)) => Some((address.bus, address.slot, address.function)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn q35_controllers_without_addresses_go_where_their_model_plugs_in() {
+        let def = q35_with(
+            "<controller type='pci' index='0' model='pcie-root'/>\
+             <controller type='pci' index='1' model='dmi-to-pci-bridge'/>\
+             <controller type='pci' index='2' model='pci-bridge'/>\
+             <controller type='pci' index='3' model='pcie-root-port'/>\
+             <controller type='pci' index='4' model='pcie-root-port'/>\
+             <controller type='pci' index='5' model='pcie-switch-upstream-port'/>\
+             <controller type='pci' index='6' model='pcie-switch-downstream-port'/>",
+        );
+        assert_eq!(pci_of(&def, "dmi-to-pci-bridge"), vec![(0, 0x1e, 0)]);
+        assert_eq!(pci_of(&def, "pci-bridge"), vec![(1, 0, 0)]);
+        assert_eq!(pci_of(&def, "pcie-root-port"), vec![(0, 1, 0), (0, 1, 1)]);
+        assert_eq!(pci_of(&def, "pcie-switch-upstream-port"), vec![(3, 0, 0)]);
+        assert_eq!(pci_of(&def, "pcie-switch-downstream-port"), vec![(5, 0, 0)]);
+    }
+
+    #[test]
+    fn virtio_iommu_sits_on_the_root_bus() {
+        let def =
+            q35_with("<controller type='pci' index='0' model='pcie-root'/><iommu model='virtio'/>");
+        let address = def
+            .devices
+            .iommu
+            .as_ref()
+            .and_then(|iommu| iommu.info.address.clone());
+        assert_eq!(address, Some(Address::Pci(pci_address(0, 1, 0))));
+        assert!(pci_of(&def, "pcie-root-port").is_empty());
+    }
 }
