@@ -32,12 +32,21 @@ pub fn build_controllers(
         ControllerType::VirtioSerial,
     ];
     for kind in order {
-        for controller in def
+        // Within a type, by index, a USB master before its companions (the order libvirt's
+        // parser keeps controllers in).
+        let mut controllers: Vec<&Controller> = def
             .devices
             .controllers
             .iter()
             .filter(|controller| controller.controller_type == Some(kind))
-        {
+            .collect();
+        controllers.sort_by_key(|controller| {
+            (
+                controller.index.unwrap_or(0),
+                controller.info.master.is_some(),
+            )
+        });
+        for controller in controllers {
             if let Some(props) = controller_props(def, controller, caps)? {
                 device(cmd, props);
             }
@@ -156,27 +165,25 @@ pub fn controller_props(
                     props = props.uint("p2", ports as u64).uint("p3", ports as u64);
                 }
             }
-            if let Some(master) = controller
-                .info
-                .master
-                .as_ref()
-                .and_then(|master| master.startport)
-            {
+            if let Some(master) = controller.info.master.as_ref() {
+                // A companion controller shares its master's bus and has no id of its own.
+                let master_alias = def
+                    .devices
+                    .controllers
+                    .iter()
+                    .find(|other| {
+                        other.controller_type == Some(ControllerType::Usb)
+                            && other.index.unwrap_or(0) == index
+                            && other.info.master.is_none()
+                    })
+                    .and_then(|other| other.info.alias_name().map(str::to_string))
+                    .unwrap_or_else(|| alias.clone());
                 props = props
-                    .str(
-                        "masterbus",
-                        format!(
-                            "usb{}.0",
-                            if index == 0 {
-                                String::new()
-                            } else {
-                                index.to_string()
-                            }
-                        ),
-                    )
-                    .uint("firstport", master.into());
+                    .str("masterbus", format!("{master_alias}.0"))
+                    .int("firstport", master.startport.unwrap_or(0).into());
+            } else {
+                props = props.str("id", alias);
             }
-            props = props.str("id", alias);
             pci_address_props(props, &controller.info, def)
         }
         Some(ControllerType::Scsi) => {
