@@ -86,7 +86,8 @@ pub fn chardev_value(
                 }
             };
             let mut value = format!("socket,id={id},path={}", escape_option(&socket_path));
-            if source.mode.as_deref() == Some("bind") {
+            // A socket without a path is one the driver makes, and listens on.
+            if source.mode.as_deref() == Some("bind") || source.path.is_none() {
                 value.push_str(",server=on,wait=off");
             }
             value

@@ -811,6 +811,12 @@ fn build_spice(
         value.push_str("port=0,");
         insecure = true;
     } else {
+        if port.is_none() && tls_port.is_none() {
+            // libvirt reserves free host ports for autoport; SPICE cannot pick its own.
+            return Err(unsupported_config(
+                "SPICE with autoport needs host ports reserved for it, which this driver cannot do; give a port or a socket",
+            ));
+        }
         if let Some(port) = port {
             value.push_str(&format!("port={port},"));
             insecure = true;
