@@ -33,6 +33,10 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
     let Some(source) = disk.source.clone() else {
         return Vec::new();
     };
+    // A vhost-user disk is served by another process: QEMU has no block nodes for it.
+    if disk.disk_type == Some(StorageType::Vhostuser) {
+        return Vec::new();
+    }
     if source.path().is_none() && source.protocol.is_none() {
         return Vec::new();
     }
@@ -588,7 +592,8 @@ pub fn device_props(
             if let Some(event_idx) = driver.and_then(|driver| driver.event_idx) {
                 props = props.bool("event_idx", event_idx.is_on());
             }
-            if disk.device == Some(DiskDevice::Lun) {
+            if disk.device == Some(DiskDevice::Lun) && disk.disk_type != Some(StorageType::Vhostuser)
+            {
                 // SCSI commands pass through to the LUN.
                 props = props.bool("scsi", true);
             }
@@ -628,7 +633,9 @@ pub fn device_props(
     if disk.shareable {
         props = props.bool("share-rw", true);
     }
-    if let Some(drive) = drive {
+    if let Some((chardev, _)) = vhost_user_chardev(disk) {
+        props = props.str("chardev", chardev);
+    } else if let Some(drive) = drive {
         props = props.str("drive", drive);
     }
     props = props.str("id", alias);
@@ -691,11 +698,36 @@ pub fn device_props(
 }
 
 fn virtio_blk_driver(disk: &Disk) -> &'static str {
-    match disk.model {
-        Some(DiskModel::VirtioTransitional) => "virtio-blk-pci-transitional",
-        Some(DiskModel::VirtioNonTransitional) => "virtio-blk-pci-non-transitional",
-        _ => "virtio-blk-pci",
+    let vhost_user = disk.disk_type == Some(StorageType::Vhostuser);
+    match (disk.model, vhost_user) {
+        (Some(DiskModel::VirtioTransitional), false) => "virtio-blk-pci-transitional",
+        (Some(DiskModel::VirtioNonTransitional), false) => "virtio-blk-pci-non-transitional",
+        (_, false) => "virtio-blk-pci",
+        (Some(DiskModel::VirtioTransitional), true) => "vhost-user-blk-pci-transitional",
+        (Some(DiskModel::VirtioNonTransitional), true) => "vhost-user-blk-pci-non-transitional",
+        (_, true) => "vhost-user-blk-pci",
     }
+}
+
+/// The chardev of a vhost-user disk (`chr-vu-<alias>`), when the disk is one.
+pub fn vhost_user_chardev(disk: &Disk) -> Option<(String, String)> {
+    if disk.disk_type != Some(StorageType::Vhostuser) {
+        return None;
+    }
+    let alias = super::alias_of(&disk.info);
+    let source = disk.source.clone().unwrap_or_default();
+    let mut value = format!(
+        "socket,id=chr-vu-{alias},path={}",
+        super::escape_option(source.path.as_deref().unwrap_or(""))
+    );
+    if let Some(reconnect) = source
+        .reconnect
+        .as_ref()
+        .filter(|reconnect| reconnect.enabled.is_some_and(|enabled| enabled.is_yes()))
+    {
+        value.push_str(&format!(",reconnect={}", reconnect.timeout.unwrap_or(0)));
+    }
+    Some((format!("chr-vu-{alias}"), value))
 }
 
 /// The virtio options every virtio device takes (`iommu_platform`, `ats`, `packed`,
@@ -932,6 +964,9 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
         let nodes = &numbers[index];
         for object in blockdev_objects(disk, nodes)? {
             cmd.opt("-blockdev", object.to_json());
+        }
+        if let Some((_, chardev)) = vhost_user_chardev(disk) {
+            cmd.opt("-chardev", chardev);
         }
         let mut drive = if disk_layers(disk).is_empty() {
             None
