@@ -281,9 +281,42 @@ pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Erro
             .as_ref()
             .and_then(|driver| driver.driver_type.as_deref());
         if driver_type == Some("virtiofs") {
-            return Err(unsupported_config(
-                "virtiofs filesystems need virtiofsd, which this driver does not start",
-            ));
+            // A virtiofsd started by someone else, listening on the source socket.
+            let Some(socket) = fs.source.as_ref().and_then(|source| source.socket.clone())
+            else {
+                return Err(unsupported_config(
+                    "virtiofs filesystems need virtiofsd, which this driver does not start; \
+                     give the socket of a running one",
+                ));
+            };
+            let chardev = format!("chr-vu-{alias}");
+            cmd.opt(
+                "-chardev",
+                format!("socket,id={chardev},path={}", escape_option(&socket)),
+            );
+            let props = virtio_options(
+                Props::new().str("driver", "vhost-user-fs-pci"),
+                fs.driver.as_ref().map(|driver| &driver.virtio),
+            )
+            .str("id", alias.clone())
+            .str("chardev", chardev)
+            .opt_uint(
+                "queue-size",
+                fs.driver
+                    .as_ref()
+                    .and_then(|driver| driver.queue)
+                    .filter(|queue| *queue > 0),
+            )
+            .str(
+                "tag",
+                fs.target
+                    .as_ref()
+                    .and_then(|target| target.dir.clone())
+                    .unwrap_or_default(),
+            )
+            .opt_uint("bootindex", fs.info.boot_order().map(u64::from));
+            device(cmd, address_props(props, &fs.info, def));
+            continue;
         }
         let source = fs
             .source
