@@ -282,8 +282,7 @@ pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Erro
             .and_then(|driver| driver.driver_type.as_deref());
         if driver_type == Some("virtiofs") {
             // A virtiofsd started by someone else, listening on the source socket.
-            let Some(socket) = fs.source.as_ref().and_then(|source| source.socket.clone())
-            else {
+            let Some(socket) = fs.source.as_ref().and_then(|source| source.socket.clone()) else {
                 return Err(unsupported_config(
                     "virtiofs filesystems need virtiofsd, which this driver does not start; \
                      give the socket of a running one",
@@ -446,19 +445,28 @@ pub fn build_audio(cmd: &mut CommandLine, def: &Domain, config: &DriverConfig) {
         // daemon) for displays allowed to use host audio; nothing when that is unset.
         let mut backend = Some("none".to_string());
         let mut host_audio = false;
+        let mut add = def.devices.graphics.is_empty();
         for graphics in &def.devices.graphics {
             match graphics.graphics_type {
                 Some(GraphicsType::Vnc) => {
                     host_audio = config.vnc_allow_host_audio;
                     backend = Some("none".into());
+                    add = true;
                 }
                 Some(GraphicsType::Spice) => {
                     host_audio = false;
                     backend = Some("spice".into());
+                    add = true;
                 }
-                Some(GraphicsType::Sdl) => host_audio = true,
+                Some(GraphicsType::Sdl) => {
+                    host_audio = true;
+                    add = true;
+                }
                 _ => {}
             }
+        }
+        if !add {
+            return;
         }
         if def.devices.graphics.is_empty() {
             host_audio = config.nographics_allow_host_audio;
@@ -756,7 +764,12 @@ pub fn build_graphics(
             Some(GraphicsType::Spice) => build_spice(cmd, graphics, ctx, config)?,
             Some(GraphicsType::EglHeadless) => {
                 let mut value = "egl-headless".to_string();
-                if let Some(node) = graphics.gl.as_ref().and_then(|gl| gl.rendernode.as_ref()) {
+                if let Some(node) = graphics
+                    .gl
+                    .as_ref()
+                    .and_then(|gl| gl.rendernode.as_ref())
+                    .or(config.default_rendernode.as_ref())
+                {
                     value.push_str(&format!(",rendernode={}", escape_option(node)));
                 }
                 cmd.opt("-display", value);
@@ -957,7 +970,11 @@ fn build_spice(
         .filter(|gl| gl.enable.is_some_and(|enable| enable.is_yes()))
     {
         value.push_str("gl=on,");
-        if let Some(node) = &gl.rendernode {
+        if let Some(node) = gl
+            .rendernode
+            .as_ref()
+            .or(config.default_rendernode.as_ref())
+        {
             value.push_str(&format!("rendernode={},", escape_option(node)));
         }
     }

@@ -592,7 +592,8 @@ pub fn device_props(
             if let Some(event_idx) = driver.and_then(|driver| driver.event_idx) {
                 props = props.bool("event_idx", event_idx.is_on());
             }
-            if disk.device == Some(DiskDevice::Lun) && disk.disk_type != Some(StorageType::Vhostuser)
+            if disk.device == Some(DiskDevice::Lun)
+                && disk.disk_type != Some(StorageType::Vhostuser)
             {
                 // SCSI commands pass through to the LUN.
                 props = props.bool("scsi", true);

@@ -91,6 +91,9 @@ pub struct DriverConfig {
     pub host_audio_driver: Option<String>,
     /// The SDL audio driver (the daemon's `SDL_AUDIODRIVER`).
     pub sdl_audio_driver: Option<String>,
+    /// The host's DRM render node for OpenGL displays that name none (libvirt asks the host
+    /// for its first one).
+    pub default_rendernode: Option<String>,
     /// `deprecation_behavior`: `none`, `omit`, `reject` or `crash` (`-compat`).
     pub deprecation_behavior: String,
     /// `nvram_dir`: where a pflash firmware's variables live (`<dir>/<name>_VARS.fd`) when
@@ -132,6 +135,7 @@ impl Default for DriverConfig {
             memory_backing_dir: "/var/lib/libvirt/qemu/ram".into(),
             nvram_dir: "/var/lib/libvirt/qemu/nvram".into(),
             deprecation_behavior: "none".into(),
+            default_rendernode: None,
             vnc_allow_host_audio: false,
             nographics_allow_host_audio: false,
             host_audio_driver: None,
