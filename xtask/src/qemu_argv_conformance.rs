@@ -14,7 +14,8 @@
 //! `-add-fd`), the plugin names the paths; both sides are rewritten to the same placeholders
 //! (libvirt too names the sockets of vhost-user NICs and disks and of TPMs; it opens a
 //! passed-through TPM and its cancel file, the plugin names them; it opens /dev/vhost-vsock
-//! and /dev/vhost-scsi and passes `vhostfd`, QEMU opens them itself for the plugin).
+//! and /dev/vhost-scsi and passes `vhostfd`, QEMU opens them itself for the plugin; the
+//! same for vDPA devices, which libvirt passes as `/dev/fdset/N`).
 //! A file libvirt opened is truncated or appended to by libvirt (as `append` asks) and QEMU
 //! always appends to the descriptor (`append=on`, `logappend=on`), while QEMU opens the named
 //! path itself as the definition's `append` says: the `append`/`logappend` words of a
@@ -165,6 +166,14 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
         if ours[index - 1] == "-vnc" {
             ours[index] = ours[index].replace(",to=99", "");
         }
+        if ours[index - 1] == "-netdev" && ours[index].starts_with("{\"type\":\"vhost-vdpa\"") {
+            if let Some(start) = ours[index].find("\"vhostdev\":\"") {
+                let value_start = start + "\"vhostdev\":\"".len();
+                if let Some(end) = ours[index][value_start..].find('"') {
+                    ours[index].replace_range(value_start..value_start + end, "<fd>");
+                }
+            }
+        }
         if ours[index - 1] == "-tpmdev" && ours[index].starts_with("passthrough,") {
             ours[index] = ours[index]
                 .split(',')
@@ -304,6 +313,9 @@ fn replace_fdset(word: &str) -> String {
     // libvirt opens /dev/vhost-vsock and /dev/vhost-scsi and passes them; QEMU opens them
     // itself for the plugin.
     let word = &drop_vhostfd(word);
+    if word.starts_with('{') {
+        return json_fdset(word);
+    }
     let mut out = String::new();
     for (index, part) in word.split(',').enumerate() {
         if index > 0 {
@@ -391,6 +403,21 @@ fn drop_fd_append(words: Vec<String>) -> Vec<String> {
                 .join(","),
         );
     }
+    out
+}
+
+/// A JSON word's `"/dev/fdset/N"` values as `"<fd>"`.
+fn json_fdset(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(start) = rest.find("\"/dev/fdset/") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find('"').map_or(after.len(), |end| end + 1);
+        out.push_str("\"<fd>\"");
+        rest = &after[end..];
+    }
+    out.push_str(rest);
     out
 }
 

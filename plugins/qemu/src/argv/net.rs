@@ -108,6 +108,13 @@ pub fn netdev_props_for(
             .str("type", "vhost-user")
             .str("chardev", format!("char{alias}")),
         InterfaceType::Null => Props::new().str("type", "hubport").uint("hubid", 0),
+        // QEMU opens the vDPA device itself.
+        InterfaceType::Vdpa => Props::new().str("type", "vhost-vdpa").str(
+            "vhostdev",
+            source
+                .and_then(|source| source.dev.clone())
+                .unwrap_or_default(),
+        ),
         other => {
             return Err(unsupported_config(format!(
                 "interface type '{}' is not supported by this driver",
@@ -122,7 +129,10 @@ pub fn netdev_props_for(
         .and_then(|driver| driver.queues)
         .filter(|queues| *queues > 1)
     {
-        if interface.interface_type == Some(InterfaceType::Vhostuser) {
+        if matches!(
+            interface.interface_type,
+            Some(InterfaceType::Vhostuser | InterfaceType::Vdpa)
+        ) {
             props = props.uint("queues", queues.into());
         }
     }

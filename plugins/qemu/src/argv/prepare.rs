@@ -354,7 +354,9 @@ fn apply_device_defaults(def: &mut Domain, caps: &QemuCaps) {
             .is_none()
             && interface.interface_type != Some(InterfaceType::Hostdev)
         {
-            let model = if caps.devices.is_empty() || caps.has_device("rtl8139") {
+            let model = if interface.interface_type == Some(InterfaceType::Vdpa) {
+                "virtio"
+            } else if caps.devices.is_empty() || caps.has_device("rtl8139") {
                 "rtl8139"
             } else {
                 "e1000"
