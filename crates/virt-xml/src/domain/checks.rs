@@ -307,6 +307,36 @@ impl Domain {
         d.iommu.iter().for_each(|x| visit(&x.info));
         d.vsock.iter().for_each(|x| visit(&x.info));
     }
+
+    /// Calls `visit` with the [`DeviceInfo`] of every device, mutably.
+    pub fn for_each_device_info_mut(&mut self, mut visit: impl FnMut(&mut DeviceInfo)) {
+        let d = &mut self.devices;
+        d.disks.iter_mut().for_each(|x| visit(&mut x.info));
+        d.controllers.iter_mut().for_each(|x| visit(&mut x.info));
+        d.filesystems.iter_mut().for_each(|x| visit(&mut x.info));
+        d.interfaces.iter_mut().for_each(|x| visit(&mut x.info));
+        d.smartcards.iter_mut().for_each(|x| visit(&mut x.info));
+        d.serials.iter_mut().for_each(|x| visit(&mut x.info));
+        d.parallels.iter_mut().for_each(|x| visit(&mut x.info));
+        d.consoles.iter_mut().for_each(|x| visit(&mut x.info));
+        d.channels.iter_mut().for_each(|x| visit(&mut x.info));
+        d.inputs.iter_mut().for_each(|x| visit(&mut x.info));
+        d.tpms.iter_mut().for_each(|x| visit(&mut x.info));
+        d.sounds.iter_mut().for_each(|x| visit(&mut x.info));
+        d.videos.iter_mut().for_each(|x| visit(&mut x.info));
+        d.hostdevs.iter_mut().for_each(|x| visit(&mut x.info));
+        d.redirdevs.iter_mut().for_each(|x| visit(&mut x.info));
+        d.hubs.iter_mut().for_each(|x| visit(&mut x.info));
+        d.watchdog.iter_mut().for_each(|x| visit(&mut x.info));
+        d.memballoon.iter_mut().for_each(|x| visit(&mut x.info));
+        d.rngs.iter_mut().for_each(|x| visit(&mut x.info));
+        d.nvram.iter_mut().for_each(|x| visit(&mut x.info));
+        d.panics.iter_mut().for_each(|x| visit(&mut x.info));
+        d.shmems.iter_mut().for_each(|x| visit(&mut x.info));
+        d.memories.iter_mut().for_each(|x| visit(&mut x.info));
+        d.iommu.iter_mut().for_each(|x| visit(&mut x.info));
+        d.vsock.iter_mut().for_each(|x| visit(&mut x.info));
+    }
 }
 
 fn check_device_seclabels(labels: &[DeviceSeclabel]) -> Result<()> {

@@ -64,6 +64,7 @@ impl Domain {
         }
         // What libvirt's parser checks and fills in while reading the definition.
         self.check_resctrl()?;
+        self.drop_live_state();
         self.post_parse_chardevs()?;
         self.post_parse_graphics()?;
         self.post_parse_cpu();

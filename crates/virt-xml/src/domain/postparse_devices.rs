@@ -818,6 +818,90 @@ impl Domain {
         self.devices.controllers = sorted;
     }
 
+    /// What a definition cannot carry because only a running domain has it, dropped as
+    /// libvirt's parser ignores it when reading a definition (`VIR_DOMAIN_DEF_PARSE_INACTIVE`):
+    /// device aliases other than user aliases (`ua-`), disk source and backing store
+    /// indexes, block job mirrors, network port ids, generated tap device names, channel
+    /// connection states, PTY paths, and security labels a dynamic label will choose.
+    pub(crate) fn drop_live_state(&mut self) {
+        fn drop_backing_indexes(store: &mut Option<Box<crate::domain::BackingStore>>) {
+            if let Some(store) = store {
+                store.index = None;
+                if let Some(source) = store.source.as_mut() {
+                    source.index = None;
+                }
+                drop_backing_indexes(&mut store.backing_store);
+            }
+        }
+        let devices = &mut self.devices;
+        for disk in &mut devices.disks {
+            if let Some(source) = disk.source.as_mut() {
+                source.index = None;
+            }
+            if let Some(store) = disk.backing_store.as_mut() {
+                store.index = None;
+                if let Some(source) = store.source.as_mut() {
+                    source.index = None;
+                }
+                drop_backing_indexes(&mut store.backing_store);
+            }
+            disk.mirror = None;
+        }
+        for iface in &mut devices.interfaces {
+            if iface.interface_type == Some(InterfaceType::Network) {
+                if let Some(source) = iface.source.as_mut() {
+                    source.portid = None;
+                }
+            }
+            if let Some(target) = iface.target.as_mut() {
+                let generated = target.dev.as_deref().is_some_and(|dev| {
+                    ["vnet", "macvtap", "macvlan"]
+                        .iter()
+                        .any(|prefix| dev.starts_with(prefix))
+                });
+                if generated && target.managed != Some(YesNo::No) {
+                    target.dev = None;
+                    if target.managed.is_none() {
+                        iface.target = None;
+                    }
+                }
+            }
+        }
+        for chr in devices
+            .serials
+            .iter_mut()
+            .chain(devices.parallels.iter_mut())
+            .chain(devices.consoles.iter_mut())
+            .chain(devices.channels.iter_mut())
+        {
+            if chr.chr_type == Some(ChrType::Pty) {
+                chr.tty = None;
+                for source in &mut chr.sources {
+                    source.path = None;
+                }
+                chr.sources.retain(|source| *source != ChrSource::default());
+            }
+            if let Some(target) = chr.target.as_mut() {
+                target.state = None;
+            }
+        }
+        for seclabel in &mut self.seclabels {
+            let kind = seclabel.label_type.as_deref();
+            if kind != Some("static") && kind != Some("none") {
+                seclabel.label = None;
+            }
+            seclabel.imagelabel = None;
+        }
+        self.for_each_device_info_mut(|info| {
+            let generated = info
+                .alias_name()
+                .is_some_and(|alias| !alias.starts_with("ua-"));
+            if generated {
+                info.alias = None;
+            }
+        });
+    }
+
     /// Per-device values libvirt always writes or normalises: a CD-ROM is read-only, a
     /// read-only disk's `snapshot='no'` goes without saying while a vhost-user disk cannot
     /// be snapshotted, an iSCSI target without a LUN is LUN 0, a host device says whether it
@@ -910,24 +994,12 @@ impl Domain {
                 slot: next_slot,
             });
         }
-        let devices = &mut self.devices;
-        for info in devices
-            .disks
-            .iter_mut()
-            .map(|disk| &mut disk.info)
-            .chain(devices.interfaces.iter_mut().map(|iface| &mut iface.info))
-            .chain(devices.hostdevs.iter_mut().map(|hostdev| &mut hostdev.info))
-            .chain(
-                devices
-                    .redirdevs
-                    .iter_mut()
-                    .map(|redirdev| &mut redirdev.info),
-            )
-        {
+        self.for_each_device_info_mut(|info| {
             if let Some(loadparm) = info.boot.as_mut().and_then(|boot| boot.loadparm.as_mut()) {
                 loadparm.make_ascii_uppercase();
             }
-        }
+        });
+        let devices = &mut self.devices;
         for iface in &mut devices.interfaces {
             if let Some(model) = iface.model.as_mut().and_then(|model| model.value.as_mut()) {
                 if let Some(known) = NET_MODELS
