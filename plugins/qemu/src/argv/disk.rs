@@ -85,6 +85,56 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
     layers
 }
 
+/// An SD card: QEMU only has `-drive if=sd` for it.
+fn sd_drive(disk: &Disk) -> String {
+    let mut value = String::new();
+    let layers = disk_layers(disk);
+    if let Some(layer) = layers.first() {
+        let path = layer
+            .source
+            .file
+            .clone()
+            .or_else(|| layer.source.dev.clone())
+            .unwrap_or_default();
+        value.push_str(&format!(
+            "file={},format={},",
+            super::escape_option(&path),
+            layer.format.unwrap_or(StorageFormat::Raw).as_str()
+        ));
+    }
+    let index = disk
+        .target_dev()
+        .and_then(super::prepare::disk_name_index)
+        .unwrap_or(0);
+    value.push_str(&format!("if=sd,index={index}"));
+    if disk.readonly {
+        value.push_str(",readonly=on");
+    }
+    if !layers.is_empty() {
+        let driver = disk.driver.as_ref();
+        if let Some(cache) = driver.and_then(|driver| driver.cache) {
+            value.push_str(&format!(",cache={}", cache.as_str()));
+        }
+        if let Some(cor) = driver.and_then(|driver| driver.copy_on_read) {
+            value.push_str(if cor.is_on() {
+                ",copy-on-read=on"
+            } else {
+                ",copy-on-read=off"
+            });
+        }
+        if let Some(discard) = driver.and_then(|driver| driver.discard) {
+            value.push_str(&format!(",discard={}", discard.as_str()));
+        }
+        if let Some(detect) = driver.and_then(|driver| driver.detect_zeroes) {
+            value.push_str(&format!(",detect-zeroes={}", detect.as_str()));
+        }
+        if let Some(io) = driver.and_then(|driver| driver.io) {
+            value.push_str(&format!(",aio={}", io.as_str()));
+        }
+    }
+    value
+}
+
 /// Whether the firmware is loaded as pflash (and named on `-machine`).
 pub fn has_pflash(def: &Domain) -> bool {
     def.os
@@ -189,6 +239,10 @@ pub fn number_nodes(def: &Domain) -> Vec<Vec<u32>> {
     let mut next = 1;
     let mut numbers = vec![Vec::new(); def.devices.disks.len()];
     for (index, disk) in def.devices.disks.iter().enumerate().rev() {
+        // SD cards are legacy drives without block nodes.
+        if disk.target_bus() == Some(DiskBus::Sd) {
+            continue;
+        }
         // A drive without media still takes a number.
         let layers = disk_layers(disk).len().max(1) as u32;
         numbers[index] = (next..next + layers).collect();
@@ -962,6 +1016,10 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
         }
     }
     for (index, disk) in def.devices.disks.iter().enumerate() {
+        if disk.target_bus() == Some(DiskBus::Sd) {
+            cmd.opt("-drive", sd_drive(disk));
+            continue;
+        }
         let nodes = &numbers[index];
         for object in blockdev_objects(disk, nodes)? {
             cmd.opt("-blockdev", object.to_json());
