@@ -667,7 +667,11 @@ fn vnc_listen(
                 None => auto_socket(),
             },
             Some(GraphicsListenType::None) => VncListen::None,
-            _ => address(listen.address.as_ref().or(graphics.listen.as_ref())),
+            _ => match listen.address.as_ref().or(graphics.listen.as_ref()) {
+                // No address: the auto socket when configured, else the configured address.
+                None if config.vnc_auto_unix_socket => auto_socket(),
+                listen_address => address(listen_address),
+            },
         },
         None => match &graphics.socket {
             Some(path) if generated(path) => address(None),
