@@ -360,7 +360,10 @@ fn check_device_info(info: &DeviceInfo) -> Result<()> {
         if loadparm.is_empty() || loadparm.len() > 8 {
             return Err(error(
                 ErrorNumber::INTERNAL_ERROR,
-                format!("loadparm value '{loadparm}' must be between 1 and 8 characters"),
+                format!(
+                    "loadparm value '{}' must be between 1 and 8 characters",
+                    loadparm.to_ascii_uppercase()
+                ),
             ));
         }
         if !loadparm
@@ -369,7 +372,10 @@ fn check_device_info(info: &DeviceInfo) -> Result<()> {
         {
             return Err(error(
                 ErrorNumber::INTERNAL_ERROR,
-                format!("invalid loadparm value '{loadparm}', expecting chars in set of [a-zA-Z0-9.] and blank spaces"),
+                format!(
+                    "invalid loadparm value '{}', expecting chars in set of [a-zA-Z0-9.] and blank spaces",
+                    loadparm.to_ascii_uppercase()
+                ),
             ));
         }
     }

@@ -68,6 +68,7 @@ impl Domain {
         self.post_parse_chardevs()?;
         self.post_parse_graphics()?;
         self.post_parse_cpu();
+        self.post_parse_iothreads();
         self.post_parse_thread_scheds()?;
         self.post_parse_numatune()?;
         self.post_parse_usb_companions();

@@ -616,6 +616,33 @@ impl Domain {
         Ok(())
     }
 
+    /// `<iothreadids>` naming fewer threads than `<iothreads>` counts are completed with the
+    /// lowest free ids (`virDomainIOThreadIDDefArrayInit`); with no ids given, none are
+    /// written.
+    pub(crate) fn post_parse_iothreads(&mut self) {
+        let Some(ids) = self.iothreadids.as_mut() else {
+            return;
+        };
+        if ids.iothreads.is_empty() {
+            return;
+        }
+        let wanted = self.iothreads.unwrap_or(0) as usize;
+        let mut candidate = 1;
+        while ids.iothreads.len() < wanted {
+            while ids
+                .iothreads
+                .iter()
+                .any(|thread| thread.id == Some(candidate))
+            {
+                candidate += 1;
+            }
+            ids.iothreads.push(crate::domain::general::IothreadId {
+                id: Some(candidate),
+                ..Default::default()
+            });
+        }
+    }
+
     /// `<vcpusched>` and `<iothreadsched>` hold one thread each once libvirt has read them,
     /// in thread order; a real-time policy needs a priority, and no thread is scheduled
     /// twice.
@@ -885,6 +912,35 @@ impl Domain {
                 target.state = None;
             }
         }
+        // A device label override without a label only matters with `labelskip`, which
+        // a definition cannot have; libvirt does not write it back.
+        fn device_seclabels(labels: &mut Vec<crate::domain::disk::DeviceSeclabel>) {
+            for label in labels.iter_mut() {
+                label.labelskip = None;
+            }
+            labels.retain(|label| {
+                label.label.is_some() || label.relabel.is_some_and(|relabel| !relabel.is_yes())
+            });
+            for label in labels.iter_mut() {
+                label.relabel.get_or_insert(YesNo::Yes);
+            }
+        }
+        for disk in &mut devices.disks {
+            if let Some(source) = disk.source.as_mut() {
+                device_seclabels(&mut source.seclabels);
+            }
+        }
+        for chr in devices
+            .serials
+            .iter_mut()
+            .chain(devices.parallels.iter_mut())
+            .chain(devices.consoles.iter_mut())
+            .chain(devices.channels.iter_mut())
+        {
+            for source in &mut chr.sources {
+                device_seclabels(&mut source.seclabels);
+            }
+        }
         for seclabel in &mut self.seclabels {
             let kind = seclabel.label_type.as_deref();
             if kind != Some("static") && kind != Some("none") {
@@ -918,6 +974,11 @@ impl Domain {
         for disk in &mut self.devices.disks {
             if disk.device == Some(DiskDevice::Cdrom) {
                 disk.readonly = true;
+            }
+            if let Some(target) = disk.target.as_mut() {
+                if target.tray == Some(DiskTray::Closed) {
+                    target.tray = None;
+                }
             }
             if disk.snapshot.is_none() && disk.disk_type == Some(StorageType::Vhostuser) {
                 disk.snapshot = Some(SnapshotLocation::No);
@@ -1001,6 +1062,14 @@ impl Domain {
         });
         let devices = &mut self.devices;
         for iface in &mut devices.interfaces {
+            // Only interfaces on a network, a bridge or a plain tap take a traffic filter.
+            let filtered = matches!(
+                iface.interface_type,
+                Some(InterfaceType::Network | InterfaceType::Bridge | InterfaceType::Ethernet)
+            );
+            if !filtered {
+                iface.filterref = None;
+            }
             if let Some(model) = iface.model.as_mut().and_then(|model| model.value.as_mut()) {
                 if let Some(known) = NET_MODELS
                     .iter()
@@ -1025,6 +1094,11 @@ impl Domain {
                 if backend.model == Some(RngBackend::Random) && backend.path.is_none() {
                     backend.path = Some("/dev/random".into());
                 }
+            }
+        }
+        if let Some(filter) = self.devices.redirfilter.as_mut() {
+            for usbdev in &mut filter.usbdevs {
+                canonical_usbdev(usbdev);
             }
         }
         for shmem in &mut self.devices.shmems {
@@ -1191,6 +1265,53 @@ fn round_up_power_of_two(value: u32) -> u32 {
         0
     } else {
         value.checked_next_power_of_two().unwrap_or(value)
+    }
+}
+
+/// An integer as C's `strtol` with base 0 reads it (`0x` hex, `0` octal, else decimal).
+fn parse_c_integer(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let value = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse().ok()?
+    };
+    Some(if negative { -value } else { value })
+}
+
+/// A `<usbdev>` of `<redirfilter>` as libvirt writes it back: ids in upper-case hex, the
+/// version as `major.minor` with two minor digits (`9.4` is `9.40`), `-1` (any) left out.
+fn canonical_usbdev(usbdev: &mut crate::domain::devices::RedirFilterUsbDev) {
+    fn hex(field: &mut Option<String>, width: usize) {
+        if let Some(value) = field.as_deref().and_then(parse_c_integer) {
+            *field = (value >= 0).then(|| format!("0x{value:0width$X}"));
+        }
+    }
+    hex(&mut usbdev.class, 2);
+    hex(&mut usbdev.vendor, 4);
+    hex(&mut usbdev.product, 4);
+    if let Some(version) = usbdev.version.clone() {
+        if version == "-1" {
+            usbdev.version = None;
+        } else if let Some((major, minor)) = version.split_once('.') {
+            if let (Ok(major), Ok(mut minor_value)) = (major.parse::<u32>(), minor.parse::<u32>()) {
+                if minor.len() == 1 {
+                    minor_value *= 10;
+                }
+                if major < 100 && minor_value < 100 {
+                    usbdev.version = Some(format!("{major}.{minor_value:02}"));
+                }
+            }
+        }
     }
 }
 
