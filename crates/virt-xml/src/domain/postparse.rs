@@ -78,6 +78,7 @@ impl Domain {
         // virDomainDefPostParse proper.
         self.assign_controller_indexes();
         self.assign_disk_addresses()?;
+        self.assign_scsi_hostdev_addresses()?;
         self.post_parse_hostdevs()?;
         if self.os_type() == Some(OsType::Exe)
             && self.os.as_ref().is_none_or(|os| os.init.is_none())

@@ -1121,6 +1121,87 @@ impl Domain {
         }
     }
 
+    /// SCSI host devices without an address take the first free unit of the first SCSI
+    /// controller with one (`virDomainHostdevAssignAddress`: seven units per controller,
+    /// fewer when the controller's model has fewer), and may not sit where a SCSI disk does.
+    pub(crate) fn assign_scsi_hostdev_addresses(&mut self) -> Result<()> {
+        let is_scsi_hostdev = |hostdev: &crate::domain::devices::Hostdev| {
+            hostdev.hostdev_type.as_deref() == Some("scsi")
+                && hostdev
+                    .mode
+                    .is_none_or(|mode| mode == HostdevMode::Subsystem)
+        };
+        let disk_at = |domain: &Domain, address: &Address| {
+            domain.devices.disks.iter().any(|disk| {
+                disk.target_bus() == Some(DiskBus::Scsi)
+                    && disk.info.address.as_ref() == Some(address)
+            })
+        };
+        for position in 0..self.devices.hostdevs.len() {
+            if !is_scsi_hostdev(&self.devices.hostdevs[position]) {
+                continue;
+            }
+            if self.devices.hostdevs[position].info.address.is_none() {
+                let mut controller = 0;
+                let address = loop {
+                    let max_unit = self
+                        .devices
+                        .controllers
+                        .iter()
+                        .find(|c| {
+                            c.controller_type == Some(ControllerType::Scsi)
+                                && c.index == Some(controller)
+                        })
+                        .and_then(|c| match c.model.as_deref() {
+                            Some("lsisas1068") => Some(1),
+                            Some("ncr53c90" | "dc390" | "am53c974") => Some(6),
+                            _ => None,
+                        })
+                        .unwrap_or(6);
+                    let free = (0..=max_unit.min(6)).find_map(|unit| {
+                        let address = Address::Drive {
+                            controller,
+                            bus: 0,
+                            target: 0,
+                            unit,
+                        };
+                        let taken = disk_at(self, &address)
+                            || self.devices.hostdevs.iter().any(|other| {
+                                is_scsi_hostdev(other)
+                                    && other.info.address.as_ref() == Some(&address)
+                            });
+                        (!taken).then_some(address)
+                    });
+                    match free {
+                        Some(address) => break address,
+                        None => controller += 1,
+                    }
+                };
+                self.devices.hostdevs[position].info.address = Some(address);
+            }
+            if let Some(Address::Drive {
+                controller,
+                bus,
+                target,
+                unit,
+            }) = self.devices.hostdevs[position].info.address.clone()
+            {
+                let address = Address::Drive {
+                    controller,
+                    bus,
+                    target,
+                    unit,
+                };
+                if disk_at(self, &address) {
+                    return Err(xml_error(format!(
+                        "SCSI host address controller='{controller}' bus='{bus}' target='{target}' unit='{unit}' in use by a SCSI disk"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `virDomainDefAddImplicitControllers`: a controller for every drive address of an IDE,
     /// SATA, SCSI or floppy disk (all indexes up to the highest used), a virtio-serial
     /// controller for each virtio channel or console, a CCID controller for smartcards.
@@ -1164,6 +1245,36 @@ impl Domain {
             };
             wanted.push((ControllerType::Ccid, index));
         }
+        // SCSI controllers up to the highest one a SCSI host device uses, of the model of
+        // the controller that device sits on (virDomainDefMaybeAddHostdevSCSIcontroller).
+        let mut highest: Option<u32> = None;
+        let mut hostdev_model: Option<String> = None;
+        for hostdev in &devices.hostdevs {
+            if hostdev.hostdev_type.as_deref() != Some("scsi") {
+                continue;
+            }
+            let Some(Address::Drive { controller, .. }) = &hostdev.info.address else {
+                continue;
+            };
+            if highest.is_none_or(|highest| *controller > highest) {
+                highest = Some(*controller);
+                let model = devices
+                    .controllers
+                    .iter()
+                    .find(|c| {
+                        c.controller_type == Some(ControllerType::Scsi)
+                            && c.index == Some(*controller)
+                    })
+                    .and_then(|c| c.model.clone());
+                if model.is_some() {
+                    hostdev_model = model;
+                }
+            }
+        }
+        let mut hostdev_controllers: Vec<u32> = Vec::new();
+        if let Some(highest) = highest {
+            hostdev_controllers.extend(0..=highest);
+        }
         for (kind, index) in wanted {
             let present = self.devices.controllers.iter().any(|controller| {
                 controller.controller_type == Some(kind) && controller.index == Some(index)
@@ -1172,6 +1283,20 @@ impl Domain {
                 self.devices.controllers.push(Controller {
                     controller_type: Some(kind),
                     index: Some(index),
+                    ..Default::default()
+                });
+            }
+        }
+        for index in hostdev_controllers {
+            let present = self.devices.controllers.iter().any(|controller| {
+                controller.controller_type == Some(ControllerType::Scsi)
+                    && controller.index == Some(index)
+            });
+            if !present {
+                self.devices.controllers.push(Controller {
+                    controller_type: Some(ControllerType::Scsi),
+                    index: Some(index),
+                    model: hostdev_model.clone(),
                     ..Default::default()
                 });
             }
