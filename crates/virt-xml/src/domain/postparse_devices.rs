@@ -231,6 +231,22 @@ impl Domain {
             canonical_chr_source(chr.chr_type, &mut chr.sources, &mut chr.protocol)?;
         }
         for redirdev in &mut devices.redirdevs {
+            // A D-Bus redirection uses QEMU's usbredir channel unless told otherwise.
+            if redirdev.chr_type == Some(ChrType::Dbus)
+                && redirdev
+                    .sources
+                    .first()
+                    .is_none_or(|source| source.channel.is_none())
+            {
+                let source = match redirdev.sources.first_mut() {
+                    Some(source) => source,
+                    None => {
+                        redirdev.sources.push(ChrSource::default());
+                        &mut redirdev.sources[0]
+                    }
+                };
+                source.channel = Some("org.qemu.usbredir".into());
+            }
             canonical_chr_source(
                 redirdev.chr_type,
                 &mut redirdev.sources,
@@ -974,6 +990,10 @@ impl Domain {
         for disk in &mut self.devices.disks {
             if disk.device == Some(DiskDevice::Cdrom) {
                 disk.readonly = true;
+            }
+            // A disk without a source (an empty drive) is a file disk.
+            if disk.source.is_none() {
+                disk.disk_type = Some(StorageType::File);
             }
             if let Some(target) = disk.target.as_mut() {
                 if target.tray == Some(DiskTray::Closed) {
