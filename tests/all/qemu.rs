@@ -457,6 +457,11 @@ fn qemu_guest_walks_the_whole_lifecycle() {
             .contains(&format!("<target dev='{tap}'/>")),
         "the live XML names the tap {tap}"
     );
+    let traffic = domain.interface_stats(&tap).expect("interface stats");
+    assert!(
+        traffic.iter().any(|param| param.field == "rx_bytes"),
+        "{traffic:?}"
+    );
     let removed_before = files.count("RVIRT-NIC-REMOVED eth1");
     domain.detach_device(&tap_nic, 1).expect("detach tap nic");
     files.wait_for("RVIRT-NIC-REMOVED eth1", removed_before, STEP_TIMEOUT);
@@ -495,6 +500,45 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // What the guest has used, as QEMU counts it.
+    // The balloon driver inflates in steps; QEMU reports where it is.
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let mut info = domain.info().expect("info");
+    while info.memory_kib != 192 * 1024 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        info = domain.info().expect("info");
+    }
+    assert_eq!(info.state, domain_state::RUNNING as u8);
+    assert_eq!((info.max_mem_kib, info.memory_kib), (256 * 1024, 192 * 1024));
+    assert!(info.cpu_time_ns > 0, "{info:?}");
+    let balloon = domain.memory_stats(16, 0).expect("memory stats");
+    assert!(
+        balloon.contains(&(
+            virt_core::consts::domain_memory_stat_tags::ACTUAL_BALLOON,
+            192 * 1024
+        )),
+        "{balloon:?}"
+    );
+    let counter = |params: &[virt_core::TypedParam], field: &str| {
+        params
+            .iter()
+            .find(|param| param.field == field)
+            .and_then(|param| match param.value {
+                virt_core::TypedValue::LLong(value) => Some(value),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{field} in {params:?}"))
+    };
+    ask(
+        &domain,
+        &files,
+        "write-disk vda STATS",
+        "RVIRT-DISK-WRITTEN vda label=STATS",
+    );
+    let block = domain.block_stats("vda", 0).expect("block stats");
+    assert!(counter(&block, "rd_operations") > 0, "the guest read vda: {block:?}");
+    assert!(counter(&block, "wr_bytes") > 0, "the guest wrote vda: {block:?}");
 
     // Internal snapshot and revert: the guest's memory goes back.
     ask(
