@@ -510,7 +510,10 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         info = domain.info().expect("info");
     }
     assert_eq!(info.state, domain_state::RUNNING as u8);
-    assert_eq!((info.max_mem_kib, info.memory_kib), (256 * 1024, 192 * 1024));
+    assert_eq!(
+        (info.max_mem_kib, info.memory_kib),
+        (256 * 1024, 192 * 1024)
+    );
     assert!(info.cpu_time_ns > 0, "{info:?}");
     let balloon = domain.memory_stats(16, 0).expect("memory stats");
     assert!(
@@ -537,8 +540,14 @@ fn qemu_guest_walks_the_whole_lifecycle() {
         "RVIRT-DISK-WRITTEN vda label=STATS",
     );
     let block = domain.block_stats("vda", 0).expect("block stats");
-    assert!(counter(&block, "rd_operations") > 0, "the guest read vda: {block:?}");
-    assert!(counter(&block, "wr_bytes") > 0, "the guest wrote vda: {block:?}");
+    assert!(
+        counter(&block, "rd_operations") > 0,
+        "the guest read vda: {block:?}"
+    );
+    assert!(
+        counter(&block, "wr_bytes") > 0,
+        "the guest wrote vda: {block:?}"
+    );
 
     // Internal snapshot and revert: the guest's memory goes back.
     ask(
