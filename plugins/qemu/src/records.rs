@@ -142,6 +142,17 @@ pub struct LiveRecord {
     pub disk_nodes: Vec<(String, Vec<u32>)>,
 }
 
+impl LiveRecord {
+    /// The node indexes of the disk with `alias`, top first (empty if unknown).
+    pub fn nodes_of(&self, alias: &str) -> Vec<u32> {
+        self.disk_nodes
+            .iter()
+            .find(|(name, _)| name == alias)
+            .map(|(_, nodes)| nodes.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// The domain a process or stream handle belongs to.
 pub fn owner_of(handle_kind: &str, handle: u64) -> Option<String> {
     let bytes = state::get(HANDLE, &format!("{handle_kind}-{handle}"))?;

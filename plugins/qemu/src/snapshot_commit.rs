@@ -218,12 +218,7 @@ pub fn delete_live(
             .and_then(|disk| disk.info.alias_name())
             .unwrap_or("")
             .to_string();
-        let nodes = live
-            .disk_nodes
-            .iter()
-            .find(|(name, _)| *name == alias)
-            .map(|(_, nodes)| nodes.clone())
-            .unwrap_or_default();
+        let nodes = live.nodes_of(&alias);
         if nodes.len() <= position + 1 {
             return Err(qemu_error(
                 ErrorNumber::OPERATION_FAILED,
@@ -264,12 +259,7 @@ pub fn delete_live(
 pub fn delete_offline(loaded: &Loaded, overlays: &[Overlay]) -> Result<(), Error> {
     let xml = loaded.record.config_xml.clone().unwrap_or_default();
     let def = Domain::parse(&xml).map_err(Error::from)?;
-    let mut helper = Helper::start(
-        def.devices
-            .emulator
-            .as_deref()
-            .unwrap_or("/usr/bin/qemu-system-x86_64"),
-    )?;
+    let mut helper = Helper::for_domain(&def)?;
     for (number, overlay) in overlays.iter().enumerate() {
         let position = position_in_chain(&def, overlay)?;
         let disk = def
@@ -300,12 +290,7 @@ fn open_chain(monitor: &mut Monitor, disk: &Disk, prefix: &str) -> Result<Vec<St
     let mut nodes = Vec::new();
     let mut below: Option<String> = None;
     for (index, layer) in layers.iter().enumerate().rev() {
-        let path = layer
-            .source
-            .file
-            .clone()
-            .or_else(|| layer.source.dev.clone())
-            .unwrap_or_default();
+        let path = layer.source.path().unwrap_or_default();
         let driver = if layer.storage_type == StorageType::Block {
             "host_device"
         } else {

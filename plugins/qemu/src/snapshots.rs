@@ -380,7 +380,17 @@ pub(crate) struct Helper {
 }
 
 impl Helper {
-    pub(crate) fn start(emulator: &str) -> Result<Helper, Error> {
+    /// A helper running the domain's emulator.
+    pub(crate) fn for_domain(def: &Domain) -> Result<Helper, Error> {
+        Helper::start(
+            def.devices
+                .emulator
+                .as_deref()
+                .unwrap_or("/usr/bin/qemu-system-x86_64"),
+        )
+    }
+
+    fn start(emulator: &str) -> Result<Helper, Error> {
         let layout = SpaceLayout::current()?;
         let socket = format!(
             "{}/helper-{}.sock",
@@ -477,12 +487,7 @@ fn create_internal_offline(loaded: &Loaded, name: &str) -> Result<(), Error> {
     let xml = loaded.record.config_xml.clone().unwrap_or_default();
     let def = Domain::parse(&xml).map_err(Error::from)?;
     let disks = qcow2_disks(&def, None)?;
-    let mut helper = Helper::start(
-        def.devices
-            .emulator
-            .as_deref()
-            .unwrap_or("/usr/bin/qemu-system-x86_64"),
-    )?;
+    let mut helper = Helper::for_domain(&def)?;
     for (index, (disk, _)) in disks.iter().enumerate() {
         let node = format!("snap{index}");
         helper.open_disk(disk, &node)?;
@@ -496,12 +501,7 @@ fn create_internal_offline(loaded: &Loaded, name: &str) -> Result<(), Error> {
 
 fn delete_internal_offline(def: &Domain, name: &str) -> Result<(), Error> {
     let disks = qcow2_disks(def, None)?;
-    let mut helper = Helper::start(
-        def.devices
-            .emulator
-            .as_deref()
-            .unwrap_or("/usr/bin/qemu-system-x86_64"),
-    )?;
+    let mut helper = Helper::for_domain(def)?;
     for (index, (disk, _)) in disks.iter().enumerate() {
         let node = format!("snap{index}");
         helper.open_disk(disk, &node)?;
@@ -709,13 +709,7 @@ fn create_external(
                 .alias_name()
                 .unwrap_or("")
                 .to_string();
-            let old_nodes = live
-                .disk_nodes
-                .iter()
-                .find(|(name, _)| *name == alias)
-                .map(|(_, nodes)| nodes.clone())
-                .unwrap_or_default();
-            let old_top = disk_argv::top_node(&old_nodes).unwrap_or_default();
+            let old_top = disk_argv::top_node(&live.nodes_of(&alias)).unwrap_or_default();
             let format = disk_format(&def.devices.disks[*index]);
             let number = live.next_node_index;
             let storage = format!("libvirt-{number}-storage");
@@ -766,12 +760,7 @@ fn create_external_offline(
     let xml = loaded.record.config_xml.clone().unwrap_or_default();
     let mut def = Domain::parse(&xml).map_err(Error::from)?;
     let plan = plan_external(&def, snapshot, name)?;
-    let mut helper = Helper::start(
-        def.devices
-            .emulator
-            .as_deref()
-            .unwrap_or("/usr/bin/qemu-system-x86_64"),
-    )?;
+    let mut helper = Helper::for_domain(&def)?;
     let mut created: Vec<String> = Vec::new();
     let result = (|| {
         let mut disks = Vec::new();
