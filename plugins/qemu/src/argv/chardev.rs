@@ -405,7 +405,7 @@ pub fn build_smartcards(
 /// The TPM: an external emulator's socket (`-tpmdev emulator`) or the host's TPM device
 /// (`-tpmdev passthrough`), then the TIS/CRB device. An emulator libvirt would start itself
 /// (swtpm) is not started by this driver.
-pub fn build_tpms(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_tpms(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
     use virt_xml::domain::enums::{TpmBackend, TpmModel};
     for tpm in &def.devices.tpms {
         let alias = super::alias_of(&tpm.info);
@@ -443,7 +443,6 @@ pub fn build_tpms(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Re
                 ))
             }
         };
-        let _ = ctx;
         cmd.opt("-tpmdev", value);
         let model = match tpm.model {
             Some(TpmModel::TpmCrb) => "tpm-crb",

@@ -996,6 +996,16 @@ fn video_props(
     video: &Video,
     primary: bool,
 ) -> Result<Option<Props>, Error> {
+    if video
+        .driver
+        .as_ref()
+        .and_then(|driver| driver.name.as_deref())
+        == Some("vhostuser")
+    {
+        return Err(unsupported_config(
+            "vhost-user video needs a vhost-user-gpu process, which this driver does not start",
+        ));
+    }
     let model = video.model.clone().unwrap_or_default();
     let kind = model.model_type.unwrap_or(VideoModel::Vga);
     let accel3d = model

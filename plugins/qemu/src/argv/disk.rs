@@ -85,6 +85,32 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
     layers
 }
 
+/// The persistent reservation manager of a SCSI LUN: an unmanaged one's id and socket (the
+/// managed one needs qemu-pr-helper, which this driver does not start).
+fn reservations_manager(disk: &Disk) -> Result<Option<(String, String)>, Error> {
+    let Some(reservations) = disk
+        .source
+        .as_ref()
+        .and_then(|source| source.reservations.as_ref())
+    else {
+        return Ok(None);
+    };
+    if reservations.managed.is_some_and(|managed| managed.is_yes()) {
+        return Err(unsupported_config(
+            "managed persistent reservations need qemu-pr-helper, which this driver does not start",
+        ));
+    }
+    let path = reservations
+        .source
+        .as_ref()
+        .and_then(|source| source.path.clone())
+        .ok_or_else(|| unsupported_config("unmanaged reservations need a socket path"))?;
+    Ok(Some((
+        format!("pr-helper-{}", super::alias_of(&disk.info)),
+        path,
+    )))
+}
+
 /// An SD card: QEMU only has `-drive if=sd` for it.
 fn sd_drive(disk: &Disk) -> String {
     let mut value = String::new();
@@ -1021,7 +1047,31 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
             continue;
         }
         let nodes = &numbers[index];
-        for object in blockdev_objects(disk, nodes)? {
+        let pr_manager = reservations_manager(disk)?;
+        if let Some((id, path)) = &pr_manager {
+            cmd.opt(
+                "-object",
+                Props::new()
+                    .str("qom-type", "pr-manager-helper")
+                    .str("id", id.clone())
+                    .str("path", path.clone())
+                    .to_json(),
+            );
+        }
+        let mut objects = blockdev_objects(disk, nodes)?;
+        // The top image's protocol node (the last but one) asks the manager.
+        if let (Some((id, _)), Some(position)) = (&pr_manager, objects.len().checked_sub(2)) {
+            let storage = &mut objects[position];
+            let at = storage
+                .0
+                .iter()
+                .position(|(key, _)| key == "node-name")
+                .unwrap_or(storage.0.len());
+            storage
+                .0
+                .insert(at, ("pr-manager".to_string(), Prop::Str(id.clone())));
+        }
+        for object in objects {
             cmd.opt("-blockdev", object.to_json());
         }
         if let Some((_, chardev)) = vhost_user_chardev(disk) {

@@ -3,9 +3,17 @@
 //!
 //! [`build`] takes a definition that [`prepare`] has completed (defaults, addresses, aliases)
 //! and a [`BuildContext`] with what only the start knows (paths, passed descriptors, whether
-//! the CPUs start paused). It is pure: the same input gives the same [`CommandLine`], which
-//! is what `domxml-to-native qemu-argv` prints and what `cargo xtask qemu-argv-conformance`
-//! compares with libvirt's golden files. One file per device family.
+//! the CPUs start paused); [`build_with_config`] adds the driver's [`DriverConfig`] (the part
+//! of libvirt's `qemu.conf` and host facts that shape command lines: hugetlbfs mounts, TLS
+//! and SASL for displays and chardevs, ...), which [`build`] leaves at its defaults. It is
+//! pure: the same input gives the same [`CommandLine`], which is what `domxml-to-native
+//! qemu-argv` prints and what `cargo xtask qemu-argv-conformance` compares with libvirt's
+//! golden files. One file per device family.
+//!
+//! What needs a process or a host lookup libvirt does itself (swtpm, virtiofsd,
+//! vhost-user-gpu, passt, qemu-pr-helper, secrets, firmware descriptors, SCSI generic
+//! devices, free vsock CIDs or display ports) is refused with VIR_ERR_CONFIG_UNSUPPORTED
+//! rather than started half-configured.
 
 pub mod chardev;
 pub mod command;
@@ -268,6 +276,15 @@ pub fn build_with_config(
                 .to_json(),
         );
     }
+    if let Some(os) = &def.os {
+        let loader = os.loader.as_ref().and_then(|loader| loader.path.as_ref());
+        if os.firmware == Some(virt_xml::domain::Firmware::Efi) && loader.is_none() {
+            return Err(crate::error::unsupported_config(
+                "UEFI firmware autoselection needs the host's firmware descriptors; name the \
+                 loader and NVRAM template instead",
+            ));
+        }
+    }
     disk::build_pflash(&mut cmd, def, &config.nvram_dir)?;
     machine::build_machine(&mut cmd, def, caps, config)?;
     machine::build_accel(&mut cmd, def);
@@ -316,7 +333,7 @@ pub fn build_with_config(
     chardev::build_parallels(&mut cmd, def, ctx, config)?;
     chardev::build_channels(&mut cmd, def, ctx, config)?;
     chardev::build_consoles(&mut cmd, def, ctx, config)?;
-    chardev::build_tpms(&mut cmd, def, ctx)?;
+    chardev::build_tpms(&mut cmd, def)?;
     devices::build_inputs(&mut cmd, def)?;
     devices::build_audio(&mut cmd, def, config);
     devices::build_graphics(&mut cmd, def, ctx, config)?;

@@ -28,6 +28,16 @@ pub fn netdev_props_for(
     let alias = super::alias_of(&interface.info);
     let id = format!("host{alias}");
     let source = interface.source.as_ref();
+    if interface
+        .backend
+        .as_ref()
+        .and_then(|backend| backend.backend_type)
+        .is_some()
+    {
+        return Err(unsupported_config(
+            "the passt backend needs passt, which this driver does not start",
+        ));
+    }
     let props = match interface.interface_type.unwrap_or(InterfaceType::User) {
         InterfaceType::User => {
             let mut props = Props::new().str("type", "user");
