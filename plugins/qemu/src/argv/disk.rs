@@ -37,7 +37,8 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
     if disk.disk_type == Some(StorageType::Vhostuser) {
         return Vec::new();
     }
-    if source.path().is_none() && source.protocol.is_none() {
+    let nvme = disk.disk_type == Some(StorageType::Nvme) && source.address.is_some();
+    if source.path().is_none() && source.protocol.is_none() && !nvme {
         return Vec::new();
     }
     let mut layers = vec![Layer {
@@ -334,6 +335,24 @@ pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Prop
             .bool("floppy", disk.device == Some(DiskDevice::Floppy))
             .bool("rw", false),
         StorageType::Network => network_props(source)?,
+        // A PCI NVMe controller QEMU drives itself through VFIO.
+        StorageType::Nvme => {
+            let address = source
+                .address
+                .as_ref()
+                .map(|address| &address.0)
+                .ok_or_else(|| unsupported_config("NVMe disk without a PCI address"))?;
+            Props::new()
+                .str("driver", "nvme")
+                .str(
+                    "device",
+                    format!(
+                        "{:04x}:{:02x}:{:02x}.{}",
+                        address.domain, address.bus, address.slot, address.function
+                    ),
+                )
+                .uint("namespace", source.namespace.unwrap_or(1))
+        }
         other => {
             return Err(unsupported_config(format!(
                 "disk type '{}' is not supported by this driver",
