@@ -622,6 +622,152 @@ pub fn alias_of(info: &virt_xml::domain::address::DeviceInfo) -> String {
 mod tests {
     use super::*;
 
+    /// The arguments QEMU gets for a small PC guest with `devices` (and `os` extras).
+    fn args_for(os: &str, devices: &str, config: &DriverConfig) -> Vec<String> {
+        let xml = format!(
+            "<domain type='qemu'><name>t</name><memory>131072</memory>\
+             <os><type arch='x86_64' machine='pc'>hvm</type>{os}</os>\
+             <devices>{devices}</devices></domain>"
+        );
+        let mut def = Domain::parse(&xml).expect("test domain parses");
+        def.post_parse().expect("post-parse");
+        let caps = QemuCaps {
+            binary: "/usr/bin/qemu-system-x86_64".into(),
+            version: 8_000_000,
+            arch: "x86_64".into(),
+            ..QemuCaps::default()
+        };
+        prepare::apply_qemu_defaults(&mut def, &caps).expect("defaults");
+        prepare::assign_addresses(&mut def).expect("addresses");
+        prepare::prepare_for_start(&mut def);
+        prepare::assign_aliases(&mut def);
+        let ctx = BuildContext {
+            domain_dir: "/run/q/domain-1-t".into(),
+            monitor_socket: "/run/q/domain-1-t/monitor.sock".into(),
+            channel_dir: "/run/q/domain-1-t".into(),
+            ..BuildContext::default()
+        };
+        build_with_config(&def, &caps, &ctx, config)
+            .expect("command line")
+            .args
+    }
+
+    /// The value following each occurrence of `option`.
+    fn values<'a>(args: &'a [String], option: &str) -> Vec<&'a str> {
+        args.windows(2)
+            .filter(|pair| pair[0] == option)
+            .map(|pair| pair[1].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn audio_backends_carry_their_direction_settings() {
+        let args = args_for(
+            "",
+            "<audio id='1' type='pulseaudio' serverName='media'>\
+             <input name='mic' latency='20'/></audio>",
+            &DriverConfig::default(),
+        );
+        assert_eq!(
+            values(&args, "-audiodev"),
+            vec![
+                r#"{"id":"audio1","driver":"pa","server":"media","in":{"name":"mic","latency":20}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn spice_with_tls_lists_secure_channels_after_the_certificates() {
+        let config = DriverConfig {
+            spice_tls: true,
+            ..DriverConfig::default()
+        };
+        let args = args_for(
+            "",
+            "<graphics type='spice' port='5901' tlsPort='5902' autoport='no'>\
+             <channel name='main' mode='secure'/></graphics>",
+            &config,
+        );
+        assert_eq!(
+            values(&args, "-spice"),
+            vec![
+                "port=5901,tls-port=5902,addr=127.0.0.1,disable-ticketing=on,\
+                 x509-dir=/etc/pki/qemu,tls-channel=main,seamless-migration=on"
+            ]
+        );
+    }
+
+    #[test]
+    fn vnc_listens_on_the_domain_socket_when_configured() {
+        let config = DriverConfig {
+            vnc_auto_unix_socket: true,
+            ..DriverConfig::default()
+        };
+        let args = args_for("", "<graphics type='vnc'/>", &config);
+        assert_eq!(
+            values(&args, "-vnc"),
+            vec!["vnc=unix:/run/q/domain-1-t/vnc.sock,audiodev=audio1"]
+        );
+    }
+
+    #[test]
+    fn usb_devices_take_the_first_free_ports() {
+        let args = args_for(
+            "",
+            "<input type='tablet' bus='usb'/><input type='keyboard' bus='usb'/>",
+            &DriverConfig::default(),
+        );
+        let usb: Vec<&str> = values(&args, "-device")
+            .into_iter()
+            .filter(|device| device.contains("\"bus\":\"usb.0\""))
+            .collect();
+        assert_eq!(
+            usb,
+            vec![
+                r#"{"driver":"usb-tablet","id":"input0","bus":"usb.0","port":"1"}"#,
+                r#"{"driver":"usb-kbd","id":"input1","bus":"usb.0","port":"2"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn boot_indexes_follow_the_boot_device_positions() {
+        let args = args_for(
+            "<boot dev='cdrom'/><boot dev='hd'/>",
+            "<disk type='file' device='disk'><source file='/i.img'/>\
+             <target dev='vda' bus='virtio'/></disk>",
+            &DriverConfig::default(),
+        );
+        let disk = values(&args, "-device")
+            .into_iter()
+            .find(|device| device.contains("virtio-blk-pci"))
+            .expect("disk device");
+        assert!(
+            disk.ends_with(r#""id":"virtio-disk0","bootindex":2}"#),
+            "{disk}"
+        );
+    }
+
+    #[test]
+    fn pci_host_devices_go_through_vfio() {
+        let args = args_for(
+            "",
+            "<hostdev mode='subsystem' type='pci' managed='yes'><source>\
+             <address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/>\
+             </source><rom bar='off'/></hostdev>",
+            &DriverConfig::default(),
+        );
+        let vfio = values(&args, "-device")
+            .into_iter()
+            .find(|device| device.contains("vfio-pci"))
+            .expect("vfio device");
+        assert!(
+            vfio.starts_with(r#"{"driver":"vfio-pci","host":"0000:06:12.5","id":"hostdev0","#)
+                && vfio.ends_with(r#""rombar":0}"#),
+            "{vfio}"
+        );
+    }
+
     #[test]
     fn hugetlbfs_mounts_from_proc_mounts() {
         let mounts = "proc /proc proc rw 0 0\n\
