@@ -221,8 +221,9 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
 }
 
 /// The driver configuration libvirt's test harness runs with (`qemuxml2argvtest.c`: its
-/// hugetlbfs mounts, memory backing directory, ...), with the settings it changes around
-/// particular cases.
+/// hugetlbfs mounts, memory backing directory, TLS certificate directories, SPICE TLS and
+/// password, the DRM render node its mocked host reports), with the `qemu.conf` switches and
+/// audio environment (`QEMU_AUDIO_DRV`, `SDL_AUDIODRIVER`) it sets around particular cases.
 fn harness_config(case: &str) -> DriverConfig {
     let mut config = DriverConfig {
         hugetlbfs: vec![
@@ -472,8 +473,9 @@ fn text_of(content: &str, tag: &str) -> Option<String> {
 }
 
 /// Reads libvirt's cached capabilities (`<qemuCaps>`) into the plugin's model: TCG machine
-/// types (aliases stripped, as libvirt's tests do for "latest"), CPU models, and the flags
-/// that name QEMU device types.
+/// types (aliases stripped, as libvirt's tests do for "latest"; `numaMemSupported`), CPU
+/// models, and the flags that name QEMU device types (a flag named otherwise, such as `lsi`
+/// for `lsi53c895a`, also adds the QOM type the plugin's probe would have listed).
 fn load_libvirt_caps(path: &Path) -> Result<QemuCaps, String> {
     let content = std::fs::read_to_string(path).map_err(|error| error.to_string())?;
     let mut caps = QemuCaps {
