@@ -242,6 +242,7 @@ fn harness_config(case: &str) -> DriverConfig {
         vnc_tls_x509_cert_dir: "/etc/pki/libvirt-vnc".into(),
         chardev_tls_x509_cert_dir: "/etc/pki/libvirt-chardev".into(),
         chardev_tls_x509_verify: false,
+        nbd_tls_x509_cert_dir: "/etc/pki/libvirt-nbd/dummy,path".into(),
         spice_tls: true,
         spice_tls_x509_cert_dir: "/etc/pki/libvirt-spice".into(),
         spice_password: true,

@@ -434,6 +434,11 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                 url.push('?');
                 url.push_str(query);
             }
+            if source.cookies.is_some() {
+                return Err(unsupported_config(
+                    "HTTP cookies are passed to QEMU as secrets, which this driver cannot make",
+                ));
+            }
             let mut props = Props::new().str("driver", protocol).str("url", url);
             if matches!(
                 source.protocol,
@@ -1017,7 +1022,12 @@ pub fn boot_indexes(def: &Domain) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
 
 /// Every disk: its `-blockdev` chain then its `-device` (floppy boot order goes on the
 /// floppy controller).
-pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> Result<(), Error> {
+pub fn build_disks(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    config: &super::DriverConfig,
+) -> Result<(), Error> {
     let numbers = if ctx.disk_nodes.len() == def.devices.disks.len() {
         ctx.disk_nodes.clone()
     } else {
@@ -1090,7 +1100,35 @@ pub fn build_disks(cmd: &mut CommandLine, def: &Domain, ctx: &BuildContext) -> R
                 .0
                 .insert(at, ("pr-manager".to_string(), Prop::Str(id.clone())));
         }
-        for object in objects {
+        // NBD layers that use TLS (their source's `tls`, else the driver's `nbd_tls`) get
+        // client credentials right before their node.
+        let layers = disk_layers(disk);
+        for (position, mut object) in objects.into_iter().enumerate() {
+            let layer = layers.get(layers.len().saturating_sub(1 + position / 2));
+            let nbd_tls = position % 2 == 0
+                && object.get_str("driver") == Some("nbd")
+                && layer.is_some_and(|layer| {
+                    layer.source.tls.map_or(config.nbd_tls, |tls| tls.is_yes())
+                });
+            if nbd_tls {
+                let node = object.get_str("node-name").unwrap_or("").to_string();
+                let creds = format!("obj{node}_tls0");
+                cmd.opt(
+                    "-object",
+                    super::tls_creds_props(&creds, &config.nbd_tls_x509_cert_dir, false, true)
+                        .to_json(),
+                );
+                let at = object
+                    .0
+                    .iter()
+                    .position(|(key, _)| key == "node-name")
+                    .unwrap_or(object.0.len());
+                let mut tls = vec![("tls-creds".to_string(), Prop::Str(creds))];
+                if let Some(hostname) = layer.and_then(|layer| layer.source.tls_hostname.clone()) {
+                    tls.push(("tls-hostname".to_string(), Prop::Str(hostname)));
+                }
+                object.0.splice(at..at, tls);
+            }
             cmd.opt("-blockdev", object.to_json());
         }
         if let Some((_, chardev)) = vhost_user_chardev(disk) {

@@ -124,6 +124,10 @@ pub struct DriverConfig {
     pub chardev_tls_x509_cert_dir: String,
     /// Whether a listening TLS chardev verifies its clients.
     pub chardev_tls_x509_verify: bool,
+    /// `nbd_tls`, `nbd_tls_x509_cert_dir`: NBD disks use TLS unless their source says
+    /// otherwise.
+    pub nbd_tls: bool,
+    pub nbd_tls_x509_cert_dir: String,
     /// `spice_listen`, `spice_auto_unix_socket`, `spice_tls`, `spice_tls_x509_cert_dir`,
     /// `spice_sasl`, `spice_sasl_dir`.
     pub spice_listen: String,
@@ -158,6 +162,8 @@ impl Default for DriverConfig {
             chardev_tls: false,
             chardev_tls_x509_cert_dir: "/etc/pki/qemu".into(),
             chardev_tls_x509_verify: true,
+            nbd_tls: false,
+            nbd_tls_x509_cert_dir: "/etc/pki/qemu".into(),
             spice_listen: "127.0.0.1".into(),
             spice_auto_unix_socket: false,
             spice_tls: false,
@@ -325,7 +331,7 @@ pub fn build_with_config(
     devices::build_controllers(&mut cmd, def, caps)?;
     memory::build_memory_devices(&mut cmd, def, caps, ctx, config)?;
     devices::build_usb_hubs_and_ccid(&mut cmd, def);
-    disk::build_disks(&mut cmd, def, ctx)?;
+    disk::build_disks(&mut cmd, def, ctx, config)?;
     devices::build_filesystems(&mut cmd, def)?;
     net::build_interfaces(&mut cmd, def, ctx)?;
     chardev::build_smartcards(&mut cmd, def, ctx, config)?;
