@@ -27,6 +27,12 @@ pub trait PostParseDriver {
     fn default_video_model(&self, _domain: &Domain) -> Option<VideoModel> {
         None
     }
+
+    /// The target type of a `<console>` that names none, decided before libvirt's generic
+    /// default (`serial`) applies; libvirt's LXC driver says `lxc`.
+    fn default_console_target_type(&self, _domain: &Domain) -> Option<&'static str> {
+        None
+    }
 }
 
 /// No driver: [`Domain::post_parse`].
@@ -65,7 +71,7 @@ impl Domain {
         // What libvirt's parser checks and fills in while reading the definition.
         self.check_resctrl()?;
         self.drop_live_state();
-        self.post_parse_chardevs()?;
+        self.post_parse_chardevs(driver)?;
         self.post_parse_graphics()?;
         self.post_parse_cpu();
         self.post_parse_iothreads();

@@ -217,9 +217,15 @@ impl Domain {
 
     /// Character devices and the backends other devices embed, as libvirt reads them
     /// (see [`canonical_chr_source`]); console ports are their position, serial and parallel
-    /// ports without a number take the next free one, a console without a target type is a
-    /// serial console.
-    pub(crate) fn post_parse_chardevs(&mut self) -> Result<()> {
+    /// ports without a number take the next free one, a console without a target type gets
+    /// the driver's, else is a serial console.
+    pub(crate) fn post_parse_chardevs(&mut self, driver: &dyn PostParseDriver) -> Result<()> {
+        // Without the driver's answer, libvirt's generic `serial`; except for LXC
+        // containers, whose driver decides (`lxc`) in its own post-parse, which in rvirt runs
+        // after this one while libvirt asks it first.
+        let console_target = driver
+            .default_console_target_type(self)
+            .or((self.virt_type != Some(VirtType::Lxc)).then_some("serial"));
         let devices = &mut self.devices;
         for chr in devices
             .serials
@@ -274,7 +280,9 @@ impl Domain {
         for (position, console) in devices.consoles.iter_mut().enumerate() {
             let target = console.target.get_or_insert_with(Default::default);
             target.port = Some(position as u32);
-            target.target_type.get_or_insert_with(|| "serial".into());
+            if target.target_type.is_none() {
+                target.target_type = console_target.map(str::to_string);
+            }
         }
         for list in [&mut devices.serials, &mut devices.parallels] {
             for idx in 0..list.len() {
@@ -1569,6 +1577,26 @@ mod tests {
         // Video memory is rounded up to a power of two.
         assert_eq!(models[1].vram, Some(16384));
         assert_eq!(models[1].primary, None);
+    }
+
+    #[test]
+    fn a_console_without_target_is_serial_except_in_a_container() {
+        let target_of = |xml: &str| {
+            let mut domain = Domain::parse(xml).expect("parses");
+            domain.post_parse().expect("post-parse");
+            domain.devices.consoles[0]
+                .target
+                .clone()
+                .and_then(|target| target.target_type)
+        };
+        let hvm = "<domain type='kvm'><name>d</name><memory>1024</memory>\
+            <os><type>hvm</type></os><devices><console type='pty'/></devices></domain>";
+        let lxc = "<domain type='lxc'><name>c</name><memory>1024</memory>\
+            <os><type>exe</type><init>/bin/sh</init></os>\
+            <devices><console type='pty'/></devices></domain>";
+        assert_eq!(target_of(hvm).as_deref(), Some("serial"));
+        // The LXC driver's post-parse says `lxc` afterwards.
+        assert_eq!(target_of(lxc), None);
     }
 
     #[test]
