@@ -132,7 +132,17 @@ pub fn chardev_value(
                 bind.service.clone().unwrap_or_else(|| "0".into())
             )
         }
-        ChrType::Spicevmc => format!("spicevmc,id={id},name=vdagent"),
+        ChrType::Spicevmc => {
+            // The SPICE channel a device uses: USB redirection, smart card, or the agent.
+            let name = if id.starts_with("charredir") {
+                "usbredir"
+            } else if id.starts_with("charsmartcard") {
+                "smartcard"
+            } else {
+                "vdagent"
+            };
+            format!("spicevmc,id={id},name={name}")
+        }
         ChrType::Spiceport => format!(
             "spiceport,id={id},name={}",
             source.channel.clone().unwrap_or_default()
@@ -463,4 +473,112 @@ pub fn build_tpms(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// An integer written in C's bases (`0x08`, `010`, `8`), or -1 for "any".
+fn c_integer(text: Option<&str>) -> i64 {
+    let Some(text) = text
+        .map(str::trim)
+        .filter(|text| !text.is_empty() && *text != "-1")
+    else {
+        return -1;
+    };
+    let parsed = if let Some(hex) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16)
+    } else if text.len() > 1 && text.starts_with('0') {
+        i64::from_str_radix(&text[1..], 8)
+    } else {
+        text.parse()
+    };
+    parsed.unwrap_or(-1)
+}
+
+/// A USB version `J.M` as the BCD number USB descriptors carry (`2.0` → 0x0200).
+fn usb_version_bcd(text: Option<&str>) -> i64 {
+    let Some((major, minor)) = text.and_then(|text| text.split_once('.')) else {
+        return -1;
+    };
+    let (Ok(major_value), Ok(mut minor_value)) = (major.parse::<i64>(), minor.parse::<i64>())
+    else {
+        return -1;
+    };
+    if minor.len() == 1 {
+        minor_value *= 10;
+    }
+    ((major_value / 10) << 12)
+        | ((major_value % 10) << 8)
+        | ((minor_value / 10) << 4)
+        | (minor_value % 10)
+}
+
+/// The `usb-redir` filter of `<redirfilter>`: `class:vendor:product:version:allow` rules.
+fn redir_filter(def: &Domain) -> Option<String> {
+    let filter = def.devices.redirfilter.as_ref()?;
+    let rule = |value: i64, width: usize| {
+        if value < 0 {
+            "-1".to_string()
+        } else {
+            format!("0x{value:0width$X}")
+        }
+    };
+    Some(
+        filter
+            .usbdevs
+            .iter()
+            .map(|usbdev| {
+                format!(
+                    "{}:{}:{}:{}:{}",
+                    rule(c_integer(usbdev.class.as_deref()), 2),
+                    rule(c_integer(usbdev.vendor.as_deref()), 4),
+                    rule(c_integer(usbdev.product.as_deref()), 4),
+                    rule(usb_version_bcd(usbdev.version.as_deref()), 4),
+                    u8::from(usbdev.allow.is_some_and(|allow| allow.is_yes()))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("|"),
+    )
+}
+
+/// USB redirection: a chardev (SPICE's usbredir channel, or a socket) and `usb-redir`.
+pub fn build_redirdevs(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<(), Error> {
+    for redirdev in &def.devices.redirdevs {
+        let alias = super::alias_of(&redirdev.info);
+        let id = format!("char{alias}");
+        let chr = ChrDevice {
+            chr_type: redirdev.chr_type,
+            sources: redirdev.sources.clone(),
+            protocol: redirdev.protocol.clone(),
+            ..Default::default()
+        };
+        build_chardev(cmd, &chr, &id, ctx, config, false)?;
+        let props = Props::new()
+            .str("driver", "usb-redir")
+            .str("chardev", id)
+            .str("id", alias)
+            .opt_str("filter", redir_filter(def))
+            .opt_uint("bootindex", redirdev.info.boot_order().map(u64::from));
+        device(cmd, super::address_props(props, &redirdev.info, def));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usb_filter_numbers() {
+        assert_eq!(c_integer(Some("0x08")), 8);
+        assert_eq!(c_integer(Some("-1")), -1);
+        assert_eq!(c_integer(None), -1);
+        assert_eq!(usb_version_bcd(Some("2.0")), 0x0200);
+        assert_eq!(usb_version_bcd(Some("1.10")), 0x0110);
+        assert_eq!(usb_version_bcd(Some("1.1")), 0x0110);
+    }
 }

@@ -346,6 +346,7 @@ pub fn build_with_config(
     devices::build_videos(&mut cmd, def, caps)?;
     devices::build_sounds(&mut cmd, def)?;
     devices::build_watchdog(&mut cmd, def)?;
+    chardev::build_redirdevs(&mut cmd, def, ctx, config)?;
     devices::build_hostdevs(&mut cmd, def)?;
     if let Some(uri) = &ctx.incoming {
         cmd.opt("-incoming", uri.clone());
