@@ -1454,3 +1454,89 @@ pub fn build_vsock(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
     device(cmd, address_props(props, &vsock.info, def));
     Ok(())
 }
+
+/// Shared memory devices: `ivshmem-plain` on a shared `/dev/shm` file, or
+/// `ivshmem-doorbell` talking to an ivshmem server's socket.
+pub fn build_shmems(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    config: &DriverConfig,
+) -> Result<(), Error> {
+    for shmem in &def.devices.shmems {
+        let alias = alias_of(&shmem.info);
+        let name = shmem.name.clone().unwrap_or_default();
+        let model = shmem
+            .model
+            .as_ref()
+            .and_then(|model| model.value.as_deref())
+            .unwrap_or("ivshmem-plain");
+        let size = shmem.size.map_or(0, |size| size.0);
+        if size != 0 && (!size.is_power_of_two() || size < 1024 * 1024) {
+            return Err(unsupported_config(
+                "shmem size must be a power of two and at least 1 MiB",
+            ));
+        }
+        if !matches!(shmem.info.address, Some(Address::Pci(_))) {
+            return Err(unsupported_config(
+                "only 'pci' addresses are supported for the shared memory device",
+            ));
+        }
+        let server = shmem
+            .server
+            .as_ref()
+            .filter(|_| model == "ivshmem-doorbell");
+        let mut props = Props::new().str("driver", model).str("id", alias.clone());
+        match (model, server) {
+            ("ivshmem-plain", _) => {
+                let memdev = format!("shmmem-{alias}");
+                cmd.opt(
+                    "-object",
+                    Props::new()
+                        .str("qom-type", "memory-backend-file")
+                        .str("id", memdev.clone())
+                        .str("mem-path", format!("/dev/shm/{name}"))
+                        .uint("size", size)
+                        .bool("share", true)
+                        .to_json(),
+                );
+                props = props.str("memdev", memdev);
+                match shmem.role.as_deref() {
+                    Some("master") => props = props.str("master", "on"),
+                    Some("peer") => props = props.str("master", "off"),
+                    _ => {}
+                }
+            }
+            ("ivshmem-doorbell", Some(_)) => {
+                props = props.str("chardev", format!("char{alias}"));
+            }
+            (other, _) => {
+                return Err(unsupported_config(format!(
+                    "shared memory model '{other}' is not supported by this driver"
+                )))
+            }
+        }
+        let msi = shmem.msi.clone().unwrap_or_default();
+        props = props
+            .opt_uint("vectors", msi.vectors.filter(|v| *v > 0).map(u64::from))
+            .opt_bool("ioeventfd", msi.ioeventfd.map(|on| on.is_on()));
+        device(cmd, address_props(props, &shmem.info, def));
+        if let Some(server) = server {
+            let path = server
+                .path
+                .clone()
+                .unwrap_or_else(|| format!("/var/lib/libvirt/shmem-{name}-sock"));
+            let chr = virt_xml::domain::ChrDevice {
+                chr_type: Some(ChrType::Unix),
+                sources: vec![virt_xml::domain::ChrSource {
+                    path: Some(path),
+                    mode: Some("connect".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            super::chardev::build_chardev(cmd, &chr, &format!("char{alias}"), ctx, config, false)?;
+        }
+    }
+    Ok(())
+}

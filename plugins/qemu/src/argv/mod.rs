@@ -376,6 +376,7 @@ pub fn build_with_config(
         "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
     );
     devices::build_panics(&mut cmd, def)?;
+    devices::build_shmems(&mut cmd, def, ctx, config)?;
     devices::build_vsock(&mut cmd, def)?;
     cmd.opt("-msg", "timestamp=on");
     Ok(cmd)
