@@ -377,6 +377,23 @@ fn qemu_guest_walks_the_whole_lifecycle() {
     // The console reaches the guest.
     ask(&domain, &files, "set alpha", "RVIRT-SET alpha");
 
+    // Monitor passthrough: QMP as written, QEMU's reply as libvirt hands it on; HMP too.
+    let reply = domain
+        .qemu_monitor_command(r#"{"execute":"query-status"}"#, 0)
+        .expect("qmp passthrough");
+    assert!(
+        reply.starts_with(r#"{"return":{"status":"running","#),
+        "{reply}"
+    );
+    let reply = domain
+        .qemu_monitor_command(r#"{"execute":"no-such-command"}"#, 0)
+        .expect("a QMP error is a reply");
+    assert!(reply.contains(r#""class":"CommandNotFound""#), "{reply}");
+    let reply = domain
+        .qemu_monitor_command("info status", 1)
+        .expect("hmp passthrough");
+    assert!(reply.contains("VM status: running"), "{reply}");
+
     // Pause and resume.
     domain.suspend().expect("suspend");
     assert_eq!(state(&domain), (domain_state::PAUSED, 1));
@@ -627,7 +644,7 @@ fn qemu_guest_walks_the_whole_lifecycle() {
     let conn = open(&host2, "qemu:///session");
     let mut events = conn.events().expect("events");
     let domain = conn.domain_lookup_by_name("walker").expect("still defined");
-    assert_eq!(state(&domain).0, domain_state::RUNNING, "reattached");
+    assert_eq!(state(&domain).0, domain_state::RUNNING, "reattached: {:?}", state(&domain));
     assert!(
         pid_alive(pid) && qemu_pid_of("walker") == Some(pid),
         "the same QEMU keeps running"

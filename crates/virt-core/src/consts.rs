@@ -823,6 +823,21 @@ pub mod domain_agent_response_timeout_values {
     pub const NOWAIT: u32 = 0;
 }
 
+/// `virDomainQemuMonitorCommandFlags` (libvirt-qemu).
+pub mod domain_qemu_monitor_command_flags {
+    pub const DEFAULT: u32 = 0;
+    /// The command is in the human monitor protocol.
+    pub const HMP: u32 = 1;
+}
+
+/// `virDomainQemuAgentCommandTimeoutValues` (libvirt-qemu).
+pub mod domain_qemu_agent_command_timeout {
+    pub const BLOCK: i32 = -2;
+    pub const DEFAULT: i32 = -1;
+    pub const NOWAIT: i32 = 0;
+    pub const SHUTDOWN: i32 = 60;
+}
+
 /// `virDomainBackupBeginFlags`.
 pub mod domain_backup_begin_flags {
     pub const EXTERNAL: u32 = 1;

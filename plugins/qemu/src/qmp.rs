@@ -362,12 +362,70 @@ impl Monitor {
     }
 
     fn next_message(&mut self, timeout_ms: u32) -> Result<Message, QmpError> {
+        parse_message(&self.next_line(timeout_ms)?)
+    }
+
+    fn next_line(&mut self, timeout_ms: u32) -> Result<Vec<u8>, QmpError> {
         match stream::recv(self.handle, timeout_ms) {
-            Ok(Some(line)) => parse_message(&line),
+            Ok(Some(line)) => Ok(line),
             Ok(None) => Err(QmpError::Timeout),
             Err(_) => Err(QmpError::Closed),
         }
     }
+
+    /// Sends a command object as given (with this monitor's `id` added) and returns QEMU's
+    /// reply line as QEMU wrote it, `return` or `error` alike (`virDomainQemuMonitorCommand`).
+    pub fn execute_verbatim(
+        &mut self,
+        mut request: Map<String, Value>,
+    ) -> Result<String, QmpError> {
+        self.next_id += 1;
+        let id = format!("rvirt-{}-{}", self.id_prefix, self.next_id);
+        request.insert("id".into(), Value::String(id.clone()));
+        let mut line = Value::Object(request).to_string().into_bytes();
+        line.push(b'\n');
+        stream::send(self.handle, &line).map_err(|_| QmpError::Closed)?;
+        loop {
+            let line = self.next_line(COMMAND_TIMEOUT_MS)?;
+            match parse_message(&line)? {
+                Message::Return {
+                    id: Some(reply), ..
+                }
+                | Message::Error {
+                    id: Some(reply), ..
+                } if reply == id => {
+                    return Ok(compact_json(&String::from_utf8_lossy(&line)));
+                }
+                Message::Event(event) => self.events.push(event),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// JSON text without the whitespace between tokens, keys in the order they came (libvirt
+/// hands QMP replies to its clients re-serialized this way).
+pub fn compact_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The QMP `query-jobs` entry of `job_id`, if present: (status, error).
@@ -421,6 +479,15 @@ pub fn run_job(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compacting_keeps_strings_and_key_order() {
+        let line = r#"{"return": {"b": 1, "a": "x y \" z"}, "id": "i"}"#;
+        assert_eq!(
+            compact_json(&format!("{line}\r\n")),
+            r#"{"return":{"b":1,"a":"x y \" z"},"id":"i"}"#
+        );
+    }
 
     #[test]
     fn greeting_return_error_and_event() {

@@ -811,38 +811,41 @@ pub fn inject_nmi(dom: &DomainRef, flags: u32) -> Result<(), Error> {
 
 /// `virDomainQemuMonitorCommand` (QMP JSON, or HMP with flag 1).
 pub fn monitor_command(dom: &DomainRef, command: &str, flags: u32) -> Result<String, Error> {
-    check_flags("qemuDomainQemuMonitorCommand", flags, 1)?;
+    use virt_core::consts::domain_qemu_monitor_command_flags::HMP;
+    check_flags("qemuDomainQemuMonitorCommand", flags, HMP)?;
     let uuid = domain::uuid_text(dom);
     jobs::begin(&job_name(&uuid))?;
     let (domain, mut live) = lifecycle::running(dom)?;
-    let (name, arguments) = if flags & 1 != 0 {
-        (
-            "human-monitor-command".to_string(),
-            Some(json!({"command-line": command})),
-        )
-    } else {
-        let request: Value = serde_json::from_str(command)
-            .map_err(|_| invalid_arg("monitor command is not valid JSON"))?;
-        let name = request
-            .get("execute")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid_arg("monitor command has no 'execute'"))?
-            .to_string();
-        (name, request.get("arguments").cloned())
+    if flags & HMP != 0 {
+        return lifecycle::with_monitor(
+            &domain,
+            &mut live,
+            Expectation::default(),
+            |monitor, _| {
+                let reply =
+                    monitor.run("human-monitor-command", json!({"command-line": command}))?;
+                Ok(reply.as_str().unwrap_or("").to_string())
+            },
+        );
+    }
+    // QMP goes to QEMU as written and its reply comes back as QEMU wrote it, as libvirt does.
+    let request = match serde_json::from_str::<Value>(command) {
+        Ok(Value::Object(request)) if request.get("execute").is_some_and(Value::is_string) => {
+            request
+        }
+        Ok(Value::Object(_)) => return Err(invalid_arg("monitor command has no 'execute'")),
+        _ => return Err(invalid_arg("monitor command is not valid JSON")),
     };
-    lifecycle::with_monitor(
-        &domain,
-        &mut live,
-        Expectation::default(),
-        |monitor, _| match monitor.execute(&name, arguments) {
-            Ok(value) if flags & 1 != 0 => Ok(value.as_str().unwrap_or("").to_string()),
-            Ok(value) => Ok(json!({"return": value, "id": "libvirt-1"}).to_string()),
-            Err(crate::qmp::QmpError::Command { class, desc }) if flags & 1 == 0 => {
-                Ok(json!({"error": {"class": class, "desc": desc}, "id": "libvirt-1"}).to_string())
-            }
-            Err(error) => Err(error.into_error(&name)),
-        },
-    )
+    let name = request
+        .get("execute")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    lifecycle::with_monitor(&domain, &mut live, Expectation::default(), |monitor, _| {
+        monitor
+            .execute_verbatim(request)
+            .map_err(|error| error.into_error(&name))
+    })
 }
 
 /// `virDomainQemuAgentCommand`.

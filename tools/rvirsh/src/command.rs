@@ -7,7 +7,7 @@
 //! describes; [`crate::grammar`] binds words to these definitions.
 
 use crate::session::{CmdResult, Session};
-use crate::{domain, host, network, shell, storage};
+use crate::{domain, host, network, qemu, shell, storage};
 
 /// How an option takes its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +73,13 @@ impl OptDef {
             ..OptDef::new(name, OptKind::String, help)
         }
     }
+    /// An optional number accepted only as `--name N` (virsh's `VSH_OFLAG_REQ_OPT`).
+    pub const fn named_int(name: &'static str, help: &'static str) -> OptDef {
+        OptDef {
+            named_only: true,
+            ..OptDef::new(name, OptKind::Int, help)
+        }
+    }
     /// Every remaining positional word.
     pub const fn argv(name: &'static str, help: &'static str) -> OptDef {
         OptDef::new(name, OptKind::Argv, help)
@@ -80,6 +87,13 @@ impl OptDef {
     /// `name` is another spelling of `target`.
     pub const fn alias(name: &'static str, target: &'static str) -> OptDef {
         OptDef::new(name, OptKind::Alias(target), "")
+    }
+    /// The command fails to parse without this option.
+    pub const fn required(self) -> OptDef {
+        OptDef {
+            required: true,
+            ..self
+        }
     }
     /// Accept an empty value.
     pub const fn empty_ok(self) -> OptDef {
@@ -189,6 +203,7 @@ impl CommandDef {
 pub fn all() -> impl Iterator<Item = &'static CommandDef> {
     domain::COMMANDS
         .iter()
+        .chain(qemu::COMMANDS)
         .chain(host::COMMANDS)
         .chain(network::COMMANDS)
         .chain(storage::COMMANDS)

@@ -24,7 +24,7 @@ use crate::table::Table;
 use crate::{console, files, xml};
 
 /// The usual `<domain>` argument.
-const DOMAIN: OptDef = OptDef::positional("domain", "domain name, id or uuid");
+pub(crate) const DOMAIN: OptDef = OptDef::positional("domain", "domain name, id or uuid");
 const FILE_XML: OptDef = OptDef::positional("file", "file containing an XML domain description");
 
 /// How a `<domain>` argument may be read, in virsh's order: id, then UUID, then name.
@@ -77,7 +77,7 @@ pub fn lookup(conn: &Connect, key: &str, by: LookupBy) -> Result<Domain, Failure
 }
 
 /// The connection and the domain named by the `domain` option, with the text as given.
-fn domain_option<'a>(
+pub(crate) fn domain_option<'a>(
     session: &mut Session,
     args: &'a Args,
     by: LookupBy,

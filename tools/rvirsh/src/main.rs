@@ -27,6 +27,7 @@ mod format;
 mod grammar;
 mod host;
 mod network;
+mod qemu;
 mod session;
 mod shell;
 mod storage;
