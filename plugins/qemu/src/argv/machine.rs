@@ -488,6 +488,142 @@ pub fn build_iothreads(cmd: &mut CommandLine, def: &Domain) {
     }
 }
 
+/// `-smbios` tables from the domain's `<sysinfo type='smbios'>` (`<smbios mode='sysinfo'/>`),
+/// each field in libvirt's order, then `-fw_cfg` entries of `<sysinfo type='fwcfg'>`.
+pub fn build_sysinfo(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    use virt_xml::domain::general::SysinfoBlock;
+    let mode = def
+        .os
+        .as_ref()
+        .and_then(|os| os.smbios.as_ref())
+        .and_then(|smbios| smbios.mode);
+    match mode {
+        Some(SmbiosMode::Host) => {
+            return Err(unsupported_config(
+                "Host SMBIOS information is not available",
+            ))
+        }
+        Some(SmbiosMode::Sysinfo) => {
+            let source = def
+                .sysinfo
+                .iter()
+                .find(|sysinfo| sysinfo.sysinfo_type.as_deref() == Some("smbios"))
+                .ok_or_else(|| {
+                    crate::error::qemu_error(
+                        virt_core::ErrorNumber::XML_ERROR,
+                        format!("Domain '{}' sysinfo are not available", def.name()),
+                    )
+                })?;
+            let table = |block: &SysinfoBlock, kind: u32, fields: &[&str], always: &[&str]| {
+                let mut value = format!("type={kind}");
+                for field in fields {
+                    let entry = block
+                        .entries
+                        .iter()
+                        .find(|entry| entry.name.as_deref() == Some(*field))
+                        .and_then(|entry| entry.value.clone());
+                    match entry {
+                        Some(text) => value.push_str(&format!(",{field}={}", escape_option(&text))),
+                        None if always.contains(field) => value.push_str(&format!(",{field}=")),
+                        None => {}
+                    }
+                }
+                value
+            };
+            if let Some(bios) = &source.bios {
+                cmd.opt(
+                    "-smbios",
+                    table(bios, 0, &["vendor", "version", "date", "release"], &[]),
+                );
+            }
+            if let Some(system) = source
+                .system
+                .as_ref()
+                .filter(|system| !system.entries.is_empty())
+            {
+                cmd.opt(
+                    "-smbios",
+                    table(
+                        system,
+                        1,
+                        &[
+                            "manufacturer",
+                            "product",
+                            "version",
+                            "serial",
+                            "uuid",
+                            "sku",
+                            "family",
+                        ],
+                        &[],
+                    ),
+                );
+            }
+            if source.base_boards.len() > 1 {
+                return Err(unsupported_config(
+                    "qemu does not support more than one entry to Type 2 in SMBIOS table",
+                ));
+            }
+            for board in &source.base_boards {
+                cmd.opt(
+                    "-smbios",
+                    table(
+                        board,
+                        2,
+                        &[
+                            "manufacturer",
+                            "product",
+                            "version",
+                            "serial",
+                            "asset",
+                            "location",
+                        ],
+                        &["manufacturer"],
+                    ),
+                );
+            }
+            if let Some(chassis) = &source.chassis {
+                cmd.opt(
+                    "-smbios",
+                    table(
+                        chassis,
+                        3,
+                        &["manufacturer", "version", "serial", "asset", "sku"],
+                        &["manufacturer"],
+                    ),
+                );
+            }
+            if let Some(strings) = &source.oem_strings {
+                let mut value = "type=11".to_string();
+                for entry in &strings.entries {
+                    value.push_str(&format!(
+                        ",value={}",
+                        escape_option(entry.value.as_deref().unwrap_or(""))
+                    ));
+                }
+                cmd.opt("-smbios", value);
+            }
+        }
+        _ => {}
+    }
+    for sysinfo in def
+        .sysinfo
+        .iter()
+        .filter(|sysinfo| sysinfo.sysinfo_type.as_deref() == Some("fwcfg"))
+    {
+        for entry in &sysinfo.entries {
+            let mut value = format!("name={}", entry.name.as_deref().unwrap_or(""));
+            match (&entry.value, &entry.file) {
+                (Some(text), _) => value.push_str(&format!(",string={}", escape_option(text))),
+                (None, Some(file)) => value.push_str(&format!(",file={}", escape_option(file))),
+                (None, None) => {}
+            }
+            cmd.opt("-fw_cfg", value);
+        }
+    }
+    Ok(())
+}
+
 /// `-rtc base=...` and the timer globals.
 pub fn build_clock(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
     let clock = def.clock.clone().unwrap_or_default();

@@ -302,6 +302,7 @@ pub fn build_with_config(
     if let Some(uuid) = def.uuid {
         cmd.opt("-uuid", uuid.hyphenated().to_string());
     }
+    machine::build_sysinfo(&mut cmd, def)?;
     if let Some(Some(genid)) = def.genid {
         device(
             &mut cmd,
@@ -753,6 +754,23 @@ mod tests {
         assert!(
             disk.ends_with(r#""id":"virtio-disk0","bootindex":2}"#),
             "{disk}"
+        );
+    }
+
+    #[test]
+    fn smbios_tables_follow_the_field_order_and_escape_commas() {
+        let xml = "<domain type='qemu'><name>t</name><memory>131072</memory>\
+             <sysinfo type='smbios'>\
+             <system><entry name='product'>Box</entry><entry name='manufacturer'>Acme</entry></system>\
+             <oemStrings><entry>a,b</entry></oemStrings></sysinfo>\
+             <os><type arch='x86_64' machine='pc'>hvm</type><smbios mode='sysinfo'/></os>\
+             <devices/></domain>";
+        let def = Domain::parse(xml).expect("test domain parses");
+        let mut cmd = CommandLine::new("qemu");
+        machine::build_sysinfo(&mut cmd, &def).expect("smbios");
+        assert_eq!(
+            values(&cmd.args, "-smbios"),
+            vec!["type=1,manufacturer=Acme,product=Box", "type=11,value=a,,b"]
         );
     }
 
