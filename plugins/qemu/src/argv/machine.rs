@@ -766,14 +766,44 @@ pub fn build_boot(cmd: &mut CommandLine, def: &Domain) {
     if let Some(dtb) = &os.dtb {
         cmd.opt("-dtb", dtb.clone());
     }
-    if let Some(loader) = &os.loader {
-        if let Some(path) = &loader.path {
-            if loader.loader_type != Some(LoaderType::Pflash) {
-                cmd.opt("-bios", path.clone());
-            }
+}
+
+/// The firmware loader right after `-cpu`: `-bios` for a ROM, the secure flash switch for
+/// a pflash loader with `secure='yes'`.
+pub fn build_loader(cmd: &mut CommandLine, def: &Domain) {
+    let Some(loader) = def.os.as_ref().and_then(|os| os.loader.as_ref()) else {
+        return;
+    };
+    if loader.loader_type == Some(LoaderType::Pflash) {
+        if loader.secure.is_some_and(|secure| secure.is_yes()) {
+            cmd.opt("-global", "driver=cfi.pflash01,property=secure,value=on");
         }
+    } else if let Some(path) = &loader.path {
+        cmd.opt("-bios", path.clone());
     }
-    let _ = escape_option;
+}
+
+/// `-global <host bridge>.pci-hole64-size` for a root PCI controller's `<pcihole64>`.
+pub fn build_pci_hole64(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+    for controller in &def.devices.controllers {
+        if controller.controller_type != Some(ControllerType::Pci) {
+            continue;
+        }
+        let Some(size) = controller.pcihole64.as_ref() else {
+            continue;
+        };
+        let host = match controller.model.as_deref() {
+            Some("pci-root") => "i440FX-pcihost",
+            Some("pcie-root") => "q35-pcihost",
+            _ => {
+                return Err(crate::error::internal(
+                    "64-bit PCI hole setting is only for root PCI controllers",
+                ))
+            }
+        };
+        cmd.opt("-global", format!("{host}.pci-hole64-size={}K", size.0));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -295,6 +295,7 @@ pub fn build_with_config(
     machine::build_machine(&mut cmd, def, caps, config)?;
     machine::build_accel(&mut cmd, def);
     machine::build_cpu(&mut cmd, def, caps)?;
+    machine::build_loader(&mut cmd, def);
     memory::build_memory(&mut cmd, def, caps, ctx, config)?;
     machine::build_smp(&mut cmd, def);
     machine::build_iothreads(&mut cmd, def);
@@ -329,6 +330,7 @@ pub fn build_with_config(
     machine::build_pm(&mut cmd, def);
     machine::build_boot(&mut cmd, def);
     devices::build_iommu(&mut cmd, def)?;
+    machine::build_pci_hole64(&mut cmd, def)?;
     devices::build_controllers(&mut cmd, def, caps)?;
     memory::build_memory_devices(&mut cmd, def, caps, ctx, config)?;
     devices::build_usb_hubs_and_ccid(&mut cmd, def);
