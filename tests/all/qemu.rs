@@ -644,7 +644,12 @@ fn qemu_guest_walks_the_whole_lifecycle() {
     let conn = open(&host2, "qemu:///session");
     let mut events = conn.events().expect("events");
     let domain = conn.domain_lookup_by_name("walker").expect("still defined");
-    assert_eq!(state(&domain).0, domain_state::RUNNING, "reattached: {:?}", state(&domain));
+    assert_eq!(
+        state(&domain).0,
+        domain_state::RUNNING,
+        "reattached: {:?}",
+        state(&domain)
+    );
     assert!(
         pid_alive(pid) && qemu_pid_of("walker") == Some(pid),
         "the same QEMU keeps running"
