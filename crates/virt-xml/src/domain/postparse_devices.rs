@@ -234,6 +234,8 @@ impl Domain {
             .chain(devices.consoles.iter_mut())
             .chain(devices.channels.iter_mut())
         {
+            // A character device without a type is a PTY.
+            chr.chr_type.get_or_insert(ChrType::Pty);
             canonical_chr_source(chr.chr_type, &mut chr.sources, &mut chr.protocol)?;
         }
         for redirdev in &mut devices.redirdevs {
@@ -925,7 +927,7 @@ impl Domain {
             .chain(devices.consoles.iter_mut())
             .chain(devices.channels.iter_mut())
         {
-            if chr.chr_type == Some(ChrType::Pty) {
+            if chr.chr_type.is_none_or(|kind| kind == ChrType::Pty) {
                 chr.tty = None;
                 for source in &mut chr.sources {
                     source.path = None;
