@@ -79,7 +79,7 @@ impl Domain {
         self.post_parse_numatune()?;
         self.post_parse_usb_companions();
         self.sort_controllers();
-        self.post_parse_disks();
+        self.post_parse_disks()?;
         self.post_parse_device_defaults();
         // virDomainDefPostParse proper.
         self.assign_controller_indexes();

@@ -763,7 +763,20 @@ impl Domain {
     /// Disks are `device='disk'` unless told otherwise, their bus follows the target name
     /// (`hd` IDE, `sd` SCSI, `vd` virtio, `xvd` Xen, `ubd` UML, floppies FDC), and they are
     /// kept grouped by the bus they were given, in target order (`virDomainDiskInsert`).
-    pub(crate) fn post_parse_disks(&mut self) {
+    pub(crate) fn post_parse_disks(&mut self) -> Result<()> {
+        // libvirt's parser refuses a disk without a target before anything else.
+        if let Some(disk) = self
+            .devices
+            .disks
+            .iter()
+            .find(|disk| disk.target_dev().is_none())
+        {
+            return Err(Error::new(
+                ErrorNumber::NO_TARGET,
+                ErrorDomain::DOMAIN,
+                disk.source_path().unwrap_or(""),
+            ));
+        }
         let disks = std::mem::take(&mut self.devices.disks);
         let name_index = |disk: &crate::domain::Disk| -> i64 {
             disk.target_dev()
@@ -812,6 +825,7 @@ impl Domain {
             disk.target.get_or_insert_with(Default::default).bus = Some(bus);
         }
         self.devices.disks = sorted;
+        Ok(())
     }
 
     /// The companions of an ICH9 EHCI USB controller start at ports 0, 2 and 4.
