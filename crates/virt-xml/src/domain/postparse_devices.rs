@@ -1114,6 +1114,14 @@ impl Domain {
             if !filtered {
                 iface.filterref = None;
             }
+            // A host device interface's `<driver>` says only which PCI backend it uses.
+            if iface
+                .hostdev_driver
+                .as_ref()
+                .is_some_and(|driver| driver.name.is_none())
+            {
+                iface.hostdev_driver = None;
+            }
             if let Some(model) = iface.model.as_mut().and_then(|model| model.value.as_mut()) {
                 if let Some(known) = NET_MODELS
                     .iter()
