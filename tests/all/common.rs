@@ -7,6 +7,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// The workspace root.
 pub use rvirt_tests::workspace_root;
 
+/// Shows the host's and plugins' log lines (warnings by default, `RVIRT_TEST_LOG` to change)
+/// in the output of a failing test.
+pub fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("RVIRT_TEST_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 /// Where `cargo xtask plugins` installs the driver plugins.
 pub fn plugins_dir() -> PathBuf {
     workspace_root().join("target/plugins")

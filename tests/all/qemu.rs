@@ -65,6 +65,7 @@ fn guest_image() -> &'static GuestImage {
 }
 
 fn host(root: &Path) -> Host {
+    crate::common::init_logging();
     assert!(
         Path::new(QEMU).is_file(),
         "{QEMU} is missing: apt-get install qemu-system-x86"
@@ -996,9 +997,12 @@ fn qemu_embed_keeps_every_file_under_its_root() {
     let host = host(root.path());
     let app = root.path().join("app");
     let conn = open(&host, &format!("qemu:///embed?root={}", app.display()));
-    let domain = conn
-        .domain_define_xml(&domain_xml("embedded", &files, ""), 0)
-        .expect("define");
+    // File-backed guest RAM: its directory is the space's too.
+    let xml = domain_xml("embedded", &files, "").replace(
+        "<vcpu placement",
+        "<memoryBacking><source type='file'/><access mode='shared'/></memoryBacking><vcpu placement",
+    );
+    let domain = conn.domain_define_xml(&xml, 0).expect("define");
     assert!(
         app.join("etc/qemu/embedded.xml").is_file(),
         "config under the root"
@@ -1014,6 +1018,26 @@ fn qemu_embed_keeps_every_file_under_its_root() {
         app.join("log/qemu/embedded.log").is_file(),
         "log under the root"
     );
+    let ram_dirs: Vec<PathBuf> = std::fs::read_dir(app.join("lib/qemu/ram"))
+        .expect("memory backing dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(
+        ram_dirs.len(),
+        1,
+        "one domain's RAM directory: {ram_dirs:?}"
+    );
+    let argv = std::fs::read_to_string(format!(
+        "/proc/{}/cmdline",
+        qemu_pids_with(&root.path().to_string_lossy())[0]
+    ))
+    .expect("QEMU's command line");
+    assert!(
+        argv.contains("memory-backend-file")
+            && argv.contains(&ram_dirs[0].to_string_lossy().to_string()),
+        "guest RAM is a file under {}: {argv:?}",
+        ram_dirs[0].display()
+    );
     // The host's own directories for the driver hold nothing of this space.
     let host_dirs = root.path().join("state");
     let stray: Vec<PathBuf> = walk(&host_dirs)
@@ -1028,6 +1052,10 @@ fn qemu_embed_keeps_every_file_under_its_root() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     assert!(run_left.is_empty(), "left in the run dir: {run_left:?}");
+    assert!(
+        !ram_dirs[0].exists(),
+        "the RAM directory went with the domain"
+    );
 }
 
 /// Every path under `dir`, recursively.

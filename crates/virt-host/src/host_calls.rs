@@ -323,15 +323,19 @@ impl unix_stream::Host for PluginCtx {
         let space = self.space()?;
         let weak = self.call.weak_space();
         let dispatch = Some(self.shared.dispatch.clone());
+        let call_id = self.call.id;
         let handle = self.blocking(|_| {
             space.resources.connect(
                 &normalized,
                 framing,
                 Duration::from_millis(timeout_ms.into()),
+                call_id,
                 weak,
                 dispatch,
             )
         })?;
+        // Released (queued frames handed to the handler) when the call ends.
+        self.claim(handle);
         Ok(handle)
     }
 

@@ -565,11 +565,14 @@ impl Resources {
     }
 
     /// Connects to `path`, retrying until `timeout` (the peer may not listen yet).
+    /// Connects to a unix socket; the stream's frames belong to the call `claimed_by` from the
+    /// first byte (a peer that talks first, as QMP's greeting, must not lose it to a handler).
     pub fn connect(
         &self,
         path: &Path,
         framing: Framing,
         timeout: Duration,
+        claimed_by: u64,
         space: Weak<Space>,
         dispatch: Option<Dispatch>,
     ) -> Result<u64, Error> {
@@ -591,7 +594,10 @@ impl Resources {
             .map_err(|e| system("cannot clone stream", e))?;
         let stream = Arc::new(Stream {
             writer: Mutex::new(socket),
-            state: Mutex::new(StreamState::default()),
+            state: Mutex::new(StreamState {
+                claimed_by: Some(claimed_by),
+                ..StreamState::default()
+            }),
             changed: Condvar::new(),
         });
         let handle = next_handle();

@@ -531,7 +531,7 @@ pub fn xml_to_native(format: &str, xml: &str, flags: u32) -> Result<String, Erro
         pretend: true,
         ..crate::argv::BuildContext::default()
     };
-    let cmd = crate::argv::build(&def, &caps, &ctx)?;
+    let cmd = crate::argv::build_with_config(&def, &caps, &ctx, &layout.driver_config())?;
     Ok(cmd.to_shell_line())
 }
 

@@ -140,7 +140,7 @@ pub fn launch(cmd: &CommandLine, plan: &LaunchPlan, qemu_version: &str) -> Resul
             process::release(handle);
             let _ = files::remove(&plan.monitor_path);
             let said = log_since(&plan.log_path, log_offset);
-            Err(start_error(error, status, &said))
+            Err(start_error(error, still_running, status, &said))
         }
     }
 }
@@ -172,13 +172,22 @@ fn wait_for_monitor(
     }
 }
 
-/// The error of a failed start, in libvirt's words, with QEMU's own message.
-fn start_error(error: QmpError, status: Option<process::ProcessStatus>, said: &str) -> Error {
-    let exited = status.as_ref().is_some_and(|status| !status.running);
+/// The error of a failed start, in libvirt's words, with QEMU's own message. `killed`: QEMU
+/// was still running and the driver killed it (it never answered on its monitor).
+fn start_error(
+    error: QmpError,
+    killed: bool,
+    status: Option<process::ProcessStatus>,
+    said: &str,
+) -> Error {
     match error {
-        QmpError::Timeout if !exited => qemu_error(
+        QmpError::Timeout if killed => qemu_error(
             ErrorNumber::INTERNAL_ERROR,
             "QEMU did not open its monitor in time",
+        ),
+        other if killed => qemu_error(
+            ErrorNumber::INTERNAL_ERROR,
+            format!("QEMU's monitor failed before it greeted ({other:?}); QEMU was killed. QEMU said: {said}"),
         ),
         _ if !said.is_empty() => qemu_error(
             ErrorNumber::INTERNAL_ERROR,

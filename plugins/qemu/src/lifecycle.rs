@@ -365,6 +365,8 @@ pub fn check_interface_backend(interface: &Interface) -> Result<(), Error> {
 struct StartResources {
     taps: Vec<String>,
     run_files: Vec<String>,
+    /// Directories made for this start (memory backing), removed if it fails.
+    dirs: Vec<String>,
 }
 
 impl StartResources {
@@ -375,7 +377,84 @@ impl StartResources {
         for file in &self.run_files {
             let _ = files::remove(file);
         }
+        for dir in &self.dirs {
+            remove_tree(dir);
+        }
     }
+}
+
+/// The per-domain directories file-backed and huge-page guest RAM lives in
+/// (`<memory backing dir>/<short name>`, `<hugetlbfs>/libvirt/qemu/<short name>`).
+fn memory_dirs(def: &Domain, config: &argv::DriverConfig, short_name: &str) -> Vec<String> {
+    if def.memory_backing.is_none() {
+        return Vec::new();
+    }
+    std::iter::once(format!("{}/{short_name}", config.memory_backing_dir))
+        .chain(
+            config
+                .hugetlbfs
+                .iter()
+                .map(|mount| format!("{}/libvirt/qemu/{short_name}", mount.path)),
+        )
+        .collect()
+}
+
+/// Removes a directory and what is in it, as far as the host lets it.
+fn remove_tree(dir: &str) {
+    for name in files::list_dir(dir).unwrap_or_default() {
+        let path = format!("{dir}/{name}");
+        match files::stat(&path) {
+            Ok(Some(stat)) if stat.is_dir => remove_tree(&path),
+            _ => {
+                let _ = files::remove(&path);
+            }
+        }
+    }
+    let _ = files::remove_dir(dir);
+}
+
+/// What QEMU expects to find when it starts (libvirt's `qemuProcessPrepareHost`): the
+/// firmware's variable store, copied from its template the first time, and the memory
+/// backing directories.
+fn prepare_host_files(
+    def: &Domain,
+    config: &argv::DriverConfig,
+    short_name: &str,
+    resources: &mut StartResources,
+) -> Result<(), Error> {
+    if let Some(nvram) = argv::disk::nvram_path(def, &config.nvram_dir) {
+        if files::stat(&nvram)?.is_none() {
+            let os = def.os.as_ref();
+            let template = os
+                .and_then(|os| os.nvram.as_ref())
+                .and_then(|nvram| nvram.template.clone())
+                .ok_or_else(|| {
+                    let loader = os
+                        .and_then(|os| os.loader.as_ref())
+                        .and_then(|loader| loader.path.clone())
+                        .unwrap_or_default();
+                    qemu_error(
+                        ErrorNumber::OPERATION_FAILED,
+                        format!("unable to find any master var store for loader: {loader}"),
+                    )
+                })?;
+            let contents = files::read(&template).map_err(|error| {
+                qemu_error(
+                    ErrorNumber::SYSTEM_ERROR,
+                    format!("Failed to open file '{template}': {}", error.message),
+                )
+            })?;
+            if let Some((dir, _)) = nvram.rsplit_once('/') {
+                files::create_dir_all(dir)?;
+            }
+            files::write(&nvram, &contents)?;
+        }
+    }
+    for dir in memory_dirs(def, config, short_name) {
+        files::create_dir_all(&dir)?;
+        resources.dirs.push(dir);
+    }
+    Ok(())
 }
 
 /// Creates the tap of a bridge or ethernet interface (named after its `<target dev>`, or
@@ -522,7 +601,9 @@ fn start_with_resources(
         master_key: true,
         pretend: false,
     };
-    let cmd = argv::build(def, caps, &ctx)?;
+    let config = layout.driver_config();
+    prepare_host_files(def, &config, ctx.short_name(), resources)?;
+    let cmd = argv::build_with_config(def, caps, &ctx, &config)?;
     let version = crate::qmp::QemuVersion::from_number(caps.version);
     let plan = LaunchPlan {
         log_path: layout.log_file(def.name()),
@@ -764,6 +845,13 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
     }
     // Empty now, unless something unexpected stayed (then it stays for a human to see).
     let _ = files::remove_dir(&live.run_dir);
+    if let (Ok(def), Ok(layout)) = (domain::live_def(live), SpaceLayout::current()) {
+        let short_name = live.run_dir.rsplit("/domain-").next().unwrap_or_default();
+        // QEMU leaves the RAM files it was told to create (libvirt deletes the tree too).
+        for dir in memory_dirs(&def, &layout.driver_config(), short_name) {
+            remove_tree(&dir);
+        }
+    }
     if let Ok(layout) = SpaceLayout::current() {
         let _ = files::remove(&layout.status_file(&domain.record.name));
     }
@@ -982,6 +1070,9 @@ pub fn handle_process_exited(handle: u64, status: &process::ProcessStatus) {
     let Some(uuid) = records::owner_of("process", handle) else {
         return;
     };
+    if !handler_job(&uuid) {
+        return;
+    }
     let Some(domain) = domain::load(&uuid) else {
         return;
     };
@@ -1012,6 +1103,18 @@ pub fn handle_process_exited(handle: u64, status: &process::ProcessStatus) {
     finalize_stop(&domain, &live, reason, detail);
 }
 
+/// A handler takes the domain's job like a call, so that it acts on what the call that
+/// held the job left (a destroy that removed the status file is not undone by a late event).
+fn handler_job(uuid: &str) -> bool {
+    match jobs::begin(&job_name(uuid)) {
+        Ok(()) => true,
+        Err(error) => {
+            virt_plugin_sdk::warn!("event for domain {uuid} dropped: {}", error.message);
+            false
+        }
+    }
+}
+
 /// An unclaimed frame on a monitor: an event to apply (replies to abandoned commands are
 /// dropped).
 pub fn handle_stream_frame(handle: u64, frame: &[u8]) {
@@ -1021,6 +1124,9 @@ pub fn handle_stream_frame(handle: u64, frame: &[u8]) {
     let Some(uuid) = records::owner_of("stream", handle) else {
         return;
     };
+    if !handler_job(&uuid) {
+        return;
+    }
     let Some(domain) = domain::load(&uuid) else {
         return;
     };
@@ -1107,8 +1213,13 @@ fn reattach(domain: &Loaded, mut live: LiveRecord) -> Result<(), Error> {
             );
             store_live(domain, &live);
         }
-        Err(_) => {
+        Err(error) => {
             // A QEMU we cannot talk to is useless: libvirt kills it.
+            virt_plugin_sdk::warn!(
+                "cannot reconnect to the monitor of domain '{}' ({error:?}): killing QEMU {}",
+                domain.record.name,
+                live.pid
+            );
             let _ = process::kill(handle, SIGKILL);
             let _ = process::wait(handle, 5_000);
             live.monitor = None;

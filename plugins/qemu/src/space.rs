@@ -11,6 +11,7 @@ use virt_core::{ConnectUri, ErrorDomain, ErrorNumber};
 use virt_plugin_sdk::host::{files, state};
 use virt_plugin_sdk::types::Error;
 
+use crate::argv::DriverConfig;
 use crate::records;
 
 /// The kind of QEMU driver instance a URI names.
@@ -145,6 +146,8 @@ impl SpaceLayout {
             &self.autostart_dir(),
             &self.lib_dir,
             &format!("{}/save", self.lib_dir),
+            &self.nvram_dir(),
+            &self.memory_backing_dir(),
             &self.run_dir,
             &self.log_dir,
             &self.cache_dir,
@@ -152,6 +155,44 @@ impl SpaceLayout {
             files::create_dir_all(dir)?;
         }
         Ok(())
+    }
+
+    /// Firmware variable stores the driver creates (libvirt's `nvram_dir`).
+    pub fn nvram_dir(&self) -> String {
+        format!("{}/nvram", self.lib_dir)
+    }
+
+    /// File-backed guest RAM (libvirt's `memory_backing_dir`).
+    pub fn memory_backing_dir(&self) -> String {
+        format!("{}/ram", self.lib_dir)
+    }
+
+    /// The settings libvirt reads from `qemu.conf`, as this space has them: its own
+    /// directories, the host's hugetlbfs mounts, libvirt's defaults for the rest.
+    pub fn driver_config(&self) -> DriverConfig {
+        let default_page_kib = files::read("/proc/meminfo")
+            .ok()
+            .and_then(|meminfo| {
+                String::from_utf8_lossy(&meminfo)
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Hugepagesize:"))
+                    .and_then(|size| size.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(2048);
+        let hugetlbfs = files::read("/proc/mounts")
+            .map(|mounts| {
+                DriverConfig::hugetlbfs_from_mounts(
+                    &String::from_utf8_lossy(&mounts),
+                    default_page_kib,
+                )
+            })
+            .unwrap_or_default();
+        DriverConfig {
+            hugetlbfs,
+            memory_backing_dir: self.memory_backing_dir(),
+            nvram_dir: self.nvram_dir(),
+            ..DriverConfig::default()
+        }
     }
 
     pub fn autostart_dir(&self) -> String {

@@ -170,6 +170,13 @@ pub fn has_pflash(def: &Domain) -> bool {
         .is_some_and(|loader| loader.loader_type == Some(LoaderType::Pflash))
 }
 
+/// The file of a pflash firmware's variable store, when it is a local file.
+pub fn nvram_path(def: &Domain, nvram_dir: &str) -> Option<String> {
+    nvram_layer(def, nvram_dir)
+        .filter(|layer| layer.storage_type == StorageType::File)
+        .and_then(|layer| layer.source.file)
+}
+
 /// The NVRAM image of a pflash firmware: the one the definition names, else (for a
 /// read-only loader that keeps state) `<nvram dir>/<name>_VARS.fd`.
 fn nvram_layer(def: &Domain, nvram_dir: &str) -> Option<Layer> {
