@@ -14,7 +14,7 @@ Usage (as root, /usr/bin/python3 for python3-libvirt):
 
 GLOB is relative to --testdata (default: 'qemuxml2argvdata/[a-c]*.xml' and
 'genericxml2xmlindata/*.xml'). Options:
-    --testdata DIR      libvirt's test data (default /work/shared/libvirt-testdata)
+    --testdata DIR      libvirt's test data (default $SHARED/libvirt-testdata, ../shared)
     --libvirt-uri URI   a running reference daemon's test URI; without it one is started
                         with $SHARED/conformance/start-libvirtd.sh in a temporary directory
     --rvirt-uri URI     a running rvirtd's test URI; without it --rvirtd is started
@@ -177,7 +177,7 @@ class Daemon:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("globs", nargs="*")
-    parser.add_argument("--testdata", default="/work/shared/libvirt-testdata")
+    parser.add_argument("--testdata", default=os.path.join(SHARED, "libvirt-testdata"))
     parser.add_argument("--libvirt-uri")
     parser.add_argument("--rvirt-uri")
     parser.add_argument("--rvirtd", default=os.path.join(ROOT, "target/release/rvirtd"))

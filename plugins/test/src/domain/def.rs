@@ -11,8 +11,8 @@ use virt_core::consts::{domain_lifecycle, domain_lifecycle_action};
 use virt_core::{Error, ErrorDomain, ErrorNumber, Result, Uuid};
 use virt_xml::domain::interface::InterfaceTarget;
 use virt_xml::domain::{
-    Domain, InterfaceType, LifecycleAction, MemballoonModel, OsType, OsTypeElement, VcpuPin,
-    VideoModel, VideoModelElement,
+    Domain, InterfaceType, LifecycleAction, MemballoonModel, OsType, OsTypeElement,
+    PostParseDriver, VcpuPin, VideoModel,
 };
 use virt_xml::xml::{Node, XmlElement};
 use virt_xml::FormatFlags;
@@ -64,8 +64,10 @@ impl DomainDef {
         // A definition never carries the id of a running domain into the driver.
         domain.id = None;
         default_arch(&mut domain);
-        domain.post_parse()?;
-        default_video_model(&mut domain);
+        // libvirt's test driver knows no hypervisor namespace: `<qemu:...>`, `<lxc:...>` go.
+        domain.qemu = None;
+        domain.lxc = None;
+        domain.post_parse_with(&TestPostParse)?;
         if validate {
             domain.validate()?;
         }
@@ -423,19 +425,26 @@ fn default_arch(domain: &mut Domain) {
     }
 }
 
-/// `testDomainDevicesDefPostParse`: the default video model.
-fn default_video_model(domain: &mut Domain) {
-    let xenish = matches!(domain.os_type(), Some(OsType::Xen) | Some(OsType::Linux));
-    let model = if xenish {
-        VideoModel::Xen
-    } else {
-        VideoModel::Cirrus
-    };
-    for video in &mut domain.devices.videos {
-        let element = video.model.get_or_insert_with(VideoModelElement::default);
-        if element.model_type.is_none() {
-            element.model_type = Some(model);
-        }
+/// The test driver's part of post-parse (`testDomainDevicesDefPostParse`).
+struct TestPostParse;
+
+impl PostParseDriver for TestPostParse {
+    /// Xen's for Xen and Linux guests, VGA on ppc64, Cirrus otherwise.
+    fn default_video_model(&self, domain: &Domain) -> Option<VideoModel> {
+        let arch = domain
+            .os
+            .as_ref()
+            .and_then(|os| os.os_type.as_ref())
+            .and_then(|os_type| os_type.arch.as_deref());
+        Some(
+            if matches!(domain.os_type(), Some(OsType::Xen) | Some(OsType::Linux)) {
+                VideoModel::Xen
+            } else if matches!(arch, Some("ppc64" | "ppc64le")) {
+                VideoModel::Vga
+            } else {
+                VideoModel::Cirrus
+            },
+        )
     }
 }
 
