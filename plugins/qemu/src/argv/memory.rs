@@ -664,30 +664,20 @@ pub fn build_numa(
         }
         cmd.opt("-numa", node);
     }
-    let distance = |from: usize, to: usize| -> u32 {
+    let declared = |from: usize, to: usize| -> Option<u32> {
         numa.cells
-            .get(from)
-            .and_then(|cell| cell.distances.as_ref())
-            .and_then(|distances| {
-                distances
-                    .siblings
-                    .iter()
-                    .find(|sibling| sibling.id == Some(to as u32))
-            })
-            .and_then(|sibling| sibling.value)
-            .or_else(|| {
-                // libvirt fills the reverse direction of a distance given one way.
-                numa.cells
-                    .get(to)
-                    .and_then(|cell| cell.distances.as_ref())
-                    .and_then(|distances| {
-                        distances
-                            .siblings
-                            .iter()
-                            .find(|sibling| sibling.id == Some(from as u32))
-                    })
-                    .and_then(|sibling| sibling.value)
-            })
+            .get(from)?
+            .distances
+            .as_ref()?
+            .siblings
+            .iter()
+            .find(|sibling| sibling.id == Some(to as u32))?
+            .value
+    };
+    // libvirt fills the reverse direction of a distance given one way.
+    let distance = |from: usize, to: usize| -> u32 {
+        declared(from, to)
+            .or_else(|| declared(to, from))
             .unwrap_or(if from == to { 10 } else { 20 })
     };
     let any_distance = numa.cells.iter().any(|cell| {
@@ -789,15 +779,7 @@ pub fn build_memory_devices(
     config: &DriverConfig,
 ) -> Result<(), Error> {
     let mem_prealloc = global_prealloc(def, caps, config)?;
-    let mut used_slots: Vec<u32> = def
-        .devices
-        .memories
-        .iter()
-        .filter_map(|memory| match memory.info.address {
-            Some(Address::Dimm { slot, .. }) => Some(slot),
-            _ => None,
-        })
-        .collect();
+    let mut used_slots = used_memory_slots(def);
     for memory in &def.devices.memories {
         let alias = alias_of(&memory.info);
         let target = memory.target.clone().unwrap_or_default();
@@ -870,6 +852,18 @@ pub fn build_memory_devices(
         device(cmd, props);
     }
     Ok(())
+}
+
+/// The DIMM slots memory devices already have.
+pub(crate) fn used_memory_slots(def: &Domain) -> Vec<u32> {
+    def.devices
+        .memories
+        .iter()
+        .filter_map(|memory| match memory.info.address {
+            Some(Address::Dimm { slot, .. }) => Some(slot),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -799,15 +799,7 @@ pub fn prepare_for_start(def: &mut Domain) {
 /// DIMMs and NVDIMMs without an address take the lowest free slot (libvirt's
 /// `qemuDomainAssignMemorySlots`, at start).
 fn assign_memory_slots(def: &mut Domain) {
-    let mut used: Vec<u32> = def
-        .devices
-        .memories
-        .iter()
-        .filter_map(|memory| match memory.info.address {
-            Some(Address::Dimm { slot, .. }) => Some(slot),
-            _ => None,
-        })
-        .collect();
+    let mut used = super::memory::used_memory_slots(def);
     for memory in &mut def.devices.memories {
         if memory.info.address.is_none()
             && matches!(
