@@ -1070,9 +1070,7 @@ pub fn handle_process_exited(handle: u64, status: &process::ProcessStatus) {
     let Some(uuid) = records::owner_of("process", handle) else {
         return;
     };
-    if !handler_job(&uuid) {
-        return;
-    }
+    handler_job(&uuid);
     let Some(domain) = domain::load(&uuid) else {
         return;
     };
@@ -1105,13 +1103,14 @@ pub fn handle_process_exited(handle: u64, status: &process::ProcessStatus) {
 
 /// A handler takes the domain's job like a call, so that it acts on what the call that
 /// held the job left (a destroy that removed the status file is not undone by a late event).
-fn handler_job(uuid: &str) -> bool {
-    match jobs::begin(&job_name(uuid)) {
-        Ok(()) => true,
-        Err(error) => {
-            virt_plugin_sdk::warn!("event for domain {uuid} dropped: {}", error.message);
-            false
-        }
+/// A call may hold the job longer than a handler waits (a long save): then the event is
+/// applied anyway, as the alternative is a domain that never learns its QEMU died.
+fn handler_job(uuid: &str) {
+    if let Err(error) = jobs::begin(&job_name(uuid)) {
+        virt_plugin_sdk::warn!(
+            "event for domain {uuid} applied without its job: {}",
+            error.message
+        );
     }
 }
 
@@ -1124,9 +1123,7 @@ pub fn handle_stream_frame(handle: u64, frame: &[u8]) {
     let Some(uuid) = records::owner_of("stream", handle) else {
         return;
     };
-    if !handler_job(&uuid) {
-        return;
-    }
+    handler_job(&uuid);
     let Some(domain) = domain::load(&uuid) else {
         return;
     };
