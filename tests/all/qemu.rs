@@ -1,8 +1,10 @@
 //! The QEMU driver plugin with real QEMU (TCG) and a real guest (`tests/guest`): what the
 //! guest prints on its serial console is the evidence. One long test walks a guest through
-//! the lifecycle (boot, console, pause, hotplug, balloon, snapshots, save/restore, managed
-//! save, a daemon restart with reattach, reboot, reset, ACPI and agent shutdown, crash), the
-//! others check bad input and the documents that need no guest.
+//! the lifecycle (boot, console, monitor passthrough, pause, disk and NIC hotplug (user and a
+//! tap on a real bridge), balloon and stats, internal snapshots, save/restore, managed save,
+//! a daemon restart with reattach, reboot, reset, external snapshots deleted live and
+//! offline, ACPI and agent shutdown, crash); the others check bad input, embedded mode and
+//! the documents that need no guest.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
