@@ -401,28 +401,10 @@ impl Domain {
                 }
                 match kind_of_listen {
                     Some(GraphicsListenType::Address) => {
-                        if let (Some(address), Some(compat)) = (&listen.address, &listen_attr) {
-                            if address != compat {
-                                return Err(unsupported(format!(
-                                    "graphics 'listen' attribute '{compat}' must match 'address' attribute of first listen element (found '{address}')"
-                                )));
-                            }
-                        }
-                        if listen.address.is_none() {
-                            listen.address = listen_attr.clone();
-                        }
+                        agree_with_compat(&mut listen.address, &listen_attr, "listen", "address")?
                     }
                     Some(GraphicsListenType::Socket) => {
-                        if let (Some(socket), Some(compat)) = (&listen.socket, &socket_attr) {
-                            if socket != compat {
-                                return Err(unsupported(format!(
-                                    "graphics 'socket' attribute '{compat}' must match 'socket' attribute of first listen element (found '{socket}')"
-                                )));
-                            }
-                        }
-                        if listen.socket.is_none() {
-                            listen.socket = socket_attr.clone();
-                        }
+                        agree_with_compat(&mut listen.socket, &socket_attr, "socket", "socket")?
                     }
                     _ => {}
                 }
@@ -1537,6 +1519,27 @@ pub(crate) fn format_id_set(ids: &[u32]) -> String {
         idx += 1;
     }
     parts.join(",")
+}
+
+/// The first `<listen>` and the graphics element's old-style attribute (`listen`, `socket`)
+/// must say the same; the listen takes the attribute's value when it has none.
+fn agree_with_compat(
+    value: &mut Option<String>,
+    compat: &Option<String>,
+    attribute: &str,
+    listen_attribute: &str,
+) -> Result<()> {
+    if let (Some(found), Some(compat)) = (value.as_ref(), compat) {
+        if found != compat {
+            return Err(unsupported(format!(
+                "graphics '{attribute}' attribute '{compat}' must match '{listen_attribute}' attribute of first listen element (found '{found}')"
+            )));
+        }
+    }
+    if value.is_none() {
+        value.clone_from(compat);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

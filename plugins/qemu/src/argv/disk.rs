@@ -943,7 +943,8 @@ impl ExtendIf for Props {
     }
 }
 
-fn controller_alias(def: &Domain, kind: ControllerType, index: u32) -> Option<String> {
+/// The alias of the controller of `kind` with `index`, if the definition has one.
+pub(super) fn controller_alias(def: &Domain, kind: ControllerType, index: u32) -> Option<String> {
     def.devices
         .controllers
         .iter()

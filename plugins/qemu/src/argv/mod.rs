@@ -517,14 +517,7 @@ pub fn address_props(
 ) -> Props {
     use virt_xml::domain::{Address, ControllerType};
     let controller_alias = |kind: ControllerType, index: u32, fallback: String| {
-        def.devices
-            .controllers
-            .iter()
-            .find(|controller| {
-                controller.controller_type == Some(kind) && controller.index.unwrap_or(0) == index
-            })
-            .and_then(|controller| controller.info.alias_name().map(str::to_string))
-            .unwrap_or(fallback)
+        disk::controller_alias(def, kind, index).unwrap_or(fallback)
     };
     match &info.address {
         Some(Address::Pci(_)) => pci_address_props(props, info, def),
