@@ -5,6 +5,7 @@
 
 mod common;
 mod host;
+mod hot_reload;
 mod lxc;
 mod qemu;
 #[path = "../rpc/mod.rs"]

@@ -106,6 +106,15 @@ impl Connect {
     pub fn get_type(&self) -> Result<String> {
         self.conn().get_type()
     }
+    /// rvirt's plugin administration: the host's driver plugins.
+    pub fn plugin_list(&self, flags: u32) -> Result<Vec<PluginInfo>> {
+        self.conn().plugin_list(flags)
+    }
+    /// rvirt's plugin administration: swaps plugin `name` for its files on disk now.
+    pub fn plugin_reload(&self, name: &str, flags: u32) -> Result<PluginInfo> {
+        self.check_writable(ErrorDomain::NONE, "rvirtPluginReload")?;
+        self.conn().plugin_reload(name, flags)
+    }
     pub fn get_uri(&self) -> Result<String> {
         self.conn().get_uri()
     }

@@ -701,4 +701,17 @@ pub trait Connection: Send + Sync {
     fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
         unsupported("virSecretUndefine")
     }
+
+    // ---- rvirt's plugin administration (no libvirt equivalent) ----
+
+    /// Every driver plugin of the host serving this connection (`rvirsh plugin-list`).
+    fn plugin_list(&self, flags: u32) -> Result<Vec<PluginInfo>> {
+        unsupported("rvirtPluginList")
+    }
+    /// Swaps plugin `name` for what is on disk now, under the running host
+    /// (`rvirsh plugin-reload`): calls in flight finish on the old version, new calls go to
+    /// the new one. A new version that cannot be loaded is refused and the old one stays.
+    fn plugin_reload(&self, name: &str, flags: u32) -> Result<PluginInfo> {
+        unsupported("rvirtPluginReload")
+    }
 }

@@ -274,6 +274,38 @@ pub enum ConsoleEndpoint {
     UnixSocket(String),
 }
 
+/// One privileged capability kind of a plugin and its patterns (`spawn`: program globs,
+/// `unix-connect`: socket directories, ...), as in a plugin manifest's `[capabilities]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PluginCapability {
+    /// The manifest's key: `spawn`, `unix-connect`, `files-read`, `files-write`, `net`.
+    pub kind: String,
+    pub patterns: Vec<String>,
+}
+
+/// A driver plugin as its host sees it (rvirt's admin API, not libvirt's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    /// The plugin's own version: the loaded component's, else its manifest's.
+    pub version: String,
+    /// The `rvirt:driver` WIT version it speaks.
+    pub wit_version: String,
+    pub uri_schemes: Vec<String>,
+    /// What its manifest asks for.
+    pub requested: Vec<PluginCapability>,
+    /// What the operator's grants allow it.
+    pub granted: Vec<PluginCapability>,
+    /// Instantiated in the serving host.
+    pub loaded: bool,
+    /// A compiled artifact for exactly its component is in the host's compile cache.
+    pub cached: bool,
+    /// Where its component is.
+    pub path: String,
+    /// Times it was swapped under the running host (`plugin-reload`, SIGHUP).
+    pub generation: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

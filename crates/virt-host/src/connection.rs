@@ -1,8 +1,13 @@
 //! A connection served by a plugin: each `virt_core::driver::Connection` call becomes one
 //! export call on an instance of the plugin, in the connection's space.
+//!
+//! The connection holds the plugin's [`PluginSlot`], not the plugin: each call takes the
+//! version serving at that moment and keeps it until the call returns, so a reload moves an
+//! open connection to the new version at its next call. The space (records, resources)
+//! stays the connection's across versions.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::broadcast;
 use virt_core::driver::Connection;
@@ -17,20 +22,30 @@ use wasmtime::Store;
 
 use crate::bindings::{wit, Driver};
 use crate::ctx::PluginCtx;
-use crate::plugin::Plugin;
+use crate::host::Plugins;
+use crate::plugin::{Plugin, PluginSlot};
 use crate::space::Space;
 
 /// An open connection to a plugin-served URI.
 pub struct PluginConnection {
-    plugin: Arc<Plugin>,
+    slot: Arc<PluginSlot>,
+    /// The host that opened it, for rvirt's plugin administration calls.
+    host: Weak<Plugins>,
     space: Arc<Space>,
     uri: Arc<str>,
     closed: AtomicBool,
 }
 
 impl PluginConnection {
-    /// Opens `uri` on `plugin`: the plugin binds a space and populates it if new.
-    pub fn open(plugin: Arc<Plugin>, uri: &str, flags: u32) -> Result<PluginConnection> {
+    /// Opens `uri` on the plugin serving `slot`: the plugin binds a space and populates it
+    /// if new.
+    pub(crate) fn open(
+        slot: Arc<PluginSlot>,
+        host: Weak<Plugins>,
+        uri: &str,
+        flags: u32,
+    ) -> Result<PluginConnection> {
+        let plugin = slot.current();
         let shared_uri: Arc<str> = Arc::from(uri);
         let (result, space) =
             plugin.call_with_context(None, Some(&shared_uri), true, |driver, store| {
@@ -38,7 +53,8 @@ impl PluginConnection {
             })?;
         match (result, space) {
             (Ok(()), Some(space)) => Ok(PluginConnection {
-                plugin,
+                slot,
+                host,
                 space,
                 uri: shared_uri,
                 closed: AtomicBool::new(false),
@@ -59,9 +75,9 @@ impl PluginConnection {
         }
     }
 
-    /// The plugin serving this connection.
-    pub fn plugin(&self) -> &Arc<Plugin> {
-        &self.plugin
+    /// The plugin serving this connection now.
+    pub fn plugin(&self) -> Arc<Plugin> {
+        self.slot.current()
     }
 
     fn run<W>(
@@ -78,7 +94,8 @@ impl PluginConnection {
                 "the connection is closed",
             ));
         }
-        self.plugin
+        self.slot
+            .current()
             .call(Some(&self.space), Some(&self.uri), false, body)?
             .map_err(Into::into)
     }
@@ -87,7 +104,7 @@ impl PluginConnection {
 impl Drop for PluginConnection {
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            self.plugin.shared().spaces.release(&self.space);
+            self.slot.current().shared().spaces.release(&self.space);
         }
     }
 }
@@ -102,13 +119,13 @@ fn params(items: Vec<wit::TypedParam>) -> Vec<TypedParam> {
 
 impl Connection for PluginConnection {
     fn get_type(&self) -> Result<String> {
-        Ok(self.plugin.metadata.name.clone())
+        Ok(self.slot.current().metadata.name.clone())
     }
     fn get_uri(&self) -> Result<String> {
         Ok(self.uri.to_string())
     }
     fn get_version(&self) -> Result<u64> {
-        Ok(self.plugin.metadata.hypervisor_version)
+        Ok(self.slot.current().metadata.hypervisor_version)
     }
     fn get_hostname(&self) -> Result<String> {
         self.run(|d, s| d.rvirt_driver_connect().call_get_hostname(s))
@@ -200,13 +217,21 @@ impl Connection for PluginConnection {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let result = self
-            .plugin
-            .call(Some(&self.space), Some(&self.uri), false, |d, s| {
-                d.rvirt_driver_connect().call_close(s)
-            });
-        self.plugin.shared().spaces.release(&self.space);
+        let plugin = self.slot.current();
+        let result = plugin.call(Some(&self.space), Some(&self.uri), false, |d, s| {
+            d.rvirt_driver_connect().call_close(s)
+        });
+        plugin.shared().spaces.release(&self.space);
         result
+    }
+
+    // ---- rvirt's plugin administration ----
+
+    fn plugin_list(&self, _flags: u32) -> Result<Vec<virt_core::PluginInfo>> {
+        crate::host::admin_list(&self.host)
+    }
+    fn plugin_reload(&self, name: &str, _flags: u32) -> Result<virt_core::PluginInfo> {
+        crate::host::admin_reload(&self.host, name)
     }
 
     // ---- domains ----

@@ -1,18 +1,27 @@
 //! The host: finds plugins on the plugin path, loads each the first time one of its URI
-//! schemes is opened, and serves connections as a `virt_core::driver::Driver`.
+//! schemes is opened, serves connections as a `virt_core::driver::Driver`, and administers
+//! its plugins: lists them and swaps one for a new version under running connections.
+//!
+//! A reload ([`Host::reload_plugin`], [`Host::reload_changed`]) loads the new files next to
+//! the serving version, checked as a first load is (manifest, checksum, WIT version,
+//! instantiation, metadata), and only then swaps the name's [`PluginSlot`]. A refused
+//! reload leaves the serving version untouched.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Instant, SystemTime};
 
 use virt_core::driver::{Connection, Driver};
-use virt_core::{ConnectUri, Error, Result};
+use virt_core::{
+    ConnectUri, Error, ErrorDomain, ErrorNumber, PluginCapability, PluginInfo, Result,
+};
 
 use crate::config::HostConfig;
 use crate::connection::PluginConnection;
 use crate::error::LoadError;
-use crate::manifest::Manifest;
-use crate::plugin::Plugin;
+use crate::manifest::{Capabilities, Manifest};
+use crate::plugin::{Plugin, PluginSlot};
 
 /// A plugin found on the plugin path (not loaded yet).
 #[derive(Clone, Debug)]
@@ -21,22 +30,72 @@ pub struct Discovered {
     pub wasm_path: PathBuf,
 }
 
+impl Discovered {
+    fn manifest_path(&self) -> PathBuf {
+        self.wasm_path.with_extension("toml")
+    }
+}
+
 /// Plugins by name and scheme, loaded on first use.
 pub struct Host {
-    config: HostConfig,
-    by_scheme: BTreeMap<String, String>,
-    discovered: BTreeMap<String, Discovered>,
-    loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    plugins: Arc<Plugins>,
     /// Connections opened by [`Host::open_at_start`], kept for the host's lifetime.
     kept_open: Mutex<Vec<PluginConnection>>,
     /// Manifests that could not be read, kept for diagnostics.
     pub problems: Vec<String>,
 }
 
+/// What connections reach back to for plugin administration (held weakly by them, so a
+/// connection that outlives its host does not keep the host's plugins).
+pub(crate) struct Plugins {
+    config: HostConfig,
+    catalog: RwLock<Catalog>,
+    loaded: Mutex<HashMap<String, Arc<Loaded>>>,
+}
+
+#[derive(Default)]
+struct Catalog {
+    by_scheme: BTreeMap<String, String>,
+    discovered: BTreeMap<String, Discovered>,
+}
+
+/// A loaded plugin: its slot, and what its files looked like when it was loaded.
+struct Loaded {
+    slot: Arc<PluginSlot>,
+    fingerprint: Mutex<Fingerprint>,
+    /// One reload of a plugin at a time.
+    reloading: Mutex<()>,
+}
+
+/// Size, inode and modification time of a plugin's component and manifest: SIGHUP reloads a
+/// plugin whose files no longer match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fingerprint(Vec<Option<(u64, u64, SystemTime)>>);
+
+impl Fingerprint {
+    fn of(discovered: &Discovered) -> Fingerprint {
+        use std::os::unix::fs::MetadataExt;
+        let stat = |path: &Path| {
+            std::fs::metadata(path).ok().map(|m| {
+                (
+                    m.len(),
+                    m.ino(),
+                    m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                )
+            })
+        };
+        Fingerprint(vec![
+            stat(&discovered.wasm_path),
+            stat(&discovered.manifest_path()),
+        ])
+    }
+}
+
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let catalog = self.plugins.catalog();
         f.debug_struct("Host")
-            .field("plugins", &self.discovered.keys().collect::<Vec<_>>())
+            .field("plugins", &catalog.discovered.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -50,105 +109,85 @@ impl Host {
     /// Discovers the plugins on `config.plugin_path`.
     pub fn new(config: HostConfig) -> Host {
         let mut host = Host {
-            by_scheme: BTreeMap::new(),
-            discovered: BTreeMap::new(),
-            loaded: Mutex::new(HashMap::new()),
+            plugins: Arc::new(Plugins {
+                catalog: RwLock::new(Catalog::default()),
+                loaded: Mutex::new(HashMap::new()),
+                config,
+            }),
             kept_open: Mutex::new(Vec::new()),
             problems: Vec::new(),
-            config,
         };
-        for dir in host.config.plugin_path.clone() {
-            host.discover_dir(&dir);
+        for dir in host.plugins.config.plugin_path.clone() {
+            for found in discover_dir(&dir) {
+                match found {
+                    Ok(discovered) => host.add(discovered),
+                    Err(error) => {
+                        tracing::warn!(%error, "skipping plugin");
+                        host.problems.push(error.to_string());
+                    }
+                }
+            }
         }
         host
     }
 
-    fn discover_dir(&mut self, dir: &Path) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut manifests: Vec<PathBuf> = entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-            .collect();
-        manifests.sort();
-        for manifest_path in manifests {
-            let wasm_path = manifest_path.with_extension("wasm");
-            if !wasm_path.exists() {
-                continue;
-            }
-            let manifest = std::fs::read_to_string(&manifest_path)
-                .map_err(|source| LoadError::Io {
-                    path: manifest_path.clone(),
-                    source,
-                })
-                .and_then(|text| Manifest::parse(&text, &manifest_path));
-            match manifest {
-                Ok(manifest) => self.add(Discovered {
-                    manifest,
-                    wasm_path,
-                }),
-                Err(error) => {
-                    tracing::warn!(%error, "skipping plugin");
-                    self.problems.push(error.to_string());
-                }
-            }
-        }
-    }
-
     /// Adds a plugin; one found earlier under the same name or scheme keeps precedence.
     pub fn add(&mut self, plugin: Discovered) {
-        let name = plugin.manifest.name.clone();
-        if self.discovered.contains_key(&name) {
-            return;
-        }
-        for scheme in &plugin.manifest.uri_schemes {
-            self.by_scheme
-                .entry(scheme.clone())
-                .or_insert_with(|| name.clone());
-        }
-        self.discovered.insert(name, plugin);
+        self.plugins.catalog_mut().add(plugin);
     }
 
     /// The plugins found, by name.
-    pub fn discovered(&self) -> impl Iterator<Item = &Discovered> {
-        self.discovered.values()
+    pub fn discovered(&self) -> Vec<Discovered> {
+        self.plugins
+            .catalog()
+            .discovered
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn config(&self) -> &HostConfig {
-        &self.config
+        &self.plugins.config
     }
 
-    /// The plugin named `name`, loading it on first use.
+    /// The plugin named `name` serving now, loading it on first use.
     pub fn plugin(&self, name: &str) -> Result<Arc<Plugin>> {
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(plugin) = loaded.get(name) {
-            return Ok(Arc::clone(plugin));
-        }
-        let discovered = self.discovered.get(name).ok_or_else(|| {
-            Error::new(
-                virt_core::ErrorNumber::NO_CONNECT,
-                virt_core::ErrorDomain::NONE,
-                format!("no driver plugin named '{name}'"),
-            )
-        })?;
-        let started = std::time::Instant::now();
-        let plugin = Plugin::load(
-            discovered.manifest.clone(),
-            &discovered.wasm_path,
-            &self.config,
-        )?;
-        tracing::info!(plugin = name, version = %plugin.manifest.version, elapsed_ms = started.elapsed().as_millis() as u64, "plugin loaded");
-        loaded.insert(name.to_string(), Arc::clone(&plugin));
-        Ok(plugin)
+        Ok(self.plugins.slot(name)?.current())
+    }
+
+    /// The slot of the plugin named `name` (what connections call through), loading it on
+    /// first use.
+    pub fn plugin_slot(&self, name: &str) -> Result<Arc<PluginSlot>> {
+        self.plugins.slot(name)
     }
 
     /// The plugin serving `scheme`, if any.
     pub fn plugin_for_scheme(&self, scheme: &str) -> Result<Option<Arc<Plugin>>> {
-        match self.by_scheme.get(scheme) {
-            Some(name) => self.plugin(name).map(Some),
+        let name = self.plugins.catalog().by_scheme.get(scheme).cloned();
+        match name {
+            Some(name) => self.plugin(&name).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Every plugin found on the plugin path, by name: versions, schemes, requested and
+    /// granted capabilities, loaded and cached state.
+    pub fn list_plugins(&self) -> Vec<PluginInfo> {
+        self.plugins.list()
+    }
+
+    /// Swaps plugin `name` for its files on disk now (see the module docs). A plugin not
+    /// loaded yet is loaded. Returns what serves afterwards.
+    pub fn reload_plugin(&self, name: &str) -> Result<PluginInfo> {
+        self.plugins.reload(name)
+    }
+
+    /// Reloads every loaded plugin whose component or manifest changed on disk since it was
+    /// loaded (rvirtd's SIGHUP), re-reads the manifests of the others and discovers plugins
+    /// added to the plugin path. Returns each reloaded plugin with the outcome; one refused
+    /// plugin does not stop the others.
+    pub fn reload_changed(&self) -> Vec<(String, Result<PluginInfo>)> {
+        self.plugins.reload_changed()
     }
 
     /// Opens every `open-at-start` URI of every discovered plugin and keeps the connections,
@@ -156,6 +195,8 @@ impl Host {
     /// Returns each URI with the outcome; one failing driver does not stop the others.
     pub fn open_at_start(&self) -> Vec<(String, Result<()>)> {
         let uris: Vec<String> = self
+            .plugins
+            .catalog()
             .discovered
             .values()
             .flat_map(|d| d.manifest.open_at_start.clone())
@@ -172,8 +213,8 @@ impl Host {
                             Ok(())
                         }
                         None => Err(Error::new(
-                            virt_core::ErrorNumber::NO_CONNECT,
-                            virt_core::ErrorDomain::NONE,
+                            ErrorNumber::NO_CONNECT,
+                            ErrorDomain::NONE,
                             uri.as_str(),
                         )),
                     });
@@ -191,10 +232,12 @@ impl Host {
         if uri.is_remote() {
             return Ok(None);
         }
-        let Some(plugin) = self.plugin_for_scheme(&uri.driver)? else {
+        let name = self.plugins.catalog().by_scheme.get(&uri.driver).cloned();
+        let Some(name) = name else {
             return Ok(None);
         };
-        PluginConnection::open(plugin, uri.as_str(), flags).map(Some)
+        let slot = self.plugins.slot(&name)?;
+        PluginConnection::open(slot, Arc::downgrade(&self.plugins), uri.as_str(), flags).map(Some)
     }
 }
 
@@ -208,11 +251,12 @@ impl Host {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         let loaded: Vec<Arc<Plugin>> = self
+            .plugins
             .loaded
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .cloned()
+            .map(|loaded| loaded.slot.current())
             .collect();
         for plugin in loaded {
             plugin.stop();
@@ -227,6 +271,335 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Reads the manifests in `dir`, in name order, each beside its component.
+fn discover_dir(dir: &Path) -> Vec<std::result::Result<Discovered, LoadError>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut manifests: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    manifests.sort();
+    manifests
+        .into_iter()
+        .filter_map(|manifest_path| {
+            let wasm_path = manifest_path.with_extension("wasm");
+            if !wasm_path.exists() {
+                return None;
+            }
+            Some(read_manifest(&manifest_path).map(|manifest| Discovered {
+                manifest,
+                wasm_path,
+            }))
+        })
+        .collect()
+}
+
+fn read_manifest(path: &Path) -> std::result::Result<Manifest, LoadError> {
+    std::fs::read_to_string(path)
+        .map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+        .and_then(|text| Manifest::parse(&text, path))
+}
+
+impl Catalog {
+    fn add(&mut self, plugin: Discovered) {
+        let name = plugin.manifest.name.clone();
+        if self.discovered.contains_key(&name) {
+            return;
+        }
+        for scheme in &plugin.manifest.uri_schemes {
+            self.by_scheme
+                .entry(scheme.clone())
+                .or_insert_with(|| name.clone());
+        }
+        self.discovered.insert(name, plugin);
+    }
+}
+
+fn no_plugin(name: &str) -> Error {
+    Error::new(
+        ErrorNumber::NO_CONNECT,
+        ErrorDomain::NONE,
+        format!("no driver plugin named '{name}'"),
+    )
+}
+
+/// A reload the running host cannot apply: the message names the manifest and its field.
+fn refused(manifest_path: &Path, field: &str, why: &str) -> Error {
+    LoadError::Manifest {
+        path: manifest_path.to_path_buf(),
+        reason: format!("field `{field}` {why}"),
+    }
+    .into()
+}
+
+impl Plugins {
+    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.catalog.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn catalog_mut(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
+        self.catalog.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn loaded(&self, name: &str) -> Option<Arc<Loaded>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The slot of `name`, loading the plugin on first use.
+    fn slot(&self, name: &str) -> Result<Arc<PluginSlot>> {
+        // Loads are serialized; a loaded plugin is found without waiting for one.
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = loaded.get(name) {
+            return Ok(Arc::clone(&entry.slot));
+        }
+        let discovered = self
+            .catalog()
+            .discovered
+            .get(name)
+            .cloned()
+            .ok_or_else(|| no_plugin(name))?;
+        let fingerprint = Fingerprint::of(&discovered);
+        let started = Instant::now();
+        let plugin = Plugin::load(
+            discovered.manifest.clone(),
+            &discovered.wasm_path,
+            &self.config,
+        )?;
+        tracing::info!(plugin = name, version = %plugin.manifest.version, elapsed_ms = started.elapsed().as_millis() as u64, "plugin loaded");
+        let slot = PluginSlot::new(plugin);
+        loaded.insert(
+            name.to_string(),
+            Arc::new(Loaded {
+                slot: Arc::clone(&slot),
+                fingerprint: Mutex::new(fingerprint),
+                reloading: Mutex::new(()),
+            }),
+        );
+        Ok(slot)
+    }
+
+    fn reload(&self, name: &str) -> Result<PluginInfo> {
+        let discovered = self
+            .catalog()
+            .discovered
+            .get(name)
+            .cloned()
+            .ok_or_else(|| no_plugin(name))?;
+        let manifest_path = discovered.manifest_path();
+        let Some(entry) = self.loaded(name) else {
+            // Not serving yet: what is on disk now is what the first open loads.
+            let manifest = read_manifest(&manifest_path)?;
+            if manifest.name != name {
+                return Err(refused(
+                    &manifest_path,
+                    "name",
+                    &format!("is '{}', not '{name}'", manifest.name),
+                ));
+            }
+            self.catalog_mut().discovered.insert(
+                name.to_string(),
+                Discovered {
+                    manifest,
+                    wasm_path: discovered.wasm_path.clone(),
+                },
+            );
+            self.slot(name)?;
+            return self.info(name).ok_or_else(|| no_plugin(name));
+        };
+        let _one_at_a_time = entry.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let fingerprint = Fingerprint::of(&discovered);
+        let manifest = read_manifest(&manifest_path)?;
+        let old = entry.slot.current();
+        // The successor moves into the old version's home (its spaces, resources and grants):
+        // what that home was made for must not change under it.
+        if manifest.name != old.manifest.name {
+            return Err(refused(
+                &manifest_path,
+                "name",
+                &format!("is '{}', not '{}'", manifest.name, old.manifest.name),
+            ));
+        }
+        if manifest.uri_schemes != old.manifest.uri_schemes {
+            return Err(refused(
+                &manifest_path,
+                "uri-schemes",
+                &format!(
+                    "is {:?} but the running version serves {:?}; restart the daemon to change a plugin's URI schemes",
+                    manifest.uri_schemes, old.manifest.uri_schemes
+                ),
+            ));
+        }
+        if manifest.capabilities != old.manifest.capabilities {
+            return Err(refused(
+                &manifest_path,
+                "capabilities",
+                "differs from the running version's; restart the daemon to change what a plugin may do",
+            ));
+        }
+        let started = Instant::now();
+        let successor = old
+            .load_successor(manifest.clone(), &discovered.wasm_path, &self.config)
+            .map_err(|error| {
+                tracing::warn!(plugin = name, %error, "reload refused; the running version keeps serving");
+                let error = Error::from(error);
+                Error::new(
+                    error.code(),
+                    error.domain(),
+                    format!(
+                        "plugin '{name}' not reloaded from '{}' (the running version keeps serving): {}",
+                        discovered.wasm_path.display(),
+                        error.message()
+                    ),
+                )
+            })?;
+        let loaded_in = started.elapsed();
+        let previous = entry.slot.swap(successor);
+        *entry.fingerprint.lock().unwrap_or_else(|p| p.into_inner()) = fingerprint;
+        self.catalog_mut().discovered.insert(
+            name.to_string(),
+            Discovered {
+                manifest,
+                wasm_path: discovered.wasm_path,
+            },
+        );
+        tracing::info!(
+            plugin = name,
+            from = %previous.metadata.version,
+            to = %entry.slot.current().metadata.version,
+            generation = entry.slot.generation(),
+            load_ms = loaded_in.as_millis() as u64,
+            "plugin reloaded"
+        );
+        drop(previous);
+        self.info(name).ok_or_else(|| no_plugin(name))
+    }
+
+    fn reload_changed(&self) -> Vec<(String, Result<PluginInfo>)> {
+        // Plugins added to the plugin path since.
+        let mut found = Vec::new();
+        for dir in &self.config.plugin_path {
+            found.extend(discover_dir(dir));
+        }
+        let mut outcomes = Vec::new();
+        for discovered in found {
+            let Ok(discovered) = discovered else {
+                continue;
+            };
+            let name = discovered.manifest.name.clone();
+            let known = self.catalog().discovered.get(&name).cloned();
+            match known {
+                None => {
+                    tracing::info!(plugin = %name, path = %discovered.wasm_path.display(), "plugin discovered");
+                    self.catalog_mut().add(discovered);
+                }
+                // The first directory holding a name serves it; others are shadowed.
+                Some(known) if known.wasm_path != discovered.wasm_path => {}
+                Some(known) => match self.loaded(&name) {
+                    Some(entry) => {
+                        let now = Fingerprint::of(&known);
+                        let then = entry
+                            .fingerprint
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .clone();
+                        if now != then {
+                            outcomes.push((name.clone(), self.reload(&name)));
+                        }
+                    }
+                    None => {
+                        self.catalog_mut().discovered.insert(name, discovered);
+                    }
+                },
+            }
+        }
+        outcomes
+    }
+
+    fn list(&self) -> Vec<PluginInfo> {
+        let names: Vec<String> = self.catalog().discovered.keys().cloned().collect();
+        names.iter().filter_map(|name| self.info(name)).collect()
+    }
+
+    fn info(&self, name: &str) -> Option<PluginInfo> {
+        let discovered = self.catalog().discovered.get(name).cloned()?;
+        let serving = self.loaded(name).map(|entry| entry.slot.clone());
+        let cached = self.config.compile_cache.as_deref().is_some_and(|dir| {
+            std::fs::read(&discovered.wasm_path)
+                .is_ok_and(|bytes| crate::plugin::cache_path(&bytes, dir).exists())
+        });
+        let granted = self.config.grants.for_plugin(name);
+        let mut info = PluginInfo {
+            name: name.to_string(),
+            version: discovered.manifest.version.clone(),
+            wit_version: discovered.manifest.wit.clone(),
+            uri_schemes: discovered.manifest.uri_schemes.clone(),
+            requested: capability_list(&discovered.manifest.capabilities),
+            granted: capability_list(&granted),
+            loaded: serving.is_some(),
+            cached,
+            path: discovered.wasm_path.display().to_string(),
+            generation: 0,
+        };
+        if let Some(slot) = serving {
+            let plugin = slot.current();
+            info.version = plugin.metadata.version.clone();
+            info.wit_version = plugin.manifest.wit.clone();
+            info.uri_schemes = plugin.metadata.uri_schemes.clone();
+            info.requested = capability_list(&plugin.shared().requested);
+            info.granted = capability_list(&plugin.shared().granted);
+            info.path = plugin.path.display().to_string();
+            info.generation = slot.generation();
+        }
+        Some(info)
+    }
+}
+
+/// A capability set as the admin API lists it: the manifest's keys, empty kinds left out.
+fn capability_list(capabilities: &Capabilities) -> Vec<PluginCapability> {
+    [
+        ("spawn", &capabilities.spawn),
+        ("unix-connect", &capabilities.unix_connect),
+        ("files-read", &capabilities.files_read),
+        ("files-write", &capabilities.files_write),
+        ("net", &capabilities.net),
+    ]
+    .into_iter()
+    .filter(|(_, patterns)| !patterns.is_empty())
+    .map(|(kind, patterns)| PluginCapability {
+        kind: kind.to_string(),
+        patterns: patterns.clone(),
+    })
+    .collect()
+}
+
+/// The admin calls of an in-process connection: they reach the host that opened it.
+pub(crate) fn admin_list(host: &Weak<Plugins>) -> Result<Vec<PluginInfo>> {
+    Ok(upgrade(host)?.list())
+}
+
+pub(crate) fn admin_reload(host: &Weak<Plugins>, name: &str) -> Result<PluginInfo> {
+    upgrade(host)?.reload(name)
+}
+
+fn upgrade(host: &Weak<Plugins>) -> Result<Arc<Plugins>> {
+    host.upgrade().ok_or_else(|| {
+        Error::new(
+            ErrorNumber::INVALID_CONN,
+            ErrorDomain::NONE,
+            "the plugin host serving this connection has shut down",
+        )
+    })
 }
 
 /// The host as a `virt-core` driver.

@@ -6,11 +6,17 @@
 //! budget (epoch interruption) or a memory blow-up (store limits) fails only that call with
 //! VIR_ERR_INTERNAL_ERROR; its staged writes and events are dropped, its jobs and stream
 //! claims released, and the instance is thrown away. The space's records are untouched.
+//!
+//! Hot upgrade: a [`PluginSlot`] holds the plugin currently serving a name. A successor
+//! ([`Plugin::load_successor`]) takes over its predecessor's home (the same
+//! [`PluginShared`]: spaces with their records and live resources, directories, grants, and
+//! the handler-event channel), so swapping the slot moves connections and handler events to
+//! the new code while calls already running finish on the old instances.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use virt_core::Error;
@@ -79,6 +85,9 @@ pub struct Plugin {
     memory_limit_bytes: usize,
     /// Set by [`Plugin::stop`]: the host that loaded this plugin has shut down.
     stopped: AtomicBool,
+    /// The plugin the handler-event dispatcher delivers to: this one, until a successor
+    /// takes over (shared by every version of one plugin, like `shared`).
+    dispatch_target: Arc<RwLock<Weak<Plugin>>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -97,21 +106,12 @@ pub fn compile(
     bytes: &[u8],
     cache_dir: Option<&Path>,
 ) -> Result<Component, LoadError> {
-    use sha2::Digest;
-    use std::hash::{Hash, Hasher};
     let engine = engine();
     let corrupt = |reason: String| LoadError::Corrupt {
         path: wasm_path.to_path_buf(),
         reason,
     };
-    let cached = cache_dir.map(|dir| {
-        let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-        engine
-            .precompile_compatibility_hash()
-            .hash(&mut engine_hash);
-        let digest = hex::encode(sha2::Sha256::digest(bytes));
-        dir.join(format!("{digest}-{:016x}.cwasm", engine_hash.finish()))
-    });
+    let cached = cache_dir.map(|dir| cache_path(bytes, dir));
     if let Some(cached) = &cached {
         if cached.exists() {
             // SAFETY: the artifact was produced by `Component::serialize` of this same engine
@@ -138,6 +138,70 @@ pub fn compile(
     Ok(component)
 }
 
+/// Where the compiled artifact of exactly `bytes`, for this engine, is cached in `cache_dir`.
+pub fn cache_path(bytes: &[u8], cache_dir: &Path) -> PathBuf {
+    use sha2::Digest;
+    use std::hash::{Hash, Hasher};
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    engine()
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
+    let digest = hex::encode(sha2::Sha256::digest(bytes));
+    cache_dir.join(format!("{digest}-{:016x}.cwasm", engine_hash.finish()))
+}
+
+/// The plugin currently serving one name. Connections and the handler-event dispatcher call
+/// through it, so [`PluginSlot::swap`] moves them to a new version at their next call.
+pub struct PluginSlot {
+    current: RwLock<Arc<Plugin>>,
+    generation: AtomicU32,
+}
+
+impl std::fmt::Debug for PluginSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginSlot")
+            .field("current", &*self.current())
+            .field("generation", &self.generation())
+            .finish()
+    }
+}
+
+impl PluginSlot {
+    pub fn new(plugin: Arc<Plugin>) -> Arc<PluginSlot> {
+        Arc::new(PluginSlot {
+            current: RwLock::new(plugin),
+            generation: AtomicU32::new(0),
+        })
+    }
+
+    /// The plugin serving now. A caller keeps it for the whole call, so a swap never cuts
+    /// a call in two.
+    pub fn current(&self) -> Arc<Plugin> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// How many times the plugin was swapped.
+    pub fn generation(&self) -> u32 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Makes `successor` (from [`Plugin::load_successor`] of the current plugin) serve from
+    /// now on; returns the predecessor, which lives until its last running call ends.
+    pub fn swap(&self, successor: Arc<Plugin>) -> Arc<Plugin> {
+        // Handler events first: from here on they reach the new code, in order.
+        *successor
+            .dispatch_target
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::downgrade(&successor);
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
+            successor,
+        );
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        old
+    }
+}
+
 impl Plugin {
     /// Loads the plugin at `wasm_path` described by `manifest`: checks its WIT version before
     /// anything else, compiles it (or takes it from the cache), links the host calls and asks
@@ -146,6 +210,27 @@ impl Plugin {
         manifest: Manifest,
         wasm_path: &Path,
         config: &HostConfig,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        Self::load_as(manifest, wasm_path, config, None)
+    }
+
+    /// Loads a new version of this plugin from `wasm_path`, checked exactly as [`Plugin::load`]
+    /// checks, that takes over this one's home (see the module docs) once swapped in with
+    /// [`PluginSlot::swap`]. Until then it serves nothing; on error this one is untouched.
+    pub fn load_successor(
+        &self,
+        manifest: Manifest,
+        wasm_path: &Path,
+        config: &HostConfig,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        Self::load_as(manifest, wasm_path, config, Some(self))
+    }
+
+    fn load_as(
+        manifest: Manifest,
+        wasm_path: &Path,
+        config: &HostConfig,
+        predecessor: Option<&Plugin>,
     ) -> Result<Arc<Plugin>, LoadError> {
         let bytes = std::fs::read(wasm_path).map_err(|source| LoadError::Io {
             path: wasm_path.to_path_buf(),
@@ -162,7 +247,7 @@ impl Plugin {
             });
         }
         let component = compile(wasm_path, &bytes, config.compile_cache.as_deref())?;
-        Self::from_component(manifest, wasm_path, component, config)
+        Self::from_component(manifest, wasm_path, component, config, predecessor)
     }
 
     fn from_component(
@@ -170,6 +255,7 @@ impl Plugin {
         wasm_path: &Path,
         component: Component,
         config: &HostConfig,
+        predecessor: Option<&Plugin>,
     ) -> Result<Arc<Plugin>, LoadError> {
         let instantiate_error = |e: wasmtime::Error| LoadError::Instantiate {
             plugin: manifest.name.clone(),
@@ -184,18 +270,29 @@ impl Plugin {
             .map_err(instantiate_error)?;
         let pre = DriverPre::new(pre).map_err(instantiate_error)?;
 
-        let dirs = config.dirs.driver_dirs(&manifest.name);
-        let (dispatch, events) = std::sync::mpsc::channel();
-        let shared = Arc::new(PluginShared {
-            name: manifest.name.clone(),
-            requested: manifest.capabilities.clone(),
-            granted: config.grants.for_plugin(&manifest.name),
-            spaces: SpaceRegistry::new(dirs.state.clone()),
-            dirs,
-            dispatch,
-            call_cpu_budget: config.call_cpu_budget,
-            helper_dirs: config.helper_dirs.clone(),
-        });
+        // A successor moves into its predecessor's home; a first load makes one.
+        let (shared, events, dispatch_target) = match predecessor {
+            Some(old) => (
+                Arc::clone(&old.shared),
+                None,
+                Arc::clone(&old.dispatch_target),
+            ),
+            None => {
+                let dirs = config.dirs.driver_dirs(&manifest.name);
+                let (dispatch, events) = std::sync::mpsc::channel();
+                let shared = Arc::new(PluginShared {
+                    name: manifest.name.clone(),
+                    requested: manifest.capabilities.clone(),
+                    granted: config.grants.for_plugin(&manifest.name),
+                    spaces: SpaceRegistry::new(dirs.state.clone()),
+                    dirs,
+                    dispatch,
+                    call_cpu_budget: config.call_cpu_budget,
+                    helper_dirs: config.helper_dirs.clone(),
+                });
+                (shared, Some(events), Arc::new(RwLock::new(Weak::new())))
+            }
+        };
         let memory_limit_bytes =
             (manifest.memory_limit_mib.unwrap_or(config.memory_limit_mib) as usize) << 20;
         let mut plugin = Plugin {
@@ -212,6 +309,7 @@ impl Plugin {
             max_idle: config.max_idle_instances,
             memory_limit_bytes,
             stopped: AtomicBool::new(false),
+            dispatch_target,
             manifest,
         };
         let metadata = plugin
@@ -239,21 +337,29 @@ impl Plugin {
             hypervisor_version: metadata.hypervisor_version,
         };
         let plugin = Arc::new(plugin);
-        plugin.start_dispatcher(events)?;
+        if let Some(events) = events {
+            *plugin
+                .dispatch_target
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = Arc::downgrade(&plugin);
+            plugin.start_dispatcher(events)?;
+        }
         Ok(plugin)
     }
 
     /// Starts the thread that delivers handler events (child exits, unclaimed stream frames)
-    /// to the plugin, one at a time and in order. It holds the plugin weakly and ends with it.
+    /// to the plugin, one at a time and in order: to whichever version serves when the event
+    /// is taken. It holds the plugin weakly and ends with the last version.
     fn start_dispatcher(
         self: &Arc<Self>,
         events: Receiver<(Weak<Space>, HandlerEvent)>,
     ) -> Result<(), LoadError> {
-        let plugin = Arc::downgrade(self);
+        let target = Arc::clone(&self.dispatch_target);
         std::thread::Builder::new()
             .name(format!("dispatch-{}", self.manifest.name))
             .spawn(move || {
                 while let Ok((space, event)) = events.recv() {
+                    let plugin = target.read().unwrap_or_else(|p| p.into_inner()).clone();
                     let (Some(plugin), Some(space)) = (plugin.upgrade(), space.upgrade()) else {
                         if plugin.strong_count() == 0 {
                             return;

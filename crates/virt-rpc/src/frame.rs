@@ -16,6 +16,10 @@ pub const QEMU_PROGRAM: u32 = 0x2000_8087;
 pub const LXC_PROGRAM: u32 = 0x0006_8000;
 /// Keepalive PING/PONG ("keep").
 pub const KEEPALIVE_PROGRAM: u32 = 0x6b65_6570;
+/// rvirt's own administration program ("rvir"): plugin listing and hot reload, served by
+/// rvirtd on the same sockets as REMOTE. libvirt daemons answer it with "Cannot find
+/// program". See [`crate::protocol::RvirtPluginList`].
+pub const RVIRT_ADMIN_PROGRAM: u32 = 0x7276_6972;
 /// Every program is at version 1.
 pub const PROTOCOL_VERSION: u32 = 1;
 

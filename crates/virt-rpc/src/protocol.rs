@@ -9,7 +9,7 @@
 
 use virt_core::{DomainRef, Error, ErrorDomain, ErrorNumber, NetworkRef, TypedParam};
 
-use crate::frame::{QEMU_PROGRAM, REMOTE_PROGRAM};
+use crate::frame::{QEMU_PROGRAM, REMOTE_PROGRAM, RVIRT_ADMIN_PROGRAM};
 use crate::xdr::{CharArray, Decoder, FixedChars, Opaque, Xdr, XdrError};
 use crate::xdr_struct;
 
@@ -571,6 +571,18 @@ procedures! {
     // ---- the QEMU program ----
     QemuDomainMonitorCommand = QEMU_PROGRAM / 1, (dom: DomainRef, cmd: String, flags: u32) -> String;
     QemuDomainAgentCommand = QEMU_PROGRAM / 3, (dom: DomainRef, cmd: String, timeout: i32, flags: u32) -> Option<String>;
+
+    // ---- rvirt's admin program (RVIRT_ADMIN_PROGRAM, version 1) ----
+    // struct rvirt_plugin_capability { string kind; string patterns<>; };
+    // struct rvirt_plugin_info { string name; string version; string wit_version;
+    //     string uri_schemes<>; rvirt_plugin_capability requested<>;
+    //     rvirt_plugin_capability granted<>; bool loaded; bool cached; string path;
+    //     unsigned int generation; };
+    /// Every driver plugin of the daemon's host (`rvirsh plugin-list`). Any open connection.
+    RvirtPluginList = RVIRT_ADMIN_PROGRAM / 1, (flags: u32) -> Vec<virt_core::PluginInfo>;
+    /// Swaps plugin `name` for its files on disk now (`rvirsh plugin-reload`). Read-write
+    /// connections only; a refused reload is an error and the running version keeps serving.
+    RvirtPluginReload = RVIRT_ADMIN_PROGRAM / 2, (name: String, flags: u32) -> virt_core::PluginInfo;
 }
 
 /// `virConnectSupportsFeature` numbers the protocol layer answers itself.

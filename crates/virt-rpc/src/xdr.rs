@@ -442,6 +442,52 @@ macro_rules! xdr_struct {
     };
 }
 
+// ---- rvirt's admin program: plugin records (layout in `protocol.rs`) ----
+
+impl Xdr for virt_core::PluginCapability {
+    const MIN_SIZE: usize = 8;
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.kind.encode(out);
+        self.patterns.encode(out);
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<Self, XdrError> {
+        Ok(virt_core::PluginCapability {
+            kind: String::decode(input)?,
+            patterns: Vec::decode(input)?,
+        })
+    }
+}
+
+impl Xdr for virt_core::PluginInfo {
+    const MIN_SIZE: usize = 4 * 10;
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.name.encode(out);
+        self.version.encode(out);
+        self.wit_version.encode(out);
+        self.uri_schemes.encode(out);
+        self.requested.encode(out);
+        self.granted.encode(out);
+        self.loaded.encode(out);
+        self.cached.encode(out);
+        self.path.encode(out);
+        self.generation.encode(out);
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<Self, XdrError> {
+        Ok(virt_core::PluginInfo {
+            name: String::decode(input)?,
+            version: String::decode(input)?,
+            wit_version: String::decode(input)?,
+            uri_schemes: Vec::decode(input)?,
+            requested: Vec::decode(input)?,
+            granted: Vec::decode(input)?,
+            loaded: bool::decode(input)?,
+            cached: bool::decode(input)?,
+            path: String::decode(input)?,
+            generation: u32::decode(input)?,
+        })
+    }
+}
+
 // ---- virt-core's object references are exactly the remote protocol's non-null structs ----
 
 /// `remote_nonnull_domain`: name, uuid, id.

@@ -7,7 +7,7 @@
 //! describes; [`crate::grammar`] binds words to these definitions.
 
 use crate::session::{CmdResult, Session};
-use crate::{domain, host, network, qemu, shell, storage};
+use crate::{domain, host, network, plugin, qemu, shell, storage};
 
 /// How an option takes its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +205,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandDef> {
         .iter()
         .chain(qemu::COMMANDS)
         .chain(host::COMMANDS)
+        .chain(plugin::COMMANDS)
         .chain(network::COMMANDS)
         .chain(storage::COMMANDS)
         .chain(shell::COMMANDS)

@@ -27,6 +27,7 @@ mod format;
 mod grammar;
 mod host;
 mod network;
+mod plugin;
 mod qemu;
 mod session;
 mod shell;

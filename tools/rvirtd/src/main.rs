@@ -6,6 +6,10 @@
 //! configuration file and its reload on SIGHUP, clean shutdown on SIGTERM, the client limit.
 //! The protocol is `virt-rpc`'s server; the drivers are `virt-host`'s plugins. It never
 //! registers the remote driver, so it cannot be made to connect to itself.
+//!
+//! SIGHUP also swaps every loaded plugin whose component or manifest changed on disk
+//! ([`virt_host::Host::reload_changed`]); `rvirsh plugin-reload NAME` does it for one plugin
+//! through rvirt's admin program (`virt_rpc::frame::RVIRT_ADMIN_PROGRAM`).
 
 mod config;
 
@@ -241,8 +245,9 @@ async fn serve(
     tracing::info!(socket = %rw_path.display(), read_only_socket = %ro_path.display(), "rvirtd ready");
     // Drivers reattach to running guests and start autostart ones; clients are served
     // meanwhile.
+    let starting_host = Arc::clone(&host);
     tokio::task::spawn_blocking(move || {
-        for (uri, outcome) in host.open_at_start() {
+        for (uri, outcome) in starting_host.open_at_start() {
             if outcome.is_ok() {
                 tracing::info!(%uri, "driver opened at start");
             }
@@ -267,6 +272,17 @@ async fn serve(
                     }
                     Err(error) => tracing::error!("SIGHUP: keeping the old configuration: {error:#}"),
                 }
+                // Loading a changed plugin compiles it: off the runtime. Calls keep being
+                // served by the running versions meanwhile.
+                let host = Arc::clone(&host);
+                tokio::task::spawn_blocking(move || {
+                    for (plugin, outcome) in host.reload_changed() {
+                        match outcome {
+                            Ok(info) => tracing::info!(%plugin, version = %info.version, generation = info.generation, "SIGHUP: plugin reloaded"),
+                            Err(error) => tracing::error!(%plugin, "SIGHUP: plugin reload refused, the running version keeps serving: {error}"),
+                        }
+                    }
+                });
             }
             _ = tick.tick() => {
                 if server.stats().clients_now.load(std::sync::atomic::Ordering::Relaxed) > 0 {

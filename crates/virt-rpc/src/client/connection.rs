@@ -587,6 +587,12 @@ impl Connection for RemoteConnection {
     ) -> Result<String> {
         self.call::<proto::QemuDomainMonitorCommand>((dom.clone(), cmd.into(), flags))
     }
+    fn plugin_list(&self, flags: u32) -> Result<Vec<virt_core::PluginInfo>> {
+        self.call::<proto::RvirtPluginList>((flags,))
+    }
+    fn plugin_reload(&self, name: &str, flags: u32) -> Result<virt_core::PluginInfo> {
+        self.call::<proto::RvirtPluginReload>((name.to_string(), flags))
+    }
     fn domain_qemu_agent_command(
         &self,
         dom: &DomainRef,

@@ -18,7 +18,7 @@ use virt_core::{
 
 use super::stream::{self, StreamStart};
 use super::{error_frame, not_open, reply_frame, ClientShared, Registration};
-use crate::frame::{Header, QEMU_PROGRAM};
+use crate::frame::{Header, QEMU_PROGRAM, REMOTE_PROGRAM, RVIRT_ADMIN_PROGRAM};
 use crate::protocol::{
     self as proto, feature, remote_proc as p, Procedure, TYPED_PARAM_STRING_OKAY,
 };
@@ -77,12 +77,14 @@ pub(super) async fn start_call(
     payload: Vec<u8>,
     permit: OwnedSemaphorePermit,
 ) {
-    let info = if header.prog == QEMU_PROGRAM {
-        None
-    } else {
+    let info = if header.prog == REMOTE_PROGRAM {
         procedure_info(header.procedure)
+    } else {
+        None
     };
-    let high_priority = info.is_none_or(|info| info.high_priority);
+    // A plugin reload compiles and instantiates: never on the reader task.
+    let high_priority =
+        header.prog != RVIRT_ADMIN_PROGRAM && info.is_none_or(|info| info.high_priority);
     if high_priority {
         let (reply, after) = run_call(&client, &header, info, &payload);
         client.send(reply).await;
@@ -115,7 +117,7 @@ impl After {
         if let Some(task) = self.stream {
             tokio::spawn(task);
         }
-        if header.procedure == p::CONNECT_CLOSE as i32 && header.prog != QEMU_PROGRAM {
+        if header.procedure == p::CONNECT_CLOSE as i32 && header.prog == REMOTE_PROGRAM {
             client.closing.store(true, Ordering::Relaxed);
         }
         drop(permit);
@@ -189,6 +191,9 @@ pub(crate) fn dispatch(
     let procedure = header.procedure;
     if header.prog == QEMU_PROGRAM {
         return dispatch_qemu(client, procedure, payload);
+    }
+    if header.prog == RVIRT_ADMIN_PROGRAM {
+        return dispatch_rvirt_admin(client, procedure, payload);
     }
     let Some(info) = info else {
         return Err(rpc_error(format!("unknown procedure: {procedure}")));
@@ -1892,6 +1897,29 @@ fn node_stats(params: Vec<TypedParam>, nparams: i32) -> (Vec<proto::NodeStat>, i
         })
         .collect();
     (stats, 0)
+}
+
+/// rvirt's admin program: answered by the host behind the client's open connection, so a
+/// client needs CONNECT_OPEN first (as for every REMOTE call), and reloads need read-write.
+fn dispatch_rvirt_admin(client: &Arc<ClientShared>, procedure: i32, payload: &[u8]) -> CallResult {
+    let conn = client.connection().ok_or_else(not_open)?;
+    match procedure {
+        1 => run::<proto::RvirtPluginList>(payload, |(flags,)| conn.plugin_list(flags)),
+        2 => {
+            if client.is_read_only() {
+                return Err(Error::new(
+                    ErrorNumber::OPERATION_DENIED,
+                    ErrorDomain::NONE,
+                    "read only access prevents rvirtPluginReload",
+                ));
+            }
+            run::<proto::RvirtPluginReload>(payload, |(name, flags)| {
+                tracing::info!(client = client.id, plugin = %name, "plugin reload requested");
+                conn.plugin_reload(&name, flags)
+            })
+        }
+        _ => Err(rpc_error(format!("unknown procedure: {procedure}"))),
+    }
 }
 
 fn dispatch_qemu(client: &Arc<ClientShared>, procedure: i32, payload: &[u8]) -> CallResult {

@@ -25,7 +25,7 @@ use virt_core::{Error, Event, Uuid};
 
 use crate::frame::{
     encode_frame, FrameBuffer, Header, MessageType, Status, KEEPALIVE_PING, KEEPALIVE_PONG,
-    KEEPALIVE_PROGRAM, PROTOCOL_VERSION, QEMU_PROGRAM, REMOTE_PROGRAM,
+    KEEPALIVE_PROGRAM, PROTOCOL_VERSION, QEMU_PROGRAM, REMOTE_PROGRAM, RVIRT_ADMIN_PROGRAM,
 };
 use crate::protocol::{rpc_error, RemoteError};
 use crate::xdr::Xdr;
@@ -594,7 +594,7 @@ async fn handle_frame(client: &Arc<ClientShared>, frame: crate::frame::Frame) {
         // client does not know would be fatal for it.
         _ => return,
     }
-    if header.prog != REMOTE_PROGRAM && header.prog != QEMU_PROGRAM
+    if ![REMOTE_PROGRAM, QEMU_PROGRAM, RVIRT_ADMIN_PROGRAM].contains(&header.prog)
         || header.vers != PROTOCOL_VERSION
     {
         let error = rpc_error(format!(
