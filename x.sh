@@ -5,7 +5,7 @@
 #                  `rvirsh -c test:///default list --all` (the embedded test driver)
 #   ./x.sh test    install what is missing, build everything and run every test
 #                  (and the ../shared conformance suites when that folder exists)
-#   ./x.sh bench [host|xml|api|qemu|lxc ...]
+#   ./x.sh bench [host|xml|api|qemu|lxc|reload ...]
 #                  build in release mode and print the benchmarks' figures (all by default)
 #
 # Everything a clean clone needs is installed here; nothing relies on the developer's machine.
@@ -66,10 +66,10 @@ conformance)
     echo "no conformance runner yet"
     ;;
 bench)
-    # Every benchmark, or the ones named: host xml api qemu lxc. Each prints its figures;
+    # Every benchmark, or the ones named: host xml api qemu lxc reload. Each prints its figures;
     # those that compare with libvirt need ../shared (its testdata, bench scripts, libvirtd).
     shift
-    [ $# -gt 0 ] || set -- host xml api qemu lxc
+    [ $# -gt 0 ] || set -- host xml api qemu lxc reload
     rust_target
     cargo xtask plugins
     cargo build --release --workspace --bins
@@ -93,7 +93,8 @@ bench)
         lxc)
             install_packages "${APT_PACKAGES[@]}"
             cargo bench -p rvirt-tests --bench lxc_start ;;
-        *) echo "unknown bench '$bench' (host xml api qemu lxc)" >&2; exit 2 ;;
+        reload) RVIRTD=target/release/rvirtd cargo bench -p rvirt-tests --bench hot_reload ;;
+        *) echo "unknown bench '$bench' (host xml api qemu lxc reload)" >&2; exit 2 ;;
         esac
     done
     ;;
