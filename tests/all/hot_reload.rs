@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use virt_core::blocking::{Connect, Domain};
 use virt_core::consts::domain_state;
-use virt_core::{ConnectUri, ConsoleEndpoint, ErrorNumber};
+use virt_core::{ConnectUri, ErrorNumber};
 use virt_host::{DirLayout, Host, HostConfig};
 
 use crate::common::{plugins_dir, test_plugins_dir, workspace_root};
@@ -537,11 +537,16 @@ struct Echoes {
 }
 
 impl Echoes {
+    /// Starts echoing on the guest's serial pty, as the live XML names it.
     fn start(domain: &Domain) -> Echoes {
-        let endpoint = domain.open_console(None, 0).expect("open console");
-        let ConsoleEndpoint::Pty(path) = endpoint else {
-            panic!("console is not a pty: {endpoint:?}")
-        };
+        let xml = domain.xml_desc(0).expect("live XML");
+        let path = xml
+            .split("<source path='")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .filter(|path| path.starts_with("/dev/pts/"))
+            .unwrap_or_else(|| panic!("no pty in the live XML: {xml}"))
+            .to_string();
         use std::os::unix::fs::OpenOptionsExt;
         // Held open (and drained) as `virsh console` holds it: QEMU drops input to a pty
         // nobody keeps open.
@@ -627,17 +632,10 @@ fn qemu_plugin_upgrades_under_a_running_guest() {
     let _cleanup = KillLeftovers(sandbox.dir.path().to_string_lossy().into_owned());
     let serial_log = sandbox.path("serial.log");
     let serial = || std::fs::read_to_string(&serial_log).unwrap_or_default();
-    let host = sandbox.host();
-    let uri = ConnectUri::parse("qemu:///session").expect("uri");
-    let conn = Connect::from_connection(
-        Arc::new(
-            host.open(&uri, 0)
-                .expect("open")
-                .expect("qemu serves qemu:"),
-        ),
-        uri,
-        false,
-    );
+    let daemon = Daemon::start(&sandbox);
+    let uri = format!("qemu+unix:///session?socket={}", daemon.socket.display());
+    virt_rpc::register();
+    let conn = Connect::open(&uri).expect("connect to rvirtd");
     let domain = conn
         .domain_define_xml(&guest_xml("upgraded", &serial_log), 0)
         .expect("define");
@@ -652,22 +650,23 @@ fn qemu_plugin_upgrades_under_a_running_guest() {
         serial().contains("RVIRT-ECHO tick1")
     });
 
-    // Upgrade: a rebuilt file (here: the same bytes under a new inode), through the
-    // connection's admin call as rvirsh makes it in-process.
+    // Upgrade with rvirsh against rvirtd: a rebuilt file (here: the same bytes under a new
+    // inode, as an installer leaves it).
     sandbox.install("qemu");
     let sent_before = echoes.sent();
     let started = Instant::now();
-    let info = conn.plugin_reload("qemu", 0).expect("reload qemu");
-    eprintln!("qemu plugin reload took {:?}", started.elapsed());
-    assert_eq!(info.generation, 1);
-    assert!(info.loaded);
+    let reload = sandbox.rvirsh(&["-c", &uri, "plugin-reload", "qemu"]);
+    eprintln!("rvirsh plugin-reload qemu took {:?}", started.elapsed());
+    assert!(reload.status.success(), "{reload:?}\n{}", daemon.log());
+    assert!(text(&reload.stdout).contains("generation 1"), "{reload:?}");
     // The guest kept printing, and keeps printing, through the swap.
     wait_until("echoes after the swap", Duration::from_secs(30), || {
         serial().contains(&format!("RVIRT-ECHO tick{}", sent_before + 3))
     });
 
-    // The same QEMU, and the new code controls it: state from records, QMP through the
-    // host-owned monitor stream, QMP events through the handler dispatch.
+    // The same QEMU, and the new code controls it over the connection opened before the
+    // swap: state from records, QMP through the host-owned monitor stream, QMP events
+    // through the handler dispatch.
     assert_eq!(
         qemu_pids_with(&sandbox.dir.path().to_string_lossy()),
         qemu_pid
@@ -682,14 +681,23 @@ fn qemu_plugin_upgrades_under_a_running_guest() {
     domain.suspend().expect("suspend after the swap");
     assert_eq!(domain.state(0).expect("state").state, domain_state::PAUSED);
     domain.resume().expect("resume after the swap");
-    // A second swap while the guest runs, then listing shows the generation.
-    conn.plugin_reload("qemu", 0).expect("second reload");
-    let listed = conn.plugin_list(0).expect("plugin list");
-    let qemu = listed
-        .iter()
-        .find(|p| p.name == "qemu")
-        .expect("qemu listed");
-    assert!(qemu.loaded && qemu.generation == 2, "{qemu:?}");
+
+    // A second swap, by SIGHUP after another install, while the guest runs.
+    let sent_before = echoes.sent();
+    sandbox.install("qemu");
+    daemon.sighup();
+    wait_until("the SIGHUP reload", Duration::from_secs(60), || {
+        conn.plugin_list(0).is_ok_and(|plugins| {
+            plugins
+                .iter()
+                .any(|p| p.name == "qemu" && p.loaded && p.generation == 2)
+        })
+    });
+    wait_until(
+        "echoes after the second swap",
+        Duration::from_secs(30),
+        || serial().contains(&format!("RVIRT-ECHO tick{}", sent_before + 3)),
+    );
     drop(echoes);
 
     // Destroy: the new code kills QEMU and the exit reaches it through the dispatcher.
@@ -703,7 +711,49 @@ fn qemu_plugin_upgrades_under_a_running_guest() {
         qemu_pids_with(&sandbox.dir.path().to_string_lossy()).is_empty()
     });
     domain.undefine(0).expect("undefine");
-    // A reload of a plugin nobody loaded, and of no plugin at all.
+}
+
+/// The embedded host (rvirsh without a daemon) reloads through the same host API, and a
+/// connection opened before the swap goes on with the same space.
+#[test]
+fn in_process_reload_keeps_open_connections_and_state() {
+    let sandbox = Sandbox::new(&["test"]);
+    let host = sandbox.host();
+    let uri = ConnectUri::parse("test:///default").expect("uri");
+    let conn = Connect::from_connection(
+        Arc::new(
+            host.open(&uri, 0)
+                .expect("open")
+                .expect("test serves test:"),
+        ),
+        uri,
+        false,
+    );
+    let domain = conn.domain_lookup_by_name("test").expect("test domain");
+    domain.suspend().expect("suspend");
+    let info = conn
+        .plugin_reload("test", 0)
+        .expect("reload through the connection");
+    assert_eq!((info.generation, info.loaded), (1, true));
+    assert_eq!(domain.state(0).expect("state").state, domain_state::PAUSED);
+    domain.resume().expect("the new version resumes it");
+    host.reload_plugin("test")
+        .expect("reload through the host API");
+    assert_eq!(domain.state(0).expect("state").state, domain_state::RUNNING);
     let error = conn.plugin_reload("nosuch", 0).expect_err("unknown plugin");
     assert_eq!(error.code(), ErrorNumber::NO_CONNECT);
+    // The CLI in-process: one rvirsh invocation, one embedded host.
+    let out = sandbox.rvirsh(&[
+        "-c",
+        "test:///default",
+        "plugin-reload test; plugin-reload test --json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("Driver plugin test reloaded: version ")
+            && stdout.contains("generation 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"generation\": 2"), "{stdout}");
 }
