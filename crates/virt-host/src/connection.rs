@@ -227,10 +227,12 @@ impl Connection for PluginConnection {
 
     // ---- rvirt's plugin administration ----
 
-    fn plugin_list(&self, _flags: u32) -> Result<Vec<virt_core::PluginInfo>> {
+    fn plugin_list(&self, flags: u32) -> Result<Vec<virt_core::PluginInfo>> {
+        Error::check_flags(ErrorDomain::NONE, flags, 0, "rvirtPluginList")?;
         crate::host::admin_list(&self.host)
     }
-    fn plugin_reload(&self, name: &str, _flags: u32) -> Result<virt_core::PluginInfo> {
+    fn plugin_reload(&self, name: &str, flags: u32) -> Result<virt_core::PluginInfo> {
+        Error::check_flags(ErrorDomain::NONE, flags, 0, "rvirtPluginReload")?;
         crate::host::admin_reload(&self.host, name)
     }
 
