@@ -461,6 +461,31 @@ fn broken_components_are_refused_and_the_old_version_keeps_serving() {
     std::fs::write(sandbox.manifest("test"), future).expect("manifest");
     refused("wrong WIT", &["test.wasm", "WIT version"]);
 
+    // A manifest that does not parse.
+    std::fs::write(
+        sandbox.manifest("test"),
+        good_manifest.replace("version = ", "version = 3 # "),
+    )
+    .expect("manifest");
+    refused("bad manifest", &["test.toml", "version"]);
+
+    // A manifest whose checksum the component does not match (or, on a host without
+    // checksums, a manifest with a field it does not know): refused either way.
+    let with_checksum: String = good_manifest
+        .lines()
+        .filter(|line| !line.starts_with("sha256"))
+        .map(|line| {
+            if line.starts_with("wit = ") {
+                format!("{line}\nsha256 = \"{}\"", "0".repeat(64))
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(sandbox.manifest("test"), with_checksum).expect("manifest");
+    refused("checksum mismatch", &["sha256"]);
+
     // A manifest asking for more than the running version may do.
     std::fs::write(
         sandbox.manifest("test"),
