@@ -1,6 +1,10 @@
 //! `cargo xtask <command>`: the project's developer commands.
 //!
 //! - `plugins`: builds the driver plugins into `target/plugins/` (see `plugins.rs`).
+//! - `new-plugin NAME`: starts a driver as a crate outside the workspace (see `new_plugin.rs`).
+//! - `package-plugin NAME` / `install-plugin ARCHIVE`: one release archive per driver, and
+//!   its checked installation into a plugin directory (see `package.rs`).
+//! - `bench-install`: a release's install-to-first-call time (see `bench_install.rs`).
 //! - `xml-corpus DIR`: virt-xml against libvirt's golden files (see `xml_corpus.rs`).
 //! - `xml-bench DIR`: virt-xml parse+format throughput (see `xml_bench.rs`).
 //! - `qemu-argv-conformance [DIR]`: QEMU plugin argv vs libvirt's golden files (see `qemu_argv_conformance.rs`).
@@ -8,6 +12,9 @@
 
 use std::process::ExitCode;
 
+mod bench_install;
+mod new_plugin;
+mod package;
 mod plugins;
 mod qemu_argv_conformance;
 mod qemu_bench;
@@ -20,6 +27,10 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or(&[]);
     match command {
         "plugins" => plugins::run(rest),
+        "new-plugin" => new_plugin::run(rest),
+        "package-plugin" => package::run_package(rest),
+        "install-plugin" => package::run_install(rest),
+        "bench-install" => bench_install::run(rest),
         "xml-corpus" => xml_corpus::run(rest),
         "xml-bench" => xml_bench::run(rest),
         "qemu-argv-conformance" => qemu_argv_conformance::run(rest),
@@ -28,6 +39,14 @@ fn main() -> ExitCode {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
             eprintln!("  plugins               build the driver plugins into target/plugins/");
+            eprintln!("  new-plugin NAME [--dir DIR] [--sdk-path PATH]  start a driver crate outside the workspace");
+            eprintln!(
+                "  package-plugin NAME [--path DIR] [--out DIR]   NAME-VERSION-witX.Y.Z.tar.gz"
+            );
+            eprintln!("  install-plugin ARCHIVE [--dir DIR]             verify and install a packaged plugin");
+            eprintln!(
+                "  bench-install [--runs N]                        install-to-first-call time"
+            );
             eprintln!("  xml-corpus [-v] DIR   check virt-xml against libvirt's testdata");
             eprintln!("  xml-bench DIR [SECS]  parse+format throughput of a domain XML folder");
             eprintln!("  qemu-argv-conformance [-v] [DIR] [CASE..]  QEMU argv vs libvirt's qemuxml2argvdata");

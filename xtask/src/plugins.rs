@@ -4,6 +4,8 @@
 //! `plugins/*` go to `target/plugins/`, the misbehaving test plugins of `tests/plugins/*` to
 //! `target/test-plugins/`. The destination is always under the workspace's own `target/`,
 //! whatever `CARGO_TARGET_DIR` says, because that is where a fresh checkout's host looks.
+//! Each installed manifest carries its crate's own version (`package::installed_manifest`):
+//! a manifest that states another version fails the command before anything is built.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -55,26 +57,17 @@ fn plugin_crates(root: &Path) -> Result<Vec<PluginCrate>, String> {
     Ok(crates)
 }
 
-fn manifest_name(manifest: &Path) -> Result<String, String> {
-    let text =
-        std::fs::read_to_string(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| format!("{}: {e}", manifest.display()))?;
-    table
-        .get("name")
-        .and_then(|n| n.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| format!("{}: no name", manifest.display()))
-}
-
 /// Copies `from` to `to` unless `to` already has the same bytes (keeps mtimes stable).
 fn install(from: &Path, to: &Path) -> Result<(), String> {
     let bytes = std::fs::read(from).map_err(|e| format!("{}: {e}", from.display()))?;
-    if std::fs::read(to).ok().as_deref() == Some(&bytes[..]) {
+    write_if_changed(&bytes, to)
+}
+
+fn write_if_changed(bytes: &[u8], to: &Path) -> Result<(), String> {
+    if std::fs::read(to).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
-    std::fs::write(to, &bytes).map_err(|e| format!("{}: {e}", to.display()))
+    std::fs::write(to, bytes).map_err(|e| format!("{}: {e}", to.display()))
 }
 
 pub fn build(extra_args: &[String]) -> Result<(), String> {
@@ -83,6 +76,11 @@ pub fn build(extra_args: &[String]) -> Result<(), String> {
     if crates.is_empty() {
         return Err("no plugin crates found".into());
     }
+    // Before the long build: a manifest whose version is not its crate's fails now.
+    let manifests = crates
+        .iter()
+        .map(|plugin| crate::package::installed_manifest(&plugin.dir))
+        .collect::<Result<Vec<_>, String>>()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(&root).args([
@@ -105,18 +103,20 @@ pub fn build(extra_args: &[String]) -> Result<(), String> {
         .unwrap_or_else(|| root.join("target"));
     let out_dir = target_dir.join("wasm32-wasip2/plugin");
     let mut failed = Vec::new();
-    for plugin in &crates {
+    for (plugin, (manifest_text, manifest)) in crates.iter().zip(&manifests) {
         let wasm = out_dir.join(format!("{}.wasm", plugin.package.replace('-', "_")));
         if !status.success() && !is_fresh(&wasm, &plugin.dir) {
             failed.push(plugin.package.clone());
             continue;
         }
-        let manifest = plugin.dir.join("rvirt-plugin.toml");
-        let name = manifest_name(&manifest)?;
+        let name = &manifest.name;
         std::fs::create_dir_all(&plugin.install_dir)
             .map_err(|e| format!("{}: {e}", plugin.install_dir.display()))?;
         install(&wasm, &plugin.install_dir.join(format!("{name}.wasm")))?;
-        install(&manifest, &plugin.install_dir.join(format!("{name}.toml")))?;
+        write_if_changed(
+            manifest_text.as_bytes(),
+            &plugin.install_dir.join(format!("{name}.toml")),
+        )?;
         println!(
             "installed {name} -> {}",
             plugin.install_dir.join(format!("{name}.wasm")).display()

@@ -18,6 +18,12 @@ pub enum LoadError {
     Grants { path: PathBuf, reason: String },
     #[error("'{}' is not a valid WebAssembly component: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
+    #[error("'{}' does not match its manifest: its sha256 is {found}, the manifest's field `sha256` says {expected}", path.display())]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     #[error("plugin '{}' has no rvirt:wit-version section (was it built with virt-plugin-sdk?)", path.display())]
     NoWitVersion { path: PathBuf },
     #[error("plugin '{plugin}' was built for rvirt:driver@{found}; this host speaks {supported} (major {major})", major = supported.split('.').next().unwrap_or(supported))]

@@ -1,5 +1,10 @@
 //! A plugin's manifest (`<name>.toml` beside `<name>.wasm`) and the capability sets that
 //! manifests request and the operator's grants file allows (see `plugins/README.md`).
+//!
+//! A manifest is checked on its own before the component is looked at: its name is a plain
+//! file stem and the stem of the file it is read from, its version is semver, its WIT version
+//! parses. A packaged plugin's manifest also carries the sha256 of its component, which the
+//! host checks against the bytes it is about to compile ([`Manifest::verify_component`]).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -18,6 +23,10 @@ pub struct Manifest {
     pub version: String,
     /// The `rvirt:driver` WIT version it was built against.
     pub wit: String,
+    /// Hex sha256 of the component (`cargo xtask package-plugin` writes it); when present the
+    /// host refuses a component whose bytes do not match.
+    #[serde(default)]
+    pub sha256: Option<String>,
     /// URI schemes it serves.
     pub uri_schemes: Vec<String>,
     /// Linear memory limit per instance, MiB (default: the host's).
@@ -32,20 +41,94 @@ pub struct Manifest {
     pub capabilities: Capabilities,
 }
 
+/// The file name of a crate's source manifest, beside its `Cargo.toml`. It is the one
+/// manifest whose file stem is not the plugin's name.
+pub const SOURCE_MANIFEST: &str = "rvirt-plugin.toml";
+
 impl Manifest {
+    /// Parses and validates the manifest read from `path`: an installed `<name>.toml` (whose
+    /// stem must be its name) or a crate's [`SOURCE_MANIFEST`].
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, LoadError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|error| LoadError::Manifest {
+        let invalid = |reason: String| LoadError::Manifest {
             path: path.to_path_buf(),
-            reason: error.to_string(),
-        })?;
-        if manifest.name.is_empty() || manifest.uri_schemes.is_empty() {
-            return Err(LoadError::Manifest {
-                path: path.to_path_buf(),
-                reason: "name and uri-schemes must not be empty".into(),
-            });
+            reason,
+        };
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|error| invalid(error.to_string()))?;
+        manifest.validate().map_err(invalid)?;
+        let is_source = path.file_name().is_some_and(|name| name == SOURCE_MANIFEST);
+        let stem = path.file_stem().map(|stem| stem.to_string_lossy());
+        if !is_source && stem.as_deref() != Some(manifest.name.as_str()) {
+            return Err(invalid(format!(
+                "field `name` is '{}' but the file is named '{}' (an installed manifest is <name>.toml)",
+                manifest.name,
+                stem.as_deref().unwrap_or("")
+            )));
         }
         Ok(manifest)
     }
+
+    /// The checks that need nothing but the manifest; the error names the field.
+    fn validate(&self) -> Result<(), String> {
+        if !is_plain_stem(&self.name) {
+            return Err(format!(
+                "field `name` '{}' must be a plain file stem (letters, digits, '-', '_')",
+                self.name
+            ));
+        }
+        if self.uri_schemes.is_empty() {
+            return Err("field `uri-schemes` must not be empty".into());
+        }
+        if let Err(error) = semver::Version::parse(&self.version) {
+            return Err(format!(
+                "field `version` '{}' is not semver: {error}",
+                self.version
+            ));
+        }
+        if crate::wit_version::WitVersion::parse(&self.wit).is_none() {
+            return Err(format!(
+                "field `wit` '{}' is not a version (major.minor.patch)",
+                self.wit
+            ));
+        }
+        if let Some(sha256) = &self.sha256 {
+            let is_hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_hex {
+                return Err(format!(
+                    "field `sha256` '{sha256}' is not 64 hexadecimal digits"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses `bytes` (read from `path`) when the manifest carries a `sha256` they do not
+    /// match: a tampered or truncated component never reaches the compiler.
+    pub fn verify_component(&self, bytes: &[u8], path: &Path) -> Result<(), LoadError> {
+        use sha2::Digest;
+        let Some(expected) = &self.sha256 else {
+            return Ok(());
+        };
+        let found = hex::encode(sha2::Sha256::digest(bytes));
+        if found.eq_ignore_ascii_case(expected) {
+            Ok(())
+        } else {
+            Err(LoadError::Checksum {
+                path: path.to_path_buf(),
+                expected: expected.clone(),
+                found,
+            })
+        }
+    }
+}
+
+/// True for a name usable as `<name>.wasm` / `<name>.toml` in any plugin directory.
+pub fn is_plain_stem(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['.', '-'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// A set of privileged host operations, as lists of patterns per kind.
@@ -311,5 +394,55 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(manifest.capabilities.net, vec!["tap".to_string()]);
+    }
+
+    const VALID: &str = "name = 'x'\nversion = '1.0.0'\nwit = '0.1.0'\nuri-schemes = ['x']\n";
+
+    fn reason(text: &str, file: &str) -> String {
+        Manifest::parse(text, Path::new(file))
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn manifest_fields_are_checked_and_named() {
+        assert!(Manifest::parse(VALID, Path::new("/p/x.toml")).is_ok());
+        assert!(Manifest::parse(VALID, Path::new("/crate/rvirt-plugin.toml")).is_ok());
+        let wrong_stem = reason(VALID, "/p/y.toml");
+        assert!(
+            wrong_stem.contains("/p/y.toml") && wrong_stem.contains("field `name`"),
+            "{wrong_stem}"
+        );
+        let path_name = reason(&VALID.replace("'x'\n", "'../x'\n"), "/p/x.toml");
+        assert!(path_name.contains("field `name`"), "{path_name}");
+        let version = reason(&VALID.replace("1.0.0", "1.0"), "/p/x.toml");
+        assert!(version.contains("field `version`"), "{version}");
+        let wit = reason(&VALID.replace("0.1.0", "zero"), "/p/x.toml");
+        assert!(wit.contains("field `wit`"), "{wit}");
+        let sha = reason(&format!("{VALID}sha256 = 'abc'\n"), "/p/x.toml");
+        assert!(sha.contains("field `sha256`"), "{sha}");
+    }
+
+    #[test]
+    fn a_component_must_match_its_checksum() {
+        use sha2::Digest;
+        let bytes = b"\0asm component bytes";
+        let digest = hex::encode(sha2::Sha256::digest(bytes));
+        let text = format!("{VALID}sha256 = '{digest}'\n");
+        let manifest = Manifest::parse(&text, Path::new("/p/x.toml")).expect("valid");
+        let wasm = Path::new("/p/x.wasm");
+        manifest.verify_component(bytes, wasm).expect("matches");
+        let error = manifest
+            .verify_component(&bytes[..bytes.len() - 1], wasm)
+            .expect_err("truncated")
+            .to_string();
+        assert!(
+            error.contains("/p/x.wasm") && error.contains("sha256"),
+            "{error}"
+        );
+        let unsigned = Manifest::parse(VALID, Path::new("/p/x.toml")).expect("valid");
+        unsigned
+            .verify_component(b"anything", wasm)
+            .expect("no checksum, nothing to check");
     }
 }

@@ -236,6 +236,7 @@ impl Plugin {
             path: wasm_path.to_path_buf(),
             source,
         })?;
+        manifest.verify_component(&bytes, wasm_path)?;
         let wit_version = crate::wit_version::read(&bytes, wasm_path)?;
         crate::wit_version::check(&manifest.name, &wit_version)?;
         if manifest.wit != wit_version {
