@@ -5,6 +5,7 @@
 #                  `rvirsh -c test:///default list --all` (the embedded test driver)
 #   ./x.sh test    install what is missing, build everything and run every test
 #                  (and the ../shared conformance suites when that folder exists)
+#   ./x.sh doctor  say what this machine has and lacks for rvirt, in one table (installs nothing)
 #   ./x.sh bench [host|xml|api|qemu|lxc|reload ...]
 #                  build in release mode and print the benchmarks' figures (all by default)
 #
@@ -15,7 +16,7 @@ cd "$(dirname "$0")"
 # Debian packages the tests use: QEMU for real guests, busybox/cpio for the test guest and
 # containers, libvirt's own clients (virsh, python3-libvirt) and daemon as the reference peer.
 APT_PACKAGES=(
-    qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps
+    qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps openssh-server openssh-client
     libvirt-clients python3-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
 )
 
@@ -24,15 +25,61 @@ as_root() {
         echo "error: need root to run: $*" >&2; return 1; fi
 }
 
+# apt-get with its output kept in a log that is printed when it fails (a quiet install that
+# fails must still say why).
+apt_run() {
+    local log
+    log=$(mktemp /tmp/rvirt-apt.XXXXXX)
+    if as_root env DEBIAN_FRONTEND=noninteractive apt-get "$@" >"$log" 2>&1; then
+        rm -f "$log"
+        return 0
+    fi
+    echo "error: apt-get $* failed:" >&2
+    tail -n 40 "$log" >&2
+    rm -f "$log"
+    return 1
+}
+
+installed_version() { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | awk '/install ok installed/ { print $4 }'; }
+candidate_version() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2; exit }'; }
+
+# The QEMU packages must come from one release: a machine image may carry a newer `qemu-utils`
+# (e.g. 10.x from backports) whose Breaks forbid bookworm's `qemu-system-x86`. Every qemu-*
+# package that is wanted or already installed is pinned to the version qemu-system-x86 would
+# install, downgrading when needed.
+qemu_pins() {
+    local want sys_version pkg
+    sys_version=$(candidate_version qemu-system-x86)
+    [ -n "$sys_version" ] && [ "$sys_version" != "(none)" ] || return 0
+    for pkg in $(dpkg-query -W -f='${Package} ${Status}\n' 'qemu-*' 2>/dev/null | awk '/install ok installed/ { print $1 }') "$@"; do
+        case $pkg in qemu-*) ;; *) continue ;; esac
+        # Only packages built from the qemu source move in lock step (qemu-system-*, -utils,
+        # -block-extra, -guest-agent...).
+        want=$(apt-cache show "$pkg=$sys_version" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
+        [ "$want" = "$sys_version" ] || continue
+        [ "$(installed_version "$pkg")" = "$sys_version" ] || echo "$pkg=$sys_version"
+    done | sort -u
+}
+
 install_packages() {
-    local missing=()
+    local missing=() pins=() qemu_wanted=() pkg
     for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+        [ -n "$(installed_version "$pkg")" ] || missing+=("$pkg")
+        case $pkg in qemu-*) qemu_wanted+=("$pkg") ;; esac
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo ">> apt-get install ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
-        { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+    [ ${#qemu_wanted[@]} -eq 0 ] || mapfile -t pins < <(qemu_pins "${qemu_wanted[@]}")
+    [ ${#missing[@]} -eq 0 ] && [ ${#pins[@]} -eq 0 ] && return 0
+    # Package lists may be absent or old on a fresh machine: refresh them, then decide the pins.
+    apt_run update -q
+    [ ${#qemu_wanted[@]} -eq 0 ] || mapfile -t pins < <(qemu_pins "${qemu_wanted[@]}")
+    local args=()
+    for pkg in "${missing[@]}"; do
+        case " ${pins[*]} " in *" $pkg="*) ;; *) args+=("$pkg") ;; esac
+    done
+    args+=("${pins[@]}")
+    [ ${#args[@]} -eq 0 ] && return 0
+    echo ">> apt-get install ${args[*]}"
+    apt_run install -y -q --allow-downgrades "${args[@]}"
 }
 
 rust_target() {
@@ -44,6 +91,58 @@ build() {
     rust_target
     cargo xtask plugins "$@"
     cargo build --workspace --bins "$@"
+}
+
+# One table of what rvirt needs and whether this machine has it; exits 1 if something the
+# tests need is missing. Installs nothing.
+doctor() {
+    local missing=0
+    row() { printf '%-28s %-9s %s\n' "$1" "$2" "$3"; }
+    need() { row "$1" "missing" "$2"; missing=1; }
+    row "what" "status" "detail"
+    row "----" "------" "------"
+    for pkg in "${APT_PACKAGES[@]}"; do
+        local version
+        version=$(installed_version "$pkg")
+        if [ -n "$version" ]; then row "$pkg" "ok" "$version"; else need "$pkg" "apt-get install $pkg (./x.sh test does)"; fi
+    done
+    local sys_version utils_version
+    sys_version=$(installed_version qemu-system-x86)
+    utils_version=$(installed_version qemu-utils)
+    if [ -n "$sys_version" ] && [ -n "$utils_version" ] && [ "$sys_version" != "$utils_version" ]; then
+        need "qemu set" "qemu-system-x86 $sys_version but qemu-utils $utils_version (./x.sh test pins them)"
+    fi
+    if command -v cargo >/dev/null; then row "rust" "ok" "$(rustc --version 2>/dev/null)"; else need "rust" "install rustup"; fi
+    if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+        row "wasm32-wasip2" "ok" "rustup target"
+    else need "wasm32-wasip2" "rustup target add wasm32-wasip2"; fi
+    if [ -e /dev/kvm ]; then
+        if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then row "kvm" "present" "/dev/kvm (tests use TCG: <domain type='qemu'>)"
+        else row "kvm" "no access" "/dev/kvm not read-write for $(id -un); TCG only"; fi
+    else row "kvm" "absent" "TCG only"; fi
+    if command -v qemu-system-x86_64 >/dev/null; then
+        row "tcg" "ok" "$(qemu-system-x86_64 --version | head -n1)"
+    else need "tcg" "no qemu-system-x86_64"; fi
+    local v2="" v1=()
+    [ -f /sys/fs/cgroup/cgroup.controllers ] && v2=/sys/fs/cgroup
+    [ -f /sys/fs/cgroup/unified/cgroup.controllers ] && v2=/sys/fs/cgroup/unified
+    for controller in cpu cpuacct memory devices freezer blkio pids cpuset; do
+        [ -d "/sys/fs/cgroup/$controller" ] && v1+=("$controller")
+    done
+    local v2_controllers=""
+    [ -n "$v2" ] && v2_controllers=$(cat "$v2/cgroup.controllers")
+    if [ ${#v1[@]} -eq 0 ] && [ -n "$v2" ]; then row "cgroups" "ok" "v2 at $v2: ${v2_controllers:-no controllers}"
+    elif [ ${#v1[@]} -gt 0 ] && [ -n "$v2" ]; then row "cgroups" "ok" "hybrid: v1 (${v1[*]}), v2 at $v2 (${v2_controllers:-empty})"
+    elif [ ${#v1[@]} -gt 0 ]; then row "cgroups" "ok" "v1 (${v1[*]})"
+    else need "cgroups" "no cgroup hierarchy mounted under /sys/fs/cgroup"; fi
+    local ns
+    for ns in mount pid net uts ipc user; do
+        if unshare "--$ns" true 2>/dev/null; then row "namespace $ns" "ok" "unshare --$ns"
+        else row "namespace $ns" "denied" "unshare --$ns failed (LXC needs it)"; [ "$ns" = user ] || missing=1; fi
+    done
+    if [ -d ../shared ]; then row "../shared" "present" "conformance suites, testdata, bench"
+    else row "../shared" "absent" "only the project's own tests run"; fi
+    return $missing
 }
 
 case "${1:-run}" in
@@ -59,6 +158,9 @@ test)
     if [ -d ../shared/conformance ]; then
         ./x.sh conformance
     fi
+    ;;
+doctor)
+    doctor
     ;;
 conformance)
     # The shared suites against rvirtd serving the test driver (needs ../shared).
@@ -99,7 +201,7 @@ bench)
     done
     ;;
 *)
-    echo "usage: $0 run|test|conformance|bench [NAME...]" >&2
+    echo "usage: $0 run|test|doctor|conformance|bench [NAME...]" >&2
     exit 2
     ;;
 esac

@@ -4,6 +4,7 @@
 //! `target/plugins/`), real clients and real hypervisors.
 
 mod common;
+mod compat;
 mod host;
 mod hot_reload;
 mod lxc;

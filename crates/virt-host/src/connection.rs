@@ -49,7 +49,9 @@ impl PluginConnection {
         let shared_uri: Arc<str> = Arc::from(uri);
         let (result, space) =
             plugin.call_with_context(None, Some(&shared_uri), true, |driver, store| {
-                driver.rvirt_driver_connect().call_open(store, uri, flags)
+                driver
+                    .rvirt_driver0_1_0_connect()
+                    .call_open(store, uri, flags)
             })?;
         match (result, space) {
             (Ok(()), Some(space)) => Ok(PluginConnection {
@@ -128,10 +130,10 @@ impl Connection for PluginConnection {
         Ok(self.slot.current().metadata.hypervisor_version)
     }
     fn get_hostname(&self) -> Result<String> {
-        self.run(|d, s| d.rvirt_driver_connect().call_get_hostname(s))
+        self.run(|d, s| d.rvirt_driver0_1_0_connect().call_get_hostname(s))
     }
     fn get_capabilities(&self) -> Result<String> {
-        self.run(|d, s| d.rvirt_driver_connect().call_get_capabilities(s))
+        self.run(|d, s| d.rvirt_driver0_1_0_connect().call_get_capabilities(s))
     }
     fn get_domain_capabilities(
         &self,
@@ -142,73 +144,85 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_connect()
+            d.rvirt_driver0_1_0_connect()
                 .call_get_domain_capabilities(s, emulator, arch, machine, virt_type, flags)
         })
     }
     fn get_sysinfo(&self, flags: u32) -> Result<String> {
-        self.run(|d, s| d.rvirt_driver_connect().call_get_sysinfo(s, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_connect().call_get_sysinfo(s, flags))
     }
     fn get_max_vcpus(&self, virt_type: Option<&str>) -> Result<i32> {
-        self.run(|d, s| d.rvirt_driver_connect().call_get_max_vcpus(s, virt_type))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_connect()
+                .call_get_max_vcpus(s, virt_type)
+        })
     }
     fn is_secure(&self) -> bool {
         true
     }
     fn node_get_info(&self) -> Result<NodeInfo> {
-        self.run(|d, s| d.rvirt_driver_connect().call_node_get_info(s))
+        self.run(|d, s| d.rvirt_driver0_1_0_connect().call_node_get_info(s))
             .map(Into::into)
     }
     fn node_get_free_memory(&self) -> Result<u64> {
-        self.run(|d, s| d.rvirt_driver_connect().call_node_get_free_memory(s))
+        self.run(|d, s| d.rvirt_driver0_1_0_connect().call_node_get_free_memory(s))
     }
     fn node_get_cells_free_memory(&self, start_cell: i32, max_cells: i32) -> Result<Vec<u64>> {
         self.run(|d, s| {
-            d.rvirt_driver_connect()
+            d.rvirt_driver0_1_0_connect()
                 .call_node_get_cells_free_memory(s, start_cell, max_cells)
         })
     }
     fn node_get_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<TypedParam>> {
         self.run(|d, s| {
-            d.rvirt_driver_connect()
+            d.rvirt_driver0_1_0_connect()
                 .call_node_get_memory_stats(s, cell, flags)
         })
         .map(params)
     }
     fn node_get_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<TypedParam>> {
         self.run(|d, s| {
-            d.rvirt_driver_connect()
+            d.rvirt_driver0_1_0_connect()
                 .call_node_get_cpu_stats(s, cpu, flags)
         })
         .map(params)
     }
     fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_connect()
+            d.rvirt_driver0_1_0_connect()
                 .call_domain_xml_to_native(s, format, xml, flags)
         })
     }
     fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_connect()
+            d.rvirt_driver0_1_0_connect()
                 .call_domain_xml_from_native(s, format, config, flags)
         })
     }
     fn node_get_security_model(&self) -> Result<SecurityModel> {
-        self.run(|d, s| d.rvirt_driver_connect().call_node_get_security_model(s))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_connect()
+                .call_node_get_security_model(s)
+        })
+        .map(Into::into)
     }
     fn get_cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
         self.run(|d, s| {
-            d.rvirt_driver_connect()
+            d.rvirt_driver0_1_0_connect()
                 .call_get_cpu_model_names(s, arch, flags)
         })
     }
     fn compare_cpu(&self, xml: &str, flags: u32) -> Result<i32> {
-        self.run(|d, s| d.rvirt_driver_connect().call_compare_cpu(s, xml, flags))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_connect()
+                .call_compare_cpu(s, xml, flags)
+        })
     }
     fn baseline_cpu(&self, xmls: &[String], flags: u32) -> Result<String> {
-        self.run(|d, s| d.rvirt_driver_connect().call_baseline_cpu(s, xmls, flags))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_connect()
+                .call_baseline_cpu(s, xmls, flags)
+        })
     }
     fn events(&self) -> Result<broadcast::Receiver<Event>> {
         Ok(self.space.subscribe())
@@ -219,7 +233,7 @@ impl Connection for PluginConnection {
         }
         let plugin = self.slot.current();
         let result = plugin.call(Some(&self.space), Some(&self.uri), false, |d, s| {
-            d.rvirt_driver_connect().call_close(s)
+            d.rvirt_driver0_1_0_connect().call_close(s)
         });
         plugin.shared().spaces.release(&self.space);
         result
@@ -239,59 +253,74 @@ impl Connection for PluginConnection {
     // ---- domains ----
 
     fn domain_lookup_by_name(&self, name: &str) -> Result<DomainRef> {
-        self.run(|d, s| d.rvirt_driver_domains().call_lookup_by_name(s, name))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_lookup_by_name(s, name))
             .map(Into::into)
     }
     fn domain_lookup_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
-        self.run(|d, s| d.rvirt_driver_domains().call_lookup_by_uuid(s, uuid.into()))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_lookup_by_uuid(s, uuid.into())
+        })
+        .map(Into::into)
     }
     fn domain_lookup_by_id(&self, id: i32) -> Result<DomainRef> {
-        self.run(|d, s| d.rvirt_driver_domains().call_lookup_by_id(s, id))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_lookup_by_id(s, id))
             .map(Into::into)
     }
     fn domain_list_all(&self, flags: u32) -> Result<Vec<DomainRef>> {
-        self.run(|d, s| d.rvirt_driver_domains().call_list_all(s, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_list_all(s, flags))
             .map(list)
     }
     fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.run(|d, s| d.rvirt_driver_domains().call_define_xml(s, xml, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_define_xml(s, xml, flags))
             .map(Into::into)
     }
     fn domain_undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_undefine(s, &dom.into(), flags)
         })
     }
     fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
-        self.run(|d, s| d.rvirt_driver_domains().call_create(s, &dom.into(), flags))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_create(s, &dom.into(), flags)
+        })
+        .map(Into::into)
     }
     fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.run(|d, s| d.rvirt_driver_domains().call_create_xml(s, xml, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_create_xml(s, xml, flags))
             .map(Into::into)
     }
     fn domain_destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_domains().call_destroy(s, &dom.into(), flags))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_destroy(s, &dom.into(), flags)
+        })
     }
     fn domain_shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_shutdown(s, &dom.into(), flags)
         })
     }
     fn domain_reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_domains().call_reboot(s, &dom.into(), flags))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_reboot(s, &dom.into(), flags)
+        })
     }
     fn domain_reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_domains().call_reset(s, &dom.into(), flags))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_reset(s, &dom.into(), flags)
+        })
     }
     fn domain_suspend(&self, dom: &DomainRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_domains().call_suspend(s, &dom.into()))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_suspend(s, &dom.into()))
     }
     fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_domains().call_resume(s, &dom.into()))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_resume(s, &dom.into()))
     }
     fn domain_save(
         &self,
@@ -301,110 +330,128 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_save(s, &dom.into(), path, dxml, flags)
         })
     }
     fn domain_restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_domains().call_restore(s, path, dxml, flags))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_restore(s, path, dxml, flags)
+        })
     }
     fn domain_save_image_get_xml(&self, path: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_save_image_get_xml(s, path, flags)
         })
     }
     fn domain_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_managed_save(s, &dom.into(), flags)
         })
     }
     fn domain_managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_managed_save_remove(s, &dom.into(), flags)
         })
     }
     fn domain_rename(&self, dom: &DomainRef, new_name: &str, flags: u32) -> Result<DomainRef> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_rename(s, &dom.into(), new_name, flags)
         })
         .map(Into::into)
     }
     fn domain_get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
-        self.run(|d, s| d.rvirt_driver_domains().call_get_info(s, &dom.into()))
+        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_get_info(s, &dom.into()))
             .map(Into::into)
     }
     fn domain_get_state(&self, dom: &DomainRef, flags: u32) -> Result<DomainState> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_state(s, &dom.into(), flags)
         })
         .map(Into::into)
     }
     fn domain_get_status(&self, dom: &DomainRef) -> Result<ObjectStatus> {
-        self.run(|d, s| d.rvirt_driver_domains().call_get_status(s, &dom.into()))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_get_status(s, &dom.into())
+        })
+        .map(Into::into)
     }
     fn domain_get_xml(&self, dom: &DomainRef, flags: u32) -> Result<String> {
-        self.run(|d, s| d.rvirt_driver_domains().call_get_xml(s, &dom.into(), flags))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_get_xml(s, &dom.into(), flags)
+        })
     }
     fn domain_get_os_type(&self, dom: &DomainRef) -> Result<String> {
-        self.run(|d, s| d.rvirt_driver_domains().call_get_os_type(s, &dom.into()))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_get_os_type(s, &dom.into())
+        })
     }
     fn domain_get_hostname(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_hostname(s, &dom.into(), flags)
         })
     }
     fn domain_set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_set_autostart(s, &dom.into(), autostart)
         })
     }
     fn domain_get_max_memory(&self, dom: &DomainRef) -> Result<u64> {
-        self.run(|d, s| d.rvirt_driver_domains().call_get_max_memory(s, &dom.into()))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_get_max_memory(s, &dom.into())
+        })
     }
     fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_set_memory(s, &dom.into(), kib, flags)
         })
     }
     fn domain_set_max_memory(&self, dom: &DomainRef, kib: u64) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_set_max_memory(s, &dom.into(), kib)
         })
     }
     fn domain_get_vcpus(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_vcpus(s, &dom.into(), flags)
         })
     }
     fn domain_set_vcpus(&self, dom: &DomainRef, count: u32, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_set_vcpus(s, &dom.into(), count, flags)
         })
     }
     fn domain_get_max_vcpus(&self, dom: &DomainRef) -> Result<i32> {
-        self.run(|d, s| d.rvirt_driver_domains().call_get_max_vcpus(s, &dom.into()))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_get_max_vcpus(s, &dom.into())
+        })
     }
     fn domain_get_scheduler_type(&self, dom: &DomainRef) -> Result<(String, i32)> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_scheduler_type(s, &dom.into())
         })
     }
     fn domain_get_scheduler_params(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_scheduler_params(s, &dom.into(), flags)
         })
         .map(params)
@@ -417,8 +464,12 @@ impl Connection for PluginConnection {
     ) -> Result<()> {
         let new_params: Vec<wit::TypedParam> = new_params.iter().map(Into::into).collect();
         self.run(|d, s| {
-            d.rvirt_driver_domains()
-                .call_set_scheduler_params(s, &dom.into(), &new_params, flags)
+            d.rvirt_driver0_1_0_domains().call_set_scheduler_params(
+                s,
+                &dom.into(),
+                &new_params,
+                flags,
+            )
         })
     }
     fn domain_get_metadata(
@@ -429,7 +480,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_metadata(s, &dom.into(), kind, uri, flags)
         })
     }
@@ -443,7 +494,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains().call_set_metadata(
+            d.rvirt_driver0_1_0_domains().call_set_metadata(
                 s,
                 &dom.into(),
                 kind,
@@ -462,7 +513,7 @@ impl Connection for PluginConnection {
     ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
         let doms: Vec<wit::DomainRef> = doms.iter().map(Into::into).collect();
         let all = self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_stats(s, &doms, stats, flags)
         })?;
         Ok(all
@@ -477,14 +528,14 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_block_stats(s, &dom.into(), disk, flags)
         })
         .map(params)
     }
     fn domain_interface_stats(&self, dom: &DomainRef, device: &str) -> Result<Vec<TypedParam>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_interface_stats(s, &dom.into(), device)
         })
         .map(params)
@@ -496,7 +547,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<Vec<(i32, u64)>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_memory_stats(s, &dom.into(), max_stats, flags)
         })
     }
@@ -508,31 +559,31 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_block_resize(s, &dom.into(), disk, size, flags)
         })
     }
     fn domain_attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_attach_device(s, &dom.into(), xml, flags)
         })
     }
     fn domain_detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_detach_device(s, &dom.into(), xml, flags)
         })
     }
     fn domain_detach_device_alias(&self, dom: &DomainRef, alias: &str, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_detach_device_alias(s, &dom.into(), alias, flags)
         })
     }
     fn domain_update_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_update_device(s, &dom.into(), xml, flags)
         })
     }
@@ -543,7 +594,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<ConsoleEndpoint> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_open_console(s, &dom.into(), dev_name, flags)
         })
         .map(Into::into)
@@ -557,7 +608,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains().call_send_key(
+            d.rvirt_driver0_1_0_domains().call_send_key(
                 s,
                 &dom.into(),
                 codeset,
@@ -569,7 +620,7 @@ impl Connection for PluginConnection {
     }
     fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_inject_nmi(s, &dom.into(), flags)
         })
     }
@@ -580,7 +631,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_qemu_monitor_command(s, &dom.into(), cmd, flags)
         })
     }
@@ -592,8 +643,13 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
-                .call_qemu_agent_command(s, &dom.into(), cmd, timeout, flags)
+            d.rvirt_driver0_1_0_domains().call_qemu_agent_command(
+                s,
+                &dom.into(),
+                cmd,
+                timeout,
+                flags,
+            )
         })
     }
 
@@ -605,8 +661,13 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
-                .call_get_parameters(s, &dom.into(), set.into(), device, flags)
+            d.rvirt_driver0_1_0_domains().call_get_parameters(
+                s,
+                &dom.into(),
+                set.into(),
+                device,
+                flags,
+            )
         })
         .map(params)
     }
@@ -620,7 +681,7 @@ impl Connection for PluginConnection {
     ) -> Result<()> {
         let new_params: Vec<wit::TypedParam> = new_params.iter().map(Into::into).collect();
         self.run(|d, s| {
-            d.rvirt_driver_domains().call_set_parameters(
+            d.rvirt_driver0_1_0_domains().call_set_parameters(
                 s,
                 &dom.into(),
                 set.into(),
@@ -632,25 +693,28 @@ impl Connection for PluginConnection {
     }
     fn domain_get_security_label(&self, dom: &DomainRef) -> Result<Vec<SecurityLabel>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_security_label(s, &dom.into())
         })
         .map(list)
     }
     fn domain_get_block_info(&self, dom: &DomainRef, disk: &str, flags: u32) -> Result<BlockInfo> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_block_info(s, &dom.into(), disk, flags)
         })
         .map(Into::into)
     }
     fn domain_get_vcpu_info(&self, dom: &DomainRef) -> Result<Vec<VcpuInfo>> {
-        self.run(|d, s| d.rvirt_driver_domains().call_get_vcpu_info(s, &dom.into()))
-            .map(list)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_domains()
+                .call_get_vcpu_info(s, &dom.into())
+        })
+        .map(list)
     }
     fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_pin_vcpu(s, &dom.into(), vcpu, cpumap, flags)
         })
     }
@@ -661,27 +725,27 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<Vec<GuestInterface>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_interface_addresses(s, &dom.into(), source, flags)
         })
         .map(list)
     }
     fn domain_get_job_stats(&self, dom: &DomainRef, flags: u32) -> Result<JobStats> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_job_stats(s, &dom.into(), flags)
         })
         .map(Into::into)
     }
     fn domain_abort_job(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_abort_job(s, &dom.into(), flags)
         })
     }
     fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_core_dump(s, &dom.into(), to, format, flags)
         })
     }
@@ -693,13 +757,18 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
-                .call_set_lifecycle_action(s, &dom.into(), kind, action, flags)
+            d.rvirt_driver0_1_0_domains().call_set_lifecycle_action(
+                s,
+                &dom.into(),
+                kind,
+                action,
+                flags,
+            )
         })
     }
     fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_time(s, &dom.into(), flags)
         })
     }
@@ -711,25 +780,25 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_set_time(s, &dom.into(), seconds, nseconds, flags)
         })
     }
     fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_fs_freeze(s, &dom.into(), mountpoints, flags)
         })
     }
     fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_fs_thaw(s, &dom.into(), mountpoints, flags)
         })
     }
     fn domain_get_disk_errors(&self, dom: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
         self.run(|d, s| {
-            d.rvirt_driver_domains()
+            d.rvirt_driver0_1_0_domains()
                 .call_get_disk_errors(s, &dom.into(), flags)
         })
     }
@@ -738,13 +807,13 @@ impl Connection for PluginConnection {
 
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_create_xml(s, &dom.into(), xml, flags)
         })
     }
     fn snapshot_list_all(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_list_all(s, &dom.into(), flags)
         })
     }
@@ -755,61 +824,61 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<Vec<String>> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_list_children(s, &dom.into(), snapshot, flags)
         })
     }
     fn snapshot_lookup_by_name(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_lookup_by_name(s, &dom.into(), name, flags)
         })
     }
     fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_current(s, &dom.into(), flags)
         })
     }
     fn snapshot_has_current(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_has_current(s, &dom.into(), flags)
         })
     }
     fn snapshot_get_parent(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_get_parent(s, &dom.into(), snapshot, flags)
         })
     }
     fn snapshot_get_xml(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_get_xml(s, &dom.into(), snapshot, flags)
         })
     }
     fn snapshot_is_current(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<bool> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_is_current(s, &dom.into(), snapshot, flags)
         })
     }
     fn snapshot_has_metadata(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<bool> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_has_metadata(s, &dom.into(), snapshot, flags)
         })
     }
     fn snapshot_revert(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_revert(s, &dom.into(), snapshot, flags)
         })
     }
     fn snapshot_delete(&self, dom: &DomainRef, snapshot: &str, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_snapshots()
+            d.rvirt_driver0_1_0_snapshots()
                 .call_delete(s, &dom.into(), snapshot, flags)
         })
     }
@@ -817,56 +886,65 @@ impl Connection for PluginConnection {
     // ---- networks ----
 
     fn network_lookup_by_name(&self, name: &str) -> Result<NetworkRef> {
-        self.run(|d, s| d.rvirt_driver_networks().call_lookup_by_name(s, name))
+        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_lookup_by_name(s, name))
             .map(Into::into)
     }
     fn network_lookup_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
         self.run(|d, s| {
-            d.rvirt_driver_networks()
+            d.rvirt_driver0_1_0_networks()
                 .call_lookup_by_uuid(s, uuid.into())
         })
         .map(Into::into)
     }
     fn network_list_all(&self, flags: u32) -> Result<Vec<NetworkRef>> {
-        self.run(|d, s| d.rvirt_driver_networks().call_list_all(s, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_list_all(s, flags))
             .map(list)
     }
     fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
-        self.run(|d, s| d.rvirt_driver_networks().call_define_xml(s, xml, flags))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_networks()
+                .call_define_xml(s, xml, flags)
+        })
+        .map(Into::into)
     }
     fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
-        self.run(|d, s| d.rvirt_driver_networks().call_create_xml(s, xml, flags))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_networks()
+                .call_create_xml(s, xml, flags)
+        })
+        .map(Into::into)
     }
     fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_networks().call_undefine(s, &net.into()))
+        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_undefine(s, &net.into()))
     }
     fn network_create(&self, net: &NetworkRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_networks().call_create(s, &net.into()))
+        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_create(s, &net.into()))
     }
     fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_networks().call_destroy(s, &net.into()))
+        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_destroy(s, &net.into()))
     }
     fn network_get_xml(&self, net: &NetworkRef, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_networks()
+            d.rvirt_driver0_1_0_networks()
                 .call_get_xml(s, &net.into(), flags)
         })
     }
     fn network_get_status(&self, net: &NetworkRef) -> Result<ObjectStatus> {
-        self.run(|d, s| d.rvirt_driver_networks().call_get_status(s, &net.into()))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_networks()
+                .call_get_status(s, &net.into())
+        })
+        .map(Into::into)
     }
     fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_networks()
+            d.rvirt_driver0_1_0_networks()
                 .call_set_autostart(s, &net.into(), autostart)
         })
     }
     fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_networks()
+            d.rvirt_driver0_1_0_networks()
                 .call_get_bridge_name(s, &net.into())
         })
     }
@@ -880,7 +958,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_networks().call_update(
+            d.rvirt_driver0_1_0_networks().call_update(
                 s,
                 &net.into(),
                 command,
@@ -895,112 +973,139 @@ impl Connection for PluginConnection {
     // ---- storage ----
 
     fn pool_lookup_by_name(&self, name: &str) -> Result<StoragePoolRef> {
-        self.run(|d, s| d.rvirt_driver_storage().call_lookup_pool_by_name(s, name))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_lookup_pool_by_name(s, name)
+        })
+        .map(Into::into)
     }
     fn pool_lookup_by_uuid(&self, uuid: &Uuid) -> Result<StoragePoolRef> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_lookup_pool_by_uuid(s, uuid.into())
         })
         .map(Into::into)
     }
     fn pool_lookup_by_volume(&self, vol: &StorageVolRef) -> Result<StoragePoolRef> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_lookup_pool_by_volume(s, &vol.into())
         })
         .map(Into::into)
     }
     fn pool_list_all(&self, flags: u32) -> Result<Vec<StoragePoolRef>> {
-        self.run(|d, s| d.rvirt_driver_storage().call_list_all_pools(s, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_storage().call_list_all_pools(s, flags))
             .map(list)
     }
     fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<StoragePoolRef> {
-        self.run(|d, s| d.rvirt_driver_storage().call_define_pool_xml(s, xml, flags))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_define_pool_xml(s, xml, flags)
+        })
+        .map(Into::into)
     }
     fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<StoragePoolRef> {
-        self.run(|d, s| d.rvirt_driver_storage().call_create_pool_xml(s, xml, flags))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_create_pool_xml(s, xml, flags)
+        })
+        .map(Into::into)
     }
     fn pool_build(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_build_pool(s, &pool.into(), flags)
         })
     }
     fn pool_undefine(&self, pool: &StoragePoolRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_storage().call_undefine_pool(s, &pool.into()))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_undefine_pool(s, &pool.into())
+        })
     }
     fn pool_create(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_create_pool(s, &pool.into(), flags)
         })
     }
     fn pool_destroy(&self, pool: &StoragePoolRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_storage().call_destroy_pool(s, &pool.into()))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_destroy_pool(s, &pool.into())
+        })
     }
     fn pool_delete(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_delete_pool(s, &pool.into(), flags)
         })
     }
     fn pool_refresh(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_refresh_pool(s, &pool.into(), flags)
         })
     }
     fn pool_get_info(&self, pool: &StoragePoolRef) -> Result<StoragePoolInfo> {
-        self.run(|d, s| d.rvirt_driver_storage().call_get_pool_info(s, &pool.into()))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_get_pool_info(s, &pool.into())
+        })
+        .map(Into::into)
     }
     fn pool_get_xml(&self, pool: &StoragePoolRef, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_get_pool_xml(s, &pool.into(), flags)
         })
     }
     fn pool_get_status(&self, pool: &StoragePoolRef) -> Result<ObjectStatus> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_get_pool_status(s, &pool.into())
         })
         .map(Into::into)
     }
     fn pool_set_autostart(&self, pool: &StoragePoolRef, autostart: bool) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_set_pool_autostart(s, &pool.into(), autostart)
         })
     }
     fn pool_find_sources(&self, kind: &str, src_spec: Option<&str>, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_find_pool_sources(s, kind, src_spec, flags)
         })
     }
     fn vol_list(&self, pool: &StoragePoolRef) -> Result<Vec<StorageVolRef>> {
-        self.run(|d, s| d.rvirt_driver_storage().call_list_volumes(s, &pool.into()))
-            .map(list)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_list_volumes(s, &pool.into())
+        })
+        .map(list)
     }
     fn vol_lookup_by_name(&self, pool: &StoragePoolRef, name: &str) -> Result<StorageVolRef> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_lookup_volume_by_name(s, &pool.into(), name)
         })
         .map(Into::into)
     }
     fn vol_lookup_by_key(&self, key: &str) -> Result<StorageVolRef> {
-        self.run(|d, s| d.rvirt_driver_storage().call_lookup_volume_by_key(s, key))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_lookup_volume_by_key(s, key)
+        })
+        .map(Into::into)
     }
     fn vol_lookup_by_path(&self, path: &str) -> Result<StorageVolRef> {
-        self.run(|d, s| d.rvirt_driver_storage().call_lookup_volume_by_path(s, path))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_storage()
+                .call_lookup_volume_by_path(s, path)
+        })
+        .map(Into::into)
     }
     fn vol_create_xml(
         &self,
@@ -1009,7 +1114,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<StorageVolRef> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_create_volume_xml(s, &pool.into(), xml, flags)
         })
         .map(Into::into)
@@ -1022,7 +1127,7 @@ impl Connection for PluginConnection {
         flags: u32,
     ) -> Result<StorageVolRef> {
         self.run(|d, s| {
-            d.rvirt_driver_storage().call_create_volume_xml_from(
+            d.rvirt_driver0_1_0_storage().call_create_volume_xml_from(
                 s,
                 &pool.into(),
                 xml,
@@ -1034,44 +1139,44 @@ impl Connection for PluginConnection {
     }
     fn vol_delete(&self, vol: &StorageVolRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_delete_volume(s, &vol.into(), flags)
         })
     }
     fn vol_wipe(&self, vol: &StorageVolRef, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_wipe_volume(s, &vol.into(), flags)
         })
     }
     fn vol_resize(&self, vol: &StorageVolRef, capacity: u64, flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_resize_volume(s, &vol.into(), capacity, flags)
         })
     }
     fn vol_get_info(&self, vol: &StorageVolRef, flags: u32) -> Result<StorageVolInfo> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_get_volume_info(s, &vol.into(), flags)
         })
         .map(Into::into)
     }
     fn vol_get_xml(&self, vol: &StorageVolRef, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_get_volume_xml(s, &vol.into(), flags)
         })
     }
     fn vol_get_path(&self, vol: &StorageVolRef) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_get_volume_path(s, &vol.into())
         })
     }
     fn vol_data_path(&self, vol: &StorageVolRef, for_upload: bool) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_storage()
+            d.rvirt_driver0_1_0_storage()
                 .call_volume_data_path(s, &vol.into(), for_upload)
         })
     }
@@ -1080,105 +1185,111 @@ impl Connection for PluginConnection {
 
     fn nodedev_list(&self, capability: Option<&str>, flags: u32) -> Result<Vec<String>> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_list_node_devices(s, capability, flags)
         })
     }
     fn nodedev_lookup(&self, name: &str) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_lookup_node_device(s, name)
         })
     }
     fn nodedev_get_xml(&self, name: &str, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_get_node_device_xml(s, name, flags)
         })
     }
     fn nodedev_get_parent(&self, name: &str) -> Result<Option<String>> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_get_node_device_parent(s, name)
         })
     }
     fn nodedev_list_caps(&self, name: &str) -> Result<Vec<String>> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_list_node_device_caps(s, name)
         })
     }
     fn iface_list_all(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_list_all_interfaces(s, flags)
         })
         .map(list)
     }
     fn iface_lookup_by_name(&self, name: &str) -> Result<InterfaceRef> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_lookup_interface_by_name(s, name)
         })
         .map(Into::into)
     }
     fn iface_lookup_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_lookup_interface_by_mac(s, mac)
         })
         .map(Into::into)
     }
     fn iface_get_xml(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_get_interface_xml(s, &iface.into(), flags)
         })
     }
     fn iface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
         self.run(|d, s| {
-            d.rvirt_driver_host_devices()
+            d.rvirt_driver0_1_0_host_devices()
                 .call_is_interface_active(s, &iface.into())
         })
     }
     fn secret_list_all(&self, flags: u32) -> Result<Vec<SecretRef>> {
-        self.run(|d, s| d.rvirt_driver_secrets().call_list_all(s, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_secrets().call_list_all(s, flags))
             .map(list)
     }
     fn secret_lookup_by_uuid(&self, uuid: &Uuid) -> Result<SecretRef> {
-        self.run(|d, s| d.rvirt_driver_secrets().call_lookup_by_uuid(s, uuid.into()))
-            .map(Into::into)
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_secrets()
+                .call_lookup_by_uuid(s, uuid.into())
+        })
+        .map(Into::into)
     }
     fn secret_lookup_by_usage(&self, usage_type: i32, usage_id: &str) -> Result<SecretRef> {
         self.run(|d, s| {
-            d.rvirt_driver_secrets()
+            d.rvirt_driver0_1_0_secrets()
                 .call_lookup_by_usage(s, usage_type, usage_id)
         })
         .map(Into::into)
     }
     fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
-        self.run(|d, s| d.rvirt_driver_secrets().call_define_xml(s, xml, flags))
+        self.run(|d, s| d.rvirt_driver0_1_0_secrets().call_define_xml(s, xml, flags))
             .map(Into::into)
     }
     fn secret_get_xml(&self, secret: &SecretRef, flags: u32) -> Result<String> {
         self.run(|d, s| {
-            d.rvirt_driver_secrets()
+            d.rvirt_driver0_1_0_secrets()
                 .call_get_xml(s, &secret.into(), flags)
         })
     }
     fn secret_get_value(&self, secret: &SecretRef, flags: u32) -> Result<Vec<u8>> {
         self.run(|d, s| {
-            d.rvirt_driver_secrets()
+            d.rvirt_driver0_1_0_secrets()
                 .call_get_value(s, &secret.into(), flags)
         })
     }
     fn secret_set_value(&self, secret: &SecretRef, value: &[u8], flags: u32) -> Result<()> {
         self.run(|d, s| {
-            d.rvirt_driver_secrets()
+            d.rvirt_driver0_1_0_secrets()
                 .call_set_value(s, &secret.into(), value, flags)
         })
     }
     fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver_secrets().call_undefine(s, &secret.into()))
+        self.run(|d, s| {
+            d.rvirt_driver0_1_0_secrets()
+                .call_undefine(s, &secret.into())
+        })
     }
 }

@@ -26,10 +26,12 @@ pub enum LoadError {
     },
     #[error("plugin '{}' has no rvirt:wit-version section (was it built with virt-plugin-sdk?)", path.display())]
     NoWitVersion { path: PathBuf },
-    #[error("plugin '{plugin}' was built for rvirt:driver@{found}; this host speaks {supported} (major {major})", major = supported.split('.').next().unwrap_or(supported))]
+    #[error("plugin '{plugin}' ('{}') was built for rvirt:driver@{found}; this host speaks {supported}", path.display())]
     UnsupportedWitVersion {
         plugin: String,
+        path: PathBuf,
         found: String,
+        /// The versions this host loads, newest first ("0.2.0 and 0.1.0").
         supported: String,
     },
     #[error(

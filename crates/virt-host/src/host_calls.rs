@@ -1,13 +1,12 @@
-//! The host calls plugins import (`wit/host.wit`), each checked against the plugin's grant.
+//! The host calls plugins import from `rvirt:driver@0.1.0` (`wit/since_v0_1_0/host.wit`),
+//! each checked against the plugin's grant. Those 0.2.0 added are in `outbound`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use virt_core::{Error, ErrorDomain, ErrorNumber};
 
-use crate::bindings::rvirt::driver::{
-    events, files, jobs, log, net, process, state, types, unix_stream,
-};
+use crate::bindings::v0_1::{events, files, jobs, log, net, process, state, types, unix_stream};
 use crate::bindings::wit;
 use crate::ctx::PluginCtx;
 use crate::error::system;
@@ -155,7 +154,7 @@ fn process_status(status: ProcessStatus) -> process::ProcessStatus {
 }
 
 /// Resolves a bare program name in the host's helper directories, then through PATH.
-fn resolve_program(
+pub(crate) fn resolve_program(
     program: &str,
     helper_dirs: &[std::path::PathBuf],
 ) -> Option<std::path::PathBuf> {

@@ -26,6 +26,7 @@ mod host;
 mod host_calls;
 pub mod manifest;
 mod netdev;
+mod outbound;
 pub mod plugin;
 pub mod resources;
 pub mod space;

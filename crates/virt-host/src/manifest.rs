@@ -150,6 +150,10 @@ pub struct Capabilities {
     /// Network operations: "tap", "bridge", "link".
     #[serde(default)]
     pub net: Vec<String>,
+    /// Outbound endpoints (`http`, `ssh`), as `host:port`; `*` stands for any host or any
+    /// port (`"vcenter.example:443"`, `"127.0.0.1:*"`, `"*:443"`).
+    #[serde(default)]
+    pub connect: Vec<String>,
 }
 
 /// The privileged operation a host call wants to perform.
@@ -160,6 +164,7 @@ pub enum Operation<'a> {
     FileRead(&'a Path),
     FileWrite(&'a Path),
     Net(&'a str),
+    Connect { host: &'a str, port: u16 },
 }
 
 impl std::fmt::Display for Operation<'_> {
@@ -170,6 +175,7 @@ impl std::fmt::Display for Operation<'_> {
             Operation::FileRead(path) => write!(f, "read '{}'", path.display()),
             Operation::FileWrite(path) => write!(f, "write '{}'", path.display()),
             Operation::Net(op) => write!(f, "network operation '{op}'"),
+            Operation::Connect { host, port } => write!(f, "connect to '{host}:{port}'"),
         }
     }
 }
@@ -216,8 +222,25 @@ impl Capabilities {
                 .net
                 .iter()
                 .any(|allowed| allowed == op || allowed == "*"),
+            Operation::Connect { host, port } => self
+                .connect
+                .iter()
+                .any(|allowed| endpoint_match(allowed, host, port)),
         }
     }
+}
+
+/// Matches `host:port` against a `connect` pattern; host names compare without case, and
+/// `[v6]:port` brackets are optional in the pattern.
+fn endpoint_match(pattern: &str, host: &str, port: u16) -> bool {
+    let Some((want_host, want_port)) = pattern.rsplit_once(':') else {
+        return false;
+    };
+    let want_host = want_host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host_ok = want_host == "*" || want_host.eq_ignore_ascii_case(host);
+    let port_ok = want_port == "*" || want_port.parse::<u16>() == Ok(port);
+    host_ok && port_ok
 }
 
 /// The operator's grants: capabilities per plugin name.
@@ -444,5 +467,26 @@ mod tests {
         unsigned
             .verify_component(b"anything", wasm)
             .expect("no checksum, nothing to check");
+    }
+
+    #[test]
+    fn connect_patterns_name_host_and_port() {
+        let caps = Capabilities {
+            connect: vec!["127.0.0.1:*".into(), "*:443".into(), "[::1]:8989".into()],
+            ..Capabilities::default()
+        };
+        let allows = |host, port| caps.allows(Operation::Connect { host, port }, &no_dirs);
+        assert!(allows("127.0.0.1", 8989));
+        assert!(allows("vcenter.example", 443));
+        assert!(allows("::1", 8989));
+        assert!(!allows("vcenter.example", 80));
+        assert!(!allows("::1", 22));
+        assert!(!Capabilities::default().allows(
+            Operation::Connect {
+                host: "127.0.0.1",
+                port: 22
+            },
+            &no_dirs
+        ));
     }
 }

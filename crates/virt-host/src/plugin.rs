@@ -238,7 +238,7 @@ impl Plugin {
         })?;
         manifest.verify_component(&bytes, wasm_path)?;
         let wit_version = crate::wit_version::read(&bytes, wasm_path)?;
-        crate::wit_version::check(&manifest.name, &wit_version)?;
+        crate::wit_version::check(&manifest.name, wasm_path, &wit_version)?;
         if manifest.wit != wit_version {
             return Err(LoadError::Mismatch {
                 plugin: manifest.name.clone(),
@@ -315,7 +315,7 @@ impl Plugin {
         };
         let metadata = plugin
             .call(None, None, false, |driver, store| {
-                driver.rvirt_driver_connect().call_metadata(store)
+                driver.rvirt_driver0_1_0_connect().call_metadata(store)
             })
             .map_err(|e| LoadError::Instantiate {
                 plugin: plugin.manifest.name.clone(),
@@ -516,10 +516,10 @@ impl Plugin {
             return;
         }
         let result = self.call(Some(space), None, false, |driver, store| {
-            let handlers = driver.rvirt_driver_handlers();
+            let handlers = driver.rvirt_driver0_1_0_handlers();
             match event {
                 HandlerEvent::ProcessExited { handle, status } => {
-                    let status = crate::bindings::rvirt::driver::process::ProcessStatus {
+                    let status = crate::bindings::v0_1::process::ProcessStatus {
                         pid: status.pid,
                         running: status.running,
                         exit_code: status.exit_code,

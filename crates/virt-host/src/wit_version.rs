@@ -8,7 +8,12 @@ use std::path::Path;
 use crate::error::LoadError;
 
 /// The WIT version this host implements.
-pub const HOST_WIT_VERSION: &str = "0.1.0";
+pub const HOST_WIT_VERSION: &str = "0.2.0";
+
+/// Every version this host loads, newest first: its own, and each frozen one its world still
+/// names whole (`wit/since_v0_1_0`). A 0.1.0 component imports a subset of the 0.2.0 world
+/// and exports exactly the interfaces it requires, so one set of bindings serves both.
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &[HOST_WIT_VERSION, "0.1.0"];
 
 /// Name of the custom section holding the version.
 pub const SECTION_NAME: &str = "rvirt:wit-version";
@@ -78,15 +83,19 @@ pub fn read(bytes: &[u8], path: &Path) -> Result<String, LoadError> {
 }
 
 /// Fails unless this host can load a plugin built for `plugin_version`.
-pub fn check(plugin: &str, plugin_version: &str) -> Result<(), LoadError> {
+pub fn check(plugin: &str, path: &Path, plugin_version: &str) -> Result<(), LoadError> {
     let unsupported = || LoadError::UnsupportedWitVersion {
         plugin: plugin.to_string(),
+        path: path.to_path_buf(),
         found: plugin_version.to_string(),
-        supported: HOST_WIT_VERSION.to_string(),
+        supported: SUPPORTED_WIT_VERSIONS.join(" and "),
     };
-    let host = WitVersion::parse(HOST_WIT_VERSION).ok_or_else(unsupported)?;
     let found = WitVersion::parse(plugin_version).ok_or_else(unsupported)?;
-    if WitVersion::host_can_load(host, found) {
+    let loadable = SUPPORTED_WIT_VERSIONS
+        .iter()
+        .filter_map(|version| WitVersion::parse(version))
+        .any(|host| WitVersion::host_can_load(host, found));
+    if loadable {
         Ok(())
     } else {
         Err(unsupported())
@@ -111,11 +120,22 @@ mod tests {
     }
 
     #[test]
-    fn error_names_both_versions() {
-        let error = check("bad", "99.0.0").expect_err("refused");
+    fn error_names_both_versions_and_the_file() {
+        let error = check("bad", Path::new("/p/bad.wasm"), "99.0.0").expect_err("refused");
         assert_eq!(
             error.to_string(),
-            "plugin 'bad' was built for rvirt:driver@99.0.0; this host speaks 0.1.0 (major 0)"
+            "plugin 'bad' ('/p/bad.wasm') was built for rvirt:driver@99.0.0; this host speaks 0.2.0 and 0.1.0"
         );
+        let error = check("new", Path::new("/p/new.wasm"), "0.3.0").expect_err("refused");
+        assert!(error.to_string().contains("rvirt:driver@0.3.0"), "{error}");
+    }
+
+    #[test]
+    fn the_frozen_minor_and_the_current_one_load() {
+        let path = Path::new("/p/x.wasm");
+        check("old", path, "0.1.0").expect("0.1.0 loads");
+        check("old-patch", path, "0.1.7").expect("0.1.x loads");
+        check("current", path, "0.2.0").expect("0.2.0 loads");
+        check("garbage", path, "zero").expect_err("not a version");
     }
 }

@@ -1,11 +1,11 @@
 //! One trait per exported WIT interface, each method answering VIR_ERR_NO_SUPPORT unless the
 //! plugin overrides it, and the forwarding from wit-bindgen's `Guest` traits to them.
 
-use crate::bindings::exports::rvirt::driver::{
+use crate::bindings::exports::rvirt::driver0_1_0::{
     connect, domains, handlers, host_devices, networks, secrets, snapshots, storage,
 };
-use crate::bindings::rvirt::driver::process::{ProcessHandle, ProcessStatus};
-use crate::bindings::rvirt::driver::unix_stream::StreamHandle;
+use crate::bindings::rvirt::driver0_1_0::process::{ProcessHandle, ProcessStatus};
+use crate::bindings::rvirt::driver0_1_0::unix_stream::StreamHandle;
 use crate::convert::no_support;
 use crate::types::*;
 use crate::{plugin, DriverMetadata, Exports};

@@ -14,8 +14,9 @@
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
-        world: "driver",
+        // The frozen 0.1.0 package first: 0.2.0's world names its interfaces.
+        path: ["../../wit/since_v0_1_0", "../../wit"],
+        world: "rvirt:driver/driver@0.2.0",
         pub_export_macro: true,
         export_macro_name: "export_driver_bindings",
         default_bindings_module: "virt_plugin_sdk::bindings",
@@ -32,27 +33,31 @@ pub use virt_core;
 
 /// The host's imports, as plugins use them.
 pub mod host {
-    pub use crate::bindings::rvirt::driver::events;
-    pub use crate::bindings::rvirt::driver::files;
-    pub use crate::bindings::rvirt::driver::jobs;
-    pub use crate::bindings::rvirt::driver::log;
-    pub use crate::bindings::rvirt::driver::net;
-    pub use crate::bindings::rvirt::driver::process;
-    pub use crate::bindings::rvirt::driver::state;
-    pub use crate::bindings::rvirt::driver::unix_stream as stream;
+    pub use crate::bindings::rvirt::driver0_1_0::events;
+    pub use crate::bindings::rvirt::driver0_1_0::files;
+    pub use crate::bindings::rvirt::driver0_1_0::jobs;
+    pub use crate::bindings::rvirt::driver0_1_0::log;
+    pub use crate::bindings::rvirt::driver0_1_0::net;
+    pub use crate::bindings::rvirt::driver0_1_0::process;
+    pub use crate::bindings::rvirt::driver0_1_0::state;
+    pub use crate::bindings::rvirt::driver0_1_0::unix_stream as stream;
+    // Added in 0.2.0.
+    pub use crate::bindings::rvirt::driver0_2_0::command;
+    pub use crate::bindings::rvirt::driver0_2_0::http;
+    pub use crate::bindings::rvirt::driver0_2_0::ssh;
 }
 
-pub use bindings::exports::rvirt::driver::connect::DriverMetadata;
+pub use bindings::exports::rvirt::driver0_1_0::connect::DriverMetadata;
 /// The WIT types shared by imports and exports.
-pub use bindings::rvirt::driver::types;
+pub use bindings::rvirt::driver0_1_0::types;
 
 /// The version of `wit/` this SDK was built against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// The WIT version, in the custom section the host reads before instantiating.
 #[link_section = "rvirt:wit-version"]
 #[used]
-static WIT_VERSION_SECTION: [u8; 5] = *b"0.1.0";
+static WIT_VERSION_SECTION: [u8; 5] = *b"0.2.0";
 
 const _: () = assert!(WIT_VERSION.len() == WIT_VERSION_SECTION.len());
 

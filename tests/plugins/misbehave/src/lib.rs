@@ -11,12 +11,18 @@
 //! `closed`); any other name is looked up
 //! among the defined domains. Handler calls emit a STOPPED lifecycle event for what they add.
 //!
+//! The host calls of `rvirt:driver@0.2.0`: `run:WORDS` runs `/usr/bin/echo WORDS` through
+//! `command.run` and names the domain `out:STDOUT`; `http:URL` (or `https-noverify:URL`) GETs
+//! the URL through `http.send` and names the domain `http:STATUS:BODY`; `ssh:USER@HOST:PORT:KEYFILE:CMD`
+//! opens a session with that key and no host key check, runs CMD and names the domain
+//! `ssh:EXIT:STDOUT`.
+//!
 //! Only the component has content: natively (`cargo test --workspace`) the crate is empty,
 //! since the native linker cannot carry the `rvirt:driver/...` export names.
 #![cfg(target_arch = "wasm32")]
 
 use virt_core::{ErrorDomain, ErrorNumber};
-use virt_plugin_sdk::host::{events, process, state, stream};
+use virt_plugin_sdk::host::{command, events, http, process, ssh, state, stream};
 use virt_plugin_sdk::types::{DomainRef, Error, Uuid};
 use virt_plugin_sdk::*;
 
@@ -143,6 +149,66 @@ impl Domains for Misbehave {
                 Ok(domain(&format!(
                     "reply:{}",
                     String::from_utf8_lossy(&reply)
+                )))
+            }
+            _ if name.starts_with("run:") => {
+                let output = command::run(&command::RunRequest {
+                    program: "/usr/bin/echo".into(),
+                    args: name["run:".len()..]
+                        .split(' ')
+                        .map(str::to_string)
+                        .collect(),
+                    env: vec![],
+                    cwd: None,
+                    stdin: vec![],
+                    timeout_ms: 5_000,
+                })?;
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                Ok(domain(&format!("out:{}", stdout.trim_end())))
+            }
+            _ if name.starts_with("http:") || name.starts_with("https-noverify:") => {
+                let (scheme, url) = name.split_once(':').unwrap_or_default();
+                let response = http::send(&http::Request {
+                    method: "GET".into(),
+                    url: url.into(),
+                    headers: vec![("Accept".into(), "text/plain".into())],
+                    body: vec![],
+                    tls: http::TlsOptions {
+                        no_verify: scheme == "https-noverify",
+                        ca_pem: None,
+                    },
+                    timeout_ms: 5_000,
+                })?;
+                Ok(domain(&format!(
+                    "http:{}:{}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                )))
+            }
+            _ if name.starts_with("ssh:") => {
+                let mut parts = name["ssh:".len()..].splitn(4, ':');
+                let (target, port, key, cmd) = (
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default(),
+                );
+                let (user, host) = target.split_once('@').unwrap_or(("root", target));
+                let session = ssh::open(&ssh::SessionRequest {
+                    host: host.into(),
+                    port: port.parse().unwrap_or(22),
+                    user: user.into(),
+                    auth: ssh::Auth::KeyFile(key.into()),
+                    no_verify: true,
+                    timeout_ms: 10_000,
+                })?;
+                let output = ssh::exec(session, cmd, &[], 10_000);
+                ssh::close(session);
+                let output = output?;
+                Ok(domain(&format!(
+                    "ssh:{}:{}",
+                    output.exit_code.unwrap_or(-1),
+                    String::from_utf8_lossy(&output.stdout).trim_end()
                 )))
             }
             "slow" => sleep_in_host("30").map(|()| domain(&name)),
