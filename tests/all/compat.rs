@@ -1,8 +1,9 @@
 //! The driver interface's versions: a plugin built for the frozen `rvirt:driver@0.1.0`
 //! (the committed component `tests/compat/plugin-v0_1/prebuilt/compat.wasm`) loads and serves
 //! on this host; a plugin claiming a version the host does not speak is refused before it is
-//! instantiated; and the host calls 0.2.0 added (`command`, `http`, `ssh`) work for a 0.2
-//! plugin (the misbehave test plugin) within its grants and are refused outside them.
+//! instantiated; and the host calls 0.2.0 added (`command`, `http` with TLS verification,
+//! `ssh`) work for a 0.2 plugin (the misbehave test plugin) within its grants and are refused
+//! outside them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -242,6 +243,86 @@ fn http_reaches_a_granted_endpoint_and_nothing_else() {
         "{}",
         error.message()
     );
+}
+
+/// `openssl s_server -www` on 127.0.0.1 with a certificate for 127.0.0.1 signed by a CA the
+/// test makes (and nobody trusts; `cacert.pem` in `dir`); returns the server and its port.
+fn tls_peer(dir: &Path) -> Option<(KillOnDrop, u16)> {
+    let script = r#"
+set -e
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out cacert.pem -days 2 -subj "/CN=rvirt test CA" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > server.ext
+openssl x509 -req -in server.csr -CA cacert.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
+"#;
+    let made = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .status()
+        .ok()?;
+    assert!(made.success(), "making test certificates failed");
+    let port = {
+        let probe = TcpListener::bind("127.0.0.1:0").expect("bind");
+        probe.local_addr().expect("addr").port()
+    };
+    let server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-cert", "server.pem", "-key", "server.key"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let server = KillOnDrop(server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "openssl s_server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some((server, port))
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn https_verifies_the_peer_unless_told_not_to() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some((_server, port)) = tls_peer(dir.path()) else {
+        eprintln!("skipped: needs the openssl command");
+        return;
+    };
+    let (host, _state) = misbehave_host();
+    let conn = open(&host, "misbehave:///https").expect("open");
+    let url = format!("https://127.0.0.1:{port}/");
+
+    // A certificate from an unknown CA fails the call, naming the URL.
+    let error = conn
+        .domain_lookup_by_name(&format!("http:{url}"))
+        .expect_err("untrusted certificate");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_FAILED);
+    assert!(error.message().contains(&url), "{}", error.message());
+
+    // libvirt's no_verify=1.
+    let dom = conn
+        .domain_lookup_by_name(&format!("https-noverify:{url}"))
+        .expect("no verification");
+    assert!(dom.name().starts_with("http:200:"), "{}", dom.name());
+
+    // Trusting the test's CA verifies for real.
+    let ca = dir.path().join("cacert.pem");
+    let dom = conn
+        .domain_lookup_by_name(&format!("https-ca:{}|{url}", ca.display()))
+        .expect("verified against the given CA");
+    assert!(dom.name().starts_with("http:200:"), "{}", dom.name());
 }
 
 /// A private sshd on 127.0.0.1 that lets root in with a key the test makes; the key lives in

@@ -12,8 +12,9 @@
 //! among the defined domains. Handler calls emit a STOPPED lifecycle event for what they add.
 //!
 //! The host calls of `rvirt:driver@0.2.0`: `run:WORDS` runs `/usr/bin/echo WORDS` through
-//! `command.run` and names the domain `out:STDOUT`; `http:URL` (or `https-noverify:URL`) GETs
-//! the URL through `http.send` and names the domain `http:STATUS:BODY`; `ssh:USER@HOST:PORT:KEYFILE:CMD`
+//! `command.run` and names the domain `out:STDOUT`; `http:URL` (or `https-noverify:URL`, or
+//! `https-ca:PEMFILE|URL` trusting the CA in PEMFILE) GETs the URL through `http.send` and
+//! names the domain `http:STATUS:BODY`; `ssh:USER@HOST:PORT:KEYFILE:CMD`
 //! opens a session with that key and no host key check, runs CMD and names the domain
 //! `ssh:EXIT:STDOUT`.
 //!
@@ -22,7 +23,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use virt_core::{ErrorDomain, ErrorNumber};
-use virt_plugin_sdk::host::{command, events, http, process, ssh, state, stream};
+use virt_plugin_sdk::host::{command, events, files, http, process, ssh, state, stream};
 use virt_plugin_sdk::types::{DomainRef, Error, Uuid};
 use virt_plugin_sdk::*;
 
@@ -166,8 +167,18 @@ impl Domains for Misbehave {
                 let stdout = String::from_utf8_lossy(&output.stdout);
                 Ok(domain(&format!("out:{}", stdout.trim_end())))
             }
-            _ if name.starts_with("http:") || name.starts_with("https-noverify:") => {
-                let (scheme, url) = name.split_once(':').unwrap_or_default();
+            _ if name.starts_with("http:")
+                || name.starts_with("https-noverify:")
+                || name.starts_with("https-ca:") =>
+            {
+                let (scheme, rest) = name.split_once(':').unwrap_or_default();
+                let (ca_pem, url) = match rest.split_once('|') {
+                    Some((pem_file, url)) if scheme == "https-ca" => {
+                        let pem = files::read(pem_file)?;
+                        (Some(String::from_utf8_lossy(&pem).into_owned()), url)
+                    }
+                    _ => (None, rest),
+                };
                 let response = http::send(&http::Request {
                     method: "GET".into(),
                     url: url.into(),
@@ -175,7 +186,7 @@ impl Domains for Misbehave {
                     body: vec![],
                     tls: http::TlsOptions {
                         no_verify: scheme == "https-noverify",
-                        ca_pem: None,
+                        ca_pem,
                     },
                     timeout_ms: 5_000,
                 })?;
