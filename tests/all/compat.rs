@@ -164,6 +164,58 @@ fn a_plugin_claiming_an_unknown_major_is_refused_naming_both_versions() {
     open(&host, "misbehave:///after").expect("misbehave loads");
 }
 
+#[test]
+fn two_plugins_claiming_one_scheme_the_second_is_refused_naming_both() {
+    let plugins = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    install_prebuilt(plugins.path());
+    std::fs::copy(
+        prebuilt_dir().join("compat.wasm"),
+        plugins.path().join("rival.wasm"),
+    )
+    .expect("copy");
+    let manifest = std::fs::read_to_string(prebuilt_dir().join("compat.toml")).expect("manifest");
+    std::fs::write(
+        plugins.path().join("rival.toml"),
+        manifest.replace("name = \"compat\"", "name = \"rival\""),
+    )
+    .expect("write");
+    let host = Host::new(config(plugins.path(), state.path()));
+    let problem = host.problems.join("\n");
+    assert!(
+        problem.contains("rival.toml")
+            && problem.contains("`uri-schemes`")
+            && problem.contains("'compat'")
+            && problem.contains("compat.toml"),
+        "{problem}"
+    );
+    // The first plugin serves the scheme, the others keep working.
+    let conn = open(&host, "compat:///shared").expect("compat serves");
+    assert_eq!(conn.get_type().expect("type"), "Compat");
+    open(&host, "misbehave:///after").expect("misbehave loads");
+}
+
+#[test]
+fn a_manifest_whose_version_disagrees_with_the_component_is_refused() {
+    let plugins = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    install_prebuilt(plugins.path());
+    let manifest = std::fs::read_to_string(prebuilt_dir().join("compat.toml")).expect("manifest");
+    std::fs::write(
+        plugins.path().join("compat.toml"),
+        manifest.replace("version = \"0.1.0\"", "version = \"0.9.0\""),
+    )
+    .expect("write");
+    let host = Host::new(config(plugins.path(), state.path()));
+    let error = open(&host, "compat:///x").expect_err("refused");
+    assert!(
+        error.message().contains("version '0.9.0'") && error.message().contains("'0.1.0'"),
+        "{}",
+        error.message()
+    );
+    open(&host, "misbehave:///after").expect("misbehave loads");
+}
+
 fn misbehave_host() -> (Host, tempfile::TempDir) {
     let state = tempfile::tempdir().expect("tempdir");
     let host = Host::new(config(state.path(), state.path()));
@@ -223,7 +275,8 @@ fn http_reaches_a_granted_endpoint_and_nothing_else() {
         .expect_err("not granted");
     assert_eq!(error.code(), ErrorNumber::OPERATION_DENIED);
     assert!(
-        error.message().contains(&format!("localhost:{port}")),
+        error.message().contains(&format!("localhost:{port}"))
+            && error.message().contains("no `connect` entry"),
         "{}",
         error.message()
     );

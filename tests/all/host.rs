@@ -128,7 +128,8 @@ fn forbidden_host_call_is_denied() {
     assert_eq!(error.code(), ErrorNumber::OPERATION_DENIED);
     assert_eq!(
         error.message(),
-        "operation forbidden: plugin 'misbehave' is not granted to spawn '/bin/sh'"
+        "operation forbidden: plugin 'misbehave' is not granted to spawn '/bin/sh' \
+         (the operator's grants give `[plugins.misbehave]` no `spawn` entry covering it)"
     );
 }
 

@@ -42,11 +42,22 @@ impl PluginShared {
             }
             dirs.expand(var).into_iter().collect()
         };
-        if self.requested.allows(operation, &expand) && self.granted.allows(operation, &expand) {
+        let requested = self.requested.allows(operation, &expand);
+        if requested && self.granted.allows(operation, &expand) {
             return Ok(());
         }
-        tracing::warn!(plugin = %self.name, %operation, "host call denied");
-        Err(denied(&self.name, &operation.to_string()))
+        // Say which side is missing: the plugin's author fixes a manifest, the operator grants.
+        let field = operation.field();
+        let why = if requested {
+            format!(
+                "the operator's grants give `[plugins.{}]` no `{field}` entry covering it",
+                self.name
+            )
+        } else {
+            format!("its manifest's `{field}` does not ask for it")
+        };
+        tracing::warn!(plugin = %self.name, %operation, reason = %why, "host call denied");
+        Err(denied(&self.name, &format!("{operation} ({why})")))
     }
 
     /// Checks a file access: the driver's own directories (`dirs`) are always allowed.

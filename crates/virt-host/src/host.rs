@@ -120,7 +120,12 @@ impl Host {
         for dir in host.plugins.config.plugin_path.clone() {
             for found in discover_dir(&dir) {
                 match found {
-                    Ok(discovered) => host.add(discovered),
+                    Ok(discovered) => {
+                        if let Err(problem) = host.plugins.catalog_mut().add(discovered) {
+                            tracing::warn!(%problem, "skipping plugin");
+                            host.problems.push(problem);
+                        }
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "skipping plugin");
                         host.problems.push(error.to_string());
@@ -131,9 +136,12 @@ impl Host {
         host
     }
 
-    /// Adds a plugin; one found earlier under the same name or scheme keeps precedence.
-    pub fn add(&mut self, plugin: Discovered) {
-        self.plugins.catalog_mut().add(plugin);
+    /// Adds a plugin; one found earlier under the same name keeps precedence, and one
+    /// claiming a scheme another plugin serves is refused (the message says why).
+    pub fn add(&mut self, plugin: Discovered) -> Result<()> {
+        self.plugins.catalog_mut().add(plugin).map_err(|problem| {
+            Error::new(ErrorNumber::CONFIG_UNSUPPORTED, ErrorDomain::NONE, problem)
+        })
     }
 
     /// The plugins found, by name.
@@ -308,17 +316,33 @@ fn read_manifest(path: &Path) -> std::result::Result<Manifest, LoadError> {
 }
 
 impl Catalog {
-    fn add(&mut self, plugin: Discovered) {
+    /// Adds a plugin. A name found earlier keeps precedence (an earlier directory on the plugin
+    /// path overrides a later one); a plugin of another name claiming a scheme already served
+    /// is refused whole, with a message naming both files and the field.
+    fn add(&mut self, plugin: Discovered) -> std::result::Result<(), String> {
         let name = plugin.manifest.name.clone();
         if self.discovered.contains_key(&name) {
-            return;
+            return Ok(());
         }
         for scheme in &plugin.manifest.uri_schemes {
-            self.by_scheme
-                .entry(scheme.clone())
-                .or_insert_with(|| name.clone());
+            if let Some(owner) = self.by_scheme.get(scheme) {
+                let owner_path = self
+                    .discovered
+                    .get(owner)
+                    .map(|d| d.wasm_path.with_extension("toml").display().to_string())
+                    .unwrap_or_default();
+                return Err(format!(
+                    "invalid plugin manifest '{}': field `uri-schemes` claims '{scheme}', \
+                     which plugin '{owner}' ('{owner_path}') already serves; '{name}' is not used",
+                    plugin.wasm_path.with_extension("toml").display()
+                ));
+            }
+        }
+        for scheme in &plugin.manifest.uri_schemes {
+            self.by_scheme.insert(scheme.clone(), name.clone());
         }
         self.discovered.insert(name, plugin);
+        Ok(())
     }
 }
 
@@ -501,7 +525,9 @@ impl Plugins {
             match known {
                 None => {
                     tracing::info!(plugin = %name, path = %discovered.wasm_path.display(), "plugin discovered");
-                    self.catalog_mut().add(discovered);
+                    if let Err(problem) = self.catalog_mut().add(discovered) {
+                        tracing::warn!(%problem, "skipping plugin");
+                    }
                 }
                 // The first directory holding a name serves it; others are shadowed.
                 Some(known) if known.wasm_path != discovered.wasm_path => {}

@@ -167,6 +167,20 @@ pub enum Operation<'a> {
     Connect { host: &'a str, port: u16 },
 }
 
+impl Operation<'_> {
+    /// The `[capabilities]` field (and grants field) that covers this operation.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Operation::Spawn(_) => "spawn",
+            Operation::UnixConnect(_) => "unix-connect",
+            Operation::FileRead(_) => "files-read",
+            Operation::FileWrite(_) => "files-write",
+            Operation::Net(_) => "net",
+            Operation::Connect { .. } => "connect",
+        }
+    }
+}
+
 impl std::fmt::Display for Operation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -331,6 +331,15 @@ impl Plugin {
                 });
             }
         }
+        // A release's manifest and component are one version: an archive mixing two is refused.
+        if metadata.version != plugin.manifest.version {
+            return Err(LoadError::Mismatch {
+                plugin: plugin.manifest.name.clone(),
+                what: "version",
+                manifest: plugin.manifest.version.clone(),
+                component: metadata.version,
+            });
+        }
         plugin.metadata = PluginMetadata {
             name: metadata.name,
             version: metadata.version,
