@@ -13,3 +13,4 @@ mod qemu;
 mod rpc;
 mod rvirsh;
 mod test_driver;
+mod third_party;

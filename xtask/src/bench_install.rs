@@ -93,7 +93,7 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 fn bench(plugin: &str, runs: usize) -> Result<(), String> {
     let packaging = Instant::now();
-    let built = package::build(&Source::Workspace(plugin.to_string()))?;
+    let built = package::build(&Source::Workspace(plugin.to_string()), None)?;
     let release = package::release(&built)?;
     let scheme = release
         .manifest

@@ -167,13 +167,16 @@ fn package_name(crate_dir: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("{}: no package name", path.display()))
 }
 
-/// Builds the plugin's component and says where cargo put it.
-pub fn build(source: &Source) -> Result<Built, String> {
+/// Builds the plugin's component (into `target_dir`, or cargo's default) and says where
+/// cargo put it.
+pub fn build(source: &Source, target_dir: Option<&Path>) -> Result<Built, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     let crate_dir = match source {
         Source::Workspace(name) => {
+            // Canonical, as cargo reports manifest paths.
             let dir = workspace_plugin(name)?;
+            let dir = std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             command.current_dir(workspace_root()).args([
                 "build",
                 "--profile",
@@ -199,6 +202,9 @@ pub fn build(source: &Source) -> Result<Built, String> {
             "--message-format=json-render-diagnostics",
         ])
         .stdout(Stdio::piped());
+    if let Some(target_dir) = target_dir {
+        command.arg("--target-dir").arg(target_dir);
+    }
     let output = command
         .spawn()
         .and_then(|child| child.wait_with_output())
@@ -450,6 +456,7 @@ fn parse_flag(args: &[String], flag: &str) -> Result<(Option<String>, Vec<String
 fn package_command(args: &[String]) -> Result<PathBuf, String> {
     let (out, rest) = parse_flag(args, "--out")?;
     let (path, rest) = parse_flag(&rest, "--path")?;
+    let (target_dir, rest) = parse_flag(&rest, "--target-dir")?;
     let source = match (path, rest.as_slice()) {
         (Some(path), []) => Source::Path(PathBuf::from(path)),
         (Some(path), [name]) => {
@@ -469,12 +476,12 @@ fn package_command(args: &[String]) -> Result<PathBuf, String> {
     let out = out
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target/packages"));
-    let built = build(&source)?;
+    let built = build(&source, target_dir.as_deref().map(Path::new))?;
     let release = release(&built)?;
     write_archive(&release, &out)
 }
 
-/// `cargo xtask package-plugin NAME [--path DIR] [--out DIR]`.
+/// `cargo xtask package-plugin NAME [--path DIR] [--out DIR] [--target-dir DIR]`.
 pub fn run_package(args: &[String]) -> ExitCode {
     match package_command(args) {
         Ok(archive) => {
@@ -483,7 +490,9 @@ pub fn run_package(args: &[String]) -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: {error}");
-            eprintln!("usage: cargo xtask package-plugin NAME [--path CRATE_DIR] [--out DIR]");
+            eprintln!(
+                "usage: cargo xtask package-plugin NAME [--path CRATE_DIR] [--out DIR] [--target-dir DIR]"
+            );
             ExitCode::FAILURE
         }
     }
