@@ -303,7 +303,7 @@ fn a_packaged_release_installs_and_a_tampered_one_is_refused() {
     std::fs::rename(plugin_dir.join("test.toml"), plugin_dir.join("other.toml")).expect("rename");
     std::fs::rename(&wasm_path, plugin_dir.join("other.wasm")).expect("rename");
     let host = Host::new(host_config(&plugin_dir, &state));
-    assert_eq!(host.discovered().into_iter().count(), 0);
+    assert!(host.discovered().is_empty());
     let problem = host.problems.join("\n");
     assert!(
         problem.contains("other.toml") && problem.contains("field `name`"),
