@@ -6,7 +6,7 @@
 #   ./x.sh test    install what is missing, build everything and run every test
 #                  (and the ../shared conformance suites when that folder exists)
 #   ./x.sh doctor  say what this machine has and lacks for rvirt, in one table (installs nothing)
-#   ./x.sh bench [host|xml|api|qemu|lxc|reload ...]
+#   ./x.sh bench [host|xml|api|qemu|lxc|reload|install ...]
 #                  build in release mode and print the benchmarks' figures (all by default)
 #
 # Everything a clean clone needs is installed here; nothing relies on the developer's machine.
@@ -168,10 +168,10 @@ conformance)
     echo "no conformance runner yet"
     ;;
 bench)
-    # Every benchmark, or the ones named: host xml api qemu lxc reload. Each prints its figures;
+    # Every benchmark, or the ones named: host xml api qemu lxc reload install. Each prints its figures;
     # those that compare with libvirt need ../shared (its testdata, bench scripts, libvirtd).
     shift
-    [ $# -gt 0 ] || set -- host xml api qemu lxc reload
+    [ $# -gt 0 ] || set -- host xml api qemu lxc reload install
     rust_target
     cargo xtask plugins
     cargo build --release --workspace --bins
@@ -196,7 +196,8 @@ bench)
             install_packages "${APT_PACKAGES[@]}"
             cargo bench -p rvirt-tests --bench lxc_start ;;
         reload) RVIRTD=target/release/rvirtd cargo bench -p rvirt-tests --bench hot_reload ;;
-        *) echo "unknown bench '$bench' (host xml api qemu lxc reload)" >&2; exit 2 ;;
+        install) cargo run -q --release -p xtask -- bench-install --runs 3 ;;
+        *) echo "unknown bench '$bench' (host xml api qemu lxc reload install)" >&2; exit 2 ;;
         esac
     done
     ;;
