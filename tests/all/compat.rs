@@ -281,6 +281,17 @@ fn http_reaches_a_granted_endpoint_and_nothing_else() {
         error.message()
     );
 
+    // Nor does the manifest ask for 127.0.0.2: the message names the manifest file.
+    let error = conn
+        .domain_lookup_by_name(&format!("http:http://127.0.0.2:{port}/"))
+        .expect_err("not requested");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_DENIED);
+    assert!(
+        error.message().contains("misbehave.toml' does not ask for it in `connect`"),
+        "{}",
+        error.message()
+    );
+
     // A refused connection is an operation failure naming the URL.
     let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
     let closed_port = closed.local_addr().expect("addr").port();

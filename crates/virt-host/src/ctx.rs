@@ -30,6 +30,9 @@ pub struct PluginShared {
     pub call_cpu_budget: Duration,
     /// What `$helpers` means, and where bare program names are looked for first.
     pub helper_dirs: Vec<PathBuf>,
+    /// Where the manifest and the grants were read, for denial messages.
+    pub manifest_path: PathBuf,
+    pub grants_path: Option<PathBuf>,
 }
 
 impl PluginShared {
@@ -49,12 +52,19 @@ impl PluginShared {
         // Say which side is missing: the plugin's author fixes a manifest, the operator grants.
         let field = operation.field();
         let why = if requested {
+            let grants = match &self.grants_path {
+                Some(path) => format!("the operator's grants '{}'", path.display()),
+                None => "the operator's grants".to_string(),
+            };
             format!(
-                "the operator's grants give `[plugins.{}]` no `{field}` entry covering it",
+                "{grants} give `[plugins.{}]` no `{field}` entry covering it",
                 self.name
             )
         } else {
-            format!("its manifest's `{field}` does not ask for it")
+            format!(
+                "its manifest '{}' does not ask for it in `{field}`",
+                self.manifest_path.display()
+            )
         };
         tracing::warn!(plugin = %self.name, %operation, reason = %why, "host call denied");
         Err(denied(&self.name, &format!("{operation} ({why})")))

@@ -290,6 +290,8 @@ impl Plugin {
                     dispatch,
                     call_cpu_budget: config.call_cpu_budget,
                     helper_dirs: config.helper_dirs.clone(),
+                    manifest_path: wasm_path.with_extension("toml"),
+                    grants_path: config.grants_source.clone(),
                 });
                 (shared, Some(events), Arc::new(RwLock::new(Weak::new())))
             }
