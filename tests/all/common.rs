@@ -86,3 +86,50 @@ pub fn bridge_members(bridge: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A plugin host configuration for tests: plugins from `plugin_path`, state and the compile
+/// cache under `state_root`, the checkout's grants, a 500 ms CPU budget per call, 64 MiB of
+/// memory per instance.
+pub fn host_config(
+    plugin_path: Vec<PathBuf>,
+    state_root: &std::path::Path,
+) -> virt_host::HostConfig {
+    virt_host::HostConfig {
+        plugin_path,
+        compile_cache: Some(state_root.join("compiled")),
+        grants: rvirt_tests::checkout_grants(),
+        grants_source: None,
+        dirs: virt_host::DirLayout::Root(state_root.to_path_buf()),
+        call_cpu_budget: std::time::Duration::from_millis(500),
+        memory_limit_mib: 64,
+        max_idle_instances: 4,
+        helper_dirs: virt_host::config::default_helper_dirs(),
+    }
+}
+
+/// Opens `uri` in `host`, in this process, as a read-write blocking connection.
+pub fn open_in(
+    host: &virt_host::Host,
+    uri: &str,
+) -> virt_core::Result<virt_core::blocking::Connect> {
+    let parsed = virt_core::ConnectUri::parse(uri)?;
+    let connection = host.open(&parsed, 0)?.expect("a plugin serves this scheme");
+    Ok(virt_core::blocking::Connect::from_connection(
+        std::sync::Arc::new(connection),
+        parsed,
+        false,
+    ))
+}
+
+/// Rewrites the payload of a component's `rvirt:wit-version` section (same length).
+pub fn with_wit_version(wasm: &[u8], version: &str) -> Vec<u8> {
+    let marker = b"rvirt:wit-version";
+    let at = wasm
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("version section")
+        + marker.len();
+    let mut patched = wasm.to_vec();
+    patched[at..at + version.len()].copy_from_slice(version.as_bytes());
+    patched
+}

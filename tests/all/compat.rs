@@ -9,41 +9,27 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use virt_core::blocking::Connect;
-use virt_core::{ConnectUri, ErrorNumber, Event};
-use virt_host::{DirLayout, Host, HostConfig};
+use virt_core::{ErrorNumber, Event};
+use virt_host::{Host, HostConfig};
 
-use crate::common::{test_plugins_dir, workspace_root};
+use crate::common::{host_config, open_in, test_plugins_dir, with_wit_version, workspace_root};
 
 fn prebuilt_dir() -> PathBuf {
     workspace_root().join("tests/compat/plugin-v0_1/prebuilt")
 }
 
 fn config(plugin_dir: &Path, state_root: &Path) -> HostConfig {
-    HostConfig {
-        plugin_path: vec![plugin_dir.to_path_buf(), test_plugins_dir()],
-        compile_cache: Some(state_root.join("compiled")),
-        grants: rvirt_tests::checkout_grants(),
-        grants_source: None,
-        dirs: DirLayout::Root(state_root.to_path_buf()),
-        call_cpu_budget: Duration::from_millis(500),
-        memory_limit_mib: 64,
-        max_idle_instances: 4,
-        helper_dirs: virt_host::config::default_helper_dirs(),
-    }
+    host_config(
+        vec![plugin_dir.to_path_buf(), test_plugins_dir()],
+        state_root,
+    )
 }
 
 fn open(host: &Host, uri: &str) -> virt_core::Result<Connect> {
-    let parsed = ConnectUri::parse(uri)?;
-    let connection = host.open(&parsed, 0)?.expect("a plugin serves this scheme");
-    Ok(Connect::from_connection(
-        Arc::new(connection),
-        parsed,
-        false,
-    ))
+    open_in(host, uri)
 }
 
 /// A plugin directory holding the prebuilt 0.1.0 component and its manifest.
@@ -119,19 +105,6 @@ fn a_0_1_plugin_loads_and_serves_on_this_host() {
     // What 0.1 never exported answers NO_SUPPORT, not a trap.
     let error = dom.suspend().expect_err("unsupported");
     assert_eq!(error.code(), ErrorNumber::NO_SUPPORT);
-}
-
-/// Rewrites the payload of the `rvirt:wit-version` section (same length) in a component.
-fn with_wit_version(wasm: &[u8], version: &str) -> Vec<u8> {
-    let marker = b"rvirt:wit-version";
-    let at = wasm
-        .windows(marker.len())
-        .position(|w| w == marker)
-        .expect("version section")
-        + marker.len();
-    let mut patched = wasm.to_vec();
-    patched[at..at + version.len()].copy_from_slice(version.as_bytes());
-    patched
 }
 
 #[test]
@@ -287,7 +260,9 @@ fn http_reaches_a_granted_endpoint_and_nothing_else() {
         .expect_err("not requested");
     assert_eq!(error.code(), ErrorNumber::OPERATION_DENIED);
     assert!(
-        error.message().contains("misbehave.toml' does not ask for it in `connect`"),
+        error
+            .message()
+            .contains("misbehave.toml' does not ask for it in `connect`"),
         "{}",
         error.message()
     );

@@ -8,40 +8,19 @@ use std::time::{Duration, Instant};
 
 use virt_core::blocking::Connect;
 use virt_core::{ConnectUri, ErrorNumber};
-use virt_host::manifest::Grants;
-use virt_host::{DirLayout, Host, HostConfig};
+use virt_host::{Host, HostConfig};
 
-use crate::common::{plugins_dir, test_plugins_dir};
-
-fn grants() -> Grants {
-    rvirt_tests::checkout_grants()
-}
+use crate::common::{host_config, open_in, plugins_dir, test_plugins_dir, with_wit_version};
 
 fn config(extra_path: Option<&Path>, state_root: &Path) -> HostConfig {
     let mut plugin_path: Vec<PathBuf> = extra_path.map(Path::to_path_buf).into_iter().collect();
     plugin_path.push(test_plugins_dir());
     plugin_path.push(plugins_dir());
-    HostConfig {
-        plugin_path,
-        compile_cache: Some(state_root.join("compiled")),
-        grants: grants(),
-        grants_source: None,
-        dirs: DirLayout::Root(state_root.to_path_buf()),
-        call_cpu_budget: Duration::from_millis(500),
-        memory_limit_mib: 64,
-        max_idle_instances: 4,
-        helper_dirs: virt_host::config::default_helper_dirs(),
-    }
+    host_config(plugin_path, state_root)
 }
 
 fn open(host: &Host, uri: &str) -> virt_core::Result<Connect> {
-    let parsed = ConnectUri::parse(uri)?;
-    let connection = host.open(&parsed, 0)?.expect("a plugin serves this scheme");
-    Ok(Connect::from_connection(
-        Arc::new(connection),
-        parsed,
-        false,
-    ))
+    open_in(host, uri)
 }
 
 struct Fixture {
@@ -189,19 +168,6 @@ fn other_spaces_and_drivers_are_unaffected() {
     assert_state_survives(&bystander);
     let test_driver = open(&fixture.host, "test:///default").expect("the test driver still opens");
     assert_eq!(test_driver.get_type().expect("type"), "TEST");
-}
-
-/// Rewrites the payload of the `rvirt:wit-version` section (same length) in a component.
-fn with_wit_version(wasm: &[u8], version: &str) -> Vec<u8> {
-    let marker = b"rvirt:wit-version";
-    let at = wasm
-        .windows(marker.len())
-        .position(|w| w == marker)
-        .expect("version section")
-        + marker.len();
-    let mut patched = wasm.to_vec();
-    patched[at..at + version.len()].copy_from_slice(version.as_bytes());
-    patched
 }
 
 fn install_variant(dir: &Path, name: &str, wasm: &[u8], wit: &str) {
