@@ -607,8 +607,11 @@ fn hostile_clients_do_not_hurt_the_daemon_or_grow_it() {
             .expect("served next to 1,000 idle clients"),
         2
     );
+    // A bound for "served, not starved", not a speed target (that is the benches' job): a
+    // daemon blocked by idle clients would never answer; one on a loaded 2-core box answers
+    // in well under a second, but a CI run beside a TCG guest has taken 2.5 s.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(10),
         "a new client waited {:?}",
         started.elapsed()
     );
