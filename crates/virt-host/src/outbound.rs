@@ -57,26 +57,47 @@ struct Finished {
     truncated: bool,
 }
 
+/// A stream being read by a [`collect`] thread: what it kept so far (and whether some was
+/// dropped), and a signal that the stream ended.
+struct Collected {
+    kept: Arc<Mutex<(Vec<u8>, bool)>>,
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
 /// Reads `stream` to its end on a thread, keeping at most [`OUTPUT_LIMIT`] bytes.
-fn collect(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
+fn collect(mut stream: impl Read + Send + 'static) -> Collected {
+    let kept = Arc::new(Mutex::new((Vec::new(), false)));
+    let (done, ended) = std::sync::mpsc::channel();
+    let sink = Arc::clone(&kept);
     std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut truncated = false;
         let mut buf = [0u8; 64 * 1024];
         loop {
             match stream.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let room = OUTPUT_LIMIT.saturating_sub(kept.len());
+                    let mut kept = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    let room = OUTPUT_LIMIT.saturating_sub(kept.0.len());
                     if n > room {
-                        truncated = true;
+                        kept.1 = true;
                     }
-                    kept.extend_from_slice(&buf[..n.min(room)]);
+                    kept.0.extend_from_slice(&buf[..n.min(room)]);
                 }
             }
         }
-        (kept, truncated)
-    })
+        let _ = done.send(());
+    });
+    Collected { kept, ended }
+}
+
+/// What a [`collect`] thread read, waiting for the end of the stream until `deadline` at the
+/// latest: a daemon the program left behind may hold the pipe open for good, and then the
+/// output is what was read by then.
+fn collected(output: Collected, deadline: Instant) -> (Vec<u8>, bool) {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let _ = output
+        .ended
+        .recv_timeout(wait.max(Duration::from_millis(100)));
+    std::mem::take(&mut *output.kept.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
 /// Runs `command` with `stdin`, collects its output and kills it at `deadline`.
@@ -90,10 +111,12 @@ fn run_to_completion(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: runs in the forked child before exec and calls only prctl, which is
-    // async-signal-safe: the child must not outlive the daemon that waits for it.
+    // SAFETY: runs in the forked child before exec and calls only setpgid and prctl, which
+    // are async-signal-safe. Its own process group lets the deadline kill what it started
+    // too; the death signal keeps it from outliving the daemon that waits for it.
     unsafe {
         command.pre_exec(|| {
+            libc::setpgid(0, 0);
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
@@ -116,10 +139,14 @@ fn run_to_completion(
             let _ = pipe.write_all(&stdin);
         });
     }
-    let (status, timed_out) = wait_until(&mut child, Instant::now() + timeout)
+    let deadline = Instant::now() + timeout;
+    let (status, timed_out) = wait_until(&mut child, deadline)
         .map_err(|e| system(format!("cannot wait for '{what}'"), e))?;
-    let (stdout, out_truncated) = stdout.join().unwrap_or_default();
-    let (stderr, err_truncated) = stderr.join().unwrap_or_default();
+    // What the program wrote is in the pipes by now; a moment drains it, and something it left
+    // running that still holds them does not keep the call to the deadline.
+    let drained = deadline.min(Instant::now() + Duration::from_millis(500));
+    let (stdout, out_truncated) = collected(stdout, drained);
+    let (stderr, err_truncated) = collected(stderr, drained);
     Ok(Finished {
         status,
         timed_out,
@@ -141,6 +168,9 @@ fn wait_until(
         }
         let now = Instant::now();
         if now >= deadline {
+            // The whole group: what the program started goes with it.
+            // SAFETY: kill(2) on the process group the child leads (setpgid in pre_exec).
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
             let _ = child.kill();
             return Ok((child.wait()?, true));
         }
@@ -476,7 +506,7 @@ fn open_master(
         Err(Some(error)) => Err(error),
         Err(None) => {
             let (text, _) = stderr
-                .map(|t| t.join().unwrap_or_default())
+                .map(|output| collected(output, Instant::now() + Duration::from_secs(1)))
                 .unwrap_or_default();
             let text = String::from_utf8_lossy(&text).trim().to_string();
             let target = format!("{}@{}:{}", request.user, request.host, request.port);
@@ -626,6 +656,23 @@ mod tests {
         assert_eq!(finished.status.signal(), Some(libc::SIGKILL));
         assert_eq!(finished.stdout, b"started\n");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_command_that_leaves_a_child_behind_does_not_hold_the_call() {
+        // The background sleep keeps stdout open after the shell exits.
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", "echo parent; sleep 30 & exit 0"]);
+        let started = Instant::now();
+        let finished =
+            run_to_completion(command, "sh", Vec::new(), Duration::from_millis(500)).expect("runs");
+        assert_eq!(finished.status.code(), Some(0));
+        assert_eq!(finished.stdout, b"parent\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
