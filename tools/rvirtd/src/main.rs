@@ -185,14 +185,31 @@ fn bind_unix(path: &Path, mode: u32) -> anyhow::Result<UnixListener> {
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
     }
-    // Create the socket with no access for others at all, then open it up as configured, so
-    // there is no moment where it is more open than it should be.
+    // Bind under a temporary name and rename into place once listening: a client that sees
+    // the path can connect (bind() creates the file a moment before listen() accepts). The
+    // socket is created with no access for others at all and opened up as configured before
+    // it gets its name, so there is no moment where it is more open than it should be.
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let staging = path.with_file_name(format!(
+        ".{}.{}.binding",
+        file_name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&staging);
     let old_mask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    let listener = UnixListener::bind(path);
+    let listener = UnixListener::bind(&staging);
     nix::sys::stat::umask(old_mask);
     let listener = listener.with_context(|| format!("cannot listen on {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot set the permissions of {}", path.display()))?;
+    let placed = std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the permissions of {}", path.display()))
+        .and_then(|()| {
+            std::fs::rename(&staging, path)
+                .with_context(|| format!("cannot put the socket at {}", path.display()))
+        });
+    if let Err(error) = placed {
+        let _ = std::fs::remove_file(&staging);
+        return Err(error);
+    }
     Ok(listener)
 }
 

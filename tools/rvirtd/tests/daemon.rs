@@ -721,7 +721,13 @@ fn killed_daemon_leaves_containers_running_and_the_next_one_manages_them() {
 
     let second = Daemon::start_env("", &[], &envs);
     let uri = format!("lxc+unix:///system?socket={}", second.socket().display());
-    let conn = connect(&uri);
+    virt_rpc::register();
+    let conn = Connect::open(&uri).unwrap_or_else(|error| {
+        panic!(
+            "the next daemon answers: {error}\nits log:\n{}",
+            second.log()
+        )
+    });
     let domain = conn.domain_lookup_by_name(&name).expect("still defined");
     let state = domain.state(0).expect("state");
     assert_eq!(
