@@ -174,10 +174,11 @@ impl PluginCtx {
         }
     }
 
-    /// Runs a blocking host operation, keeping its time off the call's budget.
+    /// Runs a blocking host operation, keeping its time off the call's budget (and, on a
+    /// runtime worker, off the runtime: see [`off_runtime`]).
     pub fn blocking<T>(&mut self, operation: impl FnOnce(&mut Self) -> T) -> T {
         let start = Instant::now();
-        let result = operation(self);
+        let result = off_runtime(|| operation(self));
         self.call.blocked += start.elapsed();
         result
     }
@@ -218,5 +219,23 @@ impl WasiView for PluginCtx {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// Runs `operation`, which may block (a job wait, a child, a QMP reply, an fsync), without
+/// stalling the async runtime it may be called from.
+///
+/// rvirtd runs driver calls on its runtime's worker threads, because handing each call to
+/// another thread costs more than most calls take. The price is that a call must not block
+/// a worker: on a multi-thread runtime worker, `block_in_place` hands the worker's other
+/// tasks to a new thread first. Elsewhere (a plain thread, a blocking-pool thread, a
+/// current-thread runtime, which `block_in_place` refuses) the operation just runs.
+pub(crate) fn off_runtime<T>(operation: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(operation)
+        }
+        _ => operation(),
     }
 }

@@ -123,7 +123,9 @@ impl jobs::Host for PluginCtx {
     fn begin(&mut self, target: String) -> WitResult<()> {
         let space = self.space()?;
         let call_id = self.call.id;
-        self.blocking(|_| space.begin_job(&target, call_id, JOB_WAIT))?;
+        if !space.try_begin_job(&target, call_id) {
+            self.blocking(|_| space.begin_job(&target, call_id, JOB_WAIT))?;
+        }
         if !self.call.jobs.contains(&target) {
             self.call.jobs.push(target);
         }

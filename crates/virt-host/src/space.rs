@@ -118,8 +118,9 @@ impl Space {
     pub fn commit(&self, writes: StagedWrites, events: Vec<Event>) -> Result<(), Error> {
         if !writes.is_empty() {
             if let Some(journal) = &self.journal {
+                // The append ends in an fsync.
                 let mut journal = journal.lock().unwrap_or_else(|p| p.into_inner());
-                journal.append(&writes)?;
+                crate::ctx::off_runtime(|| journal.append(&writes))?;
             }
             let mut records = self.records.write().unwrap_or_else(|p| p.into_inner());
             for ((kind, key), value) in writes {
@@ -137,7 +138,7 @@ impl Space {
             if let Some(journal) = &self.journal {
                 let mut journal = journal.lock().unwrap_or_else(|p| p.into_inner());
                 if journal.wants_compaction() {
-                    journal.compact(&records)?;
+                    crate::ctx::off_runtime(|| journal.compact(&records))?;
                 }
             }
         }
@@ -150,6 +151,19 @@ impl Space {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Takes the job on `target` for `call_id` if it is free (or already the call's); false
+    /// if another call holds it. The common case, which needs no waiting.
+    pub fn try_begin_job(&self, target: &str, call_id: u64) -> bool {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        match jobs.get(target) {
+            None => {
+                jobs.insert(target.to_string(), call_id);
+                true
+            }
+            Some(owner) => *owner == call_id,
+        }
     }
 
     /// Takes the job on `target` for `call_id`, waiting up to `timeout`.

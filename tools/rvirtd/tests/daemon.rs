@@ -560,6 +560,67 @@ fn call_frame(procedure: u32, serial: u32, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// Driver calls run on the daemon's runtime threads; one that blocks in the host (here the
+/// misbehave plugin's `slow-short`, 2 s waiting for a child) must leave the runtime while it
+/// waits: more such calls than runtime threads wait side by side, and another client is
+/// still answered at once.
+#[test]
+fn calls_blocked_in_the_host_do_not_hold_the_runtime() {
+    let test_plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-plugins");
+    if !test_plugins.join("misbehave.wasm").is_file() {
+        println!("SKIP: target/test-plugins/misbehave.wasm is missing (cargo xtask plugins)");
+        return;
+    }
+    let daemon = Daemon::start_env(
+        "prio_workers = 2\nmax_workers = 8\n",
+        &[],
+        &[("RVIRT_PLUGIN_PATH", test_plugins.as_path())],
+    );
+    let slow_uri = format!(
+        "misbehave+unix:///blocked?socket={}",
+        daemon.socket().display()
+    );
+    let all_started = Instant::now();
+    let slow: Vec<_> = (0..4)
+        .map(|_| {
+            let conn = connect(&slow_uri);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                conn.domain_lookup_by_name("slow-short")
+                    .expect("the slow call ends well");
+                started.elapsed()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let other = connect(&daemon.uri());
+    let started = Instant::now();
+    for _ in 0..20 {
+        other
+            .get_version()
+            .expect("getVersion while four calls wait");
+    }
+    let quick = started.elapsed();
+    assert!(
+        quick < Duration::from_millis(1000),
+        "20 getVersion calls took {quick:?} while four calls waited in the host"
+    );
+    for handle in slow {
+        let waited = handle.join().expect("slow call thread");
+        assert!(
+            waited >= Duration::from_millis(1900),
+            "the slow call really waited"
+        );
+    }
+    // Two at a time (one per runtime thread) would take 4 s or more.
+    let all = all_started.elapsed();
+    assert!(
+        all < Duration::from_millis(3500),
+        "four 2 s calls on two runtime threads took {all:?}: they did not wait side by side"
+    );
+}
+
 #[test]
 fn hostile_clients_do_not_hurt_the_daemon_or_grow_it() {
     let daemon = Daemon::start("");

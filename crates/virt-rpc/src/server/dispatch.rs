@@ -62,15 +62,14 @@ fn decode_args<T: Xdr>(payload: &[u8]) -> Result<T, Error> {
 
 /// Runs a call to completion and queues its reply.
 ///
-/// High-priority procedures (libvirt's `@priority: high`: lookups, getters, defines, the
-/// calls libvirt promises never wait on a domain job) run right here on the client's reader
-/// task. That saves the two thread hand-offs a round trip otherwise costs (reader to the
-/// blocking pool and back), which are most of a small call's latency: `getVersion` through
-/// python3-libvirt drops from ~100 µs to ~40 µs. The price is that this client's next frame
-/// waits for the call (as libvirt's client library makes a single-threaded caller wait
-/// anyway) and that a high-priority call holds one runtime worker while it runs; drivers
-/// answer these from their records. The others run on the blocking pool, at most
-/// `max_workers` at a time, and never hold up the reader.
+/// No call is handed to another thread on its way: a thread hand-off (and the wake-up back
+/// to the writer) costs more than most driver calls take. High-priority procedures
+/// (libvirt's `@priority: high`: lookups, getters, defines, the calls libvirt promises never
+/// wait on a domain job) run right here on the client's reader task; this client's next
+/// frame waits for them, as libvirt's client library makes a single-threaded caller wait
+/// anyway. The others run as a task of their own on a runtime worker, at most `max_workers`
+/// at a time, so the reader goes on; where they block, virt-host moves them off the
+/// runtime (`block_in_place`).
 pub(super) async fn start_call(
     client: Arc<ClientShared>,
     header: Header,
@@ -82,7 +81,8 @@ pub(super) async fn start_call(
     } else {
         None
     };
-    // A plugin reload compiles and instantiates: never on the reader task.
+    // High-priority calls (lookups, destroy, ...) never wait for a job: they run on the
+    // reader task, as libvirtd's priority workers take them first.
     let high_priority =
         header.prog != RVIRT_ADMIN_PROGRAM && info.is_none_or(|info| info.high_priority);
     if high_priority {
@@ -92,17 +92,35 @@ pub(super) async fn start_call(
         return;
     }
     let workers = Arc::clone(&client.server.workers);
+    // A plugin reload compiles and instantiates for seconds: on the blocking pool.
+    if header.prog == RVIRT_ADMIN_PROGRAM {
+        tokio::spawn(async move {
+            let Ok(worker) = workers.acquire_owned().await else {
+                return;
+            };
+            // Blocking-pool threads are inside the runtime: `After::run` may spawn.
+            tokio::task::spawn_blocking(move || {
+                let (reply, after) = run_call(&client, &header, info, &payload);
+                drop(worker);
+                client.send_blocking(reply);
+                after.run(&client, &header, permit);
+            });
+        });
+        return;
+    }
+    // Any other call runs as its own task on the runtime, so the client's next calls are
+    // still read meanwhile, and a quick call (most are a few µs of driver work) costs no
+    // thread hand-off on the way in or out. A call that blocks (a job wait, QMP, a child,
+    // an fsync) leaves the runtime at that point: virt-host's blocking host operations go
+    // through `block_in_place`. Its wasm time is bounded by the plugin's CPU budget.
     tokio::spawn(async move {
         let Ok(worker) = workers.acquire_owned().await else {
             return;
         };
-        // Blocking-pool threads are inside the runtime: `After::run` may spawn.
-        tokio::task::spawn_blocking(move || {
-            let (reply, after) = run_call(&client, &header, info, &payload);
-            drop(worker);
-            client.send_blocking(reply);
-            after.run(&client, &header, permit);
-        });
+        let (reply, after) = run_call(&client, &header, info, &payload);
+        drop(worker);
+        client.send(reply).await;
+        after.run(&client, &header, permit);
     });
 }
 
