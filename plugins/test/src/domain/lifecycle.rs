@@ -412,13 +412,7 @@ pub(crate) fn xml(space: &dyn Space, dom: &DomainRef, flags: u32) -> Result<Stri
         "testDomainGetXMLDesc",
     )?;
     let d = super::get(space, dom)?;
-    let defs = d.defs(space)?;
-    let inactive = flags & domain_xml_flags::INACTIVE != 0;
-    let def = match (&defs.new_def, inactive) {
-        (Some(new_def), true) => new_def,
-        _ => &defs.def,
-    };
-    Ok(def.format(d.rec.id, flags))
+    d.xml(space, flags & domain_xml_flags::INACTIVE != 0, flags)
 }
 
 /// `virDomainGetOSType`: the test driver answers "linux" for every domain.

@@ -13,12 +13,13 @@
 //!
 //! The submodules hold the operations: [`lifecycle`] (define, start, stop, ...), [`config`]
 //! (memory, vcpus, metadata, ...), [`save`] (save images and managed save), [`stats`], and
-//! [`def`] (the definitions, through `virt-xml`).
+//! [`def`] (the definitions, through `virt-xml`, parsed once per instance by [`parsed`]).
 
 pub(crate) mod config;
 pub(crate) mod def;
 pub(crate) mod guest;
 pub(crate) mod lifecycle;
+mod parsed;
 pub(crate) mod save;
 pub(crate) mod stats;
 pub(crate) mod tuning;
@@ -108,20 +109,36 @@ impl Domain {
     /// Reads the definitions.
     pub fn defs(&self, space: &dyn Space) -> Result<Defs> {
         let key = self.uuid.to_string();
-        let def = match space.get(KIND_DEF, &key) {
-            Some(bytes) => DomainDef::from_stored(&bytes)?,
-            None => {
-                return Err(error::internal(format!(
-                    "domain '{}' has no definition",
-                    self.rec.name
-                )))
-            }
-        };
+        let def = parsed::definition(KIND_DEF, &key, &self.stored_def(space, &key)?)?;
         let new_def = match space.get(KIND_NEW_DEF, &key) {
-            Some(bytes) => Some(DomainDef::from_stored(&bytes)?),
+            Some(bytes) => Some(parsed::definition(KIND_NEW_DEF, &key, &bytes)?),
             None => None,
         };
         Ok(Defs { def, new_def })
+    }
+
+    /// `virDomainGetXMLDesc`'s text: of `newDef` when `inactive` asks for it and there is
+    /// one, else of `def`, formatted with the domain's id and `flags`.
+    pub fn xml(&self, space: &dyn Space, inactive: bool, flags: u32) -> Result<String> {
+        let key = self.uuid.to_string();
+        let new_def = if inactive {
+            space.get(KIND_NEW_DEF, &key)
+        } else {
+            None
+        };
+        match new_def {
+            Some(bytes) => parsed::xml(KIND_NEW_DEF, &key, &bytes, self.rec.id, flags),
+            None => {
+                let bytes = self.stored_def(space, &key)?;
+                parsed::xml(KIND_DEF, &key, &bytes, self.rec.id, flags)
+            }
+        }
+    }
+
+    fn stored_def(&self, space: &dyn Space, key: &str) -> Result<Vec<u8>> {
+        space
+            .get(KIND_DEF, key)
+            .ok_or_else(|| error::internal(format!("domain '{}' has no definition", self.rec.name)))
     }
 
     /// Queues a lifecycle event about this domain as it is now.
