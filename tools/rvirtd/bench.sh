@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # bench.sh — ../shared/bench/api_bench.py against rvirtd and the reference libvirtd 9.0 in
 # the same run, both serving the test driver over a Unix socket, alternating ROUNDS times so
-# that load on the machine falls on both alike.
+# that load on the machine falls on both alike. Then the same rounds through rvirt's own
+# virt-rpc client (examples/rpc_bench.rs, labels rvirtd-rpc / libvirtd-rpc), so the client's
+# share of the numbers shows, and a table of rvirtd/libvirtd ratios for both clients.
 #
 #   tools/rvirtd/bench.sh [ROUNDS]       (default 3; release build of rvirtd)
 #
 # Environment: SHARED (default ../shared), RVIRTD (default target/release/rvirtd, built if
-# missing), N / ITERS (api_bench -n / --iters). Prints each run's table and the JSON lines
-# into $OUT (default /tmp/rvirtd-bench.jsonl).
+# missing), RPC_BENCH (default target/release/examples/rpc_bench, built if missing),
+# N / ITERS (api_bench and rpc_bench -n / --iters), CPUS (e.g. CPUS=0: both daemons and the
+# clients run on those CPUs only; see below). Prints each run's table and the JSON lines into
+# $OUT (default /tmp/rvirtd-bench.jsonl).
+#
+# Why CPUS: on a VM, a round trip between a client and a daemon on different vCPUs pays for
+# waking an idle vCPU twice (~45 µs here, the same for both daemons), which hides what the
+# daemons themselves cost. On one CPU that wake-up is a plain context switch.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${SHARED:-../shared}
@@ -18,6 +26,8 @@ N=${N:-1000}
 ITERS=${ITERS:-5000}
 [ -d "$SHARED/bench" ] || { echo "bench: $SHARED/bench not found"; exit 1; }
 [ -x "$RVIRTD" ] || cargo build -q --release -p rvirtd || exit 1
+RPC_BENCH=${RPC_BENCH:-${CARGO_TARGET_DIR:-target}/release/examples/rpc_bench}
+[ -x "$RPC_BENCH" ] || cargo build -q --release -p rvirtd --example rpc_bench || exit 1
 
 DIR=$(mktemp -d /tmp/rvirtd-bench.XXXXXX)
 DAEMON=""
@@ -28,11 +38,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$RVIRTD" --unix-sock-dir "$DIR" >"$DIR/rvirtd.log" 2>&1 &
+CPUS=${CPUS:-}
+PIN=()
+[ -n "$CPUS" ] && PIN=(taskset -c "$CPUS")
+
+"${PIN[@]}" "$RVIRTD" --unix-sock-dir "$DIR" >"$DIR/rvirtd.log" 2>&1 &
 DAEMON=$!
 for _ in $(seq 1 300); do [ -S "$DIR/rvirt-sock" ] && break; sleep 0.1; done
 eval "$("$SHARED/conformance/start-libvirtd.sh" start "$DIR/lvd" 2>"$DIR/lvd.log")" ||
     { echo "bench: libvirtd did not start"; cat "$DIR/lvd.log"; exit 1; }
+if [ -n "$CPUS" ]; then
+    taskset -a -p -c "$CPUS" "$(cat "$DIR/lvd/libvirtd.hostpid")" >/dev/null || exit 1
+fi
 RV_URI="test+unix:///default?socket=$DIR/rvirt-sock"
 # Warm up: plugin compilation, caches.
 /usr/bin/python3 -c "import libvirt,sys; c=libvirt.open(sys.argv[1]); [c.getVersion() for _ in range(100)]" "$RV_URI"
@@ -43,8 +60,20 @@ for round in $(seq 1 "$ROUNDS"); do
         uri=$RV_URI
         [ $target = libvirtd ] && uri=$TEST_URI
         echo "== round $round: $target"
-        /usr/bin/python3 "$SHARED/bench/api_bench.py" "$uri" -n "$N" --iters "$ITERS" --label "$target" --json-out "$OUT" |
+        "${PIN[@]}" /usr/bin/python3 "$SHARED/bench/api_bench.py" "$uri" -n "$N" --iters "$ITERS" --label "$target" --json-out "$OUT" |
             grep -v '^{'
     done
 done
+# The same rounds through rvirt's client: its cost next to python3-libvirt's.
+for round in $(seq 1 "$ROUNDS"); do
+    for target in rvirtd libvirtd; do
+        uri=$RV_URI
+        [ $target = libvirtd ] && uri=$TEST_URI
+        echo "== round $round: $target (virt-rpc client)"
+        "${PIN[@]}" "$RPC_BENCH" "$uri" -n "$N" --iters "$ITERS" --label "$target-rpc" --json-out "$OUT" |
+            grep -v '^{'
+    done
+done
+echo
+/usr/bin/python3 tools/rvirtd/bench_ratios.py "$OUT"
 echo "JSON lines in $OUT"

@@ -1,8 +1,10 @@
 //! The daemon side: serves libvirt clients over any byte stream (a Unix socket, TLS).
 //!
-//! One task per client reads frames and answers keepalive PINGs itself; every call that
-//! reaches a driver runs on tokio's blocking pool, so a slow hypervisor call never stalls the
-//! reading (or another client). A second task per client owns the write half and is fed
+//! One task per client reads frames and answers keepalive PINGs itself. High-priority calls
+//! run on that task; the others each run as a task of their own, so a slow hypervisor call
+//! never stalls the reading. No call is handed to another thread on its way (that hand-off
+//! would cost more than most calls): where a driver call blocks, the driver host takes its
+//! thread out of the runtime (`block_in_place`), so it never stalls another client either. A second task per client owns the write half and is fed
 //! through a bounded queue, which is also how replies, events and stream data are ordered.
 //!
 //! Limits that keep one client from hurting others: frames over 32 MiB or shorter than a
