@@ -560,6 +560,41 @@ fn call_frame(procedure: u32, serial: u32, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// rvirt's client writes a call straight to a plain socket when nothing is queued, and
+/// queues it behind the rest otherwise. Eight threads sharing one connection, each sending
+/// calls far larger than a socket buffer, must not interleave or reorder frames.
+#[test]
+fn one_connection_shared_by_threads_with_large_calls() {
+    let daemon = Daemon::start("");
+    let conn = connect(&daemon.uri());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let conn = conn.clone();
+            std::thread::spawn(move || {
+                for round in 0..3 {
+                    let name = format!("big{t}x{round}-{}", std::process::id());
+                    let description = format!("{t}").repeat(300_000 + t * 1000);
+                    let xml = domain_xml(&name).replace(
+                        "<memory",
+                        &format!("<description>{description}</description><memory"),
+                    );
+                    let domain = conn.domain_define_xml(&xml, 0).expect("define a large one");
+                    let back = domain.xml_desc(0).expect("its XML");
+                    assert!(back.contains(&description), "{name}: description intact");
+                    domain.undefine(0).expect("undefine");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("thread");
+    }
+    assert_eq!(
+        conn.get_version().expect("still connected"),
+        conn.get_version().expect("again")
+    );
+}
+
 /// Driver calls run on the daemon's runtime threads; one that blocks in the host (here the
 /// misbehave plugin's `slow-short`, 2 s waiting for a child) must leave the runtime while it
 /// waits: more such calls than runtime threads wait side by side, and another client is

@@ -3,8 +3,10 @@
 //!
 //! Callers block (the `Connection` contract is blocking); the socket is driven by two tasks
 //! on the crate's own small tokio runtime. A call registers a one-slot channel under its
-//! serial, queues its frame and waits; the reader hands the reply to whoever waits for that
+//! serial, sends its frame and waits; the reader hands the reply to whoever waits for that
 //! serial. Several threads can therefore share one connection, and calls can be pipelined.
+//! On a plain socket the caller writes its frame itself ([`DirectWrite`]): waking the writer
+//! task would cost a thread wake-up per call.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
@@ -71,8 +73,44 @@ struct State {
     dead: Option<Error>,
 }
 
+/// The calling thread's own way onto a plain socket (Unix, TCP).
+///
+/// A call's frame is written straight to a duplicate of the socket's descriptor when nothing
+/// is queued for the writer task; what does not fit at once (the socket buffer is full) goes
+/// to the writer task, and later frames queue behind it until the task has written them all.
+/// Both sides decide under one lock, so frames never interleave or overtake each other.
+struct DirectWrite {
+    fd: std::os::fd::OwnedFd,
+    /// Frames are queued for (or being written by) the writer task.
+    queued: Mutex<bool>,
+}
+
+impl DirectWrite {
+    fn lock(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.queued.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes what the socket takes now, without blocking; the part it did not take.
+    fn write_now<'a>(&self, mut frame: &'a [u8]) -> &'a [u8] {
+        use nix::errno::Errno;
+        use nix::sys::socket::{send, MsgFlags};
+        use std::os::fd::AsRawFd;
+        while !frame.is_empty() {
+            // MSG_NOSIGNAL: a closed peer is an error here, not a SIGPIPE for the process.
+            match send(self.fd.as_raw_fd(), frame, MsgFlags::MSG_NOSIGNAL) {
+                Ok(written) => frame = &frame[written..],
+                Err(Errno::EINTR) => {}
+                // Full (EAGAIN) or broken: the writer task takes it from here, and reports.
+                Err(_) => break,
+            }
+        }
+        frame
+    }
+}
+
 pub(crate) struct Core {
     out: mpsc::UnboundedSender<Vec<u8>>,
+    direct: Option<Arc<DirectWrite>>,
     state: Mutex<State>,
     serial: AtomicU32,
     pub(crate) events: broadcast::Sender<Event>,
@@ -90,11 +128,22 @@ fn closed_error() -> Error {
 
 impl Core {
     /// Starts the reader and writer tasks on `reader`/`writer`.
-    pub(crate) fn start(reader: BoxedReader, writer: BoxedWriter) -> Arc<Core> {
+    pub(crate) fn start(
+        reader: BoxedReader,
+        writer: BoxedWriter,
+        direct: Option<std::os::fd::OwnedFd>,
+    ) -> Arc<Core> {
         let (out, out_rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
+        let direct = direct.map(|fd| {
+            Arc::new(DirectWrite {
+                fd,
+                queued: Mutex::new(false),
+            })
+        });
         let core = Arc::new(Core {
             out,
+            direct: direct.clone(),
             state: Mutex::new(State {
                 pending: HashMap::new(),
                 streams: HashMap::new(),
@@ -109,7 +158,7 @@ impl Core {
             keepalive_changed: Arc::new(tokio::sync::Notify::new()),
         });
         let rt = runtime();
-        rt.spawn(write_loop(writer, out_rx));
+        rt.spawn(write_loop(writer, out_rx, direct));
         rt.spawn(read_loop(
             Arc::downgrade(&core),
             Arc::clone(&core.keepalive_changed),
@@ -131,12 +180,30 @@ impl Core {
         self.serial.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Queues a frame for the socket.
+    /// Sends a frame: written at once where the socket allows it, else queued in order.
     pub(crate) fn send(&self, frame: Vec<u8>) -> Result<(), Error> {
         if let Some(dead) = self.lock().dead.clone() {
             return Err(dead);
         }
-        self.out.send(frame).map_err(|_| closed_error())
+        self.submit(frame)
+    }
+
+    fn submit(&self, frame: Vec<u8>) -> Result<(), Error> {
+        let Some(direct) = &self.direct else {
+            return self.out.send(frame).map_err(|_| closed_error());
+        };
+        let mut queued = direct.lock();
+        let rest = if *queued {
+            &frame[..]
+        } else {
+            direct.write_now(&frame)
+        };
+        if rest.is_empty() {
+            return Ok(());
+        }
+        // Queued while holding the lock: no caller writes directly until the task is done.
+        *queued = true;
+        self.out.send(rest.to_vec()).map_err(|_| closed_error())
     }
 
     /// Sends a call and returns a handle to wait for its reply.
@@ -172,9 +239,9 @@ impl Core {
                 state.streams.insert(serial, stream);
             }
         }
-        if self.out.send(frame).is_err() {
+        if let Err(error) = self.submit(frame) {
             self.lock().pending.remove(&serial);
-            return Err(closed_error());
+            return Err(error);
         }
         Ok(PendingCall { header, reply: rx })
     }
@@ -323,7 +390,11 @@ impl PendingCall {
     }
 }
 
-async fn write_loop(mut writer: BoxedWriter, mut queue: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn write_loop(
+    mut writer: BoxedWriter,
+    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+    direct: Option<Arc<DirectWrite>>,
+) {
     let mut batch = Vec::new();
     while let Some(frame) = queue.recv().await {
         batch.clear();
@@ -339,6 +410,14 @@ async fn write_loop(mut writer: BoxedWriter, mut queue: mpsc::UnboundedReceiver<
         }
         if batch.capacity() > 1024 * 1024 {
             batch = Vec::new();
+        }
+        if let Some(direct) = &direct {
+            // Callers may write directly again once nothing is left for this task; they
+            // queue under the same lock, so nothing can arrive between check and release.
+            let mut queued = direct.lock();
+            if queue.is_empty() {
+                *queued = false;
+            }
         }
     }
     let _ = writer.shutdown().await;

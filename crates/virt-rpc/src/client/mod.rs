@@ -74,7 +74,7 @@ pub fn open(uri: &ConnectUri, flags: u32) -> virt_core::Result<RemoteConnection>
     let read_only = flags & virt_core::blocking::CONNECT_RO != 0;
     let target = uri.clone();
     let channel = core::block_on(async move { transport::connect(&target, read_only).await })?;
-    let core = core::Core::start(channel.reader, channel.writer);
+    let core = core::Core::start(channel.reader, channel.writer, channel.direct);
     let connection = RemoteConnection {
         core,
         uri: uri.as_str().to_string(),

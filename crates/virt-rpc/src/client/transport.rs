@@ -42,6 +42,14 @@ pub(crate) struct Channel {
     pub kind: TransportKind,
     /// The ssh/ext child process, killed when the connection goes.
     pub child: Option<tokio::process::Child>,
+    /// A duplicate of a plain socket's descriptor, for callers to write their calls to
+    /// directly (see `core::DirectWrite`); none for TLS and commands.
+    pub direct: Option<std::os::fd::OwnedFd>,
+}
+
+/// A duplicate of `socket`'s descriptor (same socket, same non-blocking mode).
+fn duplicate(socket: &impl std::os::fd::AsFd) -> Option<std::os::fd::OwnedFd> {
+    socket.as_fd().try_clone_to_owned().ok()
 }
 
 /// The name of rvirtd's read-write socket.
@@ -127,12 +135,14 @@ pub(crate) async fn connect(uri: &ConnectUri, read_only: bool) -> Result<Channel
                         error,
                     )
                 })?;
+            let direct = duplicate(&stream);
             let (reader, writer) = stream.into_split();
             Ok(Channel {
                 reader: Box::new(reader),
                 writer: Box::new(writer),
                 kind: TransportKind::Unix,
                 child: None,
+                direct,
             })
         }
         "tcp" => {
@@ -146,12 +156,14 @@ pub(crate) async fn connect(uri: &ConnectUri, read_only: bool) -> Result<Channel
                     )
                 })?;
             let _ = stream.set_nodelay(true);
+            let direct = duplicate(&stream);
             let (reader, writer) = stream.into_split();
             Ok(Channel {
                 reader: Box::new(reader),
                 writer: Box::new(writer),
                 kind: TransportKind::Tcp,
                 child: None,
+                direct,
             })
         }
         "tls" => {
@@ -211,6 +223,7 @@ pub(crate) async fn connect(uri: &ConnectUri, read_only: bool) -> Result<Channel
                 writer: Box::new(writer),
                 kind: TransportKind::Tls,
                 child: None,
+                direct: None,
             })
         }
         "ssh" => {
@@ -299,6 +312,7 @@ fn spawn_channel(
         writer: Box::new(stdin),
         kind,
         child: Some(child),
+        direct: None,
     })
 }
 
