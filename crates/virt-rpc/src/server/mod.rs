@@ -4,8 +4,9 @@
 //! run on that task; the others each run as a task of their own, so a slow hypervisor call
 //! never stalls the reading. No call is handed to another thread on its way (that hand-off
 //! would cost more than most calls): where a driver call blocks, the driver host takes its
-//! thread out of the runtime (`block_in_place`), so it never stalls another client either. A second task per client owns the write half and is fed
-//! through a bounded queue, which is also how replies, events and stream data are ordered.
+//! thread out of the runtime (`block_in_place`), so it never stalls another client either.
+//! A second task per client owns the write half and is fed through a bounded queue, which is
+//! also how replies, events and stream data are ordered.
 //!
 //! Limits that keep one client from hurting others: frames over 32 MiB or shorter than a
 //! header close that client; at most `max_client_requests` calls of one client run at once
