@@ -8,6 +8,10 @@
 #   ./x.sh doctor  say what this machine has and lacks for rvirt, in one table (installs nothing)
 #   ./x.sh bench [host|xml|api|qemu|lxc|reload|install ...]
 #                  build in release mode and print the benchmarks' figures (all by default)
+#   ./x.sh profile OP [SECONDS]
+#                  one libvirt call through rvirtd under perf: CPU per op and the share of each
+#                  stage (OP: getVersion lookup xmldesc lookup_xmldesc info create_destroy
+#                  define_undefine; see tools/rvirtd/profile.sh)
 #
 # Everything a clean clone needs is installed here; nothing relies on the developer's machine.
 set -euo pipefail
@@ -201,8 +205,16 @@ bench)
         esac
     done
     ;;
+profile)
+    # perf and the python client are the only things the profile needs beyond the build.
+    shift
+    command -v perf >/dev/null || install_packages linux-perf
+    install_packages python3-libvirt
+    rust_target
+    exec tools/rvirtd/profile.sh "$@"
+    ;;
 *)
-    echo "usage: $0 run|test|doctor|conformance|bench [NAME...]" >&2
+    echo "usage: $0 run|test|doctor|conformance|bench [NAME...]|profile OP [SECONDS]" >&2
     exit 2
     ;;
 esac

@@ -560,6 +560,71 @@ fn call_frame(procedure: u32, serial: u32, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// A client that asked for keepalive (CONNECT_SUPPORTS_FEATURE, PROGRAM_KEEPALIVE) and then
+/// says nothing gets a PING after each `keepalive_interval` of silence, and is dropped after
+/// `keepalive_count` unanswered ones; a client that never asked gets none.
+#[test]
+fn silent_keepalive_client_is_pinged_then_dropped() {
+    let daemon = Daemon::start("keepalive_interval = 1\nkeepalive_count = 2\n");
+    let read_all = |mut socket: UnixStream| {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut received = Vec::new();
+        let started = Instant::now();
+        let _ = socket.read_to_end(&mut received);
+        (received, started.elapsed())
+    };
+    // Frames as (program, procedure), skipping the CALL's reply.
+    let frames = |bytes: &[u8]| {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 28 <= bytes.len() {
+            let word = |i: usize| {
+                let b = &bytes[at + 4 * i..at + 4 * i + 4];
+                u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+            };
+            out.push((word(1), word(3)));
+            at += word(0) as usize;
+        }
+        out
+    };
+
+    let mut asked = UnixStream::connect(daemon.socket()).expect("connect");
+    // CONNECT_SUPPORTS_FEATURE (60) with VIR_DRV_FEATURE_PROGRAM_KEEPALIVE (10).
+    asked
+        .write_all(&call_frame(60, 1, &10u32.to_be_bytes()))
+        .expect("ask for keepalive");
+    let (received, lasted) = read_all(asked);
+    let pings = frames(&received)
+        .into_iter()
+        .filter(|&(program, procedure)| (program, procedure) == (0x6b65_6570, 1))
+        .count();
+    assert_eq!(
+        pings,
+        2,
+        "two PINGs before giving up: {:?}",
+        frames(&received)
+    );
+    assert!(
+        lasted >= Duration::from_millis(2500) && lasted < Duration::from_secs(6),
+        "dropped after three silent seconds, not {lasted:?}"
+    );
+
+    let mut quiet = UnixStream::connect(daemon.socket()).expect("connect");
+    quiet
+        .set_read_timeout(Some(Duration::from_millis(2500)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    let outcome = quiet.read(&mut byte);
+    assert!(
+        outcome
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "a client that did not ask gets no PING and stays: {outcome:?}"
+    );
+}
+
 /// rvirt's client writes a call straight to a plain socket when nothing is queued, and
 /// queues it behind the rest otherwise. Eight threads sharing one connection, each sending
 /// calls far larger than a socket buffer, must not interleave or reorder frames.
