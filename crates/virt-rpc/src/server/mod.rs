@@ -516,14 +516,21 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut last_heard = Instant::now();
     let mut pings_unanswered = 0u32;
     let keepalive = config.keepalive_interval;
+    // One timer for the client's life, re-armed only when it fires early (the client was
+    // heard since): arming a fresh one for every frame cost more than the frame's dispatch.
+    let idle_check = tokio::time::sleep(keepalive_wait(client, keepalive, last_heard));
+    tokio::pin!(idle_check);
+    let mut armed_for_keepalive = false;
     loop {
-        let wait = if keepalive.is_zero() || !client.keepalive_wanted.load(Ordering::Relaxed) {
-            Duration::from_secs(3600)
-        } else {
-            keepalive
-                .saturating_sub(last_heard.elapsed())
-                .max(Duration::from_millis(10))
-        };
+        // The client asked for keepalive since the timer was armed for an hour.
+        let wanted = client.keepalive_wanted.load(Ordering::Relaxed);
+        if wanted != armed_for_keepalive {
+            armed_for_keepalive = wanted;
+            let wait = keepalive_wait(client, keepalive, last_heard);
+            idle_check
+                .as_mut()
+                .reset(tokio::time::Instant::now() + wait);
+        }
         tokio::select! {
             read = reader.read_buf(buffer.read_space()) => {
                 match read {
@@ -554,7 +561,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     }
                 }
             }
-            _ = tokio::time::sleep(wait), if !keepalive.is_zero() => {
+            _ = &mut idle_check, if !keepalive.is_zero() => {
                 if client.keepalive_wanted.load(Ordering::Relaxed) && last_heard.elapsed() >= keepalive {
                     if pings_unanswered >= config.keepalive_count {
                         return Err("keepalive timeout".into());
@@ -566,12 +573,26 @@ async fn read_loop<R: AsyncRead + Unpin>(
                         return Err("write side closed".into());
                     }
                 }
+                let wait = keepalive_wait(client, keepalive, last_heard);
+                idle_check.as_mut().reset(tokio::time::Instant::now() + wait);
             }
             _ = shutdown.changed() => {
                 let _ = client.out.send(Outgoing::Close).await;
                 return Ok(());
             }
         }
+    }
+}
+
+/// How long until the client is due a keepalive PING, from the last time it was heard
+/// (an hour while it has not asked for keepalive).
+fn keepalive_wait(client: &ClientShared, keepalive: Duration, last_heard: Instant) -> Duration {
+    if keepalive.is_zero() || !client.keepalive_wanted.load(Ordering::Relaxed) {
+        Duration::from_secs(3600)
+    } else {
+        keepalive
+            .saturating_sub(last_heard.elapsed())
+            .max(Duration::from_millis(10))
     }
 }
 
