@@ -110,6 +110,8 @@ pub struct CallContext {
     pub started: Instant,
     /// Time spent blocked in host calls, not charged to the call's budget.
     pub blocked: Duration,
+    /// Times this call has asked to leave the async runtime for computing long.
+    pub left_runtime: u8,
 }
 
 impl CallContext {
@@ -130,6 +132,7 @@ impl CallContext {
             claimed: Vec::new(),
             started: Instant::now(),
             blocked: Duration::ZERO,
+            left_runtime: 0,
         }
     }
 

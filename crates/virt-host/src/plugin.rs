@@ -34,6 +34,24 @@ use crate::space::{Space, SpaceRegistry};
 /// How often the epoch ticks; a runaway call is stopped within a tick of its budget.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Wasm time after which a call is no longer a quick one, and leaves the async runtime.
+const LONG_CALL: Duration = Duration::from_millis(5);
+
+/// Ticks at which a long call asks to leave (see [`leave_runtime`]).
+const LEAVE_ATTEMPTS: u8 = 3;
+
+/// Lets the rest of a long call run off the async runtime it was called on.
+///
+/// rvirtd runs driver calls on its runtime's threads, so a call that computes for long
+/// would hold up the tasks queued behind it on that thread (tokio does not steal every one
+/// of them). `block_in_place` hands the thread's runtime work to a new thread; when its
+/// closure returns, it takes the work back only if that thread has not started on it yet.
+/// Waiting a millisecond inside makes the hand-over all but certain, and the next ticks try
+/// again if it did not happen. Off a runtime thread this only costs the millisecond.
+fn leave_runtime() {
+    crate::ctx::off_runtime(|| std::thread::sleep(Duration::from_millis(1)));
+}
+
 /// The engine every plugin shares, with its epoch ticker running.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -414,14 +432,17 @@ impl Plugin {
             PluginCtx::new(Arc::clone(&self.shared), self.memory_limit_bytes),
         );
         store.limiter(|ctx| &mut ctx.limits);
-        store.epoch_deadline_callback(|ctx| {
+        store.epoch_deadline_callback(|mut ctx| {
             let call = &ctx.data().call;
             let in_wasm = call.started.elapsed().saturating_sub(call.blocked);
             if in_wasm > ctx.data().shared.call_cpu_budget {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Continue(1))
+                return Ok(UpdateDeadline::Interrupt);
             }
+            if in_wasm >= LONG_CALL && call.left_runtime < LEAVE_ATTEMPTS {
+                ctx.data_mut().call.left_runtime += 1;
+                leave_runtime();
+            }
+            Ok(UpdateDeadline::Continue(1))
         });
         store.set_epoch_deadline(1);
         let bindings = self

@@ -560,6 +560,61 @@ fn call_frame(procedure: u32, serial: u32, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// Calls that spin in wasm hold their thread until the plugin's CPU budget (10 s) stops
+/// them. rvirtd runs at most all but one of its runtime threads' worth of them there (the
+/// rest on the blocking pool), so three at once on two runtime threads run side by side and
+/// leave the daemon answering others.
+#[test]
+fn spinning_calls_leave_a_runtime_thread_free() {
+    let test_plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-plugins");
+    if !test_plugins.join("misbehave.wasm").is_file() {
+        println!("SKIP: target/test-plugins/misbehave.wasm is missing (cargo xtask plugins)");
+        return;
+    }
+    let daemon = Daemon::start_env(
+        "prio_workers = 2\nmax_workers = 8\n",
+        &[],
+        &[("RVIRT_PLUGIN_PATH", test_plugins.as_path())],
+    );
+    let spin_uri = format!(
+        "misbehave+unix:///spin?socket={}",
+        daemon.socket().display()
+    );
+    let all_started = Instant::now();
+    let spinning: Vec<_> = (0..3)
+        .map(|_| {
+            let conn = connect(&spin_uri);
+            std::thread::spawn(move || conn.domain_create_xml("loop", 0).map(|d| d.name()))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let other = connect(&daemon.uri());
+    let started = Instant::now();
+    for _ in 0..20 {
+        other
+            .get_version()
+            .expect("getVersion while three calls spin");
+    }
+    let quick = started.elapsed();
+    assert!(
+        quick < Duration::from_millis(1000),
+        "20 getVersion calls took {quick:?} while three calls spun"
+    );
+    for handle in spinning {
+        let outcome = handle.join().expect("spinning call thread");
+        let error = outcome.expect_err("the budget stops a spinning call");
+        assert_eq!(error.code(), ErrorNumber::INTERNAL_ERROR, "{error}");
+    }
+    // Side by side, all three end with their 10 s budgets; had two taken both runtime
+    // threads, the third would only start when one of them was stopped (20 s).
+    let all = all_started.elapsed();
+    assert!(
+        all < Duration::from_secs(16),
+        "three spinning calls took {all:?}: they did not run side by side"
+    );
+}
+
 /// A client that asked for keepalive (CONNECT_SUPPORTS_FEATURE, PROGRAM_KEEPALIVE) and then
 /// says nothing gets a PING after each `keepalive_interval` of silence, and is dropped after
 /// `keepalive_count` unanswered ones; a client that never asked gets none.

@@ -67,9 +67,9 @@ fn decode_args<T: Xdr>(payload: &[u8]) -> Result<T, Error> {
 /// (libvirt's `@priority: high`: lookups, getters, defines, the calls libvirt promises never
 /// wait on a domain job) run right here on the client's reader task; this client's next
 /// frame waits for them, as libvirt's client library makes a single-threaded caller wait
-/// anyway. The others run as a task of their own on a runtime worker, at most `max_workers`
-/// at a time, so the reader goes on; where they block, virt-host moves them off the
-/// runtime (`block_in_place`).
+/// anyway. The others run as a task of their own, at most `max_workers` at a time, so the
+/// reader goes on. Where any call turns out long (it blocks in the host, or computes for
+/// more than a few milliseconds), virt-host moves it off the runtime (`block_in_place`).
 pub(super) async fn start_call(
     client: Arc<ClientShared>,
     header: Header,
@@ -92,32 +92,21 @@ pub(super) async fn start_call(
         return;
     }
     let workers = Arc::clone(&client.server.workers);
-    // A plugin reload compiles and instantiates for seconds: on the blocking pool.
-    if header.prog == RVIRT_ADMIN_PROGRAM {
-        tokio::spawn(async move {
-            let Ok(worker) = workers.acquire_owned().await else {
-                return;
-            };
-            // Blocking-pool threads are inside the runtime: `After::run` may spawn.
-            tokio::task::spawn_blocking(move || {
-                let (reply, after) = run_call(&client, &header, info, &payload);
-                drop(worker);
-                client.send_blocking(reply);
-                after.run(&client, &header, permit);
-            });
-        });
-        return;
-    }
-    // Any other call runs as its own task on the runtime, so the client's next calls are
-    // still read meanwhile, and a quick call (most are a few µs of driver work) costs no
-    // thread hand-off on the way in or out. A call that blocks (a job wait, QMP, a child,
-    // an fsync) leaves the runtime at that point: virt-host's blocking host operations go
-    // through `block_in_place`. Its wasm time is bounded by the plugin's CPU budget.
     tokio::spawn(async move {
         let Ok(worker) = workers.acquire_owned().await else {
             return;
         };
-        let (reply, after) = run_call(&client, &header, info, &payload);
+        // Any call runs as its own task, so the client's next calls are still read meanwhile,
+        // on the runtime thread that got it: a quick call (most are a few µs of driver work)
+        // costs no thread hand-off on the way in or out. One that turns out long leaves the
+        // runtime where it does: virt-host's blocking host operations and a call's first
+        // milliseconds of wasm hand this thread's other tasks to another thread
+        // (`block_in_place`). A plugin reload, which compiles for seconds, does so at once.
+        let (reply, after) = if header.prog == RVIRT_ADMIN_PROGRAM {
+            tokio::task::block_in_place(|| run_call(&client, &header, info, &payload))
+        } else {
+            run_call(&client, &header, info, &payload)
+        };
         drop(worker);
         client.send(reply).await;
         after.run(&client, &header, permit);

@@ -285,11 +285,6 @@ impl ClientShared {
         self.out.send(Outgoing::Frame(frame)).await.is_ok()
     }
 
-    /// Queues a frame from a thread outside the runtime.
-    pub(crate) fn send_blocking(&self, frame: Vec<u8>) -> bool {
-        self.out.blocking_send(Outgoing::Frame(frame)).is_ok()
-    }
-
     fn teardown(&self) {
         self.streams
             .lock()
