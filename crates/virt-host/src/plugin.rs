@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use virt_core::Error;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -439,8 +439,11 @@ impl Plugin {
                 return Ok(UpdateDeadline::Interrupt);
             }
             if in_wasm >= LONG_CALL && call.left_runtime < LEAVE_ATTEMPTS {
-                ctx.data_mut().call.left_runtime += 1;
+                let start = Instant::now();
                 leave_runtime();
+                let call = &mut ctx.data_mut().call;
+                call.left_runtime += 1;
+                call.blocked += start.elapsed();
             }
             Ok(UpdateDeadline::Continue(1))
         });

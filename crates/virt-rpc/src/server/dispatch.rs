@@ -99,8 +99,8 @@ pub(super) async fn start_call(
         // Any call runs as its own task, so the client's next calls are still read meanwhile,
         // on the runtime thread that got it: a quick call (most are a few µs of driver work)
         // costs no thread hand-off on the way in or out. One that turns out long leaves the
-        // runtime where it does: virt-host's blocking host operations and a call's first
-        // milliseconds of wasm hand this thread's other tasks to another thread
+        // runtime where it does: virt-host's blocking host operations, and a call's wasm
+        // past its first few milliseconds, hand this thread's other tasks to another thread
         // (`block_in_place`). A plugin reload, which compiles for seconds, does so at once.
         let (reply, after) = if header.prog == RVIRT_ADMIN_PROGRAM {
             tokio::task::block_in_place(|| run_call(&client, &header, info, &payload))
