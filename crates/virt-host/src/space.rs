@@ -157,43 +157,29 @@ impl Space {
     /// if another call holds it. The common case, which needs no waiting.
     pub fn try_begin_job(&self, target: &str, call_id: u64) -> bool {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        match jobs.get(target) {
-            None => {
-                jobs.insert(target.to_string(), call_id);
-                true
-            }
-            Some(owner) => *owner == call_id,
-        }
+        claim_job(&mut jobs, target, call_id)
     }
 
     /// Takes the job on `target` for `call_id`, waiting up to `timeout`.
     pub fn begin_job(&self, target: &str, call_id: u64, timeout: Duration) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            match jobs.get(target) {
-                None => {
-                    jobs.insert(target.to_string(), call_id);
-                    return Ok(());
-                }
-                Some(owner) if *owner == call_id => return Ok(()),
-                Some(_) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Err(Error::new(
-                            ErrorNumber::OPERATION_TIMEOUT,
-                            ErrorDomain::NONE,
-                            format!("cannot acquire state change lock on '{target}'"),
-                        ));
-                    }
-                    jobs = self
-                        .jobs_changed
-                        .wait_timeout(jobs, deadline - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                }
+        while !claim_job(&mut jobs, target, call_id) {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    ErrorNumber::OPERATION_TIMEOUT,
+                    ErrorDomain::NONE,
+                    format!("cannot acquire state change lock on '{target}'"),
+                ));
             }
+            jobs = self
+                .jobs_changed
+                .wait_timeout(jobs, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
+        Ok(())
     }
 
     pub fn end_job(&self, target: &str, call_id: u64) {
@@ -217,6 +203,17 @@ impl Space {
                 .wait(ready)
                 .unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+/// Takes the job on `target` for `call_id` if it is free or already the call's.
+fn claim_job(jobs: &mut HashMap<String, u64>, target: &str, call_id: u64) -> bool {
+    match jobs.get(target) {
+        None => {
+            jobs.insert(target.to_string(), call_id);
+            true
+        }
+        Some(owner) => *owner == call_id,
     }
 }
 

@@ -560,22 +560,44 @@ fn call_frame(procedure: u32, serial: u32, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// Calls that spin in wasm hold their thread until the plugin's CPU budget (10 s) stops
-/// them. rvirtd runs at most all but one of its runtime threads' worth of them there (the
-/// rest on the blocking pool), so three at once on two runtime threads run side by side and
-/// leave the daemon answering others.
-#[test]
-fn spinning_calls_leave_a_runtime_thread_free() {
+/// rvirtd with the misbehave test plugin and two runtime threads; None (and a SKIP line)
+/// when the test plugins are not built.
+fn misbehave_daemon_on_two_threads() -> Option<Daemon> {
     let test_plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-plugins");
     if !test_plugins.join("misbehave.wasm").is_file() {
         println!("SKIP: target/test-plugins/misbehave.wasm is missing (cargo xtask plugins)");
-        return;
+        return None;
     }
-    let daemon = Daemon::start_env(
+    Some(Daemon::start_env(
         "prio_workers = 2\nmax_workers = 8\n",
         &[],
         &[("RVIRT_PLUGIN_PATH", test_plugins.as_path())],
+    ))
+}
+
+/// Another client gets 20 getVersion answers within a second while `meanwhile`.
+fn assert_answers_promptly(daemon: &Daemon, meanwhile: &str) {
+    let other = connect(&daemon.uri());
+    let started = Instant::now();
+    for _ in 0..20 {
+        other.get_version().expect("getVersion");
+    }
+    let quick = started.elapsed();
+    assert!(
+        quick < Duration::from_millis(1000),
+        "20 getVersion calls took {quick:?} while {meanwhile}"
     );
+}
+
+/// Calls that spin in wasm would hold their runtime thread until the plugin's CPU budget
+/// (10 s) stops them; from their first milliseconds of wasm they leave the runtime instead,
+/// so three at once on two runtime threads run side by side and leave the daemon answering
+/// others.
+#[test]
+fn spinning_calls_leave_a_runtime_thread_free() {
+    let Some(daemon) = misbehave_daemon_on_two_threads() else {
+        return;
+    };
     let spin_uri = format!(
         "misbehave+unix:///spin?socket={}",
         daemon.socket().display()
@@ -589,18 +611,7 @@ fn spinning_calls_leave_a_runtime_thread_free() {
         .collect();
     std::thread::sleep(Duration::from_millis(500));
 
-    let other = connect(&daemon.uri());
-    let started = Instant::now();
-    for _ in 0..20 {
-        other
-            .get_version()
-            .expect("getVersion while three calls spin");
-    }
-    let quick = started.elapsed();
-    assert!(
-        quick < Duration::from_millis(1000),
-        "20 getVersion calls took {quick:?} while three calls spun"
-    );
+    assert_answers_promptly(&daemon, "three calls spun");
     for handle in spinning {
         let outcome = handle.join().expect("spinning call thread");
         let error = outcome.expect_err("the budget stops a spinning call");
@@ -721,16 +732,9 @@ fn one_connection_shared_by_threads_with_large_calls() {
 /// still answered at once.
 #[test]
 fn calls_blocked_in_the_host_do_not_hold_the_runtime() {
-    let test_plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-plugins");
-    if !test_plugins.join("misbehave.wasm").is_file() {
-        println!("SKIP: target/test-plugins/misbehave.wasm is missing (cargo xtask plugins)");
+    let Some(daemon) = misbehave_daemon_on_two_threads() else {
         return;
-    }
-    let daemon = Daemon::start_env(
-        "prio_workers = 2\nmax_workers = 8\n",
-        &[],
-        &[("RVIRT_PLUGIN_PATH", test_plugins.as_path())],
-    );
+    };
     let slow_uri = format!(
         "misbehave+unix:///blocked?socket={}",
         daemon.socket().display()
@@ -749,18 +753,7 @@ fn calls_blocked_in_the_host_do_not_hold_the_runtime() {
         .collect();
     std::thread::sleep(Duration::from_millis(300));
 
-    let other = connect(&daemon.uri());
-    let started = Instant::now();
-    for _ in 0..20 {
-        other
-            .get_version()
-            .expect("getVersion while four calls wait");
-    }
-    let quick = started.elapsed();
-    assert!(
-        quick < Duration::from_millis(1000),
-        "20 getVersion calls took {quick:?} while four calls waited in the host"
-    );
+    assert_answers_promptly(&daemon, "four calls waited in the host");
     for handle in slow {
         let waited = handle.join().expect("slow call thread");
         assert!(
