@@ -39,6 +39,7 @@ impl InProcessDaemon {
                         let info = ClientInfo {
                             read_only,
                             transport: Transport::Unix { uid: None },
+                            subject: Default::default(),
                         };
                         let (reader, writer) = stream.into_split();
                         server.serve_split(reader, writer, info).await;

@@ -57,6 +57,88 @@ pub enum StreamKind {
     Write,
 }
 
+/// One access check libvirt's definition declares for a procedure (`@acl: domain:start`):
+/// the permission `perm` on an object of kind `object`, when `when` holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AclCheck {
+    /// libvirt's object name: "connect", "domain", "storage_pool", ...
+    pub object: &'static str,
+    pub perm: &'static str,
+    pub when: AclWhen,
+}
+
+/// When a conditional check applies. Conditions read a 4-byte integer argument located by
+/// its distance from the end of the arguments (1: the last, which is `flags` everywhere a
+/// condition is declared).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclWhen {
+    Always,
+    /// Every bit of `mask` is set in the flags.
+    FlagsSet {
+        words_from_end: u8,
+        mask: u32,
+    },
+    /// No bit of `mask` is set in the flags.
+    FlagsClear {
+        words_from_end: u8,
+        mask: u32,
+    },
+    /// A parameter equals `value` (`virDomainInterfaceAddresses`' source).
+    ParamIs {
+        words_from_end: u8,
+        value: u32,
+    },
+}
+
+impl AclWhen {
+    /// Does the condition hold for these encoded arguments? Arguments too short to hold
+    /// the integer make it hold, so a malformed call is checked, not waved through.
+    pub fn holds(self, payload: &[u8]) -> bool {
+        let word = |words_from_end: u8| {
+            let end = payload
+                .len()
+                .checked_sub(4 * (usize::from(words_from_end) - 1))?;
+            let bytes: [u8; 4] = payload.get(end.checked_sub(4)?..end)?.try_into().ok()?;
+            Some(u32::from_be_bytes(bytes))
+        };
+        match self {
+            AclWhen::Always => true,
+            AclWhen::FlagsSet {
+                words_from_end,
+                mask,
+            } => word(words_from_end).is_none_or(|flags| flags & mask == mask),
+            AclWhen::FlagsClear {
+                words_from_end,
+                mask,
+            } => word(words_from_end).is_none_or(|flags| flags & mask == 0),
+            AclWhen::ParamIs {
+                words_from_end,
+                value,
+            } => word(words_from_end).is_none_or(|param| param == value),
+        }
+    }
+}
+
+/// Which object a procedure's first argument (or reply member) names, by its XDR type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectArg {
+    None,
+    /// A plain `remote_nonnull_string name` (lookups by name, node devices).
+    Name,
+    Domain,
+    /// A snapshot or checkpoint: its name, then its domain.
+    DomainOfSnapshot,
+    Network,
+    NetworkPort,
+    StoragePool,
+    StorageVol,
+    NodeDevice,
+    Secret,
+    Interface,
+    NwFilter,
+    NwFilterBinding,
+}
+
 /// Facts about one REMOTE procedure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcedureInfo {
@@ -71,6 +153,14 @@ pub struct ProcedureInfo {
     pub stream: StreamKind,
     /// Changes state: refused on a read-only connection.
     pub writes: bool,
+    /// The permissions the call needs (libvirt's `@acl`), checked when access control is on.
+    pub acl: &'static [AclCheck],
+    /// The permission each listed object needs to be in the reply (libvirt's `@aclfilter`).
+    pub acl_filter: Option<(&'static str, &'static str)>,
+    /// What the first argument names.
+    pub object_arg: ObjectArg,
+    /// What the reply's first member names (a lookup's result).
+    pub ret_object: ObjectArg,
 }
 
 /// The facts about REMOTE procedure `number`, if it exists.

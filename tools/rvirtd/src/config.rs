@@ -20,14 +20,21 @@
 //! tls_no_verify_certificate = false # true: accept clients without a certificate
 //! default_uri = ["qemu:///system"]  # what CONNECT_OPEN with no URI opens
 //! log_filter = "info"               # tracing filter; RUST_LOG overrides
+//! access_drivers = ["rules"]        # per-API access control (libvirt's access_drivers);
+//!                                   # absent: only the read-only/read-write split
+//! access_rules_file = "/etc/rvirt/access.toml"   # see virt-access's rules format
+//! access_audit_file = "/var/log/rvirt/access-audit.log"  # one line per denial
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context};
 use serde::Deserialize;
-use virt_rpc::server::ServerConfig;
+use virt_access::AccessRules;
+use virt_rpc::server::{AccessControl, ServerConfig};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +61,11 @@ pub struct Config {
     pub tls_no_verify_certificate: bool,
     pub default_uri: Option<Vec<String>>,
     pub log_filter: String,
+    /// libvirtd's `access_drivers`: `["rules"]` turns on per-API access control decided by
+    /// `access_rules_file` (libvirtd's only other value, "polkit", is not offered).
+    pub access_drivers: Vec<String>,
+    pub access_rules_file: Option<PathBuf>,
+    pub access_audit_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -78,6 +90,9 @@ impl Default for Config {
             tls_no_verify_certificate: false,
             default_uri: None,
             log_filter: "info".into(),
+            access_drivers: Vec::new(),
+            access_rules_file: None,
+            access_audit_file: None,
         }
     }
 }
@@ -127,11 +142,46 @@ impl Config {
         if self.max_workers == 0 || self.prio_workers == 0 || self.max_client_requests == 0 {
             bail!("max_workers, prio_workers and max_client_requests must be at least 1");
         }
+        for driver in &self.access_drivers {
+            if driver != "rules" {
+                bail!("access_drivers: '{driver}' is not an access driver rvirtd has (it has \"rules\")");
+            }
+        }
         Ok(())
     }
 
-    /// The protocol layer's share of the settings.
-    pub fn server_config(&self) -> ServerConfig {
+    /// The rules file access control reads.
+    pub fn access_rules_path(&self) -> PathBuf {
+        self.access_rules_file.clone().unwrap_or_else(|| {
+            Config::default_path()
+                .parent()
+                .unwrap_or(Path::new("/etc/rvirt"))
+                .join("access.toml")
+        })
+    }
+
+    /// The access control `access_drivers` asks for, with its rules file read now.
+    fn access_control(&self) -> anyhow::Result<Option<Arc<AccessControl>>> {
+        if self.access_drivers.is_empty() {
+            return Ok(None);
+        }
+        let rules = AccessRules::load(&self.access_rules_path())?;
+        let audit = self.access_audit_file.as_deref();
+        let access = AccessControl::new(rules, audit).with_context(|| {
+            format!(
+                "cannot open access audit file {}",
+                audit
+                    .map(Path::display)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default()
+            )
+        })?;
+        tracing::info!(rules = %self.access_rules_path().display(), count = access.rules().len(), "access control on");
+        Ok(Some(Arc::new(access)))
+    }
+
+    /// The protocol layer's share of the settings (reads the access rules file).
+    pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
         let mut server = ServerConfig {
             max_client_requests: self.max_client_requests,
             max_workers: self.max_workers,
@@ -142,7 +192,8 @@ impl Config {
         if let Some(uris) = &self.default_uri {
             server.default_uris = uris.clone();
         }
-        server
+        server.access = self.access_control()?;
+        Ok(server)
     }
 }
 
@@ -168,7 +219,11 @@ mod tests {
         .expect("parses");
         assert_eq!(config.max_clients, 10);
         assert_eq!(parse_mode(&config.unix_sock_ro_perms).expect("mode"), 0o666);
-        assert!(config.server_config().keepalive_interval.is_zero());
+        assert!(config
+            .server_config()
+            .expect("no access rules to read")
+            .keepalive_interval
+            .is_zero());
         assert_eq!(config.max_workers, 32, "unset settings keep their defaults");
     }
 

@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Semaphore;
 use virt_rpc::client::{RVIRTD_SOCKET, RVIRTD_SOCKET_RO};
-use virt_rpc::server::{ClientInfo, Server, Transport};
+use virt_rpc::server::{ClientInfo, Server, Subject, Transport, UnixIdentity};
 
 use config::{parse_mode, Config};
 
@@ -220,6 +220,8 @@ async fn serve(
     sock_dir: PathBuf,
     host: Arc<virt_host::Host>,
 ) -> anyhow::Result<()> {
+    // Settings that read other files (the access rules) fail here, before anything serves.
+    let server_config = config.server_config()?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
@@ -229,7 +231,7 @@ async fn serve(
     let ro_path = sock_dir.join(RVIRTD_SOCKET_RO);
     let rw = bind_unix(&rw_path, parse_mode(&config.unix_sock_rw_perms)?)?;
     let ro = bind_unix(&ro_path, parse_mode(&config.unix_sock_ro_perms)?)?;
-    let server = Server::new(config.server_config());
+    let server = Server::new(server_config);
     let client_slots = Arc::new(Semaphore::new(config.max_clients));
 
     let mut tasks = Vec::new();
@@ -282,9 +284,9 @@ async fn serve(
             _ = terminate.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = interrupt.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = hangup.recv() => {
-                match Config::load(&config_path, args.config.is_some()) {
+                match Config::load(&config_path, args.config.is_some()).and_then(|new| new.server_config()) {
                     Ok(new) => {
-                        server.reconfigure(new.server_config());
+                        server.reconfigure(new);
                         tracing::info!("SIGHUP: configuration reloaded from {}", config_path.display());
                     }
                     Err(error) => tracing::error!("SIGHUP: keeping the old configuration: {error:#}"),
@@ -352,18 +354,73 @@ async fn accept_unix(
                 continue;
             }
         };
-        let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+        let cred = stream.peer_cred().ok();
+        let uid = cred.map(|cred| cred.uid());
         let server = Arc::clone(&server);
         tokio::spawn(async move {
+            // Names are looked up only for access rules, which match on them.
+            let subject = match cred {
+                Some(cred) if server.config_has_access() => Subject {
+                    unix: Some(unix_identity(cred.uid(), cred.gid(), cred.pid())),
+                    ..Subject::default()
+                },
+                _ => Subject::default(),
+            };
             let info = ClientInfo {
                 read_only,
                 transport: Transport::Unix { uid },
+                subject,
             };
             let (reader, writer) = stream.into_split();
             server.serve_split(reader, writer, info).await;
             drop(slot);
         });
     }
+}
+
+/// The unix account behind a peer: its user name and the names of its groups, as the
+/// account database (NSS) knows them.
+fn unix_identity(uid: u32, gid: u32, pid: Option<i32>) -> UnixIdentity {
+    use nix::unistd::{getgrouplist, Gid, Group, Uid, User};
+    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
+    let mut gids = vec![Gid::from_raw(gid)];
+    if let Some(user) = &user {
+        if let Ok(name) = std::ffi::CString::new(user.name.as_str()) {
+            gids = getgrouplist(&name, Gid::from_raw(gid)).unwrap_or(gids);
+        }
+    }
+    let groups = gids
+        .into_iter()
+        .filter_map(|gid| Group::from_gid(gid).ok().flatten())
+        .map(|group| group.name)
+        .collect();
+    UnixIdentity {
+        uid,
+        gid,
+        pid,
+        user: user.map(|user| user.name),
+        groups,
+    }
+}
+
+/// A certificate's subject in libvirt's form: `C=GB,O=Example,CN=client`, attributes in
+/// certificate order, short names where there are any.
+fn certificate_dname(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let registry = x509_parser::objects::oid_registry();
+    let mut parts = Vec::new();
+    for rdn in cert.subject().iter() {
+        for attribute in rdn.iter() {
+            let oid = attribute.attr_type();
+            let name = x509_parser::objects::oid2abbrev(oid, registry)
+                .map(str::to_string)
+                .unwrap_or_else(|_| oid.to_id_string());
+            let value = attribute.as_str().ok()?;
+            parts.push(format!("{name}={value}"));
+        }
+    }
+    Some(parts.join(","))
 }
 
 fn tls_acceptor(config: &Config) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
@@ -428,11 +485,21 @@ async fn accept_tls(
             if stream.write_all(&[1]).await.is_err() || stream.flush().await.is_err() {
                 return;
             }
+            let subject = Subject {
+                x509_dname: stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|cert| certificate_dname(cert.as_ref())),
+                ..Subject::default()
+            };
             let info = ClientInfo {
                 read_only: false,
                 transport: Transport::Tls {
                     peer: peer.to_string(),
                 },
+                subject,
             };
             server.serve(stream, info).await;
             drop(slot);

@@ -355,6 +355,219 @@ fn read_only_socket_refuses_writes() {
     );
 }
 
+/// virsh run as another unix user (by uid, with no supplementary groups), with a home
+/// of its own so libvirt's client can keep its cache.
+fn virsh_as(uid: u32, home: &Path, uri: &str, commands: &str) -> Output {
+    Command::new("setpriv")
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .args(["--clear-groups", "/usr/bin/virsh", "-c", uri, commands])
+        .env("HOME", home)
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("setpriv runs virsh")
+}
+
+/// libvirt's per-API access control through real virsh as three unix users: root (allowed
+/// everything by a rule), `nobody` (allowed to start and stop `web*` domains) and `daemon`
+/// (no rule: libvirt's default policy, which lets anyone list and read but nothing else;
+/// one rule hides `hidden-*` domains from it).
+#[test]
+fn access_rules_decide_per_api_and_per_domain_for_unix_users() {
+    if !have_virsh() || !Path::new("/usr/bin/setpriv").exists() || !nix::unistd::geteuid().is_root()
+    {
+        println!("SKIP: needs root, /usr/bin/virsh and setpriv to act as other users");
+        return;
+    }
+    let (nobody, daemon_uid) = (65534u32, 1u32);
+    let rules_dir = tempfile::Builder::new()
+        .prefix("rvirtd-acl-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let home = rules_dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let rules = rules_dir.path().join("access.toml");
+    let audit = rules_dir.path().join("audit.log");
+    std::fs::write(
+        &rules,
+        format!(
+            r##"
+[[rule]]
+users = ["root"]
+permissions = ["*"]
+result = "allow"
+
+[[rule]]
+users = ["nobody"]
+permissions = ["domain:start", "domain:stop"]
+drivers = ["Test"]
+names = ["web*"]
+result = "allow"
+
+[[rule]]
+users = ["#{daemon_uid}"]
+permissions = ["domain:getattr"]
+names = ["hidden-*"]
+result = "deny"
+"##
+        ),
+    )
+    .expect("rules");
+    let daemon = Daemon::start(&format!(
+        "unix_sock_rw_perms = \"0777\"\naccess_drivers = [\"rules\"]\n\
+         access_rules_file = \"{}\"\naccess_audit_file = \"{}\"\n",
+        rules.display(),
+        audit.display()
+    ));
+    std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let uri = daemon.uri();
+    // test:///default lives while a connection to it is open: root's holds it.
+    let root = connect(&uri);
+    for name in ["web1", "db1", "hidden-db"] {
+        root.domain_define_xml(&domain_xml(name), 0)
+            .expect("root defines");
+    }
+    let denied = "access denied: 'Test' denied access";
+
+    // daemon: lists and reads, but may not start anything, and does not see hidden-*.
+    let out = virsh_as(daemon_uid, &home, &uri, "list --all --name; dominfo web1");
+    let listed = text(&out.stdout);
+    assert!(out.status.success(), "daemon reads: {}", text(&out.stderr));
+    assert!(
+        listed.contains("web1") && listed.contains("db1"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("hidden-db"),
+        "a domain daemon may not getattr is listed: {listed}"
+    );
+    let out = virsh_as(daemon_uid, &home, &uri, "start web1");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains(denied), "{}", text(&out.stderr));
+    // virsh reports a failed lookup as "failed to get domain"; the audit below shows the
+    // lookup was denied, not missed.
+    let out = virsh_as(daemon_uid, &home, &uri, "dominfo hidden-db");
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("failed to get domain 'hidden-db'"),
+        "a lookup finds a hidden domain: {}",
+        text(&out.stderr)
+    );
+    let out = virsh_as(daemon_uid, &home, &uri, "dumpxml --security-info web1");
+    assert!(
+        text(&out.stderr).contains(denied),
+        "read_secure is not anonymous: {}",
+        text(&out.stderr)
+    );
+
+    // nobody: may start and stop web*, nothing else.
+    let out = virsh_as(
+        nobody,
+        &home,
+        &uri,
+        "start web1; domstate web1; destroy web1",
+    );
+    assert!(
+        out.status.success(),
+        "nobody starts web1: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("running"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = virsh_as(nobody, &home, &uri, "start db1");
+    assert!(text(&out.stderr).contains(denied), "{}", text(&out.stderr));
+    let xml_path = daemon.dir.path().join("web2.xml");
+    std::fs::write(&xml_path, domain_xml("web2")).expect("xml");
+    std::fs::set_permissions(&xml_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = virsh_as(
+        nobody,
+        &home,
+        &uri,
+        &format!("define {}", xml_path.display()),
+    );
+    assert!(
+        text(&out.stderr).contains(denied),
+        "define needs domain:write and save: {}",
+        text(&out.stderr)
+    );
+
+    // Nothing the denials touched changed; root still sees everything.
+    let out = virsh(&uri, "list --all --name; domstate db1; domstate web1");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("hidden-db") && !stdout.contains("web2"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("running"),
+        "a denied start started something: {stdout}"
+    );
+
+    // Every denial is audited with who, what and on which object.
+    let audit = std::fs::read_to_string(&audit).expect("audit file");
+    assert!(
+        audit.contains("result=deny unix-user=1(daemon)")
+            && audit.contains(
+                "action=org.libvirt.api.domain.start driver=Test api=virDomainCreate name=\"web1\""
+            ),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("unix-user=65534(nobody)") && audit.contains("name=\"db1\""),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(
+            "action=org.libvirt.api.domain.getattr driver=Test api=virDomainLookupByName \
+             name=\"hidden-db\""
+        ),
+        "{audit}"
+    );
+    drop(root);
+}
+
+/// A rules file that does not parse keeps rvirtd from starting, saying where.
+#[test]
+fn bad_access_rules_are_refused_at_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("access.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\npermissions = [\"domain:fly\"]\nresult = \"allow\"\n",
+    )
+    .expect("rules");
+    let config = dir.path().join("rvirtd.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "access_drivers = [\"rules\"]\naccess_rules_file = \"{}\"\n",
+            rules.display()
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_rvirtd"))
+        .arg("--unix-sock-dir")
+        .arg(dir.path())
+        .arg("-f")
+        .arg(&config)
+        .output()
+        .expect("rvirtd runs");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("rule 1: unknown permission 'domain:fly'"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("rvirt-sock").exists(), "it must not serve");
+}
+
 const PYTHON_EVENTS: &str = r#"
 import libvirt, sys, threading, time
 libvirt.registerErrorHandler(lambda *a: None, None)
@@ -504,6 +717,60 @@ fn tls_with_libvirt_x509_layout() {
         text(&out.stderr)
     );
     assert!(text(&out.stdout).contains("Running hypervisor: TEST 0.0.2"));
+}
+
+/// Access rules match a TLS client by its certificate's DN, and a define is checked on the
+/// name its XML gives.
+#[test]
+fn access_rules_match_tls_client_certificates() {
+    let pki = tempfile::tempdir().expect("pki dir");
+    if !make_pki(pki.path()) {
+        return;
+    }
+    let port = free_port();
+    let p = pki.path().display();
+    let rules = pki.path().join("access.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nx509_dnames = [\"CN=local*\"]\npermissions = [\"domain:*\"]\n\
+         names = [\"tls-*\"]\nresult = \"allow\"\n",
+    )
+    .expect("rules");
+    let daemon = Daemon::start(&format!(
+        "listen_tls = true\nlisten_addr = \"127.0.0.1\"\ntls_port = {port}\n\
+         key_file = \"{p}/serverkey.pem\"\ncert_file = \"{p}/servercert.pem\"\n\
+         ca_file = \"{p}/cacert.pem\"\naccess_drivers = [\"rules\"]\n\
+         access_rules_file = \"{}\"\n",
+        rules.display()
+    ));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no TLS listener: {}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let conn = connect(&format!("test+tls://localhost:{port}/default?pkipath={p}"));
+    let dom = conn
+        .domain_define_xml(&domain_xml("tls-1"), 0)
+        .expect("the certificate's DN may define tls-*");
+    dom.create(0).expect("and start it");
+    let error = conn
+        .domain_define_xml(&domain_xml("other"), 0)
+        .expect_err("but not define other names");
+    assert_eq!(error.code(), ErrorNumber::ACCESS_DENIED);
+    assert_eq!(error.message(), "access denied: 'Test' denied access");
+    let test = conn
+        .domain_lookup_by_name("test")
+        .expect("anyone may look up");
+    let error = test.destroy(0).expect_err("nor stop the default domain");
+    assert_eq!(error.code(), ErrorNumber::ACCESS_DENIED);
+    assert!(
+        test.is_active().expect("state"),
+        "a denied destroy changed nothing"
+    );
 }
 
 #[test]

@@ -13,11 +13,11 @@ use tokio::sync::OwnedSemaphorePermit;
 use virt_core::driver::Connection;
 use virt_core::{
     registry, ConnectUri, DomainRef, Error, ErrorDomain, ErrorNumber, ParameterSet, TypedParam,
-    TypedValue,
+    TypedValue, Uuid,
 };
 
 use super::stream::{self, StreamStart};
-use super::{error_frame, not_open, reply_frame, ClientShared, Registration};
+use super::{access, error_frame, not_open, reply_frame, ClientShared, Registration};
 use crate::frame::{Header, QEMU_PROGRAM, REMOTE_PROGRAM, RVIRT_ADMIN_PROGRAM};
 use crate::protocol::{
     self as proto, feature, remote_proc as p, Procedure, TYPED_PARAM_STRING_OKAY,
@@ -246,8 +246,16 @@ pub(crate) fn dispatch(
             return Err(denied(info, &format!("{} with secure flag", info.api)));
         }
     }
-    handle(client, conn.as_ref(), info, number, payload)
-        .map_err(|error| with_family_domain(error, Some(info)))
+    let Some(access) = client.access.as_deref() else {
+        return handle(client, conn.as_ref(), info, number, payload)
+            .map_err(|error| with_family_domain(error, Some(info)));
+    };
+    let (subject, driver) = (&client.info.subject, client.driver_name());
+    access::check_call(access, subject, driver, info, payload)?;
+    let reply = handle(client, conn.as_ref(), info, number, payload)
+        .map_err(|error| with_family_domain(error, Some(info)))?;
+    access::check_reply(access, subject, driver, info, &reply.payload)?;
+    Ok(reply)
 }
 
 /// The `flags` argument of the XML-description procedures, for the read-only check.
@@ -290,6 +298,28 @@ fn open(client: &Arc<ClientShared>, name: Option<String>, flags: u32) -> Result<
         let uri = ConnectUri::parse(&name)?;
         registry::open(&uri, driver_flags)?
     };
+    // libvirt's drivers check connect:getattr as they open; the driver's name is what
+    // access rules and denials name ("QEMU").
+    let scheme = connection
+        .get_uri()
+        .ok()
+        .and_then(|uri| ConnectUri::parse(&uri).ok())
+        .map(|uri| uri.driver)
+        .unwrap_or_default();
+    let driver = virt_access::driver_name(&scheme).to_string();
+    if let Some(access) = client.access.as_deref() {
+        let getattr = virt_access::Permission {
+            object: virt_access::Object::Connect,
+            name: "getattr",
+        };
+        let target = virt_access::Target {
+            driver: &driver,
+            name: None,
+            uuid: None,
+        };
+        access.check(&client.info.subject, getattr, &target, "virConnectOpen")?;
+    }
+    let _ = client.driver_name.set(driver);
     client.read_only_open.store(read_only, Ordering::Relaxed);
     *client.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(connection);
     tracing::debug!(client = client.id, uri = %name, read_only, "hypervisor connection open");
@@ -396,6 +426,12 @@ fn need_results<T>(items: Vec<T>, need: i32) -> (Vec<T>, u32) {
     }
 }
 
+/// The items of a listing the caller may see.
+fn listed<T>(mut items: Vec<T>, keep: impl Fn(&T) -> bool) -> Vec<T> {
+    items.retain(keep);
+    items
+}
+
 fn truncated<T>(mut items: Vec<T>, max: i32) -> Vec<T> {
     items.truncate(max.max(0) as usize);
     items
@@ -418,6 +454,9 @@ fn handle(
     payload: &[u8],
 ) -> CallResult {
     use list_flags::*;
+    // Listings keep only what the caller may see (libvirt's @aclfilter); without access
+    // control everything is shown.
+    let shown = |name: &str, uuid: Option<&Uuid>| client.may_list(info, name, uuid);
     use proto::*;
     match number {
         // ---- connection and host ----
@@ -553,37 +592,51 @@ fn handle(
         // ---- domains: listing and lookup ----
         p::CONNECT_LIST_ALL_DOMAINS => run::<ConnectListAllDomains>(payload, |(need, flags)| {
             Ok(need_results(
-                check_list(c.domain_list_all(flags)?, DOMAIN_LIST_MAX, "domains")?,
+                check_list(
+                    listed(c.domain_list_all(flags)?, |x| shown(&x.name, Some(&x.uuid))),
+                    DOMAIN_LIST_MAX,
+                    "domains",
+                )?,
                 need,
             ))
         }),
         p::CONNECT_NUM_OF_DOMAINS => run::<ConnectNumOfDomains>(payload, |()| {
-            Ok(c.domain_list_all(DOMAINS_ACTIVE)?.len() as i32)
+            Ok(listed(c.domain_list_all(DOMAINS_ACTIVE)?, |x| {
+                shown(&x.name, Some(&x.uuid))
+            })
+            .len() as i32)
         }),
         p::CONNECT_LIST_DOMAINS => run::<ConnectListDomains>(payload, |(max,)| {
             if max as usize > DOMAIN_LIST_MAX {
                 return Err(rpc_error("maxids > REMOTE_DOMAIN_LIST_MAX"));
             }
             Ok(truncated(
-                c.domain_list_all(DOMAINS_ACTIVE)?
-                    .into_iter()
-                    .map(|d| d.id)
-                    .collect(),
+                listed(c.domain_list_all(DOMAINS_ACTIVE)?, |x| {
+                    shown(&x.name, Some(&x.uuid))
+                })
+                .into_iter()
+                .map(|d| d.id)
+                .collect(),
                 max,
             ))
         }),
         p::CONNECT_NUM_OF_DEFINED_DOMAINS => run::<ConnectNumOfDefinedDomains>(payload, |()| {
-            Ok(c.domain_list_all(DOMAINS_INACTIVE)?.len() as i32)
+            Ok(listed(c.domain_list_all(DOMAINS_INACTIVE)?, |x| {
+                shown(&x.name, Some(&x.uuid))
+            })
+            .len() as i32)
         }),
         p::CONNECT_LIST_DEFINED_DOMAINS => run::<ConnectListDefinedDomains>(payload, |(max,)| {
             if max as usize > DOMAIN_LIST_MAX {
                 return Err(rpc_error("maxnames > REMOTE_DOMAIN_LIST_MAX"));
             }
             Ok(truncated(
-                c.domain_list_all(DOMAINS_INACTIVE)?
-                    .into_iter()
-                    .map(|d| d.name)
-                    .collect(),
+                listed(c.domain_list_all(DOMAINS_INACTIVE)?, |x| {
+                    shown(&x.name, Some(&x.uuid))
+                })
+                .into_iter()
+                .map(|d| d.name)
+                .collect(),
                 max,
             ))
         }),
@@ -796,6 +849,7 @@ fn handle(
             run::<ConnectGetAllDomainStats>(payload, |(doms, stats, flags)| {
                 Ok(c.domain_get_stats(&doms, stats, flags)?
                     .into_iter()
+                    .filter(|(dom, _)| shown(&dom.name, Some(&dom.uuid)))
                     .map(|(dom, params)| DomainStatsRecord {
                         dom,
                         params: typed_params_for(params, TYPED_PARAM_STRING_OKAY),
@@ -1267,31 +1321,47 @@ fn handle(
         // ---- networks ----
         p::CONNECT_LIST_ALL_NETWORKS => run::<ConnectListAllNetworks>(payload, |(need, flags)| {
             Ok(need_results(
-                check_list(c.network_list_all(flags)?, DOMAIN_LIST_MAX, "networks")?,
+                check_list(
+                    listed(c.network_list_all(flags)?, |x| {
+                        shown(&x.name, Some(&x.uuid))
+                    }),
+                    DOMAIN_LIST_MAX,
+                    "networks",
+                )?,
                 need,
             ))
         }),
         p::CONNECT_NUM_OF_NETWORKS => run::<ConnectNumOfNetworks>(payload, |()| {
-            Ok(c.network_list_all(OBJECTS_ACTIVE)?.len() as i32)
+            Ok(listed(c.network_list_all(OBJECTS_ACTIVE)?, |x| {
+                shown(&x.name, Some(&x.uuid))
+            })
+            .len() as i32)
         }),
         p::CONNECT_LIST_NETWORKS => run::<ConnectListNetworks>(payload, |(max,)| {
             Ok(truncated(
-                c.network_list_all(OBJECTS_ACTIVE)?
-                    .into_iter()
-                    .map(|n| n.name)
-                    .collect(),
+                listed(c.network_list_all(OBJECTS_ACTIVE)?, |x| {
+                    shown(&x.name, Some(&x.uuid))
+                })
+                .into_iter()
+                .map(|n| n.name)
+                .collect(),
                 max,
             ))
         }),
         p::CONNECT_NUM_OF_DEFINED_NETWORKS => run::<ConnectNumOfDefinedNetworks>(payload, |()| {
-            Ok(c.network_list_all(OBJECTS_INACTIVE)?.len() as i32)
+            Ok(listed(c.network_list_all(OBJECTS_INACTIVE)?, |x| {
+                shown(&x.name, Some(&x.uuid))
+            })
+            .len() as i32)
         }),
         p::CONNECT_LIST_DEFINED_NETWORKS => run::<ConnectListDefinedNetworks>(payload, |(max,)| {
             Ok(truncated(
-                c.network_list_all(OBJECTS_INACTIVE)?
-                    .into_iter()
-                    .map(|n| n.name)
-                    .collect(),
+                listed(c.network_list_all(OBJECTS_INACTIVE)?, |x| {
+                    shown(&x.name, Some(&x.uuid))
+                })
+                .into_iter()
+                .map(|n| n.name)
+                .collect(),
                 max,
             ))
         }),
@@ -1344,35 +1414,49 @@ fn handle(
         p::CONNECT_LIST_ALL_STORAGE_POOLS => {
             run::<ConnectListAllStoragePools>(payload, |(need, flags)| {
                 Ok(need_results(
-                    check_list(c.pool_list_all(flags)?, DOMAIN_LIST_MAX, "storage pools")?,
+                    check_list(
+                        listed(c.pool_list_all(flags)?, |x| shown(&x.name, Some(&x.uuid))),
+                        DOMAIN_LIST_MAX,
+                        "storage pools",
+                    )?,
                     need,
                 ))
             })
         }
         p::CONNECT_NUM_OF_STORAGE_POOLS => run::<ConnectNumOfStoragePools>(payload, |()| {
-            Ok(c.pool_list_all(OBJECTS_ACTIVE)?.len() as i32)
+            Ok(listed(c.pool_list_all(OBJECTS_ACTIVE)?, |x| {
+                shown(&x.name, Some(&x.uuid))
+            })
+            .len() as i32)
         }),
         p::CONNECT_LIST_STORAGE_POOLS => run::<ConnectListStoragePools>(payload, |(max,)| {
             Ok(truncated(
-                c.pool_list_all(OBJECTS_ACTIVE)?
-                    .into_iter()
-                    .map(|x| x.name)
-                    .collect(),
+                listed(c.pool_list_all(OBJECTS_ACTIVE)?, |x| {
+                    shown(&x.name, Some(&x.uuid))
+                })
+                .into_iter()
+                .map(|x| x.name)
+                .collect(),
                 max,
             ))
         }),
         p::CONNECT_NUM_OF_DEFINED_STORAGE_POOLS => {
             run::<ConnectNumOfDefinedStoragePools>(payload, |()| {
-                Ok(c.pool_list_all(OBJECTS_INACTIVE)?.len() as i32)
+                Ok(listed(c.pool_list_all(OBJECTS_INACTIVE)?, |x| {
+                    shown(&x.name, Some(&x.uuid))
+                })
+                .len() as i32)
             })
         }
         p::CONNECT_LIST_DEFINED_STORAGE_POOLS => {
             run::<ConnectListDefinedStoragePools>(payload, |(max,)| {
                 Ok(truncated(
-                    c.pool_list_all(OBJECTS_INACTIVE)?
-                        .into_iter()
-                        .map(|x| x.name)
-                        .collect(),
+                    listed(c.pool_list_all(OBJECTS_INACTIVE)?, |x| {
+                        shown(&x.name, Some(&x.uuid))
+                    })
+                    .into_iter()
+                    .map(|x| x.name)
+                    .collect(),
                     max,
                 ))
             })
@@ -1452,17 +1536,24 @@ fn handle(
                     "virStoragePoolListAllVolumes",
                 )?;
                 Ok(need_results(
-                    check_list(c.vol_list(&pool)?, DOMAIN_LIST_MAX, "storage volumes")?,
+                    check_list(
+                        listed(c.vol_list(&pool)?, |x| shown(&x.name, None)),
+                        DOMAIN_LIST_MAX,
+                        "storage volumes",
+                    )?,
                     need,
                 ))
             })
         }
-        p::STORAGE_POOL_NUM_OF_VOLUMES => {
-            run::<StoragePoolNumOfVolumes>(payload, |(pool,)| Ok(c.vol_list(&pool)?.len() as i32))
-        }
+        p::STORAGE_POOL_NUM_OF_VOLUMES => run::<StoragePoolNumOfVolumes>(payload, |(pool,)| {
+            Ok(listed(c.vol_list(&pool)?, |x| shown(&x.name, None)).len() as i32)
+        }),
         p::STORAGE_POOL_LIST_VOLUMES => run::<StoragePoolListVolumes>(payload, |(pool, max)| {
             Ok(truncated(
-                c.vol_list(&pool)?.into_iter().map(|v| v.name).collect(),
+                listed(c.vol_list(&pool)?, |x| shown(&x.name, None))
+                    .into_iter()
+                    .map(|v| v.name)
+                    .collect(),
                 max,
             ))
         }),
@@ -1558,7 +1649,7 @@ fn handle(
             run::<ConnectListAllNodeDevices>(payload, |(need, flags)| {
                 Ok(need_results(
                     check_list(
-                        c.nodedev_list(None, flags)?,
+                        listed(c.nodedev_list(None, flags)?, |x| shown(x, None)),
                         NODE_DEVICE_LIST_MAX,
                         "node devices",
                     )?,
@@ -1567,10 +1658,13 @@ fn handle(
             })
         }
         p::NODE_NUM_OF_DEVICES => run::<NodeNumOfDevices>(payload, |(cap, flags)| {
-            Ok(c.nodedev_list(cap.as_deref(), flags)?.len() as i32)
+            Ok(listed(c.nodedev_list(cap.as_deref(), flags)?, |x| shown(x, None)).len() as i32)
         }),
         p::NODE_LIST_DEVICES => run::<NodeListDevices>(payload, |(cap, max, flags)| {
-            Ok(truncated(c.nodedev_list(cap.as_deref(), flags)?, max))
+            Ok(truncated(
+                listed(c.nodedev_list(cap.as_deref(), flags)?, |x| shown(x, None)),
+                max,
+            ))
         }),
         p::NODE_DEVICE_LOOKUP_BY_NAME => {
             run::<NodeDeviceLookupByName>(payload, |(name,)| c.nodedev_lookup(&name))
@@ -1592,17 +1686,21 @@ fn handle(
         p::CONNECT_LIST_ALL_INTERFACES => {
             run::<ConnectListAllInterfaces>(payload, |(need, flags)| {
                 Ok(need_results(
-                    check_list(c.iface_list_all(flags)?, DOMAIN_LIST_MAX, "interfaces")?,
+                    check_list(
+                        listed(c.iface_list_all(flags)?, |x| shown(&x.name, None)),
+                        DOMAIN_LIST_MAX,
+                        "interfaces",
+                    )?,
                     need,
                 ))
             })
         }
         p::CONNECT_NUM_OF_INTERFACES => run::<ConnectNumOfInterfaces>(payload, |()| {
-            Ok(c.iface_list_all(OBJECTS_ACTIVE)?.len() as i32)
+            Ok(listed(c.iface_list_all(OBJECTS_ACTIVE)?, |x| shown(&x.name, None)).len() as i32)
         }),
         p::CONNECT_LIST_INTERFACES => run::<ConnectListInterfaces>(payload, |(max,)| {
             Ok(truncated(
-                c.iface_list_all(OBJECTS_ACTIVE)?
+                listed(c.iface_list_all(OBJECTS_ACTIVE)?, |x| shown(&x.name, None))
                     .into_iter()
                     .map(|i| i.name)
                     .collect(),
@@ -1611,16 +1709,21 @@ fn handle(
         }),
         p::CONNECT_NUM_OF_DEFINED_INTERFACES => {
             run::<ConnectNumOfDefinedInterfaces>(payload, |()| {
-                Ok(c.iface_list_all(OBJECTS_INACTIVE)?.len() as i32)
+                Ok(listed(c.iface_list_all(OBJECTS_INACTIVE)?, |x| {
+                    shown(&x.name, None)
+                })
+                .len() as i32)
             })
         }
         p::CONNECT_LIST_DEFINED_INTERFACES => {
             run::<ConnectListDefinedInterfaces>(payload, |(max,)| {
                 Ok(truncated(
-                    c.iface_list_all(OBJECTS_INACTIVE)?
-                        .into_iter()
-                        .map(|i| i.name)
-                        .collect(),
+                    listed(c.iface_list_all(OBJECTS_INACTIVE)?, |x| {
+                        shown(&x.name, None)
+                    })
+                    .into_iter()
+                    .map(|i| i.name)
+                    .collect(),
                     max,
                 ))
             })
@@ -1641,16 +1744,22 @@ fn handle(
         // ---- secrets ----
         p::CONNECT_LIST_ALL_SECRETS => run::<ConnectListAllSecrets>(payload, |(need, flags)| {
             Ok(need_results(
-                check_list(c.secret_list_all(flags)?, DOMAIN_LIST_MAX, "secrets")?,
+                check_list(
+                    listed(c.secret_list_all(flags)?, |x| {
+                        shown(&x.usage_id, Some(&x.uuid))
+                    }),
+                    DOMAIN_LIST_MAX,
+                    "secrets",
+                )?,
                 need,
             ))
         }),
-        p::CONNECT_NUM_OF_SECRETS => {
-            run::<ConnectNumOfSecrets>(payload, |()| Ok(c.secret_list_all(0)?.len() as i32))
-        }
+        p::CONNECT_NUM_OF_SECRETS => run::<ConnectNumOfSecrets>(payload, |()| {
+            Ok(listed(c.secret_list_all(0)?, |x| shown(&x.usage_id, Some(&x.uuid))).len() as i32)
+        }),
         p::CONNECT_LIST_SECRETS => run::<ConnectListSecrets>(payload, |(max,)| {
             Ok(truncated(
-                c.secret_list_all(0)?
+                listed(c.secret_list_all(0)?, |x| shown(&x.usage_id, Some(&x.uuid)))
                     .into_iter()
                     .map(|s| s.uuid.to_string())
                     .collect(),
@@ -1920,6 +2029,13 @@ fn dispatch_rvirt_admin(client: &Arc<ClientShared>, procedure: i32, payload: &[u
                     "read only access prevents rvirtPluginReload",
                 ));
             }
+            // Swapping a driver's code is the host's business: connect:write.
+            client.check_access(
+                virt_access::Object::Connect,
+                "write",
+                None,
+                "rvirtPluginReload",
+            )?;
             run::<proto::RvirtPluginReload>(payload, |(name, flags)| {
                 tracing::info!(client = client.id, plugin = %name, "plugin reload requested");
                 conn.plugin_reload(&name, flags)
@@ -1927,6 +2043,11 @@ fn dispatch_rvirt_admin(client: &Arc<ClientShared>, procedure: i32, payload: &[u
         }
         _ => Err(rpc_error(format!("unknown procedure: {procedure}"))),
     }
+}
+
+/// The value at the start of `payload`, ignoring what follows.
+fn from_bytes_prefix<T: Xdr>(payload: &[u8]) -> Option<T> {
+    T::decode(&mut crate::xdr::Decoder::new(payload)).ok()
 }
 
 fn dispatch_qemu(client: &Arc<ClientShared>, procedure: i32, payload: &[u8]) -> CallResult {
@@ -1943,6 +2064,14 @@ fn dispatch_qemu(client: &Arc<ClientShared>, procedure: i32, payload: &[u8]) -> 
             if client.is_read_only() {
                 return Err(read_only_refusal("virDomainQemuMonitorCommand"));
             }
+            // libvirt's QEMU program declares domain:write for monitor and agent commands.
+            let dom = from_bytes_prefix::<DomainRef>(payload);
+            client.check_access(
+                virt_access::Object::Domain,
+                "write",
+                dom.as_ref(),
+                "virDomainQemuMonitorCommand",
+            )?;
             run::<proto::QemuDomainMonitorCommand>(payload, |(dom, cmd, flags)| {
                 conn.domain_qemu_monitor_command(&dom, &cmd, flags)
             })
@@ -1951,6 +2080,13 @@ fn dispatch_qemu(client: &Arc<ClientShared>, procedure: i32, payload: &[u8]) -> 
             if client.is_read_only() {
                 return Err(read_only_refusal("virDomainQemuAgentCommand"));
             }
+            let dom = from_bytes_prefix::<DomainRef>(payload);
+            client.check_access(
+                virt_access::Object::Domain,
+                "write",
+                dom.as_ref(),
+                "virDomainQemuAgentCommand",
+            )?;
             run::<proto::QemuDomainAgentCommand>(payload, |(dom, cmd, timeout, flags)| {
                 conn.domain_qemu_agent_command(&dom, &cmd, timeout, flags)
                     .map(Some)

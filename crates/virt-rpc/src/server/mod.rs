@@ -13,6 +13,7 @@
 //! (the client is simply not read from meanwhile, as libvirtd does); buffers grow only with
 //! bytes actually received; event floods are dropped for a client that does not read.
 
+mod access;
 mod dispatch;
 mod stream;
 
@@ -33,7 +34,9 @@ use crate::frame::{
 use crate::protocol::{rpc_error, RemoteError};
 use crate::xdr::Xdr;
 
+pub use access::AccessControl;
 pub use stream::StreamInput;
+pub use virt_access::{Subject, UnixIdentity};
 
 /// Tunables of a [`Server`]; rvirtd reads them from its configuration file.
 #[derive(Clone, Debug)]
@@ -51,6 +54,9 @@ pub struct ServerConfig {
     pub max_queued_frames: usize,
     /// The URI opened when a client asks for the default driver (CONNECT_OPEN with "").
     pub default_uris: Vec<String>,
+    /// libvirt's per-API access control; `None`: only the read-only/read-write split.
+    /// A client keeps the rules it connected under.
+    pub access: Option<Arc<AccessControl>>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +73,7 @@ impl Default for ServerConfig {
             keepalive_count: 5,
             max_queued_frames: 256,
             default_uris,
+            access: None,
         }
     }
 }
@@ -88,6 +95,8 @@ pub struct ClientInfo {
     /// The client came in on a read-only socket: every write is refused, whatever it asks.
     pub read_only: bool,
     pub transport: Transport,
+    /// Who the client is, for access control (unix credentials, certificate DN).
+    pub subject: Subject,
 }
 
 /// Counters for logs and tests.
@@ -139,6 +148,15 @@ impl Server {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Is per-API access control on (so clients' identities are worth resolving)?
+    pub fn config_has_access(&self) -> bool {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .access
+            .is_some()
     }
 
     /// Applies a new configuration (SIGHUP). Limits apply to calls and clients from now on.
@@ -196,6 +214,8 @@ impl Server {
             events: Mutex::new(EventRegistry::default()),
             streams: Mutex::new(HashMap::new()),
             requests: Arc::new(Semaphore::new(config.max_client_requests.max(1))),
+            access: config.access.clone(),
+            driver_name: std::sync::OnceLock::new(),
         });
         self.stats.clients_now.fetch_add(1, Ordering::Relaxed);
         self.stats.clients_total.fetch_add(1, Ordering::Relaxed);
@@ -266,6 +286,10 @@ pub(crate) struct ClientShared {
     events: Mutex<EventRegistry>,
     streams: Mutex<HashMap<u32, mpsc::Sender<StreamInput>>>,
     requests: Arc<Semaphore>,
+    /// The access control this client connected under.
+    access: Option<Arc<AccessControl>>,
+    /// libvirt's name for the driver of the open connection ("QEMU"), for access checks.
+    driver_name: std::sync::OnceLock<String>,
 }
 
 impl ClientShared {
@@ -274,6 +298,51 @@ impl ClientShared {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// libvirt's name for the open connection's driver ("" before CONNECT_OPEN).
+    pub(crate) fn driver_name(&self) -> &str {
+        self.driver_name.get().map_or("", String::as_str)
+    }
+
+    /// May this client see `name` in the reply of `info`'s listing (`@aclfilter`)?
+    pub(crate) fn may_list(
+        &self,
+        info: &crate::protocol::ProcedureInfo,
+        name: &str,
+        uuid: Option<&Uuid>,
+    ) -> bool {
+        self.access.as_deref().is_none_or(|access| {
+            access::visible(
+                access,
+                &self.info.subject,
+                self.driver_name(),
+                info,
+                name,
+                uuid,
+            )
+        })
+    }
+
+    /// One access check outside the REMOTE program's table (the QEMU and admin programs).
+    pub(crate) fn check_access(
+        &self,
+        object: virt_access::Object,
+        perm: &'static str,
+        dom: Option<&virt_core::DomainRef>,
+        api: &str,
+    ) -> Result<(), Error> {
+        let Some(access) = self.access.as_deref() else {
+            return Ok(());
+        };
+        let uuid = dom.map(|dom| dom.uuid.to_string());
+        let target = virt_access::Target {
+            driver: self.driver_name(),
+            name: dom.map(|dom| dom.name.as_str()),
+            uuid: uuid.as_deref(),
+        };
+        let permission = virt_access::Permission { object, name: perm };
+        access.check(&self.info.subject, permission, &target, api)
     }
 
     pub(crate) fn is_read_only(&self) -> bool {
@@ -452,6 +521,13 @@ async fn forward_events(
         let Some(client) = client.upgrade() else {
             return;
         };
+        // Events about objects the client may not see are not sent (libvirt's @aclfilter
+        // on the registration procedures).
+        if let Some(access) = client.access.as_deref() {
+            if !access::event_visible(access, &client.info.subject, client.driver_name(), &event) {
+                continue;
+            }
+        }
         let frames: Vec<Vec<u8>> = {
             let events = client.events.lock().unwrap_or_else(|p| p.into_inner());
             events
