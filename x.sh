@@ -12,6 +12,12 @@
 #                  one libvirt call through rvirtd under perf: CPU per op and the share of each
 #                  stage (OP: getVersion lookup xmldesc lookup_xmldesc info create_destroy
 #                  define_undefine; see tools/rvirtd/profile.sh)
+#   ./x.sh soak [--minutes N] [--seed S]
+#                  fault-injection soak against a real rvirtd, QEMU and LXC (root; tools/rvirtd/soak/)
+#   ./x.sh fuzz [--execs N] [TARGET...]
+#                  build the fuzz targets with stable Rust and run each under libFuzzer for N
+#                  executions (default 10^6): one table of executions, exec/s and crashes per
+#                  target (rpc_packet domain_xml any_xml lxc_monitor manifest; see fuzz/run.sh)
 #
 # Everything a clean clone needs is installed here; nothing relies on the developer's machine.
 set -euo pipefail
@@ -159,6 +165,7 @@ test)
     build
     [ -x tests/guest/build.sh ] && tests/guest/build.sh
     cargo test --workspace --no-fail-fast
+    fuzz/run.sh --execs 100000
     if [ -d ../shared/conformance ]; then
         ./x.sh conformance
     fi
@@ -213,8 +220,24 @@ profile)
     rust_target
     exec tools/rvirtd/profile.sh "$@"
     ;;
+soak)
+    # Opt-in, not part of `test`: a debug build (the host's fault hook exists only there),
+    # the plugins and the test guest, then tools/rvirtd/soak/soak.py with the remaining arguments.
+    shift
+    install_packages qemu-system-x86 qemu-utils busybox-static cpio iproute2 python3-libvirt e2fsprogs util-linux
+    build
+    tests/guest/build.sh >/dev/null
+    exec /usr/bin/python3 tools/rvirtd/soak/soak.py "$@"
+    ;;
+fuzz)
+    # Stable Rust only, and a C++ compiler: libfuzzer-sys builds libFuzzer itself. `test`
+    # runs a smoke of 10^5 executions per target.
+    shift
+    command -v c++ >/dev/null || install_packages g++
+    exec fuzz/run.sh "$@"
+    ;;
 *)
-    echo "usage: $0 run|test|doctor|conformance|bench [NAME...]|profile OP [SECONDS]" >&2
+    echo "usage: $0 run|test|doctor|conformance|bench [NAME...]|profile OP [SECONDS]|fuzz [--execs N] [TARGET...]" >&2
     exit 2
     ;;
 esac

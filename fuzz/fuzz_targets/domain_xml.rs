@@ -17,7 +17,18 @@ fuzz_target!(|data: &[u8]| {
         Err(error) => panic!("formatted output does not parse: {error:?}\n{first}"),
     };
     let second = reparsed.to_xml();
-    assert_eq!(first, second, "format -> parse -> format is not a fixed point");
+    if first != second && blank(&first) == blank(&second) {
+        // libvirt writes a tab, newline or CR in an attribute value as it is
+        // (virBufferEscapeString), and XML reads it back as a space; rvirt writes what libvirt
+        // writes (writer.rs, `attribute_whitespace_is_written_as_libvirt_does`). The second
+        // round settles.
+        assert_eq!(second, reformat(&second), "no fixed point after two rounds");
+    } else {
+        assert_eq!(
+            first, second,
+            "format -> parse -> format is not a fixed point"
+        );
+    }
     // The define-time steps must not panic either.
     let mut defined = reparsed;
     if defined.post_parse().is_ok() {
@@ -25,3 +36,14 @@ fuzz_target!(|data: &[u8]| {
         let _ = defined.validate_addresses();
     }
 });
+
+fn blank(xml: &str) -> String {
+    xml.replace(['\t', '\n', '\r'], " ")
+}
+
+fn reformat(xml: &str) -> String {
+    match Domain::parse(xml) {
+        Ok(domain) => domain.to_xml(),
+        Err(error) => panic!("formatted output does not parse: {error:?}\n{xml}"),
+    }
+}

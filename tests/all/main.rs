@@ -5,6 +5,7 @@
 
 mod common;
 mod compat;
+mod fault_hook;
 mod host;
 mod hot_reload;
 mod lxc;

@@ -112,6 +112,9 @@ pub struct CallContext {
     pub blocked: Duration,
     /// Times this call has asked to leave the async runtime for computing long.
     pub left_runtime: u8,
+    /// A fault the test-only hook armed for this call (debug builds only, see `fault`).
+    #[cfg(debug_assertions)]
+    pub fault: Option<crate::fault::CallFault>,
 }
 
 impl CallContext {
@@ -133,6 +136,8 @@ impl CallContext {
             started: Instant::now(),
             blocked: Duration::ZERO,
             left_runtime: 0,
+            #[cfg(debug_assertions)]
+            fault: None,
         }
     }
 

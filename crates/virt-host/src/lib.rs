@@ -16,32 +16,55 @@
 //! println!("{} domains", conn.list_all_domains(0)?.len());
 //! # Ok::<(), virt_core::Error>(())
 //! ```
+//!
+//! Without its default `runtime` feature only [`manifest`], [`wit_version`] and [`error`]
+//! remain: the files a plugin and the operator write, parsed and checked, with no wasmtime
+//! (the fuzz targets use it that way).
 
+#[cfg(feature = "runtime")]
 pub mod bindings;
+#[cfg(feature = "runtime")]
 pub mod config;
+#[cfg(feature = "runtime")]
 mod connection;
+#[cfg(feature = "runtime")]
 mod ctx;
 pub mod error;
+#[cfg(all(feature = "runtime", debug_assertions))]
+mod fault;
+#[cfg(feature = "runtime")]
 mod host;
+#[cfg(feature = "runtime")]
 mod host_calls;
 pub mod manifest;
+#[cfg(feature = "runtime")]
 mod netdev;
+#[cfg(feature = "runtime")]
 mod outbound;
+#[cfg(feature = "runtime")]
 pub mod plugin;
+#[cfg(feature = "runtime")]
 pub mod resources;
+#[cfg(feature = "runtime")]
 pub mod space;
 pub mod wit_version;
 
+#[cfg(feature = "runtime")]
 use std::sync::{Arc, OnceLock};
 
+#[cfg(feature = "runtime")]
 pub use config::{DirLayout, DriverDirs, HostConfig};
+#[cfg(feature = "runtime")]
 pub use connection::PluginConnection;
+#[cfg(feature = "runtime")]
 pub use host::{Discovered, Host, HostDriver};
+#[cfg(feature = "runtime")]
 pub use plugin::Plugin;
 
 /// Registers the plugin host, configured from the environment, as a `virt-core` driver, so
 /// `virt_core::blocking::Connect::open` reaches plugin-served URIs in this process. Calling
 /// it again returns the same host.
+#[cfg(feature = "runtime")]
 pub fn register_default() -> virt_core::Result<Arc<Host>> {
     static DEFAULT: OnceLock<Arc<Host>> = OnceLock::new();
     if let Some(host) = DEFAULT.get() {
@@ -54,6 +77,7 @@ pub fn register_default() -> virt_core::Result<Arc<Host>> {
 }
 
 /// Registers a host built from `config` (tests, embedders with their own paths).
+#[cfg(feature = "runtime")]
 pub fn register(config: HostConfig) -> Arc<Host> {
     let host = Arc::new(Host::new(config));
     virt_core::registry::register(Arc::new(HostDriver(Arc::clone(&host))));

@@ -433,6 +433,34 @@ impl Plugin {
         );
         store.limiter(|ctx| &mut ctx.limits);
         store.epoch_deadline_callback(|mut ctx| {
+            // The test-only fault hook acts here, inside the wasm call (debug builds only).
+            #[cfg(debug_assertions)]
+            let fault = ctx.data().call.fault;
+            #[cfg(debug_assertions)]
+            match fault {
+                Some(crate::fault::CallFault::Trap) => {
+                    ctx.data_mut().call.fault = None;
+                    return Err(wasmtime::Trap::UnreachableCodeReached.into());
+                }
+                Some(crate::fault::CallFault::Spin) => loop {
+                    // A loop that never returns: CPU burnt as wasm time until the budget is
+                    // spent, leaving the async runtime as the ticks below do for real code.
+                    crate::fault::burn(EPOCH_TICK);
+                    let call = &ctx.data().call;
+                    let in_wasm = call.started.elapsed().saturating_sub(call.blocked);
+                    if in_wasm > ctx.data().shared.call_cpu_budget {
+                        return Ok(UpdateDeadline::Interrupt);
+                    }
+                    if call.left_runtime < LEAVE_ATTEMPTS {
+                        let start = Instant::now();
+                        leave_runtime();
+                        let call = &mut ctx.data_mut().call;
+                        call.left_runtime += 1;
+                        call.blocked += start.elapsed();
+                    }
+                },
+                None => {}
+            }
             let call = &ctx.data().call;
             let in_wasm = call.started.elapsed().saturating_sub(call.blocked);
             if in_wasm > ctx.data().shared.call_cpu_budget {
@@ -491,6 +519,14 @@ impl Plugin {
         instance.store.data_mut().call =
             CallContext::new(space.cloned(), connection_uri.cloned(), opening);
         instance.store.set_epoch_deadline(1);
+        #[cfg(debug_assertions)]
+        if connection_uri.is_some() {
+            if let Some(fault) = crate::fault::take_call_fault(&self.shared.name) {
+                // Deadline now: the epoch callback runs at the call's first wasm instruction.
+                instance.store.data_mut().call.fault = Some(fault);
+                instance.store.set_epoch_deadline(0);
+            }
+        }
         let outcome = body(&instance.bindings, &mut instance.store);
         let mut call = std::mem::replace(&mut instance.store.data_mut().call, CallContext::idle());
         let writes = std::mem::take(&mut call.writes);

@@ -168,6 +168,22 @@ pub fn process_start_time(pid: i32) -> std::io::Result<u64> {
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed /proc stat"))
 }
 
+/// True if /proc/PID/stat says the process has exited (zombie or dead) or cannot be read.
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state == "Z" || state == "X")
+        })
+        .unwrap_or(true)
+}
+
 /// What `process.spawn` asks for, with paths already checked.
 pub struct SpawnSpec<'a> {
     pub program: &'a Path,
@@ -499,7 +515,9 @@ impl Resources {
         let pidfd = pidfd_open(pid).map_err(|_| not_found())?;
         // The pid could have been recycled between the two reads: check again now that the
         // pidfd pins the process.
-        if process_start_time(pid).ok() != Some(start_time) {
+        if process_start_time(pid).ok() != Some(start_time) || is_zombie(pid) {
+            // A zombie is a process that has ended (a controller that exited while the daemon
+            // was away, not reaped yet): adopting it would report a stopped guest running.
             return Err(not_found());
         }
         let poll_fd = pidfd.try_clone().map_err(|e| system("dup pidfd", e))?;

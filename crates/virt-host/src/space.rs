@@ -115,12 +115,25 @@ impl Space {
 
     /// Applies staged writes atomically (journaled first for persistent spaces) and then
     /// publishes the staged events.
+    ///
+    /// A journal that cannot be written (a full disk) does not fail the commit: the call's
+    /// effects outside the space (a started QEMU, a killed container) have happened, and the
+    /// records must say so, or the next call would act on a state that is not the world's.
+    /// The records change in memory and the space is marked unsynced: its appends stop (an
+    /// entry after a missing one would replay wrongly) and each later commit tries to write
+    /// the whole state as a snapshot instead, until one succeeds.
     pub fn commit(&self, writes: StagedWrites, events: Vec<Event>) -> Result<(), Error> {
         if !writes.is_empty() {
+            let mut appended = true;
             if let Some(journal) = &self.journal {
                 // The append ends in an fsync.
                 let mut journal = journal.lock().unwrap_or_else(|p| p.into_inner());
-                crate::ctx::off_runtime(|| journal.append(&writes))?;
+                if !journal.unsynced {
+                    if let Err(error) = crate::ctx::off_runtime(|| journal.append(&writes)) {
+                        tracing::error!(space = %self.name, %error, "cannot append to the state journal; writing a snapshot instead");
+                        appended = false;
+                    }
+                }
             }
             let mut records = self.records.write().unwrap_or_else(|p| p.into_inner());
             for ((kind, key), value) in writes {
@@ -137,8 +150,21 @@ impl Space {
             }
             if let Some(journal) = &self.journal {
                 let mut journal = journal.lock().unwrap_or_else(|p| p.into_inner());
-                if journal.wants_compaction() {
-                    crate::ctx::off_runtime(|| journal.compact(&records))?;
+                if !appended || journal.unsynced || journal.wants_compaction() {
+                    match crate::ctx::off_runtime(|| journal.compact(&records)) {
+                        Ok(()) => {
+                            if journal.unsynced {
+                                tracing::info!(space = %self.name, "state written again after a failed journal write");
+                            }
+                            journal.unsynced = false;
+                        }
+                        Err(error) => {
+                            if !journal.unsynced {
+                                tracing::error!(space = %self.name, %error, "cannot write the space's state: kept in memory until a write succeeds");
+                            }
+                            journal.unsynced = true;
+                        }
+                    }
                 }
             }
         }
@@ -346,6 +372,8 @@ struct Journal {
     log: File,
     log_bytes: u64,
     snapshot_bytes: u64,
+    /// The records changed in memory without reaching the disk (see [`Space::commit`]).
+    unsynced: bool,
 }
 
 const SNAPSHOT: &str = "records.snap";
@@ -392,6 +420,7 @@ impl Journal {
             log,
             log_bytes: valid as u64,
             snapshot_bytes,
+            unsynced: false,
         };
         Ok((journal, records, existed))
     }
@@ -402,19 +431,36 @@ impl Journal {
             encode_op(&mut ops, kind, key, value.as_deref());
         }
         let entry = frame(&ops);
-        self.log
+        #[cfg(debug_assertions)]
+        if crate::fault::take_journal_abort() {
+            // The test-only hook (see `fault`): a daemon killed in the middle of this write.
+            let _ = self.log.write_all(&entry[..entry.len() / 2]);
+            let _ = self.log.sync_data();
+            std::process::abort();
+        }
+        let written = self
+            .log
             .write_all(&entry)
-            .and_then(|_| self.log.sync_data())
-            .map_err(|e| {
-                Error::new(
-                    ErrorNumber::SYSTEM_ERROR,
-                    ErrorDomain::NONE,
-                    format!(
-                        "cannot write state journal in '{}': {e}",
-                        self.dir.display()
-                    ),
-                )
-            })?;
+            .and_then(|_| self.log.sync_data());
+        if written.is_err() {
+            // A failed write (a full disk) may have left part of the entry, or all of it
+            // unsynced: cut the log back to its last good entry, or the next append would
+            // land behind a torn one and be dropped with it on reload, and a change the
+            // caller was told failed could come back.
+            if let Err(error) = self.log.set_len(self.log_bytes) {
+                tracing::error!(dir = %self.dir.display(), %error, "cannot cut a failed entry off the state journal");
+            }
+        }
+        written.map_err(|e| {
+            Error::new(
+                ErrorNumber::SYSTEM_ERROR,
+                ErrorDomain::NONE,
+                format!(
+                    "cannot write state journal in '{}': {e}",
+                    self.dir.display()
+                ),
+            )
+        })?;
         self.log_bytes += entry.len() as u64;
         Ok(())
     }
@@ -436,6 +482,9 @@ impl Journal {
             .and_then(|mut file| file.write_all(&entry).and_then(|_| file.sync_all()))
             .and_then(|_| fs::rename(&tmp, self.dir.join(SNAPSHOT)))
             .and_then(|_| self.log.set_len(0));
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
         result.map_err(|e| {
             Error::new(
                 ErrorNumber::SYSTEM_ERROR,

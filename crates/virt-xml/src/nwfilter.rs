@@ -720,4 +720,17 @@ mod tests {
         let twice = NwFilter::parse(&once).expect("valid").to_xml();
         assert!(twice.contains("<tcp/>"), "{twice}");
     }
+
+    /// Also not idempotent in libvirt (the `any_xml` fuzz target met it): a chain priority of
+    /// 0 is not written (`if (def->chainPriority != 0)`), so the filter read back gets its
+    /// chain's default priority instead.
+    #[test]
+    fn chain_priority_zero_is_not_written_as_libvirt_does() {
+        let once = NwFilter::parse("<filter name='f' chain='ipv4' priority='-0'/>")
+            .expect("valid")
+            .to_xml();
+        assert!(once.starts_with("<filter name='f' chain='ipv4'>"), "{once}");
+        let twice = NwFilter::parse(&once).expect("valid").to_xml();
+        assert!(twice.contains("priority='-700'"), "{twice}");
+    }
 }

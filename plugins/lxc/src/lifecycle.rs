@@ -292,8 +292,9 @@ fn start(record: &mut DomainRecord, domain: &Domain) -> Result<(), Error> {
     let spec_path = spec_file.to_string_lossy().into_owned();
     files::write(&spec_path, spec.to_json().as_bytes()).map_err(from_host)?;
 
+    let starting_path = starting_file(&run_dir, &record.name);
     let log = dirs.log_file(&record.name);
-    let controller = process::spawn(&SpawnRequest {
+    let spawned = process::spawn(&SpawnRequest {
         program: CONTROLLER.into(),
         args: vec![
             "run".into(),
@@ -307,17 +308,29 @@ fn start(record: &mut DomainRecord, domain: &Domain) -> Result<(), Error> {
         stdout: Output::AppendFile(log.clone()),
         stderr: Output::AppendFile(log.clone()),
         pass_fds: vec![],
-    })
-    .map_err(from_host)?;
+    });
+    let controller = match spawned {
+        Ok(controller) => controller,
+        Err(error) => {
+            forget_start(&spec_path, &starting_path);
+            return Err(from_host(error));
+        }
+    };
     let pid = process::status(controller).map_err(from_host)?.pid;
     let start_time = process::start_time(controller).map_err(from_host)?;
+    // Written at once (records are committed when the call returns): if the daemon dies
+    // before that, the next one finds this controller here and stops it (`reattach_all`).
+    if let Err(error) = files::write(&starting_path, format!("{pid} {start_time}").as_bytes()) {
+        kill_and_clean(controller, None, &spec_path, &starting_path);
+        return Err(from_host(error));
+    }
 
     let socket = spec.monitor_socket.to_string_lossy().into_owned();
     let connected = connect_monitor(controller, &socket, &log);
     let monitor = match connected {
         Ok(monitor) => monitor,
         Err(error) => {
-            abandon(controller, None, &spec_path);
+            abandon(controller, None, &spec_path, &starting_path);
             return Err(error);
         }
     };
@@ -325,7 +338,7 @@ fn start(record: &mut DomainRecord, domain: &Domain) -> Result<(), Error> {
     let init_pid = match outcome.result {
         Ok(Response::Init { pid }) => pid,
         Ok(other) => {
-            abandon(controller, Some(monitor), &spec_path);
+            abandon(controller, Some(monitor), &spec_path, &starting_path);
             return Err(failed(format!("unexpected answer {other:?} to WAIT_INIT")));
         }
         Err(error) => {
@@ -334,7 +347,7 @@ fn start(record: &mut DomainRecord, domain: &Domain) -> Result<(), Error> {
             } else {
                 error
             };
-            abandon(controller, Some(monitor), &spec_path);
+            abandon(controller, Some(monitor), &spec_path, &starting_path);
             return Err(error);
         }
     };
@@ -352,7 +365,11 @@ fn start(record: &mut DomainRecord, domain: &Domain) -> Result<(), Error> {
         apply_event(&mut live, event);
     }
     live.xml = live_xml(domain, pid);
-    files::write(&dirs.status_file(&record.name), live.xml.as_bytes()).map_err(from_host)?;
+    if let Err(error) = files::write(&dirs.status_file(&record.name), live.xml.as_bytes()) {
+        // A full disk: the container runs, but the start fails, so it must not stay.
+        kill_and_clean(controller, Some(monitor), &spec_path, &starting_path);
+        return Err(from_host(error));
+    }
     monitor::release(monitor);
     record.live = Some(live);
     Ok(())
@@ -420,7 +437,7 @@ fn controller_failure(controller: u64, log: &str) -> Option<Error> {
 
 /// Gives up on a controller that did not start the container: lets it finish its own
 /// teardown, and cleans up after it if it cannot.
-fn abandon(controller: u64, monitor: Option<u64>, spec_path: &str) {
+fn abandon(controller: u64, monitor: Option<u64>, spec_path: &str, starting_path: &str) {
     if let Some(monitor) = monitor {
         stream::close(monitor);
     }
@@ -428,9 +445,82 @@ fn abandon(controller: u64, monitor: Option<u64>, spec_path: &str) {
     if status.is_none_or(|s| s.running) {
         let _ = process::kill(controller, libc_signal::SIGKILL);
         let _ = process::wait(controller, 5_000);
-        run_cleanup(spec_path);
     }
+    // Also after a controller that exited by itself: one that failed half-way (a panic, a
+    // full disk) may not have removed its cgroups and sockets, and a left cgroup refuses
+    // every later start of the container. Cleanup is idempotent.
+    run_cleanup(spec_path);
     process::release(controller);
+    forget_start(spec_path, starting_path);
+}
+
+/// Stops a controller whose start cannot be completed, at once, and removes what it made.
+fn kill_and_clean(controller: u64, monitor: Option<u64>, spec_path: &str, starting_path: &str) {
+    if let Some(monitor) = monitor {
+        stream::close(monitor);
+    }
+    let _ = process::kill(controller, libc_signal::SIGKILL);
+    let _ = process::wait(controller, 5_000);
+    run_cleanup(spec_path);
+    process::release(controller);
+    forget_start(spec_path, starting_path);
+}
+
+/// `$run/NAME.starting`: "PID START_TIME" of a controller whose start is not committed yet.
+fn starting_file(run_dir: &std::path::Path, name: &str) -> String {
+    run_dir
+        .join(format!("{name}.starting"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Removes the files of a start that did not happen.
+fn forget_start(spec_path: &str, starting_path: &str) {
+    let _ = files::remove(spec_path);
+    let _ = files::remove(starting_path);
+}
+
+/// After a restart: a container that is not running by its record but has files of a start
+/// in the run directory was being started when the daemon died, before the start was
+/// committed. Its controller (if it still runs) is stopped and what it made removed, so the
+/// record's word holds: it is not running.
+fn reap_interrupted_start(record: &DomainRecord, run_dir: &std::path::Path) {
+    let dirs = records::dirs();
+    let spec_path = paths::spec_file(run_dir, &record.name)
+        .to_string_lossy()
+        .into_owned();
+    let starting_path = starting_file(run_dir, &record.name);
+    let exists = |path: &str| files::stat(path).ok().flatten().is_some();
+    if !exists(&spec_path) && !exists(&starting_path) {
+        return;
+    }
+    let spawned = files::read(&starting_path)
+        .ok()
+        .and_then(|bytes| {
+            let text = String::from_utf8(bytes).ok()?;
+            let mut fields = text.split_whitespace();
+            Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+        })
+        .and_then(|(pid, start_time)| process::adopt(pid, start_time).ok());
+    virt_plugin_sdk::warn!(
+        "container '{}' was being started when the daemon stopped: undoing the start{}",
+        record.name,
+        if spawned.is_some() {
+            " (stopping its controller)"
+        } else {
+            ""
+        }
+    );
+    if let Some(controller) = spawned {
+        let _ = process::kill(controller, libc_signal::SIGKILL);
+        let _ = process::wait(controller, 5_000);
+        process::release(controller);
+    }
+    if exists(&spec_path) {
+        run_cleanup(&spec_path);
+    }
+    let _ = files::remove(&dirs.status_file(&record.name));
+    forget_start(&spec_path, &starting_path);
 }
 
 /// Signal numbers (the plugin has no libc).
@@ -528,8 +618,9 @@ fn end(record: &mut DomainRecord, ending: Ending) {
     let spec_path = paths::spec_file(&run_dir, &record.name)
         .to_string_lossy()
         .into_owned();
-    if ending == Ending::Crashed {
-        // The controller died without tearing down: remove what it left.
+    if matches!(ending, Ending::Crashed | Ending::Failed(_)) {
+        // The controller died without tearing down, or failed while it did: remove what
+        // it left (cleanup refuses while the controller still runs).
         run_cleanup(&spec_path);
     }
     if live.controller != 0 {
@@ -588,6 +679,7 @@ fn end(record: &mut DomainRecord, ending: Ending) {
         }
     }
     let _ = files::remove(&spec_path);
+    let _ = files::remove(&starting_file(&run_dir, &record.name));
     save(record);
 }
 
@@ -895,6 +987,7 @@ pub fn reattach_all() -> Result<(), Error> {
     let run_dir = std::path::PathBuf::from(&dirs.run);
     for mut record in records::all()? {
         let Some(live) = record.live.as_mut() else {
+            reap_interrupted_start(&record, &run_dir);
             continue;
         };
         // Handles belong to the process that made them: forget the old ones first.

@@ -1155,16 +1155,79 @@ pub fn handle_stream_closed(handle: u64) {
 /// After a daemon or plugin restart: adopt each recorded QEMU that is still the same process,
 /// reconnect its monitor and resync its state; report the others stopped.
 pub fn reattach_all() {
-    for domain in domain::all() {
+    let all = domain::all();
+    let live_dirs: Vec<String> = all
+        .iter()
+        .filter_map(|domain| domain.live.as_ref().map(|live| live.run_dir.clone()))
+        .collect();
+    for domain in &all {
         let Some(live) = domain.live.clone() else {
             continue;
         };
-        if let Err(error) = reattach(&domain, live.clone()) {
+        if let Err(error) = reattach(domain, live.clone()) {
             virt_plugin_sdk::warn!(
                 "cannot reattach domain '{}': {}",
                 domain.record.name,
                 error.message
             );
+        }
+    }
+    reap_interrupted_starts(&all, &live_dirs);
+}
+
+/// After a restart: a domain run directory that no running domain's record names is what a
+/// start left when the daemon died before the start was committed (records are written
+/// when the call returns); an image helper's socket is what an offline snapshot left. Its QEMU, if it still runs, is told to quit over its monitor and
+/// the directory and status file are removed, so the records' word holds: not running.
+fn reap_interrupted_starts(all: &[Loaded], live_dirs: &[String]) {
+    let Ok(layout) = SpaceLayout::current() else {
+        return;
+    };
+    for entry in files::list_dir(&layout.run_dir).unwrap_or_default() {
+        if entry.starts_with("helper-") && entry.ends_with(".sock") {
+            // The QEMU an offline snapshot was using (`snapshots::Helper`).
+            let socket = format!("{}/{entry}", layout.run_dir);
+            if let Ok((mut monitor, _)) = Monitor::connect(&socket, 500, 5_000) {
+                let _ = monitor.execute("quit", None);
+                launch::close_monitor(monitor.handle());
+                virt_plugin_sdk::warn!("stopped the image helper QEMU left on {socket}");
+            }
+            let _ = files::remove(&socket);
+            continue;
+        }
+        let Some((id, _)) = entry
+            .strip_prefix("domain-")
+            .and_then(|rest| rest.split_once('-'))
+        else {
+            continue;
+        };
+        let dir = format!("{}/{entry}", layout.run_dir);
+        if id.parse::<i32>().is_err() || live_dirs.contains(&dir) {
+            continue;
+        }
+        let monitor_path = format!("{dir}/monitor.sock");
+        let stopped = match Monitor::connect(&monitor_path, 500, 5_000) {
+            Ok((mut monitor, _)) => {
+                let quit = monitor.execute("quit", None).is_ok();
+                launch::close_monitor(monitor.handle());
+                quit
+            }
+            Err(_) => false,
+        };
+        virt_plugin_sdk::warn!(
+            "removing {dir}, left by a start the daemon did not finish{}",
+            if stopped {
+                " (its QEMU was told to quit)"
+            } else {
+                ""
+            }
+        );
+        remove_tree(&dir);
+    }
+    for domain in all.iter().filter(|domain| domain.live.is_none()) {
+        let status = layout.status_file(&domain.record.name);
+        if files::stat(&status).ok().flatten().is_some() {
+            let _ = files::remove(&status);
         }
     }
 }

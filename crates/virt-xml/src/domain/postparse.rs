@@ -103,7 +103,7 @@ impl Domain {
         self.assign_mac_addresses(random_mac);
         // virDomainDefAddImplicitDevices, then the video devices.
         self.add_console_compat()?;
-        self.add_implicit_controllers();
+        self.add_implicit_controllers()?;
         self.post_parse_videos(driver);
         Ok(())
     }

@@ -22,6 +22,22 @@ use crate::domain::Domain;
 use crate::xml::YesNo;
 use crate::Result;
 
+/// The highest controller index a drive address may make the parser add controllers up to.
+/// libvirt adds every controller from 0 to the highest index a disk's address (or its target
+/// name: `sdiotunea` is index 2.5 billion) names, so without a bound one short definition
+/// asks for hundreds of millions of controllers and exhausts memory. 1023 is far above what
+/// a guest can use (libvirt's own tests go up to 4) and keeps the work small.
+const MAX_IMPLICIT_DRIVE_CONTROLLER: u32 = 1023;
+
+fn check_implicit_drive_controller(index: u32) -> Result<()> {
+    if index > MAX_IMPLICIT_DRIVE_CONTROLLER {
+        return Err(unsupported(format!(
+            "drive address controller index {index} too high, maximum is {MAX_IMPLICIT_DRIVE_CONTROLLER}"
+        )));
+    }
+    Ok(())
+}
+
 fn xml_error(message: impl AsRef<str>) -> Error {
     Error::new(ErrorNumber::XML_ERROR, ErrorDomain::DOMAIN, message)
 }
@@ -1239,7 +1255,8 @@ impl Domain {
     /// `virDomainDefAddImplicitControllers`: a controller for every drive address of an IDE,
     /// SATA, SCSI or floppy disk (all indexes up to the highest used), a virtio-serial
     /// controller for each virtio channel or console, a CCID controller for smartcards.
-    pub(crate) fn add_implicit_controllers(&mut self) {
+    /// A drive address above [`MAX_IMPLICIT_DRIVE_CONTROLLER`] is refused.
+    pub(crate) fn add_implicit_controllers(&mut self) -> Result<()> {
         let mut wanted: Vec<(ControllerType, u32)> = Vec::new();
         for (kind, bus) in [
             (ControllerType::Scsi, DiskBus::Scsi),
@@ -1258,6 +1275,7 @@ impl Domain {
                 })
                 .max();
             if let Some(highest) = highest {
+                check_implicit_drive_controller(highest)?;
                 wanted.extend((0..=highest).map(|index| (kind, index)));
             }
         }
@@ -1307,6 +1325,7 @@ impl Domain {
         }
         let mut hostdev_controllers: Vec<u32> = Vec::new();
         if let Some(highest) = highest {
+            check_implicit_drive_controller(highest)?;
             hostdev_controllers.extend(0..=highest);
         }
         for (kind, index) in wanted {
@@ -1335,6 +1354,7 @@ impl Domain {
                 });
             }
         }
+        Ok(())
     }
 
     /// Videos: one with `primary='yes'` goes first; a display without any video gets one of
@@ -1573,6 +1593,38 @@ mod tests {
         assert_eq!(model.vram, Some(16384));
         assert_eq!(model.heads, Some(1));
         assert_eq!(model.primary, Some(YesNo::Yes));
+    }
+
+    /// Found by the `domain_xml` fuzz target (out of memory): the SATA disk `sdiotunea` is
+    /// index 2.5 billion, and post-parse added every controller up to index 400 million.
+    #[test]
+    fn a_drive_controller_index_in_the_millions_is_refused_not_allocated() {
+        let with_disk = |disk: &str| {
+            format!(
+                "<domain type='qemu'><name>d</name><memory>1024</memory>\
+                 <os><type>hvm</type></os><devices>{disk}</devices></domain>"
+            )
+        };
+        let fuzzed = with_disk(
+            "<disk device='cdrom' type='file'><target bus='sata' dev='sdiotunea'/></disk>",
+        );
+        let mut domain = Domain::parse(&fuzzed).expect("parses");
+        let error = domain.post_parse().expect_err("too many controllers");
+        assert_eq!(error.code(), ErrorNumber::CONFIG_UNSUPPORTED);
+        assert!(error.message().contains("too high"), "{}", error.message());
+        let explicit = with_disk(
+            "<disk type='file'><target bus='scsi' dev='sda'/>\
+             <address type='drive' controller='1024' bus='0' target='0' unit='0'/></disk>",
+        );
+        let mut domain = Domain::parse(&explicit).expect("parses");
+        assert!(domain.post_parse().is_err());
+        // A two-letter name (`sdzz`, index 701) still gets all its 117 SATA controllers.
+        let mut domain = Domain::parse(&with_disk(
+            "<disk type='file'><target bus='sata' dev='sdzz'/></disk>",
+        ))
+        .expect("parses");
+        domain.post_parse().expect("post-parse");
+        assert_eq!(domain.devices.controllers.len(), 117);
     }
 
     #[test]

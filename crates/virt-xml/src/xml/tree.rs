@@ -447,6 +447,11 @@ fn element<'a>(
 ) -> Result<Node<'a>, Error> {
     let fail = |at: usize, message: &str| detail_error(source, doc_name, error_domain, at, message);
     let name: &'a str = slice_of(source, start.name().into_inner());
+    // quick-xml takes whatever follows `<` as the name, even nothing (`< a/>`): a tree with
+    // such a node formats to something that no longer parses.
+    if !is_xml_name(name) {
+        return Err(fail(offset + 1, "StartTag: invalid element name"));
+    }
     let mut attrs = Vec::new();
     // Attributes start after `<` and the name.
     let attrs_base = offset + 1;
@@ -475,6 +480,9 @@ fn element<'a>(
             }
         };
         let key: &'a str = slice_of(source, attr.key.into_inner());
+        if !is_xml_name(key) {
+            return Err(fail(offset, "error parsing attribute name"));
+        }
         let raw: &'a str = match &attr.value {
             Cow::Borrowed(bytes) => slice_of(source, bytes),
             Cow::Owned(_) => return Err(fail(offset, "attribute value could not be read")),
@@ -512,6 +520,18 @@ fn element<'a>(
         content: Vec::new(),
         offset,
     })
+}
+
+/// An XML `Name`: a letter, `_` or `:` first, then letters, digits, `-`, `.`, `_`, `:`.
+/// Characters beyond ASCII are let through (the spec allows nearly all of them).
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | ':') || !c.is_ascii())
+        && chars.all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':') || !c.is_ascii()
+        })
 }
 
 /// The `&str` of `source` that `bytes` (a sub-slice handed out by quick-xml) covers.
@@ -737,6 +757,33 @@ mod tests {
         );
         let error = parse("<a><b></a>").expect_err("unclosed");
         assert_eq!(error.code(), ErrorNumber::XML_DETAIL);
+    }
+
+    /// Found by the `any_xml` fuzz target: `< x supported='no'/>` inside a domain
+    /// capabilities' `<features>` was read as an element named "" and formatted as `</>`.
+    #[test]
+    fn element_without_a_name_is_refused() {
+        let input = "<domainCapabilities><features>\n  cgv < ilanported='no'/>\n  \
+                     <genid supported='yes'/></features></domainCapabilities>";
+        let error = parse(input).expect_err("no name");
+        assert_eq!(error.code(), ErrorNumber::XML_DETAIL);
+        assert!(
+            error.message().contains("invalid element name"),
+            "{}",
+            error.message()
+        );
+        for bad in [
+            "< a/>",
+            "<a><1b/></a>",
+            "<a><-b/></a>",
+            "<a ='1'/>",
+            "<a b'c='1'/>",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        for good in ["<_a/>", "<a:b c:d='1'/>", "<a-b.c_d e-f.g='1'/>", "<été/>"] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct ChildContext<'a> {
     /// The console slave's name on the host (`/dev/pts/N`).
     pub console_slave_path: &'a Path,
     pub sync: BorrowedFd<'a>,
+    /// The parent's end of the sync socket, which the clone shares: the child closes its copy
+    /// first, so that a controller that dies (SIGKILL) before the parent-death signal is set
+    /// leaves the child reading end of file instead of waiting forever (found by the soak).
+    pub parent_sync: RawFd,
 }
 
 /// The byte the parent sends once the id maps are written: the child may build its tree.
@@ -72,6 +76,7 @@ pub fn decode_report(bytes: &[u8]) -> Failure {
 }
 
 fn setup_and_exec(context: &ChildContext<'_>) -> Result<Infallible> {
+    let _ = nix::unistd::close(context.parent_sync);
     let spec = context.spec;
     // The container dies with its controller: nobody else would reap it or tear it down.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)

@@ -34,7 +34,14 @@ impl ControllerState {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Failure::internal(format!("cannot encode the controller state: {e}")))?;
         let temporary = path.with_extension("tmp");
-        fs::write(&temporary, text).context(|| format!("cannot write {}", temporary.display()))?;
+        if let Err(error) = fs::write(&temporary, text) {
+            // A full disk must not leave the partial temporary behind.
+            let _ = fs::remove_file(&temporary);
+            return Err(Failure::io(
+                format!("cannot write {}", temporary.display()),
+                &error,
+            ));
+        }
         fs::rename(&temporary, path).context(|| {
             format!(
                 "cannot rename {} to {}",

@@ -255,6 +255,7 @@ impl Supervisor {
                 console_slave: console.slave(),
                 console_slave_path: console.slave_path(),
                 sync: child_sync.as_fd(),
+                parent_sync: parent_sync.as_raw_fd(),
             };
             namespaces::spawn(
                 namespaces,
