@@ -489,6 +489,7 @@ impl files::Host for PluginCtx {
 
     fn remove(&mut self, path: String) -> WitResult<()> {
         let path = self.check_file(&path, true)?;
+        remove_stale_temporaries(&path);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -534,18 +535,47 @@ impl files::Host for PluginCtx {
     }
 }
 
+/// The prefix of `path`'s temporaries: `.NAME.tmp`, followed by the writer's pid and a count.
+fn temporary_prefix(path: &Path) -> String {
+    format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )
+}
+
+/// Removes temporaries of `path` that an earlier daemon left when it died in the middle of
+/// [`write_atomically`] (a crash, a SIGKILL): nothing else would ever remove them. This
+/// process's own temporaries may belong to a write in progress and are kept.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), prefix) = (path.parent(), temporary_prefix(path)) else {
+        return;
+    };
+    let own = format!("{prefix}{}.", std::process::id());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && !name.starts_with(&own) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `contents` to a temporary file beside `path`, syncs it and renames it over `path`.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir)?;
+    remove_stale_temporaries(path);
     // Unique per write: two calls replacing one file at once must not share a temporary.
     static NEXT_TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp{}.{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        "{}{}.{}",
+        temporary_prefix(path),
         std::process::id(),
         NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
@@ -559,6 +589,28 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+#[cfg(test)]
+mod write_atomically_tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_a_dead_writer_left_are_removed_by_the_next_write_or_remove() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("web1.xml");
+        let stale = dir.path().join(".web1.xml.tmp1.7");
+        let other = dir.path().join(".web10.xml.tmp1.7");
+        std::fs::write(&stale, "half").expect("stale");
+        std::fs::write(&other, "another file's").expect("other");
+        write_atomically(&path, b"<domain/>").expect("write");
+        assert!(!stale.exists(), "a dead writer's temporary stays");
+        assert!(other.exists(), "another file's temporary was removed");
+        assert_eq!(std::fs::read(&path).expect("read"), b"<domain/>");
+        std::fs::write(&stale, "half").expect("stale");
+        remove_stale_temporaries(&path);
+        assert!(!stale.exists());
+    }
 }
 
 impl net::Host for PluginCtx {
