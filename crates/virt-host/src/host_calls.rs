@@ -565,6 +565,31 @@ fn remove_stale_temporaries(path: &Path) {
     }
 }
 
+/// Removes, directly in `dir`, every temporary [`write_atomically`] made in another process
+/// (`.NAME.tmpPID.N`): run when a plugin's directories are first opened, so what a killed
+/// daemon was writing never outlives it, even for a file nothing writes again.
+pub(crate) fn remove_stale_temporaries_in(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let own = std::process::id().to_string();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some((_, writer)) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp")) else {
+            continue;
+        };
+        let Some((pid, count)) = writer.split_once('.') else {
+            continue;
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if digits(pid) && digits(count) && pid != own {
+            tracing::info!(path = %entry.path().display(), "removing a temporary an earlier daemon left");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `contents` to a temporary file beside `path`, syncs it and renames it over `path`.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -610,6 +635,17 @@ mod write_atomically_tests {
         std::fs::write(&stale, "half").expect("stale");
         remove_stale_temporaries(&path);
         assert!(!stale.exists());
+        // The sweep when a plugin's directories are opened: other processes' temporaries go,
+        // this process's (a write in progress) and ordinary files stay.
+        let own = dir
+            .path()
+            .join(format!(".web2.xml.tmp{}.3", std::process::id()));
+        for file in [&stale, &own] {
+            std::fs::write(file, "x").expect("temporary");
+        }
+        remove_stale_temporaries_in(dir.path());
+        assert!(!stale.exists() && !other.exists());
+        assert!(own.exists() && path.exists());
     }
 }
 

@@ -298,6 +298,9 @@ impl Plugin {
             ),
             None => {
                 let dirs = config.dirs.driver_dirs(&manifest.name);
+                for dir in [&dirs.config, &dirs.state, &dirs.run] {
+                    crate::host_calls::remove_stale_temporaries_in(dir);
+                }
                 let (dispatch, events) = std::sync::mpsc::channel();
                 let shared = Arc::new(PluginShared {
                     name: manifest.name.clone(),
