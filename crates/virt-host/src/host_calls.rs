@@ -616,6 +616,34 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     written
 }
 
+impl net::Host for PluginCtx {
+    fn bridge_exists(&mut self, name: String) -> bool {
+        if self.check(Operation::Net("bridge")).is_err() {
+            return false;
+        }
+        crate::netdev::bridge_exists(&name)
+    }
+
+    fn create_tap(
+        &mut self,
+        name: String,
+        bridge: Option<String>,
+        mtu: Option<u32>,
+    ) -> WitResult<net::TapDevice> {
+        self.check(Operation::Net("tap"))?;
+        let space = self.space()?;
+        let (fd, name) = crate::netdev::create_tap(&name, bridge.as_deref(), mtu)?;
+        let handle = space.resources.add_descriptor(fd);
+        Ok(net::TapDevice { name, handle })
+    }
+
+    fn delete_link(&mut self, name: String) -> WitResult<()> {
+        self.check(Operation::Net("link"))?;
+        crate::netdev::delete_link(&name)
+            .map_err(|e| system(format!("cannot delete link '{name}'"), e).into())
+    }
+}
+
 #[cfg(test)]
 mod write_atomically_tests {
     use super::*;
@@ -646,33 +674,5 @@ mod write_atomically_tests {
         remove_stale_temporaries_in(dir.path());
         assert!(!stale.exists() && !other.exists());
         assert!(own.exists() && path.exists());
-    }
-}
-
-impl net::Host for PluginCtx {
-    fn bridge_exists(&mut self, name: String) -> bool {
-        if self.check(Operation::Net("bridge")).is_err() {
-            return false;
-        }
-        crate::netdev::bridge_exists(&name)
-    }
-
-    fn create_tap(
-        &mut self,
-        name: String,
-        bridge: Option<String>,
-        mtu: Option<u32>,
-    ) -> WitResult<net::TapDevice> {
-        self.check(Operation::Net("tap"))?;
-        let space = self.space()?;
-        let (fd, name) = crate::netdev::create_tap(&name, bridge.as_deref(), mtu)?;
-        let handle = space.resources.add_descriptor(fd);
-        Ok(net::TapDevice { name, handle })
-    }
-
-    fn delete_link(&mut self, name: String) -> WitResult<()> {
-        self.check(Operation::Net("link"))?;
-        crate::netdev::delete_link(&name)
-            .map_err(|e| system(format!("cannot delete link '{name}'"), e).into())
     }
 }
