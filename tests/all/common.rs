@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// The workspace root.
 pub use rvirt_tests::workspace_root;
@@ -132,4 +133,37 @@ pub fn with_wit_version(wasm: &[u8], version: &str) -> Vec<u8> {
     let mut patched = wasm.to_vec();
     patched[at..at + version.len()].copy_from_slice(version.as_bytes());
     patched
+}
+
+/// rvirsh and rvirtd, built once per test run into this test binary's target directory.
+pub fn built_binaries() -> &'static (PathBuf, PathBuf) {
+    static BINARIES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/deps")
+            .to_path_buf();
+        let target = profile_dir.parent().expect("<target>").to_path_buf();
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .current_dir(workspace_root())
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "rvirsh",
+                "-p",
+                "rvirtd",
+                "--target-dir",
+            ])
+            .arg(&target);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build -p rvirsh -p rvirtd");
+        assert!(status.success(), "cargo build -p rvirsh -p rvirtd failed");
+        (profile_dir.join("rvirsh"), profile_dir.join("rvirtd"))
+    })
 }

@@ -5,40 +5,14 @@
 //! with every complete entry and without the torn one. In a release build the hook must not
 //! exist: the same control files are left untouched.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use virt_core::blocking::Connect;
 use virt_core::ErrorNumber;
 
 use crate::common::{plugins_dir, workspace_root};
-
-/// rvirtd, built once per test run in this test binary's profile.
-fn rvirtd_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps")
-            .to_path_buf();
-        let target = profile_dir.parent().expect("<target>").to_path_buf();
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "rvirtd", "--target-dir"])
-            .arg(&target);
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build -p rvirtd");
-        assert!(status.success(), "cargo build -p rvirtd failed");
-        profile_dir.join("rvirtd")
-    })
-}
 
 /// A state root, a fault control directory and a socket directory that outlive daemons.
 struct Sandbox {
@@ -91,7 +65,7 @@ impl Daemon {
             .append(true)
             .open(sandbox.path("rvirtd.log"))
             .expect("log");
-        let child = Command::new(rvirtd_binary())
+        let child = Command::new(&crate::common::built_binaries().1)
             .arg("--unix-sock-dir")
             .arg(sandbox.path("sock"))
             .arg("-f")

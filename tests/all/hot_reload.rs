@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -21,39 +21,6 @@ use virt_core::{ConnectUri, ErrorNumber};
 use virt_host::{DirLayout, Host, HostConfig};
 
 use crate::common::{plugins_dir, test_plugins_dir, workspace_root};
-
-/// rvirsh and rvirtd, built once per test run into this test binary's target directory.
-fn binaries() -> &'static (PathBuf, PathBuf) {
-    static BINARIES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    BINARIES.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps")
-            .to_path_buf();
-        let target = profile_dir.parent().expect("<target>").to_path_buf();
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .current_dir(workspace_root())
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "rvirsh",
-                "-p",
-                "rvirtd",
-                "--target-dir",
-            ])
-            .arg(&target);
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build -p rvirsh -p rvirtd");
-        assert!(status.success(), "cargo build -p rvirsh -p rvirtd failed");
-        (profile_dir.join("rvirsh"), profile_dir.join("rvirtd"))
-    })
-}
 
 /// A private plugin directory (a copy of the built plugins), state root and compile cache.
 struct Sandbox {
@@ -124,7 +91,7 @@ impl Sandbox {
     }
 
     fn rvirsh(&self, args: &[&str]) -> Output {
-        self.command(&binaries().0, args)
+        self.command(&crate::common::built_binaries().0, args)
             .env_remove("RUST_LOG")
             .output()
             .expect("run rvirsh")
@@ -170,7 +137,7 @@ impl Daemon {
         let log = sandbox.path("rvirtd.log");
         let child = sandbox
             .command(
-                &binaries().1,
+                &crate::common::built_binaries().1,
                 &[
                     "--unix-sock-dir",
                     &sock_dir.to_string_lossy(),
