@@ -165,6 +165,8 @@ test)
     build
     [ -x tests/guest/build.sh ] && tests/guest/build.sh
     cargo test --workspace --no-fail-fast
+    # libfuzzer-sys compiles libFuzzer: a C++ compiler must be there.
+    command -v c++ >/dev/null || install_packages g++
     fuzz/run.sh --execs 100000
     if [ -d ../shared/conformance ]; then
         ./x.sh conformance
