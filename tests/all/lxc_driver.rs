@@ -539,3 +539,95 @@ fn transient_container_disappears_when_it_stops() {
         world.conn.domain_lookup_by_name(&name).is_err()
     });
 }
+
+/// The daemon died just after spawning a controller, before it wrote `NAME.starting` or
+/// committed anything: the next daemon finds the spec in the run directory, withdraws the
+/// start (the controller stops, whether it already runs the container or is still starting)
+/// and leaves nothing behind, for a defined domain and for a transient one (no record at all).
+#[test]
+fn start_interrupted_right_after_spawning_the_controller_is_undone() {
+    let mut world = World::new();
+    let persistent = unique("ld");
+    let transient = unique("ld");
+    let script = "echo UP; while true; do sleep 0.1; done";
+    let mut specs = Vec::new();
+    for (name, define) in [(&persistent, true), (&transient, false)] {
+        let xml = domain_xml(name, &world.rootfs, script, "");
+        let domain = if define {
+            let domain = world.conn.domain_define_xml(&xml, 0).expect("define");
+            domain.create(0).expect("start");
+            domain
+        } else {
+            world.conn.domain_create_xml(&xml, 0).expect("create")
+        };
+        // What the driver hands its controller, kept to replay the spawn below.
+        let spec_path = world.run_dir().join(format!("{name}.spec.json"));
+        let spec = std::fs::read(&spec_path).expect("the spec of a running container");
+        domain.destroy(0).expect("destroy");
+        specs.push((name.clone(), spec_path, spec));
+    }
+
+    // The spawns of a start the daemon never got to record.
+    let mut controllers = KilledOnDrop(Vec::new());
+    for (index, (name, spec_path, spec)) in specs.iter().enumerate() {
+        std::fs::write(spec_path, spec).expect("write the spec");
+        let child = std::process::Command::new(controller_binary())
+            .args(["run", "--spec"])
+            .arg(spec_path)
+            .args(["--name", name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn a controller");
+        if index == 0 {
+            // The first container is up before the daemon comes back; the second may not be.
+            read_console_until(
+                &world.run_dir().join(format!("{name}.console")),
+                "UP",
+                Duration::from_secs(10),
+            );
+        }
+        controllers.0.push(child);
+    }
+    world.restart_daemon();
+
+    for child in &mut controllers.0 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the controller of an interrupted start still runs"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let domain = world
+        .conn
+        .domain_lookup_by_name(&persistent)
+        .expect("the defined domain stays");
+    assert_eq!(state_of(&domain).0, domain_state::SHUTOFF);
+    assert!(world.conn.domain_lookup_by_name(&transient).is_err());
+    for (name, spec_path, _) in &specs {
+        wait_until(
+            "the cleanup of the withdrawn start",
+            Duration::from_secs(10),
+            || leftovers(name, &world.run_dir(), &[]).is_empty(),
+        );
+        assert!(!spec_path.exists(), "{} is left", spec_path.display());
+    }
+}
+
+/// Controllers a test spawned itself: a failing test must not leave them running.
+struct KilledOnDrop(Vec<std::process::Child>);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -449,7 +449,7 @@ fn abandon(controller: u64, monitor: Option<u64>, spec_path: &str, starting_path
     // Also after a controller that exited by itself: one that failed half-way (a panic, a
     // full disk) may not have removed its cgroups and sockets, and a left cgroup refuses
     // every later start of the container. Cleanup is idempotent.
-    run_cleanup(spec_path);
+    run_cleanup(spec_path, Cleanup::AfterExit);
     process::release(controller);
     forget_start(spec_path, starting_path);
 }
@@ -461,7 +461,7 @@ fn kill_and_clean(controller: u64, monitor: Option<u64>, spec_path: &str, starti
     }
     let _ = process::kill(controller, libc_signal::SIGKILL);
     let _ = process::wait(controller, 5_000);
-    run_cleanup(spec_path);
+    run_cleanup(spec_path, Cleanup::AfterExit);
     process::release(controller);
     forget_start(spec_path, starting_path);
 }
@@ -480,16 +480,17 @@ fn forget_start(spec_path: &str, starting_path: &str) {
     let _ = files::remove(starting_path);
 }
 
-/// After a restart: a container that is not running by its record but has files of a start
-/// in the run directory was being started when the daemon died, before the start was
-/// committed. Its controller (if it still runs) is stopped and what it made removed, so the
-/// record's word holds: it is not running.
-fn reap_interrupted_start(record: &DomainRecord, run_dir: &std::path::Path) {
+/// After a restart: a container that is not running by its record (or has no record: a
+/// transient one) but has files of a start in the run directory was being started when the
+/// daemon died, before the start was committed. Its controller (if it runs, or is still
+/// starting) is stopped and what it made removed, so the record's word holds: it is not
+/// running.
+fn reap_interrupted_start(name: &str, run_dir: &std::path::Path) {
     let dirs = records::dirs();
-    let spec_path = paths::spec_file(run_dir, &record.name)
+    let spec_path = paths::spec_file(run_dir, name)
         .to_string_lossy()
         .into_owned();
-    let starting_path = starting_file(run_dir, &record.name);
+    let starting_path = starting_file(run_dir, name);
     let exists = |path: &str| files::stat(path).ok().flatten().is_some();
     if !exists(&spec_path) && !exists(&starting_path) {
         return;
@@ -503,24 +504,39 @@ fn reap_interrupted_start(record: &DomainRecord, run_dir: &std::path::Path) {
         })
         .and_then(|(pid, start_time)| process::adopt(pid, start_time).ok());
     virt_plugin_sdk::warn!(
-        "container '{}' was being started when the daemon stopped: undoing the start{}",
-        record.name,
-        if spawned.is_some() {
-            " (stopping its controller)"
-        } else {
-            ""
-        }
+        "container '{name}' was being started when the daemon stopped: undoing the start"
     );
     if let Some(controller) = spawned {
         let _ = process::kill(controller, libc_signal::SIGKILL);
         let _ = process::wait(controller, 5_000);
         process::release(controller);
     }
+    // Without `.starting` the daemon may have died just after spawning the controller: the
+    // withdrawing cleanup finds and stops it through the controller's own state file.
     if exists(&spec_path) {
-        run_cleanup(&spec_path);
+        run_cleanup(&spec_path, Cleanup::Withdraw);
     }
-    let _ = files::remove(&dirs.status_file(&record.name));
+    let _ = files::remove(&dirs.status_file(name));
     forget_start(&spec_path, &starting_path);
+}
+
+/// Names of containers with start files in the run directory but no record: transient
+/// domains whose start the daemon did not commit.
+fn unrecorded_starts(run_dir: &std::path::Path, recorded: &[DomainRecord]) -> Vec<String> {
+    let entries = files::list_dir(&run_dir.to_string_lossy()).unwrap_or_default();
+    let mut names: Vec<String> = entries
+        .iter()
+        .filter_map(|entry| {
+            entry
+                .strip_suffix(".spec.json")
+                .or_else(|| entry.strip_suffix(".starting"))
+        })
+        .filter(|name| !recorded.iter().any(|record| record.name == *name))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Signal numbers (the plugin has no libc).
@@ -530,11 +546,24 @@ pub mod libc_signal {
     pub const SIGTERM: i32 = 15;
 }
 
+/// What `rvirt-lxc-controller cleanup` may do to a controller that still runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cleanup {
+    /// Leave it: clean up only after a dead controller.
+    AfterExit,
+    /// Withdraw an uncommitted start: remove the spec, stop the controller, clean up.
+    Withdraw,
+}
+
 /// `rvirt-lxc-controller cleanup`: removes what a dead controller left behind.
-fn run_cleanup(spec_path: &str) {
+fn run_cleanup(spec_path: &str, mode: Cleanup) {
+    let mut args = vec!["cleanup".into(), "--spec".into(), spec_path.into()];
+    if mode == Cleanup::Withdraw {
+        args.push("--withdraw".into());
+    }
     let spawned = process::spawn(&SpawnRequest {
         program: CONTROLLER.into(),
-        args: vec!["cleanup".into(), "--spec".into(), spec_path.into()],
+        args,
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         cwd: None,
         stdout: Output::Discard,
@@ -621,7 +650,7 @@ fn end(record: &mut DomainRecord, ending: Ending) {
     if matches!(ending, Ending::Crashed | Ending::Failed(_)) {
         // The controller died without tearing down, or failed while it did: remove what
         // it left (cleanup refuses while the controller still runs).
-        run_cleanup(&spec_path);
+        run_cleanup(&spec_path, Cleanup::AfterExit);
     }
     if live.controller != 0 {
         process::release(live.controller);
@@ -832,7 +861,10 @@ pub fn destroy(dom: &DomainRef, flags: u32) -> Result<(), Error> {
         let _ = process::kill(live.controller, libc_signal::SIGKILL);
         let _ = process::wait(live.controller, 5_000);
         let run_dir = std::path::PathBuf::from(records::dirs().run);
-        run_cleanup(&paths::spec_file(&run_dir, &record.name).to_string_lossy());
+        run_cleanup(
+            &paths::spec_file(&run_dir, &record.name).to_string_lossy(),
+            Cleanup::AfterExit,
+        );
     }
     end(&mut record, Ending::Destroyed);
     Ok(())
@@ -985,9 +1017,13 @@ pub fn reattach_all() -> Result<(), Error> {
     let dirs = records::dirs();
     dirs.create()?;
     let run_dir = std::path::PathBuf::from(&dirs.run);
-    for mut record in records::all()? {
+    let recorded = records::all()?;
+    for name in unrecorded_starts(&run_dir, &recorded) {
+        reap_interrupted_start(&name, &run_dir);
+    }
+    for mut record in recorded {
         let Some(live) = record.live.as_mut() else {
-            reap_interrupted_start(&record, &run_dir);
+            reap_interrupted_start(&record.name, &run_dir);
             continue;
         };
         // Handles belong to the process that made them: forget the old ones first.

@@ -9,6 +9,7 @@
 //! ```text
 //! rvirt-lxc-controller run --spec FILE [--name NAME]      start and supervise a container
 //! rvirt-lxc-controller cleanup --spec FILE                remove what a dead controller left
+//! rvirt-lxc-controller cleanup --spec FILE --withdraw     undo a start whose driver died
 //! ```
 
 #[cfg(target_os = "linux")]
@@ -46,6 +47,11 @@ fn main() {
         Cleanup {
             #[arg(long)]
             spec: PathBuf,
+            /// Withdraw a start the driver did not commit: remove the spec file first (a
+            /// controller still starting then gives up by itself), and stop a controller
+            /// that already runs it.
+            #[arg(long)]
+            withdraw: bool,
         },
     }
 
@@ -62,7 +68,7 @@ fn main() {
     let cli = Cli::parse();
     let (spec_path, name) = match &cli.command {
         Command::Run { spec, name } => (spec, name.as_deref()),
-        Command::Cleanup { spec } => (spec, None),
+        Command::Cleanup { spec, .. } => (spec, None),
     };
     let spec = match std::fs::read_to_string(spec_path) {
         Ok(text) => match ContainerSpec::from_json(&text) {
@@ -90,14 +96,24 @@ fn main() {
         }
     }
     let code = match cli.command {
-        Command::Run { .. } => privileged::supervisor::run(spec),
-        Command::Cleanup { .. } => match privileged::cleanup::cleanup(&spec) {
-            Ok(()) => 0,
-            Err(failure) => {
-                tracing::error!("{failure}");
-                1
+        Command::Run { spec: path, .. } => privileged::supervisor::run(spec, path),
+        Command::Cleanup {
+            spec: path,
+            withdraw,
+        } => {
+            let withdrawn = if withdraw {
+                privileged::cleanup::withdraw_spec(&path)
+            } else {
+                Ok(())
+            };
+            match withdrawn.and_then(|()| privileged::cleanup::cleanup(&spec, withdraw)) {
+                Ok(()) => 0,
+                Err(failure) => {
+                    tracing::error!("{failure}");
+                    1
+                }
             }
-        },
+        }
     };
     std::process::exit(code);
 }

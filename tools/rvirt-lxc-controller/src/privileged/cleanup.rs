@@ -3,11 +3,14 @@
 //! remaining tasks, its cgroups, veths, staging directory and sockets.
 //!
 //! The driver runs it when its controller vanished without an EXIT event. It refuses to act
-//! while the controller named in the state file still runs.
+//! while the controller named in the state file still runs, except with `--withdraw`: then
+//! the driver's daemon died between spawning the controller and committing the start, nobody
+//! will ever use that controller, and cleanup stops it first.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use nix::sys::signal::kill;
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::info;
 
@@ -28,7 +31,44 @@ fn controller_alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-pub fn cleanup(spec: &ContainerSpec) -> Result<()> {
+/// Removes the spec file of a start being withdrawn (see `Supervisor::check_not_withdrawn`
+/// for why this comes before the state file is read).
+pub fn withdraw_spec(spec_path: &Path) -> Result<()> {
+    match std::fs::remove_file(spec_path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(Failure::io(
+            format!("cannot remove {}", spec_path.display()),
+            &error,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Stops the controller `pid` of a withdrawn start and waits until it is gone.
+fn stop_controller(pid: i32, name: &str) -> Result<()> {
+    // The pid comes from a file: only a controller run for this container is stopped.
+    let runs_this_container = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|cmdline| cmdline.split(|b| *b == 0).any(|arg| arg == name.as_bytes()))
+        .unwrap_or(false);
+    if !runs_this_container {
+        return Err(Failure::failed(format!(
+            "pid {pid} of the state file of container '{name}' is a controller of another container"
+        )));
+    }
+    info!("stopping the controller of container '{name}' (pid {pid}): its start was withdrawn");
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while controller_alive(pid) {
+        if Instant::now() >= deadline {
+            return Err(Failure::failed(format!(
+                "the controller of container '{name}' (pid {pid}) does not die"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+pub fn cleanup(spec: &ContainerSpec, withdraw: bool) -> Result<()> {
     let layout = Layout::detect()?;
     let state = match ControllerState::load(&spec.state_file)? {
         Some(state) => state,
@@ -46,6 +86,12 @@ pub fn cleanup(spec: &ContainerSpec) -> Result<()> {
         },
     };
     if controller_alive(state.controller_pid) && state.controller_pid != std::process::id() as i32 {
+        if withdraw {
+            stop_controller(state.controller_pid, &spec.name)?;
+            // What it created after the state file was read is in the state file too (the
+            // plan is written before anything is made), so read it again.
+            return cleanup(spec, false);
+        }
         return Err(Failure::invalid(format!(
             "the controller of container '{}' (pid {}) is still running",
             spec.name, state.controller_pid

@@ -51,8 +51,9 @@ const LINGER_WAIT: Duration = Duration::from_secs(2);
 /// How long the container may take from `clone` to `exec` of init.
 const SETUP_WAIT: Duration = Duration::from_secs(30);
 
-/// Runs a container described by `spec` until it ends; returns the process exit code.
-pub fn run(spec: ContainerSpec) -> i32 {
+/// Runs a container described by `spec` (read from `spec_path`) until it ends; returns the
+/// process exit code.
+pub fn run(spec: ContainerSpec, spec_path: std::path::PathBuf) -> i32 {
     umask(Mode::from_bits_truncate(0o077));
     // Its own session: a signal to the daemon's process group does not reach containers.
     let _ = setsid();
@@ -74,6 +75,7 @@ pub fn run(spec: ContainerSpec) -> i32 {
         monitor: MonitorServer::new(listener),
         staging: paths::staging_dir(&spec.state_file),
         spec,
+        spec_path,
         signals,
         console: None,
         cgroup: None,
@@ -122,6 +124,9 @@ enum Outcome {
 
 struct Supervisor {
     spec: ContainerSpec,
+    /// Where the driver wrote the spec: removed by `cleanup --withdraw` when the driver's
+    /// daemon died before committing the start.
+    spec_path: std::path::PathBuf,
     monitor: MonitorServer,
     signals: SignalFd,
     console: Option<Console>,
@@ -177,6 +182,23 @@ impl Supervisor {
         Ok(())
     }
 
+    /// A start whose driver died before committing it is withdrawn by `cleanup --withdraw`,
+    /// which removes the spec file and then reads the state file. Checked after the state file
+    /// is written, either the cleanup sees this controller's pid there and stops it, or this
+    /// check sees the spec gone: no order of the two leaves a container nobody knows of.
+    fn check_not_withdrawn(&self) -> Result<()> {
+        match std::fs::symlink_metadata(&self.spec_path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Err(Failure::failed(format!(
+                    "the start of container '{}' was withdrawn: {} is gone",
+                    self.spec.name,
+                    self.spec_path.display()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn start(&mut self) -> Result<()> {
         let started = Instant::now();
         self.check_host()?;
@@ -201,6 +223,7 @@ impl Supervisor {
             ],
         };
         self.state.save(&self.spec.state_file)?;
+        self.check_not_withdrawn()?;
 
         self.cgroup = Some(ContainerCgroup::create(
             &layout,
