@@ -27,6 +27,7 @@ cd "$(dirname "$0")"
 # containers, libvirt's own clients (virsh, python3-libvirt) and daemon as the reference peer.
 APT_PACKAGES=(
     qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps openssh-server openssh-client
+    dnsmasq-base nftables
     libvirt-clients python3-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
 )
 

@@ -9,6 +9,7 @@ mod fault_hook;
 mod host;
 mod hot_reload;
 mod lxc;
+mod network_driver;
 mod qemu;
 #[path = "../rpc/mod.rs"]
 mod rpc;

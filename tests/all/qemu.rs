@@ -25,7 +25,7 @@ const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 
 /// How long a TCG guest may take to boot on a loaded two-core machine.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The test guest's kernel and initramfs, built once by `tests/guest/build.sh`.
 struct GuestImage {
@@ -106,14 +106,14 @@ fn simulate_daemon_exit(host: Host) {
 }
 
 /// One guest's files: its disk image and serial log.
-struct GuestFiles {
+pub(crate) struct GuestFiles {
     dir: PathBuf,
     serial_log: PathBuf,
     disk: PathBuf,
 }
 
 impl GuestFiles {
-    fn new(dir: &Path) -> GuestFiles {
+    pub(crate) fn new(dir: &Path) -> GuestFiles {
         std::fs::create_dir_all(dir).expect("guest dir");
         let disk = dir.join("root.qcow2");
         let status = Command::new("qemu-img")
@@ -130,16 +130,16 @@ impl GuestFiles {
         }
     }
 
-    fn serial(&self) -> String {
+    pub(crate) fn serial(&self) -> String {
         std::fs::read_to_string(&self.serial_log).unwrap_or_default()
     }
 
-    fn count(&self, marker: &str) -> usize {
+    pub(crate) fn count(&self, marker: &str) -> usize {
         self.serial().matches(marker).count()
     }
 
     /// Waits until the serial log holds more than `before` occurrences of `marker`.
-    fn wait_for(&self, marker: &str, before: usize, timeout: Duration) {
+    pub(crate) fn wait_for(&self, marker: &str, before: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if self.count(marker) > before {
@@ -154,7 +154,7 @@ impl GuestFiles {
     }
 }
 
-fn domain_xml(name: &str, files: &GuestFiles, extra_devices: &str) -> String {
+pub(crate) fn domain_xml(name: &str, files: &GuestFiles, extra_devices: &str) -> String {
     let image = guest_image();
     format!(
         r#"<domain type='qemu'>

@@ -9,10 +9,13 @@
 //! - `xml-bench DIR`: virt-xml parse+format throughput (see `xml_bench.rs`).
 //! - `qemu-argv-conformance [DIR]`: QEMU plugin argv vs libvirt's golden files (see `qemu_argv_conformance.rs`).
 //! - `qemu-bench`: QEMU start latency (see `qemu_bench.rs`).
+//! - `network-conf-conformance [DIR]`: the network plugin's dnsmasq files vs libvirt's golden
+//!   files (see `network_conf_conformance.rs`).
 
 use std::process::ExitCode;
 
 mod bench_install;
+mod network_conf_conformance;
 mod new_plugin;
 mod package;
 mod plugins;
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         "xml-bench" => xml_bench::run(rest),
         "qemu-argv-conformance" => qemu_argv_conformance::run(rest),
         "qemu-bench" => qemu_bench::run(rest),
+        "network-conf-conformance" => network_conf_conformance::run(rest),
         _ => {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
             eprintln!("  xml-bench DIR [SECS]  parse+format throughput of a domain XML folder");
             eprintln!("  qemu-argv-conformance [-v] [DIR] [CASE..]  QEMU argv vs libvirt's qemuxml2argvdata");
             eprintln!("  qemu-bench [--runs N]  QEMU start latency vs plain QEMU and libvirt");
+            eprintln!("  network-conf-conformance [-v] [DIR] [CASE..]  dnsmasq files vs libvirt's networkxml2confdata");
             ExitCode::from(2)
         }
     }

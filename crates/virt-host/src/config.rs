@@ -23,8 +23,14 @@ impl DriverDirs {
         DirLayout::Root(root.to_path_buf()).driver_dirs(driver)
     }
 
-    /// `$config`, `$state`, ... as used in manifests and grants.
+    /// `$config`, `$state`, ... as used in manifests and grants. `$run:DRIVER` is another
+    /// driver's run directory beside this one (where the network driver publishes the
+    /// status of running networks for the hypervisor drivers to read).
     pub fn expand(&self, var: &str) -> Option<PathBuf> {
+        if let Some(driver) = var.strip_prefix("run:") {
+            let plain = crate::manifest::is_plain_stem(driver) && !driver.contains("..");
+            return plain.then(|| self.run.parent().map(|parent| parent.join(driver)))?;
+        }
         match var {
             "config" => Some(self.config.clone()),
             "state" => Some(self.state.clone()),

@@ -23,6 +23,7 @@ use wasmtime::Store;
 use crate::bindings::{wit, Driver};
 use crate::ctx::PluginCtx;
 use crate::host::Plugins;
+use crate::manifest::SecondaryKind;
 use crate::plugin::{Plugin, PluginSlot};
 use crate::space::Space;
 
@@ -34,6 +35,9 @@ pub struct PluginConnection {
     space: Arc<Space>,
     uri: Arc<str>,
     closed: AtomicBool,
+    /// The connection of the plugin that serves virtual networks for this one (libvirt's
+    /// network driver next to its QEMU driver), if another plugin does.
+    networks: Option<Box<PluginConnection>>,
 }
 
 impl PluginConnection {
@@ -60,6 +64,7 @@ impl PluginConnection {
                 space,
                 uri: shared_uri,
                 closed: AtomicBool::new(false),
+                networks: None,
             }),
             (Ok(()), None) => Err(Error::internal(
                 ErrorDomain::NONE,
@@ -75,6 +80,20 @@ impl PluginConnection {
                 Err(error.into())
             }
         }
+    }
+
+    /// Serves `kind` objects through `secondary` from now on; its events reach this
+    /// connection's subscribers too.
+    pub(crate) fn attach_secondary(&mut self, kind: SecondaryKind, secondary: PluginConnection) {
+        secondary.space.forward_events_to(&self.space);
+        match kind {
+            SecondaryKind::Networks => self.networks = Some(Box::new(secondary)),
+        }
+    }
+
+    /// The connection network calls go to: the network plugin's, or this one.
+    fn for_networks(&self) -> &PluginConnection {
+        self.networks.as_deref().unwrap_or(self)
     }
 
     /// The plugin serving this connection now.
@@ -236,6 +255,10 @@ impl Connection for PluginConnection {
             d.rvirt_driver0_1_0_connect().call_close(s)
         });
         plugin.shared().spaces.release(&self.space);
+        if let Some(networks) = &self.networks {
+            // The hypervisor connection's outcome is the one the caller asked about.
+            let _ = networks.close();
+        }
         result
     }
 
@@ -886,64 +909,73 @@ impl Connection for PluginConnection {
     // ---- networks ----
 
     fn network_lookup_by_name(&self, name: &str) -> Result<NetworkRef> {
-        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_lookup_by_name(s, name))
+        self.for_networks()
+            .run(|d, s| d.rvirt_driver0_1_0_networks().call_lookup_by_name(s, name))
             .map(Into::into)
     }
     fn network_lookup_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_networks()
-                .call_lookup_by_uuid(s, uuid.into())
-        })
-        .map(Into::into)
+        self.for_networks()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_networks()
+                    .call_lookup_by_uuid(s, uuid.into())
+            })
+            .map(Into::into)
     }
     fn network_list_all(&self, flags: u32) -> Result<Vec<NetworkRef>> {
-        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_list_all(s, flags))
+        self.for_networks()
+            .run(|d, s| d.rvirt_driver0_1_0_networks().call_list_all(s, flags))
             .map(list)
     }
     fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_networks()
-                .call_define_xml(s, xml, flags)
-        })
-        .map(Into::into)
+        self.for_networks()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_networks()
+                    .call_define_xml(s, xml, flags)
+            })
+            .map(Into::into)
     }
     fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_networks()
-                .call_create_xml(s, xml, flags)
-        })
-        .map(Into::into)
+        self.for_networks()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_networks()
+                    .call_create_xml(s, xml, flags)
+            })
+            .map(Into::into)
     }
     fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_undefine(s, &net.into()))
+        self.for_networks()
+            .run(|d, s| d.rvirt_driver0_1_0_networks().call_undefine(s, &net.into()))
     }
     fn network_create(&self, net: &NetworkRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_create(s, &net.into()))
+        self.for_networks()
+            .run(|d, s| d.rvirt_driver0_1_0_networks().call_create(s, &net.into()))
     }
     fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
-        self.run(|d, s| d.rvirt_driver0_1_0_networks().call_destroy(s, &net.into()))
+        self.for_networks()
+            .run(|d, s| d.rvirt_driver0_1_0_networks().call_destroy(s, &net.into()))
     }
     fn network_get_xml(&self, net: &NetworkRef, flags: u32) -> Result<String> {
-        self.run(|d, s| {
+        self.for_networks().run(|d, s| {
             d.rvirt_driver0_1_0_networks()
                 .call_get_xml(s, &net.into(), flags)
         })
     }
     fn network_get_status(&self, net: &NetworkRef) -> Result<ObjectStatus> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_networks()
-                .call_get_status(s, &net.into())
-        })
-        .map(Into::into)
+        self.for_networks()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_networks()
+                    .call_get_status(s, &net.into())
+            })
+            .map(Into::into)
     }
     fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
-        self.run(|d, s| {
+        self.for_networks().run(|d, s| {
             d.rvirt_driver0_1_0_networks()
                 .call_set_autostart(s, &net.into(), autostart)
         })
     }
     fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
-        self.run(|d, s| {
+        self.for_networks().run(|d, s| {
             d.rvirt_driver0_1_0_networks()
                 .call_get_bridge_name(s, &net.into())
         })
@@ -957,7 +989,7 @@ impl Connection for PluginConnection {
         xml: &str,
         flags: u32,
     ) -> Result<()> {
-        self.run(|d, s| {
+        self.for_networks().run(|d, s| {
             d.rvirt_driver0_1_0_networks().call_update(
                 s,
                 &net.into(),

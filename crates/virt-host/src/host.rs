@@ -20,7 +20,7 @@ use virt_core::{
 use crate::config::HostConfig;
 use crate::connection::PluginConnection;
 use crate::error::LoadError;
-use crate::manifest::{Capabilities, Manifest};
+use crate::manifest::{Capabilities, Manifest, SecondaryKind};
 use crate::plugin::{Plugin, PluginSlot};
 
 /// A plugin found on the plugin path (not loaded yet).
@@ -56,6 +56,8 @@ pub(crate) struct Plugins {
 #[derive(Default)]
 struct Catalog {
     by_scheme: BTreeMap<String, String>,
+    /// (kind of secondary object, hypervisor scheme) → the plugin serving those objects.
+    secondary: BTreeMap<(SecondaryKind, String), String>,
     discovered: BTreeMap<String, Discovered>,
 }
 
@@ -245,7 +247,59 @@ impl Host {
             return Ok(None);
         };
         let slot = self.plugins.slot(&name)?;
-        PluginConnection::open(slot, Arc::downgrade(&self.plugins), uri.as_str(), flags).map(Some)
+        let mut connection =
+            PluginConnection::open(slot, Arc::downgrade(&self.plugins), uri.as_str(), flags)?;
+        for kind in SecondaryKind::ALL {
+            if let Some(secondary) = self.open_secondary(kind, &name, uri, flags) {
+                connection.attach_secondary(kind, secondary);
+            }
+        }
+        Ok(Some(connection))
+    }
+
+    /// The connection of the plugin serving `kind` objects for `uri`'s connections, opened at
+    /// the same path under the plugin's own scheme. A secondary plugin that is missing or
+    /// fails to open leaves the hypervisor connection working without it (its calls for those
+    /// objects then say what the hypervisor plugin says: VIR_ERR_NO_SUPPORT), so a broken
+    /// network plugin never takes guests' management down; the failure is logged.
+    fn open_secondary(
+        &self,
+        kind: SecondaryKind,
+        primary: &str,
+        uri: &ConnectUri,
+        flags: u32,
+    ) -> Option<PluginConnection> {
+        let name = self
+            .plugins
+            .catalog()
+            .secondary
+            .get(&(kind, uri.driver.clone()))
+            .cloned()
+            .filter(|name| name != primary)?;
+        let slot = match self.plugins.slot(&name) {
+            Ok(slot) => slot,
+            Err(error) => {
+                tracing::warn!(plugin = %name, %error, "cannot load the {} plugin", kind.field());
+                return None;
+            }
+        };
+        let scheme = slot.current().manifest.uri_schemes.first().cloned()?;
+        // libvirt's secondary drivers serve the privileged and the per-user daemon; an
+        // embedded driver (`qemu:///embed?root=`) keeps its objects to itself.
+        let path = match uri.path.as_str() {
+            "" | "/" | "/system" => "/system",
+            "/session" => "/session",
+            _ => return None,
+        };
+        let secondary_uri = format!("{scheme}://{path}");
+        match PluginConnection::open(slot, Arc::downgrade(&self.plugins), &secondary_uri, flags) {
+            Ok(connection) => Some(connection),
+            Err(error) => {
+                tracing::warn!(plugin = %name, uri = %secondary_uri, %error,
+                    "cannot open the {} plugin for {uri}", kind.field());
+                None
+            }
+        }
     }
 }
 
@@ -338,8 +392,25 @@ impl Catalog {
                 ));
             }
         }
+        for kind in SecondaryKind::ALL {
+            for scheme in plugin.manifest.secondary.schemes(kind) {
+                if let Some(owner) = self.secondary.get(&(kind, scheme.clone())) {
+                    return Err(format!(
+                        "invalid plugin manifest '{}': field `{}` claims '{scheme}', \
+                         which plugin '{owner}' already serves; '{name}' is not used",
+                        plugin.wasm_path.with_extension("toml").display(),
+                        kind.field()
+                    ));
+                }
+            }
+        }
         for scheme in &plugin.manifest.uri_schemes {
             self.by_scheme.insert(scheme.clone(), name.clone());
+        }
+        for kind in SecondaryKind::ALL {
+            for scheme in plugin.manifest.secondary.schemes(kind) {
+                self.secondary.insert((kind, scheme.clone()), name.clone());
+            }
         }
         self.discovered.insert(name, plugin);
         Ok(())

@@ -644,6 +644,55 @@ impl net::Host for PluginCtx {
     }
 }
 
+impl crate::bindings::v0_2::bridges::Host for PluginCtx {
+    fn create(&mut self, request: crate::bindings::v0_2::bridges::BridgeRequest) -> WitResult<()> {
+        self.check(Operation::Net("bridge-admin"))?;
+        let mut addresses = Vec::new();
+        for entry in &request.addresses {
+            let invalid = |what: &str, value: &str| {
+                Error::new(
+                    ErrorNumber::INVALID_ARG,
+                    ErrorDomain::NONE,
+                    format!("bridge '{}': invalid {what} '{value}'", request.name),
+                )
+            };
+            let address: std::net::IpAddr = entry
+                .address
+                .parse()
+                .map_err(|_| invalid("address", &entry.address))?;
+            let max_prefix = if address.is_ipv4() { 32 } else { 128 };
+            if entry.prefix > max_prefix {
+                return Err(invalid("prefix", &entry.prefix.to_string()).into());
+            }
+            let broadcast = match &entry.broadcast {
+                Some(text) => Some(text.parse().map_err(|_| invalid("broadcast", text))?),
+                None => None,
+            };
+            addresses.push((address, entry.prefix, broadcast));
+        }
+        let spec = crate::netdev::BridgeSpec {
+            name: request.name,
+            mac: request.mac,
+            mtu: request.mtu,
+            stp: request.stp,
+            delay_seconds: request.delay,
+            addresses,
+        };
+        self.blocking(|_| crate::netdev::create_bridge(&spec))?;
+        Ok(())
+    }
+
+    fn delete(&mut self, name: String) -> WitResult<()> {
+        self.check(Operation::Net("bridge-admin"))?;
+        self.blocking(|_| crate::netdev::delete_bridge(&name))?;
+        Ok(())
+    }
+
+    fn link_exists(&mut self, name: String) -> bool {
+        self.check(Operation::Net("bridge-admin")).is_ok() && crate::netdev::link_exists(&name)
+    }
+}
+
 #[cfg(test)]
 mod write_atomically_tests {
     use super::*;

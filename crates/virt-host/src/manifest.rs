@@ -36,6 +36,12 @@ pub struct Manifest {
     /// start autostart ones (e.g. `qemu:///system`).
     #[serde(default)]
     pub open_at_start: Vec<String>,
+    /// The hypervisor URI schemes whose connections this plugin serves secondary objects for,
+    /// as libvirt's network, storage, secret and node-device drivers serve `qemu:///system`
+    /// next to the QEMU driver. The plugin is opened at the same path under its own scheme
+    /// (`qemu:///system` → `network:///system`).
+    #[serde(default)]
+    pub secondary: Secondary,
     /// What it asks to be allowed.
     #[serde(default)]
     pub capabilities: Capabilities,
@@ -131,6 +137,41 @@ pub fn is_plain_stem(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// Secondary objects a plugin serves on other plugins' connections: per kind of object, the
+/// URI schemes whose connections get those objects from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Secondary {
+    /// Virtual networks (`virNetwork*`).
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
+/// A kind of secondary object (the field of [`Secondary`] that names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SecondaryKind {
+    Networks,
+}
+
+impl SecondaryKind {
+    pub const ALL: [SecondaryKind; 1] = [SecondaryKind::Networks];
+
+    pub fn field(self) -> &'static str {
+        match self {
+            SecondaryKind::Networks => "secondary.networks",
+        }
+    }
+}
+
+impl Secondary {
+    /// The schemes whose connections get objects of `kind` from this plugin.
+    pub fn schemes(&self, kind: SecondaryKind) -> &[String] {
+        match kind {
+            SecondaryKind::Networks => &self.networks,
+        }
+    }
+}
+
 /// A set of privileged host operations, as lists of patterns per kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -147,7 +188,7 @@ pub struct Capabilities {
     /// Path prefixes that may be written (beyond the driver's own directories).
     #[serde(default)]
     pub files_write: Vec<String>,
-    /// Network operations: "tap", "bridge", "link".
+    /// Network operations: "tap", "bridge", "link", "bridge-admin" (0.2 `bridges`).
     #[serde(default)]
     pub net: Vec<String>,
     /// Outbound endpoints (`http`, `ssh`), as `host:port`; `*` stands for any host or any
@@ -569,5 +610,34 @@ mod tests {
             },
             &no_dirs
         ));
+    }
+
+    #[test]
+    fn secondary_objects_name_the_schemes_they_serve() {
+        let manifest = Manifest::parse(
+            &format!("{VALID}[secondary]\nnetworks = ['qemu', 'lxc']\n"),
+            Path::new("x.toml"),
+        )
+        .expect("valid");
+        assert_eq!(
+            manifest.secondary.schemes(SecondaryKind::Networks),
+            ["qemu".to_string(), "lxc".to_string()]
+        );
+        let unknown = reason(
+            &format!("{VALID}[secondary]\nvolumes = ['qemu']\n"),
+            "x.toml",
+        );
+        assert!(unknown.contains("volumes"), "{unknown}");
+    }
+
+    #[test]
+    fn a_sibling_run_directory_is_a_plain_driver_name() {
+        let dirs = crate::config::DriverDirs::rooted(Path::new("/r"), "lxc");
+        assert_eq!(
+            dirs.expand("run:network"),
+            Some(PathBuf::from("/r/run/network"))
+        );
+        assert_eq!(dirs.expand("run:../etc"), None);
+        assert_eq!(dirs.expand("run:a/b"), None);
     }
 }

@@ -10,7 +10,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
@@ -53,6 +53,9 @@ pub struct Space {
     records: RwLock<Records>,
     journal: Option<Mutex<Journal>>,
     events: broadcast::Sender<Event>,
+    /// Spaces whose subscribers also hear this space's events: the hypervisor connections a
+    /// secondary plugin (networks) serves.
+    forward_to: Mutex<Vec<Weak<Space>>>,
     jobs: Mutex<HashMap<String, u64>>,
     jobs_changed: Condvar,
     ready: Mutex<bool>,
@@ -83,6 +86,7 @@ impl Space {
             records: RwLock::new(records),
             journal: journal.map(Mutex::new),
             events,
+            forward_to: Mutex::new(Vec::new()),
             jobs: Mutex::new(HashMap::new()),
             jobs_changed: Condvar::new(),
             ready: Mutex::new(false),
@@ -168,7 +172,17 @@ impl Space {
                 }
             }
         }
+        let forward_to: Vec<Arc<Space>> = self
+            .forward_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
         for event in events {
+            for space in &forward_to {
+                let _ = space.events.send(event.clone());
+            }
             // No subscriber is not an error.
             let _ = self.events.send(event);
         }
@@ -177,6 +191,22 @@ impl Space {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Publishes this space's events to `other`'s subscribers too (once, however often it is
+    /// asked; forgotten when `other` goes).
+    pub fn forward_events_to(self: &Arc<Self>, other: &Arc<Space>) {
+        if Arc::ptr_eq(self, other) {
+            return;
+        }
+        let mut forward_to = self.forward_to.lock().unwrap_or_else(|p| p.into_inner());
+        forward_to.retain(|weak| weak.strong_count() > 0);
+        if !forward_to
+            .iter()
+            .any(|weak| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(other)))
+        {
+            forward_to.push(Arc::downgrade(other));
+        }
     }
 
     /// Takes the job on `target` for `call_id` if it is free (or already the call's); false

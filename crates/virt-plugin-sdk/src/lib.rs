@@ -42,6 +42,7 @@ pub mod host {
     pub use crate::bindings::rvirt::driver0_1_0::state;
     pub use crate::bindings::rvirt::driver0_1_0::unix_stream as stream;
     // Added in 0.2.0.
+    pub use crate::bindings::rvirt::driver0_2_0::bridges;
     pub use crate::bindings::rvirt::driver0_2_0::command;
     pub use crate::bindings::rvirt::driver0_2_0::http;
     pub use crate::bindings::rvirt::driver0_2_0::ssh;

@@ -258,7 +258,17 @@ fn finish_start(
 
 /// The bridge of libvirt network `name`, from its definition.
 fn network_bridge(name: &str) -> Result<String, Error> {
-    for dir in ["/run/libvirt/network", "/etc/libvirt/qemu/networks"] {
+    // rvirt's network driver publishes running networks beside this driver's run directory;
+    // libvirt's own files are read too.
+    let run = records::dirs().run;
+    let rvirt_networks = run
+        .rsplit_once('/')
+        .map_or(String::new(), |(parent, _)| format!("{parent}/network"));
+    for dir in [
+        rvirt_networks.as_str(),
+        "/run/libvirt/network",
+        "/etc/libvirt/qemu/networks",
+    ] {
         let path = format!("{dir}/{name}.xml");
         if let Ok(bytes) = files::read(&path) {
             let text = String::from_utf8_lossy(&bytes);

@@ -322,8 +322,9 @@ fn attach_interface_live(
     });
     let alias = format!("net{next}");
     let tap = match interface.interface_type {
-        Some(InterfaceType::Bridge | InterfaceType::Ethernet) => {
+        Some(InterfaceType::Bridge | InterfaceType::Ethernet | InterfaceType::Network) => {
             lifecycle::check_interface_backend(&interface)?;
+            lifecycle::resolve_network_source(&mut interface)?;
             Some(lifecycle::create_tap(&mut interface)?)
         }
         _ => None,

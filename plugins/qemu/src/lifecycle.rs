@@ -352,11 +352,66 @@ pub fn check_interface_backend(interface: &Interface) -> Result<(), Error> {
         }
     }
     if interface.interface_type == Some(InterfaceType::Network) {
-        return Err(qemu_error(
-            ErrorNumber::NO_SUPPORT,
-            "network-backed interfaces need a network driver, which this host does not have",
-        ));
+        let network = interface
+            .source
+            .as_ref()
+            .and_then(|source| source.network.clone())
+            .unwrap_or_default();
+        network_bridge(&network)?;
     }
+    Ok(())
+}
+
+/// The bridge of running network `name`, from the status file the network driver keeps in
+/// its run directory (beside this driver's: `$run/../network/NAME.xml`) while it runs.
+pub fn network_bridge(name: &str) -> Result<String, Error> {
+    let dirs = files::dirs();
+    let beside = |own: &str| {
+        let parent = own.rsplit_once('/').map_or("", |(parent, _)| parent);
+        format!("{parent}/network/{name}.xml")
+    };
+    let text = match files::read(&beside(&dirs.run)) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        // Defined (its persistent definition is there) but not running.
+        Err(_) if files::stat(&beside(&dirs.config)).ok().flatten().is_some() => {
+            return Err(virt_plugin_sdk::error(
+                ErrorNumber::OPERATION_INVALID,
+                virt_core::ErrorDomain::NETWORK,
+                format!("network '{name}' is not active"),
+            ))
+        }
+        Err(_) => {
+            return Err(virt_plugin_sdk::error(
+                ErrorNumber::NO_NETWORK,
+                virt_core::ErrorDomain::NETWORK,
+                format!("no network with matching name '{name}'"),
+            ))
+        }
+    };
+    virt_xml::network::Network::parse(&text)?
+        .bridge
+        .and_then(|bridge| bridge.name)
+        .ok_or_else(|| {
+            qemu_error(
+                ErrorNumber::CONFIG_UNSUPPORTED,
+                format!("network '{name}' has no bridge for guests to join"),
+            )
+        })
+}
+
+/// Points a network-backed interface at its network's bridge, as libvirt's live XML shows
+/// it (`<source network='default' bridge='virbr0'/>`).
+pub fn resolve_network_source(interface: &mut Interface) -> Result<(), Error> {
+    if interface.interface_type != Some(InterfaceType::Network) {
+        return Ok(());
+    }
+    let network = interface
+        .source
+        .as_ref()
+        .and_then(|source| source.network.clone())
+        .unwrap_or_default();
+    let bridge = network_bridge(&network)?;
+    interface.source.get_or_insert_with(Default::default).bridge = Some(bridge);
     Ok(())
 }
 
@@ -575,9 +630,13 @@ fn start_with_resources(
     let mut tap_fds = Vec::new();
     for interface in &mut def.devices.interfaces {
         let kind = interface.interface_type;
-        if !matches!(kind, Some(InterfaceType::Bridge | InterfaceType::Ethernet)) {
+        if !matches!(
+            kind,
+            Some(InterfaceType::Bridge | InterfaceType::Ethernet | InterfaceType::Network)
+        ) {
             continue;
         }
+        resolve_network_source(interface)?;
         let tap = create_tap(interface)?;
         resources.taps.push(tap.name.clone());
         let fd = 3 + pass_fds.len() as i32;

@@ -489,13 +489,15 @@ impl Interface {
         if let Some(mac) = iface.mac.as_mut().and_then(|mac| mac.address.as_mut()) {
             crate::domain::normalize_mac(mac);
         }
-        // libvirt reads only the source attributes that belong to the interface type.
+        // libvirt reads only the source attributes that belong to the interface type (the
+        // bridge of a running domain's network too; define drops it as live state).
         if iface.interface_type == Some(InterfaceType::Network) {
             if let Some(source) = &mut iface.source {
                 let kept = InterfaceSource {
                     network: source.network.take(),
                     portgroup: source.portgroup.take(),
                     portid: source.portid.take(),
+                    bridge: source.bridge.take(),
                     ips: std::mem::take(&mut source.ips),
                     routes: std::mem::take(&mut source.routes),
                     ..InterfaceSource::default()

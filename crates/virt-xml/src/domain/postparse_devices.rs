@@ -916,6 +916,8 @@ impl Domain {
             if iface.interface_type == Some(InterfaceType::Network) {
                 if let Some(source) = iface.source.as_mut() {
                     source.portid = None;
+                    // The network's bridge, as the live XML shows it: the driver's choice.
+                    source.bridge = None;
                 }
             }
             if let Some(target) = iface.target.as_mut() {

@@ -1,0 +1,303 @@
+//! What a network needs from the host, worked out from its definition: the bridge name and
+//! MAC libvirt assigns at define time, the conflicts libvirt refuses (a bridge name or a
+//! subnet another network uses), the bridge request, and the glue to the dnsmasq and
+//! firewall text builders.
+
+use std::net::IpAddr;
+
+use virt_core::{Error, ErrorNumber};
+use virt_plugin_sdk::host::bridges::{BridgeAddress, BridgeRequest};
+use virt_xml::network::{Network, NetworkBridge, NetworkIp, NetworkMac};
+use virt_xml::xml::OnOff;
+
+use crate::error::network_error;
+use crate::lifecycle::has_bridge;
+use crate::records::{Dirs, Live, NetworkRecord};
+
+/// The bridge names other networks claim, from their current definitions.
+fn bridges_of(others: &[NetworkRecord]) -> Vec<String> {
+    others
+        .iter()
+        .filter_map(|record| record.current_xml())
+        .filter_map(|xml| Network::parse(xml).ok())
+        .filter_map(|network| network.bridge.and_then(|bridge| bridge.name))
+        .collect()
+}
+
+/// libvirt's define-time completion: `virbrN` for a missing (or `%d`-templated) bridge name,
+/// the first N no network and no host link uses, and a `52:54:00` MAC for the bridge.
+pub fn complete_bridge(network: &mut Network, others: &[NetworkRecord]) -> Result<(), Error> {
+    let taken = bridges_of(others);
+    let bridge = network.bridge.get_or_insert_with(NetworkBridge::default);
+    let template = match bridge.name.as_deref() {
+        None => Some("virbr%d".to_string()),
+        Some(name) if name.contains("%d") => Some(name.to_string()),
+        Some(_) => None,
+    };
+    if let Some(template) = template {
+        let free = (0..256)
+            .map(|n| template.replacen("%d", &n.to_string(), 1))
+            .find(|name| {
+                !taken.contains(name) && !virt_plugin_sdk::host::bridges::link_exists(name)
+            })
+            .ok_or_else(|| {
+                network_error(
+                    ErrorNumber::INTERNAL_ERROR,
+                    format!("Bridge generation exceeded max id {}", 256),
+                )
+            })?;
+        bridge.name = Some(free);
+    }
+    if network
+        .mac
+        .as_ref()
+        .and_then(|mac| mac.address.as_ref())
+        .is_none()
+    {
+        network.mac = Some(NetworkMac {
+            address: Some(generated_mac(network.uuid.unwrap_or_default().as_bytes())),
+        });
+    }
+    Ok(())
+}
+
+/// A MAC in QEMU's `52:54:00` range, from the network's UUID (stable for a definition, and
+/// as unlikely to collide as random bytes).
+fn generated_mac(seed: &[u8; 16]) -> String {
+    format!(
+        "52:54:00:{:02x}:{:02x}:{:02x}",
+        seed[13], seed[14], seed[15]
+    )
+}
+
+/// Define-time conflicts: a bridge name another network has.
+pub fn check_conflicts(network: &Network, others: &[NetworkRecord]) -> Result<(), Error> {
+    let Some(bridge) = network.bridge.as_ref().and_then(|b| b.name.as_deref()) else {
+        return Ok(());
+    };
+    for record in others {
+        let Some(other) = record
+            .current_xml()
+            .and_then(|xml| Network::parse(xml).ok())
+        else {
+            continue;
+        };
+        if other.bridge.as_ref().and_then(|b| b.name.as_deref()) == Some(bridge) {
+            return Err(network_error(
+                ErrorNumber::OPERATION_FAILED,
+                format!(
+                    "bridge name '{bridge}' already in use by network '{}'",
+                    record.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Start-time conflicts: the bridge exists on the host already, or a subnet overlaps one of
+/// a running network.
+pub fn check_start_conflicts(network: &Network, others: &[NetworkRecord]) -> Result<(), Error> {
+    if has_bridge(network) {
+        if let Some(bridge) = network.bridge.as_ref().and_then(|b| b.name.as_deref()) {
+            if virt_plugin_sdk::host::bridges::link_exists(bridge) {
+                return Err(network_error(
+                    ErrorNumber::OPERATION_FAILED,
+                    format!("bridge name '{bridge}' is already in use on this host"),
+                ));
+            }
+        }
+    }
+    let mine = subnets(network)?;
+    for record in others.iter().filter(|r| r.is_active()) {
+        let Some(other) = record
+            .current_xml()
+            .and_then(|xml| Network::parse(xml).ok())
+        else {
+            continue;
+        };
+        for (address, prefix) in subnets(&other)? {
+            for (own, own_prefix) in &mine {
+                if overlaps(*own, *own_prefix, address, prefix) {
+                    return Err(network_error(
+                        ErrorNumber::INTERNAL_ERROR,
+                        format!(
+                            "Network is already in use by interface {}",
+                            other
+                                .bridge
+                                .as_ref()
+                                .and_then(|b| b.name.clone())
+                                .unwrap_or_else(|| record.name.clone())
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each `<ip>`'s address and prefix.
+fn subnets(network: &Network) -> Result<Vec<(IpAddr, u8)>, Error> {
+    network
+        .ips
+        .iter()
+        .filter_map(|ip| address_of(ip).transpose())
+        .collect()
+}
+
+fn address_of(ip: &NetworkIp) -> Result<Option<(IpAddr, u8)>, Error> {
+    let Some(text) = ip.address.as_deref() else {
+        return Ok(None);
+    };
+    let address: IpAddr = text.parse().map_err(|_| {
+        network_error(
+            ErrorNumber::XML_ERROR,
+            format!("Invalid address '{text}' in network ip"),
+        )
+    })?;
+    let prefix = match (ip.prefix, ip.netmask.as_deref()) {
+        (Some(prefix), _) => prefix,
+        (None, Some(mask)) => match mask.parse::<IpAddr>() {
+            Ok(IpAddr::V4(mask)) => u32::from(mask).leading_ones(),
+            _ => {
+                return Err(network_error(
+                    ErrorNumber::XML_ERROR,
+                    format!("Invalid netmask '{mask}' in network ip"),
+                ))
+            }
+        },
+        // libvirt's classful default for IPv4, /64 for IPv6.
+        (None, None) => match address {
+            IpAddr::V4(v4) => match v4.octets()[0] {
+                0..=127 => 8,
+                128..=191 => 16,
+                _ => 24,
+            },
+            IpAddr::V6(_) => 64,
+        },
+    };
+    Ok(Some((address, prefix.min(128) as u8)))
+}
+
+fn overlaps(a: IpAddr, a_prefix: u8, b: IpAddr, b_prefix: u8) -> bool {
+    let prefix = a_prefix.min(b_prefix);
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+/// What the host is asked to make for the network's bridge.
+pub fn bridge_request(network: &Network) -> Result<BridgeRequest, Error> {
+    let bridge = network.bridge.clone().unwrap_or_default();
+    let name = bridge.name.ok_or_else(|| {
+        network_error(
+            ErrorNumber::INTERNAL_ERROR,
+            format!("network '{}' has no bridge name", network.name()),
+        )
+    })?;
+    let mut addresses = Vec::new();
+    for ip in &network.ips {
+        if let Some((address, prefix)) = address_of(ip)? {
+            addresses.push(BridgeAddress {
+                address: address.to_string(),
+                prefix,
+                broadcast: None,
+            });
+        }
+    }
+    Ok(BridgeRequest {
+        name,
+        mac: network.mac.as_ref().and_then(|mac| mac.address.clone()),
+        mtu: network.mtu.as_ref().and_then(|mtu| mtu.size),
+        stp: bridge.stp != Some(OnOff::Off),
+        delay: u32::try_from(bridge.delay.unwrap_or(0)).unwrap_or(0),
+        addresses,
+    })
+}
+
+/// The nft scripts that add and remove the network's rules, if it has any.
+pub fn firewall_scripts(network: &Network) -> Result<Option<(String, String)>, Error> {
+    let plan = crate::firewall::rules(network)?;
+    Ok((!plan.is_empty()).then(|| (plan.add_script(), plan.remove_script())))
+}
+
+/// The dnsmasq files a network needs and where its configuration is.
+pub struct DnsmasqFiles {
+    pub conf_path: String,
+    /// (path, text) of every file to write before dnsmasq starts.
+    pub files: Vec<(String, String)>,
+}
+
+/// The files of the network's dnsmasq, or `None` when the network has no DHCP or DNS to
+/// serve (no IP address, or not a network libvirt runs dnsmasq for).
+pub fn dnsmasq_files(network: &Network, dirs: &Dirs) -> Result<Option<DnsmasqFiles>, Error> {
+    // libvirt runs dnsmasq only on the networks it makes a bridge for.
+    if !has_bridge(network) || !crate::dnsmasq::needs_dnsmasq(network) {
+        return Ok(None);
+    }
+    let config = dnsmasq_config(network, dirs)?;
+    Ok(Some(DnsmasqFiles {
+        conf_path: config.conf_path.clone(),
+        files: vec![
+            (config.conf_path, config.conf),
+            (config.hostsfile_path, config.hostsfile),
+            (config.addnhosts_path, config.addnhosts),
+        ],
+    }))
+}
+
+fn dnsmasq_config(network: &Network, dirs: &Dirs) -> Result<crate::dnsmasq::DnsmasqConfig, Error> {
+    let paths = crate::dnsmasq::DnsmasqPaths {
+        state_dir: dirs.dnsmasq_dir(),
+        pid_file: None,
+    };
+    // libvirt 9.0 writes the same configuration for every dnsmasq it accepts.
+    let caps = crate::dnsmasq::DnsmasqCaps::libvirt_test_harness();
+    crate::dnsmasq::config(network, &paths, &caps)
+}
+
+/// Every file a network's dnsmasq may have (removed at destroy).
+pub fn dnsmasq_paths(network: &Network, dirs: &Dirs) -> Vec<String> {
+    match dnsmasq_config(network, dirs) {
+        Ok(config) => vec![
+            crate::lifecycle::sibling(&config.conf_path, "leases"),
+            crate::lifecycle::sibling(&config.conf_path, "pid"),
+            config.conf_path,
+            config.hostsfile_path,
+            config.addnhosts_path,
+        ],
+        Err(_) => Vec::new(),
+    }
+}
+
+/// After a live `net-update`: dnsmasq's files are rewritten and dnsmasq re-reads them
+/// (SIGHUP re-reads the hosts files, as libvirt does for DHCP host and DNS changes).
+pub fn apply_live_update(name: &str, network: &Network, live: &mut Live) -> Result<(), Error> {
+    let dirs = crate::records::dirs();
+    let Some(files) = dnsmasq_files(network, &dirs)? else {
+        return Ok(());
+    };
+    for (path, text) in &files.files {
+        virt_plugin_sdk::host::files::write(path, text.as_bytes())
+            .map_err(crate::error::from_host)?;
+    }
+    if let Some(dnsmasq) = &live.dnsmasq {
+        if dnsmasq.handle != 0 {
+            let _ = virt_plugin_sdk::host::process::kill(dnsmasq.handle, 1);
+        }
+    } else {
+        virt_plugin_sdk::warn!("network '{name}' has no dnsmasq to tell of the update");
+    }
+    Ok(())
+}
