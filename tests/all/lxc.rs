@@ -12,7 +12,7 @@
 #[path = "lxc_controller.rs"]
 mod controller;
 #[path = "lxc_driver.rs"]
-mod driver;
+pub(crate) mod driver;
 
 use std::io::Read;
 use std::os::unix::net::UnixStream;
@@ -108,7 +108,7 @@ impl Rootfs {
         std::fs::copy(busybox(), root.join("bin/busybox")).expect("copy busybox");
         for applet in [
             "sh", "cat", "echo", "hostname", "ip", "ls", "sleep", "mount", "reboot", "poweroff",
-            "id", "grep", "tr", "touch", "true", "read",
+            "id", "grep", "tr", "touch", "true", "read", "udhcpc", "ifconfig", "ping",
         ] {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
                 .expect("applet link");

@@ -95,7 +95,7 @@ impl World {
     }
 }
 
-fn domain_xml(name: &str, rootfs: &Rootfs, script: &str, extra_devices: &str) -> String {
+pub(crate) fn domain_xml(name: &str, rootfs: &Rootfs, script: &str, extra_devices: &str) -> String {
     format!(
         "<domain type='lxc'>\n  <name>{name}</name>\n  <memory unit='MiB'>64</memory>\n  <os>\n    <type>exe</type>\n    \
          <init>/bin/sh</init>\n    <initarg>-c</initarg>\n    <initarg>{script}</initarg>\n  </os>\n  <devices>\n    \

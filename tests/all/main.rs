@@ -14,5 +14,6 @@ mod qemu;
 #[path = "../rpc/mod.rs"]
 mod rpc;
 mod rvirsh;
+mod storage_driver;
 mod test_driver;
 mod third_party;

@@ -20,12 +20,12 @@ fn have(program: &str) -> bool {
 }
 
 /// A named network namespace, deleted (with whatever still runs in it) on drop.
-struct Netns {
+pub(crate) struct Netns {
     name: String,
 }
 
 impl Netns {
-    fn new() -> Netns {
+    pub(crate) fn new() -> Netns {
         let name = unique("rvtns");
         run("ip", &["netns", "add", &name]);
         run("ip", &["-n", &name, "link", "set", "lo", "up"]);
@@ -78,14 +78,28 @@ fn run(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed: {status}");
 }
 
+/// `ip netns exec` mounts a fresh sysfs (so /sys/class/net is the namespace's), which hides
+/// the cgroup mounts below /sys/fs/cgroup: mount the host's hierarchies again (the same ones:
+/// a cgroup v1 hierarchy mounted twice is one hierarchy), then run the command ("$0" "$@").
+const REMOUNT_CGROUPS: &str = r#"mount -t tmpfs cgroup_root /sys/fs/cgroup || exit 1
+while read -r source dir type options rest; do
+    case "$type:$dir" in
+    cgroup:/sys/fs/cgroup/* | cgroup2:/sys/fs/cgroup/*)
+        mkdir -p "$dir" && mount -t "$type" -o "$options" "$source" "$dir" || exit 1 ;;
+    cgroup2:/sys/fs/cgroup)
+        mount -t cgroup2 -o "$options" "$source" /sys/fs/cgroup || exit 1 ;;
+    esac
+done </proc/1/mounts
+exec "$0" "$@""#;
+
 /// rvirtd inside `netns`, over a state root that outlives it.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     dir: PathBuf,
 }
 
 impl Daemon {
-    fn start(netns: &Netns, dir: &Path) -> Daemon {
+    pub(crate) fn start(netns: &Netns, dir: &Path) -> Daemon {
         let (_, rvirtd) = built_binaries();
         std::fs::write(dir.join("rvirtd.conf"), "").expect("config");
         let log = std::fs::OpenOptions::new()
@@ -94,7 +108,7 @@ impl Daemon {
             .open(dir.join("log"))
             .expect("log");
         let child = Command::new("ip")
-            .args(["netns", "exec", &netns.name])
+            .args(["netns", "exec", &netns.name, "sh", "-c", REMOUNT_CGROUPS])
             .arg(rvirtd)
             .arg("--unix-sock-dir")
             .arg(dir)
@@ -133,11 +147,11 @@ impl Daemon {
         self.dir.join("rvirt-sock")
     }
 
-    fn uri(&self, driver: &str) -> String {
+    pub(crate) fn uri(&self, driver: &str) -> String {
         format!("{driver}+unix:///system?socket={}", self.socket().display())
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
 
@@ -163,7 +177,7 @@ fn virsh(uri: &str, commands: &str) -> Output {
         .expect("virsh")
 }
 
-fn ok(uri: &str, commands: &str) -> String {
+pub(crate) fn ok(uri: &str, commands: &str) -> String {
     let output = virsh(uri, commands);
     assert!(
         output.status.success(),
@@ -174,7 +188,7 @@ fn ok(uri: &str, commands: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn refused(uri: &str, commands: &str) -> String {
+pub(crate) fn refused(uri: &str, commands: &str) -> String {
     let output = virsh(uri, commands);
     assert!(!output.status.success(), "virsh {commands} succeeded");
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -204,25 +218,74 @@ fn dnsmasq_pids(netns: &Netns, name: &str) -> Vec<i32> {
         .collect()
 }
 
+/// One test's world: a namespace, a directory, a daemon in the namespace, and a NAT network
+/// defined from `nat_network(name, third_octet)`.
+struct World {
+    // Field order is drop order: the daemon goes before its namespace and directory.
+    daemon: Option<Daemon>,
+    netns: Netns,
+    dir: tempfile::TempDir,
+    network: String,
+}
+
+impl World {
+    fn new(third_octet: u8) -> World {
+        assert!(
+            have("/usr/bin/virsh") && have("/usr/sbin/dnsmasq") && have("/usr/sbin/nft"),
+            "virsh, dnsmasq and nft are needed: ./x.sh test installs them"
+        );
+        let netns = Netns::new();
+        let dir = tempfile::Builder::new()
+            .prefix("rvirt-net-")
+            .tempdir_in("/tmp")
+            .expect("dir");
+        let daemon = Daemon::start(&netns, dir.path());
+        let network = unique("rvtnet");
+        let world = World {
+            daemon: Some(daemon),
+            netns,
+            dir,
+            network,
+        };
+        world.define(&nat_network(&world.network, third_octet));
+        world
+    }
+
+    fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().expect("a daemon runs")
+    }
+
+    fn uri(&self, driver: &str) -> String {
+        self.daemon().uri(driver)
+    }
+
+    /// `virsh net-define` of `xml` through `qemu:///system`.
+    fn define(&self, xml: &str) {
+        let path = self.dir.path().join("net.xml");
+        std::fs::write(&path, xml).expect("xml");
+        ok(&self.uri("qemu"), &format!("net-define {}", path.display()));
+    }
+
+    /// Kills the daemon (as a crash would) and starts a new one over the same state.
+    fn restart_daemon(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.kill();
+        }
+        self.daemon = Some(Daemon::start(&self.netns, self.dir.path()));
+    }
+
+    fn dnsmasq_pids(&self) -> Vec<i32> {
+        dnsmasq_pids(&self.netns, &self.network)
+    }
+}
+
 #[test]
 fn nat_network_lifecycle_through_virsh_in_its_own_namespace() {
-    assert!(
-        have("/usr/bin/virsh") && have("/usr/sbin/dnsmasq") && have("/usr/sbin/nft"),
-        "virsh, dnsmasq and nft are needed: ./x.sh test installs them"
-    );
-    let netns = Netns::new();
-    let dir = tempfile::Builder::new()
-        .prefix("rvirt-net-")
-        .tempdir_in("/tmp")
-        .expect("dir");
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
-    let lxc = daemon.uri("lxc");
-    let name = unique("rvtnet");
-    let xml_path = dir.path().join("net.xml");
-    std::fs::write(&xml_path, nat_network(&name, 150)).expect("xml");
+    let mut world = World::new(150);
+    let qemu = world.uri("qemu");
+    let lxc = world.uri("lxc");
+    let name = world.network.clone();
 
-    ok(&qemu, &format!("net-define {}", xml_path.display()));
     let listed = ok(&lxc, "net-list --all");
     assert!(
         listed.contains(&name) && listed.contains("inactive"),
@@ -236,6 +299,7 @@ fn nat_network_lifecycle_through_virsh_in_its_own_namespace() {
     assert!(xml.contains("<mac address='52:54:00:"), "{xml}");
 
     ok(&qemu, &format!("net-start {name}"));
+    let netns = &world.netns;
     let addresses = netns.exec("ip", &["-o", "addr", "show", "dev", "virbr0"]);
     assert!(addresses.contains("192.168.150.1/24"), "{addresses}");
     let ruleset = netns.exec("nft", &["list", "ruleset"]);
@@ -243,8 +307,8 @@ fn nat_network_lifecycle_through_virsh_in_its_own_namespace() {
         ruleset.contains("virbr0") && ruleset.contains("masquerade"),
         "{ruleset}"
     );
-    let dnsmasq = dnsmasq_pids(&netns, &name);
-    assert_eq!(dnsmasq.len(), 1, "one dnsmasq: {}", daemon.log());
+    let dnsmasq = world.dnsmasq_pids();
+    assert_eq!(dnsmasq.len(), 1, "one dnsmasq: {}", world.daemon().log());
     let listening = netns.exec("ss", &["-lunp"]);
     assert!(
         listening.contains(":67 "),
@@ -254,36 +318,76 @@ fn nat_network_lifecycle_through_virsh_in_its_own_namespace() {
     let info = ok(&qemu, &format!("net-info {name}"));
     assert!(info.contains("virbr0"), "{info}");
 
+    // A live update reaches dnsmasq's hosts file; the persistent one the definition.
+    ok(
+        &qemu,
+        &format!(
+            "net-update {name} add ip-dhcp-host \"<host mac='52:54:00:00:00:42' name='h42' \
+             ip='192.168.150.42'/>\" --live --config"
+        ),
+    );
+    let hostsfile = std::fs::read_to_string(
+        world
+            .dir
+            .path()
+            .join(format!("state/lib/network/dnsmasq/{name}.hostsfile")),
+    )
+    .unwrap_or_default();
+    assert!(
+        hostsfile.contains("52:54:00:00:00:42,192.168.150.42,h42"),
+        "{hostsfile}"
+    );
+    let inactive = ok(&qemu, &format!("net-dumpxml {name} --inactive"));
+    assert!(inactive.contains("h42"), "{inactive}");
+
     // A second network on the same subnet cannot start, and leaves nothing behind.
     let clash = unique("rvtnet");
-    std::fs::write(&xml_path, nat_network(&clash, 150)).expect("xml");
-    ok(&qemu, &format!("net-define {}", xml_path.display()));
+    world.define(&nat_network(&clash, 150));
     let error = refused(&qemu, &format!("net-start {clash}"));
     assert!(error.contains("already in use"), "{error}");
     assert!(
-        !netns.exec("ip", &["-o", "link"]).contains("virbr1"),
+        !world.netns.exec("ip", &["-o", "link"]).contains("virbr1"),
         "a failed start leaves no bridge"
     );
     ok(&qemu, &format!("net-undefine {clash}"));
 
     // The daemon dies; the next one finds the network running and its dnsmasq re-adopted.
-    daemon.kill();
-    let daemon = Daemon::start(&netns, dir.path());
-    assert!(ok(&qemu, "net-list").contains(&name), "{}", daemon.log());
+    world.restart_daemon();
+    assert!(
+        ok(&qemu, "net-list").contains(&name),
+        "{}",
+        world.daemon().log()
+    );
     assert_eq!(
-        dnsmasq_pids(&netns, &name),
+        world.dnsmasq_pids(),
         dnsmasq,
         "dnsmasq is adopted, not restarted"
     );
 
     ok(&qemu, &format!("net-destroy {name}"));
+    let netns = &world.netns;
     assert!(
         !netns.exec("ip", &["-o", "link"]).contains("virbr0"),
         "the bridge is gone"
     );
     let ruleset = netns.exec("nft", &["list", "ruleset"]);
     assert!(!ruleset.contains("virbr0"), "the rules are gone: {ruleset}");
-    assert!(dnsmasq_pids(&netns, &name).is_empty(), "dnsmasq is gone");
+    assert!(world.dnsmasq_pids().is_empty(), "dnsmasq is gone");
+
+    // Autostart: a daemon that starts finds the network down and brings it up.
+    ok(&qemu, &format!("net-autostart {name}"));
+    world.restart_daemon();
+    assert!(
+        ok(&qemu, "net-list --autostart").contains(&name),
+        "{}",
+        world.daemon().log()
+    );
+    assert_eq!(
+        world.dnsmasq_pids().len(),
+        1,
+        "autostarted with its dnsmasq"
+    );
+    ok(&qemu, &format!("net-destroy {name}"));
     ok(&qemu, &format!("net-undefine {name}"));
     assert!(!ok(&qemu, "net-list --all").contains(&name));
 }
@@ -310,25 +414,19 @@ fn open_console(uri: &str, domain: &str) -> std::fs::File {
 #[test]
 fn qemu_guest_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
     use std::io::Write;
-    let netns = Netns::new();
-    let dir = tempfile::Builder::new()
-        .prefix("rvirt-net-")
-        .tempdir_in("/tmp")
-        .expect("dir");
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
-    let network = unique("rvtnet");
-    let xml_path = dir.path().join("net.xml");
-    std::fs::write(&xml_path, nat_network(&network, 151)).expect("xml");
-    ok(&qemu, &format!("net-define {}", xml_path.display()));
+    let world = World::new(151);
+    let qemu = world.uri("qemu");
+    let network = world.network.clone();
+    let dir = world.dir.path();
+    let netns = &world.netns;
 
     let guest = unique("rvtguest");
-    let files = crate::qemu::GuestFiles::new(&dir.path().join("guest"));
+    let files = crate::qemu::GuestFiles::new(&dir.join("guest"));
     let nic = format!(
         "<interface type='network'>\n      <source network='{network}'/>\n      \
          <mac address='52:54:00:aa:bb:01'/>\n      <model type='virtio'/>\n    </interface>"
     );
-    let domain_path = dir.path().join("domain.xml");
+    let domain_path = dir.join("domain.xml");
     std::fs::write(&domain_path, crate::qemu::domain_xml(&guest, &files, &nic)).expect("xml");
     ok(&qemu, &format!("define {}", domain_path.display()));
     let error = refused(&qemu, &format!("start {guest}"));
@@ -378,18 +476,11 @@ fn qemu_guest_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
         answer.contains("ping=ok"),
         "the guest reaches the host: {answer}"
     );
-    let leases = std::fs::read_dir(dir.path().join("state"))
-        .ok()
-        .map(|_| {
-            let mut found = String::new();
-            for entry in walk(&dir.path().join("state")) {
-                if entry.extension().is_some_and(|ext| ext == "leases") {
-                    found.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
-                }
-            }
-            found
-        })
-        .unwrap_or_default();
+    let leases: String = crate::qemu::walk(&dir.join("state"))
+        .iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "leases"))
+        .map(|path| std::fs::read_to_string(path).unwrap_or_default())
+        .collect();
     assert!(
         leases.contains("52:54:00:aa:bb:01"),
         "dnsmasq's lease file has the guest: {leases}"
@@ -397,18 +488,66 @@ fn qemu_guest_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
 
     ok(&qemu, &format!("destroy {guest}"));
     ok(&qemu, &format!("net-destroy {network}"));
-    drop(daemon);
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
+#[test]
+fn lxc_container_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
+    let world = World::new(152);
+    let lxc = world.uri("lxc");
+    let network = world.network.clone();
+    ok(&lxc, &format!("net-start {network}"));
+
+    let rootfs = crate::lxc::Rootfs::new();
+    std::fs::write(
+        rootfs.root().join("bin/dhcp.script"),
+        "#!/bin/sh\n[ \"$1\" = bound ] || exit 0\n\
+         ifconfig \"$interface\" \"$ip\" netmask \"$subnet\" up\n\
+         echo \"$ip $router\" >/data/lease\n",
+    )
+    .expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        rootfs.root().join("bin/dhcp.script"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let script = "ifconfig eth0 up; udhcpc -i eth0 -n -q -t 20 -T 1 -s /bin/dhcp.script \
+                  && ping -c 1 -W 3 192.168.152.1 && echo reached >/data/ping; \
+                  while true; do sleep 1; done";
+    let nic = format!(
+        "<interface type='network'>\n      <source network='{network}'/>\n    </interface>"
+    );
+    let name = unique("rvtct");
+    let path = world.dir.path().join("container.xml");
+    std::fs::write(
+        &path,
+        crate::lxc::driver::domain_xml(&name, &rootfs, script, &nic),
+    )
+    .expect("xml");
+    ok(&lxc, &format!("define {}", path.display()));
+    ok(&lxc, &format!("start {name}"));
+    let ports = world
+        .netns
+        .exec("ip", &["-o", "link", "show", "master", "virbr0"]);
+    assert!(
+        ports.contains("vr"),
+        "the container's veth is on the bridge: {ports}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !rootfs.data().join("ping").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the container got no lease or no answer: lease {:?}; {}",
+            std::fs::read_to_string(rootfs.data().join("lease")).ok(),
+            world.daemon().log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
-    found
+    let lease = std::fs::read_to_string(rootfs.data().join("lease")).expect("lease");
+    assert!(lease.starts_with("192.168.152."), "{lease}");
+
+    ok(&lxc, &format!("destroy {name}"));
+    ok(&lxc, &format!("undefine {name}"));
+    ok(&lxc, &format!("net-destroy {network}"));
 }

@@ -1061,7 +1061,7 @@ fn qemu_embed_keeps_every_file_under_its_root() {
 }
 
 /// Every path under `dir`, recursively.
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();

@@ -15,6 +15,7 @@
 use std::process::ExitCode;
 
 mod bench_install;
+mod conformance;
 mod network_conf_conformance;
 mod new_plugin;
 mod package;

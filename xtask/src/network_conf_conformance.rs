@@ -9,54 +9,28 @@
 //! (libvirt's harness checks the same). No normalization is applied. With `-v`, every
 //! failing case is printed with a line diff (`-` expected, `+` ours).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use rvirt_driver_network::dnsmasq::{self, DnsmasqCaps, DnsmasqPaths};
 use virt_xml::network::Network;
 
+use crate::conformance::CaseArgs;
+
 pub fn run(args: &[String]) -> ExitCode {
-    let verbose = args.iter().any(|arg| arg == "-v");
-    let positional: Vec<&str> = args
-        .iter()
-        .filter(|arg| !arg.starts_with('-'))
-        .map(String::as_str)
-        .collect();
-    let (dir, only): (PathBuf, Vec<&str>) = match positional.split_first() {
-        Some((first, rest)) if Path::new(first).is_dir() => (PathBuf::from(first), rest.to_vec()),
-        _ => (
-            PathBuf::from("../shared/libvirt-testdata"),
-            positional.clone(),
-        ),
+    let args = CaseArgs::parse(args);
+    let data = args.dir.join("networkxml2confdata");
+    let cases = match args.cases(&data, ".xml", |_| true) {
+        Ok(cases) => cases,
+        Err(status) => return status,
     };
-    let data = dir.join("networkxml2confdata");
-    let mut cases: Vec<String> = match std::fs::read_dir(&data) {
-        Ok(entries) => entries
-            .filter_map(|entry| entry.ok())
-            .filter_map(|entry| {
-                entry
-                    .file_name()
-                    .to_str()?
-                    .strip_suffix(".xml")
-                    .map(str::to_string)
-            })
-            .collect(),
-        Err(error) => {
-            eprintln!("{}: {error}", data.display());
-            return ExitCode::from(2);
-        }
-    };
-    cases.sort();
-    if !only.is_empty() {
-        cases.retain(|case| only.contains(&case.as_str()));
-    }
     let mut n_matching = 0;
     for case in &cases {
         match check_case(&data, case) {
             Ok(()) => n_matching += 1,
             Err(reason) => {
                 let summary = reason.lines().next().unwrap_or("");
-                if verbose {
+                if args.verbose {
                     println!("FAIL {case}: {reason}");
                 } else {
                     println!("FAIL {case}: {summary}");

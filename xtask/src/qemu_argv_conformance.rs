@@ -37,19 +37,11 @@ use rvirt_driver_qemu::argv::{
 use rvirt_driver_qemu::capabilities::{CpuModel, MachineType, QemuCaps};
 use virt_xml::domain::Domain;
 
+use crate::conformance::CaseArgs;
+
 pub fn run(args: &[String]) -> ExitCode {
-    let verbose = args.iter().any(|arg| arg == "-v");
-    let positional: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
-    let (dir, only): (PathBuf, Vec<&str>) = match positional.split_first() {
-        Some((first, rest)) if Path::new(first.as_str()).is_dir() => (
-            PathBuf::from(first.as_str()),
-            rest.iter().map(|case| case.as_str()).collect(),
-        ),
-        _ => (
-            PathBuf::from("../shared/libvirt-testdata"),
-            positional.iter().map(|case| case.as_str()).collect(),
-        ),
-    };
+    let args = CaseArgs::parse(args);
+    let dir = &args.dir;
     let data = dir.join("qemuxml2argvdata");
     let caps_path = match newest_caps(&dir.join("qemucapabilitiesdata")) {
         Some(path) => path,
@@ -68,27 +60,12 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut cases: Vec<String> = match std::fs::read_dir(&data) {
-        Ok(entries) => entries
-            .filter_map(|entry| entry.ok())
-            .filter_map(|entry| {
-                entry
-                    .file_name()
-                    .to_str()?
-                    .strip_suffix(".x86_64-latest.args")
-                    .map(str::to_string)
-            })
-            .filter(|name| data.join(format!("{name}.xml")).is_file())
-            .collect(),
-        Err(error) => {
-            eprintln!("{}: {error}", data.display());
-            return ExitCode::from(2);
-        }
+    let cases = match args.cases(&data, ".x86_64-latest.args", |case| {
+        data.join(format!("{case}.xml")).is_file()
+    }) {
+        Ok(cases) => cases,
+        Err(status) => return status,
     };
-    cases.sort();
-    if !only.is_empty() {
-        cases.retain(|case| only.contains(&case.as_str()));
-    }
     let mut passed = 0;
     let mut failures: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for case in &cases {
@@ -96,7 +73,7 @@ pub fn run(args: &[String]) -> ExitCode {
             Ok(()) => passed += 1,
             Err(reason) => {
                 let category = reason.lines().next().unwrap_or("").to_string();
-                if verbose {
+                if args.verbose {
                     println!("FAIL {case}: {reason}");
                 }
                 failures.entry(category).or_default().push(case.clone());
@@ -104,7 +81,7 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     let failed = cases.len() - passed;
-    if !verbose {
+    if !args.verbose {
         for (category, names) in &failures {
             println!("{:>4}  {category}: {}", names.len(), names.join(" "));
         }

@@ -38,6 +38,8 @@ pub struct PluginConnection {
     /// The connection of the plugin that serves virtual networks for this one (libvirt's
     /// network driver next to its QEMU driver), if another plugin does.
     networks: Option<Box<PluginConnection>>,
+    /// The same for storage pools and volumes (libvirt's storage driver).
+    storage: Option<Box<PluginConnection>>,
 }
 
 impl PluginConnection {
@@ -65,6 +67,7 @@ impl PluginConnection {
                 uri: shared_uri,
                 closed: AtomicBool::new(false),
                 networks: None,
+                storage: None,
             }),
             (Ok(()), None) => Err(Error::internal(
                 ErrorDomain::NONE,
@@ -88,12 +91,18 @@ impl PluginConnection {
         secondary.space.forward_events_to(&self.space);
         match kind {
             SecondaryKind::Networks => self.networks = Some(Box::new(secondary)),
+            SecondaryKind::Storage => self.storage = Some(Box::new(secondary)),
         }
     }
 
     /// The connection network calls go to: the network plugin's, or this one.
     fn for_networks(&self) -> &PluginConnection {
         self.networks.as_deref().unwrap_or(self)
+    }
+
+    /// The connection storage calls go to: the storage plugin's, or this one.
+    fn for_storage(&self) -> &PluginConnection {
+        self.storage.as_deref().unwrap_or(self)
     }
 
     /// The plugin serving this connection now.
@@ -255,9 +264,9 @@ impl Connection for PluginConnection {
             d.rvirt_driver0_1_0_connect().call_close(s)
         });
         plugin.shared().spaces.release(&self.space);
-        if let Some(networks) = &self.networks {
-            // The hypervisor connection's outcome is the one the caller asked about.
-            let _ = networks.close();
+        // The hypervisor connection's outcome is the one the caller asked about.
+        for secondary in [&self.networks, &self.storage].into_iter().flatten() {
+            let _ = secondary.close();
         }
         result
     }
@@ -1005,139 +1014,151 @@ impl Connection for PluginConnection {
     // ---- storage ----
 
     fn pool_lookup_by_name(&self, name: &str) -> Result<StoragePoolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_lookup_pool_by_name(s, name)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_lookup_pool_by_name(s, name)
+            })
+            .map(Into::into)
     }
     fn pool_lookup_by_uuid(&self, uuid: &Uuid) -> Result<StoragePoolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_lookup_pool_by_uuid(s, uuid.into())
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_lookup_pool_by_uuid(s, uuid.into())
+            })
+            .map(Into::into)
     }
     fn pool_lookup_by_volume(&self, vol: &StorageVolRef) -> Result<StoragePoolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_lookup_pool_by_volume(s, &vol.into())
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_lookup_pool_by_volume(s, &vol.into())
+            })
+            .map(Into::into)
     }
     fn pool_list_all(&self, flags: u32) -> Result<Vec<StoragePoolRef>> {
-        self.run(|d, s| d.rvirt_driver0_1_0_storage().call_list_all_pools(s, flags))
+        self.for_storage()
+            .run(|d, s| d.rvirt_driver0_1_0_storage().call_list_all_pools(s, flags))
             .map(list)
     }
     fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<StoragePoolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_define_pool_xml(s, xml, flags)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_define_pool_xml(s, xml, flags)
+            })
+            .map(Into::into)
     }
     fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<StoragePoolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_create_pool_xml(s, xml, flags)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_create_pool_xml(s, xml, flags)
+            })
+            .map(Into::into)
     }
     fn pool_build(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_build_pool(s, &pool.into(), flags)
         })
     }
     fn pool_undefine(&self, pool: &StoragePoolRef) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_undefine_pool(s, &pool.into())
         })
     }
     fn pool_create(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_create_pool(s, &pool.into(), flags)
         })
     }
     fn pool_destroy(&self, pool: &StoragePoolRef) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_destroy_pool(s, &pool.into())
         })
     }
     fn pool_delete(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_delete_pool(s, &pool.into(), flags)
         })
     }
     fn pool_refresh(&self, pool: &StoragePoolRef, flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_refresh_pool(s, &pool.into(), flags)
         })
     }
     fn pool_get_info(&self, pool: &StoragePoolRef) -> Result<StoragePoolInfo> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_get_pool_info(s, &pool.into())
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_get_pool_info(s, &pool.into())
+            })
+            .map(Into::into)
     }
     fn pool_get_xml(&self, pool: &StoragePoolRef, flags: u32) -> Result<String> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_get_pool_xml(s, &pool.into(), flags)
         })
     }
     fn pool_get_status(&self, pool: &StoragePoolRef) -> Result<ObjectStatus> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_get_pool_status(s, &pool.into())
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_get_pool_status(s, &pool.into())
+            })
+            .map(Into::into)
     }
     fn pool_set_autostart(&self, pool: &StoragePoolRef, autostart: bool) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_set_pool_autostart(s, &pool.into(), autostart)
         })
     }
     fn pool_find_sources(&self, kind: &str, src_spec: Option<&str>, flags: u32) -> Result<String> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_find_pool_sources(s, kind, src_spec, flags)
         })
     }
     fn vol_list(&self, pool: &StoragePoolRef) -> Result<Vec<StorageVolRef>> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_list_volumes(s, &pool.into())
-        })
-        .map(list)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_list_volumes(s, &pool.into())
+            })
+            .map(list)
     }
     fn vol_lookup_by_name(&self, pool: &StoragePoolRef, name: &str) -> Result<StorageVolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_lookup_volume_by_name(s, &pool.into(), name)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_lookup_volume_by_name(s, &pool.into(), name)
+            })
+            .map(Into::into)
     }
     fn vol_lookup_by_key(&self, key: &str) -> Result<StorageVolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_lookup_volume_by_key(s, key)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_lookup_volume_by_key(s, key)
+            })
+            .map(Into::into)
     }
     fn vol_lookup_by_path(&self, path: &str) -> Result<StorageVolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_lookup_volume_by_path(s, path)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_lookup_volume_by_path(s, path)
+            })
+            .map(Into::into)
     }
     fn vol_create_xml(
         &self,
@@ -1145,11 +1166,12 @@ impl Connection for PluginConnection {
         xml: &str,
         flags: u32,
     ) -> Result<StorageVolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_create_volume_xml(s, &pool.into(), xml, flags)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_create_volume_xml(s, &pool.into(), xml, flags)
+            })
+            .map(Into::into)
     }
     fn vol_create_xml_from(
         &self,
@@ -1158,56 +1180,58 @@ impl Connection for PluginConnection {
         clone_of: &StorageVolRef,
         flags: u32,
     ) -> Result<StorageVolRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage().call_create_volume_xml_from(
-                s,
-                &pool.into(),
-                xml,
-                &clone_of.into(),
-                flags,
-            )
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage().call_create_volume_xml_from(
+                    s,
+                    &pool.into(),
+                    xml,
+                    &clone_of.into(),
+                    flags,
+                )
+            })
+            .map(Into::into)
     }
     fn vol_delete(&self, vol: &StorageVolRef, flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_delete_volume(s, &vol.into(), flags)
         })
     }
     fn vol_wipe(&self, vol: &StorageVolRef, flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_wipe_volume(s, &vol.into(), flags)
         })
     }
     fn vol_resize(&self, vol: &StorageVolRef, capacity: u64, flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_resize_volume(s, &vol.into(), capacity, flags)
         })
     }
     fn vol_get_info(&self, vol: &StorageVolRef, flags: u32) -> Result<StorageVolInfo> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_storage()
-                .call_get_volume_info(s, &vol.into(), flags)
-        })
-        .map(Into::into)
+        self.for_storage()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_storage()
+                    .call_get_volume_info(s, &vol.into(), flags)
+            })
+            .map(Into::into)
     }
     fn vol_get_xml(&self, vol: &StorageVolRef, flags: u32) -> Result<String> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_get_volume_xml(s, &vol.into(), flags)
         })
     }
     fn vol_get_path(&self, vol: &StorageVolRef) -> Result<String> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_get_volume_path(s, &vol.into())
         })
     }
     fn vol_data_path(&self, vol: &StorageVolRef, for_upload: bool) -> Result<String> {
-        self.run(|d, s| {
+        self.for_storage().run(|d, s| {
             d.rvirt_driver0_1_0_storage()
                 .call_volume_data_path(s, &vol.into(), for_upload)
         })

@@ -145,20 +145,25 @@ pub struct Secondary {
     /// Virtual networks (`virNetwork*`).
     #[serde(default)]
     pub networks: Vec<String>,
+    /// Storage pools and volumes (`virStoragePool*`, `virStorageVol*`).
+    #[serde(default)]
+    pub storage: Vec<String>,
 }
 
 /// A kind of secondary object (the field of [`Secondary`] that names it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SecondaryKind {
     Networks,
+    Storage,
 }
 
 impl SecondaryKind {
-    pub const ALL: [SecondaryKind; 1] = [SecondaryKind::Networks];
+    pub const ALL: [SecondaryKind; 2] = [SecondaryKind::Networks, SecondaryKind::Storage];
 
     pub fn field(self) -> &'static str {
         match self {
             SecondaryKind::Networks => "secondary.networks",
+            SecondaryKind::Storage => "secondary.storage",
         }
     }
 }
@@ -168,6 +173,7 @@ impl Secondary {
     pub fn schemes(&self, kind: SecondaryKind) -> &[String] {
         match kind {
             SecondaryKind::Networks => &self.networks,
+            SecondaryKind::Storage => &self.storage,
         }
     }
 }

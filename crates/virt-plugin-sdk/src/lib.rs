@@ -4,7 +4,7 @@
 //! defaulting to libvirt's VIR_ERR_NO_SUPPORT) and names its type with [`export_plugin!`].
 //! The SDK owns the wit-bindgen bindings, writes the WIT version into the custom section
 //! `rvirt:wit-version` so the host can read it before instantiating, and wraps the host's
-//! imports ([`host`]) with small helpers.
+//! imports ([`host`]) with small helpers, such as [`records`] for a driver's JSON records.
 //!
 //! A plugin instance is disposable: the host may run many instances of a plugin at once and
 //! throw any of them away (after a trap, or to upgrade). Whatever must outlive one call lives
@@ -26,6 +26,7 @@ pub mod bindings {
 
 mod convert;
 mod interfaces;
+pub mod records;
 
 pub use convert::*;
 pub use interfaces::*;

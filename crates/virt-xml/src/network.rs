@@ -2,8 +2,11 @@
 //!
 //! The model types live here; `parse` reads a document with libvirt's rules (what
 //! `virNetworkDefParseXML` refuses and normalises), `update` applies `virNetworkUpdate`
-//! changes ([`Network::update_section`]), and `address` holds libvirt's IP address reading
-//! and writing that both rely on.
+//! changes ([`Network::update_section`]), and [`address`] holds libvirt's IP address reading,
+//! writing and arithmetic that both rely on, and that drivers use for what they derive from
+//! a model.
+
+use std::net::IpAddr;
 
 use virt_core::{ErrorDomain, Uuid};
 
@@ -15,7 +18,7 @@ use crate::xml::{
 };
 use crate::{FormatFlags, Result, XmlElement};
 
-mod address;
+pub mod address;
 mod parse;
 mod update;
 
@@ -317,6 +320,33 @@ pub struct NetworkIp {
     pub tftp: Option<Tftp>,
     #[xml(child)]
     pub dhcp: Option<Dhcp>,
+}
+
+impl NetworkIp {
+    /// The element's address, read as a model holds it ([`address::parse_model_quiet`]);
+    /// `None` when it has none or one the parser would not have written.
+    pub fn ip_address(&self) -> Option<IpAddr> {
+        address::parse_model_quiet(self.address.as_deref()?)
+    }
+
+    /// `virNetworkIPDefPrefix`: the element's `prefix`, else its netmask's length, else the
+    /// classful prefix of its IPv4 address (64 for IPv6, 0 for the unspecified address).
+    /// `None` where libvirt has `-1` (a netmask with holes, a class D or E address without
+    /// either), and when the address or netmask is missing or unreadable. A prefix wider
+    /// than the address is returned as it is: libvirt checks that where it matters.
+    pub fn network_prefix(&self) -> Option<u32> {
+        let ip_address = self.ip_address()?;
+        let netmask = match self.netmask.as_deref() {
+            Some(text) => Some(address::parse_model_quiet(text)?),
+            None => None,
+        };
+        u32::try_from(address::prefix_of(
+            &ip_address,
+            netmask.as_ref(),
+            self.prefix,
+        ))
+        .ok()
+    }
 }
 
 /// `<portgroup name default trustGuestRxFilters>`.

@@ -7,13 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 use virt_core::consts::domain_state;
-use virt_core::{Error, Uuid};
-use virt_plugin_sdk::host::{files, state};
+use virt_core::{Error, ErrorDomain, Uuid};
+use virt_plugin_sdk::host::files;
+use virt_plugin_sdk::records::Records;
 use virt_plugin_sdk::types::{DomainRef, Uuid as WitUuid};
 
-use crate::error::internal;
-
-const DOMAIN: &str = "domain";
+/// The domains, one record each under its UUID; a corrupt one is an LXC driver error.
+const DOMAINS: Records = Records::new("domain", ErrorDomain::LXC);
 
 /// One domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,31 +100,20 @@ impl DomainRecord {
     }
 }
 
-fn decode(key: &str, bytes: &[u8]) -> Result<DomainRecord, Error> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| internal(format!("corrupt domain record '{key}': {e}")))
-}
-
 pub fn load(uuid: &str) -> Result<Option<DomainRecord>, Error> {
-    state::get(DOMAIN, uuid)
-        .map(|bytes| decode(uuid, &bytes))
-        .transpose()
+    DOMAINS.load(uuid)
 }
 
 pub fn all() -> Result<Vec<DomainRecord>, Error> {
-    state::list(DOMAIN)
-        .iter()
-        .map(|(key, bytes)| decode(key, bytes))
-        .collect()
+    DOMAINS.all()
 }
 
 pub fn store(record: &DomainRecord) {
-    let bytes = serde_json::to_vec(record).expect("a record is plain data and always encodes");
-    state::put(DOMAIN, &record.uuid, &bytes);
+    DOMAINS.store(&record.uuid, record);
 }
 
 pub fn delete(uuid: &str) {
-    state::delete(DOMAIN, uuid);
+    DOMAINS.delete(uuid);
 }
 
 pub fn find_by_name(name: &str) -> Result<Option<DomainRecord>, Error> {

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 
 use virt_core::{Error, ErrorDomain, ErrorNumber};
-use virt_xml::network::{Dns, DnsSrv, Network};
+use virt_xml::network::{address, Dns, DnsSrv, Network};
 use virt_xml::xml::{escape_into, YesNo};
 
 mod caps;
@@ -198,7 +198,11 @@ pub fn config(
     } else {
         // Without DHCPv6, guests configure themselves from router advertisements (SLAAC).
         for ipv6 in ips.iter().filter(|ip| ip.is_ipv6() && !ip.has_dhcp()) {
-            let _ = writeln!(conf, "dhcp-range={},ra-only", ip::format(&ipv6.address));
+            let _ = writeln!(
+                conf,
+                "dhcp-range={},ra-only",
+                address::format(&ipv6.address)
+            );
         }
     }
     for option in network.dnsmasq_options.iter().flatten() {
@@ -241,7 +245,7 @@ fn forwarders(conf: &mut String, dns: &Dns) -> Result<()> {
         }
         match forwarder.addr.as_deref() {
             Some(addr) => {
-                let _ = writeln!(conf, "{}", ip::format(&ip::parse(addr)?));
+                let _ = writeln!(conf, "{}", address::format(&address::parse_model(addr)?));
                 replaces_resolvers |= forwarder.domain.is_none();
             }
             None => conf.push_str("#\n"),
@@ -373,13 +377,13 @@ fn dhcp(
     }
     let mut n_leases = 0;
     for range in &dhcp.ranges {
-        let start = ip::parse(range.start.as_deref().unwrap_or(""))?;
-        let end = ip::parse(range.end.as_deref().unwrap_or(""))?;
+        let start = address::parse_model(range.start.as_deref().unwrap_or(""))?;
+        let end = address::parse_model(range.end.as_deref().unwrap_or(""))?;
         let _ = write!(
             conf,
             "dhcp-range={},{},",
-            ip::format(&start),
-            ip::format(&end)
+            address::format(&start),
+            address::format(&end)
         );
         if ip.is_ipv6() {
             let _ = write!(conf, "{}", ip.prefix);
@@ -407,11 +411,15 @@ fn dhcp(
             let _ = write!(conf, ",{lease}");
         }
         conf.push('\n');
-        n_leases += u64::from(ip::range_size(&start, &end, &ip.address, ip.prefix)?);
+        n_leases += u64::from(address::range_size(
+            &start,
+            &end,
+            Some((&ip.address, ip.prefix)),
+        )?);
     }
     if dhcp.ranges.is_empty() && !dhcp.hosts.is_empty() {
         // Static hosts only: a `static` range turns DHCP on for the hosts file's entries.
-        let _ = write!(conf, "dhcp-range={},static", ip::format(&ip.address));
+        let _ = write!(conf, "dhcp-range={},static", address::format(&ip.address));
         if ip.is_ipv6() {
             let _ = write!(conf, ",{}", ip.prefix);
         }
@@ -438,7 +446,7 @@ fn dhcp(
             match bootp.server.as_deref() {
                 // The boot server's address goes in the third field (the second is its name).
                 Some(server) => {
-                    let server = ip::format(&ip::parse(server)?);
+                    let server = address::format(&address::parse_model(server)?);
                     let _ = writeln!(conf, "dhcp-boot={file},,{server}");
                 }
                 None => {

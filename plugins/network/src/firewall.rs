@@ -33,10 +33,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use virt_core::{Error, ErrorDomain, ErrorNumber};
-use virt_xml::network::{ForwardMode, Nat, Network, NetworkIp};
+use virt_xml::network::{address, ForwardMode, Nat, Network, NetworkIp};
 
 /// The table, in both families, that holds every network's rules.
 pub const TABLE: &str = "libvirt_network";
@@ -199,17 +199,10 @@ struct Subnet {
 impl Subnet {
     /// The subnet of `address`; `prefix` is at most the family's width.
     fn of(address: IpAddr, prefix: u32) -> Subnet {
-        let network = match address {
-            IpAddr::V4(v4) => {
-                let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
-                IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
-            }
-            IpAddr::V6(v6) => {
-                let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
-                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
-            }
-        };
-        Subnet { network, prefix }
+        Subnet {
+            network: address::mask_by_prefix(&address, prefix),
+            prefix,
+        }
     }
 
     fn contains(&self, other: &Subnet) -> bool {
@@ -225,36 +218,11 @@ impl fmt::Display for Subnet {
     }
 }
 
-/// `virNetworkIPDefPrefix`: the prefix given, else the netmask's length, else the classful
-/// default for IPv4 and 64 for IPv6. `None` for what has no prefix: a netmask with holes, a
-/// class D or E address, a prefix wider than the address.
+/// `virNetworkIPDefPrefix` of an `<ip>` whose address is `address`, or `None` for what has no
+/// prefix (a netmask with holes, a class D or E address) or a prefix wider than the address.
 fn ip_prefix(ip: &NetworkIp, address: &IpAddr) -> Option<u32> {
-    let width = match address {
-        IpAddr::V4(_) => 32,
-        IpAddr::V6(_) => 128,
-    };
-    if let Some(prefix) = ip.prefix.filter(|prefix| *prefix > 0) {
-        return (prefix <= width).then_some(prefix);
-    }
-    if let Some(netmask) = &ip.netmask {
-        let bits: u128 = match netmask.parse::<IpAddr>().ok()? {
-            IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
-            IpAddr::V6(v6) => u128::from(v6),
-        };
-        let ones = bits.leading_ones();
-        return (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones);
-    }
-    match address {
-        IpAddr::V4(v4) if v4.is_unspecified() => Some(0),
-        IpAddr::V4(v4) => match v4.octets()[0] {
-            octet if octet & 0x80 == 0 => Some(8),
-            octet if octet & 0xc0 == 0x80 => Some(16),
-            octet if octet & 0xe0 == 0xc0 => Some(24),
-            _ => None,
-        },
-        IpAddr::V6(v6) if v6.is_unspecified() => Some(0),
-        IpAddr::V6(_) => Some(64),
-    }
+    let width = if address.is_ipv4() { 32 } else { 128 };
+    ip.network_prefix().filter(|prefix| *prefix <= width)
 }
 
 /// An interface name the scripts can write between double quotes. nftables has no escape for
@@ -780,7 +748,7 @@ pub fn rules(network: &Network) -> Result<FirewallPlan, Error> {
     let mut addresses: Vec<(IpAddr, &NetworkIp)> = Vec::with_capacity(network.ips.len());
     for ip in &network.ips {
         let text = ip.address.as_deref().unwrap_or("");
-        let address = text.parse::<IpAddr>().map_err(|_| {
+        let address = ip.ip_address().ok_or_else(|| {
             network_error(
                 ErrorNumber::INTERNAL_ERROR,
                 format!("invalid address '{text}' in network '{name}'"),
@@ -893,34 +861,22 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_follow_libvirt() {
-        let ip = |address: &str, netmask: Option<&str>, prefix: Option<u32>| NetworkIp {
-            address: Some(address.to_string()),
-            netmask: netmask.map(str::to_string),
-            prefix,
-            ..NetworkIp::default()
+    fn prefixes_are_libvirts_within_the_address_width() {
+        let prefix = |address: &str, netmask: Option<&str>, prefix: Option<u32>| {
+            let ip = NetworkIp {
+                address: Some(address.to_string()),
+                netmask: netmask.map(str::to_string),
+                prefix,
+                ..NetworkIp::default()
+            };
+            ip_prefix(&ip, &address.parse().expect("address"))
         };
-        let prefix = |ip: NetworkIp| {
-            let address = ip
-                .address
-                .as_deref()
-                .unwrap_or("")
-                .parse()
-                .expect("address");
-            ip_prefix(&ip, &address)
-        };
-        assert_eq!(prefix(ip("10.0.0.1", None, None)), Some(8));
-        assert_eq!(prefix(ip("172.16.0.1", None, None)), Some(16));
-        assert_eq!(prefix(ip("192.168.0.1", None, None)), Some(24));
-        assert_eq!(prefix(ip("224.0.1.1", None, None)), None);
-        assert_eq!(
-            prefix(ip("192.168.0.1", Some("255.255.254.0"), None)),
-            Some(23)
-        );
-        assert_eq!(prefix(ip("192.168.0.1", Some("255.0.255.0"), None)), None);
-        assert_eq!(prefix(ip("fd00::1", None, None)), Some(64));
-        assert_eq!(prefix(ip("fd00::1", None, Some(48))), Some(48));
-        assert_eq!(prefix(ip("10.0.0.1", None, Some(33))), None);
+        assert_eq!(prefix("192.168.0.1", None, None), Some(24));
+        assert_eq!(prefix("192.168.0.1", Some("255.255.254.0"), None), Some(23));
+        assert_eq!(prefix("224.0.1.1", None, None), None);
+        assert_eq!(prefix("192.168.0.1", Some("255.0.255.0"), None), None);
+        assert_eq!(prefix("10.0.0.1", None, Some(33)), None);
+        assert_eq!(prefix("fd00::1", None, Some(128)), Some(128));
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //! A record is the whole truth about a network: the plugin keeps nothing between calls.
 
 use serde::{Deserialize, Serialize};
-use virt_core::{Error, Uuid};
-use virt_plugin_sdk::host::{files, state};
+use virt_core::{Error, ErrorDomain, Uuid};
+use virt_plugin_sdk::host::files;
+use virt_plugin_sdk::records::Records;
 use virt_plugin_sdk::types::{NetworkRef, Uuid as WitUuid};
 
-use crate::error::{from_host, internal};
+use crate::error::from_host;
 
-const NETWORK: &str = "network";
+/// The networks, one record each under its UUID; a corrupt one is a network driver error.
+const NETWORKS: Records = Records::new("network", ErrorDomain::NETWORK);
 
 /// One network.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,31 +83,20 @@ impl NetworkRecord {
     }
 }
 
-fn decode(key: &str, bytes: &[u8]) -> Result<NetworkRecord, Error> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| internal(format!("corrupt network record '{key}': {e}")))
-}
-
 pub fn load(uuid: &str) -> Result<Option<NetworkRecord>, Error> {
-    state::get(NETWORK, uuid)
-        .map(|bytes| decode(uuid, &bytes))
-        .transpose()
+    NETWORKS.load(uuid)
 }
 
 pub fn all() -> Result<Vec<NetworkRecord>, Error> {
-    state::list(NETWORK)
-        .iter()
-        .map(|(key, bytes)| decode(key, bytes))
-        .collect()
+    NETWORKS.all()
 }
 
 pub fn store(record: &NetworkRecord) {
-    let bytes = serde_json::to_vec(record).expect("a record is plain data and always encodes");
-    state::put(NETWORK, &record.uuid, &bytes);
+    NETWORKS.store(&record.uuid, record);
 }
 
 pub fn delete(uuid: &str) {
-    state::delete(NETWORK, uuid);
+    NETWORKS.delete(uuid);
 }
 
 pub fn find_by_name(name: &str) -> Result<Option<NetworkRecord>, Error> {

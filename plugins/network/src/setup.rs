@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use virt_core::{Error, ErrorNumber};
 use virt_plugin_sdk::host::bridges::{BridgeAddress, BridgeRequest};
-use virt_xml::network::{Network, NetworkBridge, NetworkIp, NetworkMac};
+use virt_xml::network::{address, Network, NetworkBridge, NetworkMac};
 use virt_xml::xml::OnOff;
 
 use crate::error::network_error;
@@ -137,64 +137,44 @@ pub fn check_start_conflicts(network: &Network, others: &[NetworkRecord]) -> Res
     Ok(())
 }
 
-/// Each `<ip>`'s address and prefix.
+/// Each `<ip>`'s address and its prefix as libvirt works it out (`virNetworkIPDefPrefix`);
+/// an address without one is refused as libvirt refuses to put it on the bridge.
 fn subnets(network: &Network) -> Result<Vec<(IpAddr, u8)>, Error> {
-    network
-        .ips
-        .iter()
-        .filter_map(|ip| address_of(ip).transpose())
-        .collect()
-}
-
-fn address_of(ip: &NetworkIp) -> Result<Option<(IpAddr, u8)>, Error> {
-    let Some(text) = ip.address.as_deref() else {
-        return Ok(None);
-    };
-    let address: IpAddr = text.parse().map_err(|_| {
-        network_error(
-            ErrorNumber::XML_ERROR,
-            format!("Invalid address '{text}' in network ip"),
-        )
-    })?;
-    let prefix = match (ip.prefix, ip.netmask.as_deref()) {
-        (Some(prefix), _) => prefix,
-        (None, Some(mask)) => match mask.parse::<IpAddr>() {
-            Ok(IpAddr::V4(mask)) => u32::from(mask).leading_ones(),
-            _ => {
-                return Err(network_error(
-                    ErrorNumber::XML_ERROR,
-                    format!("Invalid netmask '{mask}' in network ip"),
-                ))
-            }
-        },
-        // libvirt's classful default for IPv4, /64 for IPv6.
-        (None, None) => match address {
-            IpAddr::V4(v4) => match v4.octets()[0] {
-                0..=127 => 8,
-                128..=191 => 16,
-                _ => 24,
-            },
-            IpAddr::V6(_) => 64,
-        },
-    };
-    Ok(Some((address, prefix.min(128) as u8)))
-}
-
-fn overlaps(a: IpAddr, a_prefix: u8, b: IpAddr, b_prefix: u8) -> bool {
-    let prefix = a_prefix.min(b_prefix);
-    match (a, b) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(prefix.min(32)))
-                .unwrap_or(0);
-            u32::from(a) & mask == u32::from(b) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(a) & mask == u128::from(b) & mask
-        }
-        _ => false,
+    let mut subnets = Vec::with_capacity(network.ips.len());
+    for ip in &network.ips {
+        let Some(text) = ip.address.as_deref() else {
+            continue;
+        };
+        let address = ip.ip_address().ok_or_else(|| {
+            network_error(
+                ErrorNumber::XML_ERROR,
+                format!("Invalid address '{text}' in network ip"),
+            )
+        })?;
+        let prefix = ip.network_prefix().ok_or_else(|| {
+            network_error(
+                ErrorNumber::INTERNAL_ERROR,
+                format!(
+                    "bridge '{}' has an invalid netmask or IP address",
+                    network
+                        .bridge
+                        .as_ref()
+                        .and_then(|b| b.name.as_deref())
+                        .unwrap_or_default()
+                ),
+            )
+        })?;
+        // The parser keeps a prefix within its address's width; at most 128, it fits a byte.
+        subnets.push((address, prefix.min(128) as u8));
     }
+    Ok(subnets)
+}
+
+/// Whether two subnets share addresses: one holds the other's network.
+fn overlaps(a: IpAddr, a_prefix: u8, b: IpAddr, b_prefix: u8) -> bool {
+    let prefix = u32::from(a_prefix.min(b_prefix));
+    a.is_ipv4() == b.is_ipv4()
+        && address::mask_by_prefix(&a, prefix) == address::mask_by_prefix(&b, prefix)
 }
 
 /// What the host is asked to make for the network's bridge.
@@ -206,16 +186,14 @@ pub fn bridge_request(network: &Network) -> Result<BridgeRequest, Error> {
             format!("network '{}' has no bridge name", network.name()),
         )
     })?;
-    let mut addresses = Vec::new();
-    for ip in &network.ips {
-        if let Some((address, prefix)) = address_of(ip)? {
-            addresses.push(BridgeAddress {
-                address: address.to_string(),
-                prefix,
-                broadcast: None,
-            });
-        }
-    }
+    let addresses = subnets(network)?
+        .into_iter()
+        .map(|(address, prefix)| BridgeAddress {
+            address: address.to_string(),
+            prefix,
+            broadcast: None,
+        })
+        .collect();
     Ok(BridgeRequest {
         name,
         mac: network.mac.as_ref().and_then(|mac| mac.address.clone()),

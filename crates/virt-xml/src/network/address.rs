@@ -1,10 +1,19 @@
 //! IP addresses the way libvirt's `virSocketAddr` reads, compares and writes them in network
 //! XML: numeric `getaddrinfo` forms on input (`10.1` and `0x0a.0.0.1` are IPv4 addresses
-//! too), `inet_ntop` forms on output, classful default prefixes, and the sanity checks made on
-//! a DHCP range.
+//! too), `inet_ntop` forms on output, classful default prefixes, the sanity checks made on a
+//! DHCP range, and the network an address belongs to at a prefix.
+//!
+//! The parser reads documents with it, and the network driver uses it for what it derives
+//! from a model (a bridge's addresses, dnsmasq's ranges, firewall subnets), so that both
+//! agree on every prefix and give libvirt's errors in libvirt's words. A model's own text
+//! (what the parser wrote) is read back with [`parse_model`]; [`NetworkIp::ip_address`] and
+//! [`NetworkIp::network_prefix`] do that for an `<ip>` element.
 //!
 //! `std::net` does the IPv6 parsing; IPv4 is read here because `std` refuses the `inet_aton`
 //! forms (`010.1`, hexadecimal parts, fewer than four parts) that libvirt accepts.
+//!
+//! [`NetworkIp::ip_address`]: super::NetworkIp::ip_address
+//! [`NetworkIp::network_prefix`]: super::NetworkIp::network_prefix
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -14,13 +23,27 @@ use crate::Result;
 
 /// `virSocketAddrParse(.., AF_UNSPEC)`: the address, or libvirt's system error naming it.
 pub fn parse(text: &str) -> Result<IpAddr> {
-    parse_quiet(text).ok_or_else(|| {
-        Error::new(
-            ErrorNumber::SYSTEM_ERROR,
-            ErrorDomain::NONE,
-            format!("Cannot parse socket address '{text}': Name or service not known"),
-        )
-    })
+    parse_quiet(text).ok_or_else(|| unparsable(text))
+}
+
+/// An address as a model holds it: the plain dotted quad or IPv6 text that `std` reads and
+/// [`format`] writes, or the system error [`parse`] gives. The `inet_aton` shorthands are
+/// refused: the parser never leaves one in a model, so one there was put in by hand.
+pub fn parse_model(text: &str) -> Result<IpAddr> {
+    parse_model_quiet(text).ok_or_else(|| unparsable(text))
+}
+
+/// [`parse_model`] without the error.
+pub fn parse_model_quiet(text: &str) -> Option<IpAddr> {
+    text.parse().ok()
+}
+
+fn unparsable(text: &str) -> Error {
+    Error::new(
+        ErrorNumber::SYSTEM_ERROR,
+        ErrorDomain::NONE,
+        format!("Cannot parse socket address '{text}': Name or service not known"),
+    )
 }
 
 /// The address, or `None` when `getaddrinfo(AI_NUMERICHOST)` would refuse it.
@@ -156,10 +179,28 @@ fn bits(address: &IpAddr) -> (u128, u32) {
     }
 }
 
-/// `virSocketAddrGetRange`: that `start`..`end` is a range of at most 65536 addresses and,
-/// given a `(network, prefix)`, lies inside it without starting on the network address nor
-/// ending on the broadcast address (IPv4). Failures are libvirt's internal errors.
-pub fn check_range(start: &IpAddr, end: &IpAddr, network: Option<(&IpAddr, i64)>) -> Result<()> {
+/// `virSocketAddrMaskByPrefix`: the network `address` belongs to at `prefix`, its host bits
+/// cleared (`192.168.122.7` at 24 is `192.168.122.0`). A prefix past the address's width
+/// clears nothing.
+pub fn mask_by_prefix(address: &IpAddr, prefix: u32) -> IpAddr {
+    match address {
+        IpAddr::V4(v4) => {
+            let netmask = u32::MAX.checked_shl(32 - prefix.min(32)).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(*v4) & netmask))
+        }
+        IpAddr::V6(v6) => {
+            let netmask = u128::MAX.checked_shl(128 - prefix.min(128)).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(*v6) & netmask))
+        }
+    }
+}
+
+/// `virSocketAddrGetRange`: the number of addresses from `start` to `end`, after checking
+/// that they are a range of at most 65536 addresses of one family and, given a
+/// `(network, prefix)`, that it lies inside that network without starting on the network
+/// address nor ending on the broadcast address (IPv4). Failures are libvirt's internal errors
+/// of no particular part of libvirt, as libvirt reports them.
+pub fn range_size(start: &IpAddr, end: &IpAddr, network: Option<(&IpAddr, i64)>) -> Result<u32> {
     let internal =
         |detail: String| Error::new(ErrorNumber::INTERNAL_ERROR, ErrorDomain::NONE, detail);
     let (start_text, end_text) = (format(start), format(end));
@@ -179,6 +220,7 @@ pub fn check_range(start: &IpAddr, end: &IpAddr, network: Option<(&IpAddr, i64)>
         }
         let (net_bits, _) = bits(network);
         if prefix < 0 || prefix > i64::from(width) {
+            // libvirt's message has two spaces there.
             return Err(internal(format!(
                 "bad prefix {prefix} for network {net_text} when  checking range {start_text} - {end_text}"
             )));
@@ -211,12 +253,14 @@ pub fn check_range(start: &IpAddr, end: &IpAddr, network: Option<(&IpAddr, i64)>
     }
     if start_bits > end_bits {
         return Err(internal(if width == 32 {
+            // libvirt's message ends with a space.
             format!("range {start_text} - {end_text} is reversed ")
         } else {
             format!("range {start_text} - {end_text} start larger than end")
         }));
     }
-    Ok(())
+    // Both differ in their last 16 bits only: the difference fits.
+    Ok(u32::try_from(end_bits - start_bits).map_or(u32::MAX, |span| span + 1))
 }
 
 #[cfg(test)]
@@ -263,6 +307,20 @@ mod tests {
     }
 
     #[test]
+    fn model_text_is_read_without_shorthands() {
+        assert_eq!(
+            parse_model_quiet("10.77.0.1"),
+            Some(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1)))
+        );
+        assert_eq!(parse_model_quiet("::1.2.3.4"), parse_quiet("::1.2.3.4"));
+        assert_eq!(parse_model_quiet("10.77"), None);
+        assert_eq!(
+            parse_model("010.0.0.1").expect_err("shorthand").message(),
+            "Cannot parse socket address '010.0.0.1': Name or service not known"
+        );
+    }
+
+    #[test]
     fn parse_error_is_a_system_error() {
         let error = parse("192.168.122.300").expect_err("bad address");
         assert_eq!(error.code(), ErrorNumber::SYSTEM_ERROR);
@@ -286,6 +344,47 @@ mod tests {
             23
         );
         assert_eq!(prefix_of(&a("192.168.1.1"), None, Some(20)), 20);
+        assert_eq!(prefix_of(&a("192.168.1.1"), None, Some(33)), 33);
+        assert_eq!(prefix_of(&a("10.1.1.1"), Some(&a("255.0.255.0")), None), -1);
+        assert_eq!(prefix_of(&a("0.0.0.0"), None, None), 0);
+        assert_eq!(prefix_of(&a("::"), None, None), 0);
+    }
+
+    #[test]
+    fn network_prefixes_of_ip_elements() {
+        let ip = |address: &str, netmask: Option<&str>, prefix: Option<u32>| {
+            crate::network::NetworkIp {
+                address: Some(address.to_string()),
+                netmask: netmask.map(str::to_string),
+                prefix,
+                ..Default::default()
+            }
+            .network_prefix()
+        };
+        assert_eq!(ip("10.0.0.1", None, None), Some(8));
+        assert_eq!(ip("172.16.0.1", None, None), Some(16));
+        assert_eq!(ip("192.168.0.1", None, None), Some(24));
+        assert_eq!(ip("224.0.1.1", None, None), None);
+        assert_eq!(ip("192.168.0.1", Some("255.255.254.0"), None), Some(23));
+        assert_eq!(ip("192.168.0.1", Some("255.0.255.0"), None), None);
+        assert_eq!(ip("192.168.0.1", Some("255.255"), None), None);
+        assert_eq!(ip("fd00::1", None, None), Some(64));
+        assert_eq!(ip("fd00::1", None, Some(48)), Some(48));
+        assert_eq!(ip("10.0.0.1", None, Some(33)), Some(33));
+        assert_eq!(ip("10.77", None, Some(24)), None);
+    }
+
+    #[test]
+    fn networks_of_addresses() {
+        let network = |text: &str, prefix| {
+            mask_by_prefix(&parse_quiet(text).expect("address"), prefix).to_string()
+        };
+        assert_eq!(network("192.168.122.1", 24), "192.168.122.0");
+        assert_eq!(network("10.1.2.3", 0), "0.0.0.0");
+        assert_eq!(network("10.1.2.3", 32), "10.1.2.3");
+        assert_eq!(network("10.1.2.3", 40), "10.1.2.3");
+        assert_eq!(network("fd00:1:2:3::1", 64), "fd00:1:2:3::");
+        assert_eq!(network("fd00::1", 128), "fd00::1");
     }
 
     #[test]
@@ -293,9 +392,9 @@ mod tests {
         let a = |text: &str| parse_quiet(text).expect("address");
         let net = a("192.168.122.1");
         let check = |s: &str, e: &str| {
-            check_range(&a(s), &a(e), Some((&net, 24))).map_err(|e| e.to_string())
+            range_size(&a(s), &a(e), Some((&net, 24))).map_err(|e| e.to_string())
         };
-        assert!(check("192.168.122.2", "192.168.122.254").is_ok());
+        assert_eq!(check("192.168.122.2", "192.168.122.254"), Ok(253));
         assert_eq!(
             check("10.0.0.1", "10.0.0.5").expect_err("outside"),
             "internal error: range 10.0.0.1 - 10.0.0.5 is not entirely within network 192.168.122.1/24"
@@ -310,11 +409,35 @@ mod tests {
             .expect_err("reversed")
             .ends_with("is reversed "));
         let wide = a("10.0.0.1");
-        assert!(
-            check_range(&a("10.0.0.2"), &a("10.2.0.1"), Some((&wide, 8)))
-                .expect_err("too large")
-                .to_string()
-                .contains("is too large (> 65535)")
+        assert!(range_size(&a("10.0.0.2"), &a("10.2.0.1"), Some((&wide, 8)))
+            .expect_err("too large")
+            .to_string()
+            .contains("is too large (> 65535)"));
+        assert_eq!(
+            range_size(
+                &a("10.20.1.0"),
+                &a("10.20.2.255"),
+                Some((&a("10.20.0.1"), 16))
+            )
+            .ok(),
+            Some(512)
+        );
+        assert_eq!(
+            range_size(&a("192.168.122.9"), &a("192.168.122.30"), Some((&net, -1)))
+                .expect_err("bad prefix")
+                .to_string(),
+            "internal error: bad prefix -1 for network 192.168.122.1 when  checking range 192.168.122.9 - 192.168.122.30"
+        );
+        let v6 = a("fd00:1::1");
+        assert_eq!(
+            range_size(&a("fd00:1::100"), &a("fd00:1::1ff"), Some((&v6, 64))).ok(),
+            Some(256)
+        );
+        assert_eq!(
+            range_size(&a("fd00:1::100"), &a("fd00:1::ff"), Some((&v6, 64)))
+                .expect_err("reversed")
+                .to_string(),
+            "internal error: range fd00:1::100 - fd00:1::ff start larger than end"
         );
     }
 }

@@ -188,7 +188,7 @@ pub(super) fn dhcp_range(network: &str, scope: &IpScope, node: &Node<'_>) -> Res
         ))
     })?;
     let end = address::parse(end_text)?;
-    address::check_range(&start, &end, Some((&scope.address, scope.prefix)))?;
+    address::range_size(&start, &end, Some((&scope.address, scope.prefix)))?;
     Ok(DhcpRange {
         start: Some(address::format(&start)),
         end: Some(address::format(&end)),
@@ -712,7 +712,7 @@ fn check_nat(network: &str, mode: Option<ForwardMode>, node: &Node<'_>) -> Resul
                 "Bad ipv4 end address '{end}' in <nat> in <forward> in network '{network}'"
             ))
         })?;
-        address::check_range(&start_addr, &end_addr, None)?;
+        address::range_size(&start_addr, &end_addr, None)?;
     }
     let ports: Vec<&Node<'_>> = node.children_named("port").collect();
     if ports.len() > 1 {

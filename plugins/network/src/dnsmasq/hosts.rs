@@ -5,9 +5,9 @@
 //! Also the lease time of a range or a host, which both files' callers write the same way.
 
 use virt_core::{Error, ErrorDomain, ErrorNumber};
-use virt_xml::network::{DhcpHost, DhcpLease, DnsHost};
+use virt_xml::network::{address, DhcpHost, DhcpLease, DnsHost};
 
-use super::{ip, Result};
+use super::Result;
 
 /// `networkBuildDnsmasqLeaseTime`: `infinite`, or the number with the unit's first letter
 /// (`30m`, `2h`, `300s`); `None` when the element has no expiry.
@@ -43,7 +43,7 @@ pub fn dhcp_host_line(network_name: &str, host: &DhcpHost, ipv6: bool) -> Result
     let Some(ip_text) = host.ip.as_deref() else {
         return Ok(None);
     };
-    let address = ip::format(&ip::parse(ip_text)?);
+    let address = address::format(&address::parse_model(ip_text)?);
     let (mac, id, name) = (
         host.mac.as_deref(),
         host.id.as_deref(),
@@ -94,7 +94,7 @@ pub fn addn_hosts(hosts: &[DnsHost]) -> Result<String> {
         let Some(ip_text) = host.ip.as_deref() else {
             continue;
         };
-        let address = ip::format(&ip::parse(ip_text)?);
+        let address = address::format(&address::parse_model(ip_text)?);
         let names = host.hostnames.iter().map(String::as_str);
         match addresses.iter_mut().find(|(known, _)| *known == address) {
             Some((_, known_names)) => known_names.extend(names),

@@ -1,0 +1,534 @@
+//! What changes pools: define, undefine, build, start, refresh, destroy, delete, autostart,
+//! and the restart of running and autostart pools when a daemon starts; and what reads them
+//! (lookups, lists, info, XML).
+//!
+//! A start scans the target directory ([`disk::scan_pool`]) and keeps what it found in the
+//! pool's record; a pool whose directory is missing does not start, and nothing is left
+//! half-made. Every change holds the [`POOLS_JOB`].
+
+use virt_core::consts::{
+    connect_list_all_storage_pools_flags as list_flags, storage_pool_build_flags,
+    storage_pool_create_flags, storage_pool_define_flags,
+    storage_pool_event_lifecycle_type as event_type, storage_pool_state, storage_xml_flags,
+};
+use virt_core::{Error, ErrorDomain, ErrorNumber};
+use virt_plugin_sdk::host::{events, files, jobs};
+use virt_plugin_sdk::types::{Event, ObjectStatus, PoolInfo, PoolRef, VolumeRef};
+use virt_xml::storage::StoragePool;
+
+use crate::definition::{self, PoolFigures};
+use crate::disk;
+use crate::error::{
+    from_host, internal, invalid, no_pool_name, no_pool_uuid, pool_already_active, pool_not_active,
+    pool_still_active, reason, storage_error, system,
+};
+use crate::records::{self, Live, PoolRecord};
+
+/// One change to pools and volumes at a time: names, paths and free space are checked
+/// against all.
+const POOLS_JOB: &str = "pools";
+
+pub struct Job;
+
+impl Job {
+    pub fn begin() -> Result<Job, Error> {
+        jobs::begin(POOLS_JOB).map_err(from_host)?;
+        Ok(Job)
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        jobs::end(POOLS_JOB);
+    }
+}
+
+fn emit(record: &PoolRecord, kind: i32) {
+    events::emit(&Event::PoolLifecycle((record.reference(), kind, 0)));
+}
+
+// ---- lookups ----
+
+/// The record behind a reference (resolved by UUID, as libvirt does).
+pub fn resolve(pool: &PoolRef) -> Result<PoolRecord, Error> {
+    let uuid = virt_core::Uuid::from(pool.uuid).to_string();
+    records::load(&uuid)?.ok_or_else(|| no_pool_uuid(&uuid))
+}
+
+/// The record of a running pool.
+pub fn resolve_active(pool: &PoolRef) -> Result<PoolRecord, Error> {
+    let record = resolve(pool)?;
+    if !record.is_active() {
+        return Err(pool_not_active(&record.name));
+    }
+    Ok(record)
+}
+
+fn resolve_inactive(pool: &PoolRef) -> Result<PoolRecord, Error> {
+    let record = resolve(pool)?;
+    if record.is_active() {
+        return Err(pool_already_active(&record.name));
+    }
+    Ok(record)
+}
+
+pub fn lookup_by_name(name: &str) -> Result<PoolRef, Error> {
+    records::find_by_name(name)?
+        .map(|record| record.reference())
+        .ok_or_else(|| no_pool_name(name))
+}
+
+pub fn lookup_by_uuid(uuid: virt_core::Uuid) -> Result<PoolRef, Error> {
+    records::load(&uuid.to_string())?
+        .map(|record| record.reference())
+        .ok_or_else(|| no_pool_uuid(&uuid.to_string()))
+}
+
+pub fn lookup_by_volume(volume: &VolumeRef) -> Result<PoolRef, Error> {
+    lookup_by_name(&volume.pool)
+}
+
+/// `virConnectListAllStoragePools` with its filter flags (every pool here is a `dir` pool).
+pub fn list_all(flags: u32) -> Result<Vec<PoolRef>, Error> {
+    let type_bits = list_flags::DIR
+        | list_flags::FS
+        | list_flags::NETFS
+        | list_flags::LOGICAL
+        | list_flags::DISK
+        | list_flags::ISCSI
+        | list_flags::SCSI
+        | list_flags::MPATH
+        | list_flags::RBD
+        | list_flags::SHEEPDOG
+        | list_flags::GLUSTER
+        | list_flags::ZFS
+        | list_flags::VSTORAGE
+        | list_flags::ISCSI_DIRECT;
+    let all = list_flags::INACTIVE
+        | list_flags::ACTIVE
+        | list_flags::PERSISTENT
+        | list_flags::TRANSIENT
+        | list_flags::AUTOSTART
+        | list_flags::NO_AUTOSTART
+        | type_bits;
+    Error::check_flags(
+        ErrorDomain::STORAGE,
+        flags,
+        all,
+        "virConnectListAllStoragePools",
+    )?;
+    if flags & type_bits != 0 && flags & list_flags::DIR == 0 {
+        return Ok(Vec::new());
+    }
+    let pair = |yes: u32, no: u32, value: bool| {
+        let (wants_yes, wants_no) = (flags & yes != 0, flags & no != 0);
+        wants_yes == wants_no || (value && wants_yes) || (!value && wants_no)
+    };
+    Ok(records::all()?
+        .iter()
+        .filter(|r| pair(list_flags::ACTIVE, list_flags::INACTIVE, r.is_active()))
+        .filter(|r| {
+            pair(
+                list_flags::PERSISTENT,
+                list_flags::TRANSIENT,
+                r.config.is_some(),
+            )
+        })
+        .filter(|r| pair(list_flags::AUTOSTART, list_flags::NO_AUTOSTART, r.autostart))
+        .map(PoolRecord::reference)
+        .collect())
+}
+
+// ---- reading ----
+
+pub fn info(pool: &PoolRef) -> Result<PoolInfo, Error> {
+    let record = resolve(pool)?;
+    Ok(PoolInfo {
+        state: if record.is_active() {
+            storage_pool_state::RUNNING
+        } else {
+            storage_pool_state::INACTIVE
+        },
+        capacity: record.figures.capacity,
+        allocation: record.figures.allocation,
+        available: record.figures.available,
+    })
+}
+
+pub fn get_xml(pool: &PoolRef, flags: u32) -> Result<String, Error> {
+    Error::check_flags(
+        ErrorDomain::STORAGE,
+        flags,
+        storage_xml_flags::INACTIVE,
+        "virStoragePoolGetXMLDesc",
+    )?;
+    let record = resolve(pool)?;
+    let inactive = flags & storage_xml_flags::INACTIVE != 0;
+    let xml = if inactive {
+        record.config.as_deref().or(record.current_xml())
+    } else {
+        record.current_xml()
+    }
+    .ok_or_else(|| internal(format!("pool '{}' has no definition", record.name)))?;
+    let definition = StoragePool::parse(xml)?;
+    let directory = match (&record.live, inactive) {
+        (Some(live), false) => live.directory,
+        _ => None,
+    };
+    Ok(definition::format_pool(
+        &definition,
+        record.figures,
+        directory,
+    ))
+}
+
+pub fn status(pool: &PoolRef) -> Result<ObjectStatus, Error> {
+    let record = resolve(pool)?;
+    Ok(ObjectStatus {
+        active: record.is_active(),
+        persistent: record.config.is_some(),
+        autostart: record.autostart,
+        updated: false,
+        has_managed_save: false,
+    })
+}
+
+// ---- definitions ----
+
+fn inactive_xml(pool: &StoragePool) -> String {
+    pool.to_xml()
+}
+
+/// The checks of libvirt's `virStoragePoolObjListAdd`: another pool on the same directory,
+/// a UUID known under another name, a name known with another UUID; with `check_active`, a
+/// running pool of that name. The record the definition replaces, if any.
+fn existing_for(
+    pool: &StoragePool,
+    all: &[PoolRecord],
+    check_active: bool,
+) -> Result<Option<PoolRecord>, Error> {
+    let path = definition::target_path(pool);
+    for other in all.iter().filter(|other| other.name != pool.name()) {
+        let other_path = other
+            .current_xml()
+            .and_then(|xml| StoragePool::parse(xml).ok())
+            .and_then(|def| definition::target_path(&def).map(str::to_string));
+        if path.is_some() && other_path.as_deref() == path {
+            return Err(storage_error(
+                ErrorNumber::OPERATION_FAILED,
+                format!("Storage source conflict with pool: '{}'", other.name),
+            ));
+        }
+    }
+    let uuid = pool.uuid.map(|u| u.to_string()).unwrap_or_default();
+    if let Some(existing) = all.iter().find(|record| record.uuid == uuid) {
+        if existing.name != pool.name() {
+            return Err(storage_error(
+                ErrorNumber::OPERATION_FAILED,
+                format!(
+                    "pool '{}' is already defined with uuid {}",
+                    existing.name, existing.uuid
+                ),
+            ));
+        }
+        if check_active && existing.is_active() {
+            return Err(invalid(format!(
+                "pool is already active as '{}'",
+                existing.name
+            )));
+        }
+        return Ok(Some(existing.clone()));
+    }
+    if let Some(existing) = all.iter().find(|record| record.name == pool.name()) {
+        return Err(storage_error(
+            ErrorNumber::OPERATION_FAILED,
+            format!(
+                "pool '{}' already exists with uuid {}",
+                existing.name, existing.uuid
+            ),
+        ));
+    }
+    Ok(None)
+}
+
+fn new_record(pool: &StoragePool) -> PoolRecord {
+    PoolRecord {
+        uuid: pool.uuid.map(|u| u.to_string()).unwrap_or_default(),
+        name: pool.name().to_string(),
+        config: None,
+        autostart: false,
+        figures: PoolFigures::default(),
+        live: None,
+    }
+}
+
+pub fn define_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
+    Error::check_flags(
+        ErrorDomain::STORAGE,
+        flags,
+        storage_pool_define_flags::VALIDATE,
+        "virStoragePoolDefineXML",
+    )?;
+    let pool = definition::parse_pool(xml)?;
+    let _job = Job::begin()?;
+    let all = records::all()?;
+    let mut record = existing_for(&pool, &all, false)?.unwrap_or_else(|| new_record(&pool));
+    let previous = record.clone();
+    record.config = Some(inactive_xml(&pool));
+    records::write_config_files(&record).inspect_err(|_| {
+        let _ = records::write_config_files(&previous);
+    })?;
+    records::store(&record);
+    emit(&record, event_type::DEFINED);
+    Ok(record.reference())
+}
+
+pub fn undefine(pool: &PoolRef) -> Result<(), Error> {
+    let _job = Job::begin()?;
+    let record = resolve(pool)?;
+    if record.is_active() {
+        return Err(pool_still_active(&record.name));
+    }
+    if record.config.is_none() {
+        return Err(invalid(format!(
+            "storage pool '{}' is not persistent",
+            record.name
+        )));
+    }
+    records::remove_config_files(&record.name)?;
+    records::delete(&record.uuid);
+    emit(&record, event_type::UNDEFINED);
+    Ok(())
+}
+
+pub fn set_autostart(pool: &PoolRef, autostart: bool) -> Result<(), Error> {
+    let _job = Job::begin()?;
+    let mut record = resolve(pool)?;
+    if record.config.is_none() {
+        return Err(internal("pool has no config file"));
+    }
+    record.autostart = autostart;
+    records::write_config_files(&record)?;
+    records::store(&record);
+    Ok(())
+}
+
+// ---- building and deleting the directory ----
+
+/// The build flags a build or a start-with-build accepts, checked as libvirt does.
+fn check_build_flags(overwrite: bool, no_overwrite: bool) -> Result<(), Error> {
+    if overwrite && no_overwrite {
+        return Err(invalid(
+            "Overwrite and no overwrite flags are mutually exclusive",
+        ));
+    }
+    Ok(())
+}
+
+fn definition_of(record: &PoolRecord) -> Result<StoragePool, Error> {
+    let xml = record
+        .current_xml()
+        .ok_or_else(|| internal(format!("pool '{}' has no definition", record.name)))?;
+    StoragePool::parse(xml)
+}
+
+fn build_directory(pool: &StoragePool) -> Result<(), Error> {
+    let dir = definition::target_path(pool).unwrap_or_default();
+    disk::build_directory(dir, definition::pool_ownership(pool))
+}
+
+pub fn build(pool: &PoolRef, flags: u32) -> Result<(), Error> {
+    Error::check_flags(
+        ErrorDomain::STORAGE,
+        flags,
+        storage_pool_build_flags::OVERWRITE | storage_pool_build_flags::NO_OVERWRITE,
+        "virStoragePoolBuild",
+    )?;
+    check_build_flags(
+        flags & storage_pool_build_flags::OVERWRITE != 0,
+        flags & storage_pool_build_flags::NO_OVERWRITE != 0,
+    )?;
+    let _job = Job::begin()?;
+    let record = resolve_inactive(pool)?;
+    build_directory(&definition_of(&record)?)?;
+    emit(&record, event_type::CREATED);
+    Ok(())
+}
+
+pub fn delete(pool: &PoolRef, flags: u32) -> Result<(), Error> {
+    Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStoragePoolDelete")?;
+    let _job = Job::begin()?;
+    let record = resolve(pool)?;
+    if record.is_active() {
+        return Err(pool_still_active(&record.name));
+    }
+    let definition = definition_of(&record)?;
+    let dir = definition::target_path(&definition).unwrap_or_default();
+    let failed = |why: &str| system(format!("failed to remove pool '{dir}'"), why);
+    match files::stat(dir).map_err(from_host)? {
+        None => return Err(failed("No such file or directory")),
+        Some(found) if !found.is_dir => return Err(failed("Not a directory")),
+        Some(_) => {}
+    }
+    files::remove_dir(dir).map_err(|e| failed(reason(&e.message)))?;
+    emit(&record, event_type::DELETED);
+    Ok(())
+}
+
+// ---- running ----
+
+/// Scans the pool's directory into a running pool's figures and volumes.
+fn start(record: &mut PoolRecord, pool: &StoragePool) -> Result<(), Error> {
+    let dir = definition::target_path(pool).unwrap_or_default();
+    let (directory, figures, volumes) = disk::scan_pool(dir)?;
+    record.figures = figures;
+    record.live = Some(Live {
+        xml: inactive_xml(pool),
+        directory,
+        volumes,
+    });
+    Ok(())
+}
+
+/// The build a start was asked for (`VIR_STORAGE_POOL_CREATE_WITH_BUILD*`).
+fn build_requested(flags: u32) -> Result<bool, Error> {
+    let overwrite = flags & storage_pool_create_flags::WITH_BUILD_OVERWRITE != 0;
+    let no_overwrite = flags & storage_pool_create_flags::WITH_BUILD_NO_OVERWRITE != 0;
+    check_build_flags(overwrite, no_overwrite)?;
+    Ok(flags & storage_pool_create_flags::WITH_BUILD != 0 || overwrite || no_overwrite)
+}
+
+const CREATE_FLAGS: u32 = storage_pool_create_flags::WITH_BUILD
+    | storage_pool_create_flags::WITH_BUILD_OVERWRITE
+    | storage_pool_create_flags::WITH_BUILD_NO_OVERWRITE;
+
+pub fn create(pool: &PoolRef, flags: u32) -> Result<(), Error> {
+    Error::check_flags(
+        ErrorDomain::STORAGE,
+        flags,
+        CREATE_FLAGS,
+        "virStoragePoolCreate",
+    )?;
+    let build = build_requested(flags)?;
+    let _job = Job::begin()?;
+    let mut record = resolve_inactive(pool)?;
+    let definition = definition_of(&record)?;
+    if build {
+        build_directory(&definition)?;
+    }
+    start(&mut record, &definition)?;
+    records::store(&record);
+    emit(&record, event_type::STARTED);
+    Ok(())
+}
+
+pub fn create_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
+    Error::check_flags(
+        ErrorDomain::STORAGE,
+        flags,
+        CREATE_FLAGS,
+        "virStoragePoolCreateXML",
+    )?;
+    let build = build_requested(flags)?;
+    let pool = definition::parse_pool(xml)?;
+    let _job = Job::begin()?;
+    let all = records::all()?;
+    let mut record = existing_for(&pool, &all, true)?.unwrap_or_else(|| new_record(&pool));
+    if build {
+        build_directory(&pool)?;
+    }
+    start(&mut record, &pool)?;
+    records::store(&record);
+    emit(&record, event_type::STARTED);
+    Ok(record.reference())
+}
+
+pub fn destroy(pool: &PoolRef) -> Result<(), Error> {
+    let _job = Job::begin()?;
+    let mut record = resolve_active(pool)?;
+    record.live = None;
+    if record.config.is_some() {
+        records::store(&record);
+    } else {
+        records::delete(&record.uuid);
+    }
+    emit(&record, event_type::STOPPED);
+    Ok(())
+}
+
+pub fn refresh(pool: &PoolRef, flags: u32) -> Result<(), Error> {
+    Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStoragePoolRefresh")?;
+    let _job = Job::begin()?;
+    let mut record = resolve_active(pool)?;
+    let definition = definition_of(&record)?;
+    if let Err(error) = start(&mut record, &definition) {
+        // libvirt stops a pool it can no longer read (its directory went away).
+        record.live = None;
+        if record.config.is_some() {
+            records::store(&record);
+        } else {
+            records::delete(&record.uuid);
+        }
+        emit(&record, event_type::STOPPED);
+        return Err(error);
+    }
+    records::store(&record);
+    events::emit(&Event::PoolRefresh(record.reference()));
+    Ok(())
+}
+
+/// Re-reads the free space of a running pool's filesystem after a volume changed.
+pub fn update_figures(record: &mut PoolRecord) -> Result<(), Error> {
+    let definition = definition_of(record)?;
+    let dir = definition::target_path(&definition).unwrap_or_default();
+    record.figures = disk::filesystem_figures(dir)?;
+    Ok(())
+}
+
+/// The target directory of a pool's definition.
+pub fn target_dir(record: &PoolRecord) -> Result<String, Error> {
+    let definition = definition_of(record)?;
+    Ok(definition::target_path(&definition)
+        .unwrap_or_default()
+        .to_string())
+}
+
+// ---- after a daemon restart ----
+
+/// Refreshes every running pool (one whose directory is gone stops) and starts the
+/// autostart pools.
+pub fn restart_all() -> Result<(), Error> {
+    records::dirs().create()?;
+    for mut record in records::all()? {
+        let wants_to_run = record.is_active() || record.autostart;
+        if !wants_to_run {
+            continue;
+        }
+        let was_active = record.is_active();
+        let started = definition_of(&record).and_then(|def| start(&mut record, &def));
+        match started {
+            Ok(()) => {
+                records::store(&record);
+                if !was_active {
+                    emit(&record, event_type::STARTED);
+                }
+            }
+            Err(error) => {
+                virt_plugin_sdk::warn!(
+                    "cannot start storage pool '{}': {}",
+                    record.name,
+                    error.message()
+                );
+                if was_active {
+                    record.live = None;
+                    if record.config.is_some() {
+                        records::store(&record);
+                    } else {
+                        records::delete(&record.uuid);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
