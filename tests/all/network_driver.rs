@@ -387,6 +387,36 @@ fn nat_network_lifecycle_through_virsh_in_its_own_namespace() {
         1,
         "autostarted with its dnsmasq"
     );
+
+    // A host reboot: daemon, bridge, rules and dnsmasq all gone, the records still saying
+    // "running". The next daemon sees the network down and autostarts it again.
+    if let Some(daemon) = world.daemon.take() {
+        daemon.kill();
+    }
+    for pid in world.dnsmasq_pids() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    world.netns.exec("ip", &["link", "delete", "virbr0"]);
+    world.netns.exec("nft", &["flush", "ruleset"]);
+    world.restart_daemon();
+    // The daemon opens its drivers after its socket is up: a call waits for them.
+    assert!(
+        ok(&qemu, "net-list").contains(&name),
+        "{}",
+        world.daemon().log()
+    );
+    let addresses = world
+        .netns
+        .exec("ip", &["-o", "addr", "show", "dev", "virbr0"]);
+    assert!(
+        addresses.contains("192.168.150.1/24"),
+        "autostarted again after the reboot: {addresses} {}",
+        world.daemon().log()
+    );
+    assert_eq!(world.dnsmasq_pids().len(), 1, "with a dnsmasq of its own");
     ok(&qemu, &format!("net-destroy {name}"));
     ok(&qemu, &format!("net-undefine {name}"));
     assert!(!ok(&qemu, "net-list --all").contains(&name));
@@ -485,6 +515,16 @@ fn qemu_guest_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
         leases.contains("52:54:00:aa:bb:01"),
         "dnsmasq's lease file has the guest: {leases}"
     );
+
+    // A second NIC on the network, hotplugged.
+    let before = files.count("RVIRT-NIC-ADDED");
+    ok(
+        &qemu,
+        &format!("attach-interface {guest} network {network} --model virtio --live"),
+    );
+    files.wait_for("RVIRT-NIC-ADDED", before, Duration::from_secs(60));
+    let ports = netns.exec("ip", &["-o", "link", "show", "master", "virbr0"]);
+    assert_eq!(ports.matches("vnet").count(), 2, "{ports}");
 
     ok(&qemu, &format!("destroy {guest}"));
     ok(&qemu, &format!("net-destroy {network}"));

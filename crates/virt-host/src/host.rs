@@ -204,13 +204,22 @@ impl Host {
     /// so drivers reattach to running guests and start autostart ones when a daemon starts.
     /// Returns each URI with the outcome; one failing driver does not stop the others.
     pub fn open_at_start(&self) -> Vec<(String, Result<()>)> {
-        let uris: Vec<String> = self
+        // Secondary drivers first, as libvirt autostarts networks and pools before domains:
+        // a guest that autostarts finds its network up.
+        let mut plugins: Vec<(bool, Vec<String>)> = self
             .plugins
             .catalog()
             .discovered
             .values()
-            .flat_map(|d| d.manifest.open_at_start.clone())
+            .map(|d| {
+                let secondary = SecondaryKind::ALL
+                    .iter()
+                    .any(|kind| !d.manifest.secondary.schemes(*kind).is_empty());
+                (!secondary, d.manifest.open_at_start.clone())
+            })
             .collect();
+        plugins.sort_by_key(|(primary, _)| *primary);
+        let uris: Vec<String> = plugins.into_iter().flat_map(|(_, uris)| uris).collect();
         uris.into_iter()
             .map(|uri| {
                 let outcome =

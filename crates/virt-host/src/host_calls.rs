@@ -678,13 +678,15 @@ impl crate::bindings::v0_2::bridges::Host for PluginCtx {
             delay_seconds: request.delay,
             addresses,
         };
-        self.blocking(|_| crate::netdev::create_bridge(&spec))?;
+        let plugin = self.shared.name.clone();
+        self.blocking(|_| crate::netdev::create_bridge(&spec, &plugin))?;
         Ok(())
     }
 
     fn delete(&mut self, name: String) -> WitResult<()> {
         self.check(Operation::Net("bridge-admin"))?;
-        self.blocking(|_| crate::netdev::delete_bridge(&name))?;
+        let plugin = self.shared.name.clone();
+        self.blocking(|_| crate::netdev::delete_bridge(&name, &plugin))?;
         Ok(())
     }
 

@@ -193,8 +193,15 @@ fn ip(args: &[&str]) -> std::io::Result<()> {
     }
 }
 
-/// Creates, configures and brings up a bridge; deletes it again if any step fails.
-pub fn create_bridge(spec: &BridgeSpec) -> Result<(), Error> {
+/// The interface alias that marks a bridge as made by the host for `plugin`: `delete_bridge`
+/// removes no other bridge (an administrator's `br0`, another libvirt's `virbr0`).
+fn owner_alias(plugin: &str) -> String {
+    format!("rvirt:{plugin}")
+}
+
+/// Creates, configures and brings up a bridge for `plugin`; deletes it again if any step
+/// fails.
+pub fn create_bridge(spec: &BridgeSpec, plugin: &str) -> Result<(), Error> {
     let name = spec.name.as_str();
     if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', '%']) {
         return Err(Error::new(
@@ -226,7 +233,9 @@ pub fn create_bridge(spec: &BridgeSpec) -> Result<(), Error> {
         &delay,
     ])
     .map_err(|e| system(format!("cannot create bridge '{name}'"), e))?;
-    let configured = configure_bridge(spec);
+    let configured = ip(&["link", "set", "dev", name, "alias", &owner_alias(plugin)])
+        .map_err(|e| system(format!("cannot mark bridge '{name}' as rvirt's"), e))
+        .and_then(|()| configure_bridge(spec));
     if configured.is_err() {
         let _ = ip(&["link", "delete", name]);
     }
@@ -266,8 +275,8 @@ fn configure_bridge(spec: &BridgeSpec) -> Result<(), Error> {
         .map_err(fail(format!("cannot bring bridge '{name}' up")))
 }
 
-/// Deletes bridge `name` (refusing any other kind of link).
-pub fn delete_bridge(name: &str) -> Result<(), Error> {
+/// Deletes bridge `name`, which the host made for `plugin` (refusing any other link).
+pub fn delete_bridge(name: &str, plugin: &str) -> Result<(), Error> {
     if !link_exists(name) {
         return Err(Error::new(
             ErrorNumber::NO_NETWORK,
@@ -284,6 +293,19 @@ pub fn delete_bridge(name: &str) -> Result<(), Error> {
             ErrorNumber::OPERATION_INVALID,
             ErrorDomain::NONE,
             format!("link '{name}' is not a bridge"),
+        ));
+    }
+    let alias = std::fs::read_to_string(
+        std::path::Path::new("/sys/class/net")
+            .join(name)
+            .join("ifalias"),
+    )
+    .unwrap_or_default();
+    if alias.trim() != owner_alias(plugin) {
+        return Err(Error::new(
+            ErrorNumber::OPERATION_DENIED,
+            ErrorDomain::NONE,
+            format!("bridge '{name}' was not made by rvirt for plugin '{plugin}'"),
         ));
     }
     let _ = ip(&["link", "set", "dev", name, "down"]);

@@ -523,8 +523,12 @@ fn reap_interrupted_start(name: &str, run_dir: &std::path::Path) {
     }
     // Without `.starting` the daemon may have died just after spawning the controller: the
     // withdrawing cleanup finds and stops it through the controller's own state file.
-    if exists(&spec_path) {
-        run_cleanup(&spec_path, Cleanup::Withdraw);
+    if exists(&spec_path) && !run_cleanup(&spec_path, Cleanup::Withdraw) {
+        // What is left says where to look next time: `.starting` names the controller.
+        virt_plugin_sdk::warn!(
+            "container '{name}': the interrupted start could not be undone; will try again at the next daemon start"
+        );
+        return;
     }
     let _ = files::remove(&dirs.status_file(name));
     forget_start(&spec_path, &starting_path);
@@ -565,8 +569,9 @@ enum Cleanup {
     Withdraw,
 }
 
-/// `rvirt-lxc-controller cleanup`: removes what a dead controller left behind.
-fn run_cleanup(spec_path: &str, mode: Cleanup) {
+/// `rvirt-lxc-controller cleanup`: removes what a dead controller left behind; whether it
+/// did.
+fn run_cleanup(spec_path: &str, mode: Cleanup) -> bool {
     let mut args = vec!["cleanup".into(), "--spec".into(), spec_path.into()];
     if mode == Cleanup::Withdraw {
         args.push("--withdraw".into());
@@ -582,19 +587,23 @@ fn run_cleanup(spec_path: &str, mode: Cleanup) {
     });
     match spawned {
         Ok(handle) => {
-            match process::wait(handle, STOP_TIMEOUT_MS) {
-                Ok(status) if status.exit_code == Some(0) => {}
+            let cleaned = match process::wait(handle, STOP_TIMEOUT_MS) {
+                Ok(status) if status.exit_code == Some(0) => true,
                 Ok(status) => {
-                    virt_plugin_sdk::warn!("cleanup after the container failed: {status:?}")
+                    virt_plugin_sdk::warn!("cleanup after the container failed: {status:?}");
+                    false
                 }
                 Err(error) => {
-                    virt_plugin_sdk::warn!("cleanup after the container failed: {}", error.message)
+                    virt_plugin_sdk::warn!("cleanup after the container failed: {}", error.message);
+                    false
                 }
-            }
+            };
             process::release(handle);
+            cleaned
         }
         Err(error) => {
-            virt_plugin_sdk::warn!("cannot run the controller's cleanup: {}", error.message)
+            virt_plugin_sdk::warn!("cannot run the controller's cleanup: {}", error.message);
+            false
         }
     }
 }

@@ -186,7 +186,7 @@ fn existing_for(network: &Network, all: &[NetworkRecord]) -> Result<Option<Netwo
             return Err(network_error(
                 ErrorNumber::OPERATION_FAILED,
                 format!(
-                    "network '{}' is already defined with uuid {}",
+                    "network '{}' already exists with uuid {}",
                     record.name, record.uuid
                 ),
             ));
@@ -246,7 +246,7 @@ pub fn undefine(net: &NetworkRef) -> Result<(), Error> {
     if record.config.is_none() {
         return Err(network_error(
             ErrorNumber::OPERATION_INVALID,
-            format!("network '{}' is not persistent", record.name),
+            "can't undefine transient network",
         ));
     }
     let dirs = records::dirs();
@@ -286,7 +286,7 @@ pub fn create(net: &NetworkRef) -> Result<(), Error> {
     if record.is_active() {
         return Err(network_error(
             ErrorNumber::OPERATION_INVALID,
-            format!("network '{}' is already active", record.name),
+            "network is already active",
         ));
     }
     let xml = record
@@ -319,7 +319,7 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<NetworkRef, Error> {
         if existing.is_active() {
             return Err(network_error(
                 ErrorNumber::OPERATION_INVALID,
-                format!("network '{}' is already active", existing.name),
+                format!("network is already active as '{}'", existing.name),
             ));
         }
     }
@@ -484,8 +484,18 @@ fn spawn_dnsmasq(conf_path: &str, name: &str) -> Result<Process, Error> {
         pass_fds: vec![],
     })
     .map_err(from_host)?;
-    let status = process::status(handle).map_err(from_host)?;
-    let start_time = process::start_time(handle).map_err(from_host)?;
+    let identity = process::status(handle)
+        .and_then(|status| Ok((status, process::start_time(handle)?)))
+        .map_err(from_host);
+    let (status, start_time) = match identity {
+        Ok(identity) => identity,
+        Err(error) => {
+            let _ = process::kill(handle, 9);
+            let _ = process::wait(handle, 5_000);
+            process::release(handle);
+            return Err(error);
+        }
+    };
     // dnsmasq checks its configuration and binds before answering: one that refuses it
     // exits at once.
     if let Ok(status) = process::wait(handle, 300) {
@@ -557,7 +567,10 @@ pub fn update(
         ),
     };
     if live && !record.is_active() {
-        return Err(not_active(&record.name));
+        return Err(network_error(
+            ErrorNumber::OPERATION_INVALID,
+            "network is not running",
+        ));
     }
     if config && record.config.is_none() {
         return Err(network_error(
@@ -579,7 +592,7 @@ pub fn update(
         let mut network = Network::parse(&running.xml)?;
         network.update_section(command, section, parent_index, xml, flags)?;
         running.xml = network.to_xml();
-        setup::apply_live_update(&record.name, &network, running)?;
+        apply_live_update(&record.name, &network, section, running)?;
         files::write(
             &records::dirs().status_file(&record.name),
             running.xml.as_bytes(),
@@ -594,6 +607,43 @@ pub fn update(
     Ok(())
 }
 
+/// Tells the running network's dnsmasq of a live update, as libvirt does: the hosts files
+/// are re-read on SIGHUP (DHCP and DNS hosts); anything in the configuration file (ranges,
+/// TXT and SRV records) needs dnsmasq started again. A network that now needs a dnsmasq
+/// and had none gets one.
+fn apply_live_update(
+    name: &str,
+    network: &Network,
+    section: u32,
+    live: &mut Live,
+) -> Result<(), Error> {
+    use virt_core::consts::network_update_section as sections;
+    let dirs = records::dirs();
+    let Some(files_to_write) = setup::dnsmasq_files(network, &dirs)? else {
+        return Ok(());
+    };
+    for (path, text) in &files_to_write.files {
+        files::write(path, text.as_bytes()).map_err(from_host)?;
+    }
+    let hosts_only = matches!(
+        i32::try_from(section),
+        Ok(sections::IP_DHCP_HOST | sections::DNS_HOST)
+    );
+    match &live.dnsmasq {
+        Some(dnsmasq) if hosts_only && dnsmasq.handle != 0 => {
+            let _ = process::kill(dnsmasq.handle, 1);
+        }
+        running => {
+            if let Some(dnsmasq) = running {
+                stop_process(dnsmasq);
+            }
+            live.dnsmasq = None;
+            live.dnsmasq = Some(spawn_dnsmasq(&files_to_write.conf_path, name)?);
+        }
+    }
+    Ok(())
+}
+
 // ---- after a daemon restart ----
 
 /// Re-adopts the dnsmasq of every running network (restarting one that died), then starts
@@ -605,6 +655,26 @@ pub fn reattach_all() -> Result<(), Error> {
         let Some(live) = record.live.as_mut() else {
             continue;
         };
+        // After a host reboot the record says running but the bridge is gone (libvirt's
+        // networkUpdateState): the network is down; undo what is left and say so.
+        if let Some(bridge) = &live.bridge {
+            if !virt_plugin_sdk::host::bridges::link_exists(bridge) {
+                virt_plugin_sdk::warn!(
+                    "network '{}' lost its bridge '{bridge}': it is not running",
+                    record.name
+                );
+                let gone = live.clone();
+                stop(&record.name, &gone);
+                record.live = None;
+                if record.config.is_some() {
+                    records::store(&record);
+                } else {
+                    records::delete(&record.uuid);
+                }
+                emit(&record, event_type::STOPPED);
+                continue;
+            }
+        }
         if let Some(dnsmasq) = live.dnsmasq.as_mut() {
             match process::adopt(dnsmasq.pid, dnsmasq.start_time) {
                 Ok(handle) => dnsmasq.handle = handle,

@@ -12,7 +12,7 @@ use virt_xml::xml::OnOff;
 
 use crate::error::network_error;
 use crate::lifecycle::has_bridge;
-use crate::records::{Dirs, Live, NetworkRecord};
+use crate::records::{Dirs, NetworkRecord};
 
 /// The bridge names other networks claim, from their current definitions.
 fn bridges_of(others: &[NetworkRecord]) -> Vec<String> {
@@ -84,11 +84,8 @@ pub fn check_conflicts(network: &Network, others: &[NetworkRecord]) -> Result<()
         };
         if other.bridge.as_ref().and_then(|b| b.name.as_deref()) == Some(bridge) {
             return Err(network_error(
-                ErrorNumber::OPERATION_FAILED,
-                format!(
-                    "bridge name '{bridge}' already in use by network '{}'",
-                    record.name
-                ),
+                ErrorNumber::INTERNAL_ERROR,
+                format!("bridge name '{bridge}' already in use."),
             ));
         }
     }
@@ -102,13 +99,22 @@ pub fn check_start_conflicts(network: &Network, others: &[NetworkRecord]) -> Res
         if let Some(bridge) = network.bridge.as_ref().and_then(|b| b.name.as_deref()) {
             if virt_plugin_sdk::host::bridges::link_exists(bridge) {
                 return Err(network_error(
-                    ErrorNumber::OPERATION_FAILED,
-                    format!("bridge name '{bridge}' is already in use on this host"),
+                    ErrorNumber::SYSTEM_ERROR,
+                    format!("error creating bridge interface {bridge}: File exists"),
                 ));
             }
         }
     }
     let mine = subnets(network)?;
+    // Routes of the host (another libvirt's virbr0, a VPN): libvirt's networkCheckRouteCollision.
+    for (own, own_prefix) in &mine {
+        if let Some(device) = routed_elsewhere(*own, *own_prefix) {
+            return Err(network_error(
+                ErrorNumber::INTERNAL_ERROR,
+                format!("Network is already in use by interface {device}"),
+            ));
+        }
+    }
     for record in others.iter().filter(|r| r.is_active()) {
         let Some(other) = record
             .current_xml()
@@ -135,6 +141,52 @@ pub fn check_start_conflicts(network: &Network, others: &[NetworkRecord]) -> Res
         }
     }
     Ok(())
+}
+
+/// The interface of a host route to exactly `address`'s network at `prefix`, if there is
+/// one (`/proc/net/route`, `/proc/net/ipv6_route`: the daemon's own network namespace).
+fn routed_elsewhere(address: IpAddr, prefix: u8) -> Option<String> {
+    let read = |path: &str| {
+        virt_plugin_sdk::host::files::read(path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    };
+    match address {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            let network = u32::from(v4) & mask;
+            // Iface Destination Gateway Flags RefCnt Use Metric Mask ...; addresses are
+            // little-endian hex.
+            read("/proc/net/route").lines().skip(1).find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let hex = |i: usize| {
+                    fields
+                        .get(i)
+                        .and_then(|f| u32::from_str_radix(f, 16).ok())
+                        .map(u32::swap_bytes)
+                };
+                let (destination, route_mask) = (hex(1)?, hex(7)?);
+                (route_mask == mask && destination == network && mask != 0)
+                    .then(|| fields[0].to_string())
+            })
+        }
+        IpAddr::V6(v6) => {
+            let bits = u32::from(prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            let network = u128::from(v6) & mask;
+            // Destination PrefixLen Source SourcePrefix NextHop Metric RefCnt Use Flags Iface
+            read("/proc/net/ipv6_route").lines().find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let destination = u128::from_str_radix(fields.first()?, 16).ok()?;
+                let route_prefix = u32::from_str_radix(fields.get(1)?, 16).ok()?;
+                (route_prefix == bits && destination == network && bits != 0)
+                    .then(|| fields.get(9).map(|f| f.to_string()))
+                    .flatten()
+            })
+        }
+    }
 }
 
 /// Each `<ip>`'s address and its prefix as libvirt works it out (`virNetworkIPDefPrefix`);
@@ -191,7 +243,14 @@ pub fn bridge_request(network: &Network) -> Result<BridgeRequest, Error> {
         .map(|(address, prefix)| BridgeAddress {
             address: address.to_string(),
             prefix,
-            broadcast: None,
+            // libvirt sets the IPv4 broadcast address with the address.
+            broadcast: match address {
+                IpAddr::V4(v4) if prefix < 31 => {
+                    let host_bits = u32::MAX >> u32::from(prefix);
+                    Some(std::net::Ipv4Addr::from(u32::from(v4) | host_bits).to_string())
+                }
+                _ => None,
+            },
         })
         .collect();
     Ok(BridgeRequest {
@@ -257,25 +316,4 @@ pub fn dnsmasq_paths(network: &Network, dirs: &Dirs) -> Vec<String> {
         ],
         Err(_) => Vec::new(),
     }
-}
-
-/// After a live `net-update`: dnsmasq's files are rewritten and dnsmasq re-reads them
-/// (SIGHUP re-reads the hosts files, as libvirt does for DHCP host and DNS changes).
-pub fn apply_live_update(name: &str, network: &Network, live: &mut Live) -> Result<(), Error> {
-    let dirs = crate::records::dirs();
-    let Some(files) = dnsmasq_files(network, &dirs)? else {
-        return Ok(());
-    };
-    for (path, text) in &files.files {
-        virt_plugin_sdk::host::files::write(path, text.as_bytes())
-            .map_err(crate::error::from_host)?;
-    }
-    if let Some(dnsmasq) = &live.dnsmasq {
-        if dnsmasq.handle != 0 {
-            let _ = virt_plugin_sdk::host::process::kill(dnsmasq.handle, 1);
-        }
-    } else {
-        virt_plugin_sdk::warn!("network '{name}' has no dnsmasq to tell of the update");
-    }
-    Ok(())
 }

@@ -291,7 +291,12 @@ fn attach_interface_live(
     let mut def = domain::live_def(live)?;
     complete_interface(&mut interface, &def);
     match interface.interface_type {
-        Some(InterfaceType::User | InterfaceType::Bridge | InterfaceType::Ethernet) => {}
+        Some(
+            InterfaceType::User
+            | InterfaceType::Bridge
+            | InterfaceType::Ethernet
+            | InterfaceType::Network,
+        ) => {}
         other => {
             return Err(unsupported_config(format!(
                 "interface type '{}' cannot be hotplugged",

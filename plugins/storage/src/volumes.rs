@@ -185,20 +185,24 @@ fn make_file(path: &str, args: Vec<String>) -> Result<(), Error> {
 }
 
 /// The record of a file just made, given its mode and owner and added to its pool.
+/// A failure at any step removes the file: a refused create leaves nothing behind.
 fn adopt(pool: &mut PoolRecord, volume: &NewVolume, path: &str) -> Result<VolumeRef, Error> {
-    disk::set_ownership(path, volume.ownership).inspect_err(|_| {
+    let adopted = (|| {
+        disk::set_ownership(path, volume.ownership)?;
+        let name = volume.name.as_str();
+        let volume = disk::probe_volume(name, path)?.ok_or_else(|| {
+            system(
+                format!("cannot stat file '{path}'"),
+                "No such file or directory",
+            )
+        })?;
+        let reference = volume.reference(&pool.name);
+        save(pool, name, Some(volume))?;
+        Ok(reference)
+    })();
+    adopted.inspect_err(|_| {
         let _ = files::remove(path);
-    })?;
-    let name = volume.name.as_str();
-    let volume = disk::probe_volume(name, path)?.ok_or_else(|| {
-        system(
-            format!("cannot stat file '{path}'"),
-            "No such file or directory",
-        )
-    })?;
-    let reference = volume.reference(&pool.name);
-    save(pool, name, Some(volume))?;
-    Ok(reference)
+    })
 }
 
 const CREATE_FLAGS: u32 =

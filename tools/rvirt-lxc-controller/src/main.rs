@@ -70,9 +70,19 @@ fn main() {
         Command::Run { spec, name } => (spec, name.as_deref()),
         Command::Cleanup { spec, .. } => (spec, None),
     };
-    let spec = match std::fs::read_to_string(spec_path) {
-        Ok(text) => match ContainerSpec::from_json(&text) {
-            Ok(spec) => spec,
+    // The spec's identity (device, inode) goes with it: a start is withdrawn by removing
+    // this very file, and a later start of the same name writes a new one.
+    let read = std::fs::File::open(spec_path).and_then(|mut file| {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let metadata = file.metadata()?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        Ok((text, (metadata.dev(), metadata.ino())))
+    });
+    let (spec, spec_identity) = match read {
+        Ok((text, identity)) => match ContainerSpec::from_json(&text) {
+            Ok(spec) => (spec, identity),
             Err(error) => {
                 tracing::error!("{}: {error}", spec_path.display());
                 std::process::exit(1);
@@ -96,7 +106,7 @@ fn main() {
         }
     }
     let code = match cli.command {
-        Command::Run { spec: path, .. } => privileged::supervisor::run(spec, path),
+        Command::Run { spec: path, .. } => privileged::supervisor::run(spec, path, spec_identity),
         Command::Cleanup {
             spec: path,
             withdraw,

@@ -47,7 +47,11 @@ pub fn withdraw_spec(spec_path: &Path) -> Result<()> {
 fn stop_controller(pid: i32, name: &str) -> Result<()> {
     // The pid comes from a file: only a controller run for this container is stopped.
     let runs_this_container = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|cmdline| cmdline.split(|b| *b == 0).any(|arg| arg == name.as_bytes()))
+        .map(|cmdline| {
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.windows(2)
+                .any(|pair| pair[0] == b"--name" && pair[1] == name.as_bytes())
+        })
         .unwrap_or(false);
     if !runs_this_container {
         return Err(Failure::failed(format!(

@@ -53,7 +53,7 @@ const SETUP_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs a container described by `spec` (read from `spec_path`) until it ends; returns the
 /// process exit code.
-pub fn run(spec: ContainerSpec, spec_path: std::path::PathBuf) -> i32 {
+pub fn run(spec: ContainerSpec, spec_path: std::path::PathBuf, spec_identity: (u64, u64)) -> i32 {
     umask(Mode::from_bits_truncate(0o077));
     // Its own session: a signal to the daemon's process group does not reach containers.
     let _ = setsid();
@@ -76,6 +76,7 @@ pub fn run(spec: ContainerSpec, spec_path: std::path::PathBuf) -> i32 {
         staging: paths::staging_dir(&spec.state_file),
         spec,
         spec_path,
+        spec_identity,
         signals,
         console: None,
         cgroup: None,
@@ -127,6 +128,8 @@ struct Supervisor {
     /// Where the driver wrote the spec: removed by `cleanup --withdraw` when the driver's
     /// daemon died before committing the start.
     spec_path: std::path::PathBuf,
+    /// (device, inode) of the spec file this controller read.
+    spec_identity: (u64, u64),
     monitor: MonitorServer,
     signals: SignalFd,
     console: Option<Console>,
@@ -187,16 +190,21 @@ impl Supervisor {
     /// is written, either the cleanup sees this controller's pid there and stops it, or this
     /// check sees the spec gone: no order of the two leaves a container nobody knows of.
     fn check_not_withdrawn(&self) -> Result<()> {
-        match std::fs::symlink_metadata(&self.spec_path) {
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                Err(Failure::failed(format!(
-                    "the start of container '{}' was withdrawn: {} is gone",
-                    self.spec.name,
-                    self.spec_path.display()
-                )))
-            }
-            _ => Ok(()),
+        use std::os::unix::fs::MetadataExt;
+        // Gone, or replaced by the spec of a later start of the same name: either way this
+        // controller's start is not the one the driver knows of.
+        let withdrawn = match std::fs::symlink_metadata(&self.spec_path) {
+            Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+            Ok(metadata) => (metadata.dev(), metadata.ino()) != self.spec_identity,
+        };
+        if withdrawn {
+            return Err(Failure::failed(format!(
+                "the start of container '{}' was withdrawn: {} is gone or replaced",
+                self.spec.name,
+                self.spec_path.display()
+            )));
         }
+        Ok(())
     }
 
     fn start(&mut self) -> Result<()> {
