@@ -124,6 +124,17 @@ impl ConnectUri {
         self.transport.is_some() || self.host.is_some()
     }
 
+    /// Which of a driver's two instances the path names, as libvirt's split daemons read
+    /// it: `"system"` (`/system`, or no path) or `"session"` (`/session`); `None` for any
+    /// other path (`/embed`, `/default`).
+    pub fn instance(&self) -> Option<&'static str> {
+        match self.path.as_str() {
+            "" | "/" | "/system" => Some("system"),
+            "/session" => Some("session"),
+            _ => None,
+        }
+    }
+
     /// The URI without transport, host and the transport's own parameters: what the driver
     /// on the far side sees, e.g. `test+unix:///default?socket=/x` → `test:///default`.
     pub fn driver_uri(&self) -> String {

@@ -295,12 +295,7 @@ impl Host {
         let scheme = slot.current().manifest.uri_schemes.first().cloned()?;
         // libvirt's secondary drivers serve the privileged and the per-user daemon; an
         // embedded driver (`qemu:///embed?root=`) keeps its objects to itself.
-        let path = match uri.path.as_str() {
-            "" | "/" | "/system" => "/system",
-            "/session" => "/session",
-            _ => return None,
-        };
-        let secondary_uri = format!("{scheme}://{path}");
+        let secondary_uri = format!("{scheme}:///{}", uri.instance()?);
         match PluginConnection::open(slot, Arc::downgrade(&self.plugins), &secondary_uri, flags) {
             Ok(connection) => Some(connection),
             Err(error) => {

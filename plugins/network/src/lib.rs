@@ -46,15 +46,14 @@ pub mod plugin {
 
         fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
             let parsed = wit(virt_core::ConnectUri::parse(&uri))?;
-            let space = match parsed.path.as_str() {
-                "" | "/" | "/system" => "system",
-                "/session" => "session",
-                other => {
-                    return wit(Err(crate::error::network_error(
-                        virt_core::ErrorNumber::INTERNAL_ERROR,
-                        format!("unexpected network URI path '{other}', try network:///system"),
-                    )))
-                }
+            let Some(space) = parsed.instance() else {
+                return wit(Err(crate::error::network_error(
+                    virt_core::ErrorNumber::INTERNAL_ERROR,
+                    format!(
+                        "unexpected network URI path '{}', try network:///system",
+                        parsed.path
+                    ),
+                )));
             };
             match state::bind_space(space, Persistence::Persistent)? {
                 SpaceStatus::Created => wit(crate::records::dirs().create()),

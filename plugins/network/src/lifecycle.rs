@@ -26,19 +26,9 @@ use crate::setup;
 /// One change to networks at a time: names, bridges and subnets are checked against all.
 const NETWORKS_JOB: &str = "networks";
 
-struct Job;
-
-impl Job {
-    fn begin() -> Result<Job, Error> {
-        jobs::begin(NETWORKS_JOB).map_err(from_host)?;
-        Ok(Job)
-    }
-}
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        jobs::end(NETWORKS_JOB);
-    }
+/// Takes the networks job; the host holds it until the call returns.
+fn begin_job() -> Result<(), Error> {
+    jobs::begin(NETWORKS_JOB).map_err(from_host)
 }
 
 fn emit(record: &NetworkRecord, kind: i32) {
@@ -214,7 +204,7 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<NetworkRef, Error> {
         virt_core::consts::network_define_flags::VALIDATE,
         "virNetworkDefineXML",
     )?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let all = records::all()?;
     let first = Network::parse(xml)?;
     let existing = existing_for(&first, &all)?;
@@ -241,7 +231,7 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<NetworkRef, Error> {
 }
 
 pub fn undefine(net: &NetworkRef) -> Result<(), Error> {
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve(net)?;
     if record.config.is_none() {
         return Err(network_error(
@@ -264,7 +254,7 @@ pub fn undefine(net: &NetworkRef) -> Result<(), Error> {
 }
 
 pub fn set_autostart(net: &NetworkRef, autostart: bool) -> Result<(), Error> {
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve(net)?;
     if record.config.is_none() {
         return Err(network_error(
@@ -281,7 +271,7 @@ pub fn set_autostart(net: &NetworkRef, autostart: bool) -> Result<(), Error> {
 // ---- running ----
 
 pub fn create(net: &NetworkRef) -> Result<(), Error> {
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve(net)?;
     if record.is_active() {
         return Err(network_error(
@@ -312,7 +302,7 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<NetworkRef, Error> {
         virt_core::consts::network_create_flags::VALIDATE,
         "virNetworkCreateXML",
     )?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let all = records::all()?;
     let first = Network::parse(xml)?;
     if let Some(existing) = existing_for(&first, &all)? {
@@ -348,7 +338,7 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<NetworkRef, Error> {
 }
 
 pub fn destroy(net: &NetworkRef) -> Result<(), Error> {
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve(net)?;
     let Some(live) = record.live.take() else {
         return Err(not_active(&record.name));
@@ -556,7 +546,7 @@ pub fn update(
         all_flags,
         "virNetworkUpdate",
     )?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve(net)?;
     // AFFECT_CURRENT (0): the live definition if running, else the persistent one.
     let (live, config) = match flags & all_flags {

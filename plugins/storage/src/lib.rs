@@ -50,14 +50,11 @@ pub mod plugin {
 
         fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
             let parsed = wit(virt_core::ConnectUri::parse(&uri))?;
-            let space = match parsed.path.as_str() {
-                "" | "/" | "/system" => "system",
-                "/session" => "session",
-                other => {
-                    return wit(Err(crate::error::internal(format!(
-                        "unexpected storage URI path '{other}', try storage:///system"
-                    ))))
-                }
+            let Some(space) = parsed.instance() else {
+                return wit(Err(crate::error::internal(format!(
+                    "unexpected storage URI path '{}', try storage:///system",
+                    parsed.path
+                ))));
             };
             match state::bind_space(space, Persistence::Persistent)? {
                 SpaceStatus::Created => wit(crate::records::dirs().create()),

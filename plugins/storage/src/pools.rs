@@ -28,19 +28,9 @@ use crate::records::{self, Live, PoolRecord};
 /// against all.
 const POOLS_JOB: &str = "pools";
 
-pub struct Job;
-
-impl Job {
-    pub fn begin() -> Result<Job, Error> {
-        jobs::begin(POOLS_JOB).map_err(from_host)?;
-        Ok(Job)
-    }
-}
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        jobs::end(POOLS_JOB);
-    }
+/// Takes the pools job; the host holds it until the call returns.
+pub fn begin_job() -> Result<(), Error> {
+    jobs::begin(POOLS_JOB).map_err(from_host)
 }
 
 fn emit(record: &PoolRecord, kind: i32) {
@@ -270,7 +260,7 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
         "virStoragePoolDefineXML",
     )?;
     let pool = definition::parse_pool(xml)?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let all = records::all()?;
     let mut record = existing_for(&pool, &all, false)?.unwrap_or_else(|| new_record(&pool));
     let previous = record.clone();
@@ -284,7 +274,7 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
 }
 
 pub fn undefine(pool: &PoolRef) -> Result<(), Error> {
-    let _job = Job::begin()?;
+    begin_job()?;
     let record = resolve(pool)?;
     if record.is_active() {
         return Err(pool_still_active(&record.name));
@@ -302,7 +292,7 @@ pub fn undefine(pool: &PoolRef) -> Result<(), Error> {
 }
 
 pub fn set_autostart(pool: &PoolRef, autostart: bool) -> Result<(), Error> {
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve(pool)?;
     if record.config.is_none() {
         return Err(internal("pool has no config file"));
@@ -348,7 +338,7 @@ pub fn build(pool: &PoolRef, flags: u32) -> Result<(), Error> {
         flags & storage_pool_build_flags::OVERWRITE != 0,
         flags & storage_pool_build_flags::NO_OVERWRITE != 0,
     )?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let record = resolve_inactive(pool)?;
     build_directory(&definition_of(&record)?)?;
     emit(&record, event_type::CREATED);
@@ -357,7 +347,7 @@ pub fn build(pool: &PoolRef, flags: u32) -> Result<(), Error> {
 
 pub fn delete(pool: &PoolRef, flags: u32) -> Result<(), Error> {
     Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStoragePoolDelete")?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let record = resolve(pool)?;
     if record.is_active() {
         return Err(pool_still_active(&record.name));
@@ -410,7 +400,7 @@ pub fn create(pool: &PoolRef, flags: u32) -> Result<(), Error> {
         "virStoragePoolCreate",
     )?;
     let build = build_requested(flags)?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve_inactive(pool)?;
     let definition = definition_of(&record)?;
     if build {
@@ -431,7 +421,7 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
     )?;
     let build = build_requested(flags)?;
     let pool = definition::parse_pool(xml)?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let all = records::all()?;
     let mut record = existing_for(&pool, &all, true)?.unwrap_or_else(|| new_record(&pool));
     if build {
@@ -444,7 +434,7 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
 }
 
 pub fn destroy(pool: &PoolRef) -> Result<(), Error> {
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve_active(pool)?;
     record.live = None;
     if record.config.is_some() {
@@ -458,7 +448,7 @@ pub fn destroy(pool: &PoolRef) -> Result<(), Error> {
 
 pub fn refresh(pool: &PoolRef, flags: u32) -> Result<(), Error> {
     Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStoragePoolRefresh")?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = resolve_active(pool)?;
     let definition = definition_of(&record)?;
     if let Err(error) = start(&mut record, &definition) {

@@ -17,7 +17,7 @@ use virt_xml::storage::sanitize_path;
 use crate::definition::{self, NewVolume, VolumeFacts, VolumeFormat};
 use crate::disk;
 use crate::error::{from_host, invalid, no_volume, pool_not_active, reason, storage_error, system};
-use crate::pools::{self, Job};
+use crate::pools::{self, begin_job};
 use crate::qemu_img::{self, ImageSpec};
 use crate::records::{self, PoolRecord, VolumeRecord};
 
@@ -215,7 +215,7 @@ pub fn create_xml(pool: &PoolRef, xml: &str, flags: u32) -> Result<VolumeRef, Er
         CREATE_FLAGS,
         "virStorageVolCreateXML",
     )?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = pools::resolve_active(pool)?;
     let volume = definition::parse_volume(xml)?;
     let capacity = volume
@@ -257,7 +257,7 @@ pub fn create_xml_from(
         CREATE_FLAGS,
         "virStorageVolCreateXMLFrom",
     )?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let mut record = pools::resolve_active(pool)?;
     let (_, source) = resolve(clone_of)?;
     let volume = definition::parse_volume(xml)?;
@@ -290,7 +290,7 @@ pub fn create_xml_from(
 
 pub fn delete(volume: &VolumeRef, flags: u32) -> Result<(), Error> {
     Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStorageVolDelete")?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let (mut pool, found) = resolve(volume)?;
     files::remove(&found.path).map_err(|e| {
         system(
@@ -351,7 +351,7 @@ pub fn resize(volume: &VolumeRef, capacity: u64, flags: u32) -> Result<(), Error
             | storage_vol_resize_flags::SHRINK,
         "virStorageVolResize",
     )?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let (mut pool, found) = resolve(volume)?;
     let now = refreshed(&found);
     pools::update_figures(&mut pool)?;
@@ -385,7 +385,7 @@ pub fn resize(volume: &VolumeRef, capacity: u64, flags: u32) -> Result<(), Error
 /// a file; a qcow2 image loses every cluster.
 pub fn wipe(volume: &VolumeRef, flags: u32) -> Result<(), Error> {
     Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStorageVolWipe")?;
-    let _job = Job::begin()?;
+    begin_job()?;
     let (mut pool, found) = resolve(volume)?;
     let now = refreshed(&found);
     let spec = ImageSpec {
