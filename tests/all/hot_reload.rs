@@ -276,13 +276,26 @@ fn plugin_list_in_process_and_through_rvirtd() {
     );
 }
 
-/// python3-libvirt's loop: one connection opened before the swaps, `CALLS` calls on it.
+/// python3-libvirt's loop: one connection opened before the swaps, `CALLS` calls on it. At a
+/// third, two thirds and the last call it waits until the test has counted 1, 2 and 3 reloads
+/// in the file `RELOADS`, so the swaps fall between its calls however loaded the machine is.
 const PYTHON_LOOP: &str = r#"
-import json, sys, time, libvirt
+import json, os, sys, time, libvirt
 conn = libvirt.open(sys.argv[1])
 calls = int(sys.argv[2])
+reloads_file = sys.argv[3]
+def reloads():
+    try:
+        with open(reloads_file) as f:
+            return int(f.read() or 0)
+    except (OSError, ValueError):
+        return 0
 failed, latencies = [], []
 for i in range(calls):
+    for at, wanted in ((calls // 3, 1), (2 * calls // 3, 2), (calls - 1, 3)):
+        deadline = time.monotonic() + 120
+        while i == at and reloads() < wanted and time.monotonic() < deadline:
+            time.sleep(0.01)
     started = time.monotonic()
     try:
         if i % 2:
@@ -315,8 +328,10 @@ fn test_plugin_swaps_under_a_thousand_python_calls() {
     let sandbox = Sandbox::new(&["test"]);
     let daemon = Daemon::start(&sandbox);
     let uri = daemon.uri();
+    let reloads_file = sandbox.path("reloads");
     let python = Command::new("/usr/bin/python3")
         .args(["-c", PYTHON_LOOP, &uri, "1000"])
+        .arg(&reloads_file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -329,6 +344,7 @@ fn test_plugin_swaps_under_a_thousand_python_calls() {
         let reload = sandbox.rvirsh(&["-c", &uri, "plugin-reload", "test"]);
         assert!(reload.status.success(), "{reload:?}\n{}", daemon.log());
         n_reloads += 1;
+        std::fs::write(&reloads_file, n_reloads.to_string()).expect("write the reload count");
         if n_reloads == 3 {
             sandbox.install("test");
             daemon.sighup();

@@ -515,6 +515,33 @@ fn qemu_guest_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
         leases.contains("52:54:00:aa:bb:01"),
         "dnsmasq's lease file has the guest: {leases}"
     );
+    let listed = ok(&qemu, &format!("net-dhcp-leases {network}"));
+    assert!(
+        listed.contains("52:54:00:aa:bb:01") && listed.contains("192.168.151."),
+        "virsh net-dhcp-leases lists the guest: {listed}"
+    );
+    let other = ok(
+        &qemu,
+        &format!("net-dhcp-leases {network} --mac 52:54:00:aa:bb:99"),
+    );
+    assert!(!other.contains("52:54:00"), "--mac filters: {other}");
+    let python = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import libvirt, sys\n\
+             net = libvirt.open(sys.argv[1]).networkLookupByName(sys.argv[2])\n\
+             for lease in net.DHCPLeases():\n    \
+                 print(lease['mac'], lease['ipaddr'], lease['prefix'], lease['iface'])",
+            &qemu,
+            &network,
+        ])
+        .output()
+        .expect("python3");
+    let python = String::from_utf8_lossy(&python.stdout);
+    assert!(
+        python.contains("52:54:00:aa:bb:01 192.168.151.") && python.contains(" 24 virbr0"),
+        "python DHCPLeases: {python}"
+    );
 
     // A second NIC on the network, hotplugged.
     let before = files.count("RVIRT-NIC-ADDED");
@@ -586,6 +613,12 @@ fn lxc_container_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
     }
     let lease = std::fs::read_to_string(rootfs.data().join("lease")).expect("lease");
     assert!(lease.starts_with("192.168.152."), "{lease}");
+    let address = lease.split_whitespace().next().unwrap_or_default();
+    let listed = ok(&lxc, &format!("net-dhcp-leases {network}"));
+    assert!(
+        listed.contains(&format!("{address}/24")),
+        "virsh net-dhcp-leases lists the container's lease {address}: {listed}"
+    );
 
     ok(&lxc, &format!("destroy {name}"));
     ok(&lxc, &format!("undefine {name}"));

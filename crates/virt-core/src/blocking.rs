@@ -1037,6 +1037,11 @@ impl Network {
     pub fn bridge_name(&self) -> Result<String> {
         self.conn().network_get_bridge_name(&self.reference)
     }
+    /// `virNetworkGetDHCPLeases`.
+    pub fn dhcp_leases(&self, mac: Option<&str>, flags: u32) -> Result<Vec<NetworkDhcpLease>> {
+        self.conn()
+            .network_get_dhcp_leases(&self.reference, mac, flags)
+    }
     pub fn create(&self) -> Result<()> {
         self.connect
             .check_writable(ErrorDomain::NETWORK, "virNetworkCreate")?;

@@ -536,6 +536,15 @@ pub trait Connection: Send + Sync {
     ) -> Result<()> {
         unsupported("virNetworkUpdate")
     }
+    /// `virNetworkGetDHCPLeases`: the unexpired leases, only `mac`'s when given.
+    fn network_get_dhcp_leases(
+        &self,
+        net: &NetworkRef,
+        mac: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<NetworkDhcpLease>> {
+        unsupported("virNetworkGetDHCPLeases")
+    }
 
     // ---- storage pools and volumes ----
 

@@ -244,6 +244,23 @@ pub struct GuestInterface {
     pub addresses: Vec<IpAddress>,
 }
 
+/// `virNetworkDHCPLease`: one lease a network's DHCP server handed out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkDhcpLease {
+    /// The network's bridge.
+    pub iface: String,
+    /// Seconds since the epoch; 0 when the lease does not expire.
+    pub expiry_time: i64,
+    /// `virIPAddrType`: 0 IPv4, 1 IPv6.
+    pub kind: i32,
+    pub mac: Option<String>,
+    pub iaid: Option<String>,
+    pub address: String,
+    pub prefix: u32,
+    pub hostname: Option<String>,
+    pub client_id: Option<String>,
+}
+
 /// `virDomainGetJobStats`: the job type and its statistics.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobStats {

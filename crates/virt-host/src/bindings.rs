@@ -6,11 +6,30 @@
 //! built for 0.1.0 imports a subset of what this world offers and exports exactly what it
 //! requires. The version read from the plugin before instantiation decides only whether it
 //! may load at all (`wit_version`).
+//!
+//! Exports added after 0.1.0 are not part of that world (a 0.1 plugin lacks them): they are
+//! bound separately in [`optional`] and looked up per plugin when it loads.
 
 wasmtime::component::bindgen!({
     path: ["../../wit/since_v0_1_0", "../../wit"],
-    world: "rvirt:driver/driver@0.2.0",
+    world: "rvirt:driver/driver-required@0.2.0",
 });
+
+/// What every plugin exports, under the name the rest of the host uses.
+pub use self::DriverRequired as Driver;
+pub use self::DriverRequiredIndices as DriverIndices;
+pub use self::DriverRequiredPre as DriverPre;
+
+/// The exports added after 0.1.0, each optional for a plugin.
+pub mod optional {
+    wasmtime::component::bindgen!({
+        path: ["../../wit/since_v0_1_0", "../../wit"],
+        world: "rvirt:driver/optional-exports@0.2.0",
+        with: { "rvirt:driver/types@0.1.0": super::rvirt::driver0_1_0::types },
+    });
+
+    pub use self::exports::rvirt::driver0_2_0::network_leases;
+}
 
 /// The interfaces frozen at 0.1.0 (imports the host implements, shared types).
 pub use self::rvirt::driver0_1_0 as v0_1;

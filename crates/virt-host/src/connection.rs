@@ -13,17 +13,18 @@ use tokio::sync::broadcast;
 use virt_core::driver::Connection;
 use virt_core::{
     BlockInfo, ConsoleEndpoint, DomainInfo, DomainRef, DomainState, GuestInterface, InterfaceRef,
-    JobStats, NetworkRef, NodeInfo, ObjectStatus, ParameterSet, SecretRef, SecurityLabel,
-    SecurityModel, StoragePoolInfo, StoragePoolRef, StorageVolInfo, StorageVolRef, TypedParam,
-    Uuid, VcpuInfo,
+    JobStats, NetworkDhcpLease, NetworkRef, NodeInfo, ObjectStatus, ParameterSet, SecretRef,
+    SecurityLabel, SecurityModel, StoragePoolInfo, StoragePoolRef, StorageVolInfo, StorageVolRef,
+    TypedParam, Uuid, VcpuInfo,
 };
 use virt_core::{Error, ErrorDomain, ErrorNumber, Event, Result};
 use wasmtime::Store;
 
-use crate::bindings::{wit, Driver};
+use crate::bindings::wit;
 use crate::ctx::PluginCtx;
 use crate::host::Plugins;
 use crate::manifest::SecondaryKind;
+use crate::plugin::Exports;
 use crate::plugin::{Plugin, PluginSlot};
 use crate::space::Space;
 
@@ -113,7 +114,7 @@ impl PluginConnection {
     fn run<W>(
         &self,
         body: impl FnOnce(
-            &Driver,
+            &Exports,
             &mut Store<PluginCtx>,
         ) -> wasmtime::Result<std::result::Result<W, wit::Error>>,
     ) -> Result<W> {
@@ -988,6 +989,36 @@ impl Connection for PluginConnection {
             d.rvirt_driver0_1_0_networks()
                 .call_get_bridge_name(s, &net.into())
         })
+    }
+    fn network_get_dhcp_leases(
+        &self,
+        net: &NetworkRef,
+        mac: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<NetworkDhcpLease>> {
+        let leases = self.for_networks().run(|d, s| match &d.network_leases {
+            Some(leases) => leases.call_dhcp_leases(s, &net.into(), mac, flags),
+            // A plugin built for WIT 0.1 has no such export.
+            None => Ok(Err(Error::no_support(
+                ErrorDomain::NONE,
+                "virNetworkGetDHCPLeases",
+            )
+            .into())),
+        })?;
+        Ok(leases
+            .into_iter()
+            .map(|lease| NetworkDhcpLease {
+                iface: lease.iface,
+                expiry_time: lease.expiry_time,
+                kind: lease.kind,
+                mac: lease.mac,
+                iaid: lease.iaid,
+                address: lease.address,
+                prefix: lease.prefix,
+                hostname: lease.hostname,
+                client_id: lease.client_id,
+            })
+            .collect())
     }
     fn network_update(
         &self,

@@ -23,13 +23,15 @@ use virt_core::Error;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use crate::bindings::{Driver, DriverPre};
+use crate::bindings::optional::network_leases;
+use crate::bindings::{Driver, DriverIndices};
 use crate::config::HostConfig;
 use crate::ctx::{CallContext, PluginCtx, PluginShared};
 use crate::error::{plugin_failed, LoadError};
 use crate::manifest::Manifest;
 use crate::resources::HandlerEvent;
 use crate::space::{Space, SpaceRegistry};
+use wasmtime::component::InstancePre;
 
 /// How often the epoch ticks; a runaway call is stopped within a tick of its budget.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -88,7 +90,28 @@ pub struct PluginMetadata {
 
 struct Instance {
     store: Store<PluginCtx>,
-    bindings: Driver,
+    bindings: Exports,
+}
+
+/// One instance's exports: the required ones (through `Deref`, as `Driver`'s methods) and
+/// those a later WIT minor added, present only when the plugin has them.
+pub struct Exports {
+    required: Driver,
+    /// `virNetworkGetDHCPLeases` (0.2.0).
+    pub network_leases: Option<network_leases::Guest>,
+}
+
+impl std::ops::Deref for Exports {
+    type Target = Driver;
+    fn deref(&self) -> &Driver {
+        &self.required
+    }
+}
+
+/// Where the exports sit in a compiled plugin, found once at load.
+struct ExportIndices {
+    required: DriverIndices,
+    network_leases: Option<network_leases::GuestIndices>,
 }
 
 /// A loaded, ready-to-call plugin.
@@ -97,7 +120,8 @@ pub struct Plugin {
     pub path: PathBuf,
     pub metadata: PluginMetadata,
     shared: Arc<PluginShared>,
-    pre: DriverPre<PluginCtx>,
+    pre: InstancePre<PluginCtx>,
+    indices: ExportIndices,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
     memory_limit_bytes: usize,
@@ -287,7 +311,11 @@ impl Plugin {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(instantiate_error)?;
-        let pre = DriverPre::new(pre).map_err(instantiate_error)?;
+        let indices = ExportIndices {
+            required: DriverIndices::new(&pre).map_err(instantiate_error)?,
+            // Absent from a plugin built for 0.1.0: its calls answer VIR_ERR_NO_SUPPORT.
+            network_leases: network_leases::GuestIndices::new(&pre).ok(),
+        };
 
         // A successor moves into its predecessor's home; a first load makes one.
         let (shared, events, dispatch_target) = match predecessor {
@@ -329,6 +357,7 @@ impl Plugin {
             },
             shared,
             pre,
+            indices,
             idle: Mutex::new(Vec::new()),
             max_idle: config.max_idle_instances,
             memory_limit_bytes,
@@ -479,10 +508,21 @@ impl Plugin {
             Ok(UpdateDeadline::Continue(1))
         });
         store.set_epoch_deadline(1);
-        let bindings = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| plugin_failed(&self.shared.name, &format!("cannot instantiate: {e:#}")))?;
+        let cannot = |e: wasmtime::Error| {
+            plugin_failed(&self.shared.name, &format!("cannot instantiate: {e:#}"))
+        };
+        let instance = self.pre.instantiate(&mut store).map_err(cannot)?;
+        let bindings = Exports {
+            required: self
+                .indices
+                .required
+                .load(&mut store, &instance)
+                .map_err(cannot)?,
+            network_leases: match &self.indices.network_leases {
+                Some(indices) => Some(indices.load(&mut store, &instance).map_err(cannot)?),
+                None => None,
+            },
+        };
         Ok(Instance { store, bindings })
     }
 
@@ -494,7 +534,7 @@ impl Plugin {
         space: Option<&Arc<Space>>,
         connection_uri: Option<&Arc<str>>,
         opening: bool,
-        body: impl FnOnce(&Driver, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
+        body: impl FnOnce(&Exports, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
         self.call_with_context(space, connection_uri, opening, body)
             .map(|(result, _)| result)
@@ -506,7 +546,7 @@ impl Plugin {
         space: Option<&Arc<Space>>,
         connection_uri: Option<&Arc<str>>,
         opening: bool,
-        body: impl FnOnce(&Driver, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
+        body: impl FnOnce(&Exports, &mut Store<PluginCtx>) -> wasmtime::Result<R>,
     ) -> Result<(R, Option<Arc<Space>>), Error> {
         if self.is_stopped() {
             return Err(Error::new(

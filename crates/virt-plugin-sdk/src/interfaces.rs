@@ -4,6 +4,7 @@
 use crate::bindings::exports::rvirt::driver0_1_0::{
     connect, domains, handlers, host_devices, networks, secrets, snapshots, storage,
 };
+use crate::bindings::exports::rvirt::driver0_2_0::network_leases::{self, DhcpLease};
 use crate::bindings::rvirt::driver0_1_0::process::{ProcessHandle, ProcessStatus};
 use crate::bindings::rvirt::driver0_1_0::unix_stream::StreamHandle;
 use crate::convert::no_support;
@@ -210,8 +211,28 @@ driver_interface! {
         fn get_bridge_name(net: NetworkRef) -> String = "virNetworkGetBridgeName";
         fn update(net: NetworkRef, command: u32, section: u32, parent_index: i32, xml: String, flags: u32) -> () = "virNetworkUpdate";
     }
-    required {}
+    required {
+        /// `virNetworkGetDHCPLeases`, exported as `network-leases` (added in WIT 0.2.0).
+        fn dhcp_leases(
+            &self,
+            net: NetworkRef,
+            mac: Option<String>,
+            flags: u32,
+        ) -> Result<Vec<DhcpLease>, Error> {
+            Err(no_support("virNetworkGetDHCPLeases"))
+        }
+    }
     forward {}
+}
+
+impl network_leases::Guest for Exports {
+    fn dhcp_leases(
+        net: NetworkRef,
+        mac: Option<String>,
+        flags: u32,
+    ) -> Result<Vec<DhcpLease>, Error> {
+        Networks::dhcp_leases(plugin(), net, mac, flags)
+    }
 }
 
 driver_interface! {

@@ -50,6 +50,8 @@ pub mod host {
 }
 
 pub use bindings::exports::rvirt::driver0_1_0::connect::DriverMetadata;
+/// A DHCP lease (`Networks::dhcp_leases`).
+pub use bindings::exports::rvirt::driver0_2_0::network_leases::DhcpLease;
 /// The WIT types shared by imports and exports.
 pub use bindings::rvirt::driver0_1_0::types;
 

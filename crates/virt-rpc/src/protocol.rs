@@ -356,6 +356,21 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// `remote_network_dhcp_lease`.
+    pub struct DhcpLease {
+        pub iface: String,
+        pub expirytime: i64,
+        pub kind: i32,
+        pub mac: Option<String>,
+        pub iaid: Option<String>,
+        pub ipaddr: String,
+        pub prefix: u32,
+        pub hostname: Option<String>,
+        pub clientid: Option<String>,
+    }
+}
+
+xdr_struct! {
     /// `remote_domain_interface`.
     pub struct GuestIface {
         pub name: String,
@@ -570,6 +585,8 @@ procedures! {
     NetworkIsPersistent = REMOTE_PROGRAM / p::NETWORK_IS_PERSISTENT, (net: NetworkRef) -> i32;
     NetworkUpdate = REMOTE_PROGRAM / p::NETWORK_UPDATE,
         (net: NetworkRef, command: u32, section: u32, parent_index: i32, xml: String, flags: u32) -> ();
+    NetworkGetDhcpLeases = REMOTE_PROGRAM / p::NETWORK_GET_DHCP_LEASES,
+        (net: NetworkRef, mac: Option<String>, need_results: i32, flags: u32) -> (Vec<DhcpLease>, u32);
 
     // ---- storage ----
     ConnectListAllStoragePools = REMOTE_PROGRAM / p::CONNECT_LIST_ALL_STORAGE_POOLS, (need_results: i32, flags: u32) -> (Vec<StoragePoolRef>, u32);

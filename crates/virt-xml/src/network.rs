@@ -516,3 +516,42 @@ impl XmlElement for Network {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WITH_OPTIONS: &str =
+        "<network xmlns:dm='http://libvirt.org/schemas/network/dnsmasq/1.0'>\
+        <name>d</name><dm:options>OPTIONS</dm:options></network>";
+
+    /// The `any_xml` fuzz target met a `dnsmasq:option` without a value: it was dropped but
+    /// the namespace stayed, so the output was not a fixed point. libvirt refuses it.
+    #[test]
+    fn dnsmasq_option_without_a_value_is_refused_as_libvirt_does() {
+        let xml = WITH_OPTIONS.replace("OPTIONS", "<dm:option vahue='log-queries'/>");
+        let error = Network::parse(&xml).expect_err("refused");
+        assert_eq!(error.code(), virt_core::ErrorNumber::INTERNAL_ERROR);
+        assert_eq!(
+            error.message(),
+            "internal error: No dnsmasq options value specified"
+        );
+    }
+
+    #[test]
+    fn dnsmasq_options_keep_their_namespace_and_none_drop_it() {
+        let xml = WITH_OPTIONS.replace("OPTIONS", "<dm:option value='log-queries'/>");
+        let once = Network::parse(&xml).expect("valid").to_xml();
+        assert!(once.contains("xmlns:dnsmasq="), "{once}");
+        assert!(
+            once.contains("<dnsmasq:option value='log-queries'/>"),
+            "{once}"
+        );
+        assert_eq!(Network::parse(&once).expect("valid").to_xml(), once);
+
+        let empty = Network::parse(&WITH_OPTIONS.replace("OPTIONS", ""))
+            .expect("valid")
+            .to_xml();
+        assert!(!empty.contains("dnsmasq"), "{empty}");
+    }
+}

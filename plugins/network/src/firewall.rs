@@ -36,6 +36,8 @@ use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
 
 use virt_core::{Error, ErrorDomain, ErrorNumber};
+
+use crate::error::network_error;
 use virt_xml::network::{address, ForwardMode, Nat, Network, NetworkIp};
 
 /// The table, in both families, that holds every network's rules.
@@ -44,10 +46,6 @@ pub const TABLE: &str = "libvirt_network";
 /// Where libvirt's iptables backend reports its errors from.
 fn libvirt_error(code: ErrorNumber, detail: impl AsRef<str>) -> Error {
     Error::new(code, ErrorDomain::NONE, detail)
-}
-
-fn network_error(code: ErrorNumber, detail: impl AsRef<str>) -> Error {
-    Error::new(code, ErrorDomain::NETWORK, detail)
 }
 
 /// An address family, as nftables names it.

@@ -13,6 +13,7 @@
 pub mod dnsmasq;
 mod error;
 pub mod firewall;
+pub mod leases;
 mod lifecycle;
 mod records;
 mod setup;
@@ -21,8 +22,8 @@ pub mod plugin {
     use virt_plugin_sdk::host::state::{self, Persistence, SpaceStatus};
     use virt_plugin_sdk::types::{Error, NetworkRef, ObjectStatus, Uuid};
     use virt_plugin_sdk::{
-        Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
-        Storage,
+        Connect, DhcpLease, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets,
+        Snapshots, Storage,
     };
 
     use crate::lifecycle;
@@ -124,6 +125,28 @@ pub mod plugin {
                 &xml,
                 flags,
             ))
+        }
+        fn dhcp_leases(
+            &self,
+            net: NetworkRef,
+            mac: Option<String>,
+            flags: u32,
+        ) -> Result<Vec<DhcpLease>, Error> {
+            let leases = wit(lifecycle::dhcp_leases(&net, mac.as_deref(), flags))?;
+            Ok(leases
+                .into_iter()
+                .map(|lease| DhcpLease {
+                    iface: lease.iface,
+                    expiry_time: lease.expiry_time,
+                    kind: lease.kind,
+                    mac: lease.mac,
+                    iaid: lease.iaid,
+                    address: lease.address,
+                    prefix: lease.prefix,
+                    hostname: lease.hostname,
+                    client_id: lease.client_id,
+                })
+                .collect())
         }
     }
 

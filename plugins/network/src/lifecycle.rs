@@ -124,6 +124,47 @@ pub fn bridge_name(net: &NetworkRef) -> Result<String, Error> {
         })
 }
 
+/// `virNetworkGetDHCPLeases`: the current leases in the network's dnsmasq lease file (none
+/// when the network has no dnsmasq, or has not run one yet).
+pub fn dhcp_leases(
+    net: &NetworkRef,
+    mac: Option<&str>,
+    flags: u32,
+) -> Result<Vec<virt_core::NetworkDhcpLease>, Error> {
+    Error::check_flags(
+        virt_core::ErrorDomain::NETWORK,
+        flags,
+        0,
+        "virNetworkGetDHCPLeases",
+    )?;
+    if let Some(mac) = mac {
+        if virt_xml::domain::parse_mac(mac).is_none() {
+            return Err(network_error(ErrorNumber::INVALID_MAC, mac));
+        }
+    }
+    let record = resolve(net)?;
+    let network = Network::parse(record.current_xml().unwrap_or_default())?;
+    let Some(conf_path) = setup::dnsmasq_conf_path(&network, &records::dirs()) else {
+        return Ok(Vec::new());
+    };
+    let path = sibling(&conf_path, "leases");
+    if files::stat(&path).map_err(from_host)?.is_none() {
+        return Ok(Vec::new());
+    }
+    let text = files::read(&path).map_err(from_host)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        });
+    Ok(crate::leases::current(
+        &String::from_utf8_lossy(&text),
+        &network,
+        mac,
+        now,
+    ))
+}
+
 // ---- definitions ----
 
 /// Parses a definition and completes it as libvirt's network driver does: a UUID, a bridge

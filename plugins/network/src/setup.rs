@@ -304,6 +304,17 @@ fn dnsmasq_config(network: &Network, dirs: &Dirs) -> Result<crate::dnsmasq::Dnsm
     crate::dnsmasq::config(network, &paths, &caps)
 }
 
+/// Where the network's dnsmasq configuration is (its lease file is beside it), if the
+/// network runs one.
+pub fn dnsmasq_conf_path(network: &Network, dirs: &Dirs) -> Option<String> {
+    if !has_bridge(network) || !crate::dnsmasq::needs_dnsmasq(network) {
+        return None;
+    }
+    dnsmasq_config(network, dirs)
+        .ok()
+        .map(|config| config.conf_path)
+}
+
 /// Every file a network's dnsmasq may have (removed at destroy).
 pub fn dnsmasq_paths(network: &Network, dirs: &Dirs) -> Vec<String> {
     match dnsmasq_config(network, dirs) {

@@ -202,6 +202,57 @@ fn cmd_net_info(session: &mut Session, args: &Args) -> CmdResult {
     Ok(())
 }
 
+fn cmd_net_dhcp_leases(session: &mut Session, args: &Args) -> CmdResult {
+    let mac = args.string("mac")?;
+    let (network, name) = network_option(session, args)?;
+    let mut leases = network
+        .dhcp_leases(mac, 0)
+        .context(|| format!("Failed to get leases info for {name}"))?;
+    // As virsh: by MAC address, without regard to case, leases without one last.
+    leases.sort_by(|a, b| match (&a.mac, &b.mac) {
+        (Some(a), Some(b)) => a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase()),
+        (a, b) => b.is_some().cmp(&a.is_some()),
+    });
+    let mut table = Table::new(&[
+        "Expiry Time",
+        "MAC address",
+        "Protocol",
+        "IP address",
+        "Hostname",
+        "Client ID or DUID",
+    ]);
+    let or_minus = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
+    for lease in &leases {
+        let protocol = match lease.kind {
+            0 => "ipv4",
+            1 => "ipv6",
+            _ => "-",
+        };
+        table.row(vec![
+            local_time(lease.expiry_time),
+            or_minus(&lease.mac),
+            protocol.to_string(),
+            format!("{}/{}", lease.address, lease.prefix),
+            or_minus(&lease.hostname),
+            or_minus(&lease.client_id),
+        ]);
+    }
+    let quiet = session.options.quiet;
+    session.print(table.render(!quiet));
+    Ok(())
+}
+
+/// Seconds since the epoch as virsh prints them: local time, `%Y-%m-%d %H:%M:%S`.
+fn local_time(seconds: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_opt(seconds, 0) {
+        chrono::LocalResult::Single(time) | chrono::LocalResult::Ambiguous(time, _) => {
+            time.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+        chrono::LocalResult::None => seconds.to_string(),
+    }
+}
+
 fn cmd_net_define(session: &mut Session, args: &Args) -> CmdResult {
     let from = args.required("file")?;
     let flags = if args.flag("validate") {
@@ -344,6 +395,15 @@ pub static COMMANDS: &[CommandDef] = &[
         options: &[NETWORK],
         needs_connection: true,
         handler: cmd_net_destroy,
+    },
+    CommandDef {
+        name: "net-dhcp-leases",
+        group: Group::Network,
+        summary: "print lease info for a given network",
+        description: "Print lease info for a given network",
+        options: &[NETWORK, OptDef::string("mac", "MAC address")],
+        needs_connection: true,
+        handler: cmd_net_dhcp_leases,
     },
     CommandDef {
         name: "net-dumpxml",

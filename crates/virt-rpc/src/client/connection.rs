@@ -984,6 +984,33 @@ impl Connection for RemoteConnection {
             flags,
         ))
     }
+    fn network_get_dhcp_leases(
+        &self,
+        net: &NetworkRef,
+        mac: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<NetworkDhcpLease>> {
+        let (leases, _count) = self.call::<proto::NetworkGetDhcpLeases>((
+            net.clone(),
+            mac.map(str::to_string),
+            1,
+            flags,
+        ))?;
+        Ok(leases
+            .into_iter()
+            .map(|lease| NetworkDhcpLease {
+                iface: lease.iface,
+                expiry_time: lease.expirytime,
+                kind: lease.kind,
+                mac: lease.mac,
+                iaid: lease.iaid,
+                address: lease.ipaddr,
+                prefix: lease.prefix,
+                hostname: lease.hostname,
+                client_id: lease.clientid,
+            })
+            .collect())
+    }
 
     // ---- storage ----
 

@@ -405,6 +405,8 @@ fn param_u64(value: &TypedValue) -> u64 {
 
 /// List limits from the protocol: a longer list cannot be sent.
 const DOMAIN_LIST_MAX: usize = 16_384;
+/// `REMOTE_NETWORK_DHCP_LEASES_MAX`.
+const NETWORK_DHCP_LEASES_MAX: usize = 65_536;
 const NODE_DEVICE_LIST_MAX: usize = 65_536;
 
 fn check_list<T>(items: Vec<T>, max: usize, what: &str) -> Result<Vec<T>, Error> {
@@ -1407,6 +1409,29 @@ fn handle(
         p::NETWORK_UPDATE => {
             run::<NetworkUpdate>(payload, |(net, command, section, parent, xml, flags)| {
                 c.network_update(&net, command, section, parent, &xml, flags)
+            })
+        }
+        p::NETWORK_GET_DHCP_LEASES => {
+            run::<NetworkGetDhcpLeases>(payload, |(net, mac, need, flags)| {
+                let leases = c.network_get_dhcp_leases(&net, mac.as_deref(), flags)?;
+                let leases = check_list(leases, NETWORK_DHCP_LEASES_MAX, "DHCP leases")?;
+                Ok(need_results(
+                    leases
+                        .into_iter()
+                        .map(|lease| DhcpLease {
+                            iface: lease.iface,
+                            expirytime: lease.expiry_time,
+                            kind: lease.kind,
+                            mac: lease.mac,
+                            iaid: lease.iaid,
+                            ipaddr: lease.address,
+                            prefix: lease.prefix,
+                            hostname: lease.hostname,
+                            clientid: lease.client_id,
+                        })
+                        .collect(),
+                    need,
+                ))
             })
         }
 

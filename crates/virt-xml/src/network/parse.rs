@@ -1059,16 +1059,27 @@ pub(super) fn network(node: &Node<'_>) -> Result<Network> {
         .iter()
         .find(|(_, uri)| uri == DNSMASQ_NAMESPACE)
         .map(|(prefix, _)| prefix.clone());
-    let dnsmasq_options = dnsmasq_prefix.and_then(|prefix| {
-        let options = node.child(&format!("{prefix}:options"))?;
-        let option_name = format!("{prefix}:option");
-        Some(
-            options
-                .children_named(&option_name)
-                .filter_map(|option| option.attr("value").map(str::to_string))
-                .collect(),
-        )
-    });
+    // As libvirt: every option needs a value, and no options at all is no namespace data.
+    let dnsmasq_options = match dnsmasq_prefix {
+        None => None,
+        Some(prefix) => {
+            let option_name = format!("{prefix}:option");
+            let values = node
+                .children_named(&format!("{prefix}:options"))
+                .flat_map(|options| options.children_named(&option_name))
+                .map(|option| {
+                    option.attr("value").map(str::to_string).ok_or_else(|| {
+                        Error::new(
+                            ErrorNumber::INTERNAL_ERROR,
+                            ErrorDomain::NETWORK,
+                            "No dnsmasq options value specified",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (!values.is_empty()).then_some(values)
+        }
+    };
     let mut network = Network {
         connections: xml::attr(node, "connections")?,
         ipv6,
