@@ -24,12 +24,16 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use: QEMU for real guests, busybox/cpio for the test guest and
-# containers, libvirt's own clients (virsh, python3-libvirt) and daemon as the reference peer.
+# containers, libvirt's own clients (virsh, python3-libvirt, virt-install) and daemon as the
+# reference peer.
 APT_PACKAGES=(
     qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps openssh-server openssh-client
     dnsmasq-base nftables
-    libvirt-clients python3-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
+    libvirt-clients python3-libvirt virtinst libvirt-daemon libvirt-daemon-driver-qemu
+    libvirt-daemon-driver-lxc
 )
+# Installed without their Recommends: virt-install's (virt-viewer) would bring a desktop.
+APT_WITHOUT_RECOMMENDS=(virtinst)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -90,7 +94,12 @@ install_packages() {
     args+=("${pins[@]}")
     [ ${#args[@]} -eq 0 ] && return 0
     echo ">> apt-get install ${args[*]}"
-    apt_run install -y -q --allow-downgrades "${args[@]}"
+    local plain=() bare=()
+    for pkg in "${args[@]}"; do
+        case " ${APT_WITHOUT_RECOMMENDS[*]} " in *" ${pkg%%=*} "*) bare+=("$pkg") ;; *) plain+=("$pkg") ;; esac
+    done
+    [ ${#plain[@]} -eq 0 ] || apt_run install -y -q --allow-downgrades "${plain[@]}"
+    [ ${#bare[@]} -eq 0 ] || apt_run install -y -q --no-install-recommends "${bare[@]}"
 }
 
 rust_target() {

@@ -624,3 +624,97 @@ fn lxc_container_on_a_nat_network_gets_a_lease_and_reaches_the_host() {
     ok(&lxc, &format!("undefine {name}"));
     ok(&lxc, &format!("net-destroy {network}"));
 }
+
+/// libvirt's "Done means" for a first guest: `virt-install --network network=NET --disk size=1
+/// --import` against rvirtd makes a qcow2 volume in the default pool and a NIC on the network,
+/// and the guest's lease shows in `virsh net-dhcp-leases`.
+#[test]
+fn virt_install_makes_a_guest_on_the_default_pool_and_a_network_that_gets_a_lease() {
+    let world = World::new(153);
+    let qemu = world.uri("qemu");
+    let network = world.network.clone();
+    ok(&qemu, &format!("net-start {network}"));
+    let images = world.dir.path().join("images");
+    std::fs::create_dir_all(&images).expect("images");
+    let pool = world.dir.path().join("pool.xml");
+    std::fs::write(
+        &pool,
+        format!(
+            "<pool type='dir'><name>default</name><target><path>{}</path></target></pool>",
+            images.display()
+        ),
+    )
+    .expect("pool xml");
+    ok(
+        &qemu,
+        &format!("pool-define {}; pool-start default", pool.display()),
+    );
+
+    let image = crate::qemu::guest_image();
+    let name = unique("rvtinstall");
+    // `--virt-type qemu`: KVM hangs on this machine (TCG guests only).
+    let output = Command::new("virt-install")
+        .args(["--connect", &qemu, "--virt-type", "qemu", "--name", &name])
+        .args(["--memory", "256", "--vcpus", "1", "--osinfo", "generic"])
+        .args(["--network", &format!("network={network},model=virtio")])
+        .args(["--disk", "size=1", "--import", "--graphics", "none"])
+        .arg("--boot")
+        .arg(format!(
+            "kernel={},initrd={},kernel_args=console=ttyS0 quiet rvirt.dhcp",
+            image.kernel.display(),
+            image.initrd.display()
+        ))
+        .arg("--noautoconsole")
+        .output()
+        .expect("virt-install runs");
+    assert!(
+        output.status.success(),
+        "virt-install: {}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        world.daemon().log()
+    );
+
+    let volume = images.join(format!("{name}.qcow2"));
+    let header = std::fs::read(&volume).expect("the volume is a file of the pool");
+    assert!(header.starts_with(b"QFI\xfb"), "a qcow2 volume");
+    let volumes = ok(&qemu, "vol-list default");
+    assert!(volumes.contains(&format!("{name}.qcow2")), "{volumes}");
+    let xml = ok(&qemu, &format!("dumpxml {name}"));
+    assert!(
+        xml.contains(&format!("<source file='{}'/>", volume.display()))
+            && xml.contains("type='qcow2'"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("<source network='{network}' bridge='virbr0'/>")),
+        "{xml}"
+    );
+    let mac = xml
+        .split("<mac address='")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("a MAC: {xml}"))
+        .to_string();
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let leases = ok(&qemu, &format!("net-dhcp-leases {network}"));
+        if leases.contains(&mac) && leases.contains("192.168.153.") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest got no lease: {leases}\n{}",
+            world.daemon().log()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    ok(
+        &qemu,
+        &format!("destroy {name}; undefine {name} --remove-all-storage"),
+    );
+    assert!(!volume.exists(), "undefine removed the volume");
+    ok(&qemu, &format!("net-destroy {network}"));
+}

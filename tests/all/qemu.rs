@@ -28,12 +28,12 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The test guest's kernel and initramfs, built once by `tests/guest/build.sh`.
-struct GuestImage {
-    kernel: PathBuf,
-    initrd: PathBuf,
+pub(crate) struct GuestImage {
+    pub(crate) kernel: PathBuf,
+    pub(crate) initrd: PathBuf,
 }
 
-fn guest_image() -> &'static GuestImage {
+pub(crate) fn guest_image() -> &'static GuestImage {
     static IMAGE: OnceLock<GuestImage> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let script = workspace_root().join("tests/guest/build.sh");
