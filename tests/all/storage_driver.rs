@@ -111,3 +111,92 @@ fn dir_pool_and_qemu_img_volumes_through_virsh() {
     );
     assert!(error.contains("missing backend"), "{error}");
 }
+
+/// `<disk type='volume'>`: the QEMU plugin finds the volume through the pool's state file,
+/// refuses as libvirt does when the pool is stopped or the volume missing, and the guest
+/// sees the disk.
+#[test]
+fn qemu_guest_boots_with_a_volume_disk() {
+    let netns = Netns::new();
+    let dir = tempfile::Builder::new()
+        .prefix("rvirt-storage-")
+        .tempdir_in("/tmp")
+        .expect("dir");
+    let daemon = Daemon::start(&netns, dir.path());
+    let qemu = daemon.uri("qemu");
+    let pool = unique("rvtpool");
+    let target = dir.path().join("images");
+    ok(
+        &qemu,
+        &format!(
+            "pool-define-as {pool} dir --target {}; pool-build {pool}",
+            target.display()
+        ),
+    );
+
+    let files = crate::qemu::GuestFiles::new(&dir.path().join("guest"));
+    let name = unique("rvtvolguest");
+    let disk = format!(
+        "<disk type='volume' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      \
+         <source pool='{pool}' volume='data.qcow2'/>\n      <target dev='vdb' bus='virtio'/>\n    \
+         </disk>"
+    );
+    let xml = dir.path().join("domain.xml");
+    std::fs::write(&xml, crate::qemu::domain_xml(&name, &files, &disk)).expect("xml");
+    ok(&qemu, &format!("define {}", xml.display()));
+
+    let error = refused(&qemu, &format!("start {name}"));
+    assert!(
+        error.contains(&format!(
+            "storage pool '{pool}' containing volume 'data.qcow2' is not active"
+        )),
+        "{error}"
+    );
+    ok(&qemu, &format!("pool-start {pool}"));
+    let error = refused(&qemu, &format!("start {name}"));
+    assert!(
+        error.contains("no storage vol with matching name 'data.qcow2'"),
+        "{error}"
+    );
+    assert_eq!(ok(&qemu, "list --name").trim(), "", "nothing started");
+
+    ok(
+        &qemu,
+        &format!("vol-create-as {pool} data.qcow2 64M --format qcow2"),
+    );
+    ok(&qemu, &format!("start {name}"));
+    files.wait_for("RVIRT-READY", 0, std::time::Duration::from_secs(120));
+    let disks = files
+        .serial()
+        .lines()
+        .find_map(|line| line.strip_prefix("RVIRT-DISKS ").map(str::to_string))
+        .unwrap_or_default();
+    assert!(disks.contains("vdb"), "the guest sees the volume: {disks}");
+    let live = ok(&qemu, &format!("dumpxml {name}"));
+    assert!(
+        live.contains("<disk type='volume' device='disk'>")
+            && live.contains(&format!("pool='{pool}' volume='data.qcow2'")),
+        "{live}"
+    );
+    let argv = std::fs::read_to_string(format!("/proc/{}/cmdline", qemu_pid(&name)))
+        .unwrap_or_default()
+        .replace('\0', " ");
+    assert!(
+        argv.contains(&format!("{}/data.qcow2", target.display())),
+        "QEMU opens the volume's file: {argv}"
+    );
+    ok(&qemu, &format!("destroy {name}; undefine {name}"));
+}
+
+/// The pid of a running domain's QEMU (`-name guest=NAME,...` on its command line).
+fn qemu_pid(name: &str) -> i32 {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("guest={name},")])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .and_then(|pid| pid.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no QEMU for {name}"))
+}

@@ -217,6 +217,7 @@ fn attach_disk_live(
     mut disk: Disk,
 ) -> Result<String, Error> {
     let mut def = domain::live_def(live)?;
+    lifecycle::resolve_volume_source(&mut disk)?;
     complete_disk(&mut disk, &def)?;
     check_disk_target_free(&def, &disk)?;
     let bus = disk.target_bus().unwrap_or(DiskBus::Virtio);

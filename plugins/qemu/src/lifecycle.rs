@@ -22,12 +22,14 @@ use virt_core::ErrorNumber;
 use virt_plugin_sdk::host::{events, files, jobs, net, process, state as host_state};
 use virt_plugin_sdk::types::{DomainRef, Error, Event};
 use virt_xml::domain::enums::*;
-use virt_xml::domain::{ChrSource, Domain, Interface};
+use virt_xml::domain::{ChrSource, Disk, Domain, Interface};
 
 use crate::argv::{self, prepare, BuildContext};
 use crate::capabilities::cache::capabilities_for;
 use crate::domain::{self, Loaded};
-use crate::error::{already_running, check_flags, invalid_operation, not_running, qemu_error};
+use crate::error::{
+    already_running, check_flags, invalid_operation, not_running, qemu_error, unsupported_config,
+};
 use crate::launch::{self, LaunchPlan, SIGKILL, SIGTERM};
 use crate::qemu_events::{
     self, CrashAction, DomainEvent, DomainStatus, Expectation, FollowUp, LifecycleActions,
@@ -294,10 +296,7 @@ fn allocate_id() -> Result<i32, Error> {
 /// and initrd, bridges.
 fn check_host_resources(def: &Domain) -> Result<(), Error> {
     for disk in &def.devices.disks {
-        let local = matches!(
-            disk.disk_type,
-            None | Some(StorageType::File | StorageType::Block)
-        );
+        let local = matches!(disk.actual_type(), StorageType::File | StorageType::Block);
         let Some(path) = disk
             .source
             .as_ref()
@@ -362,18 +361,26 @@ pub fn check_interface_backend(interface: &Interface) -> Result<(), Error> {
     Ok(())
 }
 
+/// The file `NAME.xml` of the secondary driver `driver` in the directory beside `own`, one
+/// of this driver's directories (`$run/../network/default.xml`).
+fn beside(own: &str, driver: &str, name: &str) -> String {
+    let parent = own.rsplit_once('/').map_or("", |(parent, _)| parent);
+    format!("{parent}/{driver}/{name}.xml")
+}
+
 /// The bridge of running network `name`, from the status file the network driver keeps in
 /// its run directory (beside this driver's: `$run/../network/NAME.xml`) while it runs.
 pub fn network_bridge(name: &str) -> Result<String, Error> {
     let dirs = files::dirs();
-    let beside = |own: &str| {
-        let parent = own.rsplit_once('/').map_or("", |(parent, _)| parent);
-        format!("{parent}/network/{name}.xml")
-    };
-    let text = match files::read(&beside(&dirs.run)) {
+    let text = match files::read(&beside(&dirs.run, "network", name)) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         // Defined (its persistent definition is there) but not running.
-        Err(_) if files::stat(&beside(&dirs.config)).ok().flatten().is_some() => {
+        Err(_)
+            if files::stat(&beside(&dirs.config, "network", name))
+                .ok()
+                .flatten()
+                .is_some() =>
+        {
             return Err(virt_plugin_sdk::error(
                 ErrorNumber::OPERATION_INVALID,
                 virt_core::ErrorDomain::NETWORK,
@@ -412,6 +419,92 @@ pub fn resolve_network_source(interface: &mut Interface) -> Result<(), Error> {
         .unwrap_or_default();
     let bridge = network_bridge(&network)?;
     interface.source.get_or_insert_with(Default::default).bridge = Some(bridge);
+    Ok(())
+}
+
+/// Gives a `<disk type='volume'>` the path of its volume, as libvirt's
+/// `virDomainDiskTranslateSourcePool` asks the storage driver: the pool's state file, which
+/// the storage driver keeps beside this driver's run directory (`$run/../storage/POOL.xml`)
+/// while the pool runs, names its type and target directory. The disk keeps its pool and
+/// volume; the path is what QEMU opens ([`Disk::actual_type`](virt_xml::domain::Disk)).
+pub fn resolve_volume_source(disk: &mut Disk) -> Result<(), Error> {
+    if disk.disk_type != Some(StorageType::Volume) {
+        return Ok(());
+    }
+    let Some(source) = disk.source.as_mut() else {
+        return Ok(());
+    };
+    let (Some(pool_name), Some(volume)) = (source.pool.clone(), source.volume.clone()) else {
+        return Err(qemu_error(
+            ErrorNumber::XML_ERROR,
+            "a volume disk needs both a pool and a volume name",
+        ));
+    };
+    let storage_error = |code, detail: String| {
+        virt_plugin_sdk::error(code, virt_core::ErrorDomain::STORAGE, detail)
+    };
+    let dirs = files::dirs();
+    let text = match files::read(&beside(&dirs.run, "storage", &pool_name)) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_)
+            if files::stat(&beside(&dirs.config, "storage", &pool_name))
+                .ok()
+                .flatten()
+                .is_some() =>
+        {
+            return Err(virt_plugin_sdk::error(
+                ErrorNumber::CONFIG_UNSUPPORTED,
+                virt_core::ErrorDomain::DOMAIN,
+                format!("storage pool '{pool_name}' containing volume '{volume}' is not active"),
+            ));
+        }
+        Err(_) => {
+            return Err(storage_error(
+                ErrorNumber::NO_STORAGE_POOL,
+                format!("no storage pool with matching name '{pool_name}'"),
+            ))
+        }
+    };
+    let pool = virt_xml::storage::StoragePool::parse(&text)?;
+    use virt_xml::storage::PoolType;
+    let pool_type = pool.pool_type.unwrap_or(PoolType::Dir);
+    if source.mode.is_some() && pool_type != PoolType::Iscsi {
+        return Err(virt_plugin_sdk::error(
+            ErrorNumber::XML_ERROR,
+            virt_core::ErrorDomain::DOMAIN,
+            "disk source mode is only valid when storage pool is of iscsi type",
+        ));
+    }
+    let block = match pool_type {
+        PoolType::Dir | PoolType::Fs | PoolType::Netfs => false,
+        PoolType::Logical | PoolType::Disk | PoolType::Scsi => true,
+        other => {
+            return Err(unsupported_config(format!(
+                "disks on '{}' storage pools are not supported",
+                other.as_str()
+            )))
+        }
+    };
+    let directory = pool
+        .target
+        .as_ref()
+        .and_then(|target| target.path.clone())
+        .unwrap_or_default();
+    let path = format!("{}/{volume}", directory.trim_end_matches('/'));
+    let Some(found) = files::stat(&path).ok().flatten() else {
+        return Err(storage_error(
+            ErrorNumber::NO_STORAGE_VOL,
+            format!("no storage vol with matching name '{volume}'"),
+        ));
+    };
+    source.file = None;
+    source.dev = None;
+    source.dir = None;
+    match (block, found.is_dir) {
+        (true, _) => source.dev = Some(path),
+        (false, true) => source.dir = Some(path),
+        (false, false) => source.file = Some(path),
+    }
     Ok(())
 }
 
@@ -543,6 +636,9 @@ pub fn start_domain(
     let layout = SpaceLayout::current()?;
     let emulator = def.devices.emulator.clone().unwrap_or_default();
     let caps = capabilities_for(&layout, &emulator)?;
+    for disk in &mut def.devices.disks {
+        resolve_volume_source(disk)?;
+    }
     check_host_resources(&def)?;
     prepare::prepare_for_start(&mut def);
     prepare::assign_aliases(&mut def);

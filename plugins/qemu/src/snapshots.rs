@@ -449,7 +449,7 @@ impl Helper {
             .as_ref()
             .and_then(|source| source.file.clone().or_else(|| source.dev.clone()))
             .unwrap_or_default();
-        let driver = if disk.disk_type == Some(StorageType::Block) {
+        let driver = if disk.actual_type() == StorageType::Block {
             "host_device"
         } else {
             "file"

@@ -437,11 +437,7 @@ pub fn destroy(pool: &PoolRef) -> Result<(), Error> {
     begin_job()?;
     let mut record = resolve_active(pool)?;
     record.live = None;
-    if record.config.is_some() {
-        records::store(&record);
-    } else {
-        records::delete(&record.uuid);
-    }
+    records::store(&record);
     emit(&record, event_type::STOPPED);
     Ok(())
 }
@@ -454,11 +450,7 @@ pub fn refresh(pool: &PoolRef, flags: u32) -> Result<(), Error> {
     if let Err(error) = start(&mut record, &definition) {
         // libvirt stops a pool it can no longer read (its directory went away).
         record.live = None;
-        if record.config.is_some() {
-            records::store(&record);
-        } else {
-            records::delete(&record.uuid);
-        }
+        records::store(&record);
         emit(&record, event_type::STOPPED);
         return Err(error);
     }
@@ -511,11 +503,7 @@ pub fn restart_all() -> Result<(), Error> {
                 );
                 if was_active {
                     record.live = None;
-                    if record.config.is_some() {
-                        records::store(&record);
-                    } else {
-                        records::delete(&record.uuid);
-                    }
+                    records::store(&record);
                 }
             }
         }

@@ -120,8 +120,29 @@ pub fn all() -> Result<Vec<PoolRecord>, Error> {
     Ok(records)
 }
 
+/// Keeps `record`, or forgets it when it is a transient pool that stopped (such a pool no
+/// longer exists), and mirrors its state to `$run/NAME.xml`: the XML it runs with while it
+/// runs, as libvirt's storage driver keeps its state files, which is where a hypervisor
+/// driver resolving a `<disk type='volume'>` finds the pool.
 pub fn store(record: &PoolRecord) {
-    POOLS.store(&record.uuid, record);
+    let status_file = dirs().status_file(&record.name);
+    match &record.live {
+        Some(live) => {
+            let written = files::create_dir_all(&dirs().run)
+                .and_then(|()| files::write(&status_file, live.xml.as_bytes()));
+            if let Err(error) = written {
+                virt_plugin_sdk::warn!("cannot write {status_file}: {}", error.message);
+            }
+        }
+        None => {
+            let _ = files::remove(&status_file);
+        }
+    }
+    if record.config.is_none() && record.live.is_none() {
+        POOLS.delete(&record.uuid);
+    } else {
+        POOLS.store(&record.uuid, record);
+    }
 }
 
 pub fn delete(uuid: &str) {
@@ -132,18 +153,25 @@ pub fn find_by_name(name: &str) -> Result<Option<PoolRecord>, Error> {
     Ok(all()?.into_iter().find(|record| record.name == name))
 }
 
-/// The driver's configuration directory.
+/// The driver's configuration and run directories.
 pub struct Dirs {
     pub config: String,
+    pub run: String,
 }
 
 pub fn dirs() -> Dirs {
+    let host = files::dirs();
     Dirs {
-        config: files::dirs().config,
+        config: host.config,
+        run: host.run,
     }
 }
 
 impl Dirs {
+    pub fn status_file(&self, name: &str) -> String {
+        format!("{}/{name}.xml", self.run)
+    }
+
     pub fn config_file(&self, name: &str) -> String {
         format!("{}/{name}.xml", self.config)
     }

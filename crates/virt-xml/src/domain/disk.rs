@@ -595,4 +595,16 @@ impl Disk {
     pub fn source_path(&self) -> Option<&str> {
         self.source.as_ref().and_then(DiskSource::path)
     }
+
+    /// The kind of storage a hypervisor opens, as libvirt's `virStorageSourceGetActualType`:
+    /// the disk's type, except that a `volume` disk whose pool gave it a path is the block
+    /// device, directory or file that path names.
+    pub fn actual_type(&self) -> StorageType {
+        match (self.disk_type, &self.source) {
+            (Some(StorageType::Volume), Some(source)) if source.dev.is_some() => StorageType::Block,
+            (Some(StorageType::Volume), Some(source)) if source.dir.is_some() => StorageType::Dir,
+            (Some(StorageType::Volume), _) => StorageType::File,
+            (kind, _) => kind.unwrap_or(StorageType::File),
+        }
+    }
 }

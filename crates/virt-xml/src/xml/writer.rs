@@ -336,4 +336,18 @@ mod tests {
             .root;
         assert_eq!(root.attr("file"), Some("/a b"));
     }
+
+    /// The same in text: a CR is written as it is, and XML reads a CR LF pair or a lone CR
+    /// back as one LF. The `any_xml` fuzz target met it in a CDATA node device name.
+    #[test]
+    fn text_carriage_returns_are_written_as_libvirt_does() {
+        let mut w = Writer::new();
+        w.text_element("name", "a\r\r\nb");
+        let once = w.finish();
+        assert_eq!(once, "<name>a\r\r\nb</name>\n");
+        let root = crate::xml::parse_document(&once, "(test)", virt_core::ErrorDomain::XML)
+            .expect("parses")
+            .root;
+        assert_eq!(root.text(), "a\n\nb");
+    }
 }

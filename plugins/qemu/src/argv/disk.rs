@@ -42,7 +42,7 @@ pub fn disk_layers(disk: &Disk) -> Vec<Layer> {
         return Vec::new();
     }
     let mut layers = vec![Layer {
-        storage_type: disk.disk_type.unwrap_or(StorageType::File),
+        storage_type: disk.actual_type(),
         source,
         format: disk.driver.as_ref().and_then(|driver| driver.format),
         readonly: disk.readonly,
