@@ -14,6 +14,7 @@ mod qemu;
 #[path = "../rpc/mod.rs"]
 mod rpc;
 mod rvirsh;
+mod secret_driver;
 mod storage_driver;
 mod test_driver;
 mod third_party;

@@ -156,7 +156,7 @@ impl Daemon {
     }
 
     /// SIGKILL: what a crash does.
-    fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(self.socket());

@@ -41,6 +41,8 @@ pub struct PluginConnection {
     networks: Option<Box<PluginConnection>>,
     /// The same for storage pools and volumes (libvirt's storage driver).
     storage: Option<Box<PluginConnection>>,
+    /// The same for secrets (libvirt's secret driver).
+    secrets: Option<Box<PluginConnection>>,
 }
 
 impl PluginConnection {
@@ -69,6 +71,7 @@ impl PluginConnection {
                 closed: AtomicBool::new(false),
                 networks: None,
                 storage: None,
+                secrets: None,
             }),
             (Ok(()), None) => Err(Error::internal(
                 ErrorDomain::NONE,
@@ -93,6 +96,7 @@ impl PluginConnection {
         match kind {
             SecondaryKind::Networks => self.networks = Some(Box::new(secondary)),
             SecondaryKind::Storage => self.storage = Some(Box::new(secondary)),
+            SecondaryKind::Secrets => self.secrets = Some(Box::new(secondary)),
         }
     }
 
@@ -104,6 +108,11 @@ impl PluginConnection {
     /// The connection storage calls go to: the storage plugin's, or this one.
     fn for_storage(&self) -> &PluginConnection {
         self.storage.as_deref().unwrap_or(self)
+    }
+
+    /// The connection secret calls go to: the secret plugin's, or this one.
+    fn for_secrets(&self) -> &PluginConnection {
+        self.secrets.as_deref().unwrap_or(self)
     }
 
     /// The plugin serving this connection now.
@@ -266,7 +275,10 @@ impl Connection for PluginConnection {
         });
         plugin.shared().spaces.release(&self.space);
         // The hypervisor connection's outcome is the one the caller asked about.
-        for secondary in [&self.networks, &self.storage].into_iter().flatten() {
+        for secondary in [&self.networks, &self.storage, &self.secrets]
+            .into_iter()
+            .flatten()
+        {
             let _ = secondary.close();
         }
         result
@@ -1334,47 +1346,51 @@ impl Connection for PluginConnection {
         })
     }
     fn secret_list_all(&self, flags: u32) -> Result<Vec<SecretRef>> {
-        self.run(|d, s| d.rvirt_driver0_1_0_secrets().call_list_all(s, flags))
+        self.for_secrets()
+            .run(|d, s| d.rvirt_driver0_1_0_secrets().call_list_all(s, flags))
             .map(list)
     }
     fn secret_lookup_by_uuid(&self, uuid: &Uuid) -> Result<SecretRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_secrets()
-                .call_lookup_by_uuid(s, uuid.into())
-        })
-        .map(Into::into)
+        self.for_secrets()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_secrets()
+                    .call_lookup_by_uuid(s, uuid.into())
+            })
+            .map(Into::into)
     }
     fn secret_lookup_by_usage(&self, usage_type: i32, usage_id: &str) -> Result<SecretRef> {
-        self.run(|d, s| {
-            d.rvirt_driver0_1_0_secrets()
-                .call_lookup_by_usage(s, usage_type, usage_id)
-        })
-        .map(Into::into)
+        self.for_secrets()
+            .run(|d, s| {
+                d.rvirt_driver0_1_0_secrets()
+                    .call_lookup_by_usage(s, usage_type, usage_id)
+            })
+            .map(Into::into)
     }
     fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
-        self.run(|d, s| d.rvirt_driver0_1_0_secrets().call_define_xml(s, xml, flags))
+        self.for_secrets()
+            .run(|d, s| d.rvirt_driver0_1_0_secrets().call_define_xml(s, xml, flags))
             .map(Into::into)
     }
     fn secret_get_xml(&self, secret: &SecretRef, flags: u32) -> Result<String> {
-        self.run(|d, s| {
+        self.for_secrets().run(|d, s| {
             d.rvirt_driver0_1_0_secrets()
                 .call_get_xml(s, &secret.into(), flags)
         })
     }
     fn secret_get_value(&self, secret: &SecretRef, flags: u32) -> Result<Vec<u8>> {
-        self.run(|d, s| {
+        self.for_secrets().run(|d, s| {
             d.rvirt_driver0_1_0_secrets()
                 .call_get_value(s, &secret.into(), flags)
         })
     }
     fn secret_set_value(&self, secret: &SecretRef, value: &[u8], flags: u32) -> Result<()> {
-        self.run(|d, s| {
+        self.for_secrets().run(|d, s| {
             d.rvirt_driver0_1_0_secrets()
                 .call_set_value(s, &secret.into(), value, flags)
         })
     }
     fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
-        self.run(|d, s| {
+        self.for_secrets().run(|d, s| {
             d.rvirt_driver0_1_0_secrets()
                 .call_undefine(s, &secret.into())
         })

@@ -148,6 +148,9 @@ pub struct Secondary {
     /// Storage pools and volumes (`virStoragePool*`, `virStorageVol*`).
     #[serde(default)]
     pub storage: Vec<String>,
+    /// Secrets (`virSecret*`).
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 /// A kind of secondary object (the field of [`Secondary`] that names it).
@@ -155,15 +158,21 @@ pub struct Secondary {
 pub enum SecondaryKind {
     Networks,
     Storage,
+    Secrets,
 }
 
 impl SecondaryKind {
-    pub const ALL: [SecondaryKind; 2] = [SecondaryKind::Networks, SecondaryKind::Storage];
+    pub const ALL: [SecondaryKind; 3] = [
+        SecondaryKind::Networks,
+        SecondaryKind::Storage,
+        SecondaryKind::Secrets,
+    ];
 
     pub fn field(self) -> &'static str {
         match self {
             SecondaryKind::Networks => "secondary.networks",
             SecondaryKind::Storage => "secondary.storage",
+            SecondaryKind::Secrets => "secondary.secrets",
         }
     }
 }
@@ -174,6 +183,7 @@ impl Secondary {
         match kind {
             SecondaryKind::Networks => &self.networks,
             SecondaryKind::Storage => &self.storage,
+            SecondaryKind::Secrets => &self.secrets,
         }
     }
 }

@@ -292,7 +292,14 @@ pub fn parse_document<'a>(
         ));
     }
 
-    let mut reader = Reader::from_str(source);
+    // quick-xml skips a byte order mark without counting it in its positions, which are
+    // offsets into `source` here: the reader starts after the mark.
+    let bom = if source.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let mut reader = Reader::from_str(&source[bom..]);
     let config = reader.config_mut();
     config.trim_text(false);
     config.check_end_names = true;
@@ -302,11 +309,11 @@ pub fn parse_document<'a>(
     let mut stack: Vec<Node<'a>> = Vec::new();
     let mut root: Option<Node<'a>> = None;
     loop {
-        let event_start = reader.buffer_position() as usize;
+        let event_start = bom + reader.buffer_position() as usize;
         let event = match reader.read_event() {
             Ok(event) => event,
             Err(error) => {
-                let offset = reader.error_position() as usize;
+                let offset = bom + reader.error_position() as usize;
                 return Err(fail(offset, &describe_reader_error(&error)));
             }
         };
@@ -387,7 +394,7 @@ pub fn parse_document<'a>(
                 ));
             }
             Event::Decl(_) => {
-                if root.is_some() || !stack.is_empty() || source[..event_start].trim() != "" {
+                if root.is_some() || !stack.is_empty() || source[bom..event_start].trim() != "" {
                     return Err(fail(
                         event_start,
                         "XML declaration allowed only at the start of the document",
@@ -784,6 +791,29 @@ mod tests {
         for good in ["<_a/>", "<a:b c:d='1'/>", "<a-b.c_d e-f.g='1'/>", "<été/>"] {
             assert!(parse(good).is_ok(), "{good}");
         }
+    }
+
+    /// The `any_xml` fuzz target met a byte order mark before a misplaced declaration:
+    /// quick-xml's positions did not count the mark, and slicing at one panicked.
+    #[test]
+    fn a_byte_order_mark_counts_in_positions() {
+        let crash = "\u{feff} <?xml 1.0\"?>[\n <domain t.l";
+        assert!(parse(crash).is_err());
+        assert!(parse("\u{feff} <?xml version='1.0'?><a/>").is_ok());
+        let error = parse("\u{feff}<a/><?xml version='1.0'?>").expect_err("misplaced");
+        assert!(
+            error
+                .message()
+                .contains("XML declaration allowed only at the start"),
+            "{}",
+            error.message()
+        );
+        let error = parse("\u{feff}<a>\n<b></a>").expect_err("mismatched");
+        assert!(
+            error.message().contains("(test):2:4:"),
+            "{}",
+            error.message()
+        );
     }
 
     #[test]

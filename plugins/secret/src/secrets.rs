@@ -1,0 +1,376 @@
+//! The secrets, as libvirt's secret driver keeps them: a persistent secret is `UUID.xml`
+//! (its definition) and `UUID.base64` (its sealed value) in the driver's configuration
+//! directory; an ephemeral one the same two files in its run directory (memory-backed `/run`
+//! on a host, gone at reboot as libvirt's in-memory ephemeral secrets are gone at a restart).
+//! Both directories are made 0700, and values are sealed ([`crate::sealed`]) under the key
+//! file `secrets-encryption-key` in the configuration directory, made on first use.
+//!
+//! Every call reads the files it needs; one call changes them at a time (the `secrets` job).
+//! A change writes the new files before it removes the old ones, so a failed step leaves the
+//! secret as it was.
+
+use virt_core::consts::{connect_list_all_secrets_flags as list_flags, secret_define_flags};
+use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
+use virt_plugin_sdk::host::{command, files, jobs};
+use virt_plugin_sdk::types::SecretRef;
+use virt_xml::secret::{Secret, SecretUsageType};
+use virt_xml::xml::YesNo;
+
+use crate::sealed::{self, KEY_LEN, NONCE_LEN};
+
+const JOB: &str = "secrets";
+const KEY_FILE: &str = "secrets-encryption-key";
+const CHMOD: &str = "/usr/bin/chmod";
+
+fn secret_error(code: ErrorNumber, detail: impl AsRef<str>) -> Error {
+    Error::new(code, ErrorDomain::SECRET, detail)
+}
+
+fn from_host(error: virt_plugin_sdk::types::Error) -> Error {
+    Error::from(error).with_domain(ErrorDomain::SECRET)
+}
+
+fn internal(detail: impl AsRef<str>) -> Error {
+    secret_error(ErrorNumber::INTERNAL_ERROR, detail)
+}
+
+/// Where a secret's two files are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Config,
+    Run,
+}
+
+struct Dirs {
+    config: String,
+    run: String,
+}
+
+fn dirs() -> Dirs {
+    let host = files::dirs();
+    Dirs {
+        config: host.config,
+        run: host.run,
+    }
+}
+
+impl Dirs {
+    fn of(&self, place: Place) -> &str {
+        match place {
+            Place::Config => &self.config,
+            Place::Run => &self.run,
+        }
+    }
+    fn xml(&self, place: Place, uuid: &str) -> String {
+        format!("{}/{uuid}.xml", self.of(place))
+    }
+    fn value(&self, place: Place, uuid: &str) -> String {
+        format!("{}/{uuid}.base64", self.of(place))
+    }
+}
+
+/// Makes both directories, readable by their owner only.
+pub fn prepare_dirs() -> Result<(), Error> {
+    let dirs = dirs();
+    for dir in [&dirs.config, &dirs.run] {
+        files::create_dir_all(dir).map_err(from_host)?;
+        let output = command::run(&command::RunRequest {
+            program: CHMOD.into(),
+            args: vec!["0700".into(), dir.clone()],
+            env: vec![],
+            cwd: None,
+            stdin: vec![],
+            timeout_ms: 10_000,
+        })
+        .map_err(from_host)?;
+        if output.exit_code != Some(0) {
+            return Err(secret_error(
+                ErrorNumber::SYSTEM_ERROR,
+                format!(
+                    "cannot restrict access to '{dir}': {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One secret as found on disk.
+#[derive(Clone, Debug)]
+struct Stored {
+    def: Secret,
+    uuid: String,
+    place: Place,
+}
+
+impl Stored {
+    fn reference(&self) -> SecretRef {
+        reference(&self.def)
+    }
+    fn is_private(&self) -> bool {
+        self.def.private == Some(YesNo::Yes)
+    }
+    fn is_ephemeral(&self) -> bool {
+        self.place == Place::Run
+    }
+}
+
+/// `virSecretUsageType` of a usage element.
+fn usage_type(def: &Secret) -> i32 {
+    match def.usage.as_ref().and_then(|usage| usage.usage_type) {
+        None | Some(SecretUsageType::None) => 0,
+        Some(SecretUsageType::Volume) => 1,
+        Some(SecretUsageType::Ceph) => 2,
+        Some(SecretUsageType::Iscsi) => 3,
+        Some(SecretUsageType::Tls) => 4,
+        Some(SecretUsageType::Vtpm) => 5,
+    }
+}
+
+fn usage_id(def: &Secret) -> String {
+    def.usage
+        .as_ref()
+        .and_then(|usage| usage.usage_id())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn reference(def: &Secret) -> SecretRef {
+    SecretRef {
+        uuid: def.uuid.unwrap_or_default().into(),
+        usage_type: usage_type(def),
+        usage_id: usage_id(def),
+    }
+}
+
+/// Every secret, persistent ones first, each ordered by UUID. A file that does not parse is
+/// skipped with a warning, as libvirt skips it at load.
+fn all() -> Result<Vec<Stored>, Error> {
+    let dirs = dirs();
+    let mut found = Vec::new();
+    for place in [Place::Config, Place::Run] {
+        let mut names = files::list_dir(dirs.of(place)).unwrap_or_default();
+        names.sort();
+        for name in names {
+            let Some(uuid) = name.strip_suffix(".xml") else {
+                continue;
+            };
+            if virt_core::parse_uuid(uuid).is_none() {
+                continue;
+            }
+            if let Some(stored) = load(place, uuid) {
+                found.push(stored);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn load(place: Place, uuid: &str) -> Option<Stored> {
+    let path = dirs().xml(place, uuid);
+    let bytes = files::read(&path).ok()?;
+    match Secret::parse(&String::from_utf8_lossy(&bytes)) {
+        Ok(def) if def.uuid.map(|u| u.to_string()).as_deref() == Some(uuid) => Some(Stored {
+            def,
+            uuid: uuid.to_string(),
+            place,
+        }),
+        Ok(_) => {
+            virt_plugin_sdk::warn!("<uuid> does not match secret file name '{path}'");
+            None
+        }
+        Err(error) => {
+            virt_plugin_sdk::warn!("cannot load secret '{path}': {}", error.message());
+            None
+        }
+    }
+}
+
+fn find(uuid: &Uuid) -> Result<Stored, Error> {
+    let text = uuid.to_string();
+    load(Place::Run, &text)
+        .or_else(|| load(Place::Config, &text))
+        .ok_or_else(|| {
+            secret_error(
+                ErrorNumber::NO_SECRET,
+                format!("no secret with matching uuid '{text}'"),
+            )
+        })
+}
+
+fn resolve(secret: &SecretRef) -> Result<Stored, Error> {
+    find(&Uuid::from(secret.uuid))
+}
+
+// ---- the API ----
+
+pub fn list_all(flags: u32) -> Result<Vec<SecretRef>, Error> {
+    let all_flags = list_flags::EPHEMERAL
+        | list_flags::NO_EPHEMERAL
+        | list_flags::PRIVATE
+        | list_flags::NO_PRIVATE;
+    Error::check_flags(
+        ErrorDomain::SECRET,
+        flags,
+        all_flags,
+        "virConnectListAllSecrets",
+    )?;
+    let wanted = |set: bool, yes: u32, no: u32| {
+        let (want_yes, want_no) = (flags & yes != 0, flags & no != 0);
+        want_yes == want_no || (set && want_yes) || (!set && want_no)
+    };
+    Ok(all()?
+        .into_iter()
+        .filter(|s| {
+            wanted(
+                s.is_ephemeral(),
+                list_flags::EPHEMERAL,
+                list_flags::NO_EPHEMERAL,
+            )
+        })
+        .filter(|s| wanted(s.is_private(), list_flags::PRIVATE, list_flags::NO_PRIVATE))
+        .map(|s| s.reference())
+        .collect())
+}
+
+pub fn lookup_by_uuid(uuid: Uuid) -> Result<SecretRef, Error> {
+    find(&uuid).map(|stored| stored.reference())
+}
+
+pub fn lookup_by_usage(kind: i32, id: &str) -> Result<SecretRef, Error> {
+    all()?
+        .into_iter()
+        .find(|s| kind != 0 && usage_type(&s.def) == kind && usage_id(&s.def) == id)
+        .map(|s| s.reference())
+        .ok_or_else(|| {
+            secret_error(
+                ErrorNumber::NO_SECRET,
+                format!("no secret with matching usage '{id}'"),
+            )
+        })
+}
+
+pub fn define_xml(xml: &str, flags: u32) -> Result<SecretRef, Error> {
+    Error::check_flags(
+        ErrorDomain::SECRET,
+        flags,
+        secret_define_flags::VALIDATE,
+        "virSecretDefineXML",
+    )?;
+    let mut def = Secret::parse(xml)?;
+    def.post_parse();
+    jobs::begin(JOB).map_err(from_host)?;
+    let uuid = def.uuid.unwrap_or_default().to_string();
+    let existing = all()?;
+    let old = existing.iter().find(|s| s.uuid == uuid);
+    match old {
+        Some(old) => {
+            if usage_id(&old.def) != usage_id(&def) {
+                return Err(internal(format!(
+                    "a secret with UUID {uuid} is already defined for use with {}",
+                    usage_id(&old.def)
+                )));
+            }
+            if old.is_private() && def.private != Some(YesNo::Yes) {
+                return Err(internal("cannot change private flag on existing secret"));
+            }
+        }
+        None => {
+            let kind = usage_type(&def);
+            let id = usage_id(&def);
+            if let Some(other) = existing
+                .iter()
+                .find(|s| kind != 0 && usage_type(&s.def) == kind && usage_id(&s.def) == id)
+            {
+                return Err(internal(format!(
+                    "a secret with UUID {} already defined for use with {id}",
+                    other.uuid
+                )));
+            }
+        }
+    }
+    let place = if def.ephemeral == Some(YesNo::Yes) {
+        Place::Run
+    } else {
+        Place::Config
+    };
+    let dirs = dirs();
+    // A secret that changes place takes its value with it: written there first, then the
+    // old files go.
+    if let Some(old) = old.filter(|old| old.place != place) {
+        if let Ok(value) = files::read(&dirs.value(old.place, &uuid)) {
+            files::write(&dirs.value(place, &uuid), &value).map_err(from_host)?;
+        }
+    }
+    files::write(&dirs.xml(place, &uuid), def.to_xml().as_bytes()).map_err(from_host)?;
+    if let Some(old) = old.filter(|old| old.place != place) {
+        let _ = files::remove(&dirs.xml(old.place, &uuid));
+        let _ = files::remove(&dirs.value(old.place, &uuid));
+    }
+    Ok(reference(&def))
+}
+
+pub fn get_xml(secret: &SecretRef, flags: u32) -> Result<String, Error> {
+    Error::check_flags(ErrorDomain::SECRET, flags, 0, "virSecretGetXMLDesc")?;
+    Ok(resolve(secret)?.def.to_xml())
+}
+
+pub fn set_value(secret: &SecretRef, value: &[u8], flags: u32) -> Result<(), Error> {
+    Error::check_flags(ErrorDomain::SECRET, flags, 0, "virSecretSetValue")?;
+    jobs::begin(JOB).map_err(from_host)?;
+    let stored = resolve(secret)?;
+    let key = host_key()?;
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|e| internal(format!("no random nonce: {e}")))?;
+    let text = sealed::seal(&key, &nonce, &stored.uuid, value);
+    files::write(&dirs().value(stored.place, &stored.uuid), text.as_bytes()).map_err(from_host)
+}
+
+pub fn get_value(secret: &SecretRef, flags: u32) -> Result<Vec<u8>, Error> {
+    Error::check_flags(ErrorDomain::SECRET, flags, 0, "virSecretGetValue")?;
+    let stored = resolve(secret)?;
+    // libvirt gives a private secret's value to its own drivers only; every caller of this
+    // API is a client.
+    if stored.is_private() {
+        return Err(secret_error(
+            ErrorNumber::INVALID_SECRET,
+            "secret is private",
+        ));
+    }
+    let Ok(text) = files::read(&dirs().value(stored.place, &stored.uuid)) else {
+        return Err(secret_error(
+            ErrorNumber::NO_SECRET,
+            format!("secret '{}' does not have a value", stored.uuid),
+        ));
+    };
+    sealed::open(&host_key()?, &stored.uuid, &String::from_utf8_lossy(&text))
+}
+
+pub fn undefine(secret: &SecretRef) -> Result<(), Error> {
+    jobs::begin(JOB).map_err(from_host)?;
+    let stored = resolve(secret)?;
+    let dirs = dirs();
+    files::remove(&dirs.xml(stored.place, &stored.uuid)).map_err(from_host)?;
+    let _ = files::remove(&dirs.value(stored.place, &stored.uuid));
+    Ok(())
+}
+
+/// The host's key, made (32 random bytes) the first time a value is sealed.
+fn host_key() -> Result<[u8; KEY_LEN], Error> {
+    let path = format!("{}/{KEY_FILE}", dirs().config);
+    match files::read(&path) {
+        Ok(bytes) => bytes.as_slice().try_into().map_err(|_| {
+            internal(format!(
+                "secret encryption key '{path}' must be {KEY_LEN} bytes, not {}",
+                bytes.len()
+            ))
+        }),
+        Err(_) => {
+            let mut key = [0u8; KEY_LEN];
+            getrandom::fill(&mut key).map_err(|e| internal(format!("no random key: {e}")))?;
+            files::write(&path, &key).map_err(from_host)?;
+            Ok(key)
+        }
+    }
+}

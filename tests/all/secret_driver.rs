@@ -1,0 +1,181 @@
+//! The secret plugin behind a real rvirtd, driven by real virsh and python3-libvirt through
+//! `qemu:///system` (whose secrets it serves): values sealed at rest, private and ephemeral
+//! secrets as libvirt keeps them, libvirt's refusals, and secrets that outlive the daemon.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::network_driver::{ok, refused, Daemon, Netns};
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    crate::qemu::walk(dir)
+}
+
+#[test]
+fn secrets_through_virsh_and_python_sealed_at_rest() {
+    let netns = Netns::new();
+    let dir = tempfile::Builder::new()
+        .prefix("rvirt-secret-")
+        .tempdir_in("/tmp")
+        .expect("dir");
+    let daemon = Daemon::start(&netns, dir.path());
+    let qemu = daemon.uri("qemu");
+    let state = dir.path().join("state");
+
+    let uuid = "6dd3e4a5-1d76-44ce-961f-f119f5aad935";
+    let volume = write(
+        dir.path(),
+        "volume.xml",
+        &format!(
+            "<secret ephemeral='no' private='no'><uuid>{uuid}</uuid>\
+             <description>LUKS passphrase</description>\
+             <usage type='volume'><volume>/var/lib/libvirt/images/enc.qcow2</volume></usage>\
+             </secret>"
+        ),
+    );
+    ok(&qemu, &format!("secret-define {volume}"));
+    let value_file = write(dir.path(), "value", "correct horse battery staple");
+    ok(
+        &qemu,
+        &format!("secret-set-value {uuid} --file {value_file} --plain"),
+    );
+    let value = ok(&qemu, &format!("secret-get-value {uuid} --plain"));
+    assert_eq!(value.trim(), "correct horse battery staple");
+
+    // At rest: the value file holds no plaintext, and its directory is root's alone.
+    let stored: Vec<_> = files_under(&state)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().ends_with(&format!("{uuid}.base64")))
+        .collect();
+    assert_eq!(stored.len(), 1, "one value file: {stored:?}");
+    let sealed = std::fs::read_to_string(&stored[0]).expect("value file");
+    assert!(
+        !sealed.contains("horse") && sealed.starts_with("rvirt-aes256gcm:"),
+        "{sealed}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(stored[0].parent().expect("dir"))
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "the secrets directory is private");
+
+    // Python finds it by usage and reads the value.
+    let python = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import libvirt, sys\n\
+             c = libvirt.open(sys.argv[1])\n\
+             s = c.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_VOLUME, \
+             '/var/lib/libvirt/images/enc.qcow2')\n\
+             print(s.UUIDString(), s.value().decode())",
+            &qemu,
+        ])
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout).trim(),
+        format!("{uuid} correct horse battery staple"),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+
+    // A private, ephemeral secret: listed, its value set but never given out, kept in the
+    // run directory only.
+    let ceph = write(
+        dir.path(),
+        "ceph.xml",
+        "<secret ephemeral='yes' private='yes'>\
+         <usage type='ceph'><name>client.admin secret</name></usage></secret>",
+    );
+    ok(&qemu, &format!("secret-define {ceph}"));
+    let listed = ok(&qemu, "secret-list --ephemeral --private");
+    let ceph_uuid = listed
+        .split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("the ceph secret is listed: {listed}"))
+        .to_string();
+    assert!(!ok(&qemu, "secret-list --no-ephemeral").contains(&ceph_uuid));
+    ok(
+        &qemu,
+        &format!("secret-set-value {ceph_uuid} --file {value_file} --plain"),
+    );
+    let error = refused(&qemu, &format!("secret-get-value {ceph_uuid}"));
+    assert!(error.contains("secret is private"), "{error}");
+    let ceph_files: Vec<_> = files_under(&state)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().contains(&ceph_uuid))
+        .collect();
+    assert!(
+        !ceph_files.is_empty() && ceph_files.iter().all(|p| p.starts_with(state.join("run"))),
+        "an ephemeral secret lives in the run directory only: {ceph_files:?}"
+    );
+
+    // Refusals, which change nothing.
+    let error = refused(&qemu, &format!("secret-define {ceph}"));
+    assert!(
+        error.contains(&format!(
+            "a secret with UUID {ceph_uuid} already defined for use with client.admin secret"
+        )),
+        "{error}"
+    );
+    let other_usage = write(
+        dir.path(),
+        "other.xml",
+        &format!("<secret><uuid>{uuid}</uuid><usage type='tls'><name>x</name></usage></secret>"),
+    );
+    let error = refused(&qemu, &format!("secret-define {other_usage}"));
+    assert!(
+        error.contains(&format!(
+            "a secret with UUID {uuid} is already defined for use with"
+        )),
+        "{error}"
+    );
+    let bogus = write(
+        dir.path(),
+        "bogus.xml",
+        "<secret><usage type='bogus'><name>x</name></usage></secret>",
+    );
+    let error = refused(&qemu, &format!("secret-define {bogus}"));
+    assert!(error.contains("bogus"), "{error}");
+    let error = refused(
+        &qemu,
+        "secret-get-value 00000000-0000-0000-0000-00000000abcd",
+    );
+    assert!(
+        error.contains("no secret with matching uuid '00000000-0000-0000-0000-00000000abcd'"),
+        "{error}"
+    );
+    let read_only = qemu.replace("rvirt-sock", "rvirt-sock-ro");
+    let error = refused(&read_only, &format!("secret-get-value {uuid}"));
+    assert!(error.contains("read only"), "{error}");
+    assert_eq!(
+        ok(&qemu, &format!("secret-get-value {uuid} --plain")).trim(),
+        "correct horse battery staple"
+    );
+
+    // A daemon killed and started again still has the persistent secret and its value (the
+    // run directory of this test is not a tmpfs, so the ephemeral one stays too).
+    daemon.kill();
+    let daemon = Daemon::start(&netns, dir.path());
+    let qemu = daemon.uri("qemu");
+    assert_eq!(
+        ok(&qemu, &format!("secret-get-value {uuid} --plain")).trim(),
+        "correct horse battery staple"
+    );
+    ok(&qemu, &format!("secret-undefine {uuid}"));
+    assert!(
+        files_under(&state)
+            .iter()
+            .all(|path| !path.to_string_lossy().contains(uuid)),
+        "undefine removes both files"
+    );
+    let error = refused(&qemu, &format!("secret-dumpxml {uuid}"));
+    assert!(error.contains("no secret with matching uuid"), "{error}");
+}
