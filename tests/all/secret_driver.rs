@@ -179,3 +179,96 @@ fn secrets_through_virsh_and_python_sealed_at_rest() {
     let error = refused(&qemu, &format!("secret-dumpxml {uuid}"));
     assert!(error.contains("no secret with matching uuid"), "{error}");
 }
+
+/// A LUKS image opened by QEMU with the passphrase of a secret: the QEMU plugin reads the
+/// secret driver's sealed value and hands it to QEMU wrapped under the domain's master key
+/// (`-object secret,keyid=masterKey0`). A wrong passphrase is QEMU's refusal, and nothing of
+/// the start stays behind.
+#[test]
+fn qemu_opens_a_luks_disk_with_a_secret() {
+    let netns = Netns::new();
+    let dir = tempfile::Builder::new()
+        .prefix("rvirt-secret-")
+        .tempdir_in("/tmp")
+        .expect("dir");
+    let daemon = Daemon::start(&netns, dir.path());
+    let qemu = daemon.uri("qemu");
+
+    let image = dir.path().join("encrypted.luks");
+    let created = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "luks", "--object"])
+        .arg("secret,id=sec0,data=open sesame")
+        .args(["-o", "key-secret=sec0,iter-time=10"])
+        .arg(&image)
+        .arg("16M")
+        .output()
+        .expect("qemu-img");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let uuid = "1b8e4f7a-2a3c-4d5e-8f90-a1b2c3d4e5f6";
+    let secret = write(
+        dir.path(),
+        "secret.xml",
+        &format!(
+            "<secret ephemeral='no' private='yes'><uuid>{uuid}</uuid>\
+             <usage type='volume'><volume>{}</volume></usage></secret>",
+            image.display()
+        ),
+    );
+    ok(&qemu, &format!("secret-define {secret}"));
+    let wrong = write(dir.path(), "wrong", "open barley");
+    ok(
+        &qemu,
+        &format!("secret-set-value {uuid} --file {wrong} --plain"),
+    );
+
+    let files = crate::qemu::GuestFiles::new(&dir.path().join("guest"));
+    let name = crate::common::unique("rvtluks");
+    let disk = format!(
+        "<disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      \
+         <source file='{}'>\n        <encryption format='luks'>\n          \
+         <secret type='passphrase' uuid='{uuid}'/>\n        </encryption>\n      </source>\n      \
+         <target dev='vdb' bus='virtio'/>\n    </disk>",
+        image.display()
+    );
+    let xml = dir.path().join("domain.xml");
+    std::fs::write(&xml, crate::qemu::domain_xml(&name, &files, &disk)).expect("xml");
+    ok(&qemu, &format!("define {}", xml.display()));
+
+    let error = refused(&qemu, &format!("start {name}"));
+    assert!(
+        error.contains("Invalid password") || error.contains("keyslot"),
+        "QEMU refuses the wrong passphrase: {error}"
+    );
+    assert_eq!(ok(&qemu, "list --name").trim(), "", "nothing started");
+
+    let right = write(dir.path(), "right", "open sesame");
+    ok(
+        &qemu,
+        &format!("secret-set-value {uuid} --file {right} --plain"),
+    );
+    ok(&qemu, &format!("start {name}"));
+    files.wait_for("RVIRT-READY", 0, std::time::Duration::from_secs(120));
+    let disks = files
+        .serial()
+        .lines()
+        .find_map(|line| line.strip_prefix("RVIRT-DISKS ").map(str::to_string))
+        .unwrap_or_default();
+    assert!(
+        disks.contains("vdb"),
+        "the guest sees the decrypted disk: {disks}"
+    );
+    let argv = Command::new("pgrep")
+        .args(["-a", "-f", &format!("guest={name},")])
+        .output()
+        .expect("pgrep");
+    let argv = String::from_utf8_lossy(&argv.stdout);
+    assert!(
+        argv.contains("\"keyid\":\"masterKey0\"") && !argv.contains("open sesame"),
+        "the passphrase reaches QEMU wrapped, never in the clear: {argv}"
+    );
+    ok(&qemu, &format!("destroy {name}; undefine {name}"));
+}

@@ -32,8 +32,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rvirt_driver_qemu::argv::{
-    self, command::shell_split, prepare, BuildContext, DriverConfig, HugetlbfsMount,
+    self, command::shell_split, prepare, secrets, BuildContext, DriverConfig, HugetlbfsMount,
 };
+
+/// The value libvirt's test harness gives every secret (`fakeSecretGetValue`).
+const LIBVIRT_TEST_SECRET: &[u8] = b"AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A";
+/// The TLS key passphrase secret libvirt's harness configures around its TLS secret cases.
+const TLS_SECRET_UUID: &str = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea";
 use rvirt_driver_qemu::capabilities::{CpuModel, MachineType, QemuCaps};
 use virt_xml::domain::Domain;
 
@@ -131,6 +136,17 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
                     .map(|alias| (alias.to_string(), vec![3]))
             })
             .collect(),
+        // libvirt's harness: a fake secret driver answers every lookup with one value, and
+        // its mocked random bytes (0, 1, 2, ...) are the master key and every IV.
+        secret_values: secrets::referenced(&def)
+            .into_iter()
+            .chain([secrets::SecretLookup::Uuid(TLS_SECRET_UUID.into())])
+            .map(|lookup| (lookup, LIBVIRT_TEST_SECRET.to_vec()))
+            .collect(),
+        secret_wrap: secrets::SecretWrap {
+            master_key: (0..32).collect(),
+            iv: std::array::from_fn(|i| i as u8),
+        },
         ..BuildContext::default()
     };
     let built = argv::build_with_config(&def, caps, &ctx, &harness_config(case))
@@ -227,6 +243,17 @@ fn harness_config(case: &str) -> DriverConfig {
         default_rendernode: Some("/dev/dri/foo".into()),
         ..DriverConfig::default()
     };
+    // The TLS key passphrase secret libvirt's harness sets around these cases.
+    match case {
+        "graphics-vnc-tls-secret" => config.vnc_tls_x509_secret_uuid = Some(TLS_SECRET_UUID.into()),
+        "serial-tcp-tlsx509-secret-chardev" => {
+            config.chardev_tls_x509_secret_uuid = Some(TLS_SECRET_UUID.into())
+        }
+        "disk-network-tlsx509-nbd" | "disk-network-tlsx509-nbd-hostname" => {
+            config.nbd_tls_x509_secret_uuid = Some(TLS_SECRET_UUID.into())
+        }
+        _ => {}
+    }
     match case {
         "graphics-spice-sasl" => {
             config.spice_sasl = true;

@@ -528,6 +528,7 @@ pub fn xml_to_native(format: &str, xml: &str, flags: u32) -> Result<String, Erro
         privileged: matches!(layout.kind, crate::space::SpaceKind::System),
         start_paused: true,
         master_key: true,
+        secret_values: crate::lifecycle::secret_values(&def)?,
         pretend: true,
         ..crate::argv::BuildContext::default()
     };

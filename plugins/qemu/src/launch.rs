@@ -2,8 +2,6 @@
 //! the host spawn, and the wait for its QMP monitor, which tells a QEMU that started from one
 //! that failed. A failure returns QEMU's own words from its log and leaves nothing behind.
 
-use std::hash::{BuildHasher, Hasher};
-
 use virt_core::ErrorNumber;
 use virt_plugin_sdk::host::{files, process, stream};
 use virt_plugin_sdk::types::Error;
@@ -11,7 +9,7 @@ use virt_plugin_sdk::types::Error;
 use crate::argv::CommandLine;
 use crate::error::qemu_error;
 use crate::qmp::{Monitor, QemuVersion, QmpError};
-use crate::util::{now_ms, now_ns};
+use crate::util::now_ms;
 
 /// How long QEMU may take to open its monitor (libvirt waits 30 s for the socket).
 const MONITOR_TIMEOUT_MS: u64 = 30_000;
@@ -35,16 +33,29 @@ pub struct LaunchPlan {
     pub pass_fds: Vec<u64>,
 }
 
+/// A fresh IV for the secret objects of one start.
+pub fn random_iv() -> Result<[u8; 16], Error> {
+    let mut iv = [0u8; 16];
+    fill_random(&mut iv)?;
+    Ok(iv)
+}
+
 /// 32 random bytes for the master key QEMU decrypts secrets with.
-pub fn random_key() -> Vec<u8> {
-    let mut key = Vec::with_capacity(32);
-    while key.len() < 32 {
-        // std's RandomState draws from the system's (WASI's) random source.
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(now_ns());
-        key.extend_from_slice(&hasher.finish().to_le_bytes());
-    }
-    key
+pub fn random_key() -> Result<Vec<u8>, Error> {
+    let mut key = vec![0u8; 32];
+    fill_random(&mut key)?;
+    Ok(key)
+}
+
+/// Fills `buf` from the system's random source (WASI's `random`, which the host serves
+/// from the kernel's): without one a master key would be guessable, so nothing starts.
+fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
+    getrandom::fill(buf).map_err(|error| {
+        qemu_error(
+            ErrorNumber::INTERNAL_ERROR,
+            format!("no random source for the master key: {error}"),
+        )
+    })
 }
 
 /// `2024-01-31 12:34:56.789+0000` for the log's start line.

@@ -508,6 +508,31 @@ pub fn resolve_volume_source(disk: &mut Disk) -> Result<(), Error> {
     Ok(())
 }
 
+/// The values of the secrets `def`'s disks use, read from the secret driver's files beside
+/// this driver's directories (libvirt's QEMU driver asks its secret driver in-process).
+pub fn secret_values(
+    def: &Domain,
+) -> Result<std::collections::BTreeMap<argv::secrets::SecretLookup, Vec<u8>>, Error> {
+    use argv::secrets::SecretLookup;
+    let dirs = files::dirs();
+    let store = virt_secret_store::SecretDirs::beside(&dirs.config, &dirs.run);
+    let mut values = std::collections::BTreeMap::new();
+    for lookup in argv::secrets::referenced(def) {
+        let value = match &lookup {
+            SecretLookup::Uuid(uuid) => store.value_by_uuid(uuid)?,
+            SecretLookup::Usage { usage_type, id } => {
+                match virt_xml::secret::SecretUsageType::from_keyword(usage_type) {
+                    Some(kind) => store.value_by_usage(kind, id)?,
+                    None => None,
+                }
+            }
+        };
+        let value = value.ok_or_else(|| lookup.not_found())?;
+        values.insert(lookup, value);
+    }
+    Ok(values)
+}
+
 /// Host resources a starting domain holds, released if the start fails.
 #[derive(Default)]
 struct StartResources {
@@ -683,7 +708,8 @@ fn start_with_resources(
     let master_key = format!("{run_dir}/master-key.aes");
     resources.run_files.push(monitor_path.clone());
     resources.run_files.push(master_key.clone());
-    files::write(&master_key, &launch::random_key())?;
+    let master_key_bytes = launch::random_key()?;
+    files::write(&master_key, &master_key_bytes)?;
 
     // Channel sockets QEMU listens on get a path in the run directory (libvirt's
     // channel target dir), so that the live XML says where the guest agent is.
@@ -754,6 +780,11 @@ fn start_with_resources(
         incoming: incoming.is_some().then(|| "defer".to_string()),
         disk_nodes: Vec::new(),
         master_key: true,
+        secret_values: secret_values(def)?,
+        secret_wrap: argv::secrets::SecretWrap {
+            master_key: master_key_bytes,
+            iv: launch::random_iv()?,
+        },
         pretend: false,
     };
     let config = layout.driver_config();

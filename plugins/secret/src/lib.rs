@@ -3,10 +3,10 @@
 //! served next to the QEMU and LXC drivers (`qemu:///system`, `lxc:///system`, and
 //! `secret:///system` itself).
 //!
-//! [`secrets`] keeps them in libvirt's files; [`sealed`] is the at-rest encryption of their
-//! values (AES-256-GCM under a host key file), pure and tested natively.
+//! [`secrets`] applies libvirt's rules; the files and the at-rest encryption of values
+//! (AES-256-GCM under a host key file) are `virt-secret-store`'s, which the hypervisor
+//! plugins read too.
 
-pub mod sealed;
 mod secrets;
 
 pub mod plugin {

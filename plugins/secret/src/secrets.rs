@@ -2,7 +2,7 @@
 //! (its definition) and `UUID.base64` (its sealed value) in the driver's configuration
 //! directory; an ephemeral one the same two files in its run directory (memory-backed `/run`
 //! on a host, gone at reboot as libvirt's in-memory ephemeral secrets are gone at a restart).
-//! Both directories are made 0700, and values are sealed ([`crate::sealed`]) under the key
+//! Both directories are made 0700, and values are sealed (`virt_secret_store::sealed`) under the key
 //! file `secrets-encryption-key` in the configuration directory, made on first use.
 //!
 //! Every call reads the files it needs; one call changes them at a time (the `secrets` job).
@@ -13,13 +13,12 @@ use virt_core::consts::{connect_list_all_secrets_flags as list_flags, secret_def
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 use virt_plugin_sdk::host::{command, files, jobs};
 use virt_plugin_sdk::types::SecretRef;
+use virt_secret_store::sealed::{self, KEY_LEN, NONCE_LEN};
+use virt_secret_store::SecretDirs;
 use virt_xml::secret::{Secret, SecretUsageType};
 use virt_xml::xml::YesNo;
 
-use crate::sealed::{self, KEY_LEN, NONCE_LEN};
-
 const JOB: &str = "secrets";
-const KEY_FILE: &str = "secrets-encryption-key";
 const CHMOD: &str = "/usr/bin/chmod";
 
 fn secret_error(code: ErrorNumber, detail: impl AsRef<str>) -> Error {
@@ -41,31 +40,17 @@ enum Place {
     Run,
 }
 
-struct Dirs {
-    config: String,
-    run: String,
+impl Place {
+    fn ephemeral(self) -> bool {
+        self == Place::Run
+    }
 }
 
-fn dirs() -> Dirs {
+fn dirs() -> SecretDirs {
     let host = files::dirs();
-    Dirs {
+    SecretDirs {
         config: host.config,
         run: host.run,
-    }
-}
-
-impl Dirs {
-    fn of(&self, place: Place) -> &str {
-        match place {
-            Place::Config => &self.config,
-            Place::Run => &self.run,
-        }
-    }
-    fn xml(&self, place: Place, uuid: &str) -> String {
-        format!("{}/{uuid}.xml", self.of(place))
-    }
-    fn value(&self, place: Place, uuid: &str) -> String {
-        format!("{}/{uuid}.base64", self.of(place))
     }
 }
 
@@ -144,47 +129,28 @@ fn reference(def: &Secret) -> SecretRef {
     }
 }
 
-/// Every secret, persistent ones first, each ordered by UUID. A file that does not parse is
-/// skipped with a warning, as libvirt skips it at load.
+/// Every secret, ephemeral ones first, each ordered by UUID (a file that does not parse is
+/// skipped, as libvirt skips it at load).
 fn all() -> Result<Vec<Stored>, Error> {
-    let dirs = dirs();
-    let mut found = Vec::new();
-    for place in [Place::Config, Place::Run] {
-        let mut names = files::list_dir(dirs.of(place)).unwrap_or_default();
-        names.sort();
-        for name in names {
-            let Some(uuid) = name.strip_suffix(".xml") else {
-                continue;
-            };
-            if virt_core::parse_uuid(uuid).is_none() {
-                continue;
-            }
-            if let Some(stored) = load(place, uuid) {
-                found.push(stored);
-            }
-        }
-    }
-    Ok(found)
+    Ok(dirs()
+        .definitions()
+        .into_iter()
+        .map(|(def, ephemeral)| Stored {
+            uuid: def.uuid.map(|u| u.to_string()).unwrap_or_default(),
+            def,
+            place: if ephemeral { Place::Run } else { Place::Config },
+        })
+        .collect())
 }
 
 fn load(place: Place, uuid: &str) -> Option<Stored> {
-    let path = dirs().xml(place, uuid);
-    let bytes = files::read(&path).ok()?;
-    match Secret::parse(&String::from_utf8_lossy(&bytes)) {
-        Ok(def) if def.uuid.map(|u| u.to_string()).as_deref() == Some(uuid) => Some(Stored {
+    dirs()
+        .definition(place.ephemeral(), uuid)
+        .map(|def| Stored {
             def,
             uuid: uuid.to_string(),
             place,
-        }),
-        Ok(_) => {
-            virt_plugin_sdk::warn!("<uuid> does not match secret file name '{path}'");
-            None
-        }
-        Err(error) => {
-            virt_plugin_sdk::warn!("cannot load secret '{path}': {}", error.message());
-            None
-        }
-    }
+        })
 }
 
 fn find(uuid: &Uuid) -> Result<Stored, Error> {
@@ -299,14 +265,18 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<SecretRef, Error> {
     // A secret that changes place takes its value with it: written there first, then the
     // old files go.
     if let Some(old) = old.filter(|old| old.place != place) {
-        if let Ok(value) = files::read(&dirs.value(old.place, &uuid)) {
-            files::write(&dirs.value(place, &uuid), &value).map_err(from_host)?;
+        if let Ok(value) = files::read(&dirs.value_file(old.place.ephemeral(), &uuid)) {
+            files::write(&dirs.value_file(place.ephemeral(), &uuid), &value).map_err(from_host)?;
         }
     }
-    files::write(&dirs.xml(place, &uuid), def.to_xml().as_bytes()).map_err(from_host)?;
+    files::write(
+        &dirs.xml_file(place.ephemeral(), &uuid),
+        def.to_xml().as_bytes(),
+    )
+    .map_err(from_host)?;
     if let Some(old) = old.filter(|old| old.place != place) {
-        let _ = files::remove(&dirs.xml(old.place, &uuid));
-        let _ = files::remove(&dirs.value(old.place, &uuid));
+        let _ = files::remove(&dirs.xml_file(old.place.ephemeral(), &uuid));
+        let _ = files::remove(&dirs.value_file(old.place.ephemeral(), &uuid));
     }
     Ok(reference(&def))
 }
@@ -324,7 +294,11 @@ pub fn set_value(secret: &SecretRef, value: &[u8], flags: u32) -> Result<(), Err
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|e| internal(format!("no random nonce: {e}")))?;
     let text = sealed::seal(&key, &nonce, &stored.uuid, value);
-    files::write(&dirs().value(stored.place, &stored.uuid), text.as_bytes()).map_err(from_host)
+    files::write(
+        &dirs().value_file(stored.is_ephemeral(), &stored.uuid),
+        text.as_bytes(),
+    )
+    .map_err(from_host)
 }
 
 pub fn get_value(secret: &SecretRef, flags: u32) -> Result<Vec<u8>, Error> {
@@ -338,7 +312,7 @@ pub fn get_value(secret: &SecretRef, flags: u32) -> Result<Vec<u8>, Error> {
             "secret is private",
         ));
     }
-    let Ok(text) = files::read(&dirs().value(stored.place, &stored.uuid)) else {
+    let Ok(text) = files::read(&dirs().value_file(stored.is_ephemeral(), &stored.uuid)) else {
         return Err(secret_error(
             ErrorNumber::NO_SECRET,
             format!("secret '{}' does not have a value", stored.uuid),
@@ -351,26 +325,19 @@ pub fn undefine(secret: &SecretRef) -> Result<(), Error> {
     jobs::begin(JOB).map_err(from_host)?;
     let stored = resolve(secret)?;
     let dirs = dirs();
-    files::remove(&dirs.xml(stored.place, &stored.uuid)).map_err(from_host)?;
-    let _ = files::remove(&dirs.value(stored.place, &stored.uuid));
+    files::remove(&dirs.xml_file(stored.is_ephemeral(), &stored.uuid)).map_err(from_host)?;
+    let _ = files::remove(&dirs.value_file(stored.is_ephemeral(), &stored.uuid));
     Ok(())
 }
 
 /// The host's key, made (32 random bytes) the first time a value is sealed.
 fn host_key() -> Result<[u8; KEY_LEN], Error> {
-    let path = format!("{}/{KEY_FILE}", dirs().config);
-    match files::read(&path) {
-        Ok(bytes) => bytes.as_slice().try_into().map_err(|_| {
-            internal(format!(
-                "secret encryption key '{path}' must be {KEY_LEN} bytes, not {}",
-                bytes.len()
-            ))
-        }),
-        Err(_) => {
-            let mut key = [0u8; KEY_LEN];
-            getrandom::fill(&mut key).map_err(|e| internal(format!("no random key: {e}")))?;
-            files::write(&path, &key).map_err(from_host)?;
-            Ok(key)
-        }
+    let dirs = dirs();
+    if let Some(key) = dirs.read_key()? {
+        return Ok(key);
     }
+    let mut key = [0u8; KEY_LEN];
+    getrandom::fill(&mut key).map_err(|e| internal(format!("no random key: {e}")))?;
+    files::write(&dirs.key_file(), &key).map_err(from_host)?;
+    Ok(key)
 }

@@ -26,16 +26,18 @@ pub fn build_chardev(
     if chr.chr_type == Some(ChrType::Tcp) && tls {
         let creds = format!("obj{id}_tls0");
         let listen = source.mode.as_deref() == Some("bind");
-        cmd.opt(
-            "-object",
+        super::tls_creds_objects(
+            cmd,
+            ctx,
             super::tls_creds_props(
                 &creds,
                 &config.chardev_tls_x509_cert_dir,
                 listen,
                 config.chardev_tls_x509_verify,
-            )
-            .to_json(),
-        );
+            ),
+            config.chardev_tls_x509_secret_uuid.as_deref(),
+            &format!("{id}-secret0"),
+        )?;
         // The credentials go right after the socket options (before any log file).
         let insert_at = value.find(",logfile=").unwrap_or(value.len());
         value.insert_str(insert_at, &format!(",tls-creds={creds}"));

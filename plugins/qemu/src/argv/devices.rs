@@ -733,16 +733,18 @@ pub fn build_graphics(
                 }
                 if config.vnc_tls {
                     let id = "vnc-tls-creds0";
-                    cmd.opt(
-                        "-object",
+                    super::tls_creds_objects(
+                        cmd,
+                        ctx,
                         super::tls_creds_props(
                             id,
                             &config.vnc_tls_x509_cert_dir,
                             true,
                             config.vnc_tls_x509_verify,
-                        )
-                        .to_json(),
-                    );
+                        ),
+                        config.vnc_tls_x509_secret_uuid.as_deref(),
+                        &format!("{id}-secret0"),
+                    )?;
                     value.push_str(&format!(",tls-creds={id}"));
                 }
                 if config.vnc_sasl {

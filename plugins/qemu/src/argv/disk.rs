@@ -3,13 +3,13 @@
 //! `virtio-blk-pci`, `usb-storage`, `floppy`, ...). The same property builders serve disk
 //! hotplug over QMP (`blockdev-add`, `device_add`).
 
-use virt_xml::domain::disk::{BackingStore, DiskSource};
+use virt_xml::domain::disk::{BackingStore, DiskSource, Encryption, StorageAuth};
 use virt_xml::domain::enums::*;
 use virt_xml::domain::{Address, Disk, DiskBus, Domain};
 
 use super::command::CommandLine;
 use super::props::{Prop, Props};
-use super::{device, pci_address_props, BuildContext};
+use super::{device, pci_address_props, secrets, BuildContext};
 use crate::error::unsupported_config;
 use virt_plugin_sdk::types::Error;
 
@@ -179,7 +179,7 @@ pub fn nvram_path(def: &Domain, nvram_dir: &str) -> Option<String> {
 
 /// The NVRAM image of a pflash firmware: the one the definition names, else (for a
 /// read-only loader that keeps state) `<nvram dir>/<name>_VARS.fd`.
-fn nvram_layer(def: &Domain, nvram_dir: &str) -> Option<Layer> {
+pub fn nvram_layer(def: &Domain, nvram_dir: &str) -> Option<Layer> {
     let os = def.os.as_ref()?;
     let loader = os.loader.as_ref()?;
     let (storage_type, source) = match &os.nvram {
@@ -220,7 +220,12 @@ fn nvram_layer(def: &Domain, nvram_dir: &str) -> Option<Layer> {
 
 /// The firmware's pflash images as block nodes (`libvirt-pflash0-*` for the code,
 /// `libvirt-pflash1-*` for the variables).
-pub fn build_pflash(cmd: &mut CommandLine, def: &Domain, nvram_dir: &str) -> Result<(), Error> {
+pub fn build_pflash(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &BuildContext,
+    nvram_dir: &str,
+) -> Result<(), Error> {
     if !has_pflash(def) {
         return Ok(());
     }
@@ -244,13 +249,14 @@ pub fn build_pflash(cmd: &mut CommandLine, def: &Domain, nvram_dir: &str) -> Res
     for (index, layer) in layers.enumerate() {
         let storage = format!("libvirt-pflash{index}-storage");
         let format = format!("libvirt-pflash{index}-format");
+        secret_objects(cmd, ctx, &no_disk, &layer, &storage)?;
         cmd.opt(
             "-blockdev",
             storage_props(&no_disk, &layer, &storage)?.to_json(),
         );
         cmd.opt(
             "-blockdev",
-            format_props(&no_disk, &layer, &format, &storage, None).to_json(),
+            format_props(&no_disk, &layer, &format, &storage, None)?.to_json(),
         );
     }
     Ok(())
@@ -307,13 +313,6 @@ fn cache_props(disk: &Disk) -> Option<Props> {
 /// The protocol node of one layer.
 pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Props, Error> {
     let source = &layer.source;
-    if source.encryption.is_some()
-        || (layer.top && (disk.auth.is_some() || disk.encryption.is_some()))
-    {
-        return Err(unsupported_config(
-            "disks with credentials or encryption need secrets, which this driver cannot read",
-        ));
-    }
     let mut props = match layer.storage_type {
         StorageType::File | StorageType::Block => {
             let path = source
@@ -341,7 +340,7 @@ pub fn storage_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Prop
             .str("dir", source.dir.clone().unwrap_or_default())
             .bool("floppy", disk.device == Some(DiskDevice::Floppy))
             .bool("rw", false),
-        StorageType::Network => network_props(source)?,
+        StorageType::Network => network_props(disk, layer, node_name)?,
         // A PCI NVMe controller QEMU drives itself through VFIO.
         StorageType::Nvme => {
             let address = source
@@ -379,12 +378,92 @@ fn is_host_cdrom(path: &str) -> bool {
     path == "/dev/cdrom"
 }
 
-fn network_props(source: &DiskSource) -> Result<Props, Error> {
-    if source.auth.is_some() || source.encryption.is_some() {
-        return Err(unsupported_config(
-            "network disks with credentials or encryption need secrets, which this driver cannot read",
-        ));
+/// The credentials of a layer: its source's, or for the disk's own image the disk's
+/// (`<auth>` directly under `<disk>`, libvirt's older place for it).
+pub fn layer_auth<'a>(disk: &'a Disk, layer: &'a Layer) -> Option<&'a StorageAuth> {
+    layer
+        .source
+        .auth
+        .as_ref()
+        .or_else(|| disk.auth.as_ref().filter(|_| layer.top))
+}
+
+/// The encryption of a layer, found as [`layer_auth`] finds credentials.
+pub fn layer_encryption<'a>(disk: &'a Disk, layer: &'a Layer) -> Option<&'a Encryption> {
+    layer
+        .source
+        .encryption
+        .as_ref()
+        .or_else(|| disk.encryption.as_ref().filter(|_| layer.top))
+}
+
+/// How QEMU decrypts a layer.
+enum Decryption {
+    /// QEMU's own LUKS: a `luks` format node, or a qcow2 node's `encrypt`.
+    Qemu(&'static str),
+    /// librbd decrypts (`encrypt` of the rbd protocol node), `luks` or `luks2`.
+    Librbd(String),
+}
+
+fn decryption(encryption: &Encryption) -> Result<Decryption, Error> {
+    let format = encryption.format.as_deref().unwrap_or("");
+    match (encryption.engine.as_deref(), format) {
+        (Some("librbd"), "luks" | "luks2") => Ok(Decryption::Librbd(format.to_string())),
+        (None | Some("qemu"), "luks") => Ok(Decryption::Qemu("luks")),
+        (_, "qcow" | "default") => Err(unsupported_config(
+            "old qcow/qcow2 encryption is not supported",
+        )),
+        (engine, format) => Err(unsupported_config(format!(
+            "encryption format '{format}' with engine '{}' is not supported",
+            engine.unwrap_or("qemu")
+        ))),
     }
+}
+
+/// The secret object of a layer's credentials (`libvirt-N-storage-auth-secret0`).
+pub fn auth_secret_id(storage_node: &str) -> String {
+    format!("{storage_node}-auth-secret0")
+}
+
+/// The secret object of a layer's passphrase (`libvirt-N-format-encryption-secret0`).
+pub fn encryption_secret_id(format_node: &str) -> String {
+    format!("{format_node}-encryption-secret0")
+}
+
+/// The secret object of a layer's HTTP cookies (`libvirt-N-storage-httpcookie-secret0`).
+pub fn cookie_secret_id(storage_node: &str) -> String {
+    format!("{storage_node}-httpcookie-secret0")
+}
+
+/// The `Cookie:` header of an HTTP source (`name=value; name2=value2`), passed to QEMU as a
+/// secret as libvirt does, since cookies may carry credentials.
+fn cookie_header(source: &DiskSource) -> Option<String> {
+    let cookies = &source.cookies.as_ref()?.cookies;
+    (!cookies.is_empty()).then(|| {
+        cookies
+            .iter()
+            .map(|cookie| {
+                format!(
+                    "{}={}",
+                    cookie.name.as_deref().unwrap_or(""),
+                    cookie.value.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// The format node that goes with a storage node.
+fn format_node_of(storage_node: &str) -> String {
+    storage_node
+        .strip_suffix("-storage")
+        .map_or_else(|| storage_node.to_string(), |n| format!("{n}-format"))
+}
+
+fn network_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Props, Error> {
+    let source = &layer.source;
+    let auth = layer_auth(disk, layer);
     let host = source.hosts.first();
     let default_port = match source.protocol {
         Some(NetProtocol::Gluster) => 24007,
@@ -441,12 +520,12 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                 url.push('?');
                 url.push_str(query);
             }
-            if source.cookies.is_some() {
-                return Err(unsupported_config(
-                    "HTTP cookies are passed to QEMU as secrets, which this driver cannot make",
-                ));
-            }
             let mut props = Props::new().str("driver", protocol).str("url", url);
+            if let Some(auth) = auth {
+                props = props
+                    .opt_str("username", auth.username.clone())
+                    .str("password-secret", auth_secret_id(node_name));
+            }
             if matches!(
                 source.protocol,
                 Some(NetProtocol::Https | NetProtocol::Ftps)
@@ -459,6 +538,9 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                         .and_then(|ssl| ssl.verify)
                         .map(|verify| verify.is_yes()),
                 );
+            }
+            if cookie_header(source).is_some() {
+                props = props.str("cookie-secret", cookie_secret_id(node_name));
             }
             props = props
                 .opt_uint(
@@ -507,20 +589,25 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
             } else {
                 format!("{host_name}:{}", host.port.unwrap_or(3260))
             };
-            Ok(Props::new()
+            let mut props = Props::new()
                 .str("driver", "iscsi")
                 .str("portal", portal)
                 .str("target", target)
                 .uint("lun", lun)
-                .str("transport", "tcp")
-                .opt_str(
-                    "initiator-name",
-                    source
-                        .initiator
-                        .as_ref()
-                        .and_then(|initiator| initiator.iqn.as_ref())
-                        .and_then(|iqn| iqn.name.clone()),
-                ))
+                .str("transport", "tcp");
+            if let Some(auth) = auth {
+                props = props
+                    .opt_str("user", auth.username.clone())
+                    .str("password-secret", auth_secret_id(node_name));
+            }
+            Ok(props.opt_str(
+                "initiator-name",
+                source
+                    .initiator
+                    .as_ref()
+                    .and_then(|initiator| initiator.iqn.as_ref())
+                    .and_then(|iqn| iqn.name.clone()),
+            ))
         }
         Some(NetProtocol::Rbd) => {
             let name = source.name.clone().unwrap_or_default();
@@ -557,6 +644,26 @@ fn network_props(source: &DiskSource) -> Result<Props, Error> {
                     .collect();
                 props = props.array("server", servers);
             }
+            if let Some(auth) = auth {
+                props = props
+                    .opt_str("user", auth.username.clone())
+                    .array(
+                        "auth-client-required",
+                        vec![Prop::Str("cephx".into()), Prop::Str("none".into())],
+                    )
+                    .str("key-secret", auth_secret_id(node_name));
+            }
+            if let Some(encryption) = layer_encryption(disk, layer) {
+                if let Decryption::Librbd(format) = decryption(encryption)? {
+                    props = props.object(
+                        "encrypt",
+                        Props::new().str("format", format).str(
+                            "key-secret",
+                            encryption_secret_id(&format_node_of(node_name)),
+                        ),
+                    );
+                }
+            }
             Ok(props)
         }
         other => Err(unsupported_config(format!(
@@ -573,7 +680,7 @@ pub fn format_props(
     node_name: &str,
     storage_node: &str,
     backing: Option<&str>,
-) -> Props {
+) -> Result<Props, Error> {
     let mut props = Props::new()
         .str("node-name", node_name)
         .bool("read-only", layer.readonly);
@@ -599,7 +706,25 @@ pub fn format_props(
         StorageFormat::Fat | StorageFormat::Iso => StorageFormat::Raw,
         other => other,
     };
-    props = props.str("driver", format.as_str());
+    let luks = match layer_encryption(disk, layer).map(decryption).transpose()? {
+        Some(Decryption::Qemu(luks)) => Some(luks),
+        _ => None,
+    };
+    let key_secret = encryption_secret_id(node_name);
+    match (luks, format) {
+        (Some(luks), StorageFormat::Raw) => {
+            props = props.str("driver", luks).str("key-secret", key_secret);
+        }
+        (Some(luks), format) => {
+            props = props.str("driver", format.as_str()).object(
+                "encrypt",
+                Props::new()
+                    .str("format", luks)
+                    .str("key-secret", key_secret),
+            );
+        }
+        (None, format) => props = props.str("driver", format.as_str()),
+    }
     if format == StorageFormat::Qcow2 {
         if let Some(bytes) = layer.metadata_cache_bytes {
             props = props.uint("cache-size", bytes);
@@ -620,7 +745,7 @@ pub fn format_props(
             None => {}
         }
     }
-    props
+    Ok(props)
 }
 
 /// The `-blockdev` objects of a disk, bottom layer first (QEMU needs the backing nodes
@@ -646,7 +771,7 @@ pub fn blockdev_objects(disk: &Disk, node_indexes: &[u32]) -> Result<Vec<Props>,
             &format,
             &storage,
             backing.as_deref(),
-        ));
+        )?);
     }
     Ok(objects)
 }
@@ -1028,6 +1153,44 @@ pub fn boot_indexes(def: &Domain) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
     (disk_indexes, net_indexes)
 }
 
+/// The secret objects a layer's nodes use, before them: its credentials', then its
+/// passphrase's.
+fn secret_objects(
+    cmd: &mut CommandLine,
+    ctx: &BuildContext,
+    disk: &Disk,
+    layer: &Layer,
+    storage_node: &str,
+) -> Result<(), Error> {
+    let auth = layer_auth(disk, layer).and_then(secrets::auth_lookup);
+    let encryption = layer_encryption(disk, layer).and_then(secrets::encryption_lookup);
+    let ids = [
+        auth_secret_id(storage_node),
+        encryption_secret_id(&format_node_of(storage_node)),
+    ];
+    for (lookup, id) in [auth, encryption].into_iter().zip(ids) {
+        let Some(lookup) = lookup else {
+            continue;
+        };
+        let value = ctx
+            .secret_values
+            .get(&lookup)
+            .ok_or_else(|| lookup.not_found())?;
+        cmd.opt(
+            "-object",
+            secrets::object(&id, value, &ctx.secret_wrap)?.to_json(),
+        );
+    }
+    if let Some(cookies) = cookie_header(&layer.source) {
+        let id = cookie_secret_id(storage_node);
+        cmd.opt(
+            "-object",
+            secrets::object(&id, cookies.as_bytes(), &ctx.secret_wrap)?.to_json(),
+        );
+    }
+    Ok(())
+}
+
 /// Every disk: its `-blockdev` chain then its `-device` (floppy boot order goes on the
 /// floppy controller).
 pub fn build_disks(
@@ -1121,11 +1284,13 @@ pub fn build_disks(
             if nbd_tls {
                 let node = object.get_str("node-name").unwrap_or("").to_string();
                 let creds = format!("obj{node}_tls0");
-                cmd.opt(
-                    "-object",
-                    super::tls_creds_props(&creds, &config.nbd_tls_x509_cert_dir, false, true)
-                        .to_json(),
-                );
+                super::tls_creds_objects(
+                    cmd,
+                    ctx,
+                    super::tls_creds_props(&creds, &config.nbd_tls_x509_cert_dir, false, true),
+                    config.nbd_tls_x509_secret_uuid.as_deref(),
+                    &format!("{creds}-secret0"),
+                )?;
                 let at = object
                     .0
                     .iter()
@@ -1136,6 +1301,12 @@ pub fn build_disks(
                     tls.push(("tls-hostname".to_string(), Prop::Str(hostname)));
                 }
                 object.0.splice(at..at, tls);
+            }
+            if position % 2 == 0 {
+                if let Some(layer) = layer {
+                    let storage = object.get_str("node-name").unwrap_or("").to_string();
+                    secret_objects(cmd, ctx, disk, layer, &storage)?;
+                }
             }
             cmd.opt("-blockdev", object.to_json());
         }

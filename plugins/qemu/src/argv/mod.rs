@@ -25,6 +25,7 @@ pub mod net;
 pub mod pci;
 pub mod prepare;
 pub mod props;
+pub mod secrets;
 
 use virt_xml::domain::Domain;
 
@@ -58,6 +59,10 @@ pub struct BuildContext {
     pub disk_nodes: Vec<Vec<u32>>,
     /// The master key secret object is emitted (a file QEMU reads at start).
     pub master_key: bool,
+    /// The values of the secrets the definition uses ([`secrets::referenced`]).
+    pub secret_values: std::collections::BTreeMap<secrets::SecretLookup, Vec<u8>>,
+    /// The master key's bytes and the IV that wrap those values.
+    pub secret_wrap: secrets::SecretWrap,
     /// Only showing the command line (`domxml-to-native`): taps are named, not passed.
     pub pretend: bool,
 }
@@ -128,6 +133,11 @@ pub struct DriverConfig {
     /// otherwise.
     pub nbd_tls: bool,
     pub nbd_tls_x509_cert_dir: String,
+    /// `vnc_tls_x509_secret_uuid`, `chardev_tls_x509_secret_uuid`,
+    /// `nbd_tls_x509_secret_uuid`: the secret holding the passphrase of each TLS key.
+    pub vnc_tls_x509_secret_uuid: Option<String>,
+    pub chardev_tls_x509_secret_uuid: Option<String>,
+    pub nbd_tls_x509_secret_uuid: Option<String>,
     /// `spice_listen`, `spice_auto_unix_socket`, `spice_tls`, `spice_tls_x509_cert_dir`,
     /// `spice_sasl`, `spice_sasl_dir`.
     pub spice_listen: String,
@@ -164,6 +174,9 @@ impl Default for DriverConfig {
             chardev_tls_x509_verify: true,
             nbd_tls: false,
             nbd_tls_x509_cert_dir: "/etc/pki/qemu".into(),
+            vnc_tls_x509_secret_uuid: None,
+            chardev_tls_x509_secret_uuid: None,
+            nbd_tls_x509_secret_uuid: None,
             spice_listen: "127.0.0.1".into(),
             spice_auto_unix_socket: false,
             spice_tls: false,
@@ -184,6 +197,35 @@ pub fn tls_creds_props(id: &str, dir: &str, listen: bool, verify_peer: bool) -> 
         .str("dir", dir)
         .str("endpoint", if listen { "server" } else { "client" })
         .bool("verify-peer", !listen || verify_peer)
+}
+
+/// `-object tls-creds-x509` `creds`, preceded, when the key's passphrase is the secret
+/// `secret_uuid` (qemu.conf's `*_tls_x509_secret_uuid`), by that secret as object
+/// `secret_id`, which the credentials name as their `passwordid`.
+pub fn tls_creds_objects(
+    cmd: &mut CommandLine,
+    ctx: &BuildContext,
+    creds: Props,
+    secret_uuid: Option<&str>,
+    secret_id: &str,
+) -> Result<(), Error> {
+    let creds = match secret_uuid {
+        Some(uuid) => {
+            let lookup = secrets::SecretLookup::Uuid(uuid.to_string());
+            let value = ctx
+                .secret_values
+                .get(&lookup)
+                .ok_or_else(|| lookup.not_found())?;
+            cmd.opt(
+                "-object",
+                secrets::object(secret_id, value, &ctx.secret_wrap)?.to_json(),
+            );
+            creds.str("passwordid", secret_id)
+        }
+        None => creds,
+    };
+    cmd.opt("-object", creds.to_json());
+    Ok(())
 }
 
 impl DriverConfig {
@@ -291,7 +333,7 @@ pub fn build_with_config(
             ));
         }
     }
-    disk::build_pflash(&mut cmd, def, &config.nvram_dir)?;
+    disk::build_pflash(&mut cmd, def, ctx, &config.nvram_dir)?;
     machine::build_machine(&mut cmd, def, caps, config)?;
     machine::build_accel(&mut cmd, def);
     machine::build_cpu(&mut cmd, def, caps)?;

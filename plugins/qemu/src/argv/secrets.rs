@@ -1,0 +1,144 @@
+//! Secret values on QEMU's command line, as libvirt passes them: each one an
+//! `-object secret` whose data is the value encrypted with AES-256-CBC under the domain's
+//! master key (`masterKey0`, a file QEMU reads at start) and a random IV, both base64, so
+//! the value itself never appears in the process list.
+//!
+//! Which secret a disk layer uses is said by its `<auth>` (iSCSI and RBD credentials) and its
+//! `<encryption>` (LUKS passphrases); the values are looked up before the build (the QEMU
+//! plugin reads the secret driver's files, the conformance harness uses libvirt's test
+//! value) and handed over in [`BuildContext::secret_values`](super::BuildContext).
+
+use aes::cipher::{block_padding::Pkcs7, BlockEncryptMut, KeyIvInit};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use virt_core::{ErrorDomain, ErrorNumber};
+use virt_plugin_sdk::types::Error;
+use virt_xml::domain::disk::{Encryption, SecretRef, StorageAuth};
+use virt_xml::domain::Domain;
+
+use super::props::Props;
+
+type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
+
+/// The master key and the IV that wrap secret values for QEMU.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretWrap {
+    /// The 32 bytes of `master-key.aes`.
+    pub master_key: Vec<u8>,
+    /// The IV of every secret object of one command line (libvirt draws one per object;
+    /// one fresh IV per start wraps values that never repeat under one key).
+    pub iv: [u8; 16],
+}
+
+/// How a definition names one secret: by UUID, or by usage type and id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecretLookup {
+    Uuid(String),
+    Usage { usage_type: String, id: String },
+}
+
+impl SecretLookup {
+    /// The lookup a `<secret>` reference asks for; `usage_type` is what a usage means there
+    /// (`volume` for an encryption passphrase, the `<secret type>` of credentials).
+    pub fn of(secret: &SecretRef, usage_type: &str) -> Option<SecretLookup> {
+        if let Some(uuid) = &secret.uuid {
+            return Some(SecretLookup::Uuid(uuid.clone()));
+        }
+        secret.usage.as_ref().map(|id| SecretLookup::Usage {
+            usage_type: usage_type.to_string(),
+            id: id.clone(),
+        })
+    }
+
+    /// libvirt's error for a secret that is not there.
+    pub fn not_found(&self) -> Error {
+        let detail = match self {
+            SecretLookup::Uuid(uuid) => format!("no secret with matching uuid '{uuid}'"),
+            SecretLookup::Usage { id, .. } => format!("no secret with matching usage '{id}'"),
+        };
+        virt_plugin_sdk::error(ErrorNumber::NO_SECRET, ErrorDomain::SECRET, detail)
+    }
+}
+
+/// The lookup of credentials' secret.
+pub fn auth_lookup(auth: &StorageAuth) -> Option<SecretLookup> {
+    let secret = auth.secret.as_ref()?;
+    let usage_type = secret
+        .secret_type
+        .clone()
+        .or_else(|| auth.auth_type.clone())
+        .unwrap_or_default();
+    SecretLookup::of(secret, &usage_type)
+}
+
+/// The lookup of an encryption's passphrase.
+pub fn encryption_lookup(encryption: &Encryption) -> Option<SecretLookup> {
+    SecretLookup::of(encryption.secrets.first()?, "volume")
+}
+
+/// Every secret the disks and the NVRAM of `def` use, each once.
+pub fn referenced(def: &Domain) -> Vec<SecretLookup> {
+    let no_disk = virt_xml::domain::Disk::default();
+    // The directory an NVRAM file goes to does not change a network NVRAM's credentials.
+    let nvram = super::disk::nvram_layer(def, "").map(|layer| (&no_disk, layer));
+    let layers = def
+        .devices
+        .disks
+        .iter()
+        .flat_map(|disk| {
+            super::disk::disk_layers(disk)
+                .into_iter()
+                .map(move |layer| (disk, layer))
+        })
+        .chain(nvram);
+    let mut found = Vec::new();
+    for (disk, layer) in layers {
+        found.extend(super::disk::layer_auth(disk, &layer).and_then(auth_lookup));
+        found.extend(super::disk::layer_encryption(disk, &layer).and_then(encryption_lookup));
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `-object secret` for `value`, wrapped under `wrap`.
+pub fn object(id: &str, value: &[u8], wrap: &SecretWrap) -> Result<Props, Error> {
+    let encryptor = Aes256CbcEnc::new_from_slices(&wrap.master_key, &wrap.iv).map_err(|_| {
+        virt_plugin_sdk::error(
+            ErrorNumber::INTERNAL_ERROR,
+            ErrorDomain::QEMU,
+            "the domain's master key is not 32 bytes",
+        )
+    })?;
+    let data = encryptor.encrypt_padded_vec_mut::<Pkcs7>(value);
+    Ok(Props::new()
+        .str("qom-type", "secret")
+        .str("id", id)
+        .str("data", STANDARD.encode(data))
+        .str("keyid", "masterKey0")
+        .str("iv", STANDARD.encode(wrap.iv))
+        .str("format", "base64"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// libvirt's tests: the master key and IV are the mocked random bytes 0, 1, 2, ... and
+    /// the value is the fake secret driver's; the golden files hold this data.
+    #[test]
+    fn wraps_as_libvirts_golden_files_show() {
+        let wrap = SecretWrap {
+            master_key: (0..32).collect(),
+            iv: core::array::from_fn(|i| i as u8),
+        };
+        let object =
+            object("sec0", b"AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A", &wrap).expect("object");
+        assert_eq!(
+            object.to_json(),
+            "{\"qom-type\":\"secret\",\"id\":\"sec0\",\
+             \"data\":\"9eao5F8qtkGt+seB1HYivWIxbtwUu6MQtg1zpj/oDtUsPr1q8wBYM91uEHCn6j/1\",\
+             \"keyid\":\"masterKey0\",\"iv\":\"AAECAwQFBgcICQoLDA0ODw==\",\"format\":\"base64\"}"
+        );
+    }
+}
