@@ -10,6 +10,7 @@ mod host;
 mod hot_reload;
 mod lxc;
 mod network_driver;
+mod nodedev_driver;
 mod qemu;
 #[path = "../rpc/mod.rs"]
 mod rpc;

@@ -43,6 +43,8 @@ pub struct PluginConnection {
     storage: Option<Box<PluginConnection>>,
     /// The same for secrets (libvirt's secret driver).
     secrets: Option<Box<PluginConnection>>,
+    /// The same for node devices (libvirt's node device driver).
+    node_devices: Option<Box<PluginConnection>>,
 }
 
 impl PluginConnection {
@@ -72,6 +74,7 @@ impl PluginConnection {
                 networks: None,
                 storage: None,
                 secrets: None,
+                node_devices: None,
             }),
             (Ok(()), None) => Err(Error::internal(
                 ErrorDomain::NONE,
@@ -97,6 +100,7 @@ impl PluginConnection {
             SecondaryKind::Networks => self.networks = Some(Box::new(secondary)),
             SecondaryKind::Storage => self.storage = Some(Box::new(secondary)),
             SecondaryKind::Secrets => self.secrets = Some(Box::new(secondary)),
+            SecondaryKind::NodeDevices => self.node_devices = Some(Box::new(secondary)),
         }
     }
 
@@ -113,6 +117,11 @@ impl PluginConnection {
     /// The connection secret calls go to: the secret plugin's, or this one.
     fn for_secrets(&self) -> &PluginConnection {
         self.secrets.as_deref().unwrap_or(self)
+    }
+
+    /// The connection node device calls go to: the node device plugin's, or this one.
+    fn for_node_devices(&self) -> &PluginConnection {
+        self.node_devices.as_deref().unwrap_or(self)
     }
 
     /// The plugin serving this connection now.
@@ -275,9 +284,14 @@ impl Connection for PluginConnection {
         });
         plugin.shared().spaces.release(&self.space);
         // The hypervisor connection's outcome is the one the caller asked about.
-        for secondary in [&self.networks, &self.storage, &self.secrets]
-            .into_iter()
-            .flatten()
+        for secondary in [
+            &self.networks,
+            &self.storage,
+            &self.secrets,
+            &self.node_devices,
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = secondary.close();
         }
@@ -1283,31 +1297,31 @@ impl Connection for PluginConnection {
     // ---- host devices, interfaces, secrets ----
 
     fn nodedev_list(&self, capability: Option<&str>, flags: u32) -> Result<Vec<String>> {
-        self.run(|d, s| {
+        self.for_node_devices().run(|d, s| {
             d.rvirt_driver0_1_0_host_devices()
                 .call_list_node_devices(s, capability, flags)
         })
     }
     fn nodedev_lookup(&self, name: &str) -> Result<String> {
-        self.run(|d, s| {
+        self.for_node_devices().run(|d, s| {
             d.rvirt_driver0_1_0_host_devices()
                 .call_lookup_node_device(s, name)
         })
     }
     fn nodedev_get_xml(&self, name: &str, flags: u32) -> Result<String> {
-        self.run(|d, s| {
+        self.for_node_devices().run(|d, s| {
             d.rvirt_driver0_1_0_host_devices()
                 .call_get_node_device_xml(s, name, flags)
         })
     }
     fn nodedev_get_parent(&self, name: &str) -> Result<Option<String>> {
-        self.run(|d, s| {
+        self.for_node_devices().run(|d, s| {
             d.rvirt_driver0_1_0_host_devices()
                 .call_get_node_device_parent(s, name)
         })
     }
     fn nodedev_list_caps(&self, name: &str) -> Result<Vec<String>> {
-        self.run(|d, s| {
+        self.for_node_devices().run(|d, s| {
             d.rvirt_driver0_1_0_host_devices()
                 .call_list_node_device_caps(s, name)
         })

@@ -151,6 +151,9 @@ pub struct Secondary {
     /// Secrets (`virSecret*`).
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Node devices (`virNodeDevice*`).
+    #[serde(default)]
+    pub node_devices: Vec<String>,
 }
 
 /// A kind of secondary object (the field of [`Secondary`] that names it).
@@ -159,13 +162,15 @@ pub enum SecondaryKind {
     Networks,
     Storage,
     Secrets,
+    NodeDevices,
 }
 
 impl SecondaryKind {
-    pub const ALL: [SecondaryKind; 3] = [
+    pub const ALL: [SecondaryKind; 4] = [
         SecondaryKind::Networks,
         SecondaryKind::Storage,
         SecondaryKind::Secrets,
+        SecondaryKind::NodeDevices,
     ];
 
     pub fn field(self) -> &'static str {
@@ -173,6 +178,7 @@ impl SecondaryKind {
             SecondaryKind::Networks => "secondary.networks",
             SecondaryKind::Storage => "secondary.storage",
             SecondaryKind::Secrets => "secondary.secrets",
+            SecondaryKind::NodeDevices => "secondary.node-devices",
         }
     }
 }
@@ -184,6 +190,7 @@ impl Secondary {
             SecondaryKind::Networks => &self.networks,
             SecondaryKind::Storage => &self.storage,
             SecondaryKind::Secrets => &self.secrets,
+            SecondaryKind::NodeDevices => &self.node_devices,
         }
     }
 }

@@ -393,6 +393,84 @@ impl NodeDevice {
         self.write_element(&mut w, "device");
         w.finish()
     }
+
+    /// The parent's name (`<parent>`).
+    pub fn parent_name(&self) -> Option<&str> {
+        self.parent
+            .as_ref()
+            .and_then(|parent| parent.name.as_deref())
+    }
+
+    /// Capability types, outermost first (`virNodeDeviceListCaps`).
+    pub fn capability_types(&self) -> Vec<String> {
+        self.capabilities
+            .iter()
+            .filter_map(|cap| cap.capability_type.clone())
+            .collect()
+    }
+
+    /// What listing filters also match: a SCSI host's `fc_host`, and `vports` when it can
+    /// create vports (`virNodeDeviceObjHasCap`).
+    pub fn nested_capability_types(&self) -> Vec<String> {
+        let mut nested = Vec::new();
+        let scsi_hosts = self
+            .capabilities
+            .iter()
+            .filter(|cap| cap.capability_type.as_deref() == Some("scsi_host"));
+        for cap in scsi_hosts {
+            for inner in &cap.capabilities {
+                match inner.capability_type.as_deref() {
+                    Some("fc_host") => nested.push("fc_host".to_string()),
+                    Some("vport_ops") => nested.push("vports".to_string()),
+                    _ => {}
+                }
+            }
+        }
+        nested
+    }
+}
+
+/// The `VIR_CONNECT_LIST_NODE_DEVICES_CAP_*` bits, by capability type.
+pub const LIST_FILTERS: &[(u32, &str)] = {
+    use virt_core::consts::connect_list_all_node_device_flags as f;
+    &[
+        (f::CAP_SYSTEM, "system"),
+        (f::CAP_PCI_DEV, "pci"),
+        (f::CAP_USB_DEV, "usb_device"),
+        (f::CAP_USB_INTERFACE, "usb"),
+        (f::CAP_NET, "net"),
+        (f::CAP_SCSI_HOST, "scsi_host"),
+        (f::CAP_SCSI_TARGET, "scsi_target"),
+        (f::CAP_SCSI, "scsi"),
+        (f::CAP_STORAGE, "storage"),
+        (f::CAP_FC_HOST, "fc_host"),
+        (f::CAP_VPORTS, "vports"),
+        (f::CAP_SCSI_GENERIC, "scsi_generic"),
+        (f::CAP_DRM, "drm"),
+        (f::CAP_MDEV_TYPES, "mdev_types"),
+        (f::CAP_MDEV, "mdev"),
+        (f::CAP_CCW_DEV, "ccw"),
+        (f::CAP_CSS_DEV, "css"),
+        (f::CAP_VDPA, "vdpa"),
+        (f::CAP_AP_CARD, "ap_card"),
+        (f::CAP_AP_QUEUE, "ap_queue"),
+        (f::CAP_AP_MATRIX, "ap_matrix"),
+        (f::CAP_VPD, "vpd"),
+    ]
+};
+
+/// Every capability bit of [`LIST_FILTERS`].
+pub fn list_filter_bits() -> u32 {
+    LIST_FILTERS.iter().fold(0, |bits, (bit, _)| bits | bit)
+}
+
+/// Whether a device with capability types `types` passes the capability bits of `flags`
+/// (a device passes when no bit is set, or when it has one of the types set).
+pub fn passes_list_filter(types: &[String], flags: u32) -> bool {
+    flags & list_filter_bits() == 0
+        || LIST_FILTERS
+            .iter()
+            .any(|(bit, cap)| flags & bit != 0 && types.iter().any(|t| t == cap))
 }
 
 impl XmlElement for NodeDevice {

@@ -47,39 +47,16 @@ impl NodeDeviceDef {
     }
 
     pub fn parent(&self) -> Option<&str> {
-        self.0
-            .parent
-            .as_ref()
-            .and_then(|parent| parent.name.as_deref())
+        self.0.parent_name()
     }
 
     /// Capability types, outermost first (`virNodeDeviceListCaps`).
     pub fn capability_types(&self) -> Vec<String> {
-        self.0
-            .capabilities
-            .iter()
-            .filter_map(|cap| cap.capability_type.clone())
-            .collect()
+        self.0.capability_types()
     }
 
-    /// What listing filters also match: a SCSI host's `fc_host`, and `vports` when it can
-    /// create vports (`virNodeDeviceObjHasCap`).
+    /// What listing filters also match (`fc_host`, `vports` of a SCSI host).
     pub fn nested_capability_types(&self) -> Vec<String> {
-        let mut nested = Vec::new();
-        for cap in self
-            .0
-            .capabilities
-            .iter()
-            .filter(|cap| cap.capability_type.as_deref() == Some("scsi_host"))
-        {
-            for inner in &cap.capabilities {
-                match inner.capability_type.as_deref() {
-                    Some("fc_host") => nested.push("fc_host".to_string()),
-                    Some("vport_ops") => nested.push("vports".to_string()),
-                    _ => {}
-                }
-            }
-        }
-        nested
+        self.0.nested_capability_types()
     }
 }

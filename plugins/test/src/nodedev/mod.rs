@@ -4,7 +4,6 @@
 pub(crate) mod def;
 
 use serde::{Deserialize, Serialize};
-use virt_core::consts::connect_list_all_node_device_flags as list_flags;
 use virt_core::{ErrorDomain, ErrorNumber, Result};
 
 use crate::error;
@@ -52,32 +51,6 @@ pub(crate) fn load(space: &dyn Space, def: NodeDeviceDef) -> Result<()> {
     space.store(KIND_NODEDEV, def.name(), &rec)
 }
 
-/// The `VIR_CONNECT_LIST_NODE_DEVICES_CAP_*` bits, by capability type.
-const CAP_FILTERS: &[(u32, &str)] = &[
-    (list_flags::CAP_SYSTEM, "system"),
-    (list_flags::CAP_PCI_DEV, "pci"),
-    (list_flags::CAP_USB_DEV, "usb_device"),
-    (list_flags::CAP_USB_INTERFACE, "usb"),
-    (list_flags::CAP_NET, "net"),
-    (list_flags::CAP_SCSI_HOST, "scsi_host"),
-    (list_flags::CAP_SCSI_TARGET, "scsi_target"),
-    (list_flags::CAP_SCSI, "scsi"),
-    (list_flags::CAP_STORAGE, "storage"),
-    (list_flags::CAP_FC_HOST, "fc_host"),
-    (list_flags::CAP_VPORTS, "vports"),
-    (list_flags::CAP_SCSI_GENERIC, "scsi_generic"),
-    (list_flags::CAP_DRM, "drm"),
-    (list_flags::CAP_MDEV_TYPES, "mdev_types"),
-    (list_flags::CAP_MDEV, "mdev"),
-    (list_flags::CAP_CCW_DEV, "ccw"),
-    (list_flags::CAP_CSS_DEV, "css"),
-    (list_flags::CAP_VDPA, "vdpa"),
-    (list_flags::CAP_AP_CARD, "ap_card"),
-    (list_flags::CAP_AP_QUEUE, "ap_queue"),
-    (list_flags::CAP_AP_MATRIX, "ap_matrix"),
-    (list_flags::CAP_VPD, "vpd"),
-];
-
 fn has_cap(rec: &NodeDeviceRecord, cap: &str) -> bool {
     rec.caps.iter().chain(&rec.nested_caps).any(|c| c == cap)
 }
@@ -85,7 +58,7 @@ fn has_cap(rec: &NodeDeviceRecord, cap: &str) -> bool {
 /// `virConnectListAllNodeDevices` (capability bits only, as the test driver accepts) and
 /// `virNodeListDevices` (by capability name).
 pub(crate) fn list(space: &dyn Space, capability: Option<&str>, flags: u32) -> Result<Vec<String>> {
-    let cap_bits = CAP_FILTERS.iter().fold(0, |acc, (bit, _)| acc | bit);
+    let cap_bits = virt_xml::nodedev::list_filter_bits();
     let function = if capability.is_some() {
         "testNodeListDevices"
     } else {
@@ -97,10 +70,8 @@ pub(crate) fn list(space: &dyn Space, capability: Option<&str>, flags: u32) -> R
         .into_iter()
         .filter(|(_, rec)| capability.is_none_or(|cap| has_cap(rec, cap)))
         .filter(|(_, rec)| {
-            flags & cap_bits == 0
-                || CAP_FILTERS
-                    .iter()
-                    .any(|(bit, cap)| flags & bit != 0 && has_cap(rec, cap))
+            let types: Vec<String> = rec.caps.iter().chain(&rec.nested_caps).cloned().collect();
+            virt_xml::nodedev::passes_list_filter(&types, flags)
         })
         .map(|(name, _)| name)
         .collect())

@@ -1,0 +1,165 @@
+//! libvirt's node device driver for real hosts, as an rvirt plugin: the host's devices
+//! (the computer, PCI devices, network interfaces, disks) listed and described as libvirt's
+//! udev backend does, served next to the QEMU and LXC drivers (`qemu:///system`,
+//! `lxc:///system`, and `nodedev:///system` itself).
+//!
+//! [`sysfs`] reads the devices (pure, tested natively over a fake tree); every call walks
+//! sysfs again through the host's `files` (granted `/sys` read-only), as libvirt's udev
+//! backend keeps its list current, so there is nothing to store.
+
+pub mod sysfs;
+
+pub mod plugin {
+    use virt_core::{ErrorDomain, ErrorNumber};
+    use virt_plugin_sdk::host::files;
+    use virt_plugin_sdk::host::state::{self, Persistence};
+    use virt_plugin_sdk::types::Error;
+    use virt_plugin_sdk::{
+        Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
+        Storage,
+    };
+    use virt_xml::nodedev::NodeDevice;
+
+    use crate::sysfs::{self, NoNames, PciIds, PciNames, Tree};
+
+    /// The plugin: a unit type, every call reads what it needs from the host.
+    pub struct NodeDeviceDriver;
+
+    const PCI_IDS: &str = "/usr/share/misc/pci.ids";
+
+    /// sysfs through the host's files.
+    struct HostTree;
+
+    impl Tree for HostTree {
+        fn read(&self, path: &str) -> Option<String> {
+            let bytes = files::read(path).ok()?;
+            let text = String::from_utf8_lossy(&bytes);
+            Some(text.strip_suffix('\n').unwrap_or(&text).to_string())
+        }
+        fn list(&self, dir: &str) -> Vec<String> {
+            files::list_dir(dir).unwrap_or_default()
+        }
+    }
+
+    fn devices() -> Vec<NodeDevice> {
+        let names: Box<dyn PciNames> = match files::read(PCI_IDS) {
+            Ok(bytes) => Box::new(PciIds(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(_) => Box::new(NoNames),
+        };
+        sysfs::enumerate(&HostTree, names.as_ref())
+    }
+
+    fn find(name: &str) -> Result<NodeDevice, Error> {
+        devices()
+            .into_iter()
+            .find(|device| device.name.as_deref() == Some(name))
+            .ok_or_else(|| {
+                virt_core::Error::new(
+                    ErrorNumber::NO_NODE_DEVICE,
+                    ErrorDomain::NODEDEV,
+                    format!("no node device with matching name '{name}'"),
+                )
+                .into()
+            })
+    }
+
+    fn check_flags(flags: u32, allowed: u32, function: &str) -> Result<(), Error> {
+        virt_core::Error::check_flags(ErrorDomain::NODEDEV, flags, allowed, function)
+            .map_err(Into::into)
+    }
+
+    impl Connect for NodeDeviceDriver {
+        fn metadata(&self) -> DriverMetadata {
+            DriverMetadata {
+                name: "nodedev".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                uri_schemes: vec!["nodedev".to_string()],
+                hypervisor_version: 0,
+            }
+        }
+
+        fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
+            let parsed = virt_core::ConnectUri::parse(&uri).map_err(Error::from)?;
+            let Some(space) = parsed.instance() else {
+                return Err(virt_core::Error::new(
+                    ErrorNumber::INTERNAL_ERROR,
+                    ErrorDomain::NODEDEV,
+                    format!(
+                        "unexpected nodedev URI path '{}', try nodedev:///system",
+                        parsed.path
+                    ),
+                )
+                .into());
+            };
+            state::bind_space(space, Persistence::Volatile)?;
+            Ok(())
+        }
+    }
+
+    impl HostDevices for NodeDeviceDriver {
+        fn list_node_devices(
+            &self,
+            capability: Option<String>,
+            flags: u32,
+        ) -> Result<Vec<String>, Error> {
+            let function = if capability.is_some() {
+                "virNodeListDevices"
+            } else {
+                "virConnectListAllNodeDevices"
+            };
+            // Inactive (defined, not created) devices are mdevs, which this host has none of.
+            use virt_core::consts::connect_list_all_node_device_flags as f;
+            let allowed = virt_xml::nodedev::list_filter_bits() | f::INACTIVE | f::ACTIVE;
+            check_flags(flags, allowed, function)?;
+            Ok(devices()
+                .into_iter()
+                .filter(|device| {
+                    let mut types = device.capability_types();
+                    types.extend(device.nested_capability_types());
+                    capability
+                        .as_deref()
+                        .is_none_or(|cap| types.iter().any(|t| t == cap))
+                        && virt_xml::nodedev::passes_list_filter(&types, flags)
+                        && (flags & f::INACTIVE == 0 || flags & f::ACTIVE != 0)
+                })
+                .filter_map(|device| device.name)
+                .collect())
+        }
+
+        fn lookup_node_device(&self, name: String) -> Result<String, Error> {
+            find(&name).map(|_| name)
+        }
+
+        fn get_node_device_xml(&self, name: String, flags: u32) -> Result<String, Error> {
+            check_flags(flags, 0, "virNodeDeviceGetXMLDesc")?;
+            find(&name).map(|device| device.to_xml())
+        }
+
+        fn get_node_device_parent(&self, name: String) -> Result<Option<String>, Error> {
+            match find(&name)?.parent_name() {
+                Some(parent) => Ok(Some(parent.to_string())),
+                None => Err(virt_core::Error::new(
+                    ErrorNumber::INTERNAL_ERROR,
+                    ErrorDomain::NODEDEV,
+                    "no parent for this device",
+                )
+                .into()),
+            }
+        }
+
+        fn list_node_device_caps(&self, name: String) -> Result<Vec<String>, Error> {
+            find(&name).map(|device| device.capability_types())
+        }
+    }
+
+    impl Domains for NodeDeviceDriver {}
+    impl Snapshots for NodeDeviceDriver {}
+    impl Networks for NodeDeviceDriver {}
+    impl Storage for NodeDeviceDriver {}
+    impl Secrets for NodeDeviceDriver {}
+    impl Handlers for NodeDeviceDriver {}
+
+    // Native builds (unit tests) use the pure modules only; the exports exist in wasm.
+    #[cfg(target_arch = "wasm32")]
+    virt_plugin_sdk::export_plugin!(NodeDeviceDriver = NodeDeviceDriver);
+}

@@ -1,0 +1,91 @@
+//! The node device plugin behind a real rvirtd, driven by real virsh and python3-libvirt
+//! through `qemu:///system`: the devices this machine's sysfs shows, named, parented and
+//! described as libvirt's udev backend does.
+
+use std::process::Command;
+
+use crate::network_driver::{ok, refused, Daemon, Netns};
+
+fn pci_name(address: &str) -> String {
+    format!("pci_{}", address.replace([':', '.'], "_"))
+}
+
+#[test]
+fn node_devices_of_this_host_through_virsh_and_python() {
+    let netns = Netns::new();
+    let dir = tempfile::Builder::new()
+        .prefix("rvirt-nodedev-")
+        .tempdir_in("/tmp")
+        .expect("dir");
+    let daemon = Daemon::start(&netns, dir.path());
+    let qemu = daemon.uri("qemu");
+
+    let mut addresses: Vec<String> = std::fs::read_dir("/sys/bus/pci/devices")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    addresses.sort();
+    let listed = ok(&qemu, "nodedev-list");
+    assert!(
+        listed.lines().any(|line| line.trim() == "computer"),
+        "{listed}"
+    );
+    for address in &addresses {
+        assert!(listed.contains(&pci_name(address)), "{address}: {listed}");
+    }
+    let pci = ok(&qemu, "nodedev-list --cap pci");
+    assert_eq!(
+        pci.lines().filter(|l| !l.trim().is_empty()).count(),
+        addresses.len(),
+        "{pci}"
+    );
+    // The daemon's network namespace: its loopback, as libvirt names it.
+    let net = ok(&qemu, "nodedev-list --cap net");
+    assert!(net.contains("net_lo_00_00_00_00_00_00"), "{net}");
+
+    if let Some(address) = addresses.first() {
+        let sysfs = |file: &str| {
+            std::fs::read_to_string(format!("/sys/bus/pci/devices/{address}/{file}"))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        let xml = ok(&qemu, &format!("nodedev-dumpxml {}", pci_name(address)));
+        assert!(
+            xml.contains(&format!("<vendor id='{}'", sysfs("vendor")))
+                && xml.contains(&format!("<product id='{}'", sysfs("device")))
+                && xml.contains(&format!("<class>{}</class>", sysfs("class")))
+                && xml.contains("<parent>computer</parent>"),
+            "{xml}"
+        );
+    }
+
+    let python = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import libvirt, sys\n\
+             c = libvirt.open(sys.argv[1])\n\
+             nets = c.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)\n\
+             lo = c.nodeDeviceLookupByName('net_lo_00_00_00_00_00_00')\n\
+             print(len(nets) > 0, lo.parent(), lo.listCaps())",
+            &qemu,
+        ])
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout).trim(),
+        "True computer ['net']",
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+
+    let error = refused(&qemu, "nodedev-dumpxml pci_ffff_ff_1f_7");
+    assert!(
+        error.contains("no node device with matching name 'pci_ffff_ff_1f_7'"),
+        "{error}"
+    );
+}
