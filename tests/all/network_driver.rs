@@ -718,3 +718,66 @@ fn virt_install_makes_a_guest_on_the_default_pool_and_a_network_that_gets_a_leas
     assert!(!volume.exists(), "undefine removed the volume");
     ok(&qemu, &format!("net-destroy {network}"));
 }
+
+/// `<forward mode='bridge'>` onto a bridge the host already has: no dnsmasq, no rules, no
+/// bridge made or removed by the network; a guest's tap joins that bridge.
+#[test]
+fn bridge_forward_network_puts_guests_on_an_existing_bridge() {
+    let world = World::new(154);
+    let qemu = world.uri("qemu");
+    world
+        .netns
+        .exec("ip", &["link", "add", "rvtbr0", "type", "bridge"]);
+    world.netns.exec("ip", &["link", "set", "rvtbr0", "up"]);
+    let name = unique("rvthostbr");
+    world.define(&format!(
+        "<network><name>{name}</name><forward mode='bridge'/><bridge name='rvtbr0'/></network>"
+    ));
+    let tables_before = world.netns.exec("nft", &["list", "tables"]);
+    ok(&qemu, &format!("net-start {name}"));
+    let xml = ok(&qemu, &format!("net-dumpxml {name}"));
+    assert!(
+        xml.contains("<forward mode='bridge'/>") && xml.contains("<bridge name='rvtbr0'/>"),
+        "{xml}"
+    );
+    assert!(
+        dnsmasq_pids(&world.netns, &name).is_empty(),
+        "a bridged network runs no dnsmasq"
+    );
+    assert_eq!(
+        world.netns.exec("nft", &["list", "tables"]),
+        tables_before,
+        "a bridged network loads no rules"
+    );
+
+    let guest = unique("rvtbrguest");
+    let files = crate::qemu::GuestFiles::new(&world.dir.path().join("guest"));
+    let nic = format!(
+        "<interface type='network'>\n      <source network='{name}'/>\n      \
+         <model type='virtio'/>\n    </interface>"
+    );
+    let domain = world.dir.path().join("domain.xml");
+    std::fs::write(&domain, crate::qemu::domain_xml(&guest, &files, &nic)).expect("xml");
+    ok(
+        &qemu,
+        &format!("define {}; start {guest}", domain.display()),
+    );
+    let ports = world
+        .netns
+        .exec("ip", &["-o", "link", "show", "master", "rvtbr0"]);
+    assert!(
+        ports.contains("vnet"),
+        "the guest's tap is on the bridge: {ports}"
+    );
+    let live = ok(&qemu, &format!("dumpxml {guest}"));
+    assert!(
+        live.contains(&format!("<source network='{name}' bridge='rvtbr0'/>")),
+        "{live}"
+    );
+    ok(&qemu, &format!("destroy {guest}; net-destroy {name}"));
+    let links = world.netns.exec("ip", &["-o", "link", "show", "rvtbr0"]);
+    assert!(
+        links.contains("rvtbr0"),
+        "destroying the network leaves the host's bridge: {links}"
+    );
+}
