@@ -191,10 +191,10 @@ conformance)
     echo "no conformance runner yet"
     ;;
 bench)
-    # Every benchmark, or the ones named: host xml api qemu lxc reload install. Each prints its figures;
+    # Every benchmark, or the ones named: host xml api qemu lxc reload install netstore. Each prints its figures;
     # those that compare with libvirt need ../shared (its testdata, bench scripts, libvirtd).
     shift
-    [ $# -gt 0 ] || set -- host xml api qemu lxc reload install
+    [ $# -gt 0 ] || set -- host xml api qemu lxc reload install netstore
     rust_target
     cargo xtask plugins
     cargo build --release --workspace --bins
@@ -220,6 +220,12 @@ bench)
             cargo bench -p rvirt-tests --bench lxc_start ;;
         reload) RVIRTD=target/release/rvirtd cargo bench -p rvirt-tests --bench hot_reload ;;
         install) cargo run -q --release -p xtask -- bench-install --runs 3 ;;
+        netstore)
+            if [ -d ../shared/conformance ]; then
+                # libvirtd 9.0's network driver writes its NAT rules with iptables.
+                install_packages "${APT_PACKAGES[@]}" iptables
+                tools/rvirtd/bench-netstore.sh 3
+            else echo "skipped: ../shared/conformance is missing"; fi ;;
         *) echo "unknown bench '$bench' (host xml api qemu lxc reload install)" >&2; exit 2 ;;
         esac
     done

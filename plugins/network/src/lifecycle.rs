@@ -470,6 +470,11 @@ fn stop(name: &str, live: &Live) {
     let _ = files::remove(&dirs.status_file(name));
 }
 
+/// How long a start waits for dnsmasq to be ready (its pid file), polling every
+/// DNSMASQ_POLL_MS.
+const DNSMASQ_READY_MS: u32 = 2_000;
+const DNSMASQ_POLL_MS: u32 = 5;
+
 const NFT: &str = "/usr/sbin/nft";
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 
@@ -497,6 +502,9 @@ fn run_nft(script: &str) -> Result<(), Error> {
 }
 
 fn spawn_dnsmasq(conf_path: &str, name: &str) -> Result<Process, Error> {
+    let pid_file = sibling(conf_path, "pid");
+    // Its appearance says this dnsmasq is ready: one left by an earlier run must not.
+    let _ = files::remove(&pid_file);
     let handle = process::spawn(&SpawnRequest {
         program: DNSMASQ.into(),
         args: vec![
@@ -506,7 +514,7 @@ fn spawn_dnsmasq(conf_path: &str, name: &str) -> Result<Process, Error> {
             // Its own lease and pid files beside the configuration, not the system
             // dnsmasq's (/var/lib/misc/dnsmasq.leases, /run/dnsmasq.pid).
             format!("--dhcp-leasefile={}", sibling(conf_path, "leases")),
-            format!("--pid-file={}", sibling(conf_path, "pid")),
+            format!("--pid-file={pid_file}"),
         ],
         env: vec![],
         cwd: None,
@@ -527,19 +535,28 @@ fn spawn_dnsmasq(conf_path: &str, name: &str) -> Result<Process, Error> {
             return Err(error);
         }
     };
-    // dnsmasq checks its configuration and binds before answering: one that refuses it
-    // exits at once.
-    if let Ok(status) = process::wait(handle, 300) {
-        if !status.running {
-            process::release(handle);
-            return Err(network_error(
-                ErrorNumber::OPERATION_FAILED,
-                format!(
-                    "dnsmasq of network '{name}' exited at start (status {:?}, signal {:?})",
-                    status.exit_code, status.signal
-                ),
-            ));
+    // dnsmasq checks its configuration and binds its sockets, then writes its pid file (in
+    // the foreground too); one that refuses its configuration exits at once. Wait for
+    // either, as libvirt waits for a daemonizing dnsmasq's parent to exit, but no longer
+    // than DNSMASQ_READY_MS.
+    let mut waited_ms = 0;
+    while waited_ms < DNSMASQ_READY_MS {
+        if let Ok(status) = process::wait(handle, DNSMASQ_POLL_MS) {
+            if !status.running {
+                process::release(handle);
+                return Err(network_error(
+                    ErrorNumber::OPERATION_FAILED,
+                    format!(
+                        "dnsmasq of network '{name}' exited at start (status {:?}, signal {:?})",
+                        status.exit_code, status.signal
+                    ),
+                ));
+            }
         }
+        if files::stat(&pid_file).ok().flatten().is_some() {
+            break;
+        }
+        waited_ms += DNSMASQ_POLL_MS;
     }
     Ok(Process {
         pid: status.pid,
