@@ -604,27 +604,12 @@ impl Drop for Echoes {
     }
 }
 
-fn qemu_pids_with(needle: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let text = String::from_utf8_lossy(&cmdline);
-            (text.contains("qemu-system") && text.contains(needle)).then_some(pid)
-        })
-        .collect()
-}
-
 /// Kills a QEMU a failed test left running.
 struct KillLeftovers(String);
 
 impl Drop for KillLeftovers {
     fn drop(&mut self) {
-        for pid in qemu_pids_with(&self.0) {
+        for pid in crate::qemu::qemu_pids_with(&self.0) {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
     }
@@ -651,7 +636,7 @@ fn qemu_plugin_upgrades_under_a_running_guest() {
     wait_until("the guest to boot", Duration::from_secs(120), || {
         serial().contains("RVIRT-READY")
     });
-    let qemu_pid = qemu_pids_with(&sandbox.dir.path().to_string_lossy());
+    let qemu_pid = crate::qemu::qemu_pids_with(&sandbox.dir.path().to_string_lossy());
     assert_eq!(qemu_pid.len(), 1, "one QEMU");
     let echoes = Echoes::start(&domain);
     wait_until("the guest to echo", Duration::from_secs(30), || {
@@ -676,7 +661,7 @@ fn qemu_plugin_upgrades_under_a_running_guest() {
     // swap: state from records, QMP through the host-owned monitor stream, QMP events
     // through the handler dispatch.
     assert_eq!(
-        qemu_pids_with(&sandbox.dir.path().to_string_lossy()),
+        crate::qemu::qemu_pids_with(&sandbox.dir.path().to_string_lossy()),
         qemu_pid
     );
     let dominfo = domain.info().expect("dominfo after the swap");
@@ -716,7 +701,7 @@ fn qemu_plugin_upgrades_under_a_running_guest() {
             .is_ok_and(|s| s.state == domain_state::SHUTOFF)
     });
     wait_until("QEMU to exit", Duration::from_secs(30), || {
-        qemu_pids_with(&sandbox.dir.path().to_string_lossy()).is_empty()
+        crate::qemu::qemu_pids_with(&sandbox.dir.path().to_string_lossy()).is_empty()
     });
     domain.undefine(0).expect("undefine");
 }

@@ -221,11 +221,62 @@ fn dnsmasq_pids(netns: &Netns, name: &str) -> Vec<i32> {
 /// One test's world: a namespace, a directory, a daemon in the namespace, and a NAT network
 /// defined from `nat_network(name, third_octet)`.
 struct World {
-    // Field order is drop order: the daemon goes before its namespace and directory.
-    daemon: Option<Daemon>,
-    netns: Netns,
-    dir: tempfile::TempDir,
+    sandbox: Sandbox,
     network: String,
+}
+
+/// A daemon in a network namespace of its own, over a state directory that outlives it.
+pub(crate) struct Sandbox {
+    // Field order is drop order: the daemon goes before its namespace and directory.
+    pub(crate) daemon: Option<Daemon>,
+    pub(crate) netns: Netns,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// `prefix` names the state directory under /tmp.
+    pub(crate) fn new(prefix: &str) -> Sandbox {
+        let netns = Netns::new();
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in("/tmp")
+            .expect("dir");
+        let daemon = Daemon::start(&netns, dir.path());
+        Sandbox {
+            daemon: Some(daemon),
+            netns,
+            dir,
+        }
+    }
+
+    pub(crate) fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().expect("a daemon runs")
+    }
+
+    pub(crate) fn uri(&self, driver: &str) -> String {
+        self.daemon().uri(driver)
+    }
+
+    /// Kills the daemon (as a crash would) and starts a new one over the same state.
+    pub(crate) fn restart_daemon(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.kill();
+        }
+        self.daemon = Some(Daemon::start(&self.netns, self.dir.path()));
+    }
+}
+
+impl std::ops::Deref for World {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+impl std::ops::DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
 }
 
 impl World {
@@ -234,29 +285,12 @@ impl World {
             have("/usr/bin/virsh") && have("/usr/sbin/dnsmasq") && have("/usr/sbin/nft"),
             "virsh, dnsmasq and nft are needed: ./x.sh test installs them"
         );
-        let netns = Netns::new();
-        let dir = tempfile::Builder::new()
-            .prefix("rvirt-net-")
-            .tempdir_in("/tmp")
-            .expect("dir");
-        let daemon = Daemon::start(&netns, dir.path());
-        let network = unique("rvtnet");
         let world = World {
-            daemon: Some(daemon),
-            netns,
-            dir,
-            network,
+            sandbox: Sandbox::new("rvirt-net-"),
+            network: unique("rvtnet"),
         };
         world.define(&nat_network(&world.network, third_octet));
         world
-    }
-
-    fn daemon(&self) -> &Daemon {
-        self.daemon.as_ref().expect("a daemon runs")
-    }
-
-    fn uri(&self, driver: &str) -> String {
-        self.daemon().uri(driver)
     }
 
     /// `virsh net-define` of `xml` through `qemu:///system`.
@@ -264,14 +298,6 @@ impl World {
         let path = self.dir.path().join("net.xml");
         std::fs::write(&path, xml).expect("xml");
         ok(&self.uri("qemu"), &format!("net-define {}", path.display()));
-    }
-
-    /// Kills the daemon (as a crash would) and starts a new one over the same state.
-    fn restart_daemon(&mut self) {
-        if let Some(daemon) = self.daemon.take() {
-            daemon.kill();
-        }
-        self.daemon = Some(Daemon::start(&self.netns, self.dir.path()));
     }
 
     fn dnsmasq_pids(&self) -> Vec<i32> {

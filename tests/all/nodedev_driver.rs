@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::network_driver::{ok, refused, Daemon, Netns};
+use crate::network_driver::{ok, refused, Sandbox};
 
 fn pci_name(address: &str) -> String {
     format!("pci_{}", address.replace([':', '.'], "_"))
@@ -12,13 +12,8 @@ fn pci_name(address: &str) -> String {
 
 #[test]
 fn node_devices_of_this_host_through_virsh_and_python() {
-    let netns = Netns::new();
-    let dir = tempfile::Builder::new()
-        .prefix("rvirt-nodedev-")
-        .tempdir_in("/tmp")
-        .expect("dir");
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
+    let sandbox = Sandbox::new("rvirt-nodedev-");
+    let qemu = sandbox.uri("qemu");
 
     let mut addresses: Vec<String> = std::fs::read_dir("/sys/bus/pci/devices")
         .map(|entries| {

@@ -309,8 +309,28 @@ fn pid_alive(pid: u32) -> bool {
             .is_ok_and(|stat| !stat.contains(") Z "))
 }
 
+/// The command line of the QEMU running guest `name` (`-name guest=NAME,...`), its words
+/// joined by spaces; empty when none runs.
+pub(crate) fn qemu_command_line(name: &str) -> String {
+    qemu_pids_with(&format!("guest={name},"))
+        .first()
+        .and_then(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// The disks the test guest found at boot (its `RVIRT-DISKS` line), once it is up.
+pub(crate) fn booted_disks(files: &GuestFiles) -> String {
+    files.wait_for("RVIRT-READY", 0, BOOT_TIMEOUT);
+    files
+        .serial()
+        .lines()
+        .find_map(|line| line.strip_prefix("RVIRT-DISKS ").map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// QEMU processes whose command line mentions `needle` (a test's private directory).
-fn qemu_pids_with(needle: &str) -> Vec<u32> {
+pub(crate) fn qemu_pids_with(needle: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::network_driver::{ok, refused, Daemon, Netns};
+use crate::network_driver::{ok, refused, Sandbox};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -19,18 +19,14 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn secrets_through_virsh_and_python_sealed_at_rest() {
-    let netns = Netns::new();
-    let dir = tempfile::Builder::new()
-        .prefix("rvirt-secret-")
-        .tempdir_in("/tmp")
-        .expect("dir");
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
-    let state = dir.path().join("state");
+    let mut sandbox = Sandbox::new("rvirt-secret-");
+    let qemu = sandbox.uri("qemu");
+    let dir = sandbox.dir.path().to_path_buf();
+    let state = dir.as_path().join("state");
 
     let uuid = "6dd3e4a5-1d76-44ce-961f-f119f5aad935";
     let volume = write(
-        dir.path(),
+        dir.as_path(),
         "volume.xml",
         &format!(
             "<secret ephemeral='no' private='no'><uuid>{uuid}</uuid>\
@@ -40,7 +36,7 @@ fn secrets_through_virsh_and_python_sealed_at_rest() {
         ),
     );
     ok(&qemu, &format!("secret-define {volume}"));
-    let value_file = write(dir.path(), "value", "correct horse battery staple");
+    let value_file = write(dir.as_path(), "value", "correct horse battery staple");
     ok(
         &qemu,
         &format!("secret-set-value {uuid} --file {value_file} --plain"),
@@ -89,7 +85,7 @@ fn secrets_through_virsh_and_python_sealed_at_rest() {
     // A private, ephemeral secret: listed, its value set but never given out, kept in the
     // run directory only.
     let ceph = write(
-        dir.path(),
+        dir.as_path(),
         "ceph.xml",
         "<secret ephemeral='yes' private='yes'>\
          <usage type='ceph'><name>client.admin secret</name></usage></secret>",
@@ -126,7 +122,7 @@ fn secrets_through_virsh_and_python_sealed_at_rest() {
         "{error}"
     );
     let other_usage = write(
-        dir.path(),
+        dir.as_path(),
         "other.xml",
         &format!("<secret><uuid>{uuid}</uuid><usage type='tls'><name>x</name></usage></secret>"),
     );
@@ -138,7 +134,7 @@ fn secrets_through_virsh_and_python_sealed_at_rest() {
         "{error}"
     );
     let bogus = write(
-        dir.path(),
+        dir.as_path(),
         "bogus.xml",
         "<secret><usage type='bogus'><name>x</name></usage></secret>",
     );
@@ -162,9 +158,8 @@ fn secrets_through_virsh_and_python_sealed_at_rest() {
 
     // A daemon killed and started again still has the persistent secret and its value (the
     // run directory of this test is not a tmpfs, so the ephemeral one stays too).
-    daemon.kill();
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
+    sandbox.restart_daemon();
+    let qemu = sandbox.uri("qemu");
     assert_eq!(
         ok(&qemu, &format!("secret-get-value {uuid} --plain")).trim(),
         "correct horse battery staple"
@@ -186,15 +181,11 @@ fn secrets_through_virsh_and_python_sealed_at_rest() {
 /// the start stays behind.
 #[test]
 fn qemu_opens_a_luks_disk_with_a_secret() {
-    let netns = Netns::new();
-    let dir = tempfile::Builder::new()
-        .prefix("rvirt-secret-")
-        .tempdir_in("/tmp")
-        .expect("dir");
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
+    let sandbox = Sandbox::new("rvirt-secret-");
+    let qemu = sandbox.uri("qemu");
+    let dir = sandbox.dir.path().to_path_buf();
 
-    let image = dir.path().join("encrypted.luks");
+    let image = dir.as_path().join("encrypted.luks");
     let created = Command::new("qemu-img")
         .args(["create", "-q", "-f", "luks", "--object"])
         .arg("secret,id=sec0,data=open sesame")
@@ -210,7 +201,7 @@ fn qemu_opens_a_luks_disk_with_a_secret() {
     );
     let uuid = "1b8e4f7a-2a3c-4d5e-8f90-a1b2c3d4e5f6";
     let secret = write(
-        dir.path(),
+        dir.as_path(),
         "secret.xml",
         &format!(
             "<secret ephemeral='no' private='yes'><uuid>{uuid}</uuid>\
@@ -219,13 +210,13 @@ fn qemu_opens_a_luks_disk_with_a_secret() {
         ),
     );
     ok(&qemu, &format!("secret-define {secret}"));
-    let wrong = write(dir.path(), "wrong", "open barley");
+    let wrong = write(dir.as_path(), "wrong", "open barley");
     ok(
         &qemu,
         &format!("secret-set-value {uuid} --file {wrong} --plain"),
     );
 
-    let files = crate::qemu::GuestFiles::new(&dir.path().join("guest"));
+    let files = crate::qemu::GuestFiles::new(&dir.as_path().join("guest"));
     let name = crate::common::unique("rvtluks");
     let disk = format!(
         "<disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      \
@@ -234,7 +225,7 @@ fn qemu_opens_a_luks_disk_with_a_secret() {
          <target dev='vdb' bus='virtio'/>\n    </disk>",
         image.display()
     );
-    let xml = dir.path().join("domain.xml");
+    let xml = dir.as_path().join("domain.xml");
     std::fs::write(&xml, crate::qemu::domain_xml(&name, &files, &disk)).expect("xml");
     ok(&qemu, &format!("define {}", xml.display()));
 
@@ -245,27 +236,18 @@ fn qemu_opens_a_luks_disk_with_a_secret() {
     );
     assert_eq!(ok(&qemu, "list --name").trim(), "", "nothing started");
 
-    let right = write(dir.path(), "right", "open sesame");
+    let right = write(dir.as_path(), "right", "open sesame");
     ok(
         &qemu,
         &format!("secret-set-value {uuid} --file {right} --plain"),
     );
     ok(&qemu, &format!("start {name}"));
-    files.wait_for("RVIRT-READY", 0, std::time::Duration::from_secs(120));
-    let disks = files
-        .serial()
-        .lines()
-        .find_map(|line| line.strip_prefix("RVIRT-DISKS ").map(str::to_string))
-        .unwrap_or_default();
+    let disks = crate::qemu::booted_disks(&files);
     assert!(
         disks.contains("vdb"),
         "the guest sees the decrypted disk: {disks}"
     );
-    let argv = Command::new("pgrep")
-        .args(["-a", "-f", &format!("guest={name},")])
-        .output()
-        .expect("pgrep");
-    let argv = String::from_utf8_lossy(&argv.stdout);
+    let argv = crate::qemu::qemu_command_line(&name);
     assert!(
         argv.contains("\"keyid\":\"masterKey0\"") && !argv.contains("open sesame"),
         "the passphrase reaches QEMU wrapped, never in the clear: {argv}"

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::unique;
-use crate::network_driver::{ok, refused, Daemon, Netns};
+use crate::network_driver::{ok, refused, Sandbox};
 
 /// `qemu-img info` of `path`: (format, virtual size).
 fn image_info(path: &Path) -> (String, u64) {
@@ -25,15 +25,11 @@ fn image_info(path: &Path) -> (String, u64) {
 #[test]
 fn dir_pool_and_qemu_img_volumes_through_virsh() {
     // The namespace is not needed by storage; it keeps this daemon's networks to itself.
-    let netns = Netns::new();
-    let dir = tempfile::Builder::new()
-        .prefix("rvirt-storage-")
-        .tempdir_in("/tmp")
-        .expect("dir");
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
+    let sandbox = Sandbox::new("rvirt-storage-");
+    let qemu = sandbox.uri("qemu");
+    let dir = sandbox.dir.path().to_path_buf();
     let pool = unique("rvtpool");
-    let target = dir.path().join("images");
+    let target = dir.as_path().join("images");
 
     ok(
         &qemu,
@@ -117,15 +113,11 @@ fn dir_pool_and_qemu_img_volumes_through_virsh() {
 /// sees the disk.
 #[test]
 fn qemu_guest_boots_with_a_volume_disk() {
-    let netns = Netns::new();
-    let dir = tempfile::Builder::new()
-        .prefix("rvirt-storage-")
-        .tempdir_in("/tmp")
-        .expect("dir");
-    let daemon = Daemon::start(&netns, dir.path());
-    let qemu = daemon.uri("qemu");
+    let sandbox = Sandbox::new("rvirt-storage-");
+    let qemu = sandbox.uri("qemu");
+    let dir = sandbox.dir.path().to_path_buf();
     let pool = unique("rvtpool");
-    let target = dir.path().join("images");
+    let target = dir.as_path().join("images");
     ok(
         &qemu,
         &format!(
@@ -134,14 +126,14 @@ fn qemu_guest_boots_with_a_volume_disk() {
         ),
     );
 
-    let files = crate::qemu::GuestFiles::new(&dir.path().join("guest"));
+    let files = crate::qemu::GuestFiles::new(&dir.as_path().join("guest"));
     let name = unique("rvtvolguest");
     let disk = format!(
         "<disk type='volume' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      \
          <source pool='{pool}' volume='data.qcow2'/>\n      <target dev='vdb' bus='virtio'/>\n    \
          </disk>"
     );
-    let xml = dir.path().join("domain.xml");
+    let xml = dir.as_path().join("domain.xml");
     std::fs::write(&xml, crate::qemu::domain_xml(&name, &files, &disk)).expect("xml");
     ok(&qemu, &format!("define {}", xml.display()));
 
@@ -165,12 +157,7 @@ fn qemu_guest_boots_with_a_volume_disk() {
         &format!("vol-create-as {pool} data.qcow2 64M --format qcow2"),
     );
     ok(&qemu, &format!("start {name}"));
-    files.wait_for("RVIRT-READY", 0, std::time::Duration::from_secs(120));
-    let disks = files
-        .serial()
-        .lines()
-        .find_map(|line| line.strip_prefix("RVIRT-DISKS ").map(str::to_string))
-        .unwrap_or_default();
+    let disks = crate::qemu::booted_disks(&files);
     assert!(disks.contains("vdb"), "the guest sees the volume: {disks}");
     let live = ok(&qemu, &format!("dumpxml {name}"));
     assert!(
@@ -178,25 +165,10 @@ fn qemu_guest_boots_with_a_volume_disk() {
             && live.contains(&format!("pool='{pool}' volume='data.qcow2'")),
         "{live}"
     );
-    let argv = std::fs::read_to_string(format!("/proc/{}/cmdline", qemu_pid(&name)))
-        .unwrap_or_default()
-        .replace('\0', " ");
+    let argv = crate::qemu::qemu_command_line(&name);
     assert!(
         argv.contains(&format!("{}/data.qcow2", target.display())),
         "QEMU opens the volume's file: {argv}"
     );
     ok(&qemu, &format!("destroy {name}; undefine {name}"));
-}
-
-/// The pid of a running domain's QEMU (`-name guest=NAME,...` on its command line).
-fn qemu_pid(name: &str) -> i32 {
-    let out = Command::new("pgrep")
-        .args(["-f", &format!("guest={name},")])
-        .output()
-        .expect("pgrep");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .and_then(|pid| pid.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no QEMU for {name}"))
 }

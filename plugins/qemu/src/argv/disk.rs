@@ -1169,17 +1169,9 @@ fn secret_objects(
         encryption_secret_id(&format_node_of(storage_node)),
     ];
     for (lookup, id) in [auth, encryption].into_iter().zip(ids) {
-        let Some(lookup) = lookup else {
-            continue;
-        };
-        let value = ctx
-            .secret_values
-            .get(&lookup)
-            .ok_or_else(|| lookup.not_found())?;
-        cmd.opt(
-            "-object",
-            secrets::object(&id, value, &ctx.secret_wrap)?.to_json(),
-        );
+        if let Some(lookup) = lookup {
+            secrets::add_object(cmd, ctx, &lookup, &id)?;
+        }
     }
     if let Some(cookies) = cookie_header(&layer.source) {
         let id = cookie_secret_id(storage_node);

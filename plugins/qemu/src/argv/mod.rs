@@ -212,14 +212,7 @@ pub fn tls_creds_objects(
     let creds = match secret_uuid {
         Some(uuid) => {
             let lookup = secrets::SecretLookup::Uuid(uuid.to_string());
-            let value = ctx
-                .secret_values
-                .get(&lookup)
-                .ok_or_else(|| lookup.not_found())?;
-            cmd.opt(
-                "-object",
-                secrets::object(secret_id, value, &ctx.secret_wrap)?.to_json(),
-            );
+            secrets::add_object(cmd, ctx, &lookup, secret_id)?;
             creds.str("passwordid", secret_id)
         }
         None => creds,

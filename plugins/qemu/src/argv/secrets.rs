@@ -101,6 +101,22 @@ pub fn referenced(def: &Domain) -> Vec<SecretLookup> {
     found
 }
 
+/// `-object secret` `id` for the value of the secret `lookup` names, which must be among
+/// the context's values.
+pub fn add_object(
+    cmd: &mut super::CommandLine,
+    ctx: &super::BuildContext,
+    lookup: &SecretLookup,
+    id: &str,
+) -> Result<(), Error> {
+    let value = ctx
+        .secret_values
+        .get(lookup)
+        .ok_or_else(|| lookup.not_found())?;
+    cmd.opt("-object", object(id, value, &ctx.secret_wrap)?.to_json());
+    Ok(())
+}
+
 /// `-object secret` for `value`, wrapped under `wrap`.
 pub fn object(id: &str, value: &[u8], wrap: &SecretWrap) -> Result<Props, Error> {
     let encryptor = Aes256CbcEnc::new_from_slices(&wrap.master_key, &wrap.iv).map_err(|_| {
