@@ -27,6 +27,7 @@ pub mod bindings {
 mod convert;
 mod interfaces;
 pub mod records;
+pub mod secondary;
 
 pub use convert::*;
 pub use interfaces::*;

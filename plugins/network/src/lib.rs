@@ -19,7 +19,7 @@ mod records;
 mod setup;
 
 pub mod plugin {
-    use virt_plugin_sdk::host::state::{self, Persistence, SpaceStatus};
+    use virt_plugin_sdk::host::state::{Persistence, SpaceStatus};
     use virt_plugin_sdk::types::{Error, NetworkRef, ObjectStatus, Uuid};
     use virt_plugin_sdk::{
         Connect, DhcpLease, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets,
@@ -46,17 +46,12 @@ pub mod plugin {
         }
 
         fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
-            let parsed = wit(virt_core::ConnectUri::parse(&uri))?;
-            let Some(space) = parsed.instance() else {
-                return wit(Err(crate::error::network_error(
-                    virt_core::ErrorNumber::INTERNAL_ERROR,
-                    format!(
-                        "unexpected network URI path '{}', try network:///system",
-                        parsed.path
-                    ),
-                )));
-            };
-            match state::bind_space(space, Persistence::Persistent)? {
+            let space = virt_plugin_sdk::secondary::bind_instance_space(
+                &uri,
+                virt_core::ErrorDomain::NETWORK,
+                Persistence::Persistent,
+            );
+            match wit(space)? {
                 SpaceStatus::Created => wit(crate::records::dirs().create()),
                 SpaceStatus::Reloaded => wit(lifecycle::reattach_all()),
                 SpaceStatus::Existing => Ok(()),

@@ -12,7 +12,7 @@ pub mod sysfs;
 pub mod plugin {
     use virt_core::{ErrorDomain, ErrorNumber};
     use virt_plugin_sdk::host::files;
-    use virt_plugin_sdk::host::state::{self, Persistence};
+    use virt_plugin_sdk::host::state::Persistence;
     use virt_plugin_sdk::types::Error;
     use virt_plugin_sdk::{
         Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
@@ -79,19 +79,11 @@ pub mod plugin {
         }
 
         fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
-            let parsed = virt_core::ConnectUri::parse(&uri).map_err(Error::from)?;
-            let Some(space) = parsed.instance() else {
-                return Err(virt_core::Error::new(
-                    ErrorNumber::INTERNAL_ERROR,
-                    ErrorDomain::NODEDEV,
-                    format!(
-                        "unexpected nodedev URI path '{}', try nodedev:///system",
-                        parsed.path
-                    ),
-                )
-                .into());
-            };
-            state::bind_space(space, Persistence::Volatile)?;
+            virt_plugin_sdk::secondary::bind_instance_space(
+                &uri,
+                ErrorDomain::NODEDEV,
+                Persistence::Volatile,
+            )?;
             Ok(())
         }
     }

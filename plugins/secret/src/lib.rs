@@ -10,7 +10,7 @@
 mod secrets;
 
 pub mod plugin {
-    use virt_plugin_sdk::host::state::{self, Persistence, SpaceStatus};
+    use virt_plugin_sdk::host::state::{Persistence, SpaceStatus};
     use virt_plugin_sdk::types::{Error, SecretRef, Uuid};
     use virt_plugin_sdk::{
         Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
@@ -37,18 +37,12 @@ pub mod plugin {
         }
 
         fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
-            let parsed = wit(virt_core::ConnectUri::parse(&uri))?;
-            let Some(space) = parsed.instance() else {
-                return wit(Err(virt_core::Error::new(
-                    virt_core::ErrorNumber::INTERNAL_ERROR,
-                    virt_core::ErrorDomain::SECRET,
-                    format!(
-                        "unexpected secret URI path '{}', try secret:///system",
-                        parsed.path
-                    ),
-                )));
-            };
-            match state::bind_space(space, Persistence::Persistent)? {
+            let space = virt_plugin_sdk::secondary::bind_instance_space(
+                &uri,
+                virt_core::ErrorDomain::SECRET,
+                Persistence::Persistent,
+            );
+            match wit(space)? {
                 SpaceStatus::Created | SpaceStatus::Reloaded => wit(secrets::prepare_dirs()),
                 SpaceStatus::Existing => Ok(()),
             }

@@ -20,7 +20,7 @@ pub mod stat;
 mod volumes;
 
 pub mod plugin {
-    use virt_plugin_sdk::host::state::{self, Persistence, SpaceStatus};
+    use virt_plugin_sdk::host::state::{Persistence, SpaceStatus};
     use virt_plugin_sdk::types::{
         Error, ObjectStatus, PoolInfo, PoolRef, Uuid, VolumeInfo, VolumeRef,
     };
@@ -49,14 +49,12 @@ pub mod plugin {
         }
 
         fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
-            let parsed = wit(virt_core::ConnectUri::parse(&uri))?;
-            let Some(space) = parsed.instance() else {
-                return wit(Err(crate::error::internal(format!(
-                    "unexpected storage URI path '{}', try storage:///system",
-                    parsed.path
-                ))));
-            };
-            match state::bind_space(space, Persistence::Persistent)? {
+            let space = virt_plugin_sdk::secondary::bind_instance_space(
+                &uri,
+                virt_core::ErrorDomain::STORAGE,
+                Persistence::Persistent,
+            );
+            match wit(space)? {
                 SpaceStatus::Created => wit(crate::records::dirs().create()),
                 SpaceStatus::Reloaded => wit(pools::restart_all()),
                 SpaceStatus::Existing => Ok(()),
