@@ -168,6 +168,19 @@ pub fn attach(dom: &DomainRef, xml: &str, flags: u32) -> Result<(), Error> {
     Ok(())
 }
 
+/// Secret objects are made at start only: a live disk that needs one is refused rather
+/// than added without its credentials or passphrase.
+fn refuse_secret_disk(disk: &Disk) -> Result<(), Error> {
+    if disk_argv::uses_secrets(disk) {
+        return Err(qemu_error(
+            ErrorNumber::OPERATION_UNSUPPORTED,
+            "disks with credentials, encryption or HTTP cookies cannot be plugged into a \
+             running domain by this driver; define them and start the domain",
+        ));
+    }
+    Ok(())
+}
+
 fn check_disk_target_free(def: &Domain, disk: &Disk) -> Result<(), Error> {
     let target = disk.target_dev().unwrap_or("");
     if def
@@ -255,6 +268,7 @@ fn attach_disk_live(
         name: Some(format!("{}-disk{index}", bus.as_str())),
     });
     let alias = disk.info.alias_name().unwrap_or("").to_string();
+    refuse_secret_disk(&disk)?;
     let layers = disk_argv::disk_layers(&disk).len() as u32;
     let nodes: Vec<u32> = (live.next_node_index..live.next_node_index + layers).collect();
     let objects = disk_argv::blockdev_objects(&disk, &nodes)?;
@@ -765,6 +779,7 @@ fn change_media(
     let mut disk = def.devices.disks[position].clone();
     disk.source = new_disk.source.clone();
     disk.disk_type = new_disk.disk_type.or(disk.disk_type);
+    refuse_secret_disk(&disk)?;
     let layers = disk_argv::disk_layers(&disk).len() as u32;
     if layers > 0 {
         let nodes: Vec<u32> = (live.next_node_index..live.next_node_index + layers).collect();

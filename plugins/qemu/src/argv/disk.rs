@@ -420,6 +420,16 @@ fn decryption(encryption: &Encryption) -> Result<Decryption, Error> {
     }
 }
 
+/// Whether a disk's nodes need secret objects (credentials, a passphrase or HTTP cookies),
+/// which only a start creates so far.
+pub fn uses_secrets(disk: &Disk) -> bool {
+    disk_layers(disk).iter().any(|layer| {
+        layer_auth(disk, layer).is_some()
+            || layer_encryption(disk, layer).is_some()
+            || cookie_header(&layer.source).is_some()
+    })
+}
+
 /// The secret object of a layer's credentials (`libvirt-N-storage-auth-secret0`).
 pub fn auth_secret_id(storage_node: &str) -> String {
     format!("{storage_node}-auth-secret0")

@@ -140,6 +140,44 @@ pub fn object(id: &str, value: &[u8], wrap: &SecretWrap) -> Result<Props, Error>
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_definition_names_its_secrets_by_uuid_and_by_usage() {
+        let def = Domain::parse(
+            "<domain type='qemu'><name>d</name><memory>1024</memory><os><type>hvm</type></os>\
+             <devices>\
+             <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+             <source file='/a.qcow2'><encryption format='luks'>\
+             <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/>\
+             </encryption></source><target dev='vda' bus='virtio'/></disk>\
+             <disk type='network' device='disk'><driver name='qemu' type='raw'/>\
+             <source protocol='iscsi' name='iqn.2013-07.com.example:t/1'>\
+             <host name='example.org' port='3260'/><auth username='me'>\
+             <secret type='iscsi' usage='cluster_me'/></auth></source>\
+             <target dev='vdb' bus='virtio'/></disk>\
+             <disk type='file' device='disk'><source file='/plain.img'/>\
+             <target dev='vdc' bus='virtio'/></disk>\
+             </devices></domain>",
+        )
+        .expect("domain");
+        assert_eq!(
+            referenced(&def),
+            [
+                SecretLookup::Uuid("0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f".into()),
+                SecretLookup::Usage {
+                    usage_type: "iscsi".into(),
+                    id: "cluster_me".into()
+                },
+            ]
+        );
+        let uses: Vec<bool> = def
+            .devices
+            .disks
+            .iter()
+            .map(super::super::disk::uses_secrets)
+            .collect();
+        assert_eq!(uses, [true, true, false]);
+    }
+
     /// libvirt's tests: the master key and IV are the mocked random bytes 0, 1, 2, ... and
     /// the value is the fake secret driver's; the golden files hold this data.
     #[test]
