@@ -269,11 +269,17 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<SecretRef, Error> {
             files::write(&dirs.value_file(place.ephemeral(), &uuid), &value).map_err(from_host)?;
         }
     }
-    files::write(
+    let moved = old.is_some_and(|old| old.place != place);
+    let written = files::write(
         &dirs.xml_file(place.ephemeral(), &uuid),
         def.to_xml().as_bytes(),
-    )
-    .map_err(from_host)?;
+    );
+    if let Err(error) = written {
+        if moved {
+            let _ = files::remove(&dirs.value_file(place.ephemeral(), &uuid));
+        }
+        return Err(from_host(error));
+    }
     if let Some(old) = old.filter(|old| old.place != place) {
         let _ = files::remove(&dirs.xml_file(old.place.ephemeral(), &uuid));
         let _ = files::remove(&dirs.value_file(old.place.ephemeral(), &uuid));
