@@ -271,6 +271,7 @@ async fn serve(
                 tracing::info!(%uri, "driver opened at start");
             }
         }
+        tracing::info!("every driver to open at start is open");
     });
 
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
