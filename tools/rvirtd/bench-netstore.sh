@@ -42,7 +42,9 @@ trap cleanup EXIT
 ip netns add "$NS" || exit 1
 in_ns ip link set lo up
 : >"$DIR/rvirtd.conf"
-in_ns env RVIRT_STATE_ROOT="$DIR/rv" RVIRT_PLUGIN_PATH="$PLUGINS" \
+# Not through in_ns: a backgrounded function is a subshell, and $! must be rvirtd itself
+# (ip and env exec into it) for the cleanup's SIGTERM to reach it.
+ip netns exec "$NS" env RVIRT_STATE_ROOT="$DIR/rv" RVIRT_PLUGIN_PATH="$PLUGINS" \
     RVIRT_GRANTS="$ROOT/etc/grants.toml" \
     "$RVIRTD" --unix-sock-dir "$DIR" -f "$DIR/rvirtd.conf" >"$DIR/rvirtd.log" 2>&1 &
 DAEMON=$!
