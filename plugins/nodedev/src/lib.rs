@@ -41,16 +41,19 @@ pub mod plugin {
         }
     }
 
-    fn devices() -> Vec<NodeDevice> {
-        let names: Box<dyn PciNames> = match files::read(PCI_IDS) {
-            Ok(bytes) => Box::new(PciIds(String::from_utf8_lossy(&bytes).into_owned())),
-            Err(_) => Box::new(NoNames),
+    /// The host's devices; with vendor and product names (`pci.ids`, 1.3 MB) only when
+    /// `named`, as only their XML shows names.
+    fn devices(named: bool) -> Vec<NodeDevice> {
+        let ids = named.then(|| files::read(PCI_IDS).ok()).flatten();
+        let names: Box<dyn PciNames> = match ids {
+            Some(bytes) => Box::new(PciIds(String::from_utf8_lossy(&bytes).into_owned())),
+            None => Box::new(NoNames),
         };
         sysfs::enumerate(&HostTree, names.as_ref())
     }
 
-    fn find(name: &str) -> Result<NodeDevice, Error> {
-        devices()
+    fn find(name: &str, named: bool) -> Result<NodeDevice, Error> {
+        devices(named)
             .into_iter()
             .find(|device| device.name.as_deref() == Some(name))
             .ok_or_else(|| {
@@ -103,7 +106,7 @@ pub mod plugin {
             use virt_core::consts::connect_list_all_node_device_flags as f;
             let allowed = virt_xml::nodedev::list_filter_bits() | f::INACTIVE | f::ACTIVE;
             check_flags(flags, allowed, function)?;
-            Ok(devices()
+            Ok(devices(false)
                 .into_iter()
                 .filter(|device| {
                     let mut types = device.capability_types();
@@ -119,16 +122,16 @@ pub mod plugin {
         }
 
         fn lookup_node_device(&self, name: String) -> Result<String, Error> {
-            find(&name).map(|_| name)
+            find(&name, false).map(|_| name)
         }
 
         fn get_node_device_xml(&self, name: String, flags: u32) -> Result<String, Error> {
             check_flags(flags, 0, "virNodeDeviceGetXMLDesc")?;
-            find(&name).map(|device| device.to_xml())
+            find(&name, true).map(|device| device.to_xml())
         }
 
         fn get_node_device_parent(&self, name: String) -> Result<Option<String>, Error> {
-            match find(&name)?.parent_name() {
+            match find(&name, false)?.parent_name() {
                 Some(parent) => Ok(Some(parent.to_string())),
                 None => Err(virt_core::Error::new(
                     ErrorNumber::INTERNAL_ERROR,
@@ -140,7 +143,7 @@ pub mod plugin {
         }
 
         fn list_node_device_caps(&self, name: String) -> Result<Vec<String>, Error> {
-            find(&name).map(|device| device.capability_types())
+            find(&name, false).map(|device| device.capability_types())
         }
     }
 

@@ -94,8 +94,9 @@ pub fn enumerate(tree: &dyn Tree, names: &dyn PciNames) -> Vec<NodeDevice> {
             &mut pci_dirs,
         );
     }
-    devices.extend(net_devices(tree, &pci_dirs));
-    devices.extend(block_devices(tree, &pci_dirs));
+    let homes = ClassHomes::read(tree, &pci_dirs);
+    devices.extend(net_devices(tree, &homes));
+    devices.extend(block_devices(tree, &homes));
     devices
 }
 
@@ -249,37 +250,49 @@ fn pci_device(
     }
 }
 
-/// Where a class device (`net/eth0`, `block/vda`) sits: under a PCI device directly or
-/// through its virtio device (`.../0000:00:03.0/virtio2/net/eth0`), else virtual.
-fn class_device_home(
-    tree: &dyn Tree,
-    pci_dirs: &[(String, String)],
-    class: &str,
-    name: &str,
-) -> (String, String) {
-    for (dir, pci) in pci_dirs {
-        if tree
-            .list(&format!("{dir}/{class}"))
-            .iter()
-            .any(|e| e == name)
-        {
-            return (format!("{dir}/{class}/{name}"), pci.clone());
-        }
-        for child in tree.list(dir) {
-            if child.starts_with("virtio")
-                && tree
-                    .list(&format!("{dir}/{child}/{class}"))
-                    .iter()
-                    .any(|e| e == name)
-            {
-                return (format!("{dir}/{child}/{class}/{name}"), pci.clone());
+/// The class devices (`net/eth0`, `block/vda`) that sit under a PCI device, directly or
+/// through its virtio device (`.../0000:00:03.0/virtio2/net/eth0`): their paths and parents,
+/// by class and name. Read once per walk; a device not in it is virtual.
+struct ClassHomes(BTreeMap<(String, String), (String, String)>);
+
+/// The classes whose devices rvirt reports.
+const CLASSES: [&str; 2] = ["net", "block"];
+
+impl ClassHomes {
+    fn read(tree: &dyn Tree, pci_dirs: &[(String, String)]) -> ClassHomes {
+        let mut homes = BTreeMap::new();
+        for (dir, pci) in pci_dirs {
+            let virtio = tree
+                .list(dir)
+                .into_iter()
+                .filter(|child| child.starts_with("virtio"))
+                .map(|child| format!("{dir}/{child}"));
+            for holder in std::iter::once(dir.clone()).chain(virtio) {
+                for class in CLASSES {
+                    for name in tree.list(&format!("{holder}/{class}")) {
+                        let path = format!("{holder}/{class}/{name}");
+                        homes
+                            .entry((class.to_string(), name))
+                            .or_insert((path, pci.clone()));
+                    }
+                }
             }
         }
+        ClassHomes(homes)
     }
-    (
-        format!("/sys/devices/virtual/{class}/{name}"),
-        COMPUTER.to_string(),
-    )
+
+    /// The path and parent of `class` device `name`.
+    fn of(&self, class: &str, name: &str) -> (String, String) {
+        self.0
+            .get(&(class.to_string(), name.to_string()))
+            .cloned()
+            .unwrap_or_else(|| {
+                (
+                    format!("/sys/devices/virtual/{class}/{name}"),
+                    COMPUTER.to_string(),
+                )
+            })
+    }
 }
 
 /// libvirt's `ARPHRD` types it names a sub-capability for.
@@ -294,7 +307,7 @@ fn net_link_type(tree: &dyn Tree, interface: &str) -> Option<&'static str> {
     }
 }
 
-fn net_devices(tree: &dyn Tree, pci_dirs: &[(String, String)]) -> Vec<NodeDevice> {
+fn net_devices(tree: &dyn Tree, homes: &ClassHomes) -> Vec<NodeDevice> {
     let mut interfaces = tree.list("/sys/class/net");
     interfaces.sort();
     interfaces
@@ -305,7 +318,7 @@ fn net_devices(tree: &dyn Tree, pci_dirs: &[(String, String)]) -> Vec<NodeDevice
                 .read(&format!("{base}/address"))
                 .map(|text| text.trim().to_string())
                 .unwrap_or_default();
-            let (path, parent) = class_device_home(tree, pci_dirs, "net", &interface);
+            let (path, parent) = homes.of("net", &interface);
             let state = tree
                 .read(&format!("{base}/operstate"))
                 .map(|text| text.trim().to_string());
@@ -345,13 +358,13 @@ fn net_devices(tree: &dyn Tree, pci_dirs: &[(String, String)]) -> Vec<NodeDevice
 }
 
 /// Disks on a bus (virtual ones, loop and zram devices, are not devices of the host).
-fn block_devices(tree: &dyn Tree, pci_dirs: &[(String, String)]) -> Vec<NodeDevice> {
+fn block_devices(tree: &dyn Tree, homes: &ClassHomes) -> Vec<NodeDevice> {
     let mut disks = tree.list("/sys/block");
     disks.sort();
     disks
         .into_iter()
         .filter_map(|disk| {
-            let (path, parent) = class_device_home(tree, pci_dirs, "block", &disk);
+            let (path, parent) = homes.of("block", &disk);
             if parent == COMPUTER {
                 return None;
             }

@@ -103,14 +103,21 @@ impl Stored {
 
 /// `virSecretUsageType` of a usage element.
 fn usage_type(def: &Secret) -> i32 {
+    use virt_core::consts::secret_usage_type as usage;
     match def.usage.as_ref().and_then(|usage| usage.usage_type) {
-        None | Some(SecretUsageType::None) => 0,
-        Some(SecretUsageType::Volume) => 1,
-        Some(SecretUsageType::Ceph) => 2,
-        Some(SecretUsageType::Iscsi) => 3,
-        Some(SecretUsageType::Tls) => 4,
-        Some(SecretUsageType::Vtpm) => 5,
+        None | Some(SecretUsageType::None) => usage::NONE,
+        Some(SecretUsageType::Volume) => usage::VOLUME,
+        Some(SecretUsageType::Ceph) => usage::CEPH,
+        Some(SecretUsageType::Iscsi) => usage::ISCSI,
+        Some(SecretUsageType::Tls) => usage::TLS,
+        Some(SecretUsageType::Vtpm) => usage::VTPM,
     }
+}
+
+/// Whether `def` is the secret for usage `kind` `id` (a secret without a usage is found by
+/// UUID only).
+fn used_for(def: &Secret, kind: i32, id: &str) -> bool {
+    kind != 0 && usage_type(def) == kind && usage_id(def) == id
 }
 
 fn usage_id(def: &Secret) -> String {
@@ -207,7 +214,7 @@ pub fn lookup_by_uuid(uuid: Uuid) -> Result<SecretRef, Error> {
 pub fn lookup_by_usage(kind: i32, id: &str) -> Result<SecretRef, Error> {
     all()?
         .into_iter()
-        .find(|s| kind != 0 && usage_type(&s.def) == kind && usage_id(&s.def) == id)
+        .find(|s| used_for(&s.def, kind, id))
         .map(|s| s.reference())
         .ok_or_else(|| {
             secret_error(
@@ -245,10 +252,7 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<SecretRef, Error> {
         None => {
             let kind = usage_type(&def);
             let id = usage_id(&def);
-            if let Some(other) = existing
-                .iter()
-                .find(|s| kind != 0 && usage_type(&s.def) == kind && usage_id(&s.def) == id)
-            {
+            if let Some(other) = existing.iter().find(|s| used_for(&s.def, kind, &id)) {
                 return Err(internal(format!(
                     "a secret with UUID {} already defined for use with {id}",
                     other.uuid
