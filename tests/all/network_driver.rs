@@ -99,6 +99,11 @@ pub(crate) struct Daemon {
 }
 
 impl Daemon {
+    /// The daemon's process id: `ip netns exec` and the shell exec into rvirtd.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn start(netns: &Netns, dir: &Path) -> Daemon {
         let (_, rvirtd) = built_binaries();
         std::fs::write(dir.join("rvirtd.conf"), "").expect("config");

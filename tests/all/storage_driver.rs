@@ -1,6 +1,7 @@
 //! The storage plugin behind a real rvirtd, driven by real virsh through `qemu:///system`
 //! (whose pools and volumes it serves): a `dir` pool and raw/qcow2 volumes made by the real
-//! `qemu-img`, checked on disk, and refusals that leave nothing behind.
+//! `qemu-img`, an `fs` pool on a loop-mounted image made by the real `mkfs`, checked on disk,
+//! and refusals that leave nothing behind.
 
 use std::path::Path;
 use std::process::Command;
@@ -91,7 +92,37 @@ fn dir_pool_and_qemu_img_volumes_through_virsh() {
     let path = ok(&qemu, &format!("vol-path copy.qcow2 --pool {pool}"));
     assert_eq!(path.trim(), target.join("copy.qcow2").display().to_string());
 
-    for volume in ["copy.qcow2", "disk.qcow2", "disk.raw"] {
+    // An overlay on a backing volume, as libvirt's qemu-img line makes it.
+    ok(
+        &qemu,
+        &format!(
+            "vol-create-as {pool} overlay.qcow2 2G --format qcow2 --backing-vol copy.qcow2 \
+             --backing-vol-format qcow2"
+        ),
+    );
+    let info = Command::new("qemu-img")
+        .args(["info", "-U", "--output=json"])
+        .arg(target.join("overlay.qcow2"))
+        .output()
+        .expect("qemu-img info");
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    assert_eq!(
+        info["backing-filename"].as_str(),
+        Some(target.join("copy.qcow2").display().to_string().as_str()),
+        "{info}"
+    );
+    assert_eq!(info["backing-filename-format"].as_str(), Some("qcow2"));
+    let error = refused(
+        &qemu,
+        &format!("vol-create-as {pool} bad.img 1M --format raw --backing-vol copy.qcow2"),
+    );
+    assert!(
+        error.contains("cannot set backing store for raw volume"),
+        "{error}"
+    );
+    assert!(!target.join("bad.img").exists());
+
+    for volume in ["overlay.qcow2", "copy.qcow2", "disk.qcow2", "disk.raw"] {
         ok(&qemu, &format!("vol-delete {volume} --pool {pool}"));
         assert!(!target.join(volume).exists(), "{volume} is deleted");
     }
@@ -106,6 +137,147 @@ fn dir_pool_and_qemu_img_volumes_through_virsh() {
         &format!("pool-define-as {pool} logical --source-name vg0"),
     );
     assert!(error.contains("missing backend"), "{error}");
+}
+
+/// The filesystem mounted on `target` as the daemon sees it (`ip netns exec` gave the daemon
+/// a mount namespace of its own).
+fn mounted_in(pid: u32, target: &Path) -> Option<String> {
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mounts")).expect("mounts");
+    let target = target.display().to_string();
+    mounts.lines().find_map(|line| {
+        let mut fields = line.split(' ');
+        let source = fields.next()?;
+        (fields.next()? == target).then(|| format!("{source} {}", fields.next().unwrap_or("")))
+    })
+}
+
+/// `blkid`'s filesystem type of an image, if it has one.
+fn filesystem_of(image: &Path) -> Option<String> {
+    let output = Command::new("blkid")
+        .args(["-p", "-o", "value", "-s", "TYPE"])
+        .arg(image)
+        .output()
+        .expect("blkid");
+    let found = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (!found.is_empty()).then_some(found)
+}
+
+#[test]
+fn fs_pool_on_a_loop_mounted_image_through_virsh() {
+    let sandbox = Sandbox::new("rvirt-fspool-");
+    let qemu = sandbox.uri("qemu");
+    let pid = sandbox.daemon().pid();
+    let dir = sandbox.dir.path().to_path_buf();
+    let image = dir.join("pool.img");
+    let target = dir.join("mnt");
+    std::fs::File::create(&image)
+        .and_then(|file| file.set_len(64 << 20))
+        .expect("an image file");
+    let pool = unique("rvtfs");
+    ok(
+        &qemu,
+        &format!(
+            "pool-define-as {pool} fs --source-dev {} --source-format ext4 --target {}",
+            image.display(),
+            target.display()
+        ),
+    );
+    let xml = ok(&qemu, &format!("pool-dumpxml {pool}"));
+    assert!(
+        xml.contains(&format!("<device path='{}'/>", image.display()))
+            && xml.contains("<format type='ext4'/>"),
+        "{xml}"
+    );
+
+    // A plain build makes the directory only; --no-overwrite makes the filesystem, once.
+    ok(&qemu, &format!("pool-build {pool}"));
+    assert!(target.is_dir());
+    assert_eq!(filesystem_of(&image), None);
+    ok(&qemu, &format!("pool-build {pool} --no-overwrite"));
+    assert_eq!(filesystem_of(&image).as_deref(), Some("ext4"));
+    let error = refused(&qemu, &format!("pool-build {pool} --no-overwrite"));
+    assert!(
+        error.contains("already formatted using 'ext4'"),
+        "a second build does not overwrite: {error}"
+    );
+
+    // Another pool cannot take the same device.
+    let other = unique("rvtfs");
+    let error = refused(
+        &qemu,
+        &format!(
+            "pool-define-as {other} fs --source-dev {} --target {}",
+            image.display(),
+            dir.join("other").display()
+        ),
+    );
+    assert!(
+        error.contains(&format!("Storage source conflict with pool: '{pool}'")),
+        "{error}"
+    );
+
+    ok(&qemu, &format!("pool-start {pool}"));
+    let mounted = mounted_in(pid, &target).expect("pool-start mounts the image");
+    assert!(
+        mounted.starts_with("/dev/loop") && mounted.ends_with(" ext4"),
+        "{mounted}"
+    );
+    let info = ok(&qemu, &format!("pool-info {pool} --bytes"));
+    let capacity: u64 = info
+        .lines()
+        .find_map(|line| line.strip_prefix("Capacity:"))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("a capacity");
+    assert!(
+        capacity > 32 << 20 && capacity <= 64 << 20,
+        "the capacity is the image's filesystem: {info}"
+    );
+    ok(
+        &qemu,
+        &format!("vol-create-as {pool} disk.qcow2 1G --format qcow2 --allocation 0"),
+    );
+    // The daemon's view of the mounted filesystem.
+    let in_daemon = |path: &Path| {
+        Path::new(&format!("/proc/{pid}/root")).join(path.strip_prefix("/").expect("absolute"))
+    };
+    assert_eq!(
+        image_info(&in_daemon(&target.join("disk.qcow2"))),
+        ("qcow2".to_string(), 1 << 30)
+    );
+    let error = refused(&qemu, &format!("vol-create-as {pool} big.raw 128M"));
+    assert!(
+        error.contains("Not enough space left"),
+        "a volume larger than the pool: {error}"
+    );
+
+    // Stopped, the volume lives on in the image and the directory is empty again.
+    ok(&qemu, &format!("pool-destroy {pool}"));
+    assert_eq!(mounted_in(pid, &target), None, "pool-destroy unmounts");
+    assert!(!in_daemon(&target.join("disk.qcow2")).exists());
+    ok(&qemu, &format!("pool-start {pool}"));
+    assert!(ok(&qemu, &format!("vol-list {pool}")).contains("disk.qcow2"));
+    ok(&qemu, &format!("pool-destroy {pool}"));
+    ok(&qemu, &format!("pool-delete {pool}"));
+    assert!(!target.exists());
+    ok(&qemu, &format!("pool-undefine {pool}"));
+
+    // A pool whose device is gone does not start, and nothing stays mounted.
+    let gone = dir.join("gone.img");
+    ok(
+        &qemu,
+        &format!(
+            "pool-define-as {other} fs --source-dev {} --source-format ext4 --target {}",
+            gone.display(),
+            target.display()
+        ),
+    );
+    ok(&qemu, &format!("pool-build {other}"));
+    let error = refused(&qemu, &format!("pool-start {other}"));
+    assert!(error.contains("mount"), "{error}");
+    assert_eq!(mounted_in(pid, &target), None);
+    assert!(ok(&qemu, &format!("pool-info {other}")).contains("inactive"));
+    let error = refused(&qemu, &format!("pool-build {other} --overwrite"));
+    assert!(error.contains("Source device does not exist"), "{error}");
 }
 
 /// `<disk type='volume'>`: the QEMU plugin finds the volume through the pool's state file,

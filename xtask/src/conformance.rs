@@ -1,6 +1,7 @@
-//! What the conformance commands (`qemu-argv-conformance`, `network-conf-conformance`) share:
-//! their `[-v] [DIR] [CASE...]` arguments and the listing of the cases in a libvirt test data
-//! folder. Each command keeps its own comparison and report.
+//! What the conformance commands (`qemu-argv-conformance`, `network-conf-conformance`,
+//! `storage-argv-conformance`) share: their `[-v] [DIR] [CASE...]` arguments, the listing of
+//! the cases in a libvirt test data folder, and the line diff a failure is shown with. Each
+//! command keeps its own comparison and report.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,4 +67,41 @@ impl CaseArgs {
         cases.sort();
         Ok(cases)
     }
+}
+
+/// A unified-style diff of two small texts by their longest common subsequence of lines.
+pub fn line_diff(expected: &str, ours: &str) -> String {
+    let old: Vec<&str> = expected.lines().collect();
+    let new: Vec<&str> = ours.lines().collect();
+    // common[i][j]: the LCS length of old[i..] and new[j..].
+    let mut common = vec![vec![0usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            common[i][j] = if old[i] == new[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            out.push_str(&format!("   {}\n", old[i]));
+            i += 1;
+            j += 1;
+        } else if i < old.len() && (j == new.len() || common[i + 1][j] >= common[i][j + 1]) {
+            out.push_str(&format!("  -{}\n", old[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!("  +{}\n", new[j]));
+            j += 1;
+        }
+    }
+    let both_have_text = !expected.is_empty() && !ours.is_empty();
+    if both_have_text && expected.ends_with('\n') != ours.ends_with('\n') {
+        out.push_str("  (the texts differ in their final newline)\n");
+    }
+    out
 }

@@ -11,6 +11,8 @@
 //! - `qemu-bench`: QEMU start latency (see `qemu_bench.rs`).
 //! - `network-conf-conformance [DIR]`: the network plugin's dnsmasq files vs libvirt's golden
 //!   files (see `network_conf_conformance.rs`).
+//! - `storage-argv-conformance [DIR]`: the storage plugin's mount/LVM/qemu-img command lines
+//!   vs libvirt's golden files (see `storage_argv_conformance.rs`).
 
 use std::process::ExitCode;
 
@@ -22,6 +24,7 @@ mod package;
 mod plugins;
 mod qemu_argv_conformance;
 mod qemu_bench;
+mod storage_argv_conformance;
 mod xml_bench;
 mod xml_corpus;
 
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         "qemu-argv-conformance" => qemu_argv_conformance::run(rest),
         "qemu-bench" => qemu_bench::run(rest),
         "network-conf-conformance" => network_conf_conformance::run(rest),
+        "storage-argv-conformance" => storage_argv_conformance::run(rest),
         _ => {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
             eprintln!("  qemu-argv-conformance [-v] [DIR] [CASE..]  QEMU argv vs libvirt's qemuxml2argvdata");
             eprintln!("  qemu-bench [--runs N]  QEMU start latency vs plain QEMU and libvirt");
             eprintln!("  network-conf-conformance [-v] [DIR] [CASE..]  dnsmasq files vs libvirt's networkxml2confdata");
+            eprintln!("  storage-argv-conformance [-v] [DIR] [CASE..]  mount/vgchange/qemu-img lines vs libvirt's storage*xml2argvdata");
             ExitCode::from(2)
         }
     }

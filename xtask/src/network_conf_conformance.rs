@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use rvirt_driver_network::dnsmasq::{self, DnsmasqCaps, DnsmasqPaths};
 use virt_xml::network::Network;
 
-use crate::conformance::CaseArgs;
+use crate::conformance::{line_diff, CaseArgs};
 
 pub fn run(args: &[String]) -> ExitCode {
     let args = CaseArgs::parse(args);
@@ -81,41 +81,4 @@ fn check_case(data: &Path, case: &str) -> Result<(), String> {
     } else {
         Err(problems.join("\n"))
     }
-}
-
-/// A unified-style diff of two small texts by their longest common subsequence of lines.
-fn line_diff(expected: &str, ours: &str) -> String {
-    let old: Vec<&str> = expected.lines().collect();
-    let new: Vec<&str> = ours.lines().collect();
-    // common[i][j]: the LCS length of old[i..] and new[j..].
-    let mut common = vec![vec![0usize; new.len() + 1]; old.len() + 1];
-    for i in (0..old.len()).rev() {
-        for j in (0..new.len()).rev() {
-            common[i][j] = if old[i] == new[j] {
-                common[i + 1][j + 1] + 1
-            } else {
-                common[i + 1][j].max(common[i][j + 1])
-            };
-        }
-    }
-    let mut out = String::new();
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < new.len() {
-        if i < old.len() && j < new.len() && old[i] == new[j] {
-            out.push_str(&format!("   {}\n", old[i]));
-            i += 1;
-            j += 1;
-        } else if i < old.len() && (j == new.len() || common[i + 1][j] >= common[i][j + 1]) {
-            out.push_str(&format!("  -{}\n", old[i]));
-            i += 1;
-        } else {
-            out.push_str(&format!("  +{}\n", new[j]));
-            j += 1;
-        }
-    }
-    let both_have_text = !expected.is_empty() && !ours.is_empty();
-    if both_have_text && expected.ends_with('\n') != ours.ends_with('\n') {
-        out.push_str("  (the texts differ in their final newline)\n");
-    }
-    out
 }

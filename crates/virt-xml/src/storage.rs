@@ -453,10 +453,28 @@ impl StoragePool {
 impl XmlElement for StoragePool {
     fn from_node(node: &Node<'_>) -> Result<Self> {
         let pool_type = Some(crate::xml::required_attr::<PoolType>(node, "type")?);
-        let name = node
-            .child("name")
-            .map(|name| name.text().into_owned())
-            .filter(|n| !n.is_empty());
+        // Backends whose source is named (a volume group, a ceph pool...) take that name when
+        // the pool has none.
+        let source_named = matches!(
+            pool_type,
+            Some(
+                PoolType::Logical
+                    | PoolType::Zfs
+                    | PoolType::Vstorage
+                    | PoolType::Rbd
+                    | PoolType::Sheepdog
+                    | PoolType::Gluster
+            )
+        );
+        let text_of = |node: Option<&Node<'_>>| {
+            node.map(|name| name.text().into_owned())
+                .filter(|n| !n.is_empty())
+        };
+        let name = text_of(node.child("name")).or_else(|| {
+            source_named
+                .then(|| text_of(node.child("source").and_then(|source| source.child("name"))))
+                .flatten()
+        });
         let Some(name) = name else {
             return Err(storage_error(
                 ErrorNumber::XML_ERROR,
@@ -656,6 +674,9 @@ pub struct VolumeTarget {
     pub cluster_size: Option<ClusterSize>,
     #[xml(child)]
     pub features: Option<VolumeFeatures>,
+    /// `<nocow/>`: libvirt reads it (a new image gets `nocow=on`) but never writes it back.
+    #[xml(skip)]
+    pub nocow: bool,
 }
 
 /// A storage volume.
@@ -703,7 +724,7 @@ impl StorageVolume {
         self.name.as_deref().unwrap_or("")
     }
 
-    fn check(volume: &mut StorageVolume, _node: &Node<'_>) -> Result<()> {
+    fn check(volume: &mut StorageVolume, node: &Node<'_>) -> Result<()> {
         if volume.name.as_deref().is_none_or(str::is_empty) {
             return Err(storage_error(
                 ErrorNumber::XML_ERROR,
@@ -711,6 +732,11 @@ impl StorageVolume {
             ));
         }
         volume.volume_type.get_or_insert(VolumeType::File);
+        if let Some(target) = &mut volume.target {
+            target.nocow = node
+                .child("target")
+                .is_some_and(|target| target.child("nocow").is_some());
+        }
         for target in volume
             .target
             .iter_mut()

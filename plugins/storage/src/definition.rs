@@ -39,17 +39,18 @@ const POOL_TYPE_NUMBERS: &[(PoolType, u32)] = &[
     (PoolType::Vstorage, 13),
 ];
 
-/// Reads a pool definition this driver can serve: a `dir` pool with a target path (UUID and
-/// an empty source filled in, the path sanitized), as `virStoragePoolDefParse` does.
+/// Reads a pool definition this driver can serve: a `dir` pool, or an `fs` pool with a source
+/// device, with a target path (UUID and an empty source filled in, the path sanitized), as
+/// `virStoragePoolDefParse` does.
 pub fn parse_pool(xml: &str) -> Result<StoragePool> {
     let mut pool = StoragePool::parse(xml)?;
     let kind = pool.pool_type.unwrap_or(PoolType::Dir);
-    if kind != PoolType::Dir {
+    if !matches!(kind, PoolType::Dir | PoolType::Fs) {
         let number = POOL_TYPE_NUMBERS
             .iter()
             .find(|(known, _)| *known == kind)
             .map_or(0, |(_, number)| *number);
-        // libvirt says this when it was built without the backend; rvirt has only `dir`.
+        // libvirt says this when it was built without the backend; rvirt has `dir` and `fs`.
         return Err(storage_error(
             ErrorNumber::NO_SUPPORT,
             format!("missing backend for pool type {number} ({})", kind.as_str()),
@@ -175,25 +176,18 @@ impl VolumeFormat {
     }
 }
 
-/// A volume to make, as its definition asks.
+/// A volume to make, as its definition asks: what this driver checks and keeps. The image's
+/// layout (sizes, qcow2 options, backing store) is [`crate::volume_image::VolumeImage`]'s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewVolume {
     pub name: String,
     pub format: VolumeFormat,
-    /// Bytes; `None` when the definition has no `<capacity>` (a clone takes its source's).
-    pub capacity: Option<u64>,
-    /// Bytes to allocate now; libvirt takes the capacity when `<allocation>` is missing.
-    pub allocation: Option<u64>,
-    /// qcow2 options, as written.
-    pub compat: Option<String>,
-    pub cluster_size: Option<u64>,
-    pub lazy_refcounts: bool,
-    pub extended_l2: bool,
     /// What the volume's file gets.
     pub ownership: WantedOwnership,
 }
 
-/// `virStorageVolDefParse` for a dir pool's volume (`<format>` defaults to raw).
+/// `virStorageVolDefParse` for a dir pool's volume (`<format>` defaults to raw): the name
+/// stays in the pool's directory and the format is one this driver makes.
 pub fn parse_volume(xml: &str) -> Result<NewVolume> {
     let volume = StorageVolume::parse(xml)?;
     let name = volume.name().to_string();
@@ -205,24 +199,9 @@ pub fn parse_volume(xml: &str) -> Result<NewVolume> {
         Some(text) => VolumeFormat::parse(&text)?,
         None => VolumeFormat::Raw,
     };
-    let features = target.features.unwrap_or_default();
-    let has_features = volume
-        .target
-        .as_ref()
-        .is_some_and(|target| target.features.is_some());
-    // libvirt reads `<features>` as a request for a qcow2 v3 image.
-    let compat = target
-        .compat
-        .or_else(|| has_features.then(|| "1.1".to_string()));
     Ok(NewVolume {
         name,
         format,
-        capacity: volume.capacity.map(|c| c.0),
-        allocation: volume.allocation.map(|a| a.0),
-        compat,
-        cluster_size: target.cluster_size.map(|c| c.0),
-        lazy_refcounts: features.lazy_refcounts,
-        extended_l2: features.extended_l2,
         ownership: WantedOwnership::from_permissions(
             volume
                 .target
@@ -361,28 +340,14 @@ mod tests {
     }
 
     #[test]
-    fn volumes_default_to_raw_and_read_their_sizes_in_bytes() {
+    fn volumes_default_to_raw_and_mode_0600() {
         let volume = parse_volume(
             "<volume><name>a.img</name><capacity unit='M'>2</capacity>\
              <allocation>0</allocation></volume>",
         )
         .expect("parses");
         assert_eq!(volume.format, VolumeFormat::Raw);
-        assert_eq!(volume.capacity, Some(2 * 1024 * 1024));
-        assert_eq!(volume.allocation, Some(0));
         assert_eq!(volume.ownership.mode, 0o600);
-    }
-
-    #[test]
-    fn qcow2_features_ask_for_compat_1_1() {
-        let volume = parse_volume(
-            "<volume><name>a.qcow2</name><capacity>1024</capacity><target>\
-             <format type='qcow2'/><features><lazy_refcounts/></features></target></volume>",
-        )
-        .expect("parses");
-        assert_eq!(volume.format, VolumeFormat::Qcow2);
-        assert_eq!(volume.compat.as_deref(), Some("1.1"));
-        assert!(volume.lazy_refcounts);
     }
 
     #[test]

@@ -1,21 +1,40 @@
-//! What the driver does on the host's disks: runs `qemu-img`, `stat` and `chmod` (through
-//! the host's `command.run`, checked against the manifest's `spawn`), makes pool
-//! directories, and scans a pool directory into volumes.
+//! What the driver does on the host's disks: runs `qemu-img`, `stat`, `chmod`, `mount`,
+//! `umount`, `mkfs` and `blkid` (through the host's `command.run`, checked against the
+//! manifest's `spawn`), makes pool directories, mounts `fs` pools, and scans a pool directory
+//! into volumes.
 //!
-//! It knows the command lines only through [`crate::qemu_img`] and [`crate::stat`], and
-//! nothing of records or of which call asked.
+//! It knows the command lines only through [`crate::qemu_img`], [`crate::stat`] and
+//! [`crate::pool_commands`], and nothing of records or of which call asked.
 
 use virt_core::{Error, ErrorNumber};
 use virt_plugin_sdk::host::{command, files};
+use virt_xml::storage::StoragePool;
 
 use crate::definition::{Ownership, PoolFigures, VolumeFormat, WantedOwnership};
 use crate::error::{from_host, internal, reason, storage_error, system};
+use crate::pool_commands::{self, Command, Platform};
 use crate::qemu_img::{self, ImageInfo, QEMU_IMG};
 use crate::records::VolumeRecord;
 use crate::stat::{self, FileFacts, STAT};
 
 const CHMOD: &str = "/usr/bin/chmod";
 const CHOWN: &str = "/usr/bin/chown";
+
+/// Where the programs of [`pool_commands`] are on Debian (the manifest's `spawn` names them).
+fn program_path(program: &str) -> Option<&'static str> {
+    Some(match program {
+        "mount" => "/usr/bin/mount",
+        "umount" => "/usr/bin/umount",
+        "mkfs" => "/usr/sbin/mkfs",
+        "blkid" => "/usr/sbin/blkid",
+        _ => return None,
+    })
+}
+
+/// A mount of a slow or stuck device must not hold the pools job for ever.
+const MOUNT_TIMEOUT_MS: u32 = 120_000;
+/// mkfs of a large device takes its time.
+const MKFS_TIMEOUT_MS: u32 = 600_000;
 
 /// qemu-img on a large image (a convert, a preallocation) takes its time.
 const QEMU_IMG_TIMEOUT_MS: u32 = 3_600_000;
@@ -71,6 +90,143 @@ fn run_program(program: &str, args: Vec<String>, timeout_ms: u32) -> Result<Vec<
 
 fn run(program: &str, args: Vec<String>, timeout_ms: u32) -> Result<Vec<u8>, Error> {
     run_program(program, args, timeout_ms).map_err(Failure::into_error)
+}
+
+fn run_pool_program(command: &Command, timeout_ms: u32) -> Result<Vec<u8>, Failure> {
+    let program = program_path(command.program).ok_or_else(|| Failure {
+        command_line: command.program.to_string(),
+        how: "cannot run".to_string(),
+        stderr: "not a program the storage driver runs".to_string(),
+    })?;
+    run_program(program, command.args.clone(), timeout_ms)
+}
+
+/// What is mounted on `target` is `source`: the device itself, or a loop device showing the
+/// image file `source` (mount sets one up for an image).
+fn shows(fsname: &str, source: &str) -> bool {
+    if fsname == source {
+        return true;
+    }
+    let Some(name) = pool_commands::loop_device_name(fsname) else {
+        return false;
+    };
+    files::read(&format!("/sys/block/{name}/loop/backing_file"))
+        .is_ok_and(|backing| String::from_utf8_lossy(&backing).trim_end() == source)
+}
+
+/// Whether an `fs` pool's source is mounted on its target (`/proc/mounts`).
+pub fn is_mounted(source: &str, target: &str) -> Result<bool, Error> {
+    let mounts = files::read("/proc/mounts")
+        .map_err(|e| system("cannot read mount list '/proc/mounts'", reason(&e.message)))?;
+    Ok(
+        pool_commands::mounted_on(&String::from_utf8_lossy(&mounts), target)
+            .is_some_and(|fsname| shows(&fsname, source)),
+    )
+}
+
+/// Mounts an `fs` pool's source on its target unless it is there already; whether this call
+/// mounted it.
+pub fn mount_pool(pool: &StoragePool) -> Result<bool, Error> {
+    let source = pool_commands::mount_source(pool)?;
+    let target = crate::definition::target_path(pool).unwrap_or_default();
+    if is_mounted(&source, target)? {
+        return Ok(false);
+    }
+    run_pool_program(
+        &pool_commands::mount(pool, &source, Platform::Linux),
+        MOUNT_TIMEOUT_MS,
+    )
+    .map_err(Failure::into_error)?;
+    Ok(true)
+}
+
+/// Unmounts an `fs` pool's target when its source is mounted there.
+pub fn unmount_pool(pool: &StoragePool) -> Result<(), Error> {
+    let source = pool_commands::mount_source(pool)?;
+    let target = crate::definition::target_path(pool).unwrap_or_default();
+    if !is_mounted(&source, target)? {
+        return Ok(());
+    }
+    run_pool_program(&pool_commands::umount(pool), MOUNT_TIMEOUT_MS)
+        .map_err(Failure::into_error)
+        .map(drop)
+}
+
+/// The filesystem type already on a device, if blkid finds one.
+fn existing_filesystem(device: &str) -> Result<Option<String>, Error> {
+    let unprobed = || {
+        storage_error(
+            ErrorNumber::OPERATION_INVALID,
+            format!("Unable to probe '{device}' for existing data, forced overwrite is necessary"),
+        )
+    };
+    let program = program_path("blkid").ok_or_else(unprobed)?;
+    let command = pool_commands::blkid_type(device);
+    let output = command::run(&command::RunRequest {
+        program: program.into(),
+        args: command.args,
+        env: vec![],
+        cwd: None,
+        stdin: vec![],
+        timeout_ms: 60_000,
+    })
+    .map_err(|_| unprobed())?;
+    match output.exit_code {
+        Some(0) => Ok(Some(
+            String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        )),
+        // blkid's "nothing found".
+        Some(2) => Ok(None),
+        _ => Err(unprobed()),
+    }
+}
+
+/// `pool-build` of an `fs` pool with an overwrite flag (`virStorageBackendMakeFileSystem`):
+/// mkfs on the source device, which without `overwrite` must hold no filesystem yet.
+pub fn make_filesystem(pool: &StoragePool, overwrite: bool) -> Result<(), Error> {
+    let name = pool.name.as_deref().unwrap_or("");
+    let device = pool
+        .source
+        .as_ref()
+        .and_then(|source| source.devices.first())
+        .and_then(|device| device.path.clone())
+        .ok_or_else(|| {
+            storage_error(
+                ErrorNumber::OPERATION_INVALID,
+                format!("No source device specified when formatting pool '{name}'"),
+            )
+        })?;
+    if files::stat(&device).map_err(from_host)?.is_none() {
+        return Err(storage_error(
+            ErrorNumber::OPERATION_INVALID,
+            format!("Source device does not exist when formatting pool '{name}'"),
+        ));
+    }
+    let mkfs = pool_commands::mkfs(pool, &device)?;
+    if !overwrite {
+        let format = mkfs.args[1].clone();
+        match existing_filesystem(&device)? {
+            None => {}
+            Some(found) if found == format => {
+                return Err(storage_error(
+                    ErrorNumber::STORAGE_POOL_BUILT,
+                    format!("Device '{device}' already formatted using '{format}'"),
+                ))
+            }
+            Some(_) => {
+                return Err(storage_error(
+                    ErrorNumber::STORAGE_POOL_BUILT,
+                    format!(
+                        "Format of device '{device}' does not match the expected format \
+                         '{format}', forced overwrite is necessary"
+                    ),
+                ))
+            }
+        }
+    }
+    run_pool_program(&mkfs, MKFS_TIMEOUT_MS)
+        .map_err(Failure::into_error)
+        .map(drop)
 }
 
 /// Fails with libvirt's words when qemu-img is not installed, before anything is made.

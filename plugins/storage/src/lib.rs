@@ -13,10 +13,12 @@
 pub mod definition;
 mod disk;
 mod error;
+pub mod pool_commands;
 mod pools;
 pub mod qemu_img;
 mod records;
 pub mod stat;
+pub mod volume_image;
 mod volumes;
 
 pub mod plugin {

@@ -2,9 +2,11 @@
 //! and the restart of running and autostart pools when a daemon starts; and what reads them
 //! (lookups, lists, info, XML).
 //!
-//! A start scans the target directory ([`disk::scan_pool`]) and keeps what it found in the
-//! pool's record; a pool whose directory is missing does not start, and nothing is left
-//! half-made. Every change holds the [`POOLS_JOB`].
+//! A start mounts an `fs` pool's source on its target (a loop device for an image file), then
+//! scans the target directory ([`disk::scan_pool`]) and keeps what it found in the pool's
+//! record; a destroy unmounts it. A pool whose directory is missing does not start, and
+//! nothing is left half-made (a mount that a failed start made is undone). Every change holds
+//! the [`POOLS_JOB`].
 
 use virt_core::consts::{
     connect_list_all_storage_pools_flags as list_flags, storage_pool_build_flags,
@@ -14,7 +16,7 @@ use virt_core::consts::{
 use virt_core::{Error, ErrorDomain, ErrorNumber};
 use virt_plugin_sdk::host::{events, files, jobs};
 use virt_plugin_sdk::types::{Event, ObjectStatus, PoolInfo, PoolRef, VolumeRef};
-use virt_xml::storage::StoragePool;
+use virt_xml::storage::{PoolType, StoragePool};
 
 use crate::definition::{self, PoolFigures};
 use crate::disk;
@@ -189,7 +191,8 @@ fn inactive_xml(pool: &StoragePool) -> String {
     pool.to_xml()
 }
 
-/// The checks of libvirt's `virStoragePoolObjListAdd`: another pool on the same directory,
+/// The checks of libvirt's `virStoragePoolObjListAdd`: another pool on the same directory (or
+/// the same device, for `fs` pools),
 /// a UUID known under another name, a name known with another UUID; with `check_active`, a
 /// running pool of that name. The record the definition replaces, if any.
 fn existing_for(
@@ -198,12 +201,16 @@ fn existing_for(
     check_active: bool,
 ) -> Result<Option<PoolRecord>, Error> {
     let path = definition::target_path(pool);
+    let device = fs_device(pool);
     for other in all.iter().filter(|other| other.name != pool.name()) {
-        let other_path = other
+        let other_def = other
             .current_xml()
-            .and_then(|xml| StoragePool::parse(xml).ok())
-            .and_then(|def| definition::target_path(&def).map(str::to_string));
-        if path.is_some() && other_path.as_deref() == path {
+            .and_then(|xml| StoragePool::parse(xml).ok());
+        let other_path = other_def
+            .as_ref()
+            .and_then(|def| definition::target_path(def).map(str::to_string));
+        let same_device = device.is_some() && other_def.as_ref().and_then(fs_device) == device;
+        if (path.is_some() && other_path.as_deref() == path) || same_device {
             return Err(storage_error(
                 ErrorNumber::OPERATION_FAILED,
                 format!("Storage source conflict with pool: '{}'", other.name),
@@ -239,6 +246,13 @@ fn existing_for(
         ));
     }
     Ok(None)
+}
+
+/// The device an `fs` pool mounts: two pools cannot share one.
+fn fs_device(pool: &StoragePool) -> Option<String> {
+    is_fs(pool)
+        .then(|| crate::pool_commands::mount_source(pool).ok())
+        .flatten()
 }
 
 fn new_record(pool: &StoragePool) -> PoolRecord {
@@ -322,9 +336,20 @@ fn definition_of(record: &PoolRecord) -> Result<StoragePool, Error> {
     StoragePool::parse(xml)
 }
 
-fn build_directory(pool: &StoragePool) -> Result<(), Error> {
+/// Whether the pool is a filesystem mounted on its target.
+fn is_fs(pool: &StoragePool) -> bool {
+    pool.pool_type == Some(PoolType::Fs)
+}
+
+/// `pool-build`: the target directory, and for an `fs` pool asked to (`overwrite` or
+/// `no_overwrite`) a filesystem on its device.
+fn build_pool(pool: &StoragePool, flags: u32) -> Result<(), Error> {
     let dir = definition::target_path(pool).unwrap_or_default();
-    disk::build_directory(dir, definition::pool_ownership(pool))
+    disk::build_directory(dir, definition::pool_ownership(pool))?;
+    if is_fs(pool) && flags != 0 {
+        disk::make_filesystem(pool, flags & storage_pool_build_flags::OVERWRITE != 0)?;
+    }
+    Ok(())
 }
 
 pub fn build(pool: &PoolRef, flags: u32) -> Result<(), Error> {
@@ -340,7 +365,7 @@ pub fn build(pool: &PoolRef, flags: u32) -> Result<(), Error> {
     )?;
     begin_job()?;
     let record = resolve_inactive(pool)?;
-    build_directory(&definition_of(&record)?)?;
+    build_pool(&definition_of(&record)?, flags)?;
     emit(&record, event_type::CREATED);
     Ok(())
 }
@@ -367,10 +392,16 @@ pub fn delete(pool: &PoolRef, flags: u32) -> Result<(), Error> {
 
 // ---- running ----
 
-/// Scans the pool's directory into a running pool's figures and volumes.
+/// Mounts an `fs` pool (unless it is mounted) and scans the pool's directory into a running
+/// pool's figures and volumes; a mount made here is undone when the scan fails.
 fn start(record: &mut PoolRecord, pool: &StoragePool) -> Result<(), Error> {
+    let mounted_here = is_fs(pool) && disk::mount_pool(pool)?;
     let dir = definition::target_path(pool).unwrap_or_default();
-    let (directory, figures, volumes) = disk::scan_pool(dir)?;
+    let (directory, figures, volumes) = disk::scan_pool(dir).inspect_err(|_| {
+        if mounted_here {
+            let _ = disk::unmount_pool(pool);
+        }
+    })?;
     record.figures = figures;
     record.live = Some(Live {
         xml: inactive_xml(pool),
@@ -380,12 +411,33 @@ fn start(record: &mut PoolRecord, pool: &StoragePool) -> Result<(), Error> {
     Ok(())
 }
 
-/// The build a start was asked for (`VIR_STORAGE_POOL_CREATE_WITH_BUILD*`).
-fn build_requested(flags: u32) -> Result<bool, Error> {
+fn fs_mounted(pool: &StoragePool) -> Result<bool, Error> {
+    let source = crate::pool_commands::mount_source(pool)?;
+    disk::is_mounted(&source, definition::target_path(pool).unwrap_or_default())
+}
+
+/// What a running pool gives up when it stops: an `fs` pool's mount.
+fn stop(pool: &StoragePool) -> Result<(), Error> {
+    if is_fs(pool) {
+        disk::unmount_pool(pool)?;
+    }
+    Ok(())
+}
+
+/// The build a start was asked for (`VIR_STORAGE_POOL_CREATE_WITH_BUILD*`), as build flags.
+fn build_requested(flags: u32) -> Result<Option<u32>, Error> {
     let overwrite = flags & storage_pool_create_flags::WITH_BUILD_OVERWRITE != 0;
     let no_overwrite = flags & storage_pool_create_flags::WITH_BUILD_NO_OVERWRITE != 0;
     check_build_flags(overwrite, no_overwrite)?;
-    Ok(flags & storage_pool_create_flags::WITH_BUILD != 0 || overwrite || no_overwrite)
+    Ok(if overwrite {
+        Some(storage_pool_build_flags::OVERWRITE)
+    } else if no_overwrite {
+        Some(storage_pool_build_flags::NO_OVERWRITE)
+    } else if flags & storage_pool_create_flags::WITH_BUILD != 0 {
+        Some(0)
+    } else {
+        None
+    })
 }
 
 const CREATE_FLAGS: u32 = storage_pool_create_flags::WITH_BUILD
@@ -403,8 +455,8 @@ pub fn create(pool: &PoolRef, flags: u32) -> Result<(), Error> {
     begin_job()?;
     let mut record = resolve_inactive(pool)?;
     let definition = definition_of(&record)?;
-    if build {
-        build_directory(&definition)?;
+    if let Some(build_flags) = build {
+        build_pool(&definition, build_flags)?;
     }
     start(&mut record, &definition)?;
     records::store(&record);
@@ -424,8 +476,8 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
     begin_job()?;
     let all = records::all()?;
     let mut record = existing_for(&pool, &all, true)?.unwrap_or_else(|| new_record(&pool));
-    if build {
-        build_directory(&pool)?;
+    if let Some(build_flags) = build {
+        build_pool(&pool, build_flags)?;
     }
     start(&mut record, &pool)?;
     records::store(&record);
@@ -436,6 +488,7 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<PoolRef, Error> {
 pub fn destroy(pool: &PoolRef) -> Result<(), Error> {
     begin_job()?;
     let mut record = resolve_active(pool)?;
+    stop(&definition_of(&record)?)?;
     record.live = None;
     records::store(&record);
     emit(&record, event_type::STOPPED);
@@ -449,6 +502,7 @@ pub fn refresh(pool: &PoolRef, flags: u32) -> Result<(), Error> {
     let definition = definition_of(&record)?;
     if let Err(error) = start(&mut record, &definition) {
         // libvirt stops a pool it can no longer read (its directory went away).
+        let _ = stop(&definition);
         record.live = None;
         records::store(&record);
         emit(&record, event_type::STOPPED);
@@ -487,7 +541,17 @@ pub fn restart_all() -> Result<(), Error> {
             continue;
         }
         let was_active = record.is_active();
-        let started = definition_of(&record).and_then(|def| start(&mut record, &def));
+        let started = definition_of(&record).and_then(|def| {
+            // A running fs pool whose mount went away while no daemon watched has stopped
+            // (libvirt's check at start); only autostart mounts it again.
+            if was_active && !record.autostart && is_fs(&def) && !fs_mounted(&def)? {
+                return Err(internal(format!(
+                    "storage pool '{}' is no longer mounted",
+                    record.name
+                )));
+            }
+            start(&mut record, &def)
+        });
         match started {
             Ok(()) => {
                 records::store(&record);

@@ -1,6 +1,6 @@
-//! The `qemu-img` command lines the driver runs, built as libvirt's storage backend builds
-//! them (`create -f FMT -o OPTIONS PATH SIZEK`, `convert -f IN -O OUT`, `resize`), and the
-//! reading of `qemu-img info --output=json`.
+//! The `qemu-img` command lines the driver runs besides those that make a volume from its
+//! definition ([`crate::volume_image`]): a raw file, `resize`, and the reading of
+//! `qemu-img info --output=json`.
 //!
 //! Pure: the argument lists and the parsing are tested natively; running the program is the
 //! caller's.
@@ -8,122 +8,26 @@
 use serde_json::Value;
 use virt_core::Result;
 
-use crate::definition::{NewVolume, VolumeFormat};
+use crate::definition::VolumeFormat;
 use crate::error::internal;
 
 pub const QEMU_IMG: &str = "/usr/bin/qemu-img";
-
-/// How a new image is laid out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageSpec {
-    pub format: VolumeFormat,
-    pub capacity: u64,
-    pub allocation: u64,
-    pub compat: Option<String>,
-    pub cluster_size: Option<u64>,
-    pub lazy_refcounts: bool,
-    pub extended_l2: bool,
-    /// `VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA`.
-    pub preallocate_metadata: bool,
-}
-
-impl ImageSpec {
-    pub fn new(volume: &NewVolume, capacity: u64, preallocate_metadata: bool) -> ImageSpec {
-        ImageSpec {
-            format: volume.format,
-            capacity,
-            allocation: volume.allocation.unwrap_or(capacity),
-            compat: volume.compat.clone(),
-            cluster_size: volume.cluster_size,
-            lazy_refcounts: volume.lazy_refcounts,
-            extended_l2: volume.extended_l2,
-            preallocate_metadata,
-        }
-    }
-
-    /// The `-o` list, or `None` when there is nothing to say.
-    fn options(&self) -> Option<String> {
-        let mut options = Vec::new();
-        match self.format {
-            VolumeFormat::Qcow2 => {
-                if self.preallocate_metadata {
-                    options.push(
-                        if self.capacity > self.allocation {
-                            "preallocation=metadata"
-                        } else {
-                            "preallocation=falloc"
-                        }
-                        .to_string(),
-                    );
-                }
-                // libvirt 9.0 keeps qcow2 v2 images unless told otherwise.
-                options.push(format!(
-                    "compat={}",
-                    self.compat.as_deref().unwrap_or("0.10")
-                ));
-                if let Some(size) = self.cluster_size {
-                    options.push(format!("cluster_size={size}"));
-                }
-                if self.lazy_refcounts {
-                    options.push("lazy_refcounts".to_string());
-                }
-                if self.extended_l2 {
-                    options.push("extended_l2=on".to_string());
-                }
-            }
-            // A raw volume whose whole capacity is asked for is allocated now (libvirt writes
-            // it out); otherwise it is a sparse file.
-            VolumeFormat::Raw => {
-                if self.capacity > 0 && self.allocation >= self.capacity {
-                    options.push("preallocation=falloc".to_string());
-                }
-            }
-        }
-        (!options.is_empty()).then(|| options.join(","))
-    }
-}
 
 /// qemu-img takes sizes in KiB from libvirt, rounded up.
 pub fn size_in_kib(bytes: u64) -> String {
     format!("{}K", bytes.div_ceil(1024))
 }
 
-/// `qemu-img create -f FMT [-o OPTIONS] PATH SIZEK`.
-pub fn create_args(spec: &ImageSpec, path: &str) -> Vec<String> {
-    let mut args = vec![
-        "create".to_string(),
-        "-f".to_string(),
-        spec.format.as_str().to_string(),
-    ];
-    if let Some(options) = spec.options() {
+/// `qemu-img create -f raw [-o preallocation=falloc] PATH SIZEK`: a raw file, allocated now
+/// when its whole capacity is asked for (libvirt writes it out), else sparse.
+pub fn raw_create_args(capacity: u64, allocation: u64, path: &str) -> Vec<String> {
+    let mut args = vec!["create".to_string(), "-f".to_string(), "raw".to_string()];
+    if capacity > 0 && allocation >= capacity {
         args.push("-o".to_string());
-        args.push(options);
+        args.push("preallocation=falloc".to_string());
     }
     args.push(path.to_string());
-    args.push(size_in_kib(spec.capacity));
-    args
-}
-
-/// `qemu-img convert -f IN -O OUT [-o OPTIONS] SOURCE PATH`: a clone.
-pub fn convert_args(
-    source_format: VolumeFormat,
-    source: &str,
-    spec: &ImageSpec,
-    path: &str,
-) -> Vec<String> {
-    let mut args = vec![
-        "convert".to_string(),
-        "-f".to_string(),
-        source_format.as_str().to_string(),
-        "-O".to_string(),
-        spec.format.as_str().to_string(),
-    ];
-    if let Some(options) = spec.options() {
-        args.push("-o".to_string());
-        args.push(options);
-    }
-    args.push(source.to_string());
-    args.push(path.to_string());
+    args.push(size_in_kib(capacity));
     args
 }
 
@@ -202,31 +106,14 @@ pub const QCOW2_MAGIC: &[u8] = b"QFI\xfb";
 mod tests {
     use super::*;
 
-    fn spec(format: VolumeFormat, capacity: u64, allocation: u64) -> ImageSpec {
-        ImageSpec {
-            format,
-            capacity,
-            allocation,
-            compat: None,
-            cluster_size: None,
-            lazy_refcounts: false,
-            extended_l2: false,
-            preallocate_metadata: false,
-        }
-    }
-
     #[test]
-    fn a_sparse_raw_volume() {
+    fn a_raw_file_is_sparse_unless_wholly_allocated() {
         assert_eq!(
-            create_args(&spec(VolumeFormat::Raw, 1 << 30, 0), "/p/a.img"),
+            raw_create_args(1 << 30, 0, "/p/a.img"),
             ["create", "-f", "raw", "/p/a.img", "1048576K"]
         );
-    }
-
-    #[test]
-    fn a_fully_allocated_raw_volume() {
         assert_eq!(
-            create_args(&spec(VolumeFormat::Raw, 1000, 1000), "/p/a.img"),
+            raw_create_args(1000, 1000, "/p/a.img"),
             [
                 "create",
                 "-f",
@@ -235,52 +122,6 @@ mod tests {
                 "preallocation=falloc",
                 "/p/a.img",
                 "1K"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_qcow2_volume_as_libvirt_makes_it() {
-        let mut qcow2 = spec(VolumeFormat::Qcow2, 5 << 30, 0);
-        assert_eq!(
-            create_args(&qcow2, "/p/a.qcow2"),
-            [
-                "create",
-                "-f",
-                "qcow2",
-                "-o",
-                "compat=0.10",
-                "/p/a.qcow2",
-                "5242880K"
-            ]
-        );
-        qcow2.compat = Some("1.1".into());
-        qcow2.lazy_refcounts = true;
-        qcow2.cluster_size = Some(65536);
-        qcow2.preallocate_metadata = true;
-        assert_eq!(
-            create_args(&qcow2, "/p/a.qcow2")[4],
-            "preallocation=metadata,compat=1.1,cluster_size=65536,lazy_refcounts"
-        );
-    }
-
-    #[test]
-    fn a_clone_converts() {
-        assert_eq!(
-            convert_args(
-                VolumeFormat::Qcow2,
-                "/p/a.qcow2",
-                &spec(VolumeFormat::Raw, 1024, 0),
-                "/p/b.img"
-            ),
-            [
-                "convert",
-                "-f",
-                "qcow2",
-                "-O",
-                "raw",
-                "/p/a.qcow2",
-                "/p/b.img"
             ]
         );
     }

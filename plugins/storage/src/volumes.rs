@@ -1,5 +1,7 @@
-//! What changes and reads volumes: create (qemu-img create), clone (qemu-img convert),
-//! delete, resize (qemu-img resize), wipe, and the lookups, info, XML and paths.
+//! What changes and reads volumes: create (qemu-img create, with a backing store when one is
+//! named), clone (qemu-img convert), delete, resize (qemu-img resize), wipe, and the lookups,
+//! info, XML and paths. The qemu-img command lines of a create, clone or wipe are libvirt's
+//! ([`crate::volume_image`]).
 //!
 //! A volume is a regular file in its running pool's directory, named after the volume; its
 //! key is its path, as libvirt's dir backend has it. The pool's record holds the volumes
@@ -12,14 +14,16 @@ use virt_core::consts::{
 use virt_core::{Error, ErrorDomain, ErrorNumber};
 use virt_plugin_sdk::host::files;
 use virt_plugin_sdk::types::{PoolRef, VolumeInfo, VolumeRef};
-use virt_xml::storage::sanitize_path;
+use virt_xml::storage::{sanitize_path, PoolType};
 
 use crate::definition::{self, NewVolume, VolumeFacts, VolumeFormat};
 use crate::disk;
 use crate::error::{from_host, invalid, no_volume, pool_not_active, reason, storage_error, system};
+use crate::pool_commands::Command;
 use crate::pools::{self, begin_job};
-use crate::qemu_img::{self, ImageSpec};
+use crate::qemu_img;
 use crate::records::{self, PoolRecord, VolumeRecord};
+use crate::volume_image::{self, CapacityRule, MakeVolume, VolumeImage};
 
 fn not_enough_space() -> Error {
     storage_error(
@@ -184,6 +188,42 @@ fn make_file(path: &str, args: Vec<String>) -> Result<(), Error> {
     })
 }
 
+/// Runs libvirt's qemu-img commands for a volume, in order; a failure removes the file.
+fn make_image(path: &str, commands: Vec<Command>) -> Result<(), Error> {
+    commands
+        .into_iter()
+        .try_for_each(|command| make_file(path, command.args))
+}
+
+/// What makes a new image: libvirt's qemu-img command lines, checked as libvirt checks them
+/// (a backing store must be readable).
+fn image_commands(
+    image: &VolumeImage,
+    pool: &PoolRecord,
+    input: Option<&VolumeImage>,
+    flags: u32,
+) -> Result<Vec<Command>, Error> {
+    if image.encryption.is_some() {
+        // Creating a LUKS image needs the secret's value handed to qemu-img.
+        return Err(storage_error(
+            ErrorNumber::CONFIG_UNSUPPORTED,
+            "creating encrypted volumes is not supported by this storage driver",
+        ));
+    }
+    let pool_target = pools::target_dir(pool)?;
+    volume_image::qemu_img_commands(
+        &MakeVolume {
+            volume: image,
+            pool_target: &pool_target,
+            input,
+            preallocate_metadata: flags & storage_vol_create_flags::PREALLOC_METADATA != 0,
+            secret_file: None,
+            input_secret_file: None,
+        },
+        &|path| matches!(files::stat(path), Ok(Some(_))),
+    )
+}
+
 /// The record of a file just made, given its mode and owner and added to its pool.
 /// A failure at any step removes the file: a refused create leaves nothing behind.
 fn adopt(pool: &mut PoolRecord, volume: &NewVolume, path: &str) -> Result<VolumeRef, Error> {
@@ -218,30 +258,36 @@ pub fn create_xml(pool: &PoolRef, xml: &str, flags: u32) -> Result<VolumeRef, Er
     begin_job()?;
     let mut record = pools::resolve_active(pool)?;
     let volume = definition::parse_volume(xml)?;
-    let capacity = volume
-        .capacity
-        .ok_or_else(|| storage_error(ErrorNumber::XML_ERROR, "missing capacity element"))?;
     let path = new_volume_path(&record, &volume)?;
-    let spec = ImageSpec::new(
-        &volume,
-        capacity,
-        flags & storage_vol_create_flags::PREALLOC_METADATA != 0,
-    );
-    if spec.preallocate_metadata && spec.format != VolumeFormat::Qcow2 {
+    // libvirt takes a volume without a capacity when it has a backing store (its size).
+    let mut image = VolumeImage::parse(xml, PoolType::Dir, CapacityRule::OptionalWithBacking)?;
+    image.path = path.clone();
+    let preallocate = flags & storage_vol_create_flags::PREALLOC_METADATA != 0;
+    if preallocate && volume.format != VolumeFormat::Qcow2 {
         return Err(storage_error(
             ErrorNumber::NO_SUPPORT,
             "metadata preallocation only available with qcow2",
         ));
     }
     pools::update_figures(&mut record)?;
-    if spec.allocation.min(capacity) > record.figures.available {
+    if image.allocation.min(image.capacity) > record.figures.available {
         return Err(not_enough_space());
     }
     disk::require_qemu_img(match volume.format {
         VolumeFormat::Raw => "unable to find qemu-img",
         VolumeFormat::Qcow2 => "creation of non-raw file images is not supported without qemu-img.",
     })?;
-    make_file(&path, qemu_img::create_args(&spec, &path))?;
+    let plain_raw =
+        volume.format == VolumeFormat::Raw && image.backing.is_none() && image.encryption.is_none();
+    if plain_raw {
+        // libvirt writes a raw file itself; qemu-img allocates it (or not) the same way.
+        make_file(
+            &path,
+            qemu_img::raw_create_args(image.capacity, image.allocation, &path),
+        )?;
+    } else {
+        make_image(&path, image_commands(&image, &record, None, flags)?)?;
+    }
     adopt(&mut record, &volume, &path)
 }
 
@@ -262,25 +308,21 @@ pub fn create_xml_from(
     let (_, source) = resolve(clone_of)?;
     let volume = definition::parse_volume(xml)?;
     let path = new_volume_path(&record, &volume)?;
+    let mut image = VolumeImage::parse(xml, PoolType::Dir, CapacityRule::FromInput)?;
+    image.path = path.clone();
     // A clone is at least as large as what it copies.
-    let capacity = volume.capacity.unwrap_or(0).max(source.capacity);
-    let spec = ImageSpec::new(
-        &volume,
-        capacity,
-        flags & storage_vol_create_flags::PREALLOC_METADATA != 0,
-    );
+    let capacity = image.capacity.max(source.capacity);
+    image.capacity = capacity;
     pools::update_figures(&mut record)?;
     if source.allocation > record.figures.available {
         return Err(not_enough_space());
     }
-    make_file(
-        &path,
-        qemu_img::convert_args(source.format, &source.path, &spec, &path),
-    )?;
+    let input = VolumeImage::of_file(&source.name, &source.path, source.format.as_str());
+    make_image(&path, image_commands(&image, &record, Some(&input), flags)?)?;
     if capacity > source.capacity {
         make_file(
             &path,
-            qemu_img::resize_args(spec.format, &path, source.capacity, capacity, false),
+            qemu_img::resize_args(volume.format, &path, source.capacity, capacity, false),
         )?;
     }
     adopt(&mut record, &volume, &path)
@@ -388,17 +430,21 @@ pub fn wipe(volume: &VolumeRef, flags: u32) -> Result<(), Error> {
     begin_job()?;
     let (mut pool, found) = resolve(volume)?;
     let now = refreshed(&found);
-    let spec = ImageSpec {
-        format: now.format,
-        capacity: now.capacity,
-        allocation: 0,
-        compat: now.compat.clone(),
-        cluster_size: None,
-        lazy_refcounts: false,
-        extended_l2: false,
-        preallocate_metadata: false,
+    let args = match now.format {
+        VolumeFormat::Raw => qemu_img::raw_create_args(now.capacity, 0, &now.path),
+        VolumeFormat::Qcow2 => {
+            let mut image = VolumeImage::of_file(&now.name, &now.path, now.format.as_str());
+            image.capacity = now.capacity;
+            image.compat = now.compat.clone();
+            let commands = image_commands(&image, &pool, None, 0)?;
+            commands
+                .into_iter()
+                .next()
+                .map(|command| command.args)
+                .unwrap_or_default()
+        }
     };
-    disk::qemu_img(qemu_img::create_args(&spec, &now.path))?;
+    disk::qemu_img(args)?;
     let after = disk::probe_volume(&now.name, &now.path)?.unwrap_or(now);
     save(&mut pool, &found.name, Some(after))
 }
