@@ -1252,4 +1252,33 @@ impl StorageVol {
             .check_writable(ErrorDomain::STORAGE, "virStorageVolResize")?;
         self.conn().vol_resize(&self.reference, capacity, flags)
     }
+    /// `virStorageVolUpload` with the stream driven to its end: `source` written into the
+    /// volume from `offset` (`length` bytes at most, 0 for all); `progress` gets the bytes
+    /// sent so far after each chunk. `flags`: `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM`.
+    pub fn upload(
+        &self,
+        offset: u64,
+        length: u64,
+        flags: u32,
+        source: &mut dyn std::io::Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        self.connect
+            .check_writable(ErrorDomain::STORAGE, "virStorageVolUpload")?;
+        self.conn()
+            .vol_upload(&self.reference, offset, length, flags, source, progress)
+    }
+    /// `virStorageVolDownload` with the stream driven to its end, into `sink`.
+    /// `flags`: `VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM`.
+    pub fn download(
+        &self,
+        offset: u64,
+        length: u64,
+        flags: u32,
+        sink: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        self.conn()
+            .vol_download(&self.reference, offset, length, flags, sink, progress)
+    }
 }

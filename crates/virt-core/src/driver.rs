@@ -27,6 +27,12 @@ pub trait Driver: Send + Sync {
     fn open(&self, uri: &ConnectUri, flags: u32) -> Result<Option<Arc<dyn Connection>>>;
 }
 
+/// The only flag of a volume upload or download: `VIR_STORAGE_VOL_*LOAD_SPARSE_STREAM` (1).
+pub fn check_sparse_flag(flags: u32, api: &str) -> Result<bool> {
+    Error::check_flags(ErrorDomain::STORAGE, flags, 1, api)?;
+    Ok(flags & 1 != 0)
+}
+
 fn unsupported<T>(api: &str) -> Result<T> {
     Err(Error::no_support(ErrorDomain::NONE, api))
 }
@@ -649,6 +655,41 @@ pub trait Connection: Send + Sync {
     /// The file behind a volume, for upload/download streams.
     fn vol_data_path(&self, vol: &StorageVolRef, for_upload: bool) -> Result<String> {
         unsupported("virStorageVolUpload")
+    }
+    /// `virStorageVolUpload` and the stream's sends: `source` written into the volume from
+    /// `offset` (`length` bytes at most; 0 for all), `progress` told the bytes sent so far.
+    /// With `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM` in `flags`, runs of zeroes are holes (the
+    /// volume's bytes there are skipped, not written). In-process this is the volume's file
+    /// ([`Connection::vol_data_path`]); a remote connection streams it.
+    fn vol_upload(
+        &self,
+        vol: &StorageVolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+        source: &mut dyn std::io::Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let sparse = check_sparse_flag(flags, "virStorageVolUpload")?;
+        let path = self.vol_data_path(vol, true)?;
+        crate::volume_data::upload_to_file(&path, offset, length, sparse, source, progress)
+    }
+    /// `virStorageVolDownload` and the stream's receives: the volume from `offset` (`length`
+    /// bytes at most; 0 for all) written to `sink`, `progress` told the bytes received.
+    /// `VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM` lets a remote daemon send holes (`sink` gets
+    /// them as zeroes).
+    fn vol_download(
+        &self,
+        vol: &StorageVolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+        sink: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        check_sparse_flag(flags, "virStorageVolDownload")?;
+        let path = self.vol_data_path(vol, false)?;
+        crate::volume_data::download_from_file(&path, offset, length, sink, progress)
     }
 
     // ---- host devices and interfaces ----

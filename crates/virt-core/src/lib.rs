@@ -26,6 +26,8 @@ pub mod driver;
 #[cfg(feature = "runtime")]
 pub mod registry;
 pub mod uri;
+#[cfg(feature = "runtime")]
+mod volume_data;
 
 #[cfg(feature = "runtime")]
 pub use connect::{Connect, Domain};

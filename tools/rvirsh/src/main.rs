@@ -314,6 +314,7 @@ fn main() -> ExitCode {
         Box::new(std::io::stderr()),
     );
     session.set_backend_error(backend_error);
+    session.progress_bars = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // As virsh: a URI named with -c must open before anything runs; the default one is
     // opened by the first command that needs it.
     if cli.connect.is_some() {

@@ -97,6 +97,10 @@ pub struct Session {
     err: Box<dyn Write>,
     /// True in the interactive shell.
     pub interactive: bool,
+    /// Long transfers draw a progress bar on stderr (when it is a terminal).
+    pub progress_bars: bool,
+    /// The percentage the bar last showed, so that it is redrawn only when it moves.
+    drawn_percent: Option<u32>,
     /// Set by `quit`/`exit`.
     pub quit_requested: bool,
 }
@@ -118,6 +122,8 @@ impl Session {
             out,
             err,
             interactive: false,
+            progress_bars: false,
+            drawn_percent: None,
             quit_requested: false,
         }
     }
@@ -200,6 +206,42 @@ impl Session {
         let _ = self.out.flush();
         let _ = write!(self.err, "\r{label}: [{percent:>3} %]");
         let _ = self.err.flush();
+    }
+
+    /// Draws a transfer's progress bar on stderr when bars are on: "LABEL [####----]  45 %
+    /// 115.20 MiB / 256.00 MiB". Redrawn only when the percentage moves.
+    pub fn transfer_progress(&mut self, label: &str, done: u64, total: u64) {
+        if !self.progress_bars {
+            return;
+        }
+        let percent = match total {
+            0 => 100,
+            total => (done.min(total) * 100 / total) as u32,
+        };
+        if self.drawn_percent == Some(percent) {
+            return;
+        }
+        self.drawn_percent = Some(percent);
+        const WIDTH: usize = 30;
+        let filled = percent as usize * WIDTH / 100;
+        let _ = self.out.flush();
+        let _ = write!(
+            self.err,
+            "\r{label} [{}{}] {percent:>3} %  {} / {}",
+            "#".repeat(filled),
+            "-".repeat(WIDTH - filled),
+            crate::format::pretty_bytes(done),
+            crate::format::pretty_bytes(total)
+        );
+        let _ = self.err.flush();
+    }
+
+    /// Ends a progress bar's line (after its last draw).
+    pub fn end_progress(&mut self) {
+        if self.progress_bars && self.drawn_percent.take().is_some() {
+            let _ = writeln!(self.err);
+            let _ = self.err.flush();
+        }
     }
 
     /// Reports a failed command: its own lines, then the API error.

@@ -823,6 +823,119 @@ fn cmd_vol_path(session: &mut Session, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// `--offset`/`--length` of a transfer: a plain byte count.
+fn byte_count(args: &Args, name: &str) -> Result<u64, Failure> {
+    match args.string(name)? {
+        None => Ok(0),
+        Some(text) => text.parse().map_err(|_| {
+            Failure::message(format!(
+                "Numeric value '{text}' for <{name}> option is malformed or out of range"
+            ))
+        }),
+    }
+}
+
+/// A local file written front to back where, with `--sparse`, a chunk of zeroes becomes a
+/// hole (a seek), so a sparse volume downloads to a sparse file.
+struct SparseFile {
+    file: std::fs::File,
+    sparse: bool,
+}
+
+impl std::io::Write for SparseFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Seek;
+        if self.sparse && buf.iter().all(|&byte| byte == 0) {
+            self.file
+                .seek(std::io::SeekFrom::Current(buf.len() as i64))?;
+            return Ok(buf.len());
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        use std::io::Seek;
+        // A hole at the end still makes the file that long.
+        let end = self.file.stream_position()?;
+        if end > self.file.metadata()?.len() {
+            self.file.set_len(end)?;
+        }
+        self.file.flush()
+    }
+}
+
+fn cmd_vol_upload(session: &mut Session, args: &Args) -> CmdResult {
+    let (volume, name) = volume_option(session, args)?;
+    let file = args.required("file")?;
+    let offset = byte_count(args, "offset")?;
+    let length = byte_count(args, "length")?;
+    let flags = u32::from(args.flag("sparse"));
+    let mut source =
+        std::fs::File::open(file).map_err(|_| Failure::message(format!("cannot read {file}")))?;
+    let size = source
+        .metadata()
+        .map_err(|_| Failure::message(format!("unable to stat {file}")))?
+        .len();
+    let total = if length > 0 { length.min(size) } else { size };
+    let result = volume.upload(offset, length, flags, &mut source, &mut |done| {
+        session.transfer_progress("Upload", done, total)
+    });
+    session.end_progress();
+    result.context(|| format!("cannot upload to volume {name}"))
+}
+
+/// The bytes a download will carry: the volume's physical size (a file volume's stream is
+/// its file), less the offset, at most the length.
+fn download_size(volume: &StorageVol, offset: u64, length: u64) -> u64 {
+    let physical = volume
+        .info(storage_vol_info_flags::GET_PHYSICAL)
+        .map_or(0, |info| info.allocation);
+    let left = physical.saturating_sub(offset);
+    if length > 0 {
+        left.min(length)
+    } else {
+        left
+    }
+}
+
+fn cmd_vol_download(session: &mut Session, args: &Args) -> CmdResult {
+    let (volume, name) = volume_option(session, args)?;
+    let file = args.required("file")?;
+    let offset = byte_count(args, "offset")?;
+    let length = byte_count(args, "length")?;
+    let sparse = args.flag("sparse");
+    // As virsh: a file this command creates goes again if the download fails.
+    let (handle, created) = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+    {
+        Ok(handle) => (handle, true),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => (
+            std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(file)
+                .map_err(|_| Failure::message(format!("cannot create {file}")))?,
+            false,
+        ),
+        Err(_) => return Err(Failure::message(format!("cannot create {file}"))),
+    };
+    let total = download_size(&volume, offset, length);
+    let mut sink = SparseFile {
+        file: handle,
+        sparse,
+    };
+    let result = volume.download(offset, length, u32::from(sparse), &mut sink, &mut |done| {
+        session.transfer_progress("Download", done, total)
+    });
+    session.end_progress();
+    if result.is_err() && created {
+        let _ = std::fs::remove_file(file);
+    }
+    result.context(|| format!("cannot download from volume {name}"))
+}
+
 /// Looks a volume up by key or path only (`vol-name`, `vol-pool`).
 fn volume_by_key(session: &mut Session, args: &Args) -> Result<StorageVol, Failure> {
     let key = args.required("vol")?;
@@ -1157,6 +1270,22 @@ pub static COMMANDS: &[CommandDef] = &[
         handler: cmd_vol_delete,
     },
     CommandDef {
+        name: "vol-download",
+        group: Group::StorageVolume,
+        summary: "download volume contents to a file",
+        description: "Download the contents of a volume to a file (a progress bar on a terminal).",
+        options: &[
+            VOL,
+            OptDef::positional("file", "file"),
+            POOL_OPTIONAL,
+            OptDef::string("offset", "volume offset to download from"),
+            OptDef::string("length", "amount of data to download"),
+            OptDef::flag("sparse", "preserve sparseness of volume"),
+        ],
+        needs_connection: true,
+        handler: cmd_vol_download,
+    },
+    CommandDef {
         name: "vol-dumpxml",
         group: Group::StorageVolume,
         summary: "vol information in XML",
@@ -1227,6 +1356,22 @@ pub static COMMANDS: &[CommandDef] = &[
         ],
         needs_connection: true,
         handler: cmd_vol_pool,
+    },
+    CommandDef {
+        name: "vol-upload",
+        group: Group::StorageVolume,
+        summary: "upload file contents to a volume",
+        description: "Upload the contents of a file to a volume (a progress bar on a terminal).",
+        options: &[
+            VOL,
+            OptDef::positional("file", "file"),
+            POOL_OPTIONAL,
+            OptDef::string("offset", "volume offset to upload to"),
+            OptDef::string("length", "amount of data to upload"),
+            OptDef::flag("sparse", "preserve sparseness of volume"),
+        ],
+        needs_connection: true,
+        handler: cmd_vol_upload,
     },
 ];
 

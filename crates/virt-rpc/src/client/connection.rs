@@ -1151,6 +1151,30 @@ impl Connection for RemoteConnection {
     fn vol_data_path(&self, vol: &StorageVolRef, for_upload: bool) -> Result<String> {
         super::volume::data_path(self, vol, for_upload)
     }
+    fn vol_upload(
+        &self,
+        vol: &StorageVolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+        source: &mut dyn std::io::Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let sparse = virt_core::driver::check_sparse_flag(flags, "virStorageVolUpload")?;
+        super::volume::upload(self, vol, (offset, length), sparse, source, progress)
+    }
+    fn vol_download(
+        &self,
+        vol: &StorageVolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+        sink: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let sparse = virt_core::driver::check_sparse_flag(flags, "virStorageVolDownload")?;
+        super::volume::download(self, vol, (offset, length), sparse, sink, progress)
+    }
 
     // ---- host devices and interfaces ----
 
@@ -1316,6 +1340,13 @@ impl StreamHandle {
     pub(crate) fn finish(&self) -> Result<()> {
         self.core
             .send(self.frame(MessageType::STREAM, Status::OK, &[]))
+    }
+
+    /// A run of `length` zero bytes, sent as a hole (a sparse stream's `virStreamSendHole`).
+    pub(crate) fn send_hole(&self, length: i64) -> Result<()> {
+        let hole = to_bytes(&proto::StreamHole { length, flags: 0 });
+        self.core
+            .send(self.frame(MessageType::STREAM_HOLE, Status::CONTINUE, &hole))
     }
 
     pub(crate) fn abort(&self) -> Result<()> {

@@ -1,13 +1,14 @@
-//! Volume data over a remote connection: the daemon's upload/download stream, offered
-//! locally as a named pipe (the same "path to the volume's bytes" an in-process driver gives,
-//! except that a pipe is read or written front to back, without seeking).
+//! Volume data over a remote connection: the daemon's upload/download stream, sent from a
+//! reader or received into a writer ([`upload`], [`download`]), or offered locally as a named
+//! pipe (the same "path to the volume's bytes" an in-process driver gives, except that a pipe
+//! is read or written front to back, without seeking).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use virt_core::{Error, ErrorDomain, StorageVolRef};
+use virt_core::{Error, ErrorDomain, ErrorNumber, StorageVolRef};
 
 use super::connection::{classify, RemoteConnection, StreamEvent, StreamHandle};
 use super::core::{StreamFrame, StreamSink};
@@ -102,28 +103,7 @@ fn pump_up(
     mut frames: mpsc::Receiver<StreamFrame>,
 ) -> Result<(), String> {
     let mut file = open_fifo(path, false)?;
-    let mut buf = vec![0u8; crate::frame::STREAM_CHUNK];
-    loop {
-        if let Ok(frame) = frames.try_recv() {
-            if let StreamEvent::Failed(error) = classify(frame) {
-                return Err(error.to_string());
-            }
-        }
-        let n = file.read(&mut buf).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        stream.send_data(&buf[..n]).map_err(|e| e.to_string())?;
-    }
-    stream.finish().map_err(|e| e.to_string())?;
-    loop {
-        match frames.blocking_recv().map(classify) {
-            Some(StreamEvent::Finished) => return Ok(()),
-            Some(StreamEvent::Failed(error)) => return Err(error.to_string()),
-            Some(_) => continue,
-            None => return Err("connection closed".into()),
-        }
-    }
+    send_all(&mut file, stream, &mut frames, false, &mut |_| {}).map_err(|e| e.to_string())
 }
 
 fn pump_down(
@@ -132,32 +112,150 @@ fn pump_down(
     mut frames: mpsc::Receiver<StreamFrame>,
 ) -> Result<(), String> {
     let mut file = open_fifo(path, true)?;
+    receive_all(&mut file, stream, &mut frames, &mut |_| {}).map_err(|e| e.to_string())
+}
+
+fn io_error(what: &str, error: std::io::Error) -> Error {
+    Error::new(
+        ErrorNumber::SYSTEM_ERROR,
+        ErrorDomain::STREAMS,
+        format!("{what}: {error}"),
+    )
+}
+
+fn closed() -> Error {
+    Error::internal(ErrorDomain::STREAMS, "connection closed during the stream")
+}
+
+/// Waits for the daemon's acknowledgement of our finish.
+fn wait_finished(frames: &mut mpsc::Receiver<StreamFrame>) -> Result<(), Error> {
     loop {
         match frames.blocking_recv().map(classify) {
-            Some(StreamEvent::Data(bytes)) => file.write_all(&bytes).map_err(|e| e.to_string())?,
+            Some(StreamEvent::Finished) => return Ok(()),
+            Some(StreamEvent::Failed(error)) => return Err(error),
+            Some(_) => continue,
+            None => return Err(closed()),
+        }
+    }
+}
+
+/// Sends `source` to an upload stream to its end (with `sparse`, a chunk of zeroes as a
+/// hole), then finishes the stream and waits for the daemon to say the volume has it all.
+fn send_all(
+    source: &mut dyn Read,
+    stream: &StreamHandle,
+    frames: &mut mpsc::Receiver<StreamFrame>,
+    sparse: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let mut buf = vec![0u8; crate::frame::STREAM_CHUNK];
+    let mut sent = 0u64;
+    loop {
+        // The daemon may give up early (a full disk): stop sending then.
+        if let Ok(frame) = frames.try_recv() {
+            if let StreamEvent::Failed(error) = classify(frame) {
+                return Err(error);
+            }
+        }
+        let n = match source.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(io_error("cannot read the data to upload", error)),
+        };
+        if sparse && buf[..n].iter().all(|&byte| byte == 0) {
+            stream.send_hole(n as i64)?;
+        } else {
+            stream.send_data(&buf[..n])?;
+        }
+        sent += n as u64;
+        progress(sent);
+    }
+    stream.finish()?;
+    wait_finished(frames)
+}
+
+/// Writes a download stream's data (holes as zeroes) to `sink` until the daemon's end, then
+/// finishes the stream.
+fn receive_all(
+    sink: &mut dyn Write,
+    stream: &StreamHandle,
+    frames: &mut mpsc::Receiver<StreamFrame>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let mut received = 0u64;
+    let write_error = |error| io_error("cannot write the downloaded data", error);
+    loop {
+        match frames.blocking_recv().map(classify) {
+            Some(StreamEvent::Data(bytes)) => {
+                sink.write_all(&bytes).map_err(write_error)?;
+                received += bytes.len() as u64;
+            }
             Some(StreamEvent::Hole(len)) => {
                 let zeros = vec![0u8; 64 * 1024];
                 let mut left = len.max(0) as u64;
                 while left > 0 {
                     let n = left.min(zeros.len() as u64) as usize;
-                    file.write_all(&zeros[..n]).map_err(|e| e.to_string())?;
+                    sink.write_all(&zeros[..n]).map_err(write_error)?;
                     left -= n as u64;
                 }
+                received += len.max(0) as u64;
             }
             Some(StreamEvent::Eof) => break,
             Some(StreamEvent::Finished) => return Ok(()),
-            Some(StreamEvent::Failed(error)) => return Err(error.to_string()),
-            None => return Err("connection closed".into()),
+            Some(StreamEvent::Failed(error)) => return Err(error),
+            None => return Err(closed()),
         }
+        progress(received);
     }
-    drop(file);
-    stream.finish().map_err(|e| e.to_string())?;
-    loop {
-        match frames.blocking_recv().map(classify) {
-            Some(StreamEvent::Finished) => return Ok(()),
-            Some(StreamEvent::Failed(error)) => return Err(error.to_string()),
-            Some(_) => continue,
-            None => return Err("connection closed".into()),
-        }
+    sink.flush().map_err(write_error)?;
+    stream.finish()?;
+    wait_finished(frames)
+}
+
+/// `virStorageVolUpload` with its stream: `source` at `(offset, length)` (length 0: all).
+pub(crate) fn upload(
+    conn: &RemoteConnection,
+    vol: &StorageVolRef,
+    (offset, length): (u64, u64),
+    sparse: bool,
+    source: &mut dyn Read,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let (sink, mut frames) = mpsc::channel(16);
+    let stream = conn.open_stream::<proto::StorageVolUpload>(
+        (vol.clone(), offset, length, u32::from(sparse)),
+        StreamSink::Lossless(sink),
+    )?;
+    // The daemon takes no more than the length announced.
+    let mut limited = source.take(if length > 0 { length } else { u64::MAX });
+    let outcome = send_all(&mut limited, &stream, &mut frames, sparse, progress);
+    if outcome.is_err() {
+        let _ = stream.abort();
     }
+    stream.forget();
+    outcome
+}
+
+/// `virStorageVolDownload` with its stream: the volume at `(offset, length)` (length 0: all)
+/// into `sink`; with `sparse` the daemon may send holes, written as zeroes.
+pub(crate) fn download(
+    conn: &RemoteConnection,
+    vol: &StorageVolRef,
+    (offset, length): (u64, u64),
+    sparse: bool,
+    sink: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let (frames_sink, mut frames) = mpsc::channel(16);
+    let stream = conn.open_stream::<proto::StorageVolDownload>(
+        (vol.clone(), offset, length, u32::from(sparse)),
+        StreamSink::Lossless(frames_sink),
+    )?;
+    let outcome = receive_all(sink, &stream, &mut frames, progress);
+    if outcome.is_err() {
+        let _ = stream.abort();
+    }
+    stream.forget();
+    outcome
 }
