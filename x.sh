@@ -24,11 +24,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use: QEMU for real guests, busybox/cpio for the test guest and
-# containers, libvirt's own clients (virsh, python3-libvirt, virt-install) and daemon as the
-# reference peer.
+# containers, dnsmasq/nftables for networks, LVM for logical pools, libvirt's own clients
+# (virsh, python3-libvirt, virt-install) and daemon as the reference peer.
 APT_PACKAGES=(
     qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps openssh-server openssh-client
-    dnsmasq-base nftables
+    dnsmasq-base nftables lvm2
     libvirt-clients python3-libvirt virtinst libvirt-daemon libvirt-daemon-driver-qemu
     libvirt-daemon-driver-lxc
 )

@@ -175,7 +175,7 @@ impl Drop for Daemon {
     }
 }
 
-fn virsh(uri: &str, commands: &str) -> Output {
+pub(crate) fn virsh(uri: &str, commands: &str) -> Output {
     Command::new("/usr/bin/virsh")
         .args(["-q", "-c", uri, commands])
         .output()

@@ -39,18 +39,19 @@ const POOL_TYPE_NUMBERS: &[(PoolType, u32)] = &[
     (PoolType::Vstorage, 13),
 ];
 
-/// Reads a pool definition this driver can serve: a `dir` pool, or an `fs` pool with a source
-/// device, with a target path (UUID and an empty source filled in, the path sanitized), as
+/// Reads a pool definition this driver can serve: a `dir` pool, an `fs` pool with a source
+/// device or a `logical` pool (a volume group), with a target path (UUID and an empty source filled in, the path sanitized), as
 /// `virStoragePoolDefParse` does.
 pub fn parse_pool(xml: &str) -> Result<StoragePool> {
     let mut pool = StoragePool::parse(xml)?;
     let kind = pool.pool_type.unwrap_or(PoolType::Dir);
-    if !matches!(kind, PoolType::Dir | PoolType::Fs) {
+    if !matches!(kind, PoolType::Dir | PoolType::Fs | PoolType::Logical) {
         let number = POOL_TYPE_NUMBERS
             .iter()
             .find(|(known, _)| *known == kind)
             .map_or(0, |(_, number)| *number);
-        // libvirt says this when it was built without the backend; rvirt has `dir` and `fs`.
+        // libvirt says this when it was built without the backend; rvirt has `dir`, `fs`
+        // and `logical`.
         return Err(storage_error(
             ErrorNumber::NO_SUPPORT,
             format!("missing backend for pool type {number} ({})", kind.as_str()),
@@ -224,12 +225,19 @@ pub struct VolumeFacts<'a> {
     pub physical: u64,
     pub ownership: Option<Ownership>,
     pub compat: Option<&'a str>,
+    /// A logical volume (a block device), not a file.
+    pub block: bool,
 }
 
-/// `virStorageVolDefFormat` for a file volume of a dir pool (the key is its path).
+/// `virStorageVolDefFormat` for a file volume of a dir or fs pool, or a logical volume (the
+/// key is its path).
 pub fn format_volume(facts: &VolumeFacts<'_>) -> String {
     let volume = StorageVolume {
-        volume_type: Some(VolumeType::File),
+        volume_type: Some(if facts.block {
+            VolumeType::Block
+        } else {
+            VolumeType::File
+        }),
         name: Some(facts.name.to_string()),
         key: Some(facts.path.to_string()),
         source: None,
@@ -290,14 +298,15 @@ mod tests {
     #[test]
     fn other_pool_types_have_no_backend() {
         let error = parse_pool(
-            "<pool type='logical'><name>vg</name><source><name>vg</name></source></pool>",
+            "<pool type='iscsi'><name>i</name><source><host name='h'/>\
+             <device path='iqn.x'/></source><target><path>/dev/disk/by-path</path></target></pool>",
         )
-        .expect_err("logical is not served");
+        .expect_err("iscsi is not served");
         assert_eq!(error.code(), ErrorNumber::NO_SUPPORT);
         assert!(
             error
                 .message()
-                .contains("missing backend for pool type 3 (logical)"),
+                .contains("missing backend for pool type 5 (iscsi)"),
             "{}",
             error.message()
         );
@@ -381,6 +390,7 @@ mod tests {
                 group: 0,
             }),
             compat: None,
+            block: false,
         });
         assert_eq!(
             xml,

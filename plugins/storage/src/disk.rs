@@ -27,6 +27,15 @@ fn program_path(program: &str) -> Option<&'static str> {
         "umount" => "/usr/bin/umount",
         "mkfs" => "/usr/sbin/mkfs",
         "blkid" => "/usr/sbin/blkid",
+        "pvcreate" => "/usr/sbin/pvcreate",
+        "pvremove" => "/usr/sbin/pvremove",
+        "vgcreate" => "/usr/sbin/vgcreate",
+        "vgchange" => "/usr/sbin/vgchange",
+        "vgremove" => "/usr/sbin/vgremove",
+        "vgs" => "/usr/sbin/vgs",
+        "lvcreate" => "/usr/sbin/lvcreate",
+        "lvremove" => "/usr/sbin/lvremove",
+        "lvs" => "/usr/sbin/lvs",
         _ => return None,
     })
 }
@@ -181,6 +190,25 @@ fn existing_filesystem(device: &str) -> Result<Option<String>, Error> {
     }
 }
 
+/// libvirt's `virStorageBackendDeviceIsEmpty` before a build writes a label: a device that
+/// already holds `format`, or anything else, is left alone.
+fn require_empty_device(device: &str, format: &str) -> Result<(), Error> {
+    match existing_filesystem(device)? {
+        None => Ok(()),
+        Some(found) if found == format => Err(storage_error(
+            ErrorNumber::STORAGE_POOL_BUILT,
+            format!("Device '{device}' already formatted using '{format}'"),
+        )),
+        Some(_) => Err(storage_error(
+            ErrorNumber::STORAGE_POOL_BUILT,
+            format!(
+                "Format of device '{device}' does not match the expected format '{format}', \
+                 forced overwrite is necessary"
+            ),
+        )),
+    }
+}
+
 /// `pool-build` of an `fs` pool with an overwrite flag (`virStorageBackendMakeFileSystem`):
 /// mkfs on the source device, which without `overwrite` must hold no filesystem yet.
 pub fn make_filesystem(pool: &StoragePool, overwrite: bool) -> Result<(), Error> {
@@ -204,29 +232,117 @@ pub fn make_filesystem(pool: &StoragePool, overwrite: bool) -> Result<(), Error>
     }
     let mkfs = pool_commands::mkfs(pool, &device)?;
     if !overwrite {
-        let format = mkfs.args[1].clone();
-        match existing_filesystem(&device)? {
-            None => {}
-            Some(found) if found == format => {
-                return Err(storage_error(
-                    ErrorNumber::STORAGE_POOL_BUILT,
-                    format!("Device '{device}' already formatted using '{format}'"),
-                ))
-            }
-            Some(_) => {
-                return Err(storage_error(
-                    ErrorNumber::STORAGE_POOL_BUILT,
-                    format!(
-                        "Format of device '{device}' does not match the expected format \
-                         '{format}', forced overwrite is necessary"
-                    ),
-                ))
-            }
-        }
+        require_empty_device(&device, &mkfs.args[1])?;
     }
     run_pool_program(&mkfs, MKFS_TIMEOUT_MS)
         .map_err(Failure::into_error)
         .map(drop)
+}
+
+const LVM_TIMEOUT_MS: u32 = 120_000;
+
+fn run_lvm(command: &Command) -> Result<String, Error> {
+    run_pool_program(command, LVM_TIMEOUT_MS)
+        .map(|stdout| String::from_utf8_lossy(&stdout).into_owned())
+        .map_err(Failure::into_error)
+}
+
+/// `pool-build` of a `logical` pool (`virStorageBackendLogicalBuildPool`): each device made a
+/// physical volume (refused without `overwrite` when it already holds something), then the
+/// volume group over them. A failure removes what the build made.
+pub fn build_volume_group(pool: &StoragePool, overwrite: bool) -> Result<(), Error> {
+    let devices = pool_commands::physical_volumes(pool);
+    if devices.is_empty() {
+        return Err(storage_error(
+            ErrorNumber::OPERATION_INVALID,
+            "cannot build a volume group without source devices",
+        ));
+    }
+    if !overwrite {
+        for device in &devices {
+            require_empty_device(device, "LVM2_member")?;
+        }
+    }
+    let mut made = Vec::new();
+    let built = devices.iter().try_for_each(|device| {
+        run_lvm(&pool_commands::pvcreate(device))?;
+        made.push(device.clone());
+        Ok(())
+    });
+    let built = built.and_then(|()| run_lvm(&pool_commands::vgcreate(pool)).map(drop));
+    if built.is_err() {
+        for device in &made {
+            let _ = run_lvm(&pool_commands::pvremove(device));
+        }
+    }
+    built
+}
+
+/// `vgchange -aly` (or `-aln`): the volume group's logical volumes made (un)available.
+pub fn activate_volume_group(pool: &StoragePool, on: bool) -> Result<(), Error> {
+    run_lvm(&pool_commands::vgchange(pool, on)).map(drop)
+}
+
+/// `pool-delete` of a `logical` pool: the volume group goes, then its physical volumes.
+pub fn remove_volume_group(pool: &StoragePool) -> Result<(), Error> {
+    run_lvm(&pool_commands::vgremove(pool))?;
+    for device in pool_commands::physical_volumes(pool) {
+        run_lvm(&pool_commands::pvremove(&device))?;
+    }
+    Ok(())
+}
+
+/// The figures of a volume group (`vgs`): its size, what is allocated, what is free.
+pub fn volume_group_figures(pool: &StoragePool) -> Result<PoolFigures, Error> {
+    let group = pool_commands::volume_group(pool);
+    let output = run_lvm(&pool_commands::vgs(pool))?;
+    let figures = pool_commands::parse_vgs(&output, group).ok_or_else(|| {
+        storage_error(
+            ErrorNumber::STORAGE_POOL_BUILT,
+            format!("volume group '{group}' not found"),
+        )
+    })?;
+    Ok(PoolFigures {
+        capacity: figures.size,
+        allocation: figures.size - figures.free.min(figures.size),
+        available: figures.free,
+    })
+}
+
+/// A `logical` pool's figures and its logical volumes (`vgs`, `lvs`).
+pub fn scan_volume_group(pool: &StoragePool) -> Result<(PoolFigures, Vec<VolumeRecord>), Error> {
+    let figures = volume_group_figures(pool)?;
+    let group = pool_commands::volume_group(pool);
+    let volumes = pool_commands::parse_lvs(&run_lvm(&pool_commands::lvs(pool))?, group)
+        .into_iter()
+        .map(|volume| VolumeRecord {
+            name: volume.name,
+            path: volume.path,
+            format: VolumeFormat::Raw,
+            capacity: volume.size,
+            allocation: volume.size,
+            physical: volume.size,
+            ownership: None,
+            compat: None,
+            block: true,
+        })
+        .collect();
+    Ok((figures, volumes))
+}
+
+/// `lvcreate`: a logical volume of `capacity` bytes (sparse when `allocation` is less).
+pub fn create_logical_volume(
+    pool: &StoragePool,
+    name: &str,
+    capacity: u64,
+    allocation: u64,
+) -> Result<(), Error> {
+    run_lvm(&pool_commands::lvcreate(pool, name, capacity, allocation)).map(drop)
+}
+
+/// `lvremove -f VG/NAME`.
+pub fn remove_logical_volume(pool: &StoragePool, name: &str) -> Result<(), Error> {
+    run_lvm(&pool_commands::lvremove(pool, name)).map(drop)
 }
 
 /// Fails with libvirt's words when qemu-img is not installed, before anything is made.
@@ -356,6 +472,7 @@ fn volume_from(name: &str, facts: &FileFacts) -> VolumeRecord {
         physical: facts.size,
         ownership: Some(facts.ownership),
         compat: None,
+        block: false,
     };
     if looks_like_qcow2(&facts.path) {
         volume.format = VolumeFormat::Qcow2;

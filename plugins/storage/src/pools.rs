@@ -4,7 +4,8 @@
 //!
 //! A start mounts an `fs` pool's source on its target (a loop device for an image file), then
 //! scans the target directory ([`disk::scan_pool`]) and keeps what it found in the pool's
-//! record; a destroy unmounts it. A pool whose directory is missing does not start, and
+//! record; a destroy unmounts it. A `logical` pool is a volume group: built with
+//! `pvcreate`/`vgcreate`, started and stopped with `vgchange`, read with `vgs`/`lvs`. A pool whose directory is missing does not start, and
 //! nothing is left half-made (a mount that a failed start made is undone). Every change holds
 //! the [`POOLS_JOB`].
 
@@ -329,7 +330,8 @@ fn check_build_flags(overwrite: bool, no_overwrite: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn definition_of(record: &PoolRecord) -> Result<StoragePool, Error> {
+/// The definition a pool runs with (or would start with).
+pub fn definition_of(record: &PoolRecord) -> Result<StoragePool, Error> {
     let xml = record
         .current_xml()
         .ok_or_else(|| internal(format!("pool '{}' has no definition", record.name)))?;
@@ -341,9 +343,17 @@ fn is_fs(pool: &StoragePool) -> bool {
     pool.pool_type == Some(PoolType::Fs)
 }
 
+/// Whether the pool is an LVM volume group.
+pub fn is_logical(pool: &StoragePool) -> bool {
+    pool.pool_type == Some(PoolType::Logical)
+}
+
 /// `pool-build`: the target directory, and for an `fs` pool asked to (`overwrite` or
 /// `no_overwrite`) a filesystem on its device.
 fn build_pool(pool: &StoragePool, flags: u32) -> Result<(), Error> {
+    if is_logical(pool) {
+        return disk::build_volume_group(pool, flags & storage_pool_build_flags::OVERWRITE != 0);
+    }
     let dir = definition::target_path(pool).unwrap_or_default();
     disk::build_directory(dir, definition::pool_ownership(pool))?;
     if is_fs(pool) && flags != 0 {
@@ -378,6 +388,11 @@ pub fn delete(pool: &PoolRef, flags: u32) -> Result<(), Error> {
         return Err(pool_still_active(&record.name));
     }
     let definition = definition_of(&record)?;
+    if is_logical(&definition) {
+        disk::remove_volume_group(&definition)?;
+        emit(&record, event_type::DELETED);
+        return Ok(());
+    }
     let dir = definition::target_path(&definition).unwrap_or_default();
     let failed = |why: &str| system(format!("failed to remove pool '{dir}'"), why);
     match files::stat(dir).map_err(from_host)? {
@@ -395,6 +410,19 @@ pub fn delete(pool: &PoolRef, flags: u32) -> Result<(), Error> {
 /// Mounts an `fs` pool (unless it is mounted) and scans the pool's directory into a running
 /// pool's figures and volumes; a mount made here is undone when the scan fails.
 fn start(record: &mut PoolRecord, pool: &StoragePool) -> Result<(), Error> {
+    if is_logical(pool) {
+        disk::activate_volume_group(pool, true)?;
+        let (figures, volumes) = disk::scan_volume_group(pool).inspect_err(|_| {
+            let _ = disk::activate_volume_group(pool, false);
+        })?;
+        record.figures = figures;
+        record.live = Some(Live {
+            xml: inactive_xml(pool),
+            directory: None,
+            volumes,
+        });
+        return Ok(());
+    }
     let mounted_here = is_fs(pool) && disk::mount_pool(pool)?;
     let dir = definition::target_path(pool).unwrap_or_default();
     let (directory, figures, volumes) = disk::scan_pool(dir).inspect_err(|_| {
@@ -416,10 +444,14 @@ fn fs_mounted(pool: &StoragePool) -> Result<bool, Error> {
     disk::is_mounted(&source, definition::target_path(pool).unwrap_or_default())
 }
 
-/// What a running pool gives up when it stops: an `fs` pool's mount.
+/// What a running pool gives up when it stops: an `fs` pool's mount, a `logical` pool's
+/// active logical volumes.
 fn stop(pool: &StoragePool) -> Result<(), Error> {
     if is_fs(pool) {
         disk::unmount_pool(pool)?;
+    }
+    if is_logical(pool) {
+        disk::activate_volume_group(pool, false)?;
     }
     Ok(())
 }
@@ -516,8 +548,11 @@ pub fn refresh(pool: &PoolRef, flags: u32) -> Result<(), Error> {
 /// Re-reads the free space of a running pool's filesystem after a volume changed.
 pub fn update_figures(record: &mut PoolRecord) -> Result<(), Error> {
     let definition = definition_of(record)?;
-    let dir = definition::target_path(&definition).unwrap_or_default();
-    record.figures = disk::filesystem_figures(dir)?;
+    record.figures = if is_logical(&definition) {
+        disk::volume_group_figures(&definition)?
+    } else {
+        disk::filesystem_figures(definition::target_path(&definition).unwrap_or_default())?
+    };
     Ok(())
 }
 

@@ -63,6 +63,9 @@ pub struct VolumeRecord {
     /// qcow2's compatibility level.
     #[serde(default)]
     pub compat: Option<String>,
+    /// A block device (a logical volume), not a file.
+    #[serde(default)]
+    pub block: bool,
 }
 
 impl VolumeRecord {

@@ -18,12 +18,22 @@ use virt_xml::storage::{sanitize_path, PoolType};
 
 use crate::definition::{self, NewVolume, VolumeFacts, VolumeFormat};
 use crate::disk;
-use crate::error::{from_host, invalid, no_volume, pool_not_active, reason, storage_error, system};
+use crate::error::{
+    from_host, internal, invalid, no_volume, pool_not_active, reason, storage_error, system,
+};
 use crate::pool_commands::Command;
 use crate::pools::{self, begin_job};
 use crate::qemu_img;
 use crate::records::{self, PoolRecord, VolumeRecord};
 use crate::volume_image::{self, CapacityRule, MakeVolume, VolumeImage};
+
+/// What this driver does not do to a logical volume yet.
+fn not_for_logical_volumes(what: &str) -> Error {
+    storage_error(
+        ErrorNumber::NO_SUPPORT,
+        format!("{what} of a logical volume is not supported by this storage driver"),
+    )
+}
 
 fn not_enough_space() -> Error {
     storage_error(
@@ -126,7 +136,11 @@ pub fn info(volume: &VolumeRef, flags: u32) -> Result<VolumeInfo, Error> {
     let (_, found) = resolve(volume)?;
     let now = refreshed(&found);
     Ok(VolumeInfo {
-        kind: storage_vol_type::FILE,
+        kind: if now.block {
+            storage_vol_type::BLOCK
+        } else {
+            storage_vol_type::FILE
+        },
         capacity: now.capacity,
         allocation: if flags & storage_vol_info_flags::GET_PHYSICAL != 0 {
             now.physical
@@ -149,6 +163,7 @@ pub fn get_xml(volume: &VolumeRef, flags: u32) -> Result<String, Error> {
         physical: now.physical,
         ownership: now.ownership,
         compat: now.compat.as_deref(),
+        block: now.block,
     }))
 }
 
@@ -259,6 +274,10 @@ pub fn create_xml(pool: &PoolRef, xml: &str, flags: u32) -> Result<VolumeRef, Er
     let mut record = pools::resolve_active(pool)?;
     let volume = definition::parse_volume(xml)?;
     let path = new_volume_path(&record, &volume)?;
+    let pool_definition = pools::definition_of(&record)?;
+    if pools::is_logical(&pool_definition) {
+        return create_logical_volume(&mut record, &pool_definition, &volume.name, xml);
+    }
     // libvirt takes a volume without a capacity when it has a backing store (its size).
     let mut image = VolumeImage::parse(xml, PoolType::Dir, CapacityRule::OptionalWithBacking)?;
     image.path = path.clone();
@@ -291,6 +310,30 @@ pub fn create_xml(pool: &PoolRef, xml: &str, flags: u32) -> Result<VolumeRef, Er
     adopt(&mut record, &volume, &path)
 }
 
+/// `lvcreate` of a new logical volume, then the group read again for its record; a volume
+/// that does not fit the group's free space is refused first.
+fn create_logical_volume(
+    record: &mut PoolRecord,
+    pool: &virt_xml::storage::StoragePool,
+    name: &str,
+    xml: &str,
+) -> Result<VolumeRef, Error> {
+    let image = VolumeImage::parse(xml, PoolType::Logical, CapacityRule::Required)?;
+    pools::update_figures(record)?;
+    if image.allocation.min(image.capacity) > record.figures.available {
+        return Err(not_enough_space());
+    }
+    disk::create_logical_volume(pool, name, image.capacity, image.allocation)?;
+    let (_, volumes) = disk::scan_volume_group(pool)?;
+    let created = volumes
+        .into_iter()
+        .find(|volume| volume.name == name)
+        .ok_or_else(|| internal(format!("logical volume '{name}' was not made")))?;
+    let reference = created.reference(&record.name);
+    save(record, name, Some(created))?;
+    Ok(reference)
+}
+
 pub fn create_xml_from(
     pool: &PoolRef,
     xml: &str,
@@ -306,6 +349,9 @@ pub fn create_xml_from(
     begin_job()?;
     let mut record = pools::resolve_active(pool)?;
     let (_, source) = resolve(clone_of)?;
+    if source.block || pools::is_logical(&pools::definition_of(&record)?) {
+        return Err(not_for_logical_volumes("Cloning"));
+    }
     let volume = definition::parse_volume(xml)?;
     let path = new_volume_path(&record, &volume)?;
     let mut image = VolumeImage::parse(xml, PoolType::Dir, CapacityRule::FromInput)?;
@@ -334,6 +380,10 @@ pub fn delete(volume: &VolumeRef, flags: u32) -> Result<(), Error> {
     Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStorageVolDelete")?;
     begin_job()?;
     let (mut pool, found) = resolve(volume)?;
+    if found.block {
+        disk::remove_logical_volume(&pools::definition_of(&pool)?, &found.name)?;
+        return save(&mut pool, &found.name, None);
+    }
     files::remove(&found.path).map_err(|e| {
         system(
             format!("cannot unlink file '{}'", found.path),
@@ -395,6 +445,9 @@ pub fn resize(volume: &VolumeRef, capacity: u64, flags: u32) -> Result<(), Error
     )?;
     begin_job()?;
     let (mut pool, found) = resolve(volume)?;
+    if found.block {
+        return Err(not_for_logical_volumes("Resizing"));
+    }
     let now = refreshed(&found);
     pools::update_figures(&mut pool)?;
     let wanted = resize_target(
@@ -429,6 +482,9 @@ pub fn wipe(volume: &VolumeRef, flags: u32) -> Result<(), Error> {
     Error::check_flags(ErrorDomain::STORAGE, flags, 0, "virStorageVolWipe")?;
     begin_job()?;
     let (mut pool, found) = resolve(volume)?;
+    if found.block {
+        return Err(not_for_logical_volumes("Wiping"));
+    }
     let now = refreshed(&found);
     let args = match now.format {
         VolumeFormat::Raw => qemu_img::raw_create_args(now.capacity, 0, &now.path),
