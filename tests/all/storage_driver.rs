@@ -581,3 +581,128 @@ fn logical_pool_on_a_loop_device_through_virsh() {
     );
     ok(&qemu, &format!("pool-undefine {pool}"));
 }
+
+/// An encrypted volume: qemu-img makes a LUKS image keyed with the volume secret's value
+/// (written for it in a root-only file, removed after); a secret of another usage type or a
+/// missing one is refused with libvirt's error and leaves no file.
+#[test]
+fn luks_volume_is_made_with_its_volume_secret() {
+    let sandbox = Sandbox::new("rvirt-lukspool-");
+    let qemu = sandbox.uri("qemu");
+    let dir = sandbox.dir.path().to_path_buf();
+    let target = dir.join("images");
+    let pool = unique("rvtluks");
+    ok(
+        &qemu,
+        &format!("pool-define-as {pool} dir --target {}", target.display()),
+    );
+    ok(&qemu, &format!("pool-build {pool}; pool-start {pool}"));
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("file");
+        path.display().to_string()
+    };
+    let image = target.join("enc.img");
+    let uuid = "6a9d5a3e-51c5-4c6e-9d0b-4f4e7b1c2d3e";
+    let secret = write(
+        "secret.xml",
+        &format!(
+            "<secret ephemeral='no' private='yes'><uuid>{uuid}</uuid>\
+             <usage type='volume'><volume>{}</volume></usage></secret>",
+            image.display()
+        ),
+    );
+    ok(&qemu, &format!("secret-define {secret}"));
+    let value = write("value", "correct horse");
+    ok(
+        &qemu,
+        &format!("secret-set-value {uuid} --file {value} --plain"),
+    );
+    let volume_xml = |name: &str, secret_uuid: &str| {
+        write(
+            &format!("{name}.xml"),
+            &format!(
+                "<volume><name>{name}</name><capacity unit='M'>16</capacity>\
+                 <allocation>0</allocation><target><format type='raw'/>\
+                 <encryption format='luks'><secret type='passphrase' uuid='{secret_uuid}'/>\
+                 </encryption></target></volume>"
+            ),
+        )
+    };
+    ok(
+        &qemu,
+        &format!("vol-create {pool} {}", volume_xml("enc.img", uuid)),
+    );
+    let opened = Command::new("qemu-img")
+        .args(["info", "--output=json", "--object"])
+        .arg("secret,id=k,data=correct horse")
+        .arg("--image-opts")
+        .arg(format!(
+            "driver=luks,key-secret=k,file.filename={}",
+            image.display()
+        ))
+        .output()
+        .expect("qemu-img info");
+    assert!(
+        opened.status.success(),
+        "the image opens with the secret's value: {}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&opened.stdout).expect("json");
+    assert_eq!(info["format"].as_str(), Some("luks"), "{info}");
+    assert_eq!(info["virtual-size"].as_u64(), Some(16 << 20), "{info}");
+    let leftovers: Vec<_> = walk(&dir)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().ends_with(".secret"))
+        .collect();
+    assert!(leftovers.is_empty(), "no secret file stays: {leftovers:?}");
+
+    // A ceph secret is not a volume secret; a missing one is no secret at all.
+    let ceph_uuid = "0f1e2d3c-4b5a-4697-8877-665544332211";
+    let ceph = write(
+        "ceph.xml",
+        &format!(
+            "<secret ephemeral='no' private='no'><uuid>{ceph_uuid}</uuid>\
+             <usage type='ceph'><name>client.admin</name></usage></secret>"
+        ),
+    );
+    ok(&qemu, &format!("secret-define {ceph}"));
+    ok(
+        &qemu,
+        &format!("secret-set-value {ceph_uuid} --file {value} --plain"),
+    );
+    let error = refused(
+        &qemu,
+        &format!("vol-create {pool} {}", volume_xml("wrong.img", ceph_uuid)),
+    );
+    assert!(
+        error.contains(&format!(
+            "secret with uuid {ceph_uuid} is of type 'ceph' not expected 'volume' type"
+        )),
+        "{error}"
+    );
+    let missing = "11111111-2222-4333-8444-555555555555";
+    let error = refused(
+        &qemu,
+        &format!("vol-create {pool} {}", volume_xml("missing.img", missing)),
+    );
+    assert!(
+        error.contains(&format!("no secret with matching uuid '{missing}'")),
+        "{error}"
+    );
+    assert!(!target.join("wrong.img").exists() && !target.join("missing.img").exists());
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

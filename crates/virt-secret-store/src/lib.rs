@@ -139,6 +139,61 @@ impl SecretDirs {
         }
     }
 
+    /// libvirt's `virSecretGetSecretString`: the value of the secret a `<secret uuid=...>` or
+    /// `<secret usage=...>` names, which must be a secret of `usage_type` and have a value;
+    /// `domain` is the error domain of the driver that asks.
+    pub fn value_for(
+        &self,
+        usage_type: SecretUsageType,
+        uuid: Option<&str>,
+        usage_id: Option<&str>,
+        domain: ErrorDomain,
+    ) -> Result<Vec<u8>, Error> {
+        let no_secret = |what: String| Error::new(ErrorNumber::NO_SECRET, domain, what);
+        let all = self.definitions();
+        let found = match (uuid, usage_id) {
+            (Some(uuid), _) => all
+                .into_iter()
+                .find(|(def, _)| def.uuid.map(|u| u.to_string()).as_deref() == Some(uuid))
+                .ok_or_else(|| no_secret(format!("no secret with matching uuid '{uuid}'")))?,
+            (None, Some(id)) => all
+                .into_iter()
+                .find(|(def, _)| {
+                    def.usage.as_ref().is_some_and(|usage| {
+                        usage.usage_type == Some(usage_type) && usage.usage_id() == Some(id)
+                    })
+                })
+                .ok_or_else(|| no_secret(format!("no secret with matching usage '{id}'")))?,
+            (None, None) => {
+                return Err(Error::new(
+                    ErrorNumber::XML_ERROR,
+                    domain,
+                    "missing secret uuid or usage attribute",
+                ))
+            }
+        };
+        let (def, ephemeral) = found;
+        let uuid = def.uuid.map(|u| u.to_string()).unwrap_or_default();
+        let actual = def
+            .usage
+            .as_ref()
+            .and_then(|usage| usage.usage_type)
+            .unwrap_or(SecretUsageType::None);
+        if actual != SecretUsageType::None && actual != usage_type {
+            return Err(Error::new(
+                ErrorNumber::INVALID_ARG,
+                domain,
+                format!(
+                    "secret with uuid {uuid} is of type '{}' not expected '{}' type",
+                    actual.as_str(),
+                    usage_type.as_str()
+                ),
+            ));
+        }
+        self.value(ephemeral, &uuid)?
+            .ok_or_else(|| no_secret(format!("secret '{uuid}' does not have a value")))
+    }
+
     /// The opened value of a secret, `None` when it has none.
     pub fn value(&self, ephemeral: bool, uuid: &str) -> Result<Option<Vec<u8>>, Error> {
         let Ok(text) = files::read(&self.value_file(ephemeral, uuid)) else {

@@ -345,6 +345,39 @@ pub fn remove_logical_volume(pool: &StoragePool, name: &str) -> Result<(), Error
     run_lvm(&pool_commands::lvremove(pool, name)).map(drop)
 }
 
+/// A volume's secret value where qemu-img reads it (`--object secret,file=`): a file in a
+/// directory only root enters, in the driver's run directory, removed when dropped (libvirt
+/// writes the same file in the pool's state directory and unlinks it after qemu-img).
+pub struct SecretFile {
+    pub path: String,
+}
+
+impl SecretFile {
+    pub fn write(pool: &str, volume: &str, value: &[u8]) -> Result<SecretFile, Error> {
+        let dir = format!("{}/secrets", files::dirs().run);
+        files::create_dir_all(&dir)
+            .map_err(|e| system(format!("cannot create path '{dir}'"), reason(&e.message)))?;
+        set_ownership(
+            &dir,
+            WantedOwnership {
+                mode: 0o700,
+                owner: None,
+                group: None,
+            },
+        )?;
+        let path = format!("{dir}/{pool}.{volume}.secret");
+        files::write(&path, value)
+            .map_err(|e| system("failed to write secret file", reason(&e.message)))?;
+        Ok(SecretFile { path })
+    }
+}
+
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        let _ = files::remove(&self.path);
+    }
+}
+
 /// Fails with libvirt's words when qemu-img is not installed, before anything is made.
 pub fn require_qemu_img(message: &str) -> Result<(), Error> {
     match files::stat(QEMU_IMG) {

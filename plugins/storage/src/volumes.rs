@@ -26,6 +26,7 @@ use crate::pools::{self, begin_job};
 use crate::qemu_img;
 use crate::records::{self, PoolRecord, VolumeRecord};
 use crate::volume_image::{self, CapacityRule, MakeVolume, VolumeImage};
+use virt_xml::secret::SecretUsageType;
 
 /// What this driver does not do to a logical volume yet.
 fn not_for_logical_volumes(what: &str) -> Error {
@@ -210,33 +211,52 @@ fn make_image(path: &str, commands: Vec<Command>) -> Result<(), Error> {
         .try_for_each(|command| make_file(path, command.args))
 }
 
-/// What makes a new image: libvirt's qemu-img command lines, checked as libvirt checks them
-/// (a backing store must be readable).
-fn image_commands(
+/// The value of an encrypted volume's secret (a `volume` secret of the secret driver, read
+/// from its files as the QEMU driver reads them), written where qemu-img reads it.
+fn secret_file(pool: &PoolRecord, image: &VolumeImage) -> Result<Option<disk::SecretFile>, Error> {
+    let Some(encryption) = &image.encryption else {
+        return Ok(None);
+    };
+    let [secret] = encryption.secrets.as_slice() else {
+        return Err(storage_error(
+            ErrorNumber::INVALID_ARG,
+            "A single <secret type='passphrase'...> element is expected in encryption description",
+        ));
+    };
+    let dirs = files::dirs();
+    let value = virt_secret_store::SecretDirs::beside(&dirs.config, &dirs.run).value_for(
+        SecretUsageType::Volume,
+        secret.uuid.as_deref(),
+        secret.usage.as_deref(),
+        ErrorDomain::STORAGE,
+    )?;
+    disk::SecretFile::write(&pool.name, &image.name, &value).map(Some)
+}
+
+/// Makes a new image with libvirt's qemu-img command lines, checked as libvirt checks them
+/// (a backing store must be readable; an encrypted image's secret must be a volume secret
+/// with a value); a failure removes the file.
+fn make_image_with(
+    path: &str,
     image: &VolumeImage,
     pool: &PoolRecord,
     input: Option<&VolumeImage>,
     flags: u32,
-) -> Result<Vec<Command>, Error> {
-    if image.encryption.is_some() {
-        // Creating a LUKS image needs the secret's value handed to qemu-img.
-        return Err(storage_error(
-            ErrorNumber::CONFIG_UNSUPPORTED,
-            "creating encrypted volumes is not supported by this storage driver",
-        ));
-    }
+) -> Result<(), Error> {
+    let secret = secret_file(pool, image)?;
     let pool_target = pools::target_dir(pool)?;
-    volume_image::qemu_img_commands(
+    let commands = volume_image::qemu_img_commands(
         &MakeVolume {
             volume: image,
             pool_target: &pool_target,
             input,
             preallocate_metadata: flags & storage_vol_create_flags::PREALLOC_METADATA != 0,
-            secret_file: None,
+            secret_file: secret.as_ref().map(|file| file.path.as_str()),
             input_secret_file: None,
         },
         &|path| matches!(files::stat(path), Ok(Some(_))),
-    )
+    )?;
+    make_image(path, commands)
 }
 
 /// The record of a file just made, given its mode and owner and added to its pool.
@@ -305,7 +325,7 @@ pub fn create_xml(pool: &PoolRef, xml: &str, flags: u32) -> Result<VolumeRef, Er
             qemu_img::raw_create_args(image.capacity, image.allocation, &path),
         )?;
     } else {
-        make_image(&path, image_commands(&image, &record, None, flags)?)?;
+        make_image_with(&path, &image, &record, None, flags)?;
     }
     adopt(&mut record, &volume, &path)
 }
@@ -364,7 +384,7 @@ pub fn create_xml_from(
         return Err(not_enough_space());
     }
     let input = VolumeImage::of_file(&source.name, &source.path, source.format.as_str());
-    make_image(&path, image_commands(&image, &record, Some(&input), flags)?)?;
+    make_image_with(&path, &image, &record, Some(&input), flags)?;
     if capacity > source.capacity {
         make_file(
             &path,
@@ -492,9 +512,18 @@ pub fn wipe(volume: &VolumeRef, flags: u32) -> Result<(), Error> {
             let mut image = VolumeImage::of_file(&now.name, &now.path, now.format.as_str());
             image.capacity = now.capacity;
             image.compat = now.compat.clone();
-            let commands = image_commands(&image, &pool, None, 0)?;
-            commands
-                .into_iter()
+            let made = volume_image::qemu_img_commands(
+                &MakeVolume {
+                    volume: &image,
+                    pool_target: "",
+                    input: None,
+                    preallocate_metadata: false,
+                    secret_file: None,
+                    input_secret_file: None,
+                },
+                &|_| true,
+            )?;
+            made.into_iter()
                 .next()
                 .map(|command| command.args)
                 .unwrap_or_default()
