@@ -1013,8 +1013,15 @@ fn drive_address_props(def: &Domain, disk: &Disk, props: Props) -> Result<Props,
             }),
             DiskBus::Ide,
         ) => {
-            let controller_alias = controller_alias(def, ControllerType::Ide, *controller)
-                .unwrap_or_else(|| "ide".into());
+            // The i440fx board's built-in IDE controller is QEMU's "ide", whatever alias the
+            // definition gave it (libvirt's `qemuDomainHasBuiltinIDE`).
+            let builtin = super::prepare::chipset(def) == super::prepare::Chipset::I440fx;
+            let controller_alias = if builtin {
+                "ide".to_string()
+            } else {
+                controller_alias(def, ControllerType::Ide, *controller)
+                    .unwrap_or_else(|| "ide".into())
+            };
             Ok(props
                 .str("bus", format!("{controller_alias}.{drive_bus}"))
                 .uint("unit", (*unit).into())
