@@ -24,11 +24,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use: QEMU for real guests, busybox/cpio for the test guest and
-# containers, dnsmasq/nftables for networks, LVM for logical pools, libvirt's own clients
+# containers, dnsmasq/nftables for networks, LVM for logical pools, swtpm for emulated TPMs,
+# libvirt's own clients
 # (virsh, python3-libvirt, virt-install) and daemon as the reference peer.
 APT_PACKAGES=(
     qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps openssh-server openssh-client
-    dnsmasq-base nftables lvm2
+    dnsmasq-base nftables lvm2 swtpm
     libvirt-clients python3-libvirt virtinst libvirt-daemon libvirt-daemon-driver-qemu
     libvirt-daemon-driver-lxc
 )

@@ -254,3 +254,77 @@ fn qemu_opens_a_luks_disk_with_a_secret() {
     );
     ok(&qemu, &format!("destroy {name}; undefine {name}"));
 }
+
+/// An emulated TPM: the QEMU plugin starts swtpm (its state encrypted with a `vtpm` secret),
+/// the guest's kernel finds a TPM 2.0, the state stays on disk after the guest stops, and
+/// undefine removes it.
+#[test]
+fn qemu_guest_gets_an_emulated_tpm_from_swtpm() {
+    assert!(
+        std::path::Path::new("/usr/bin/swtpm").exists(),
+        "swtpm is needed: ./x.sh test installs it"
+    );
+    let sandbox = Sandbox::new("rvirt-swtpm-");
+    let qemu = sandbox.uri("qemu");
+    let dir = sandbox.dir.path().to_path_buf();
+    let uuid = "2c4f6a8e-1b3d-4e5f-8a9b-0c1d2e3f4a5b";
+    let secret = write(
+        dir.as_path(),
+        "vtpm.xml",
+        &format!(
+            "<secret ephemeral='no' private='yes'><uuid>{uuid}</uuid>\
+             <usage type='vtpm'><name>rvirt-test-vtpm</name></usage></secret>"
+        ),
+    );
+    ok(&qemu, &format!("secret-define {secret}"));
+    let value = write(dir.as_path(), "vtpm.key", "a vtpm state key");
+    ok(
+        &qemu,
+        &format!("secret-set-value {uuid} --file {value} --plain"),
+    );
+    let files = crate::qemu::GuestFiles::new(&dir.as_path().join("guest"));
+    let name = crate::common::unique("rvttpm");
+    let tpm = format!(
+        "<tpm model='tpm-tis'>\n      <backend type='emulator' version='2.0'>\n        \
+         <encryption secret='{uuid}'/>\n      </backend>\n    </tpm>"
+    );
+    let xml = dir.as_path().join("domain.xml");
+    std::fs::write(&xml, crate::qemu::domain_xml(&name, &files, &tpm)).expect("xml");
+    ok(&qemu, &format!("define {}", xml.display()));
+    ok(&qemu, &format!("start {name}"));
+    crate::qemu::booted_disks(&files);
+    let serial = files.serial();
+    assert!(
+        serial.contains("RVIRT-TPM tpm0 version=2"),
+        "the guest finds a TPM 2.0: {serial}"
+    );
+    let argv = crate::qemu::qemu_command_line(&name);
+    assert!(
+        argv.contains("-tpmdev emulator,id=tpm-tpm0,chardev=chrtpm"),
+        "{argv}"
+    );
+    let states: Vec<_> = files_under(dir.as_path())
+        .into_iter()
+        .filter(|path| path.to_string_lossy().contains("/swtpm/"))
+        .collect();
+    assert!(
+        states
+            .iter()
+            .any(|path| path.to_string_lossy().contains("/tpm2/")),
+        "swtpm keeps its state under the domain's UUID: {states:?}"
+    );
+    assert!(
+        !files_under(dir.as_path())
+            .iter()
+            .any(|path| path.to_string_lossy().ends_with("swtpm.sock.key")),
+        "the key file goes once swtpm runs"
+    );
+    ok(&qemu, &format!("destroy {name}"));
+    ok(&qemu, &format!("undefine {name}"));
+    assert!(
+        !files_under(dir.as_path())
+            .iter()
+            .any(|path| path.to_string_lossy().contains("/swtpm/")),
+        "undefine removes the TPM state"
+    );
+}

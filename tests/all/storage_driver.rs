@@ -651,7 +651,7 @@ fn luks_volume_is_made_with_its_volume_secret() {
     let info: serde_json::Value = serde_json::from_slice(&opened.stdout).expect("json");
     assert_eq!(info["format"].as_str(), Some("luks"), "{info}");
     assert_eq!(info["virtual-size"].as_u64(), Some(16 << 20), "{info}");
-    let leftovers: Vec<_> = walk(&dir)
+    let leftovers: Vec<_> = crate::qemu::walk(&dir)
         .into_iter()
         .filter(|path| path.to_string_lossy().ends_with(".secret"))
         .collect();
@@ -691,18 +691,4 @@ fn luks_volume_is_made_with_its_volume_secret() {
         "{error}"
     );
     assert!(!target.join("wrong.img").exists() && !target.join("missing.img").exists());
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }

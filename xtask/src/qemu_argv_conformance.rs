@@ -156,6 +156,8 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
             master_key: (0..32).collect(),
             iv: std::array::from_fn(|i| i as u8),
         },
+        // Its swtpm is not started; the emulator's socket is the mock's path.
+        swtpm_socket: Some("/dev/test".into()),
         ..BuildContext::default()
     };
     let built = argv::build_with_config(&def, caps, &ctx, &harness_config(case))

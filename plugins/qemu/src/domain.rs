@@ -362,6 +362,9 @@ pub fn undefine(dom: &DomainRef, flags: u32) -> Result<(), Error> {
         files::remove(&layout.managed_save_file(&domain.record.name))?;
     }
     crate::snapshots::delete_all_metadata(&uuid, &domain.record.name, &layout);
+    if flags & undefine_flags::KEEP_TPM == 0 {
+        crate::lifecycle::remove_tree(&crate::swtpm::state_root(&layout, &uuid));
+    }
     files::remove(&layout.config_file(&domain.record.name))?;
     files::remove(&layout.autostart_file(&domain.record.name))?;
     let reference = domain.reference();

@@ -29,6 +29,7 @@ mod save;
 mod snapshot_commit;
 mod snapshots;
 mod space;
+mod swtpm;
 mod util;
 
 use virt_core::Uuid;

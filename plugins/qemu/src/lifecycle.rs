@@ -573,7 +573,7 @@ fn memory_dirs(def: &Domain, config: &argv::DriverConfig, short_name: &str) -> V
 }
 
 /// Removes a directory and what is in it, as far as the host lets it.
-fn remove_tree(dir: &str) {
+pub fn remove_tree(dir: &str) {
     for name in files::list_dir(dir).unwrap_or_default() {
         let path = format!("{dir}/{name}");
         match files::stat(&path) {
@@ -769,6 +769,8 @@ fn start_with_resources(
         ));
     }
 
+    let swtpm_socket = format!("{run_dir}/swtpm.sock");
+    resources.run_files.push(swtpm_socket.clone());
     let ctx = BuildContext {
         domain_dir: run_dir.to_string(),
         monitor_socket: monitor_path.clone(),
@@ -786,21 +788,39 @@ fn start_with_resources(
             iv: launch::random_iv()?,
         },
         pretend: false,
+        swtpm_socket: Some(swtpm_socket.clone()),
     };
     let config = layout.driver_config();
     prepare_host_files(def, &config, ctx.short_name(), resources)?;
     let cmd = argv::build_with_config(def, caps, &ctx, &config)?;
+    // The emulated TPM's swtpm listens before QEMU connects to it.
+    let swtpm = crate::swtpm::start(def, layout, &record.uuid, &swtpm_socket)?;
     let version = crate::qmp::QemuVersion::from_number(caps.version);
     let plan = LaunchPlan {
         log_path: layout.log_file(def.name()),
         monitor_path: monitor_path.clone(),
         pass_fds,
     };
-    let mut launched = launch::launch(
+    let launched = launch::launch(
         &cmd,
         &plan,
         &format!("{}.{}.{}", version.major, version.minor, version.micro),
-    )?;
+    );
+    let mut launched = match launched {
+        Ok(launched) => {
+            // It now lives as long as QEMU holds its socket (--terminate).
+            if let Some(swtpm) = swtpm {
+                swtpm.release();
+            }
+            launched
+        }
+        Err(error) => {
+            if let Some(swtpm) = swtpm {
+                swtpm.stop();
+            }
+            return Err(error);
+        }
+    };
     let nodes = argv::disk::number_nodes(def);
     let next_node_index = nodes.iter().flatten().max().copied().unwrap_or(0) + 1;
     let mut live = LiveRecord {

@@ -414,10 +414,21 @@ pub fn build_smartcards(
     Ok(())
 }
 
-/// The TPM: an external emulator's socket (`-tpmdev emulator`) or the host's TPM device
-/// (`-tpmdev passthrough`), then the TIS/CRB device. An emulator libvirt would start itself
-/// (swtpm) is not started by this driver.
-pub fn build_tpms(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+/// Where the swtpm the driver starts for a domain's emulated TPM listens: the context's
+/// path, else libvirt's `<run dir>/<short name>-swtpm.sock`.
+pub fn swtpm_socket(ctx: &super::BuildContext) -> String {
+    ctx.swtpm_socket
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}-swtpm.sock", ctx.channel_dir, ctx.short_name()))
+}
+
+/// The TPM: an emulator's socket (`-tpmdev emulator`: the swtpm the driver starts, or an
+/// external one) or the host's TPM device (`-tpmdev passthrough`), then the TIS/CRB device.
+pub fn build_tpms(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &super::BuildContext,
+) -> Result<(), Error> {
     use virt_xml::domain::enums::{TpmBackend, TpmModel};
     for tpm in &def.devices.tpms {
         let alias = super::alias_of(&tpm.info);
@@ -449,10 +460,15 @@ pub fn build_tpms(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
                     escape_option(&format!("/sys/class/tpm/{name}/device/cancel"))
                 )
             }
-            _ => {
-                return Err(unsupported_config(
-                    "TPM emulators need swtpm, which this driver does not start",
-                ))
+            Some(TpmBackend::Emulator) | None => {
+                cmd.opt(
+                    "-chardev",
+                    format!(
+                        "socket,id=chrtpm,path={}",
+                        escape_option(&swtpm_socket(ctx))
+                    ),
+                );
+                format!("emulator,id={tpmdev},chardev=chrtpm")
             }
         };
         cmd.opt("-tpmdev", value);

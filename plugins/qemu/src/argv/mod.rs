@@ -65,6 +65,9 @@ pub struct BuildContext {
     pub secret_wrap: secrets::SecretWrap,
     /// Only showing the command line (`domxml-to-native`): taps are named, not passed.
     pub pretend: bool,
+    /// The socket of the swtpm started for an emulated TPM (`None`: derived from the run
+    /// directory, see [`chardev::swtpm_socket`]).
+    pub swtpm_socket: Option<String>,
 }
 
 impl BuildContext {
@@ -377,7 +380,7 @@ pub fn build_with_config(
     chardev::build_parallels(&mut cmd, def, ctx, config)?;
     chardev::build_channels(&mut cmd, def, ctx, config)?;
     chardev::build_consoles(&mut cmd, def, ctx, config)?;
-    chardev::build_tpms(&mut cmd, def)?;
+    chardev::build_tpms(&mut cmd, def, ctx)?;
     devices::build_inputs(&mut cmd, def)?;
     devices::build_audio(&mut cmd, def, config);
     devices::build_graphics(&mut cmd, def, ctx, config)?;
