@@ -27,7 +27,7 @@ pub mod driver;
 pub mod registry;
 pub mod uri;
 #[cfg(feature = "runtime")]
-mod volume_data;
+pub mod volume_data;
 
 #[cfg(feature = "runtime")]
 pub use connect::{Connect, Domain};

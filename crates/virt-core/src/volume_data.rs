@@ -3,7 +3,8 @@
 //! a length (0: to the end), in chunks, each one counted for a progress display.
 //!
 //! Used by in-process connections, whose volumes are files on this host; a remote connection
-//! streams the same bytes over the wire instead.
+//! streams the same bytes over the wire instead. [`HoleSkippingFile`] is public for clients
+//! that download into a file and want a sparse volume to stay sparse.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -71,10 +72,12 @@ fn open_at(path: &str, offset: u64, write: bool) -> Result<std::fs::File> {
 }
 
 /// A file written front to back where, when sparse, a chunk of zeroes is skipped (a hole, as
-/// libvirt's sparse upload seeks over it) rather than written.
-struct HoleSkippingFile {
-    file: std::fs::File,
-    sparse: bool,
+/// libvirt's sparse upload seeks over it) rather than written; `flush` makes the file reach
+/// the end of a trailing hole. The in-process upload writes volumes with it, and a client
+/// can download into one to keep a sparse volume sparse.
+pub struct HoleSkippingFile {
+    pub file: std::fs::File,
+    pub sparse: bool,
 }
 
 impl Write for HoleSkippingFile {

@@ -24,6 +24,7 @@ pub mod bindings {
     });
 }
 
+pub mod command_line;
 mod convert;
 mod interfaces;
 pub mod records;

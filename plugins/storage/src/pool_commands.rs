@@ -10,6 +10,8 @@
 use virt_core::{ErrorNumber, Result};
 use virt_xml::storage::{PoolNamespace, PoolType, StoragePool};
 
+use virt_plugin_sdk::command_line::shell_quote;
+
 use crate::error::storage_error;
 
 /// One program run: its name (as libvirt's goldens write it) and arguments.
@@ -52,21 +54,6 @@ impl Command {
         text.push('\n');
         text
     }
-}
-
-/// `virBufferEscapeShell`: a word is quoted only when it holds a shell metacharacter.
-fn shell_quote(word: &str) -> String {
-    const META: &[char] = &[
-        '\r', '\t', '\n', ' ', '!', '"', '#', '$', '&', '\'', '(', ')', '*', ';', '<', '>', '?',
-        '[', '\\', ']', '^', '`', '{', '|', '}', '~',
-    ];
-    if word.is_empty() {
-        return "''".to_string();
-    }
-    if !word.contains(META) {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Whose `mount` the options are for: libvirt adds its default mount options per platform.
@@ -330,10 +317,10 @@ pub struct GroupFigures {
     pub free: u64,
 }
 
-/// `vgs --noheadings --units b --nosuffix --separator : -o vg_name,vg_size,vg_free VG`.
-pub fn vgs(pool: &StoragePool) -> Command {
+/// An LVM report (`vgs`, `lvs`) of the pool's group, in bytes, `:`-separated, no header.
+fn lvm_report(program: &'static str, fields: &str, pool: &StoragePool) -> Command {
     Command::new(
-        "vgs",
+        program,
         [
             "--noheadings",
             "--units",
@@ -342,10 +329,15 @@ pub fn vgs(pool: &StoragePool) -> Command {
             "--separator",
             ":",
             "-o",
-            "vg_name,vg_size,vg_free",
+            fields,
             volume_group(pool),
         ],
     )
+}
+
+/// `vgs ... -o vg_name,vg_size,vg_free VG`.
+pub fn vgs(pool: &StoragePool) -> Command {
+    lvm_report("vgs", "vg_name,vg_size,vg_free", pool)
 }
 
 /// Reads `vgs`' line for the group.
@@ -367,22 +359,9 @@ pub struct LogicalVolume {
     pub path: String,
 }
 
-/// `lvs --noheadings --units b --nosuffix --separator : -o lv_name,lv_size,lv_path VG`.
+/// `lvs ... -o lv_name,lv_size,lv_path VG`.
 pub fn lvs(pool: &StoragePool) -> Command {
-    Command::new(
-        "lvs",
-        [
-            "--noheadings",
-            "--units",
-            "b",
-            "--nosuffix",
-            "--separator",
-            ":",
-            "-o",
-            "lv_name,lv_size,lv_path",
-            volume_group(pool),
-        ],
-    )
+    lvm_report("lvs", "lv_name,lv_size,lv_path", pool)
 }
 
 /// Reads `lvs`' lines; a volume without a path (not active) gets `/dev/VG/NAME`.

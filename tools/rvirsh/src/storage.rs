@@ -835,35 +835,6 @@ fn byte_count(args: &Args, name: &str) -> Result<u64, Failure> {
     }
 }
 
-/// A local file written front to back where, with `--sparse`, a chunk of zeroes becomes a
-/// hole (a seek), so a sparse volume downloads to a sparse file.
-struct SparseFile {
-    file: std::fs::File,
-    sparse: bool,
-}
-
-impl std::io::Write for SparseFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use std::io::Seek;
-        if self.sparse && buf.iter().all(|&byte| byte == 0) {
-            self.file
-                .seek(std::io::SeekFrom::Current(buf.len() as i64))?;
-            return Ok(buf.len());
-        }
-        self.file.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        use std::io::Seek;
-        // A hole at the end still makes the file that long.
-        let end = self.file.stream_position()?;
-        if end > self.file.metadata()?.len() {
-            self.file.set_len(end)?;
-        }
-        self.file.flush()
-    }
-}
-
 fn cmd_vol_upload(session: &mut Session, args: &Args) -> CmdResult {
     let (volume, name) = volume_option(session, args)?;
     let file = args.required("file")?;
@@ -922,7 +893,8 @@ fn cmd_vol_download(session: &mut Session, args: &Args) -> CmdResult {
         Err(_) => return Err(Failure::message(format!("cannot create {file}"))),
     };
     let total = download_size(&volume, offset, length);
-    let mut sink = SparseFile {
+    // With --sparse, runs of zeroes become holes in the local file.
+    let mut sink = virt_core::volume_data::HoleSkippingFile {
         file: handle,
         sparse,
     };

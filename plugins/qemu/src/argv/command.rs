@@ -53,20 +53,7 @@ impl CommandLine {
     }
 }
 
-/// Quotes a word for a POSIX shell only when it needs it (libvirt's virBufferEscapeShell).
-pub fn shell_quote(word: &str) -> String {
-    const SPECIAL: &[char] = &[
-        '\r', '\t', '\n', ' ', '!', '"', '#', '$', '&', '\'', '(', ')', '*', ';', '<', '>', '?',
-        '[', '\\', ']', '^', '`', '{', '|', '}', '~',
-    ];
-    if word.is_empty() {
-        return "''".into();
-    }
-    if !word.contains(SPECIAL) {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', "'\\''"))
-}
+pub use virt_plugin_sdk::command_line::shell_quote;
 
 /// Splits a shell command line into words (single and double quotes, backslash escapes and
 /// backslash-newline continuations), enough to read libvirt's `.args` files and our own output.
