@@ -5,9 +5,9 @@
 //! A start mounts an `fs` pool's source on its target (a loop device for an image file), then
 //! scans the target directory ([`disk::scan_pool`]) and keeps what it found in the pool's
 //! record; a destroy unmounts it. A `logical` pool is a volume group: built with
-//! `pvcreate`/`vgcreate`, started and stopped with `vgchange`, read with `vgs`/`lvs`. A pool whose directory is missing does not start, and
-//! nothing is left half-made (a mount that a failed start made is undone). Every change holds
-//! the [`POOLS_JOB`].
+//! `pvcreate`/`vgcreate`, started and stopped with `vgchange`, read with `vgs`/`lvs`. A pool
+//! whose directory is missing does not start, and nothing is left half-made (a mount that a
+//! failed start made is undone). Every change holds the [`POOLS_JOB`].
 
 use virt_core::consts::{
     connect_list_all_storage_pools_flags as list_flags, storage_pool_build_flags,
@@ -193,9 +193,9 @@ fn inactive_xml(pool: &StoragePool) -> String {
 }
 
 /// The checks of libvirt's `virStoragePoolObjListAdd`: another pool on the same directory (or
-/// the same device, for `fs` pools),
-/// a UUID known under another name, a name known with another UUID; with `check_active`, a
-/// running pool of that name. The record the definition replaces, if any.
+/// the same device, for `fs` pools), a UUID known under another name, a name known with
+/// another UUID; with `check_active`, a running pool of that name. The record the definition
+/// replaces, if any.
 fn existing_for(
     pool: &StoragePool,
     all: &[PoolRecord],
@@ -349,7 +349,7 @@ pub fn is_logical(pool: &StoragePool) -> bool {
 }
 
 /// `pool-build`: the target directory, and for an `fs` pool asked to (`overwrite` or
-/// `no_overwrite`) a filesystem on its device.
+/// `no_overwrite`) a filesystem on its device; for a `logical` pool, its volume group.
 fn build_pool(pool: &StoragePool, flags: u32) -> Result<(), Error> {
     if is_logical(pool) {
         return disk::build_volume_group(pool, flags & storage_pool_build_flags::OVERWRITE != 0);
@@ -439,6 +439,7 @@ fn start(record: &mut PoolRecord, pool: &StoragePool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether an `fs` pool's source is mounted on its target now.
 fn fs_mounted(pool: &StoragePool) -> Result<bool, Error> {
     let source = crate::pool_commands::mount_source(pool)?;
     disk::is_mounted(&source, definition::target_path(pool).unwrap_or_default())
