@@ -462,6 +462,42 @@ fn rvirsh_uploads_and_downloads_volumes_with_a_progress_bar() {
         .expect("rvirsh");
     assert!(!failed.status.success());
     assert!(!dir.join("nosuch.bin").exists());
+
+    // rvirsh's other volume commands: clone, resize (grow, a shrinking delta), wipe.
+    let rvirsh_ok = |command: &str| {
+        let (succeeded, shown) = rvirsh_on_a_terminal(&qemu, command);
+        assert!(succeeded, "rvirsh {command}: {shown}");
+        shown
+    };
+    let shown = rvirsh_ok(&format!("vol-clone data.raw copy.raw --pool {pool}"));
+    assert!(
+        shown.contains("Vol copy.raw cloned from data.raw"),
+        "{shown}"
+    );
+    let copy = target.join("copy.raw");
+    assert_eq!(std::fs::read(&copy).expect("clone"), content);
+    let shown = rvirsh_ok(&format!("vol-resize copy.raw 32M --pool {pool}"));
+    assert!(
+        shown.contains("Size of volume 'copy.raw' successfully changed to 32M"),
+        "{shown}"
+    );
+    assert_eq!(std::fs::metadata(&copy).expect("stat").len(), 32 << 20);
+    let (shrunk, shown) =
+        rvirsh_on_a_terminal(&qemu, &format!("vol-resize copy.raw -8M --pool {pool}"));
+    assert!(
+        !shrunk && shown.contains("negative size requires --shrink"),
+        "{shown}"
+    );
+    rvirsh_ok(&format!("vol-resize copy.raw -8M --shrink --pool {pool}"));
+    assert_eq!(std::fs::metadata(&copy).expect("stat").len(), 24 << 20);
+    let shown = rvirsh_ok(&format!("vol-wipe copy.raw --pool {pool}"));
+    assert!(shown.contains("Vol copy.raw wiped"), "{shown}");
+    let wiped = std::fs::read(&copy).expect("wiped");
+    assert_eq!(wiped.len(), 24 << 20);
+    assert!(
+        wiped.iter().all(|&byte| byte == 0),
+        "a wiped volume reads as zeroes"
+    );
 }
 
 /// Whether this kernel has device-mapper, without which LVM cannot activate a logical volume.

@@ -6,7 +6,7 @@ use virt_core::blocking::{Connect, Domain, StoragePool, StorageVol};
 use virt_core::consts::{
     connect_list_all_storage_pools_flags as list_flags, storage_pool_build_flags,
     storage_pool_create_flags, storage_pool_state, storage_vol_create_flags,
-    storage_vol_delete_flags, storage_vol_info_flags, storage_xml_flags,
+    storage_vol_delete_flags, storage_vol_info_flags, storage_vol_resize_flags, storage_xml_flags,
 };
 use virt_core::ErrorNumber;
 
@@ -823,6 +823,104 @@ fn cmd_vol_path(session: &mut Session, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// The source volume's XML with another `<name>` (virsh's `virshMakeCloneXML`).
+fn clone_xml(original: &str, name: &str) -> Option<String> {
+    let start = original.find("<name>")? + "<name>".len();
+    let end = start + original[start..].find("</name>")?;
+    Some(format!(
+        "{}{}{}",
+        &original[..start],
+        escape_xml(name),
+        &original[end..]
+    ))
+}
+
+fn cmd_vol_clone(session: &mut Session, args: &Args) -> CmdResult {
+    let (volume, _) = volume_option(session, args)?;
+    let new_name = args.required("newname")?;
+    let mut flags = 0;
+    if args.flag("prealloc-metadata") {
+        flags |= storage_vol_create_flags::PREALLOC_METADATA;
+    }
+    if args.flag("reflink") {
+        flags |= storage_vol_create_flags::REFLINK;
+    }
+    let pool = volume
+        .pool()
+        .map_err(|_| Failure::message("failed to get parent pool"))?;
+    let original = volume.xml_desc(0)?;
+    let xml = clone_xml(&original, new_name)
+        .ok_or_else(|| Failure::message("Failed to allocate XML buffer"))?;
+    if args.flag("print-xml") {
+        session.print(xml);
+        return Ok(());
+    }
+    let clone = pool
+        .volume_create_xml_from(&xml, &volume, flags)
+        .context(|| format!("Failed to clone vol from {}", volume.name()))?;
+    session.print_extra(format!(
+        "Vol {} cloned from {}\n",
+        clone.name(),
+        volume.name()
+    ));
+    Ok(())
+}
+
+fn cmd_vol_resize(session: &mut Session, args: &Args) -> CmdResult {
+    let (volume, _) = volume_option(session, args)?;
+    let shrink = args.flag("shrink");
+    let mut delta = args.flag("delta");
+    let mut text = args.required("capacity")?.trim_start();
+    // The API takes a positive size; a negative one is a shrinking delta, with --shrink.
+    if let Some(positive) = text.strip_prefix('-') {
+        if !shrink {
+            return Err(Failure::message("negative size requires --shrink"));
+        }
+        text = positive;
+        delta = true;
+    }
+    let mut flags = 0;
+    if args.flag("allocate") {
+        flags |= storage_vol_resize_flags::ALLOCATE;
+    }
+    if shrink {
+        flags |= storage_vol_resize_flags::SHRINK;
+    }
+    if delta {
+        flags |= storage_vol_resize_flags::DELTA;
+    }
+    let capacity = volume_size(text)?;
+    let how = if delta { "by" } else { "to" };
+    volume.resize(capacity, flags).context(|| {
+        format!(
+            "Failed to change size of volume '{}' {how} {text}",
+            volume.name()
+        )
+    })?;
+    session.print_extra(format!(
+        "Size of volume '{}' successfully changed {how} {text}\n",
+        volume.name()
+    ));
+    Ok(())
+}
+
+fn cmd_vol_wipe(session: &mut Session, args: &Args) -> CmdResult {
+    let (volume, name) = volume_option(session, args)?;
+    // Only the zero algorithm is virStorageVolWipe; the others are virStorageVolWipePattern.
+    if let Some(algorithm) = args.string("algorithm")? {
+        if algorithm != "zero" {
+            return Err(Failure::message(format!(
+                "Unsupported algorithm '{algorithm}': rvirsh wipes with zeroes only"
+            )));
+        }
+    }
+    volume
+        .wipe(0)
+        .context(|| format!("Failed to wipe vol {name}"))?;
+    session.print_extra(format!("Vol {name} wiped\n"));
+    Ok(())
+}
+
 /// `--offset`/`--length` of a transfer: a plain byte count.
 fn byte_count(args: &Args, name: &str) -> Result<u64, Failure> {
     match args.string(name)? {
@@ -1200,6 +1298,22 @@ pub static COMMANDS: &[CommandDef] = &[
         handler: cmd_pool_uuid,
     },
     CommandDef {
+        name: "vol-clone",
+        group: Group::StorageVolume,
+        summary: "clone a volume.",
+        description: "Clone an existing volume within the parent pool.",
+        options: &[
+            VOL,
+            OptDef::positional("newname", "clone name"),
+            POOL_OPTIONAL,
+            OptDef::flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)"),
+            OptDef::flag("reflink", "use btrfs COW lightweight copy"),
+            OptDef::flag("print-xml", "print XML document, but don't define/create"),
+        ],
+        needs_connection: true,
+        handler: cmd_vol_clone,
+    },
+    CommandDef {
         name: "vol-create",
         group: Group::StorageVolume,
         summary: "create a vol from an XML file",
@@ -1330,6 +1444,22 @@ pub static COMMANDS: &[CommandDef] = &[
         handler: cmd_vol_pool,
     },
     CommandDef {
+        name: "vol-resize",
+        group: Group::StorageVolume,
+        summary: "resize a vol",
+        description: "Resizes a storage volume. This is safe only for storage volumes not in use by an active guest.",
+        options: &[
+            VOL,
+            OptDef::positional("capacity", "new capacity for the vol, as scaled integer (default bytes)"),
+            POOL_OPTIONAL,
+            OptDef::flag("allocate", "allocate the new capacity, rather than leaving it sparse"),
+            OptDef::flag("delta", "use capacity as a delta to current size, rather than the new size"),
+            OptDef::flag("shrink", "allow the resize to shrink the volume"),
+        ],
+        needs_connection: true,
+        handler: cmd_vol_resize,
+    },
+    CommandDef {
         name: "vol-upload",
         group: Group::StorageVolume,
         summary: "upload file contents to a volume",
@@ -1344,6 +1474,19 @@ pub static COMMANDS: &[CommandDef] = &[
         ],
         needs_connection: true,
         handler: cmd_vol_upload,
+    },
+    CommandDef {
+        name: "vol-wipe",
+        group: Group::StorageVolume,
+        summary: "wipe a vol",
+        description: "Ensure data previously on a volume is not accessible to future reads.",
+        options: &[
+            VOL,
+            POOL_OPTIONAL,
+            OptDef::string("algorithm", "perform selected wiping algorithm"),
+        ],
+        needs_connection: true,
+        handler: cmd_vol_wipe,
     },
 ];
 
