@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::network_driver::{ok, refused, Sandbox};
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
     path.display().to_string()

@@ -633,11 +633,7 @@ fn luks_volume_is_made_with_its_volume_secret() {
         &format!("pool-define-as {pool} dir --target {}", target.display()),
     );
     ok(&qemu, &format!("pool-build {pool}; pool-start {pool}"));
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("file");
-        path.display().to_string()
-    };
+    let write = |name: &str, text: &str| crate::secret_driver::write(&dir, name, text);
     let image = target.join("enc.img");
     let uuid = "6a9d5a3e-51c5-4c6e-9d0b-4f4e7b1c2d3e";
     let secret = write(

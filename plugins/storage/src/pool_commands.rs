@@ -288,7 +288,7 @@ pub fn pvremove(device: &str) -> Command {
 /// `lvcreate --name NAME -L SIZEK [--virtualsize ...] VG`, as libvirt's logical backend makes
 /// a volume (a sparse volume when the allocation is below the capacity).
 pub fn lvcreate(pool: &StoragePool, name: &str, capacity: u64, allocation: u64) -> Command {
-    let kib = |bytes: u64| format!("{}K", bytes.div_ceil(1024));
+    let kib = crate::qemu_img::size_in_kib;
     let mut args = vec!["--name".to_string(), name.to_string()];
     if allocation < capacity {
         args.extend(["-L".to_string(), kib(allocation)]);

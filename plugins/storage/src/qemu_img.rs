@@ -13,7 +13,7 @@ use crate::error::internal;
 
 pub const QEMU_IMG: &str = "/usr/bin/qemu-img";
 
-/// qemu-img takes sizes in KiB from libvirt, rounded up.
+/// libvirt gives qemu-img and lvcreate sizes in KiB, rounded up.
 pub fn size_in_kib(bytes: u64) -> String {
     format!("{}K", bytes.div_ceil(1024))
 }
