@@ -370,6 +370,30 @@ fn nat_network_lifecycle_through_virsh_in_its_own_namespace() {
     );
     let inactive = ok(&qemu, &format!("net-dumpxml {name} --inactive"));
     assert!(inactive.contains("h42"), "{inactive}");
+    // Modes as libvirt's: the configuration private, the hosts files (which dnsmasq reads
+    // again as its own user) readable, and the driver's other directories private.
+    let state = world.dir.path().join("state/lib/network");
+    let mode = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        meta.permissions().mode() & 0o7777
+    };
+    let dnsmasq_dir = state.join("dnsmasq");
+    assert_eq!(mode(&dnsmasq_dir.join(format!("{name}.conf"))), 0o600);
+    assert_eq!(mode(&dnsmasq_dir.join(format!("{name}.hostsfile"))), 0o644);
+    assert_eq!(mode(&dnsmasq_dir.join(format!("{name}.addnhosts"))), 0o644);
+    assert_eq!(mode(&dnsmasq_dir), 0o755);
+    assert_eq!(mode(&state), 0o711);
+    assert_eq!(mode(&world.dir.path().join("state/etc/network")), 0o700);
+    assert_eq!(
+        mode(
+            &world
+                .dir
+                .path()
+                .join(format!("state/etc/network/{name}.xml"))
+        ),
+        0o600
+    );
 
     // A second network on the same subnet cannot start, and leaves nothing behind.
     let clash = unique("rvtnet");

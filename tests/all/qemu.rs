@@ -397,6 +397,20 @@ fn qemu_guest_walks_the_whole_lifecycle() {
     assert_eq!(info.max_mem_kib, 256 * 1024);
     assert!(info.cpu_time_ns > 0);
 
+    // The guest's master key is the daemon's alone (libvirt's 0600), in a driver directory
+    // only root enters.
+    let mode = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).map_or(0, |meta| meta.permissions().mode() & 0o7777)
+    };
+    let keys: Vec<PathBuf> = walk(&root.path().join("state/run/qemu"))
+        .into_iter()
+        .filter(|path| path.ends_with("master-key.aes"))
+        .collect();
+    assert_eq!(keys.len(), 1, "one master key: {keys:?}");
+    assert_eq!(mode(&keys[0]), 0o600, "{}", keys[0].display());
+    assert_eq!(mode(&root.path().join("state/run/qemu")), 0o700);
+
     // The console reaches the guest.
     ask(&domain, &files, "set alpha", "RVIRT-SET alpha");
 

@@ -229,6 +229,40 @@ fn qemu_opens_a_luks_disk_with_a_secret() {
     std::fs::write(&xml, crate::qemu::domain_xml(&name, &files, &disk)).expect("xml");
     ok(&qemu, &format!("define {}", xml.display()));
 
+    // A secret of another usage (iSCSI credentials) is no LUKS passphrase: refused as libvirt
+    // refuses it, before QEMU runs.
+    let iscsi_uuid = "3d9e4f7a-2a3c-4d5e-8f90-a1b2c3d4e5f7";
+    let iscsi = write(
+        dir.as_path(),
+        "iscsi.xml",
+        &format!(
+            "<secret ephemeral='no' private='yes'><uuid>{iscsi_uuid}</uuid>\
+             <usage type='iscsi'><target>rvirt-iscsi</target></usage></secret>"
+        ),
+    );
+    ok(&qemu, &format!("secret-define {iscsi}"));
+    ok(
+        &qemu,
+        &format!("secret-set-value {iscsi_uuid} --file {wrong} --plain"),
+    );
+    let mistyped = format!("{name}-typed");
+    let mistyped_xml = dir.as_path().join("mistyped.xml");
+    std::fs::write(
+        &mistyped_xml,
+        crate::qemu::domain_xml(&mistyped, &files, &disk.replace(uuid, iscsi_uuid)),
+    )
+    .expect("xml");
+    ok(&qemu, &format!("define {}", mistyped_xml.display()));
+    let error = refused(&qemu, &format!("start {mistyped}"));
+    assert!(
+        error.contains(&format!(
+            "secret with uuid {iscsi_uuid} is of type 'iscsi' not expected 'volume' type"
+        )),
+        "{error}"
+    );
+    assert_eq!(ok(&qemu, "list --name").trim(), "", "nothing started");
+    ok(&qemu, &format!("undefine {mistyped}"));
+
     let error = refused(&qemu, &format!("start {name}"));
     assert!(
         error.contains("Invalid password") || error.contains("keyslot"),
@@ -326,5 +360,75 @@ fn qemu_guest_gets_an_emulated_tpm_from_swtpm() {
             .iter()
             .any(|path| path.to_string_lossy().contains("/swtpm/")),
         "undefine removes the TPM state"
+    );
+}
+
+/// Secret events as libvirt sends them, received by python3-libvirt's callbacks: DEFINED on
+/// define and redefine, VALUE_CHANGED on set-value, UNDEFINED on undefine; a registration
+/// for one secret hears only that secret.
+#[test]
+fn secret_events_reach_python_callbacks() {
+    let sandbox = Sandbox::new("rvirt-secretev-");
+    let qemu = sandbox.uri("qemu");
+    let script = r#"
+import libvirt, sys, threading, time
+libvirt.virEventRegisterDefaultImpl()
+def loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
+conn = libvirt.open(sys.argv[1])
+seen, mine = [], []
+def lifecycle(c, secret, event, detail, into):
+    into.append("lifecycle %s %d %d" % (secret.usageID(), event, detail))
+def value(c, secret, into):
+    into.append("value %s" % secret.usageID())
+conn.secretEventRegisterAny(None, libvirt.VIR_SECRET_EVENT_ID_LIFECYCLE, lifecycle, seen)
+conn.secretEventRegisterAny(None, libvirt.VIR_SECRET_EVENT_ID_VALUE_CHANGED, value, seen)
+def xml(uuid, name):
+    return ("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
+            "<usage type='ceph'><name>%s</name></usage></secret>" % (uuid, name))
+a = conn.secretDefineXML(xml("0f0e0d0c-0b0a-4909-8807-060504030201", "rvirt-a"))
+conn.secretEventRegisterAny(a, libvirt.VIR_SECRET_EVENT_ID_LIFECYCLE, lifecycle, mine)
+a.setValue(b"one")
+a = conn.secretDefineXML(xml("0f0e0d0c-0b0a-4909-8807-060504030201", "rvirt-a"))
+b = conn.secretDefineXML(xml("1f1e1d1c-1b1a-4919-8817-161514131211", "rvirt-b"))
+b.undefine()
+a.undefine()
+deadline = time.time() + 10
+while len(seen) < 6 and time.time() < deadline:
+    time.sleep(0.05)
+time.sleep(0.2)
+print("\n".join(seen))
+print("--")
+print("\n".join(mine))
+"#;
+    let output = Command::new("/usr/bin/python3")
+        .args(["-c", script, &qemu])
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (all, filtered) = stdout.split_once("--\n").expect("two lists");
+    assert_eq!(
+        all.lines().collect::<Vec<_>>(),
+        [
+            "lifecycle rvirt-a 0 0",
+            "value rvirt-a",
+            "lifecycle rvirt-a 0 0",
+            "lifecycle rvirt-b 0 0",
+            "lifecycle rvirt-b 1 0",
+            "lifecycle rvirt-a 1 0",
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        filtered.lines().collect::<Vec<_>>(),
+        ["lifecycle rvirt-a 0 0", "lifecycle rvirt-a 1 0"],
+        "a registration for one secret: {stdout}"
     );
 }

@@ -1,7 +1,7 @@
 //! The storage plugin behind a real rvirtd, driven by real virsh through `qemu:///system`
 //! (whose pools and volumes it serves): a `dir` pool and raw/qcow2 volumes made by the real
 //! `qemu-img`, an `fs` pool on a loop-mounted image made by the real `mkfs`, checked on disk,
-//! and refusals that leave nothing behind.
+//! a `netfs` pool up to its mount, and refusals that leave nothing behind.
 
 use std::path::Path;
 use std::process::Command;
@@ -281,6 +281,79 @@ fn fs_pool_on_a_loop_mounted_image_through_virsh() {
     assert!(ok(&qemu, &format!("pool-info {other}")).contains("inactive"));
     let error = refused(&qemu, &format!("pool-build {other} --overwrite"));
     assert!(error.contains("Source device does not exist"), "{error}");
+}
+
+/// A `netfs` pool: defined, built and refused as libvirt's. Mounting a share cannot succeed
+/// on this machine (its kernel has no `nfs` or `cifs` filesystem, and there is no NFS server
+/// to reach): the test checks that the failed start reports mount's reason and leaves
+/// nothing mounted, which is what a host whose share is unreachable sees.
+#[test]
+fn netfs_pool_is_defined_built_and_a_failed_mount_leaves_nothing() {
+    let sandbox = Sandbox::new("rvirt-netfs-");
+    let qemu = sandbox.uri("qemu");
+    let pid = sandbox.daemon().pid();
+    let dir = sandbox.dir.path().to_path_buf();
+    let target = dir.join("share");
+    let pool = unique("rvtnfs");
+    // retry=0: on a kernel with NFS, mount.nfs gives up at once instead of retrying.
+    let xml = crate::secret_driver::write(
+        &dir,
+        "netfs.xml",
+        &format!(
+            "<pool type='netfs' xmlns:fs='http://libvirt.org/schemas/storagepool/fs/1.0'>\
+             <name>{pool}</name><source><host name='127.0.0.1'/><dir path='/export/rvirt'/>\
+             <format type='nfs'/><protocol ver='3'/></source>\
+             <target><path>{}</path></target>\
+             <fs:mount_opts><fs:option name='retry=0'/></fs:mount_opts></pool>",
+            target.display()
+        ),
+    );
+    ok(&qemu, &format!("pool-define {xml}"));
+    let dumped = ok(&qemu, &format!("pool-dumpxml {pool}"));
+    for wanted in [
+        "<host name='127.0.0.1'/>",
+        "<dir path='/export/rvirt'/>",
+        "<format type='nfs'/>",
+        "<protocol ver='3'/>",
+        "<fs:option name='retry=0'/>",
+    ] {
+        assert!(dumped.contains(wanted), "{wanted} in {dumped}");
+    }
+
+    // The same share cannot back a second pool.
+    let other = unique("rvtnfs");
+    let error = refused(
+        &qemu,
+        &format!(
+            "pool-define-as {other} netfs --source-host 127.0.0.1 --source-path /export/rvirt \
+             --target {}",
+            dir.join("other").display()
+        ),
+    );
+    assert!(
+        error.contains(&format!("Storage source conflict with pool: '{pool}'")),
+        "{error}"
+    );
+
+    // A build makes the mount point; there is no device to format.
+    ok(&qemu, &format!("pool-build {pool}"));
+    assert!(target.is_dir());
+    let error = refused(&qemu, &format!("pool-build {pool} --overwrite"));
+    assert!(
+        error.contains(&format!(
+            "No source device specified when formatting pool '{pool}'"
+        )),
+        "{error}"
+    );
+
+    let error = refused(&qemu, &format!("pool-start {pool}"));
+    assert!(error.contains("mount"), "mount's reason: {error}");
+    assert_eq!(mounted_in(pid, &target), None, "nothing is mounted");
+    assert!(ok(&qemu, &format!("pool-info {pool}")).contains("inactive"));
+    ok(&qemu, &format!("pool-delete {pool}"));
+    assert!(!target.exists());
+    ok(&qemu, &format!("pool-undefine {pool}"));
+    assert!(!ok(&qemu, "pool-list --all").contains(&pool));
 }
 
 /// `<disk type='volume'>`: the QEMU plugin finds the volume through the pool's state file,

@@ -149,7 +149,7 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
         // its mocked random bytes (0, 1, 2, ...) are the master key and every IV.
         secret_values: secrets::referenced(&def)
             .into_iter()
-            .chain([secrets::SecretLookup::Uuid(TLS_SECRET_UUID.into())])
+            .chain([secrets::SecretLookup::uuid(TLS_SECRET_UUID, "tls")])
             .map(|lookup| (lookup, LIBVIRT_TEST_SECRET.to_vec()))
             .collect(),
         secret_wrap: secrets::SecretWrap {

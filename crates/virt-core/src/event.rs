@@ -1,6 +1,6 @@
 //! Events a connection delivers: libvirt's event ids with their payloads.
 
-use crate::types::{DomainRef, NetworkRef, StoragePoolRef, TypedParam};
+use crate::types::{DomainRef, NetworkRef, SecretRef, StoragePoolRef, TypedParam};
 
 /// `virDomainEventID` values rvirt names; other ids travel as [`Event::DomainOther`].
 pub mod domain_event_id {
@@ -47,6 +47,25 @@ pub enum Event {
     },
     PoolRefresh {
         pool: StoragePoolRef,
+    },
+    /// `event` is a `virNodeDeviceEventLifecycleType` (`consts::node_device_event_lifecycle_type`);
+    /// `dev` is the device's name.
+    NodeDeviceLifecycle {
+        dev: String,
+        event: i32,
+        detail: i32,
+    },
+    NodeDeviceUpdate {
+        dev: String,
+    },
+    /// `event` is a `virSecretEventLifecycleType` (`consts::secret_event_lifecycle_type`).
+    SecretLifecycle {
+        secret: SecretRef,
+        event: i32,
+        detail: i32,
+    },
+    SecretValueChanged {
+        secret: SecretRef,
     },
 }
 

@@ -331,6 +331,26 @@ impl From<wit::Event> for core::Event {
     }
 }
 
+impl From<v0_2::object_events::ObjectEvent> for core::Event {
+    fn from(e: v0_2::object_events::ObjectEvent) -> Self {
+        use v0_2::object_events::ObjectEvent;
+        match e {
+            ObjectEvent::SecretLifecycle((secret, event, detail)) => core::Event::SecretLifecycle {
+                secret: secret.into(),
+                event,
+                detail,
+            },
+            ObjectEvent::SecretValueChanged(secret) => core::Event::SecretValueChanged {
+                secret: secret.into(),
+            },
+            ObjectEvent::NodeDeviceLifecycle((dev, event, detail)) => {
+                core::Event::NodeDeviceLifecycle { dev, event, detail }
+            }
+            ObjectEvent::NodeDeviceUpdate(dev) => core::Event::NodeDeviceUpdate { dev },
+        }
+    }
+}
+
 impl From<wit::SecurityLabel> for core::SecurityLabel {
     fn from(l: wit::SecurityLabel) -> Self {
         core::SecurityLabel {

@@ -41,11 +41,14 @@ impl DriverDirs {
         }
     }
 
+    /// The five directories.
+    pub fn roots(&self) -> [&PathBuf; 5] {
+        [&self.config, &self.state, &self.run, &self.log, &self.cache]
+    }
+
     /// True when `path` (normalized) is inside one of the directories.
     pub fn contains(&self, path: &Path) -> bool {
-        [&self.config, &self.state, &self.run, &self.log, &self.cache]
-            .iter()
-            .any(|dir| path.starts_with(dir))
+        self.roots().iter().any(|dir| path.starts_with(dir))
     }
 }
 

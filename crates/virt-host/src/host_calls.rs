@@ -8,6 +8,7 @@ use virt_core::{Error, ErrorDomain, ErrorNumber};
 
 use crate::bindings::v0_1::{events, files, jobs, log, net, process, state, types, unix_stream};
 use crate::bindings::wit;
+use crate::config::DriverDirs;
 use crate::ctx::PluginCtx;
 use crate::error::system;
 use crate::manifest::Operation;
@@ -142,6 +143,12 @@ impl jobs::Host for PluginCtx {
 
 impl events::Host for PluginCtx {
     fn emit(&mut self, event: wit::Event) {
+        self.call.events.push(event.into());
+    }
+}
+
+impl crate::bindings::v0_2::object_events::Host for PluginCtx {
+    fn emit(&mut self, event: crate::bindings::v0_2::object_events::ObjectEvent) {
         self.call.events.push(event.into());
     }
 }
@@ -431,9 +438,15 @@ impl files::Host for PluginCtx {
     }
 
     fn open(&mut self, path: String, mode: files::OpenMode) -> WitResult<u64> {
+        use std::os::unix::fs::OpenOptionsExt;
         let write = !matches!(mode, files::OpenMode::Read);
         let path = self.check_file(&path, write)?;
+        if write {
+            make_private_roots(self.space_dirs(), &path)
+                .map_err(|e| io_error("create the directory of", &path, e))?;
+        }
         let mut options = std::fs::OpenOptions::new();
+        options.mode(PRIVATE_FILE_MODE);
         match mode {
             files::OpenMode::Read => options.read(true),
             files::OpenMode::Write => options.write(true).create(true).truncate(true),
@@ -483,8 +496,12 @@ impl files::Host for PluginCtx {
 
     fn write(&mut self, path: String, contents: Vec<u8>) -> WitResult<()> {
         let path = self.check_file(&path, true)?;
-        self.blocking(|_| write_atomically(&path, &contents))
-            .map_err(|e| io_error("write", &path, e))
+        let dirs = self.space_dirs().clone();
+        self.blocking(|_| {
+            make_private_roots(&dirs, &path)?;
+            write_atomically(&path, &contents)
+        })
+        .map_err(|e| io_error("write", &path, e))
     }
 
     fn remove(&mut self, path: String) -> WitResult<()> {
@@ -520,7 +537,9 @@ impl files::Host for PluginCtx {
 
     fn create_dir_all(&mut self, path: String) -> WitResult<()> {
         let path = self.check_file(&path, true)?;
-        std::fs::create_dir_all(&path).map_err(|e| io_error("create directory", &path, e))
+        make_private_roots(self.space_dirs(), &path)
+            .and_then(|()| std::fs::create_dir_all(&path))
+            .map_err(|e| io_error("create directory", &path, e))
     }
 
     fn list_dir(&mut self, path: String) -> WitResult<Vec<String>> {
@@ -590,9 +609,65 @@ pub(crate) fn remove_stale_temporaries_in(dir: &Path) {
     }
 }
 
+/// The mode of a file the host creates for a plugin: what a driver keeps may hold a key or a
+/// secret, and libvirt keeps its state files 0600 too (`file-modes` opens one up).
+const PRIVATE_FILE_MODE: u32 = 0o600;
+/// The mode of a driver's own directories (`files.dirs`).
+const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// Creates, mode 0700, each of the driver's own directories that `path` lies in and that does
+/// not exist yet (their parents as the umask makes them), before the host makes anything in
+/// it. A directory that exists keeps its mode: [`make_roots_private`] tightened it at load.
+pub(crate) fn make_private_roots(dirs: &DriverDirs, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    for root in dirs
+        .roots()
+        .into_iter()
+        .filter(|root| path.starts_with(root))
+    {
+        if root.exists() {
+            continue;
+        }
+        if let Some(parent) = root.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new()
+            .mode(PRIVATE_DIR_MODE)
+            .create(root)
+        {
+            Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => return Err(error),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Takes group and other permissions away from each of the driver's directories that exists,
+/// when a plugin is first loaded: an earlier rvirt made them with the umask (0755). A plugin
+/// that shares a file with another user opens its path up again through `file-modes`.
+pub(crate) fn make_roots_private(dirs: &DriverDirs) {
+    use std::os::unix::fs::PermissionsExt;
+    for root in dirs.roots() {
+        let Ok(meta) = std::fs::symlink_metadata(root) else {
+            continue;
+        };
+        if meta.is_dir() && meta.permissions().mode() & 0o077 != 0 {
+            let private = std::fs::Permissions::from_mode(PRIVATE_DIR_MODE);
+            if let Err(error) = std::fs::set_permissions(root, private) {
+                tracing::warn!(dir = %root.display(), %error, "cannot make a driver directory private");
+            }
+        }
+    }
+}
+
 /// Writes `contents` to a temporary file beside `path`, syncs it and renames it over `path`.
+/// A new file is made 0600; a replaced one keeps its mode.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mode = std::fs::metadata(path)
+        .map(|meta| meta.permissions().mode() & 0o7777)
+        .unwrap_or(PRIVATE_FILE_MODE);
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir)?;
     remove_stale_temporaries(path);
@@ -604,11 +679,19 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         std::process::id(),
         NEXT_TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    let written = std::fs::File::create(&tmp).and_then(|mut file| {
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    });
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(PRIVATE_FILE_MODE)
+        .open(&tmp)
+        .and_then(|mut file| {
+            // Exactly the mode wanted, whatever the umask.
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            file.write_all(contents)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)
+        });
     if written.is_err() {
         // A full disk must not leave the partial temporary behind.
         let _ = std::fs::remove_file(&tmp);
@@ -641,6 +724,77 @@ impl net::Host for PluginCtx {
         self.check(Operation::Net("link"))?;
         crate::netdev::delete_link(&name)
             .map_err(|e| system(format!("cannot delete link '{name}'"), e).into())
+    }
+}
+
+impl crate::bindings::v0_2::file_attributes::Host for PluginCtx {
+    fn lstat(
+        &mut self,
+        paths: Vec<String>,
+    ) -> WitResult<Vec<Option<crate::bindings::v0_2::file_attributes::Attributes>>> {
+        use std::os::unix::fs::MetadataExt;
+        let checked = paths
+            .iter()
+            .map(|path| self.check_file(path, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.blocking(|_| {
+            checked
+                .iter()
+                .map(|path| match std::fs::symlink_metadata(path) {
+                    Ok(meta) => Ok(Some(crate::bindings::v0_2::file_attributes::Attributes {
+                        mode: meta.mode(),
+                        size: meta.size(),
+                        allocated: meta.blocks().saturating_mul(512),
+                        uid: meta.uid(),
+                        gid: meta.gid(),
+                        mtime_ns: u64::try_from(meta.mtime()).unwrap_or(0) * 1_000_000_000
+                            + u64::try_from(meta.mtime_nsec()).unwrap_or(0),
+                    })),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(error) => Err(io_error("stat", path, error)),
+                })
+                .collect()
+        })
+    }
+
+    fn statvfs(
+        &mut self,
+        path: String,
+    ) -> WitResult<crate::bindings::v0_2::file_attributes::Filesystem> {
+        let path = self.check_file(&path, false)?;
+        let found = self
+            .blocking(|_| nix::sys::statvfs::statvfs(&path).map_err(std::io::Error::from))
+            .map_err(|e| io_error("statvfs", &path, e))?;
+        Ok(crate::bindings::v0_2::file_attributes::Filesystem {
+            fragment_size: found.fragment_size(),
+            blocks: found.blocks(),
+            free_blocks: found.blocks_free(),
+            available_blocks: found.blocks_available(),
+        })
+    }
+
+    fn set_mode(&mut self, path: String, mode: u32) -> WitResult<()> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if mode & !0o777 != 0 || mode & 0o002 != 0 {
+            return Err(Error::new(
+                ErrorNumber::INVALID_ARG,
+                ErrorDomain::NONE,
+                format!(
+                    "cannot set mode {mode:04o} on '{path}': a plugin sets permission bits \
+                     (0777 at most), never writable by other users"
+                ),
+            )
+            .into());
+        }
+        let path = self.check_file(&path, true)?;
+        // Opened without following a final symbolic link, so the link's target (which may lie
+        // outside the grants) is never the file changed.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .and_then(|file| file.set_permissions(std::fs::Permissions::from_mode(mode)))
+            .map_err(|e| io_error("set the mode of", &path, e))
     }
 }
 

@@ -326,6 +326,7 @@ impl Plugin {
             ),
             None => {
                 let dirs = config.dirs.driver_dirs(&manifest.name);
+                crate::host_calls::make_roots_private(&dirs);
                 for dir in [&dirs.config, &dirs.state, &dirs.run] {
                     crate::host_calls::remove_stale_temporaries_in(dir);
                 }

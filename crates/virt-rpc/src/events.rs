@@ -7,7 +7,7 @@
 //! fields (`offset`, `action`, `devAlias`, …); the table below is the one place that knows
 //! each message's layout.
 
-use virt_core::{DomainRef, Event, NetworkRef, StoragePoolRef, TypedParam, TypedValue};
+use virt_core::{DomainRef, Event, NetworkRef, SecretRef, StoragePoolRef, TypedParam, TypedValue};
 
 use crate::protocol::remote_proc as p;
 use crate::xdr::{Decoder, Xdr, XdrError};
@@ -375,7 +375,8 @@ pub fn encode_domain_event(event: &Event, callback_id: Option<i32>) -> Option<En
     })
 }
 
-/// Encodes a network or storage pool event for callback registration `callback_id`.
+/// Encodes a network, storage pool, node device or secret event for callback registration
+/// `callback_id`.
 pub fn encode_object_event(event: &Event, callback_id: i32) -> Option<EncodedEvent> {
     let mut out = Vec::with_capacity(64);
     callback_id.encode(&mut out);
@@ -399,6 +400,31 @@ pub fn encode_object_event(event: &Event, callback_id: i32) -> Option<EncodedEve
         Event::PoolRefresh { pool } => {
             pool.encode(&mut out);
             p::STORAGE_POOL_EVENT_REFRESH
+        }
+        // `remote_nonnull_node_device` is the device's name.
+        Event::NodeDeviceLifecycle { dev, event, detail } => {
+            dev.encode(&mut out);
+            event.encode(&mut out);
+            detail.encode(&mut out);
+            p::NODE_DEVICE_EVENT_LIFECYCLE
+        }
+        Event::NodeDeviceUpdate { dev } => {
+            dev.encode(&mut out);
+            p::NODE_DEVICE_EVENT_UPDATE
+        }
+        Event::SecretLifecycle {
+            secret,
+            event,
+            detail,
+        } => {
+            secret.encode(&mut out);
+            event.encode(&mut out);
+            detail.encode(&mut out);
+            p::SECRET_EVENT_LIFECYCLE
+        }
+        Event::SecretValueChanged { secret } => {
+            secret.encode(&mut out);
+            p::SECRET_EVENT_VALUE_CHANGED
         }
         _ => return None,
     };
@@ -478,6 +504,48 @@ pub fn decode_event(procedure: u32, payload: &[u8]) -> Result<Option<DecodedEven
                 callback_id,
                 event: Event::PoolRefresh {
                     pool: StoragePoolRef::decode(input)?,
+                },
+            }
+        }
+        p::NODE_DEVICE_EVENT_LIFECYCLE => {
+            let callback_id = Some(i32::decode(input)?);
+            let dev = String::decode(input)?;
+            let event = i32::decode(input)?;
+            let detail = i32::decode(input)?;
+            DecodedEvent {
+                callback_id,
+                event: Event::NodeDeviceLifecycle { dev, event, detail },
+            }
+        }
+        p::NODE_DEVICE_EVENT_UPDATE => {
+            let callback_id = Some(i32::decode(input)?);
+            DecodedEvent {
+                callback_id,
+                event: Event::NodeDeviceUpdate {
+                    dev: String::decode(input)?,
+                },
+            }
+        }
+        p::SECRET_EVENT_LIFECYCLE => {
+            let callback_id = Some(i32::decode(input)?);
+            let secret = SecretRef::decode(input)?;
+            let event = i32::decode(input)?;
+            let detail = i32::decode(input)?;
+            DecodedEvent {
+                callback_id,
+                event: Event::SecretLifecycle {
+                    secret,
+                    event,
+                    detail,
+                },
+            }
+        }
+        p::SECRET_EVENT_VALUE_CHANGED => {
+            let callback_id = Some(i32::decode(input)?);
+            DecodedEvent {
+                callback_id,
+                event: Event::SecretValueChanged {
+                    secret: SecretRef::decode(input)?,
                 },
             }
         }
@@ -635,5 +703,52 @@ mod tests {
                 event
             })
         );
+    }
+
+    #[test]
+    fn secret_and_node_device_events_travel_as_libvirts_messages() {
+        let secret = SecretRef {
+            uuid: Uuid::nil(),
+            usage_type: 1,
+            usage_id: "/var/lib/libvirt/images/a.luks".into(),
+        };
+        let cases = [
+            (
+                Event::SecretLifecycle {
+                    secret: secret.clone(),
+                    event: 1,
+                    detail: 0,
+                },
+                382,
+            ),
+            (Event::SecretValueChanged { secret }, 383),
+            (
+                Event::NodeDeviceLifecycle {
+                    dev: "net_eth0_52_54_00_12_34_56".into(),
+                    event: 0,
+                    detail: 0,
+                },
+                376,
+            ),
+            (
+                Event::NodeDeviceUpdate {
+                    dev: "computer".into(),
+                },
+                377,
+            ),
+        ];
+        for (event, procedure) in cases {
+            let encoded = encode_object_event(&event, 9).expect("encodes");
+            assert_eq!(encoded.procedure, procedure);
+            // The callback id, then the object as its `remote_nonnull_*` struct.
+            assert_eq!(encoded.payload[..4], [0, 0, 0, 9]);
+            assert_eq!(
+                decode_event(procedure, &encoded.payload).expect("ok"),
+                Some(DecodedEvent {
+                    callback_id: Some(9),
+                    event
+                })
+            );
+        }
     }
 }

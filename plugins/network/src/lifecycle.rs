@@ -425,9 +425,7 @@ fn start(record: &NetworkRecord, network: &Network) -> Result<Live, Error> {
             live.firewall_removal = Some(remove);
         }
         if let Some(files_to_write) = setup::dnsmasq_files(network, &dirs)? {
-            for (path, text) in &files_to_write.files {
-                files::write(path, text.as_bytes()).map_err(from_host)?;
-            }
+            files_to_write.write(&dirs)?;
             live.dnsmasq = Some(spawn_dnsmasq(&files_to_write.conf_path, &record.name)?);
         }
         files::write(&dirs.status_file(&record.name), live.xml.as_bytes()).map_err(from_host)?;
@@ -670,9 +668,7 @@ fn apply_live_update(
     let Some(files_to_write) = setup::dnsmasq_files(network, &dirs)? else {
         return Ok(());
     };
-    for (path, text) in &files_to_write.files {
-        files::write(path, text.as_bytes()).map_err(from_host)?;
-    }
+    files_to_write.write(&dirs)?;
     let hosts_only = matches!(
         i32::try_from(section),
         Ok(sections::IP_DHCP_HOST | sections::DNS_HOST)

@@ -276,6 +276,32 @@ pub struct DnsmasqFiles {
     pub files: Vec<(String, String)>,
 }
 
+impl DnsmasqFiles {
+    /// Writes the files. The configuration stays private (dnsmasq reads it as root, before it
+    /// drops its privileges); the hosts files are read again on SIGHUP by dnsmasq's own user,
+    /// so they are made readable, as libvirt's are, and so is the way to them (the host makes
+    /// a driver's directories 0700).
+    pub fn write(&self, dirs: &Dirs) -> Result<(), Error> {
+        use virt_plugin_sdk::host::{file_attributes, files};
+        for (path, text) in &self.files {
+            files::write(path, text.as_bytes()).map_err(crate::error::from_host)?;
+        }
+        let dnsmasq_dir = dirs.dnsmasq_dir();
+        let hosts_files = self
+            .files
+            .iter()
+            .filter(|(path, _)| *path != self.conf_path)
+            .map(|(path, _)| (path.as_str(), 0o644));
+        for (path, mode) in [(dirs.state.as_str(), 0o711), (dnsmasq_dir.as_str(), 0o755)]
+            .into_iter()
+            .chain(hosts_files)
+        {
+            file_attributes::set_mode(path, mode).map_err(crate::error::from_host)?;
+        }
+        Ok(())
+    }
+}
+
 /// The files of the network's dnsmasq, or `None` when the network has no DHCP or DNS to
 /// serve (no IP address, or not a network libvirt runs dnsmasq for).
 pub fn dnsmasq_files(network: &Network, dirs: &Dirs) -> Result<Option<DnsmasqFiles>, Error> {

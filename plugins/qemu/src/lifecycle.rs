@@ -513,21 +513,15 @@ pub fn resolve_volume_source(disk: &mut Disk) -> Result<(), Error> {
 pub fn secret_values(
     def: &Domain,
 ) -> Result<std::collections::BTreeMap<argv::secrets::SecretLookup, Vec<u8>>, Error> {
-    use argv::secrets::SecretLookup;
     let dirs = files::dirs();
     let store = virt_secret_store::SecretDirs::beside(&dirs.config, &dirs.run);
     let mut values = std::collections::BTreeMap::new();
     for lookup in argv::secrets::referenced(def) {
-        let value = match &lookup {
-            SecretLookup::Uuid(uuid) => store.value_by_uuid(uuid)?,
-            SecretLookup::Usage { usage_type, id } => {
-                match virt_xml::secret::SecretUsageType::from_keyword(usage_type) {
-                    Some(kind) => store.value_by_usage(kind, id)?,
-                    None => None,
-                }
-            }
-        };
-        let value = value.ok_or_else(|| lookup.not_found())?;
+        let kind = virt_xml::secret::SecretUsageType::from_keyword(&lookup.usage_type)
+            .ok_or_else(|| lookup.not_found())?;
+        let (uuid, usage_id) = lookup.uuid_and_usage_id();
+        // Checks the secret's usage type as libvirt does (a secret of another kind is refused).
+        let value = store.value_for(kind, uuid, usage_id, virt_core::ErrorDomain::SECRET)?;
         values.insert(lookup, value);
     }
     Ok(values)

@@ -9,8 +9,12 @@
 //! A change writes the new files before it removes the old ones, so a failed step leaves the
 //! secret as it was.
 
-use virt_core::consts::{connect_list_all_secrets_flags as list_flags, secret_define_flags};
+use virt_core::consts::{
+    connect_list_all_secrets_flags as list_flags, secret_define_flags,
+    secret_event_lifecycle_type as lifecycle,
+};
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
+use virt_plugin_sdk::host::object_events::{self, ObjectEvent};
 use virt_plugin_sdk::host::{command, files, jobs};
 use virt_plugin_sdk::types::SecretRef;
 use virt_secret_store::sealed::{self, KEY_LEN, NONCE_LEN};
@@ -288,7 +292,14 @@ pub fn define_xml(xml: &str, flags: u32) -> Result<SecretRef, Error> {
         let _ = files::remove(&dirs.xml_file(old.place.ephemeral(), &uuid));
         let _ = files::remove(&dirs.value_file(old.place.ephemeral(), &uuid));
     }
-    Ok(reference(&def))
+    // libvirt says DEFINED for a new secret and a redefinition alike.
+    let defined = reference(&def);
+    object_events::emit(&ObjectEvent::SecretLifecycle((
+        defined.clone(),
+        lifecycle::DEFINED,
+        0,
+    )));
+    Ok(defined)
 }
 
 pub fn get_xml(secret: &SecretRef, flags: u32) -> Result<String, Error> {
@@ -308,7 +319,9 @@ pub fn set_value(secret: &SecretRef, value: &[u8], flags: u32) -> Result<(), Err
         &dirs().value_file(stored.is_ephemeral(), &stored.uuid),
         text.as_bytes(),
     )
-    .map_err(from_host)
+    .map_err(from_host)?;
+    object_events::emit(&ObjectEvent::SecretValueChanged(stored.reference()));
+    Ok(())
 }
 
 pub fn get_value(secret: &SecretRef, flags: u32) -> Result<Vec<u8>, Error> {
@@ -337,6 +350,11 @@ pub fn undefine(secret: &SecretRef) -> Result<(), Error> {
     let dirs = dirs();
     files::remove(&dirs.xml_file(stored.is_ephemeral(), &stored.uuid)).map_err(from_host)?;
     let _ = files::remove(&dirs.value_file(stored.is_ephemeral(), &stored.uuid));
+    object_events::emit(&ObjectEvent::SecretLifecycle((
+        stored.reference(),
+        lifecycle::UNDEFINED,
+        0,
+    )));
     Ok(())
 }
 

@@ -40,18 +40,22 @@ const POOL_TYPE_NUMBERS: &[(PoolType, u32)] = &[
 ];
 
 /// Reads a pool definition this driver can serve: a `dir` pool, an `fs` pool with a source
-/// device or a `logical` pool (a volume group), with a target path (UUID and an empty source filled in, the path sanitized), as
+/// device, a `netfs` pool with a source host and directory, or a `logical` pool (a volume
+/// group), with a target path (UUID and an empty source filled in, the path sanitized), as
 /// `virStoragePoolDefParse` does.
 pub fn parse_pool(xml: &str) -> Result<StoragePool> {
     let mut pool = StoragePool::parse(xml)?;
     let kind = pool.pool_type.unwrap_or(PoolType::Dir);
-    if !matches!(kind, PoolType::Dir | PoolType::Fs | PoolType::Logical) {
+    if !matches!(
+        kind,
+        PoolType::Dir | PoolType::Fs | PoolType::Netfs | PoolType::Logical
+    ) {
         let number = POOL_TYPE_NUMBERS
             .iter()
             .find(|(known, _)| *known == kind)
             .map_or(0, |(_, number)| *number);
-        // libvirt says this when it was built without the backend; rvirt has `dir`, `fs`
-        // and `logical`.
+        // libvirt says this when it was built without the backend; rvirt has `dir`, `fs`,
+        // `netfs` and `logical`.
         return Err(storage_error(
             ErrorNumber::NO_SUPPORT,
             format!("missing backend for pool type {number} ({})", kind.as_str()),

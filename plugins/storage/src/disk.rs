@@ -7,15 +7,15 @@
 //! [`crate::pool_commands`], and nothing of records or of which call asked.
 
 use virt_core::{Error, ErrorNumber};
-use virt_plugin_sdk::host::{command, files};
+use virt_plugin_sdk::host::{command, file_attributes, files};
 use virt_xml::storage::StoragePool;
 
 use crate::definition::{Ownership, PoolFigures, VolumeFormat, WantedOwnership};
 use crate::error::{from_host, internal, reason, storage_error, system};
 use crate::pool_commands::{self, Command, Platform};
-use crate::qemu_img::{self, ImageInfo, QEMU_IMG};
+use crate::qemu_img::{self, QEMU_IMG};
 use crate::records::VolumeRecord;
-use crate::stat::{self, FileFacts, STAT};
+use crate::stat::{self, FileFacts};
 
 const CHMOD: &str = "/usr/bin/chmod";
 const CHOWN: &str = "/usr/bin/chown";
@@ -391,33 +391,21 @@ pub fn qemu_img(args: Vec<String>) -> Result<(), Error> {
     run(QEMU_IMG, args, QEMU_IMG_TIMEOUT_MS).map(drop)
 }
 
-pub fn image_info(format: VolumeFormat, path: &str) -> Result<ImageInfo, Error> {
-    require_qemu_img("unable to find qemu-img")?;
-    let json = run(QEMU_IMG, qemu_img::info_args(format, path), 60_000)?;
-    qemu_img::parse_info(&json)
-}
-
-/// `stat` of some paths: the facts of those that exist.
+/// `lstat` of some paths: the facts of those that exist.
 fn stat_files(paths: &[String]) -> Result<Vec<FileFacts>, Error> {
-    let output = command::run(&command::RunRequest {
-        program: STAT.into(),
-        args: stat::files_args(paths),
-        env: vec![],
-        cwd: None,
-        stdin: vec![],
-        timeout_ms: 60_000,
-    })
-    .map_err(from_host)?;
-    // stat exits 1 when one path vanished under it; the others are still told.
-    Ok(stat::parse_files(&String::from_utf8_lossy(&output.stdout)))
+    let found = file_attributes::lstat(paths).map_err(from_host)?;
+    Ok(paths
+        .iter()
+        .zip(found)
+        .filter_map(|(path, attributes)| Some(FileFacts::of(path, attributes.as_ref()?)))
+        .collect())
 }
 
 /// The capacity and free space of the filesystem holding `dir`.
 pub fn filesystem_figures(dir: &str) -> Result<PoolFigures, Error> {
-    let output = run_program(STAT, stat::filesystem_args(dir), 60_000)
-        .map_err(|failure| system(format!("cannot statvfs path '{dir}'"), failure.stderr))?;
-    stat::parse_filesystem(&String::from_utf8_lossy(&output))
-        .ok_or_else(|| internal(format!("cannot read the filesystem figures of '{dir}'")))
+    file_attributes::statvfs(dir)
+        .map(|filesystem| stat::pool_figures(&filesystem))
+        .map_err(|e| system(format!("cannot statvfs path '{dir}'"), reason(&e.message)))
 }
 
 /// The target directory of a pool, which must exist: libvirt's error when it does not.
@@ -443,9 +431,24 @@ pub fn chown_spec(owner: Option<i64>, group: Option<i64>) -> Option<String> {
 /// Gives a file or directory the mode, owner and group it was defined with.
 pub fn set_ownership(path: &str, wanted: WantedOwnership) -> Result<(), Error> {
     let mode_text = format!("{:04o}", wanted.mode);
+    // The host sets a mode without a process; it follows no symbolic link and makes nothing
+    // writable by others, which a definition may still ask for: chmod does those.
+    let by_host = wanted.mode & !0o775 == 0 && file_attributes::set_mode(path, wanted.mode).is_ok();
+    if !by_host {
+        set_mode_with_chmod(path, &mode_text)?;
+    }
+    if let Some(spec) = chown_spec(wanted.owner, wanted.group) {
+        run_program(CHOWN, vec![spec.clone(), "--".into(), path.into()], 60_000).map_err(
+            |failure| system(format!("cannot chown '{path}' to ({spec})"), failure.stderr),
+        )?;
+    }
+    Ok(())
+}
+
+fn set_mode_with_chmod(path: &str, mode_text: &str) -> Result<(), Error> {
     run_program(
         CHMOD,
-        vec![mode_text.clone(), "--".into(), path.into()],
+        vec![mode_text.to_string(), "--".into(), path.into()],
         60_000,
     )
     .map_err(|failure| {
@@ -453,13 +456,8 @@ pub fn set_ownership(path: &str, wanted: WantedOwnership) -> Result<(), Error> {
             format!("cannot set mode of '{path}' to {mode_text}"),
             failure.stderr,
         )
-    })?;
-    if let Some(spec) = chown_spec(wanted.owner, wanted.group) {
-        run_program(CHOWN, vec![spec.clone(), "--".into(), path.into()], 60_000).map_err(
-            |failure| system(format!("cannot chown '{path}' to ({spec})"), failure.stderr),
-        )?;
-    }
-    Ok(())
+    })
+    .map(drop)
 }
 
 /// libvirt's dir backend build: the directory and its parents, then the mode (and owner,
@@ -488,13 +486,7 @@ pub fn build_directory(dir: &str, wanted: WantedOwnership) -> Result<(), Error> 
     })
 }
 
-/// Whether a file starts as a qcow2 image does.
-fn looks_like_qcow2(path: &str) -> bool {
-    files::read_range(path, 0, qemu_img::QCOW2_MAGIC.len() as u32)
-        .is_ok_and(|head| head == qemu_img::QCOW2_MAGIC)
-}
-
-/// A volume from its file's facts: qcow2 sizes from qemu-img, raw ones from the file.
+/// A volume from its file's facts: qcow2 sizes from its header, raw ones from the file.
 fn volume_from(name: &str, facts: &FileFacts) -> VolumeRecord {
     let mut volume = VolumeRecord {
         name: name.to_string(),
@@ -507,19 +499,11 @@ fn volume_from(name: &str, facts: &FileFacts) -> VolumeRecord {
         compat: None,
         block: false,
     };
-    if looks_like_qcow2(&facts.path) {
+    let head = files::read_range(&facts.path, 0, qemu_img::QCOW2_HEADER_LEN).unwrap_or_default();
+    if let Some(header) = qemu_img::Qcow2Header::parse(&head) {
         volume.format = VolumeFormat::Qcow2;
-        match image_info(VolumeFormat::Qcow2, &facts.path) {
-            Ok(info) => {
-                volume.capacity = info.virtual_size;
-                volume.compat = info.compat;
-            }
-            Err(error) => virt_plugin_sdk::warn!(
-                "cannot read the qcow2 header of '{}': {}",
-                facts.path,
-                error.message()
-            ),
-        }
+        volume.capacity = header.virtual_size;
+        volume.compat = header.compat;
     }
     volume
 }

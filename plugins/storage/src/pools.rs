@@ -249,7 +249,8 @@ fn existing_for(
     Ok(None)
 }
 
-/// The device an `fs` pool mounts: two pools cannot share one.
+/// The device (or `HOST:DIR` share) an `fs` or `netfs` pool mounts: two pools cannot share
+/// one.
 fn fs_device(pool: &StoragePool) -> Option<String> {
     is_fs(pool)
         .then(|| crate::pool_commands::mount_source(pool).ok())
@@ -338,9 +339,10 @@ pub fn definition_of(record: &PoolRecord) -> Result<StoragePool, Error> {
     StoragePool::parse(xml)
 }
 
-/// Whether the pool is a filesystem mounted on its target.
+/// Whether the pool is a filesystem mounted on its target: a device (`fs`) or a network
+/// share (`netfs`, mounted by `mount` and its helpers, `mount.nfs`, `mount.cifs`, ...).
 fn is_fs(pool: &StoragePool) -> bool {
-    pool.pool_type == Some(PoolType::Fs)
+    matches!(pool.pool_type, Some(PoolType::Fs | PoolType::Netfs))
 }
 
 /// Whether the pool is an LVM volume group.

@@ -1,15 +1,11 @@
 //! The `qemu-img` command lines the driver runs besides those that make a volume from its
-//! definition ([`crate::volume_image`]): a raw file, `resize`, and the reading of
-//! `qemu-img info --output=json`.
+//! definition ([`crate::volume_image`]): a raw file and `resize`; and the reading of a qcow2
+//! image's header, which tells its size without running `qemu-img info`.
 //!
 //! Pure: the argument lists and the parsing are tested natively; running the program is the
 //! caller's.
 
-use serde_json::Value;
-use virt_core::Result;
-
 use crate::definition::VolumeFormat;
-use crate::error::internal;
 
 pub const QEMU_IMG: &str = "/usr/bin/qemu-img";
 
@@ -61,46 +57,42 @@ pub fn resize_args(
     args
 }
 
-/// `qemu-img info -U --output=json -f FMT PATH` (`-U`: a running guest may hold the image).
-pub fn info_args(format: VolumeFormat, path: &str) -> Vec<String> {
-    vec![
-        "info".to_string(),
-        "-U".to_string(),
-        "--output=json".to_string(),
-        "-f".to_string(),
-        format.as_str().to_string(),
-        path.to_string(),
-    ]
-}
-
-/// What `qemu-img info` says of an image.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImageInfo {
-    pub virtual_size: u64,
-    pub actual_size: Option<u64>,
-    pub compat: Option<String>,
-}
-
-pub fn parse_info(json: &[u8]) -> Result<ImageInfo> {
-    let value: Value = serde_json::from_slice(json)
-        .map_err(|e| internal(format!("cannot parse qemu-img info output: {e}")))?;
-    let virtual_size = value
-        .get("virtual-size")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| internal("qemu-img info output has no virtual-size"))?;
-    Ok(ImageInfo {
-        virtual_size,
-        actual_size: value.get("actual-size").and_then(Value::as_u64),
-        compat: value
-            .pointer("/format-specific/data/compat")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
-}
-
 /// The first bytes of a qcow2 image (`QFI\xfb`), how refresh tells qcow2 from raw as
 /// libvirt's format probe does.
 pub const QCOW2_MAGIC: &[u8] = b"QFI\xfb";
+
+/// How many bytes of an image [`Qcow2Header::parse`] reads: magic, version, backing file
+/// offset and length, cluster bits and the virtual size.
+pub const QCOW2_HEADER_LEN: u32 = 32;
+
+/// What the start of a qcow2 header says (all fields big-endian), read in-process as libvirt
+/// reads it rather than through `qemu-img info`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Qcow2Header {
+    pub virtual_size: u64,
+    /// `0.10` for a version 2 image, `1.1` for version 3 (qemu-img's `compat`).
+    pub compat: Option<String>,
+}
+
+impl Qcow2Header {
+    /// The header at the start of `head`, `None` when it is not a qcow2 image.
+    pub fn parse(head: &[u8]) -> Option<Qcow2Header> {
+        if head.len() < QCOW2_HEADER_LEN as usize || !head.starts_with(QCOW2_MAGIC) {
+            return None;
+        }
+        let version = u32::from_be_bytes(head[4..8].try_into().ok()?);
+        let virtual_size = u64::from_be_bytes(head[24..32].try_into().ok()?);
+        let compat = match version {
+            2 => Some("0.10".to_string()),
+            3 => Some("1.1".to_string()),
+            _ => None,
+        };
+        Some(Qcow2Header {
+            virtual_size,
+            compat,
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -157,25 +149,23 @@ mod tests {
     }
 
     #[test]
-    fn info_reads_sizes_and_compat() {
-        let json = br#"{
-            "virtual-size": 1073741824,
-            "filename": "/p/a.qcow2",
-            "cluster-size": 65536,
-            "format": "qcow2",
-            "actual-size": 200704,
-            "format-specific": {"type": "qcow2", "data": {"compat": "1.1", "lazy-refcounts": false}},
-            "dirty-flag": false
-        }"#;
+    fn the_qcow2_header_gives_size_and_compat() {
+        let mut head = b"QFI\xfb\0\0\0\x03".to_vec();
+        head.extend([0u8; 16]);
+        head.extend((1u64 << 30).to_be_bytes());
         assert_eq!(
-            parse_info(json).expect("parses"),
-            ImageInfo {
+            Qcow2Header::parse(&head),
+            Some(Qcow2Header {
                 virtual_size: 1 << 30,
-                actual_size: Some(200704),
                 compat: Some("1.1".into()),
-            }
+            })
         );
-        assert!(parse_info(b"not json").is_err());
-        assert!(parse_info(b"{}").is_err());
+        head[7] = 2;
+        assert_eq!(
+            Qcow2Header::parse(&head).and_then(|h| h.compat).as_deref(),
+            Some("0.10")
+        );
+        assert_eq!(Qcow2Header::parse(&head[..31]), None);
+        assert_eq!(Qcow2Header::parse(&[0u8; 32]), None);
     }
 }

@@ -1248,7 +1248,7 @@ impl Connection for RemoteConnection {
 
 impl RemoteConnection {
     /// Registers for every event rvirt models, pipelined: domain events, network and pool
-    /// life cycle, pool refresh.
+    /// life cycle, pool refresh, node device and secret life cycle and updates.
     fn register_all_events(&self) -> Result<()> {
         let mut domain_calls = Vec::new();
         for event_id in 0..=crate::events::DOMAIN_EVENT_ID_LAST {
@@ -1263,6 +1263,11 @@ impl RemoteConnection {
         let network = self.start::<proto::ConnectNetworkEventRegisterAny>((0, None))?;
         let pool = self.start::<proto::ConnectStoragePoolEventRegisterAny>((0, None))?;
         let refresh = self.start::<proto::ConnectStoragePoolEventRegisterAny>((1, None))?;
+        let node_devices = [0, 1].map(|event_id| {
+            self.start::<proto::ConnectNodeDeviceEventRegisterAny>((event_id, None))
+        });
+        let secrets = [0, 1]
+            .map(|event_id| self.start::<proto::ConnectSecretEventRegisterAny>((event_id, None)));
         let mut ids = Vec::new();
         for call in domain_calls {
             // A daemon may not know the newest event ids; the others still work.
@@ -1274,7 +1279,15 @@ impl RemoteConnection {
                 Err(error) => return Err(error),
             }
         }
-        for call in [network.wait(), pool.wait(), refresh.wait()] {
+        let object_calls = [network.wait(), pool.wait(), refresh.wait()]
+            .into_iter()
+            .chain(
+                node_devices
+                    .into_iter()
+                    .map(|call| call.and_then(|c| c.wait())),
+            )
+            .chain(secrets.into_iter().map(|call| call.and_then(|c| c.wait())));
+        for call in object_calls {
             match call {
                 Ok(id) => ids.push(id),
                 Err(error) if error.code() == ErrorNumber::NO_SUPPORT => {}

@@ -369,20 +369,27 @@ pub(crate) fn event_visible(
 ) -> bool {
     use virt_core::Event;
     let (object, name, uuid) = match event {
-        Event::NetworkLifecycle { net, .. } => (Object::Network, &net.name, net.uuid),
+        Event::NetworkLifecycle { net, .. } => (Object::Network, &net.name, Some(net.uuid)),
         Event::PoolLifecycle { pool, .. } | Event::PoolRefresh { pool } => {
-            (Object::StoragePool, &pool.name, pool.uuid)
+            (Object::StoragePool, &pool.name, Some(pool.uuid))
+        }
+        Event::NodeDeviceLifecycle { dev, .. } | Event::NodeDeviceUpdate { dev } => {
+            (Object::NodeDevice, dev, None)
+        }
+        // A secret is named by its usage id, as in its calls.
+        Event::SecretLifecycle { secret, .. } | Event::SecretValueChanged { secret } => {
+            (Object::Secret, &secret.usage_id, Some(secret.uuid))
         }
         other => match other.domain() {
-            Some(dom) => (Object::Domain, &dom.name, dom.uuid),
+            Some(dom) => (Object::Domain, &dom.name, Some(dom.uuid)),
             None => return true,
         },
     };
-    let uuid = uuid.to_string();
+    let uuid = uuid.map(|uuid| uuid.to_string());
     let target = Target {
         driver,
         name: Some(name),
-        uuid: Some(&uuid),
+        uuid: uuid.as_deref(),
     };
     let getattr = Permission {
         object,

@@ -1907,11 +1907,14 @@ fn handle(
             })
         }
         p::CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY => {
-            run::<ConnectNodeDeviceEventRegisterAny>(payload, |(event_id, _dev)| {
+            run::<ConnectNodeDeviceEventRegisterAny>(payload, |(event_id, dev)| {
                 if !(0..=1).contains(&event_id) {
                     return Err(unsupported_event(event_id));
                 }
-                client.register_events(Registration::Silent)
+                client.register_events(Registration::NodeDevice {
+                    event_id,
+                    filter: dev,
+                })
             })
         }
         p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY => {
@@ -1919,17 +1922,20 @@ fn handle(
                 deregister(
                     client,
                     id,
-                    |reg| matches!(reg, Registration::Silent),
+                    |reg| matches!(reg, Registration::NodeDevice { .. }),
                     "node device event",
                 )
             })
         }
         p::CONNECT_SECRET_EVENT_REGISTER_ANY => {
-            run::<ConnectSecretEventRegisterAny>(payload, |(event_id, _secret)| {
+            run::<ConnectSecretEventRegisterAny>(payload, |(event_id, secret)| {
                 if !(0..=1).contains(&event_id) {
                     return Err(unsupported_event(event_id));
                 }
-                client.register_events(Registration::Silent)
+                client.register_events(Registration::Secret {
+                    event_id,
+                    filter: secret.map(|s| s.uuid),
+                })
             })
         }
         p::CONNECT_SECRET_EVENT_DEREGISTER_ANY => {
@@ -1937,7 +1943,7 @@ fn handle(
                 deregister(
                     client,
                     id,
-                    |reg| matches!(reg, Registration::Silent),
+                    |reg| matches!(reg, Registration::Secret { .. }),
                     "secret event",
                 )
             })

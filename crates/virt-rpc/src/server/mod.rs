@@ -403,8 +403,15 @@ pub(crate) enum Registration {
         event_id: i32,
         filter: Option<Uuid>,
     },
-    /// Registrations rvirt accepts but has no events for yet (node devices, secrets).
-    Silent,
+    /// `filter` is a device name.
+    NodeDevice {
+        event_id: i32,
+        filter: Option<String>,
+    },
+    Secret {
+        event_id: i32,
+        filter: Option<Uuid>,
+    },
 }
 
 #[derive(Default)]
@@ -447,6 +454,34 @@ impl Registration {
                 },
                 Event::PoolRefresh { pool },
             ) => filter.is_none_or(|uuid| uuid == pool.uuid),
+            (
+                Registration::NodeDevice {
+                    event_id: 0,
+                    filter,
+                },
+                Event::NodeDeviceLifecycle { dev, .. },
+            )
+            | (
+                Registration::NodeDevice {
+                    event_id: 1,
+                    filter,
+                },
+                Event::NodeDeviceUpdate { dev },
+            ) => filter.as_ref().is_none_or(|name| name == dev),
+            (
+                Registration::Secret {
+                    event_id: 0,
+                    filter,
+                },
+                Event::SecretLifecycle { secret, .. },
+            )
+            | (
+                Registration::Secret {
+                    event_id: 1,
+                    filter,
+                },
+                Event::SecretValueChanged { secret },
+            ) => filter.is_none_or(|uuid| uuid == secret.uuid),
             _ => false,
         }
     }
@@ -457,10 +492,10 @@ impl Registration {
                 crate::events::encode_domain_event(event, Some(callback_id))
             }
             Registration::DomainLegacy { .. } => crate::events::encode_domain_event(event, None),
-            Registration::Network { .. } | Registration::StoragePool { .. } => {
-                crate::events::encode_object_event(event, callback_id)
-            }
-            Registration::Silent => None,
+            Registration::Network { .. }
+            | Registration::StoragePool { .. }
+            | Registration::NodeDevice { .. }
+            | Registration::Secret { .. } => crate::events::encode_object_event(event, callback_id),
         }
     }
 }
@@ -478,7 +513,7 @@ impl ClientShared {
             let events = self.events.lock().unwrap_or_else(|p| p.into_inner());
             events.forwarder.is_none()
         };
-        let receiver = if needs_forwarder && !matches!(registration, Registration::Silent) {
+        let receiver = if needs_forwarder {
             let connection = self.connection().ok_or_else(not_open)?;
             Some(connection.events()?)
         } else {

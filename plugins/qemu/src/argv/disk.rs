@@ -1179,7 +1179,8 @@ fn secret_objects(
     layer: &Layer,
     storage_node: &str,
 ) -> Result<(), Error> {
-    let auth = layer_auth(disk, layer).and_then(secrets::auth_lookup);
+    let auth =
+        layer_auth(disk, layer).and_then(|auth| secrets::auth_lookup(auth, layer.source.protocol));
     let encryption = layer_encryption(disk, layer).and_then(secrets::encryption_lookup);
     let ids = [
         auth_secret_id(storage_node),

@@ -214,7 +214,7 @@ pub fn tls_creds_objects(
 ) -> Result<(), Error> {
     let creds = match secret_uuid {
         Some(uuid) => {
-            let lookup = secrets::SecretLookup::Uuid(uuid.to_string());
+            let lookup = secrets::SecretLookup::uuid(uuid, "tls");
             secrets::add_object(cmd, ctx, &lookup, secret_id)?;
             creds.str("passwordid", secret_id)
         }

@@ -14,6 +14,7 @@ use base64::Engine as _;
 use virt_core::{ErrorDomain, ErrorNumber};
 use virt_plugin_sdk::types::Error;
 use virt_xml::domain::disk::{Encryption, SecretRef, StorageAuth};
+use virt_xml::domain::enums::NetProtocol;
 use virt_xml::domain::Domain;
 
 use super::props::Props;
@@ -30,45 +31,72 @@ pub struct SecretWrap {
     pub iv: [u8; 16],
 }
 
-/// How a definition names one secret: by UUID, or by usage type and id.
+/// How a definition names one secret (by UUID, or by usage id) and the usage type the secret
+/// must have there: libvirt looks a usage id up among the secrets of that type, and refuses a
+/// secret found by UUID whose usage is another (an iSCSI secret as a LUKS passphrase).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SecretLookup {
+pub struct SecretLookup {
+    pub by: SecretKey,
+    /// `volume` for an encryption passphrase, `ceph` for RBD credentials, `iscsi` for the
+    /// credentials of other protocols, `tls` for a TLS key's passphrase.
+    pub usage_type: String,
+}
+
+/// The key a [`SecretLookup`] finds its secret by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecretKey {
     Uuid(String),
-    Usage { usage_type: String, id: String },
+    Usage(String),
 }
 
 impl SecretLookup {
-    /// The lookup a `<secret>` reference asks for; `usage_type` is what a usage means there
-    /// (`volume` for an encryption passphrase, the `<secret type>` of credentials).
+    /// The lookup a `<secret>` reference asks for, of a secret of `usage_type`.
     pub fn of(secret: &SecretRef, usage_type: &str) -> Option<SecretLookup> {
-        if let Some(uuid) = &secret.uuid {
-            return Some(SecretLookup::Uuid(uuid.clone()));
-        }
-        secret.usage.as_ref().map(|id| SecretLookup::Usage {
+        let by = match (&secret.uuid, &secret.usage) {
+            (Some(uuid), _) => SecretKey::Uuid(uuid.clone()),
+            (None, Some(id)) => SecretKey::Usage(id.clone()),
+            (None, None) => return None,
+        };
+        Some(SecretLookup {
+            by,
             usage_type: usage_type.to_string(),
-            id: id.clone(),
         })
+    }
+
+    /// The secret of `uuid`, of `usage_type`.
+    pub fn uuid(uuid: &str, usage_type: &str) -> SecretLookup {
+        SecretLookup {
+            by: SecretKey::Uuid(uuid.to_string()),
+            usage_type: usage_type.to_string(),
+        }
+    }
+
+    /// The UUID or the usage id, whichever the lookup has.
+    pub fn uuid_and_usage_id(&self) -> (Option<&str>, Option<&str>) {
+        match &self.by {
+            SecretKey::Uuid(uuid) => (Some(uuid), None),
+            SecretKey::Usage(id) => (None, Some(id)),
+        }
     }
 
     /// libvirt's error for a secret that is not there.
     pub fn not_found(&self) -> Error {
-        let detail = match self {
-            SecretLookup::Uuid(uuid) => format!("no secret with matching uuid '{uuid}'"),
-            SecretLookup::Usage { id, .. } => format!("no secret with matching usage '{id}'"),
+        let detail = match &self.by {
+            SecretKey::Uuid(uuid) => format!("no secret with matching uuid '{uuid}'"),
+            SecretKey::Usage(id) => format!("no secret with matching usage '{id}'"),
         };
         virt_plugin_sdk::error(ErrorNumber::NO_SECRET, ErrorDomain::SECRET, detail)
     }
 }
 
-/// The lookup of credentials' secret.
-pub fn auth_lookup(auth: &StorageAuth) -> Option<SecretLookup> {
-    let secret = auth.secret.as_ref()?;
-    let usage_type = secret
-        .secret_type
-        .clone()
-        .or_else(|| auth.auth_type.clone())
-        .unwrap_or_default();
-    SecretLookup::of(secret, &usage_type)
+/// The lookup of the credentials of a source of `protocol`: libvirt wants a `ceph` secret
+/// for RBD and an `iscsi` one for every other protocol, whatever `<secret type>` says.
+pub fn auth_lookup(auth: &StorageAuth, protocol: Option<NetProtocol>) -> Option<SecretLookup> {
+    let usage_type = match protocol {
+        Some(NetProtocol::Rbd) => "ceph",
+        _ => "iscsi",
+    };
+    SecretLookup::of(auth.secret.as_ref()?, usage_type)
 }
 
 /// The lookup of an encryption's passphrase.
@@ -93,7 +121,8 @@ pub fn referenced(def: &Domain) -> Vec<SecretLookup> {
         .chain(nvram);
     let mut found = Vec::new();
     for (disk, layer) in layers {
-        found.extend(super::disk::layer_auth(disk, &layer).and_then(auth_lookup));
+        let protocol = layer.source.protocol;
+        found.extend(super::disk::layer_auth(disk, &layer).and_then(|a| auth_lookup(a, protocol)));
         found.extend(super::disk::layer_encryption(disk, &layer).and_then(encryption_lookup));
     }
     found.sort();
@@ -162,10 +191,10 @@ mod tests {
         assert_eq!(
             referenced(&def),
             [
-                SecretLookup::Uuid("0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f".into()),
-                SecretLookup::Usage {
+                SecretLookup::uuid("0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", "volume"),
+                SecretLookup {
+                    by: SecretKey::Usage("cluster_me".into()),
                     usage_type: "iscsi".into(),
-                    id: "cluster_me".into()
                 },
             ]
         );
