@@ -331,6 +331,11 @@ pub(crate) fn booted_disks(files: &GuestFiles) -> String {
 
 /// QEMU processes whose command line mentions `needle` (a test's private directory).
 pub(crate) fn qemu_pids_with(needle: &str) -> Vec<u32> {
+    pids_of("qemu-system", needle)
+}
+
+/// Processes of `program` whose command line mentions `needle`.
+fn pids_of(program: &str, needle: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -340,20 +345,105 @@ pub(crate) fn qemu_pids_with(needle: &str) -> Vec<u32> {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
             let text = String::from_utf8_lossy(&cmdline);
-            (text.contains("qemu-system") && text.contains(needle) && pid_alive(pid)).then_some(pid)
+            (text.contains(program) && text.contains(needle) && pid_alive(pid)).then_some(pid)
         })
         .collect()
 }
 
-/// Kills what a failed test left running (QEMU outlives its host on purpose).
+/// Kills what a failed test left running (QEMU and its helpers outlive their host on
+/// purpose).
 struct KillLeftovers(PathBuf);
 
 impl Drop for KillLeftovers {
     fn drop(&mut self) {
-        for pid in qemu_pids_with(&self.0.to_string_lossy()) {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        let needle = self.0.to_string_lossy();
+        for program in ["qemu-system", "virtiofsd", "vhost-user-gpu"] {
+            for pid in pids_of(program, &needle) {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
         }
     }
+}
+
+/// virtiofs and vhost-user video: the plugin starts virtiofsd and vhost-user-gpu (found
+/// through QEMU's vhost-user descriptors) before QEMU. The guest mounts the share and reads
+/// what the host wrote there, and virtiofsd ends with QEMU. QEMU 7.2 under TCG refuses a
+/// vhost-user GPU ("requires kvm"): that start fails with QEMU's reason and leaves neither
+/// QEMU nor vhost-user-gpu running. A share that does not exist is refused before anything
+/// runs.
+#[test]
+fn qemu_starts_virtiofsd_and_vhost_user_gpu() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let _cleanup = KillLeftovers(root.path().to_path_buf());
+    let files = GuestFiles::new(&root.path().join("guest"));
+    let host = host(root.path());
+    let conn = open(&host, "qemu:///session");
+    let needle = root.path().to_string_lossy().into_owned();
+    let share = root.path().join("share");
+    std::fs::create_dir_all(&share).expect("share");
+    std::fs::write(share.join("hello.txt"), "shared-from-the-host").expect("hello");
+    let filesystem = |dir: &Path| {
+        format!(
+            "<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>\
+             <source dir='{}'/><target dir='rvirt-share'/></filesystem>",
+            dir.display()
+        )
+    };
+    // vhost-user back ends map the guest's RAM: it must be shared.
+    let shared_memory = |xml: String| {
+        xml.replace(
+            "<vcpu placement",
+            "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\
+             <vcpu placement",
+        )
+    };
+    let gone = |program: &str| {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        while !pids_of(program, &needle).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        pids_of(program, &needle).is_empty()
+    };
+
+    let xml = shared_memory(domain_xml("virtiofs", &files, &filesystem(&share)));
+    let domain = conn.domain_define_xml(&xml, 0).expect("define");
+    domain.create(0).expect("start");
+    files.wait_for("RVIRT-READY", 0, BOOT_TIMEOUT);
+    let serial = files.serial();
+    assert!(
+        serial.contains("RVIRT-VIRTIOFS shared-from-the-host"),
+        "the guest reads the share: {serial}"
+    );
+    // (virtiofsd's sandbox is a child in new namespaces: two processes.)
+    assert!(!pids_of("virtiofsd", &needle).is_empty(), "virtiofsd runs");
+    domain.destroy(0).expect("destroy");
+    assert!(gone("virtiofsd"), "virtiofsd ends with QEMU");
+    domain.undefine(0).expect("undefine");
+
+    let video = "<video><driver name='vhostuser'/><model type='virtio' heads='1'/></video>";
+    let xml = shared_memory(domain_xml("vhostgpu", &files, video));
+    let domain = conn.domain_define_xml(&xml, 0).expect("define");
+    let error = domain.create(0).expect_err("TCG has no vhost-user GPU");
+    assert!(error.message().contains("vhost"), "QEMU's reason: {error}");
+    let gpu_log = root
+        .path()
+        .join("state/log/qemu/session/vhostgpu-video0-vhost-user-gpu.log");
+    assert!(gpu_log.exists(), "vhost-user-gpu was started");
+    assert!(qemu_pids_with(&needle).is_empty(), "no QEMU left");
+    assert!(gone("vhost-user-gpu"), "no vhost-user-gpu left");
+    domain.undefine(0).expect("undefine");
+
+    let missing = root.path().join("missing");
+    let xml = shared_memory(domain_xml("noshare", &files, &filesystem(&missing)));
+    let domain = conn.domain_define_xml(&xml, 0).expect("define");
+    let error = domain.create(0).expect_err("refused");
+    let wanted = format!(
+        "the virtiofs export directory '{}' does not exist",
+        missing.display()
+    );
+    assert!(error.message().contains(&wanted), "{error}");
+    assert!(qemu_pids_with(&needle).is_empty(), "no QEMU");
+    domain.undefine(0).expect("undefine");
 }
 
 #[test]

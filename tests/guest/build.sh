@@ -42,7 +42,7 @@ cp "$busybox" "$root/bin/busybox"
 cp "$here/init" "$root/init"
 chmod 755 "$root/init"
 # Each wanted module with everything it depends on (modules.dep lists a module's whole closure).
-for module in virtio_pci virtio_blk virtio_net virtio_console virtio_balloon button evdev pvpanic-mmio; do
+for module in virtio_pci virtio_blk virtio_net virtio_console virtio_balloon virtiofs button evdev pvpanic-mmio; do
 	line=$(grep -E "/${module}\.ko:" "$modules_root/modules.dep") || { echo "no module $module" >&2; exit 1; }
 	for file in ${line/:/}; do
 		mkdir -p "$root/lib/modules/$kver/$(dirname "$file")"

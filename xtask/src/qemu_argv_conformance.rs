@@ -21,7 +21,9 @@
 //! path itself as the definition's `append` says: the `append`/`logappend` words of a
 //! descriptor-backed file are dropped on both sides. A VNC server without a fixed port gets
 //! one libvirt reserved (5900 in its tests); the plugin, which cannot probe host ports, lets
-//! QEMU take the first free one from 5900 (`to=99`), a word dropped from ours.
+//! QEMU take the first free one from 5900 (`to=99`), a word dropped from ours. libvirt gives
+//! a vhost-user-gpu process and QEMU the two ends of a socket pair (QEMU's as `fd=`); the
+//! plugin starts vhost-user-gpu on a socket path QEMU connects to (`chr-vu-video*`).
 //!
 //! The plugin is built with the driver configuration libvirt's harness uses (hugetlbfs
 //! mounts, TLS certificate directories, and the `qemu.conf` switches it turns on around
@@ -32,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rvirt_driver_qemu::argv::{
-    self, command::shell_split, prepare, secrets, BuildContext, DriverConfig, HugetlbfsMount,
+    self, command::shell_split, net, prepare, secrets, BuildContext, DriverConfig, HugetlbfsMount,
 };
 
 /// The value libvirt's test harness gives every secret (`fakeSecretGetValue`).
@@ -40,6 +42,7 @@ const LIBVIRT_TEST_SECRET: &[u8] = b"AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A";
 /// The TLS key passphrase secret libvirt's harness configures around its TLS secret cases.
 const TLS_SECRET_UUID: &str = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea";
 use rvirt_driver_qemu::capabilities::{CpuModel, MachineType, QemuCaps};
+use virt_xml::domain::enums::InterfaceType;
 use virt_xml::domain::Domain;
 
 use crate::conformance::CaseArgs;
@@ -103,6 +106,46 @@ pub fn run(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `<disk type='volume'>` as libvirt's harness resolves it with its fake storage driver
+/// (qemuxml2argvtest.c): pool NAME is `storagepoolxml2xmlin/NAME.xml` beside the argv data, a
+/// volume `KIND+NAME` (plain `NAME`: a block volume) has the path `/some/KIND/device/NAME`.
+fn resolve_volumes(data: &Path, def: &mut Domain) -> Result<(), String> {
+    use rvirt_driver_qemu::argv::volume_source::{self, FoundVolume, VolumeKind};
+    let pools = data
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("storagepoolxml2xmlin");
+    let volume_disks = def
+        .devices
+        .disks
+        .iter_mut()
+        .filter(|disk| disk.disk_type == Some(virt_xml::domain::enums::StorageType::Volume));
+    for disk in volume_disks {
+        let Some(source) = disk.source.as_ref() else {
+            continue;
+        };
+        let (Some(pool), Some(volume)) = (source.pool.clone(), source.volume.clone()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(pools.join(format!("{pool}.xml")))
+            .map_err(|error| format!("storage pool '{pool}': {error}"))?;
+        let pool = virt_xml::storage::StoragePool::parse(&text)
+            .map_err(|error| format!("storage pool '{pool}': {error}"))?;
+        let (kind, name) = volume.split_once('+').unwrap_or(("block", &volume));
+        let found = FoundVolume {
+            path: format!("/some/{kind}/device/{name}"),
+            kind: match kind {
+                "file" => VolumeKind::File,
+                "dir" => VolumeKind::Dir,
+                _ => VolumeKind::Block,
+            },
+        };
+        volume_source::translate(disk, &pool, &found)
+            .map_err(|error| format!("volume error\n{}", error.message))?;
+    }
+    Ok(())
+}
+
 fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
     let xml = std::fs::read_to_string(data.join(format!("{case}.xml")))
         .map_err(|error| format!("read: {error}"))?;
@@ -120,6 +163,7 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         def.genid = Some(Some(virt_core::Uuid::from_bytes(bytes)));
     }
+    resolve_volumes(data, &mut def)?;
     prepare::apply_qemu_defaults(&mut def, caps)
         .map_err(|error| format!("qemu defaults error\n{}", error.message))?;
     prepare::assign_addresses(&mut def)
@@ -143,6 +187,23 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
                     .info
                     .alias_name()
                     .map(|alias| (alias.to_string(), vec![3]))
+            })
+            .collect(),
+        // libvirt's mock opens "vhost-net" for every virtio NIC on a tap, one descriptor
+        // per queue numbered from 44 (stderr + 42).
+        vhost_fds: def
+            .devices
+            .interfaces
+            .iter()
+            .filter(|interface| {
+                matches!(
+                    interface.interface_type,
+                    Some(InterfaceType::Bridge | InterfaceType::Network | InterfaceType::Ethernet)
+                ) && net::model_of(interface).starts_with("virtio")
+            })
+            .filter_map(|interface| {
+                let fds = (44..).take(net::vhost_queue_count(interface)).collect();
+                Some((interface.info.alias_name()?.to_string(), fds))
             })
             .collect(),
         // libvirt's harness: a fake secret driver answers every lookup with one value, and
@@ -354,7 +415,7 @@ fn normalize_ours(words: &[String]) -> Vec<String> {
     for word in words {
         let normalized = if previous == "-chardev"
             && word.starts_with("socket,")
-            && word.contains(",server=on")
+            && (word.contains(",server=on") || word.starts_with("socket,id=chr-vu-video"))
             && !names_its_socket(word)
         {
             word.split(',')

@@ -31,6 +31,7 @@ mod snapshots;
 mod space;
 mod swtpm;
 mod util;
+mod vhost_user;
 
 use virt_core::Uuid;
 use virt_plugin_sdk::host::process::{ProcessHandle, ProcessStatus};

@@ -431,7 +431,7 @@ pub fn resolve_volume_source(disk: &mut Disk) -> Result<(), Error> {
     if disk.disk_type != Some(StorageType::Volume) {
         return Ok(());
     }
-    let Some(source) = disk.source.as_mut() else {
+    let Some(source) = disk.source.as_ref() else {
         return Ok(());
     };
     let (Some(pool_name), Some(volume)) = (source.pool.clone(), source.volume.clone()) else {
@@ -466,25 +466,19 @@ pub fn resolve_volume_source(disk: &mut Disk) -> Result<(), Error> {
         }
     };
     let pool = virt_xml::storage::StoragePool::parse(&text)?;
+    use argv::volume_source::{FoundVolume, VolumeKind};
     use virt_xml::storage::PoolType;
     let pool_type = pool.pool_type.unwrap_or(PoolType::Dir);
-    if source.mode.is_some() && pool_type != PoolType::Iscsi {
-        return Err(virt_plugin_sdk::error(
-            ErrorNumber::XML_ERROR,
-            virt_core::ErrorDomain::DOMAIN,
-            "disk source mode is only valid when storage pool is of iscsi type",
-        ));
+    if !matches!(
+        pool_type,
+        PoolType::Dir | PoolType::Fs | PoolType::Netfs | PoolType::Logical
+    ) {
+        // The storage driver serves no other pool type, so none other is ever running.
+        return Err(unsupported_config(format!(
+            "disks on '{}' storage pools are not supported",
+            pool_type.as_str()
+        )));
     }
-    let block = match pool_type {
-        PoolType::Dir | PoolType::Fs | PoolType::Netfs => false,
-        PoolType::Logical | PoolType::Disk | PoolType::Scsi => true,
-        other => {
-            return Err(unsupported_config(format!(
-                "disks on '{}' storage pools are not supported",
-                other.as_str()
-            )))
-        }
-    };
     let directory = pool
         .target
         .as_ref()
@@ -497,15 +491,12 @@ pub fn resolve_volume_source(disk: &mut Disk) -> Result<(), Error> {
             format!("no storage vol with matching name '{volume}'"),
         ));
     };
-    source.file = None;
-    source.dev = None;
-    source.dir = None;
-    match (block, found.is_dir) {
-        (true, _) => source.dev = Some(path),
-        (false, true) => source.dir = Some(path),
-        (false, false) => source.file = Some(path),
-    }
-    Ok(())
+    let kind = match (pool_type, found.is_dir) {
+        (PoolType::Logical, _) => VolumeKind::Block,
+        (_, true) => VolumeKind::Dir,
+        (_, false) => VolumeKind::File,
+    };
+    argv::volume_source::translate(disk, &pool, &FoundVolume { path, kind })
 }
 
 /// The values of the secrets `def`'s disks use, read from the secret driver's files beside
@@ -527,17 +518,79 @@ pub fn secret_values(
     Ok(values)
 }
 
+/// The kernel's vhost-net for a KVM guest's tap, as libvirt's `qemuInterfaceOpenVhostNet`:
+/// one descriptor of `/dev/vhost-net` (or the interface's `<backend vhost=...>`) per queue.
+/// A TCG guest, a non-virtio NIC or `<driver name='qemu'>` gets none; a host without
+/// vhost-net gets none either, unless `<driver name='vhost'>` insists.
+fn open_vhost_net(virt_type: Option<VirtType>, interface: &Interface) -> Result<Vec<u64>, Error> {
+    let explicit = interface
+        .driver
+        .as_ref()
+        .and_then(|driver| driver.name.as_deref())
+        == Some("vhost");
+    // libvirt's order: a TCG guest or QEMU's own driver first, then the model.
+    if virt_type != Some(VirtType::Kvm) {
+        return Ok(Vec::new());
+    }
+    if explicit && !argv::net::model_of(interface).starts_with("virtio") {
+        return Err(unsupported_config(
+            "vhost-net is only supported for virtio network interfaces",
+        ));
+    }
+    if !argv::net::wants_vhost_net(interface) {
+        return Ok(Vec::new());
+    }
+    let path = interface
+        .backend
+        .as_ref()
+        .and_then(|backend| backend.vhost.clone())
+        .unwrap_or_else(|| "/dev/vhost-net".into());
+    // `files.open` would create a missing file: a host without vhost-net has no such node.
+    let present = files::stat(&path).ok().flatten().is_some();
+    let mut handles = Vec::new();
+    for _ in 0..argv::net::vhost_queue_count(interface) {
+        let opened = if present {
+            files::open(&path, files::OpenMode::ReadWrite).map_err(|_| ())
+        } else {
+            Err(())
+        };
+        match opened {
+            Ok(handle) => handles.push(handle),
+            Err(_) if explicit => {
+                for handle in handles {
+                    files::close(handle);
+                }
+                return Err(unsupported_config(
+                    "vhost-net was requested for an interface, but is unavailable",
+                ));
+            }
+            // libvirt goes on with what it opened (QEMU's own backend if nothing).
+            Err(_) => break,
+        }
+    }
+    Ok(handles)
+}
+
 /// Host resources a starting domain holds, released if the start fails.
 #[derive(Default)]
 struct StartResources {
     taps: Vec<String>,
+    /// Descriptors opened for QEMU to inherit (vhost-net), closed once it has them.
+    descriptors: Vec<u64>,
     run_files: Vec<String>,
     /// Directories made for this start (memory backing), removed if it fails.
     dirs: Vec<String>,
 }
 
 impl StartResources {
+    fn close_descriptors(&self) {
+        for handle in &self.descriptors {
+            files::close(*handle);
+        }
+    }
+
     fn release(&self) {
+        self.close_descriptors();
         for tap in &self.taps {
             let _ = net::delete_link(tap);
         }
@@ -744,6 +797,7 @@ fn start_with_resources(
     // Taps for bridged interfaces, passed to QEMU as fd 3, 4, ...
     let mut pass_fds = Vec::new();
     let mut tap_fds = Vec::new();
+    let mut vhost_fds = Vec::new();
     for interface in &mut def.devices.interfaces {
         let kind = interface.interface_type;
         if !matches!(
@@ -757,10 +811,16 @@ fn start_with_resources(
         resources.taps.push(tap.name.clone());
         let fd = 3 + pass_fds.len() as i32;
         pass_fds.push(tap.handle);
-        tap_fds.push((
-            interface.info.alias_name().unwrap_or("").to_string(),
-            vec![fd],
-        ));
+        let alias = interface.info.alias_name().unwrap_or("").to_string();
+        tap_fds.push((alias.clone(), vec![fd]));
+        let vhost = open_vhost_net(def.virt_type, interface)?;
+        if !vhost.is_empty() {
+            let first = 3 + pass_fds.len() as i32;
+            let fds = (first..).take(vhost.len()).collect();
+            pass_fds.extend(&vhost);
+            resources.descriptors.extend(vhost);
+            vhost_fds.push((alias, fds));
+        }
     }
 
     let swtpm_socket = format!("{run_dir}/swtpm.sock");
@@ -772,6 +832,7 @@ fn start_with_resources(
         privileged: matches!(layout.kind, crate::space::SpaceKind::System),
         start_paused: paused || incoming.is_some(),
         tap_fds,
+        vhost_fds,
         // A restore hands QEMU its state over the monitor once it is up.
         incoming: incoming.is_some().then(|| "defer".to_string()),
         disk_nodes: Vec::new(),
@@ -788,7 +849,21 @@ fn start_with_resources(
     prepare_host_files(def, &config, ctx.short_name(), resources)?;
     let cmd = argv::build_with_config(def, caps, &ctx, &config)?;
     // The emulated TPM's swtpm listens before QEMU connects to it.
+    // virtiofsd and vhost-user-gpu, checked before anything starts, listening before QEMU.
+    let back_ends = crate::vhost_user::plan(def, run_dir, &layout.log_dir)?;
+    resources
+        .run_files
+        .extend(back_ends.iter().map(|back_end| back_end.socket.clone()));
     let swtpm = crate::swtpm::start(def, layout, &record.uuid, &swtpm_socket)?;
+    let back_ends = match crate::vhost_user::start(&back_ends) {
+        Ok(started) => started,
+        Err(error) => {
+            if let Some(swtpm) = swtpm {
+                swtpm.stop();
+            }
+            return Err(error);
+        }
+    };
     let version = crate::qmp::QemuVersion::from_number(caps.version);
     let plan = LaunchPlan {
         log_path: layout.log_file(def.name()),
@@ -800,18 +875,24 @@ fn start_with_resources(
         &plan,
         &format!("{}.{}.{}", version.major, version.minor, version.micro),
     );
+    // QEMU holds its own copies now (or never will).
+    resources.close_descriptors();
+    resources.descriptors.clear();
     let mut launched = match launched {
         Ok(launched) => {
-            // It now lives as long as QEMU holds its socket (--terminate).
+            // It now lives as long as QEMU holds its socket (--terminate); the vhost-user
+            // back ends as long as QEMU is connected.
             if let Some(swtpm) = swtpm {
                 swtpm.release();
             }
+            back_ends.release();
             launched
         }
         Err(error) => {
             if let Some(swtpm) = swtpm {
                 swtpm.stop();
             }
+            back_ends.stop();
             return Err(error);
         }
     };

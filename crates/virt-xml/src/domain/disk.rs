@@ -598,9 +598,13 @@ impl Disk {
 
     /// The kind of storage a hypervisor opens, as libvirt's `virStorageSourceGetActualType`:
     /// the disk's type, except that a `volume` disk whose pool gave it a path is the block
-    /// device, directory or file that path names.
+    /// device, directory or file that path names, and one an iSCSI pool made a LUN for QEMU's
+    /// own initiator (`mode='direct'`) is a network disk.
     pub fn actual_type(&self) -> StorageType {
         match (self.disk_type, &self.source) {
+            (Some(StorageType::Volume), Some(source)) if source.protocol.is_some() => {
+                StorageType::Network
+            }
             (Some(StorageType::Volume), Some(source)) if source.dev.is_some() => StorageType::Block,
             (Some(StorageType::Volume), Some(source)) if source.dir.is_some() => StorageType::Dir,
             (Some(StorageType::Volume), _) => StorageType::File,

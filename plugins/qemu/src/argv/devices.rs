@@ -272,22 +272,31 @@ pub fn controller_props(
     Ok(Some(props))
 }
 
-/// `<filesystem>` as virtio-9p (`-fsdev` + `virtio-9p-pci`).
-pub fn build_filesystems(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+/// Whether a filesystem is virtiofs (`vhost-user-fs-pci` and a virtiofsd).
+pub fn is_virtiofs(fs: &virt_xml::domain::Filesystem) -> bool {
+    fs.driver
+        .as_ref()
+        .and_then(|driver| driver.driver_type.as_deref())
+        == Some("virtiofs")
+}
+
+/// `<filesystem>` as virtio-9p (`-fsdev` + `virtio-9p-pci`) or virtiofs (`vhost-user-fs-pci`
+/// connected to a virtiofsd).
+pub fn build_filesystems(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    domain_dir: &str,
+) -> Result<(), Error> {
     for fs in &def.devices.filesystems {
         let alias = alias_of(&fs.info);
-        let driver_type = fs
-            .driver
-            .as_ref()
-            .and_then(|driver| driver.driver_type.as_deref());
-        if driver_type == Some("virtiofs") {
-            // A virtiofsd started by someone else, listening on the source socket.
-            let Some(socket) = fs.source.as_ref().and_then(|source| source.socket.clone()) else {
-                return Err(unsupported_config(
-                    "virtiofs filesystems need virtiofsd, which this driver does not start; \
-                     give the socket of a running one",
-                ));
-            };
+        if is_virtiofs(fs) {
+            // The source socket of a virtiofsd someone else runs, or the one the driver
+            // starts.
+            let socket = fs
+                .source
+                .as_ref()
+                .and_then(|source| source.socket.clone())
+                .unwrap_or_else(|| virtiofsd_socket(domain_dir, fs));
             let chardev = format!("chr-vu-{alias}");
             cmd.opt(
                 "-chardev",
@@ -992,23 +1001,53 @@ fn build_spice(
     Ok(())
 }
 
+/// Whether a video card is served by a vhost-user-gpu process (`<driver name='vhostuser'>`).
+pub fn is_vhost_user_video(video: &Video) -> bool {
+    video
+        .driver
+        .as_ref()
+        .and_then(|driver| driver.name.as_deref())
+        == Some("vhostuser")
+}
+
+/// Where the vhost-user-gpu process of a video card listens for QEMU: a socket in the
+/// domain's directory (libvirt hands both ends of a socket pair instead).
+pub fn vhost_user_gpu_socket(domain_dir: &str, video: &Video) -> String {
+    format!("{domain_dir}/{}-vhost-user-gpu.sock", alias_of(&video.info))
+}
+
+/// Where the virtiofsd the driver starts for a filesystem listens, as libvirt names it
+/// (`qemuDomainGetVHostUserFSSocketPath`): `ALIAS-fs.sock` in the domain's directory.
+pub fn virtiofsd_socket(domain_dir: &str, fs: &virt_xml::domain::Filesystem) -> String {
+    format!("{domain_dir}/{}-fs.sock", alias_of(&fs.info))
+}
+
 fn video_props(
     def: &Domain,
     caps: &QemuCaps,
     video: &Video,
     primary: bool,
 ) -> Result<Option<Props>, Error> {
-    if video
-        .driver
-        .as_ref()
-        .and_then(|driver| driver.name.as_deref())
-        == Some("vhostuser")
-    {
-        return Err(unsupported_config(
-            "vhost-user video needs a vhost-user-gpu process, which this driver does not start",
-        ));
-    }
     let model = video.model.clone().unwrap_or_default();
+    if is_vhost_user_video(video) {
+        // A virtio GPU whose rendering another process does.
+        let driver = if primary {
+            "vhost-user-vga"
+        } else {
+            "vhost-user-gpu-pci"
+        };
+        let alias = alias_of(&video.info);
+        let mut props = Props::new().str("driver", driver);
+        // libvirt gives the VGA variant none of the virtio transport options.
+        if !primary {
+            props = virtio_options(props, video.driver.as_ref().map(|driver| &driver.virtio));
+        }
+        let props = props
+            .str("id", alias.clone())
+            .uint("max_outputs", model.heads.unwrap_or(1).into())
+            .str("chardev", format!("chr-vu-{alias}"));
+        return Ok(Some(pci_address_props(props, &video.info, def)));
+    }
     let kind = model.model_type.unwrap_or(VideoModel::Vga);
     let accel3d = model
         .acceleration
@@ -1081,8 +1120,23 @@ fn video_props(
 }
 
 /// One `-device` per video card, the primary first.
-pub fn build_videos(cmd: &mut CommandLine, def: &Domain, caps: &QemuCaps) -> Result<(), Error> {
+pub fn build_videos(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    caps: &QemuCaps,
+    domain_dir: &str,
+) -> Result<(), Error> {
     for (index, video) in def.devices.videos.iter().enumerate() {
+        if is_vhost_user_video(video) {
+            cmd.opt(
+                "-chardev",
+                format!(
+                    "socket,id=chr-vu-{},path={}",
+                    alias_of(&video.info),
+                    escape_option(&vhost_user_gpu_socket(domain_dir, video))
+                ),
+            );
+        }
         if let Some(props) = video_props(def, caps, video, index == 0)? {
             device(cmd, props);
         }

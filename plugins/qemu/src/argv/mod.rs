@@ -26,6 +26,7 @@ pub mod pci;
 pub mod prepare;
 pub mod props;
 pub mod secrets;
+pub mod volume_source;
 
 use virt_xml::domain::Domain;
 
@@ -52,6 +53,9 @@ pub struct BuildContext {
     pub start_paused: bool,
     /// Tap descriptors QEMU inherits, per interface alias, as fd numbers in QEMU.
     pub tap_fds: Vec<(String, Vec<i32>)>,
+    /// Per interface alias, the descriptors of `/dev/vhost-net` QEMU inherits (one per
+    /// queue); an interface without any uses QEMU's own virtio-net backend.
+    pub vhost_fds: Vec<(String, Vec<i32>)>,
     /// `-incoming` URI for restores.
     pub incoming: Option<String>,
     /// Disk node-name indexes: per disk (in definition order) the index of each layer of its
@@ -373,7 +377,7 @@ pub fn build_with_config(
     memory::build_memory_devices(&mut cmd, def, caps, ctx, config)?;
     devices::build_usb_hubs_and_ccid(&mut cmd, def);
     disk::build_disks(&mut cmd, def, ctx, config)?;
-    devices::build_filesystems(&mut cmd, def)?;
+    devices::build_filesystems(&mut cmd, def, &ctx.domain_dir)?;
     net::build_interfaces(&mut cmd, def, ctx)?;
     chardev::build_smartcards(&mut cmd, def, ctx, config)?;
     chardev::build_serials(&mut cmd, def, ctx, config)?;
@@ -384,7 +388,7 @@ pub fn build_with_config(
     devices::build_inputs(&mut cmd, def)?;
     devices::build_audio(&mut cmd, def, config);
     devices::build_graphics(&mut cmd, def, ctx, config)?;
-    devices::build_videos(&mut cmd, def, caps)?;
+    devices::build_videos(&mut cmd, def, caps, &ctx.domain_dir)?;
     devices::build_sounds(&mut cmd, def)?;
     devices::build_watchdog(&mut cmd, def)?;
     chardev::build_redirdevs(&mut cmd, def, ctx, config)?;

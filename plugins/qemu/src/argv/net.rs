@@ -15,14 +15,42 @@ use virt_plugin_sdk::types::Error;
 /// The `-netdev` object of an interface; `tap_fds` are the descriptors QEMU inherits for a
 /// tap-backed interface.
 pub fn netdev_props(interface: &Interface, tap_fds: Option<&[i32]>) -> Result<Props, Error> {
-    netdev_props_for(interface, tap_fds, false)
+    netdev_props_for(interface, tap_fds, &[], false)
 }
 
-/// [`netdev_props`]; with `pretend`, a tap without descriptors is named instead (what
-/// `domxml-to-native` shows).
+/// Whether an interface may use the kernel's vhost-net for its tap (libvirt's
+/// `qemuInterfaceOpenVhostNet` asks this before opening `/dev/vhost-net`): a tap-backed
+/// virtio NIC whose driver is not explicitly QEMU's own.
+pub fn wants_vhost_net(interface: &Interface) -> bool {
+    let tap = matches!(
+        interface.interface_type,
+        Some(InterfaceType::Bridge | InterfaceType::Network | InterfaceType::Ethernet)
+    );
+    let qemu_driver = interface
+        .driver
+        .as_ref()
+        .and_then(|driver| driver.name.as_deref())
+        == Some("qemu");
+    tap && !qemu_driver && model_of(interface).starts_with("virtio")
+}
+
+/// How many vhost-net descriptors an interface takes: one per queue.
+pub fn vhost_queue_count(interface: &Interface) -> usize {
+    interface
+        .driver
+        .as_ref()
+        .and_then(|driver| driver.queues)
+        .filter(|queues| *queues > 0)
+        .map_or(1, |queues| queues as usize)
+}
+
+/// [`netdev_props`], with the vhost-net descriptors of a tap (`vhost_fds`, none when the
+/// kernel's vhost-net is not used); with `pretend`, a tap without descriptors is named
+/// instead (what `domxml-to-native` shows).
 pub fn netdev_props_for(
     interface: &Interface,
     tap_fds: Option<&[i32]>,
+    vhost_fds: &[i32],
     pretend: bool,
 ) -> Result<Props, Error> {
     let alias = super::alias_of(&interface.info);
@@ -76,16 +104,18 @@ pub fn netdev_props_for(
                     "interface '{alias}' needs a tap device the host has not created"
                 ))
             })?;
+            let joined = |fds: &[i32]| fds.iter().map(i32::to_string).collect::<Vec<_>>().join(":");
             let mut props = Props::new().str("type", "tap");
             if fds.len() == 1 {
                 props = props.str("fd", fds[0].to_string());
             } else {
-                props = props.str(
-                    "fds",
-                    fds.iter().map(i32::to_string).collect::<Vec<_>>().join(":"),
-                );
+                props = props.str("fds", joined(fds));
             }
-            props
+            match vhost_fds {
+                [] => props,
+                [fd] => props.bool("vhost", true).str("vhostfd", fd.to_string()),
+                fds => props.bool("vhost", true).str("vhostfds", joined(fds)),
+            }
         }
         InterfaceType::Server
         | InterfaceType::Client
@@ -253,11 +283,57 @@ pub fn build_interfaces(
             .iter()
             .find(|(name, _)| *name == alias)
             .map(|(_, fds)| fds.as_slice());
+        let vhost_fds = ctx
+            .vhost_fds
+            .iter()
+            .find(|(name, _)| *name == alias)
+            .map_or(&[][..], |(_, fds)| fds.as_slice());
         cmd.opt(
             "-netdev",
-            netdev_props_for(interface, fds, ctx.pretend)?.to_json(),
+            netdev_props_for(interface, fds, vhost_fds, ctx.pretend)?.to_json(),
         );
         device(cmd, device_props(def, interface, boot[index])?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interface(xml: &str) -> Interface {
+        let def = Domain::parse(&format!(
+            "<domain type='kvm'><name>g</name><memory>1024</memory><os><type>hvm</type></os>\
+             <devices>{xml}</devices></domain>"
+        ))
+        .expect("domain");
+        def.devices.interfaces[0].clone()
+    }
+
+    #[test]
+    fn vhost_net_serves_virtio_taps_unless_qemus_driver_is_asked_for() {
+        let tap = |extra: &str| {
+            interface(&format!(
+                "<interface type='ethernet'><model type='virtio'/>{extra}</interface>"
+            ))
+        };
+        assert!(wants_vhost_net(&tap("")));
+        assert!(!wants_vhost_net(&tap("<driver name='qemu'/>")));
+        assert_eq!(vhost_queue_count(&tap("<driver queues='4'/>")), 4);
+        assert_eq!(vhost_queue_count(&tap("")), 1);
+        assert!(!wants_vhost_net(&interface(
+            "<interface type='ethernet'><model type='e1000'/></interface>"
+        )));
+        assert!(!wants_vhost_net(&interface(
+            "<interface type='user'><model type='virtio'/></interface>"
+        )));
+        let mut props = netdev_props_for(&tap(""), Some(&[3]), &[44, 45], false)
+            .expect("props")
+            .to_json();
+        props.retain(|c| c != ' ');
+        assert!(
+            props.contains(r#""fd":"3","vhost":true,"vhostfds":"44:45""#),
+            "{props}"
+        );
+    }
 }
