@@ -1113,6 +1113,28 @@ fn qemu_capabilities_and_native_argv() {
         .domain_xml_to_native("xen-xm", &xml, 0)
         .expect_err("unknown format");
     assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
+
+    // qemu.conf beside the driver's configuration directory (libvirt's
+    // /etc/libvirt/qemu.conf): its VNC address is the default listen address, and a syntax
+    // error is libvirt's, naming the file and line.
+    let conf = root.path().join("state/etc/qemu.conf");
+    std::fs::write(&conf, "# rvirt test\nvnc_listen = \"127.0.0.2\"\n").expect("qemu.conf");
+    let vnc = domain_xml("native", &files, "<graphics type='vnc' autoport='yes'/>");
+    let argv = conn
+        .domain_xml_to_native("qemu-argv", &vnc, 0)
+        .expect("native with qemu.conf");
+    assert!(argv.contains("-vnc 127.0.0.2:"), "{argv}");
+    std::fs::write(&conf, "vnc_tls = 1\nvnc_listen =\n").expect("qemu.conf");
+    let error = conn
+        .domain_xml_to_native("qemu-argv", &vnc, 0)
+        .expect_err("syntax error");
+    assert_eq!(error.code(), ErrorNumber::CONF_SYNTAX);
+    assert!(
+        error
+            .message()
+            .contains(&format!("{}:2: expecting a value", conf.display())),
+        "{error}"
+    );
 }
 
 #[test]

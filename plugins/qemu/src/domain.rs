@@ -524,6 +524,7 @@ pub fn xml_to_native(format: &str, xml: &str, flags: u32) -> Result<String, Erro
     prepare::prepare_for_start(&mut def);
     prepare::assign_aliases(&mut def);
     let run_dir = layout.domain_run_dir(-1, def.name());
+    let config = layout.driver_config()?;
     let ctx = crate::argv::BuildContext {
         domain_dir: run_dir.clone(),
         monitor_socket: format!("{run_dir}/monitor.sock"),
@@ -531,11 +532,11 @@ pub fn xml_to_native(format: &str, xml: &str, flags: u32) -> Result<String, Erro
         privileged: matches!(layout.kind, crate::space::SpaceKind::System),
         start_paused: true,
         master_key: true,
-        secret_values: crate::lifecycle::secret_values(&def)?,
+        secret_values: crate::lifecycle::secret_values(&def, &config)?,
         pretend: true,
         ..crate::argv::BuildContext::default()
     };
-    let cmd = crate::argv::build_with_config(&def, &caps, &ctx, &layout.driver_config())?;
+    let cmd = crate::argv::build_with_config(&def, &caps, &ctx, &config)?;
     Ok(cmd.to_shell_line())
 }
 

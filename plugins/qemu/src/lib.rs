@@ -21,6 +21,7 @@ mod error;
 mod hotplug;
 mod launch;
 mod lifecycle;
+mod qemu_conf;
 mod qemu_events;
 mod qmp;
 mod records;

@@ -500,9 +500,12 @@ pub fn resolve_volume_source(disk: &mut Disk) -> Result<(), Error> {
 }
 
 /// The values of the secrets `def`'s disks use, read from the secret driver's files beside
-/// this driver's directories (libvirt's QEMU driver asks its secret driver in-process).
+/// this driver's directories (libvirt's QEMU driver asks its secret driver in-process), and
+/// those of the TLS keys `config` names: the command line takes one only if it uses TLS, so
+/// one that cannot be read is left out here and reported there if it is needed.
 pub fn secret_values(
     def: &Domain,
+    config: &argv::DriverConfig,
 ) -> Result<std::collections::BTreeMap<argv::secrets::SecretLookup, Vec<u8>>, Error> {
     let dirs = files::dirs();
     let store = virt_secret_store::SecretDirs::beside(&dirs.config, &dirs.run);
@@ -514,6 +517,17 @@ pub fn secret_values(
         // Checks the secret's usage type as libvirt does (a secret of another kind is refused).
         let value = store.value_for(kind, uuid, usage_id, virt_core::ErrorDomain::SECRET)?;
         values.insert(lookup, value);
+    }
+    let tls_secrets = [
+        &config.vnc_tls_x509_secret_uuid,
+        &config.chardev_tls_x509_secret_uuid,
+        &config.nbd_tls_x509_secret_uuid,
+    ];
+    for uuid in tls_secrets.into_iter().flatten() {
+        let kind = virt_xml::secret::SecretUsageType::Tls;
+        if let Ok(value) = store.value_for(kind, Some(uuid), None, virt_core::ErrorDomain::SECRET) {
+            values.insert(argv::secrets::SecretLookup::uuid(uuid, "tls"), value);
+        }
     }
     Ok(values)
 }
@@ -825,6 +839,7 @@ fn start_with_resources(
 
     let swtpm_socket = format!("{run_dir}/swtpm.sock");
     resources.run_files.push(swtpm_socket.clone());
+    let config = layout.driver_config()?;
     let ctx = BuildContext {
         domain_dir: run_dir.to_string(),
         monitor_socket: monitor_path.clone(),
@@ -837,7 +852,7 @@ fn start_with_resources(
         incoming: incoming.is_some().then(|| "defer".to_string()),
         disk_nodes: Vec::new(),
         master_key: true,
-        secret_values: secret_values(def)?,
+        secret_values: secret_values(def, &config)?,
         secret_wrap: argv::secrets::SecretWrap {
             master_key: master_key_bytes,
             iv: launch::random_iv()?,
@@ -845,7 +860,6 @@ fn start_with_resources(
         pretend: false,
         swtpm_socket: Some(swtpm_socket.clone()),
     };
-    let config = layout.driver_config();
     prepare_host_files(def, &config, ctx.short_name(), resources)?;
     let cmd = argv::build_with_config(def, caps, &ctx, &config)?;
     // The emulated TPM's swtpm listens before QEMU connects to it.
@@ -1129,8 +1143,10 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
     if let (Ok(def), Ok(layout)) = (domain::live_def(live), SpaceLayout::current()) {
         let short_name = live.run_dir.rsplit("/domain-").next().unwrap_or_default();
         // QEMU leaves the RAM files it was told to create (libvirt deletes the tree too).
-        for dir in memory_dirs(&def, &layout.driver_config(), short_name) {
-            remove_tree(&dir);
+        if let Ok(config) = layout.driver_config() {
+            for dir in memory_dirs(&def, &config, short_name) {
+                remove_tree(&dir);
+            }
         }
     }
     if let Ok(layout) = SpaceLayout::current() {

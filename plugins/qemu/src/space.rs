@@ -169,7 +169,23 @@ impl SpaceLayout {
 
     /// The settings libvirt reads from `qemu.conf`, as this space has them: its own
     /// directories, the host's hugetlbfs mounts, libvirt's defaults for the rest.
-    pub fn driver_config(&self) -> DriverConfig {
+    /// Where `qemu.conf` is: beside the driver's own configuration directory, as libvirt's
+    /// `/etc/libvirt/qemu.conf` beside `/etc/libvirt/qemu/` (`/etc/rvirt/qemu.conf`,
+    /// `~/.config/rvirt/qemu.conf`, `ROOT/etc/qemu.conf` for an embedded driver).
+    pub fn qemu_conf_path(&self) -> String {
+        let driver_config = match self.kind {
+            SpaceKind::Session => self.config_dir.trim_end_matches("/session"),
+            _ => self.config_dir.as_str(),
+        };
+        let parent = driver_config
+            .rsplit_once('/')
+            .map_or("", |(parent, _)| parent);
+        format!("{parent}/qemu.conf")
+    }
+
+    /// The driver's settings: libvirt's defaults for this space, what `qemu.conf` says over
+    /// them, and the host's hugetlbfs mounts.
+    pub fn driver_config(&self) -> Result<DriverConfig, Error> {
         let default_page_kib = files::read("/proc/meminfo")
             .ok()
             .and_then(|meminfo| {
@@ -187,12 +203,20 @@ impl SpaceLayout {
                 )
             })
             .unwrap_or_default();
-        DriverConfig {
+        let mut config = DriverConfig {
             hugetlbfs,
             memory_backing_dir: self.memory_backing_dir(),
             nvram_dir: self.nvram_dir(),
             ..DriverConfig::default()
+        };
+        let path = self.qemu_conf_path();
+        if files::stat(&path)?.is_some() {
+            let text = files::read(&path)?;
+            let settings = crate::qemu_conf::parse(&String::from_utf8_lossy(&text), &path)?;
+            let dir_exists = |dir: &str| files::stat(dir).ok().flatten().is_some_and(|s| s.is_dir);
+            crate::qemu_conf::apply(&settings, &path, &mut config, &dir_exists)?;
         }
+        Ok(config)
     }
 
     pub fn autostart_dir(&self) -> String {
