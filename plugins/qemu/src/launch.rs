@@ -156,6 +156,33 @@ pub fn launch(cmd: &CommandLine, plan: &LaunchPlan, qemu_version: &str) -> Resul
     }
 }
 
+/// How long a helper QEMU connects to (swtpm, virtiofsd, vhost-user-gpu) may take to
+/// listen, looked for every HELPER_POLL_MS.
+const HELPER_TIMEOUT_MS: u64 = 10_000;
+const HELPER_POLL_MS: u32 = 10;
+
+/// Waits until the helper `handle` listens on `socket` (the file exists). `Err` with what the
+/// helper wrote to `log` when it ended first or took too long; the caller stops it.
+pub fn wait_for_helper_socket(
+    handle: process::ProcessHandle,
+    socket: &str,
+    log: &str,
+) -> Result<(), String> {
+    let deadline = crate::util::now_ms() + HELPER_TIMEOUT_MS;
+    loop {
+        if matches!(files::stat(socket), Ok(Some(_))) {
+            return Ok(());
+        }
+        // The wait is the pause between looks (a host call, not charged to the plugin).
+        let running = process::wait(handle, HELPER_POLL_MS).is_ok_and(|status| status.running);
+        if !running || crate::util::now_ms() > deadline {
+            return Err(files::read(log)
+                .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+                .unwrap_or_default());
+        }
+    }
+}
+
 pub const SIGTERM: i32 = 15;
 pub const SIGKILL: i32 = 9;
 

@@ -17,10 +17,6 @@ use crate::space::SpaceLayout;
 
 pub const SWTPM: &str = "/usr/bin/swtpm";
 
-/// How long swtpm may take to open its control socket, looked for every SOCKET_POLL_MS.
-const SOCKET_TIMEOUT_MS: u64 = 10_000;
-const SOCKET_POLL_MS: u32 = 10;
-
 /// The TPM version an emulator runs: the definition's, else libvirt's default for the model
 /// (2.0 for CRB, 1.2 for TIS).
 fn version_of(tpm: &virt_xml::domain::Tpm) -> &str {
@@ -153,21 +149,13 @@ pub fn start(
         process: handle,
         key_file,
     };
-    let deadline = crate::util::now_ms() + SOCKET_TIMEOUT_MS;
-    loop {
-        if matches!(files::stat(socket), Ok(Some(_))) {
-            return Ok(Some(started));
-        }
-        // The wait is the pause between looks (a host call, not charged to the plugin).
-        let running = process::wait(handle, SOCKET_POLL_MS).is_ok_and(|status| status.running);
-        if !running || crate::util::now_ms() > deadline {
-            let said = files::read(&log)
-                .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
-                .unwrap_or_default();
+    match crate::launch::wait_for_helper_socket(handle, socket, &log) {
+        Ok(()) => Ok(Some(started)),
+        Err(said) => {
             started.stop();
-            return Err(tpm_error(format!(
+            Err(tpm_error(format!(
                 "swtpm did not open its socket '{socket}': {said}"
-            )));
+            )))
         }
     }
 }

@@ -24,10 +24,6 @@ use crate::argv::devices::{
 /// firmware descriptors' search order; the user's own directory is not a daemon's).
 const DESCRIPTOR_DIRS: &[&str] = &["/etc/qemu/vhost-user", "/usr/share/qemu/vhost-user"];
 
-/// How long a back end may take to listen, looked for every SOCKET_POLL_MS.
-const SOCKET_TIMEOUT_MS: u64 = 10_000;
-const SOCKET_POLL_MS: u32 = 10;
-
 /// The back ends started for one domain.
 #[derive(Default)]
 pub struct Started {
@@ -267,25 +263,17 @@ fn start_one(back_end: &BackEnd) -> Result<process::ProcessHandle, Error> {
             back_end.what, back_end.program, error.message
         ))
     })?;
-    let deadline = crate::util::now_ms() + SOCKET_TIMEOUT_MS;
-    loop {
-        if matches!(files::stat(&back_end.socket), Ok(Some(_))) {
-            return Ok(handle);
-        }
-        // The wait is the pause between looks (a host call, not charged to the plugin).
-        let running = process::wait(handle, SOCKET_POLL_MS).is_ok_and(|status| status.running);
-        if !running || crate::util::now_ms() > deadline {
-            let said = files::read(&back_end.log)
-                .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
-                .unwrap_or_default();
+    match crate::launch::wait_for_helper_socket(handle, &back_end.socket, &back_end.log) {
+        Ok(()) => Ok(handle),
+        Err(said) => {
             let _ = process::kill(handle, crate::launch::SIGKILL);
             let _ = process::wait(handle, 5_000);
             process::release(handle);
             let _ = files::remove(&back_end.socket);
-            return Err(failed(format!(
+            Err(failed(format!(
                 "{} did not open its socket '{}': {said}",
                 back_end.what, back_end.socket
-            )));
+            )))
         }
     }
 }
