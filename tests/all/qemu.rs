@@ -1048,6 +1048,25 @@ fn qemu_bad_input_is_refused_and_leaves_nothing() {
     assert!(error.message().contains("rvirtnobr0"), "{error:?}");
     assert_clean("bad-bridge");
 
+    // A SCSI host device the host does not have (this machine has no SCSI bus at all): its
+    // /dev/sgN is looked up in sysfs as libvirt does, and the start is refused.
+    let scsi = domain_xml(
+        "no-scsi-device",
+        &files,
+        "<controller type='scsi' model='virtio-scsi'/>\
+         <hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host7'/>\
+         <address bus='0' target='3' unit='1'/></source></hostdev>",
+    );
+    let domain = conn.domain_define_xml(&scsi, 0).expect("define");
+    let error = domain.create(0).expect_err("no such SCSI device");
+    assert!(
+        error
+            .message()
+            .contains("/sys/bus/scsi/devices/7:0:3:1/scsi_generic"),
+        "{error:?}"
+    );
+    assert_clean("no-scsi-device");
+
     // QEMU exits at once: its own message comes back.
     let exits = domain_xml("exits-at-once", &files, "")
         .replace(

@@ -206,6 +206,14 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
                 Some((interface.info.alias_name()?.to_string(), fds))
             })
             .collect(),
+        // libvirt's harness gives every SCSI host device on an adapter /dev/sg0.
+        scsi_generic: def
+            .devices
+            .hostdevs
+            .iter()
+            .filter(|hostdev| hostdev.hostdev_type.as_deref() == Some("scsi"))
+            .filter_map(|hostdev| Some((hostdev.info.alias_name()?.to_string(), "/dev/sg0".into())))
+            .collect(),
         // libvirt's harness: a fake secret driver answers every lookup with one value, and
         // its mocked random bytes (0, 1, 2, ...) are the master key and every IV.
         secret_values: secrets::referenced(&def)
@@ -409,6 +417,26 @@ fn replace_fdset(word: &str) -> String {
     out
 }
 
+/// The options of a QEMU `key=value,...` word: split at single commas (`,,` is a comma
+/// inside a value).
+fn split_options(word: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ',' if chars.peek() == Some(&',') => {
+                chars.next();
+                part.push_str(",,");
+            }
+            ',' => parts.push(std::mem::take(&mut part)),
+            c => part.push(c),
+        }
+    }
+    parts.push(part);
+    parts
+}
+
 fn normalize_ours(words: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     let mut previous = "";
@@ -418,12 +446,13 @@ fn normalize_ours(words: &[String]) -> Vec<String> {
             && (word.contains(",server=on") || word.starts_with("socket,id=chr-vu-video"))
             && !names_its_socket(word)
         {
-            word.split(',')
+            split_options(word)
+                .into_iter()
                 .map(|part| {
                     if part.starts_with("path=") {
                         "fd=1729".to_string()
                     } else {
-                        part.to_string()
+                        part
                     }
                 })
                 .collect::<Vec<_>>()
@@ -432,12 +461,16 @@ fn normalize_ours(words: &[String]) -> Vec<String> {
             && (word.starts_with("file,") || word.contains(",logfile="))
         {
             let file = word.starts_with("file,");
-            word.split(',')
+            split_options(word)
+                .into_iter()
                 .map(|part| {
                     if (file && part.starts_with("path=")) || part.starts_with("logfile=") {
-                        format!("{}=<fd>", part.split_once('=').map_or(part, |(key, _)| key))
+                        format!(
+                            "{}=<fd>",
+                            part.split_once('=').map_or(&*part, |(key, _)| key)
+                        )
                     } else {
-                        part.to_string()
+                        part
                     }
                 })
                 .collect::<Vec<_>>()

@@ -585,6 +585,57 @@ fn open_vhost_net(virt_type: Option<VirtType>, interface: &Interface) -> Result<
     Ok(handles)
 }
 
+/// The `/dev/sgN` of each SCSI host device on an adapter, as libvirt's
+/// `virSCSIDeviceGetSgName` finds it: the one entry of
+/// `/sys/bus/scsi/devices/HOST:BUS:TARGET:UNIT/scsi_generic`.
+fn scsi_generic_devices(def: &Domain) -> Result<Vec<(String, String)>, Error> {
+    use virt_xml::domain::devices::HostdevSourceAddress;
+    let mut found = Vec::new();
+    for hostdev in &def.devices.hostdevs {
+        let source = hostdev.source.clone().unwrap_or_default();
+        if hostdev.hostdev_type.as_deref() != Some("scsi") || source.protocol.is_some() {
+            continue;
+        }
+        let adapter = source
+            .adapter
+            .as_ref()
+            .and_then(|adapter| adapter.name.clone())
+            .unwrap_or_default();
+        let host = adapter
+            .strip_prefix("scsi_host")
+            .and_then(|number| number.parse::<u32>().ok())
+            .ok_or_else(|| {
+                qemu_error(
+                    ErrorNumber::INTERNAL_ERROR,
+                    format!("Cannot parse adapter '{adapter}'"),
+                )
+            })?;
+        let Some(HostdevSourceAddress::Scsi {
+            bus, target, unit, ..
+        }) = source.address
+        else {
+            return Err(qemu_error(
+                ErrorNumber::XML_ERROR,
+                "SCSI host device without a source address",
+            ));
+        };
+        let dir = format!("/sys/bus/scsi/devices/{host}:{bus}:{target}:{unit}/scsi_generic");
+        let name = files::list_dir(&dir)
+            .ok()
+            .and_then(|names| names.into_iter().next())
+            .ok_or_else(|| {
+                virt_plugin_sdk::error(
+                    ErrorNumber::SYSTEM_ERROR,
+                    virt_core::ErrorDomain::NONE,
+                    format!("cannot open directory '{dir}': No such file or directory"),
+                )
+            })?;
+        let alias = hostdev.info.alias_name().unwrap_or_default().to_string();
+        found.push((alias, format!("/dev/{name}")));
+    }
+    Ok(found)
+}
+
 /// Host resources a starting domain holds, released if the start fails.
 #[derive(Default)]
 struct StartResources {
@@ -848,6 +899,7 @@ fn start_with_resources(
         start_paused: paused || incoming.is_some(),
         tap_fds,
         vhost_fds,
+        scsi_generic: scsi_generic_devices(def)?,
         // A restore hands QEMU its state over the monitor once it is up.
         incoming: incoming.is_some().then(|| "defer".to_string()),
         disk_nodes: Vec::new(),

@@ -1397,8 +1397,18 @@ fn rom_props(props: Props, info: &virt_xml::domain::address::DeviceInfo) -> Prop
 /// Host devices QEMU can open itself: PCI devices through VFIO (bound to vfio-pci by the
 /// host), USB devices by bus and device number, mediated devices by their sysfs path.
 /// SCSI and vhost-scsi devices need descriptors or host lookups this driver does not make.
-pub fn build_hostdevs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> {
+pub fn build_hostdevs(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &super::BuildContext,
+) -> Result<(), Error> {
     use virt_xml::domain::devices::HostdevSourceAddress;
+    // SCSI host devices are block nodes numbered after every disk's.
+    let mut next_node = super::disk::number_nodes(def)
+        .iter()
+        .flatten()
+        .max()
+        .map_or(1, |last| last + 1);
     for hostdev in &def.devices.hostdevs {
         let alias = alias_of(&hostdev.info);
         let source = hostdev.source.clone().unwrap_or_default();
@@ -1471,6 +1481,11 @@ pub fn build_hostdevs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
                     .str("id", alias);
                 address_props(props, &hostdev.info, def)
             }
+            (Some("scsi"), _) => {
+                let node = format!("libvirt-{next_node}-backend");
+                next_node += 1;
+                scsi_hostdev(cmd, def, ctx, hostdev, &node)?
+            }
             (kind, _) => {
                 return Err(unsupported_config(format!(
                     "host device type '{}' is not supported by this driver",
@@ -1481,6 +1496,98 @@ pub fn build_hostdevs(cmd: &mut CommandLine, def: &Domain) -> Result<(), Error> 
         device(cmd, props);
     }
     Ok(())
+}
+
+/// The block node of a SCSI host device (its `/dev/sgN`, or a LUN QEMU's iSCSI initiator
+/// reaches, with the credentials' secret before it) and its `scsi-generic` device.
+fn scsi_hostdev(
+    cmd: &mut CommandLine,
+    def: &Domain,
+    ctx: &super::BuildContext,
+    hostdev: &virt_xml::domain::devices::Hostdev,
+    node: &str,
+) -> Result<Props, Error> {
+    use virt_xml::domain::disk::{DiskSource, SourceHost};
+    let source = hostdev.source.clone().unwrap_or_default();
+    let alias = alias_of(&hostdev.info);
+    let backend = if source.protocol.as_deref() == Some("iscsi") {
+        // The LUN as a network disk would open it, its secret named after the node.
+        let disk_source = DiskSource {
+            protocol: Some(NetProtocol::Iscsi),
+            name: source.name.clone(),
+            hosts: source
+                .host
+                .iter()
+                .map(|host| SourceHost {
+                    name: host.name.clone(),
+                    port: host.port,
+                    ..SourceHost::default()
+                })
+                .collect(),
+            auth: source.auth.clone(),
+            initiator: source.initiator.clone(),
+            ..DiskSource::default()
+        };
+        let layer = super::disk::Layer {
+            storage_type: StorageType::Network,
+            source: disk_source,
+            format: None,
+            readonly: hostdev.readonly,
+            terminated: false,
+            top: true,
+            metadata_cache_bytes: None,
+        };
+        let disk = virt_xml::domain::Disk::default();
+        let mut props = super::disk::network_props(&disk, &layer, node)?;
+        if let Some(secret) = source.auth.as_ref().and_then(|auth| auth.secret.as_ref()) {
+            let id = format!("{node}-secret0");
+            let lookup = super::secrets::SecretLookup::of(secret, "iscsi")
+                .ok_or_else(|| unsupported_config("iSCSI credentials name no secret"))?;
+            super::secrets::add_object(cmd, ctx, &lookup, &id)?;
+            for (key, value) in &mut props.0 {
+                if key == "password-secret" {
+                    *value = super::props::Prop::Str(id.clone());
+                }
+            }
+        }
+        props
+    } else {
+        let path = ctx
+            .scsi_generic
+            .iter()
+            .find(|(name, _)| *name == alias)
+            .map(|(_, path)| path.clone())
+            .ok_or_else(|| {
+                unsupported_config(format!(
+                    "no SCSI generic device was found for host device '{alias}'"
+                ))
+            })?;
+        Props::new()
+            .str("driver", "host_device")
+            .str("filename", path)
+    };
+    cmd.opt(
+        "-blockdev",
+        backend
+            .str("node-name", node)
+            .bool("read-only", hostdev.readonly)
+            .to_json(),
+    );
+    let props = Props::new()
+        .str("driver", "scsi-generic")
+        .str("drive", node)
+        .str("id", alias);
+    let address = match hostdev.info.address {
+        Some(Address::Drive {
+            controller,
+            bus,
+            target,
+            unit,
+        }) => [controller, bus, target, unit],
+        _ => [0; 4],
+    };
+    Ok(super::disk::scsi_address_props(def, address, props)
+        .opt_uint("bootindex", hostdev.info.boot_order().map(u64::from)))
 }
 
 /// The vsock device (`vhost-vsock-pci`, QEMU opening /dev/vhost-vsock itself). Its context

@@ -471,7 +471,7 @@ fn format_node_of(storage_node: &str) -> String {
         .map_or_else(|| storage_node.to_string(), |n| format!("{n}-format"))
 }
 
-fn network_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Props, Error> {
+pub fn network_props(disk: &Disk, layer: &Layer, node_name: &str) -> Result<Props, Error> {
     let source = &layer.source;
     let auth = layer_auth(disk, layer);
     let host = source.hosts.first();
@@ -1046,28 +1046,37 @@ fn drive_address_props(def: &Domain, disk: &Disk, props: Props) -> Result<Props,
                 unit,
             }),
             DiskBus::Scsi,
-        ) => {
-            let controller_alias = controller_alias(def, ControllerType::Scsi, *controller)
-                .unwrap_or_else(|| format!("scsi{controller}"));
-            let model = scsi_controller_model(def, *controller);
-            if model.as_deref() == Some("lsilogic") {
-                Ok(props
-                    .str("bus", format!("{controller_alias}.{drive_bus}"))
-                    .uint("scsi-id", (*unit).into()))
-            } else {
-                Ok(props
-                    .str("bus", format!("{controller_alias}.0"))
-                    .uint("channel", (*drive_bus).into())
-                    .uint("scsi-id", (*target).into())
-                    .uint("lun", (*unit).into()))
-            }
-        }
+        ) => Ok(scsi_address_props(
+            def,
+            [*controller, *drive_bus, *target, *unit],
+            props,
+        )),
         (Some(Address::Drive { unit, .. }), DiskBus::Fdc) => Ok(props.uint("unit", (*unit).into())),
         (Some(Address::Usb { bus, port }), DiskBus::Usb) => Ok(props
             .str("bus", format!("usb.{bus}"))
             .opt_str("port", port.clone())),
         (None, DiskBus::Usb) => Ok(props.str("bus", "usb.0").str("port", "1")),
         _ => Ok(props),
+    }
+}
+
+/// Where a device sits on a SCSI controller, from its drive address
+/// (`[controller, bus, target, unit]`): `bus` and `scsi-id` on an LSI controller,
+/// `bus`, `channel`, `scsi-id` and `lun` on the others.
+pub fn scsi_address_props(def: &Domain, address: [u32; 4], props: Props) -> Props {
+    let [controller, drive_bus, target, unit] = address;
+    let controller_alias = controller_alias(def, ControllerType::Scsi, controller)
+        .unwrap_or_else(|| format!("scsi{controller}"));
+    if scsi_controller_model(def, controller).as_deref() == Some("lsilogic") {
+        props
+            .str("bus", format!("{controller_alias}.{drive_bus}"))
+            .uint("scsi-id", unit.into())
+    } else {
+        props
+            .str("bus", format!("{controller_alias}.0"))
+            .uint("channel", drive_bus.into())
+            .uint("scsi-id", target.into())
+            .uint("lun", unit.into())
     }
 }
 

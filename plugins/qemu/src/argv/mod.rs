@@ -56,6 +56,9 @@ pub struct BuildContext {
     /// Per interface alias, the descriptors of `/dev/vhost-net` QEMU inherits (one per
     /// queue); an interface without any uses QEMU's own virtio-net backend.
     pub vhost_fds: Vec<(String, Vec<i32>)>,
+    /// Per SCSI host device alias, the `/dev/sgN` of its adapter, bus, target and unit
+    /// (found in sysfs before the build).
+    pub scsi_generic: Vec<(String, String)>,
     /// `-incoming` URI for restores.
     pub incoming: Option<String>,
     /// Disk node-name indexes: per disk (in definition order) the index of each layer of its
@@ -392,7 +395,7 @@ pub fn build_with_config(
     devices::build_sounds(&mut cmd, def)?;
     devices::build_watchdog(&mut cmd, def)?;
     chardev::build_redirdevs(&mut cmd, def, ctx, config)?;
-    devices::build_hostdevs(&mut cmd, def)?;
+    devices::build_hostdevs(&mut cmd, def, ctx)?;
     if let Some(uri) = &ctx.incoming {
         cmd.opt("-incoming", uri.clone());
     }

@@ -104,7 +104,7 @@ pub fn encryption_lookup(encryption: &Encryption) -> Option<SecretLookup> {
     SecretLookup::of(encryption.secrets.first()?, "volume")
 }
 
-/// Every secret the disks and the NVRAM of `def` use, each once.
+/// Every secret the disks, the NVRAM and the iSCSI host devices of `def` use, each once.
 pub fn referenced(def: &Domain) -> Vec<SecretLookup> {
     let no_disk = virt_xml::domain::Disk::default();
     // The directory an NVRAM file goes to does not change a network NVRAM's credentials.
@@ -124,6 +124,19 @@ pub fn referenced(def: &Domain) -> Vec<SecretLookup> {
         let protocol = layer.source.protocol;
         found.extend(super::disk::layer_auth(disk, &layer).and_then(|a| auth_lookup(a, protocol)));
         found.extend(super::disk::layer_encryption(disk, &layer).and_then(encryption_lookup));
+    }
+    // iSCSI host devices' credentials.
+    let scsi_hostdevs = def
+        .devices
+        .hostdevs
+        .iter()
+        .filter(|hostdev| hostdev.hostdev_type.as_deref() == Some("scsi"));
+    for hostdev in scsi_hostdevs {
+        let source = hostdev.source.as_ref();
+        let secret = source
+            .and_then(|source| source.auth.as_ref())
+            .and_then(|auth| auth.secret.as_ref());
+        found.extend(secret.and_then(|secret| SecretLookup::of(secret, "iscsi")));
     }
     found.sort();
     found.dedup();
