@@ -610,7 +610,8 @@ pub(crate) fn remove_stale_temporaries_in(dir: &Path) {
 }
 
 /// The mode of a file the host creates for a plugin: what a driver keeps may hold a key or a
-/// secret, and libvirt keeps its state files 0600 too (`file-modes` opens one up).
+/// secret, and libvirt keeps its state files 0600 too (`file-attributes.set-mode` opens one
+/// up).
 const PRIVATE_FILE_MODE: u32 = 0o600;
 /// The mode of a driver's own directories (`files.dirs`).
 const PRIVATE_DIR_MODE: u32 = 0o700;
@@ -644,7 +645,8 @@ pub(crate) fn make_private_roots(dirs: &DriverDirs, path: &Path) -> std::io::Res
 
 /// Takes group and other permissions away from each of the driver's directories that exists,
 /// when a plugin is first loaded: an earlier rvirt made them with the umask (0755). A plugin
-/// that shares a file with another user opens its path up again through `file-modes`.
+/// that shares a file with another user opens its path up again through
+/// `file-attributes.set-mode`.
 pub(crate) fn make_roots_private(dirs: &DriverDirs) {
     use std::os::unix::fs::PermissionsExt;
     for root in dirs.roots() {
@@ -852,6 +854,38 @@ impl crate::bindings::v0_2::bridges::Host for PluginCtx {
 #[cfg(test)]
 mod write_atomically_tests {
     use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    #[test]
+    fn what_the_host_makes_for_a_plugin_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("dir");
+        let dirs = DriverDirs::rooted(root.path(), "qemu");
+        let key = dirs.run.join("domain-1-g/master-key.aes");
+        make_private_roots(&dirs, &key).expect("roots");
+        write_atomically(&key, b"key").expect("write");
+        assert_eq!(mode(&dirs.run), 0o700, "the driver's directory");
+        assert_eq!(mode(&key), 0o600, "a new file");
+        // A file opened up by its plugin stays so when it is written again.
+        let hosts = dirs.state.join("dnsmasq/net.hostsfile");
+        write_atomically(&hosts, b"a").expect("write");
+        std::fs::set_permissions(&hosts, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        write_atomically(&hosts, b"b").expect("rewrite");
+        assert_eq!(mode(&hosts), 0o644);
+        // An earlier rvirt's open directory is closed when the plugin loads.
+        std::fs::create_dir_all(&dirs.log).expect("log");
+        std::fs::set_permissions(&dirs.log, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        make_roots_private(&dirs);
+        assert_eq!(mode(&dirs.log), 0o700);
+    }
 
     #[test]
     fn temporaries_a_dead_writer_left_are_removed_by_the_next_write_or_remove() {
