@@ -446,6 +446,56 @@ fn qemu_starts_virtiofsd_and_vhost_user_gpu() {
     domain.undefine(0).expect("undefine");
 }
 
+/// SPICE with `autoport` (virt-manager's default graphics): the driver reserves a free port
+/// from 5900 for each guest, the live XML shows it, QEMU's SPICE server listens there, two
+/// guests never share one, and a stopped guest's port is given back.
+#[test]
+fn qemu_spice_autoport_reserves_free_ports() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let _cleanup = KillLeftovers(root.path().to_path_buf());
+    let host = host(root.path());
+    let conn = open(&host, "qemu:///session");
+    let spice = "<graphics type='spice' autoport='yes'>\
+                 <listen type='address' address='127.0.0.1'/></graphics>";
+    let start = |name: &str| {
+        let files = GuestFiles::new(&root.path().join(name));
+        let domain = conn
+            .domain_define_xml(&domain_xml(name, &files, spice), 0)
+            .expect("define");
+        domain.create(0).expect("start");
+        let xml = domain.xml_desc(0).expect("live xml");
+        let port: u16 = xml
+            .split("<graphics type='spice' port='")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("a port in the live XML: {xml}"));
+        assert!(port >= 5900, "{xml}");
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "SPICE listens on {port}"
+        );
+        (domain, port)
+    };
+    let (first, first_port) = start("spice-a");
+    let (second, second_port) = start("spice-b");
+    assert_ne!(first_port, second_port, "two guests, two ports");
+    first.destroy(0).expect("destroy");
+    // The lowest free port is the first guest's again once it is given back.
+    let (third, third_port) = start("spice-c");
+    assert_eq!(third_port, first_port.min(second_port).min(third_port));
+    assert_eq!(
+        third_port, first_port,
+        "the stopped guest's port is given back"
+    );
+    for domain in [&second, &third] {
+        domain.destroy(0).expect("destroy");
+    }
+    for domain in [first, second, third] {
+        domain.undefine(0).expect("undefine");
+    }
+}
+
 #[test]
 fn qemu_guest_walks_the_whole_lifecycle() {
     let root = tempfile::tempdir().expect("tempdir");

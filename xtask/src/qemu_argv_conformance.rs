@@ -20,8 +20,9 @@
 //! always appends to the descriptor (`append=on`, `logappend=on`), while QEMU opens the named
 //! path itself as the definition's `append` says: the `append`/`logappend` words of a
 //! descriptor-backed file are dropped on both sides. A VNC server without a fixed port gets
-//! one libvirt reserved (5900 in its tests); the plugin, which cannot probe host ports, lets
-//! QEMU take the first free one from 5900 (`to=99`), a word dropped from ours. libvirt gives
+//! one libvirt reserved (5900 in its tests); the plugin lets QEMU take the first free one from
+//! 5900 (`to=99`), a word dropped from ours (SPICE, which cannot pick its own, gets ports the
+//! host reserves; here libvirt's test ports 5901 and 5902, as its harness gives). libvirt gives
 //! a vhost-user-gpu process and QEMU the two ends of a socket pair (QEMU's as `fd=`); the
 //! plugin starts vhost-user-gpu on a socket path QEMU connects to (`chr-vu-video*`).
 //!
@@ -170,6 +171,9 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
         .map_err(|error| format!("address error\n{}", error.message))?;
     prepare::prepare_for_start(&mut def);
     prepare::assign_aliases(&mut def);
+    let config = harness_config(case);
+    argv::devices::assign_spice_ports(&mut def, &config, &mut argv::devices::pretend_spice_port)
+        .map_err(|error| format!("port error\n{}", error.message))?;
     let short = format!("-1-{}", def.name().chars().take(20).collect::<String>());
     let ctx = BuildContext {
         domain_dir: format!("/tmp/lib/domain-{short}"),
@@ -229,7 +233,7 @@ fn check_case(data: &Path, case: &str, caps: &QemuCaps) -> Result<(), String> {
         swtpm_socket: Some("/dev/test".into()),
         ..BuildContext::default()
     };
-    let built = argv::build_with_config(&def, caps, &ctx, &harness_config(case))
+    let built = argv::build_with_config(&def, caps, &ctx, &config)
         .map_err(|error| format!("build error\n{}", error.message))?;
     let mut ours = vec![built.program.clone()];
     ours.extend(built.args.iter().cloned());

@@ -800,6 +800,53 @@ impl crate::bindings::v0_2::file_attributes::Host for PluginCtx {
     }
 }
 
+/// Ports reserved through `ports.reserve`, for the daemon's life (a port a running guest's
+/// server holds after a restart is found bound instead).
+static RESERVED_PORTS: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Whether nothing on this host is bound to TCP `port`, as libvirt's port allocator asks: a
+/// bind on the IPv4 wildcard address, then (once that is closed again) on the IPv6 one; a
+/// host without IPv6 answers for IPv4 alone.
+fn port_is_free(port: u16) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+    if TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_err() {
+        return false;
+    }
+    match TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)) {
+        Ok(_) => true,
+        Err(error) => error.kind() != std::io::ErrorKind::AddrInUse,
+    }
+}
+
+impl crate::bindings::v0_2::ports::Host for PluginCtx {
+    fn reserve(&mut self, first: u16, last: u16) -> WitResult<u16> {
+        let mut reserved = RESERVED_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+        let found = (first..=last)
+            .filter(|port| *port != 0 && !reserved.contains(port))
+            .find(|port| port_is_free(*port));
+        match found {
+            Some(port) => {
+                reserved.insert(port);
+                Ok(port)
+            }
+            None => Err(Error::new(
+                ErrorNumber::INTERNAL_ERROR,
+                ErrorDomain::NONE,
+                format!("Unable to find an unused port in range {first}-{last}"),
+            )
+            .into()),
+        }
+    }
+
+    fn release(&mut self, port: u16) {
+        RESERVED_PORTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&port);
+    }
+}
+
 impl crate::bindings::v0_2::bridges::Host for PluginCtx {
     fn create(&mut self, request: crate::bindings::v0_2::bridges::BridgeRequest) -> WitResult<()> {
         self.check(Operation::Net("bridge-admin"))?;

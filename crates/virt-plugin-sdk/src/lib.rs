@@ -50,6 +50,7 @@ pub mod host {
     pub use crate::bindings::rvirt::driver0_2_0::file_attributes;
     pub use crate::bindings::rvirt::driver0_2_0::http;
     pub use crate::bindings::rvirt::driver0_2_0::object_events;
+    pub use crate::bindings::rvirt::driver0_2_0::ports;
     pub use crate::bindings::rvirt::driver0_2_0::ssh;
 }
 

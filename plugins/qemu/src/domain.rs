@@ -525,6 +525,11 @@ pub fn xml_to_native(format: &str, xml: &str, flags: u32) -> Result<String, Erro
     prepare::assign_aliases(&mut def);
     let run_dir = layout.domain_run_dir(-1, def.name());
     let config = layout.driver_config()?;
+    crate::argv::devices::assign_spice_ports(
+        &mut def,
+        &config,
+        &mut crate::argv::devices::pretend_spice_port,
+    )?;
     let ctx = crate::argv::BuildContext {
         domain_dir: run_dir.clone(),
         monitor_socket: format!("{run_dir}/monitor.sock"),

@@ -642,6 +642,8 @@ struct StartResources {
     taps: Vec<String>,
     /// Descriptors opened for QEMU to inherit (vhost-net), closed once it has them.
     descriptors: Vec<u64>,
+    /// Ports reserved for SPICE servers with `autoport`.
+    ports: Vec<u16>,
     run_files: Vec<String>,
     /// Directories made for this start (memory backing), removed if it fails.
     dirs: Vec<String>,
@@ -656,6 +658,9 @@ impl StartResources {
 
     fn release(&self) {
         self.close_descriptors();
+        for port in &self.ports {
+            virt_plugin_sdk::host::ports::release(*port);
+        }
         for tap in &self.taps {
             let _ = net::delete_link(tap);
         }
@@ -664,6 +669,21 @@ impl StartResources {
         }
         for dir in &self.dirs {
             remove_tree(dir);
+        }
+    }
+}
+
+/// Gives back the ports a stopped domain's SPICE servers with `autoport` were given.
+fn release_spice_ports(def: &Domain) {
+    let autoport_spice = def.devices.graphics.iter().filter(|graphics| {
+        graphics.graphics_type == Some(GraphicsType::Spice)
+            && graphics.autoport.is_some_and(|autoport| autoport.is_yes())
+    });
+    for graphics in autoport_spice {
+        for port in [graphics.port, graphics.tls_port].into_iter().flatten() {
+            if let Ok(port) = u16::try_from(port) {
+                virt_plugin_sdk::host::ports::release(port);
+            }
         }
     }
 }
@@ -891,6 +911,13 @@ fn start_with_resources(
     let swtpm_socket = format!("{run_dir}/swtpm.sock");
     resources.run_files.push(swtpm_socket.clone());
     let config = layout.driver_config()?;
+    let mut reserve = |_tls: bool| -> Result<u16, Error> {
+        let (first, last) = argv::devices::DISPLAY_PORTS;
+        let port = virt_plugin_sdk::host::ports::reserve(first, last)?;
+        resources.ports.push(port);
+        Ok(port)
+    };
+    argv::devices::assign_spice_ports(def, &config, &mut reserve)?;
     let ctx = BuildContext {
         domain_dir: run_dir.to_string(),
         monitor_socket: monitor_path.clone(),
@@ -1189,6 +1216,7 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
                 }
             }
         }
+        release_spice_ports(&def);
     }
     // Empty now, unless something unexpected stayed (then it stays for a human to see).
     let _ = files::remove_dir(&live.run_dir);

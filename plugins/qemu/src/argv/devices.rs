@@ -829,6 +829,66 @@ const SPICE_CHANNELS: [&str; 8] = [
     "usbredir",
 ];
 
+/// The first port libvirt hands a graphics server (`remote_display_port_min`) and the last.
+pub const DISPLAY_PORTS: (u16, u16) = (5900, 65535);
+
+/// Which ports a SPICE server with `autoport` needs, as libvirt's
+/// `qemuProcessSPICEAllocatePorts` decides: (plain, TLS). A plain port for insecure channels
+/// or channels of any kind, a TLS port for secure ones, and for channels of any kind when
+/// qemu.conf turns SPICE TLS on. A TLS port without SPICE TLS is libvirt's refusal.
+pub fn spice_ports_to_allocate(
+    graphics: &virt_xml::domain::devices::Graphics,
+    config: &DriverConfig,
+) -> Result<(bool, bool), Error> {
+    if graphics.graphics_type != Some(GraphicsType::Spice)
+        || !graphics.autoport.is_some_and(|autoport| autoport.is_yes())
+    {
+        return Ok((false, false));
+    }
+    let modes = graphics.channels.iter().filter_map(|channel| channel.mode);
+    let mut plain = modes.clone().any(|mode| mode == SpiceChannelMode::Insecure);
+    let mut tls = modes.clone().any(|mode| mode == SpiceChannelMode::Secure);
+    match graphics.default_mode.unwrap_or(SpiceChannelMode::Any) {
+        SpiceChannelMode::Secure => tls = true,
+        SpiceChannelMode::Insecure => plain = true,
+        SpiceChannelMode::Any => {
+            tls |= config.spice_tls;
+            plain = true;
+        }
+    }
+    if tls && !config.spice_tls {
+        return Err(unsupported_config(
+            "Auto allocation of spice TLS port requested but spice TLS is disabled in qemu.conf",
+        ));
+    }
+    Ok((plain, tls))
+}
+
+/// Gives each SPICE server with `autoport` the ports it needs (`reserve(tls)` picks one;
+/// the domain keeps them, as libvirt's live XML shows them).
+pub fn assign_spice_ports(
+    def: &mut Domain,
+    config: &DriverConfig,
+    reserve: &mut dyn FnMut(bool) -> Result<u16, Error>,
+) -> Result<(), Error> {
+    for graphics in &mut def.devices.graphics {
+        let (plain, tls) = spice_ports_to_allocate(graphics, config)?;
+        if plain {
+            graphics.port = Some(reserve(false)?.into());
+        }
+        if tls {
+            graphics.tls_port = Some(reserve(true)?.into());
+        }
+    }
+    Ok(())
+}
+
+/// The ports libvirt shows where it does not allocate (`domxml-to-native`, its tests): 5901
+/// for plain SPICE, 5902 for TLS.
+pub fn pretend_spice_port(tls: bool) -> Result<u16, Error> {
+    Ok(if tls { 5902 } else { 5901 })
+}
+
 /// `-spice`: where it listens (a socket, ports on an address, or nowhere), SASL, the agent
 /// mouse, ticketing, TLS channels, compression and the GL render node.
 fn build_spice(
@@ -873,9 +933,10 @@ fn build_spice(
         insecure = true;
     } else {
         if port.is_none() && tls_port.is_none() {
-            // libvirt reserves free host ports for autoport; SPICE cannot pick its own.
+            // The driver reserves ports for autoport before the build
+            // (`spice_ports_to_allocate`); SPICE cannot pick its own.
             return Err(unsupported_config(
-                "SPICE with autoport needs host ports reserved for it, which this driver cannot do; give a port or a socket",
+                "SPICE listens on an address but has neither a port nor a TLS port",
             ));
         }
         if let Some(port) = port {
