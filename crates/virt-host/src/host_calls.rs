@@ -739,24 +739,33 @@ impl crate::bindings::v0_2::file_attributes::Host for PluginCtx {
             .iter()
             .map(|path| self.check_file(path, false))
             .collect::<Result<Vec<_>, _>>()?;
-        self.blocking(|_| {
+        let found = self.blocking(|_| {
             checked
                 .iter()
                 .map(|path| match std::fs::symlink_metadata(path) {
-                    Ok(meta) => Ok(Some(crate::bindings::v0_2::file_attributes::Attributes {
+                    Ok(meta) => Some(crate::bindings::v0_2::file_attributes::Attributes {
                         mode: meta.mode(),
                         size: meta.size(),
                         allocated: meta.blocks().saturating_mul(512),
                         uid: meta.uid(),
                         gid: meta.gid(),
-                        mtime_ns: u64::try_from(meta.mtime()).unwrap_or(0) * 1_000_000_000
-                            + u64::try_from(meta.mtime_nsec()).unwrap_or(0),
-                    })),
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(error) => Err(io_error("stat", path, error)),
+                        mtime_ns: u64::try_from(meta.mtime())
+                            .unwrap_or(0)
+                            .saturating_mul(1_000_000_000)
+                            .saturating_add(u64::try_from(meta.mtime_nsec()).unwrap_or(0)),
+                    }),
+                    // One file that cannot be examined (a permission, a stale mount) must not
+                    // hide the others: it is left out, as libvirt skips a volume it cannot open.
+                    Err(error) => {
+                        if error.kind() != std::io::ErrorKind::NotFound {
+                            tracing::debug!(path = %path.display(), %error, "lstat failed");
+                        }
+                        None
+                    }
                 })
-                .collect()
-        })
+                .collect::<Vec<_>>()
+        });
+        Ok(found)
     }
 
     fn statvfs(
@@ -783,27 +792,35 @@ impl crate::bindings::v0_2::file_attributes::Host for PluginCtx {
                 ErrorDomain::NONE,
                 format!(
                     "cannot set mode {mode:04o} on '{path}': a plugin sets permission bits \
-                     (0777 at most), never writable by other users"
+                     (0777 at most), never writable by everyone"
                 ),
             )
             .into());
         }
         let path = self.check_file(&path, true)?;
-        // Opened without following a final symbolic link, so the link's target (which may lie
-        // outside the grants) is never the file changed.
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&path)
-            .and_then(|file| file.set_permissions(std::fs::Permissions::from_mode(mode)))
-            .map_err(|e| io_error("set the mode of", &path, e))
+        // Opened as a path only (nothing is read, a FIFO or device is not opened) and without
+        // following a final symbolic link, whose target may lie outside the grants; the mode
+        // is set through the descriptor's /proc name.
+        self.blocking(|_| {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_PATH | nix::libc::O_NOFOLLOW)
+                .open(&path)?;
+            if file.metadata()?.file_type().is_symlink() {
+                return Err(std::io::Error::from_raw_os_error(nix::libc::ELOOP));
+            }
+            use std::os::fd::AsRawFd;
+            let by_descriptor = format!("/proc/self/fd/{}", file.as_raw_fd());
+            std::fs::set_permissions(by_descriptor, std::fs::Permissions::from_mode(mode))
+        })
+        .map_err(|e| io_error("set the mode of", &path, e))
     }
 }
 
-/// Ports reserved through `ports.reserve`, for the daemon's life (a port a running guest's
-/// server holds after a restart is found bound instead).
-static RESERVED_PORTS: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
+/// Ports reserved through `ports.reserve`, with the plugin holding each, for the daemon's
+/// life (a port a running guest's server holds after a restart is found bound instead).
+static RESERVED_PORTS: std::sync::Mutex<std::collections::BTreeMap<u16, String>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// Whether nothing on this host is bound to TCP `port`, as libvirt's port allocator asks: a
 /// bind on the IPv4 wildcard address, then (once that is closed again) on the IPv6 one; a
@@ -821,29 +838,32 @@ fn port_is_free(port: u16) -> bool {
 
 impl crate::bindings::v0_2::ports::Host for PluginCtx {
     fn reserve(&mut self, first: u16, last: u16) -> WitResult<u16> {
-        let mut reserved = RESERVED_PORTS.lock().unwrap_or_else(|p| p.into_inner());
-        let found = (first..=last)
-            .filter(|port| *port != 0 && !reserved.contains(port))
-            .find(|port| port_is_free(*port));
-        match found {
-            Some(port) => {
-                reserved.insert(port);
-                Ok(port)
-            }
-            None => Err(Error::new(
+        let plugin = self.shared.name.clone();
+        // Probing may bind thousands of ports: off the runtime's threads.
+        let found = self.blocking(|_| {
+            let mut reserved = RESERVED_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+            let port = (first..=last)
+                .filter(|port| *port != 0 && !reserved.contains_key(port))
+                .find(|port| port_is_free(*port))?;
+            reserved.insert(port, plugin);
+            Some(port)
+        });
+        found.ok_or_else(|| {
+            Error::new(
                 ErrorNumber::INTERNAL_ERROR,
                 ErrorDomain::NONE,
                 format!("Unable to find an unused port in range {first}-{last}"),
             )
-            .into()),
-        }
+            .into()
+        })
     }
 
     fn release(&mut self, port: u16) {
-        RESERVED_PORTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&port);
+        let mut reserved = RESERVED_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the plugin that holds a port gives it back.
+        if reserved.get(&port) == Some(&self.shared.name) {
+            reserved.remove(&port);
+        }
     }
 }
 

@@ -195,12 +195,16 @@ pub struct SpawnSpec<'a> {
     pub pass_fds: Vec<OwnedFd>,
 }
 
+/// A child's output: nowhere, or appended to a file (made 0600, as the host makes every file
+/// it writes for a plugin: a log may show what a guest was given).
 fn output(path: Option<&Path>) -> std::io::Result<Stdio> {
+    use std::os::unix::fs::OpenOptionsExt;
     match path {
         None => Ok(Stdio::null()),
         Some(path) => Ok(std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)?
             .into()),
     }

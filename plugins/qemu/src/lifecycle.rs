@@ -533,10 +533,15 @@ pub fn secret_values(
 }
 
 /// The kernel's vhost-net for a KVM guest's tap, as libvirt's `qemuInterfaceOpenVhostNet`:
-/// one descriptor of `/dev/vhost-net` (or the interface's `<backend vhost=...>`) per queue.
+/// one descriptor of `/dev/vhost-net` (or the interface's `<backend vhost=...>`) per tap
+/// descriptor (libvirt opens one per queue, as many as its taps).
 /// A TCG guest, a non-virtio NIC or `<driver name='qemu'>` gets none; a host without
 /// vhost-net gets none either, unless `<driver name='vhost'>` insists.
-fn open_vhost_net(virt_type: Option<VirtType>, interface: &Interface) -> Result<Vec<u64>, Error> {
+fn open_vhost_net(
+    virt_type: Option<VirtType>,
+    interface: &Interface,
+    tap_count: usize,
+) -> Result<Vec<u64>, Error> {
     let explicit = interface
         .driver
         .as_ref()
@@ -561,8 +566,10 @@ fn open_vhost_net(virt_type: Option<VirtType>, interface: &Interface) -> Result<
         .unwrap_or_else(|| "/dev/vhost-net".into());
     // `files.open` would create a missing file: a host without vhost-net has no such node.
     let present = files::stat(&path).ok().flatten().is_some();
+    // One per tap descriptor: the driver makes single-queue taps, and QEMU takes `vhostfds`
+    // only beside as many `fds`.
     let mut handles = Vec::new();
-    for _ in 0..argv::net::vhost_queue_count(interface) {
+    for _ in 0..tap_count {
         let opened = if present {
             files::open(&path, files::OpenMode::ReadWrite).map_err(|_| ())
         } else {
@@ -898,7 +905,7 @@ fn start_with_resources(
         pass_fds.push(tap.handle);
         let alias = interface.info.alias_name().unwrap_or("").to_string();
         tap_fds.push((alias.clone(), vec![fd]));
-        let vhost = open_vhost_net(def.virt_type, interface)?;
+        let vhost = open_vhost_net(def.virt_type, interface, 1)?;
         if !vhost.is_empty() {
             let first = 3 + pass_fds.len() as i32;
             let fds = (first..).take(vhost.len()).collect();
@@ -1217,6 +1224,10 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
             }
         }
         release_spice_ports(&def);
+        // The sockets the vhost-user back ends listened on (they end with QEMU).
+        for socket in crate::vhost_user::sockets(&def, &live.run_dir) {
+            let _ = files::remove(&socket);
+        }
     }
     // Empty now, unless something unexpected stayed (then it stays for a human to see).
     let _ = files::remove_dir(&live.run_dir);

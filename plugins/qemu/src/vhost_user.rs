@@ -65,28 +65,53 @@ fn qemu_error(code: ErrorNumber, detail: String) -> Error {
 }
 
 /// The program of the first vhost-user descriptor of `kind` (`fs`, `gpu`), as libvirt's
-/// `qemuVhostUserFillDomain*` finds it.
+/// `qemuVhostUserFillDomain*` finds it: the descriptors of every directory merged by file
+/// name (one in `/etc` replaces, or when empty hides, the package's of the same name), in
+/// name order.
 fn described_program(kind: &str) -> Option<String> {
-    for dir in DESCRIPTOR_DIRS {
-        let Ok(mut names) = files::list_dir(dir) else {
-            continue;
-        };
-        names.sort();
-        for name in names.iter().filter(|name| name.ends_with(".json")) {
-            let Ok(text) = files::read(&format!("{dir}/{name}")) else {
-                continue;
-            };
-            let Ok(descriptor) = serde_json::from_slice::<serde_json::Value>(&text) else {
-                continue;
-            };
-            if descriptor.get("type").and_then(|t| t.as_str()) == Some(kind) {
-                if let Some(binary) = descriptor.get("binary").and_then(|b| b.as_str()) {
-                    return Some(binary.to_string());
-                }
+    let mut by_name = std::collections::BTreeMap::new();
+    // The package's directory first, so /etc's files of the same name replace them.
+    for dir in DESCRIPTOR_DIRS.iter().rev() {
+        for name in files::list_dir(dir).unwrap_or_default() {
+            if name.ends_with(".json") {
+                by_name.insert(name.clone(), format!("{dir}/{name}"));
             }
         }
     }
-    None
+    by_name.values().find_map(|path| {
+        let text = files::read(path).ok()?;
+        let descriptor = serde_json::from_slice::<serde_json::Value>(&text).ok()?;
+        if descriptor.get("type").and_then(|t| t.as_str()) != Some(kind) {
+            return None;
+        }
+        Some(descriptor.get("binary")?.as_str()?.to_string())
+    })
+}
+
+/// Whether `path` is a file someone may execute.
+fn is_executable(path: &str) -> bool {
+    virt_plugin_sdk::host::file_attributes::lstat(&[path.to_string()])
+        .ok()
+        .and_then(|found| found.into_iter().next().flatten())
+        .is_some_and(|attributes| attributes.mode & 0o111 != 0)
+}
+
+/// The sockets the back ends of `def` listen on in `domain_dir` (removed when it stops).
+pub fn sockets(def: &Domain, domain_dir: &str) -> Vec<String> {
+    let own_socket = |fs: &Filesystem| fs.source.as_ref().and_then(|s| s.socket.as_ref()).is_some();
+    let filesystems = def
+        .devices
+        .filesystems
+        .iter()
+        .filter(|fs| is_virtiofs(fs) && !own_socket(fs))
+        .map(|fs| virtiofsd_socket(domain_dir, fs));
+    let videos = def
+        .devices
+        .videos
+        .iter()
+        .filter(|video| is_vhost_user_video(video))
+        .map(|video| vhost_user_gpu_socket(domain_dir, video));
+    filesystems.chain(videos).collect()
 }
 
 /// `-o` of virtiofsd as libvirt writes it: the source (commas doubled), then cache,
@@ -143,7 +168,7 @@ pub fn plan(def: &Domain, domain_dir: &str, log_dir: &str) -> Result<Vec<BackEnd
                     "Unable to find a satisfying virtiofsd".into(),
                 )
             })?;
-        if files::stat(&program).ok().flatten().is_none() {
+        if !is_executable(&program) {
             return Err(qemu_error(
                 ErrorNumber::INTERNAL_ERROR,
                 format!("virtiofsd binary '{program}' is not executable"),
@@ -210,19 +235,20 @@ pub fn plan(def: &Domain, domain_dir: &str, log_dir: &str) -> Result<Vec<BackEnd
     Ok(plan)
 }
 
-/// `--virgl` (and the render node) for 3D acceleration, as libvirt asks vhost-user-gpu.
+/// `--virgl` for 3D acceleration and the render node the definition names, as libvirt asks
+/// vhost-user-gpu.
 fn gpu_rendering_args(video: &Video) -> Vec<String> {
     let acceleration = video
         .model
         .as_ref()
         .and_then(|model| model.acceleration.as_ref());
-    if !acceleration
+    let mut args = Vec::new();
+    if acceleration
         .and_then(|acceleration| acceleration.accel3d)
         .is_some_and(|accel3d| accel3d.is_yes())
     {
-        return Vec::new();
+        args.push("--virgl".to_string());
     }
-    let mut args = vec!["--virgl".to_string()];
     if let Some(node) = acceleration.and_then(|acceleration| acceleration.rendernode.clone()) {
         args.push(format!("--render-node={node}"));
     }

@@ -82,11 +82,13 @@ impl Qcow2Header {
         }
         let version = u32::from_be_bytes(head[4..8].try_into().ok()?);
         let virtual_size = u64::from_be_bytes(head[24..32].try_into().ok()?);
+        // Version 1 is the old `qcow` format, not qcow2.
         let compat = match version {
-            2 => Some("0.10".to_string()),
-            3 => Some("1.1".to_string()),
-            _ => None,
+            2 => "0.10",
+            3 => "1.1",
+            _ => return None,
         };
+        let compat = Some(compat.to_string());
         Some(Qcow2Header {
             virtual_size,
             compat,
@@ -166,6 +168,8 @@ mod tests {
             Some("0.10")
         );
         assert_eq!(Qcow2Header::parse(&head[..31]), None);
+        head[7] = 1;
+        assert_eq!(Qcow2Header::parse(&head), None, "old qcow");
         assert_eq!(Qcow2Header::parse(&[0u8; 32]), None);
     }
 }

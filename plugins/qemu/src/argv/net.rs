@@ -34,7 +34,8 @@ pub fn wants_vhost_net(interface: &Interface) -> bool {
     tap && !qemu_driver && model_of(interface).starts_with("virtio")
 }
 
-/// How many vhost-net descriptors an interface takes: one per queue.
+/// How many vhost-net descriptors libvirt opens for an interface: one per queue (as many as
+/// its tap descriptors).
 pub fn vhost_queue_count(interface: &Interface) -> usize {
     interface
         .driver
@@ -327,12 +328,19 @@ mod tests {
         assert!(!wants_vhost_net(&interface(
             "<interface type='user'><model type='virtio'/></interface>"
         )));
-        let mut props = netdev_props_for(&tap(""), Some(&[3]), &[44, 45], false)
+        let props = netdev_props_for(&tap(""), Some(&[3]), &[44], false)
             .expect("props")
             .to_json();
-        props.retain(|c| c != ' ');
         assert!(
-            props.contains(r#""fd":"3","vhost":true,"vhostfds":"44:45""#),
+            props.contains(r#""fd":"3","vhost":true,"vhostfd":"44""#),
+            "{props}"
+        );
+        // A multiqueue tap: as many vhost descriptors as tap descriptors.
+        let props = netdev_props_for(&tap(""), Some(&[3, 4]), &[44, 45], false)
+            .expect("props")
+            .to_json();
+        assert!(
+            props.contains(r#""fds":"3:4","vhost":true,"vhostfds":"44:45""#),
             "{props}"
         );
     }
