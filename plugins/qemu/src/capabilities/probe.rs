@@ -12,8 +12,10 @@ use crate::error::qemu_error;
 use crate::qmp::{Monitor, QmpError};
 use crate::util::unique_suffix;
 
-/// How long a probe may take before it is abandoned.
-const PROBE_TIMEOUT_MS: u32 = 20_000;
+/// How long a probe may take before it is abandoned. A 2-core host running several TCG
+/// guests took more than 20 s to bring a probe QEMU up (a clean-clone CI run), and a failed
+/// probe fails every define.
+const PROBE_TIMEOUT_MS: u32 = 60_000;
 
 /// Probes `binary` (whose mtime is `mtime_ns`), using a socket in `run_dir`.
 pub fn probe(binary: &str, mtime_ns: u64, run_dir: &str) -> Result<QemuCaps, Error> {
