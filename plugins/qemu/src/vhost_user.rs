@@ -96,21 +96,26 @@ fn is_executable(path: &str) -> bool {
         .is_some_and(|attributes| attributes.mode & 0o111 != 0)
 }
 
-/// The sockets the back ends of `def` listen on in `domain_dir` (removed when it stops).
-pub fn sockets(def: &Domain, domain_dir: &str) -> Vec<String> {
-    let own_socket = |fs: &Filesystem| fs.source.as_ref().and_then(|s| s.socket.as_ref()).is_some();
-    let filesystems = def
-        .devices
-        .filesystems
-        .iter()
-        .filter(|fs| is_virtiofs(fs) && !own_socket(fs))
-        .map(|fs| virtiofsd_socket(domain_dir, fs));
-    let videos = def
-        .devices
+/// The virtiofs filesystems the driver starts a virtiofsd for: those that name no socket of
+/// a virtiofsd someone else runs.
+fn driver_started_virtiofs(def: &Domain) -> impl Iterator<Item = &Filesystem> {
+    def.devices.filesystems.iter().filter(|fs| {
+        is_virtiofs(fs) && fs.source.as_ref().and_then(|s| s.socket.as_ref()).is_none()
+    })
+}
+
+/// The video cards the driver starts a vhost-user-gpu for.
+fn vhost_user_videos(def: &Domain) -> impl Iterator<Item = &Video> {
+    def.devices
         .videos
         .iter()
         .filter(|video| is_vhost_user_video(video))
-        .map(|video| vhost_user_gpu_socket(domain_dir, video));
+}
+
+/// The sockets the back ends of `def` listen on in `domain_dir` (removed when it stops).
+pub fn sockets(def: &Domain, domain_dir: &str) -> Vec<String> {
+    let filesystems = driver_started_virtiofs(def).map(|fs| virtiofsd_socket(domain_dir, fs));
+    let videos = vhost_user_videos(def).map(|video| vhost_user_gpu_socket(domain_dir, video));
     filesystems.chain(videos).collect()
 }
 
@@ -149,13 +154,7 @@ pub fn virtiofsd_options(fs: &Filesystem) -> String {
 /// there, the exported directory exists) before anything runs.
 pub fn plan(def: &Domain, domain_dir: &str, log_dir: &str) -> Result<Vec<BackEnd>, Error> {
     let mut plan = Vec::new();
-    let own_socket = |fs: &Filesystem| fs.source.as_ref().and_then(|s| s.socket.as_ref()).is_some();
-    for fs in def
-        .devices
-        .filesystems
-        .iter()
-        .filter(|fs| is_virtiofs(fs) && !own_socket(fs))
-    {
+    for fs in driver_started_virtiofs(def) {
         let alias = fs.info.alias_name().unwrap_or("fs");
         let program = fs
             .binary
@@ -208,12 +207,7 @@ pub fn plan(def: &Domain, domain_dir: &str, log_dir: &str) -> Result<Vec<BackEnd
             what: "virtiofsd",
         });
     }
-    for video in def
-        .devices
-        .videos
-        .iter()
-        .filter(|video| is_vhost_user_video(video))
-    {
+    for video in vhost_user_videos(def) {
         let alias = video.info.alias_name().unwrap_or("video");
         let program = described_program("gpu").ok_or_else(|| {
             qemu_error(
