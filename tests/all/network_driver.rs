@@ -32,6 +32,10 @@ impl Netns {
         Netns { name }
     }
 
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Runs a command inside the namespace; its output.
     fn exec(&self, program: &str, args: &[&str]) -> String {
         let output = Command::new("ip")

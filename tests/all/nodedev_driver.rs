@@ -84,3 +84,72 @@ fn node_devices_of_this_host_through_virsh_and_python() {
         "{error}"
     );
 }
+
+/// A veth pair made and removed in the daemon's network namespace: python3-libvirt's
+/// callbacks hear each interface CREATED, then DELETED, under the name it had.
+#[test]
+fn node_device_events_follow_the_kernel() {
+    let sandbox = Sandbox::new("rvirt-nodedevev-");
+    let qemu = sandbox.uri("qemu");
+    let script = r#"
+import libvirt, subprocess, sys, threading, time
+libvirt.virEventRegisterDefaultImpl()
+def loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
+conn = libvirt.open(sys.argv[1])
+seen = []
+def lifecycle(c, dev, event, detail, into):
+    into.append("%d %s %d" % (event, dev.name(), detail))
+conn.nodeDeviceEventRegisterAny(None, libvirt.VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE, lifecycle, seen)
+def ip(*args):
+    subprocess.run(["ip", "-n", sys.argv[2]] + list(args), check=True)
+def wait_for(count):
+    deadline = time.time() + 20
+    while len(seen) < count and time.time() < deadline:
+        time.sleep(0.05)
+ip("link", "add", "rvtev0", "address", "52:54:00:aa:bb:01", "type", "veth",
+   "peer", "name", "rvtev1", "address", "52:54:00:aa:bb:02")
+wait_for(2)
+listed = [d.name() for d in conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)]
+ip("link", "del", "rvtev0")
+wait_for(4)
+time.sleep(0.3)
+print("\n".join(sorted(seen[:2])))
+print("--")
+print("\n".join(sorted(seen[2:])))
+print("--")
+print("\n".join(sorted(listed)))
+"#;
+    let output = Command::new("/usr/bin/python3")
+        .args(["-c", script, &qemu, sandbox.netns.name()])
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let parts: Vec<&str> = stdout.split("--\n").collect();
+    assert_eq!(parts.len(), 3, "{stdout}");
+    let (zero, one) = (
+        "net_rvtev0_52_54_00_aa_bb_01",
+        "net_rvtev1_52_54_00_aa_bb_02",
+    );
+    assert_eq!(
+        parts[0].lines().collect::<Vec<_>>(),
+        [format!("0 {zero} 0"), format!("0 {one} 0")],
+        "CREATED for both ends: {stdout}"
+    );
+    assert_eq!(
+        parts[1].lines().collect::<Vec<_>>(),
+        [format!("1 {zero} 0"), format!("1 {one} 0")],
+        "DELETED for both ends, named as they were: {stdout}"
+    );
+    assert!(
+        parts[2].contains(zero) && parts[2].contains(one),
+        "the created devices are listed: {stdout}"
+    );
+}

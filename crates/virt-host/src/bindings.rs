@@ -28,6 +28,7 @@ pub mod optional {
         with: { "rvirt:driver/types@0.1.0": super::rvirt::driver0_1_0::types },
     });
 
+    pub use self::exports::rvirt::driver0_2_0::device_changes;
     pub use self::exports::rvirt::driver0_2_0::network_leases;
 }
 

@@ -867,6 +867,24 @@ impl crate::bindings::v0_2::ports::Host for PluginCtx {
     }
 }
 
+impl crate::bindings::v0_2::device_watch::Host for PluginCtx {
+    fn watch(&mut self) -> WitResult<()> {
+        let Some(space) = self.call.space.as_ref() else {
+            return Err(Error::new(
+                ErrorNumber::INTERNAL_ERROR,
+                ErrorDomain::NONE,
+                "device-watch.watch needs a space: bind one first",
+            )
+            .into());
+        };
+        crate::device_watch::watch(
+            std::sync::Arc::downgrade(space),
+            self.shared.dispatch.clone(),
+        )
+        .map_err(Into::into)
+    }
+}
+
 impl crate::bindings::v0_2::bridges::Host for PluginCtx {
     fn create(&mut self, request: crate::bindings::v0_2::bridges::BridgeRequest) -> WitResult<()> {
         self.check(Operation::Net("bridge-admin"))?;

@@ -29,6 +29,8 @@ pub mod config;
 mod connection;
 #[cfg(feature = "runtime")]
 mod ctx;
+#[cfg(feature = "runtime")]
+mod device_watch;
 pub mod error;
 #[cfg(all(feature = "runtime", debug_assertions))]
 mod fault;

@@ -23,7 +23,7 @@ use virt_core::Error;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use crate::bindings::optional::network_leases;
+use crate::bindings::optional::{device_changes, network_leases};
 use crate::bindings::{Driver, DriverIndices};
 use crate::config::HostConfig;
 use crate::ctx::{CallContext, PluginCtx, PluginShared};
@@ -99,6 +99,8 @@ pub struct Exports {
     required: Driver,
     /// `virNetworkGetDHCPLeases` (0.2.0).
     pub network_leases: Option<network_leases::Guest>,
+    /// The kernel's device changes (0.2.0).
+    pub device_changes: Option<device_changes::Guest>,
 }
 
 impl std::ops::Deref for Exports {
@@ -112,6 +114,7 @@ impl std::ops::Deref for Exports {
 struct ExportIndices {
     required: DriverIndices,
     network_leases: Option<network_leases::GuestIndices>,
+    device_changes: Option<device_changes::GuestIndices>,
 }
 
 /// A loaded, ready-to-call plugin.
@@ -315,6 +318,7 @@ impl Plugin {
             required: DriverIndices::new(&pre).map_err(instantiate_error)?,
             // Absent from a plugin built for 0.1.0: its calls answer VIR_ERR_NO_SUPPORT.
             network_leases: network_leases::GuestIndices::new(&pre).ok(),
+            device_changes: device_changes::GuestIndices::new(&pre).ok(),
         };
 
         // A successor moves into its predecessor's home; a first load makes one.
@@ -523,6 +527,10 @@ impl Plugin {
                 Some(indices) => Some(indices.load(&mut store, &instance).map_err(cannot)?),
                 None => None,
             },
+            device_changes: match &self.indices.device_changes {
+                Some(indices) => Some(indices.load(&mut store, &instance).map_err(cannot)?),
+                None => None,
+            },
         };
         Ok(Instance { store, bindings })
     }
@@ -646,6 +654,20 @@ impl Plugin {
                     handlers.call_stream_frame(store, handle, &frame)
                 }
                 HandlerEvent::StreamClosed { handle } => handlers.call_stream_closed(store, handle),
+                HandlerEvent::DevicesChanged { changes } => match &driver.device_changes {
+                    Some(export) => {
+                        let changes: Vec<_> = changes
+                            .into_iter()
+                            .map(|change| device_changes::DeviceChange {
+                                action: change.action,
+                                devpath: change.devpath,
+                                subsystem: change.subsystem,
+                            })
+                            .collect();
+                        export.call_changed(store, &changes)
+                    }
+                    None => Ok(()),
+                },
             }
         });
         if let Err(error) = result {

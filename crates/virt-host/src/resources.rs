@@ -33,9 +33,21 @@ const MAX_FRAME: usize = 32 * 1024 * 1024 + 4;
 /// Something that happened to a resource, for the plugin's `handlers` export.
 #[derive(Debug)]
 pub enum HandlerEvent {
-    ProcessExited { handle: u64, status: ProcessStatus },
-    StreamFrame { handle: u64, frame: Vec<u8> },
-    StreamClosed { handle: u64 },
+    ProcessExited {
+        handle: u64,
+        status: ProcessStatus,
+    },
+    StreamFrame {
+        handle: u64,
+        frame: Vec<u8>,
+    },
+    StreamClosed {
+        handle: u64,
+    },
+    /// The kernel's device changes, for a space that asked (`device-watch`).
+    DevicesChanged {
+        changes: Vec<crate::device_watch::DeviceChange>,
+    },
 }
 
 /// Where handler events go: the owning plugin's dispatcher.

@@ -4,6 +4,7 @@
 use crate::bindings::exports::rvirt::driver0_1_0::{
     connect, domains, handlers, host_devices, networks, secrets, snapshots, storage,
 };
+use crate::bindings::exports::rvirt::driver0_2_0::device_changes::{self, DeviceChange};
 use crate::bindings::exports::rvirt::driver0_2_0::network_leases::{self, DhcpLease};
 use crate::bindings::rvirt::driver0_1_0::process::{ProcessHandle, ProcessStatus};
 use crate::bindings::rvirt::driver0_1_0::unix_stream::StreamHandle;
@@ -316,6 +317,9 @@ pub trait Handlers {
     fn stream_frame(&self, handle: StreamHandle, frame: Vec<u8>) {}
     /// A stream's peer closed it.
     fn stream_closed(&self, handle: StreamHandle) {}
+    /// The kernel announced device changes, after a call in this space asked
+    /// (`host::device_watch::watch`); exported as `device-changes` (added in WIT 0.2.0).
+    fn devices_changed(&self, changes: Vec<DeviceChange>) {}
 }
 
 impl handlers::Guest for Exports {
@@ -327,5 +331,11 @@ impl handlers::Guest for Exports {
     }
     fn stream_closed(handle: StreamHandle) {
         plugin().stream_closed(handle)
+    }
+}
+
+impl device_changes::Guest for Exports {
+    fn changed(changes: Vec<DeviceChange>) {
+        plugin().devices_changed(changes)
     }
 }

@@ -47,6 +47,7 @@ pub mod host {
     // Added in 0.2.0.
     pub use crate::bindings::rvirt::driver0_2_0::bridges;
     pub use crate::bindings::rvirt::driver0_2_0::command;
+    pub use crate::bindings::rvirt::driver0_2_0::device_watch;
     pub use crate::bindings::rvirt::driver0_2_0::file_attributes;
     pub use crate::bindings::rvirt::driver0_2_0::http;
     pub use crate::bindings::rvirt::driver0_2_0::object_events;
@@ -55,6 +56,8 @@ pub mod host {
 }
 
 pub use bindings::exports::rvirt::driver0_1_0::connect::DriverMetadata;
+/// One of the kernel's device changes (`Handlers::devices_changed`).
+pub use bindings::exports::rvirt::driver0_2_0::device_changes::DeviceChange;
 /// A DHCP lease (`Networks::dhcp_leases`).
 pub use bindings::exports::rvirt::driver0_2_0::network_leases::DhcpLease;
 /// The WIT types shared by imports and exports.

@@ -5,14 +5,19 @@
 //!
 //! [`sysfs`] reads the devices (pure, tested natively over a fake tree); every call walks
 //! sysfs again through the host's `files` (granted `/sys` read-only), as libvirt's udev
-//! backend keeps its list current, so there is nothing to store.
+//! backend keeps its list current. The one thing stored is the list of device names the
+//! last event was made from: the host's `device-watch` hands the kernel's device changes to
+//! the plugin, which lists the devices again and sends node device events for the
+//! difference ([`changes`]).
 
+pub mod changes;
 pub mod sysfs;
 
 pub mod plugin {
     use virt_core::{ErrorDomain, ErrorNumber};
-    use virt_plugin_sdk::host::files;
-    use virt_plugin_sdk::host::state::Persistence;
+    use virt_plugin_sdk::host::object_events::{self, ObjectEvent};
+    use virt_plugin_sdk::host::state::{self, Persistence, SpaceStatus};
+    use virt_plugin_sdk::host::{device_watch, files};
     use virt_plugin_sdk::types::Error;
     use virt_plugin_sdk::{
         Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
@@ -20,7 +25,12 @@ pub mod plugin {
     };
     use virt_xml::nodedev::NodeDevice;
 
+    use crate::changes::{self, Known, NodeDeviceEvent};
     use crate::sysfs::{self, NoNames, PciIds, PciNames, Tree};
+
+    /// Where the space keeps the device list its last events were made from.
+    const KNOWN_KIND: &str = "known-devices";
+    const KNOWN_KEY: &str = "all";
 
     /// The plugin: a unit type, every call reads what it needs from the host.
     pub struct NodeDeviceDriver;
@@ -82,13 +92,30 @@ pub mod plugin {
         }
 
         fn open(&self, uri: String, _flags: u32) -> Result<(), Error> {
-            virt_plugin_sdk::secondary::bind_instance_space(
+            let status = virt_plugin_sdk::secondary::bind_instance_space(
                 &uri,
                 ErrorDomain::NODEDEV,
                 Persistence::Volatile,
             )?;
+            if status != SpaceStatus::Existing {
+                // Events are an extra: a host that cannot deliver them still lists devices.
+                match device_watch::watch() {
+                    Ok(()) => state::put(KNOWN_KIND, KNOWN_KEY, &changes::encode(&known())),
+                    Err(error) => {
+                        virt_plugin_sdk::warn!("no node device events: {}", error.message)
+                    }
+                }
+            }
             Ok(())
         }
+    }
+
+    /// The devices as events name them.
+    fn known() -> Known {
+        devices(false)
+            .into_iter()
+            .filter_map(|device| Some((device.name?, device.path)))
+            .collect()
     }
 
     impl HostDevices for NodeDeviceDriver {
@@ -152,7 +179,33 @@ pub mod plugin {
     impl Networks for NodeDeviceDriver {}
     impl Storage for NodeDeviceDriver {}
     impl Secrets for NodeDeviceDriver {}
-    impl Handlers for NodeDeviceDriver {}
+    impl Handlers for NodeDeviceDriver {
+        fn devices_changed(&self, kernel: Vec<virt_plugin_sdk::DeviceChange>) {
+            let before = state::get(KNOWN_KIND, KNOWN_KEY)
+                .map(|bytes| changes::decode(&bytes))
+                .unwrap_or_default();
+            let after = known();
+            let kernel: Vec<(String, String)> = kernel
+                .into_iter()
+                .map(|change| (change.action, change.devpath))
+                .collect();
+            use virt_core::consts::node_device_event_lifecycle_type as lifecycle;
+            for event in changes::events(&before, &after, &kernel) {
+                object_events::emit(&match event {
+                    NodeDeviceEvent::Created(name) => {
+                        ObjectEvent::NodeDeviceLifecycle((name, lifecycle::CREATED, 0))
+                    }
+                    NodeDeviceEvent::Deleted(name) => {
+                        ObjectEvent::NodeDeviceLifecycle((name, lifecycle::DELETED, 0))
+                    }
+                    NodeDeviceEvent::Updated(name) => ObjectEvent::NodeDeviceUpdate(name),
+                });
+            }
+            if after != before {
+                state::put(KNOWN_KIND, KNOWN_KEY, &changes::encode(&after));
+            }
+        }
+    }
 
     // Native builds (unit tests) use the pure modules only; the exports exist in wasm.
     #[cfg(target_arch = "wasm32")]
