@@ -123,6 +123,7 @@ const ROUND_TRIP: &[(&str, Kind)] = &[
     ("qemuxml2xmloutdata", Kind::Domain),
     ("lxcxml2xmloutdata", Kind::Domain),
     ("genericxml2xmloutdata", Kind::Domain),
+    ("bhyvexml2xmloutdata", Kind::Domain),
     ("networkxml2xmlout", Kind::Network),
     ("storagepoolxml2xmlout", Kind::StoragePool),
     ("storagevolxml2xmlout", Kind::StorageVolume),

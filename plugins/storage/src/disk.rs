@@ -430,14 +430,29 @@ pub fn chown_spec(owner: Option<i64>, group: Option<i64>) -> Option<String> {
 
 /// Gives a file or directory the mode, owner and group it was defined with.
 pub fn set_ownership(path: &str, wanted: WantedOwnership) -> Result<(), Error> {
-    let mode_text = format!("{:04o}", wanted.mode);
-    // The host sets a mode without a process; it follows no symbolic link and makes nothing
-    // writable by others, which a definition may still ask for: chmod does those.
-    let by_host = wanted.mode & !0o775 == 0 && file_attributes::set_mode(path, wanted.mode).is_ok();
-    if !by_host {
-        set_mode_with_chmod(path, &mode_text)?;
+    // What the file already has needs no change (a new volume is the daemon's, and a
+    // clone's definition usually asks for just that): a chown is a process.
+    let current = stat_files(&[path.to_string()])?
+        .into_iter()
+        .find(|facts| facts.is_regular || facts.is_dir)
+        .map(|facts| facts.ownership);
+    if current.is_none_or(|current| current.mode != wanted.mode) {
+        let mode_text = format!("{:04o}", wanted.mode);
+        // The host sets a mode without a process; it follows no symbolic link and makes
+        // nothing writable by others, which a definition may still ask for: chmod does those.
+        let by_host =
+            wanted.mode & !0o775 == 0 && file_attributes::set_mode(path, wanted.mode).is_ok();
+        if !by_host {
+            set_mode_with_chmod(path, &mode_text)?;
+        }
     }
-    if let Some(spec) = chown_spec(wanted.owner, wanted.group) {
+    let owner = wanted
+        .owner
+        .filter(|owner| current.is_none_or(|current| current.owner != *owner));
+    let group = wanted
+        .group
+        .filter(|group| current.is_none_or(|current| current.group != *group));
+    if let Some(spec) = chown_spec(owner, group) {
         run_program(CHOWN, vec![spec.clone(), "--".into(), path.into()], 60_000).map_err(
             |failure| system(format!("cannot chown '{path}' to ({spec})"), failure.stderr),
         )?;

@@ -35,7 +35,7 @@ pub use enums::*;
 pub use general::*;
 pub use interface::{Interface, InterfaceSource, Mac};
 pub use memory::{ScaledBytes, ScaledKib};
-pub use namespaces::{LxcNamespace, QemuNamespace};
+pub use namespaces::{BhyveNamespace, LxcNamespace, QemuNamespace};
 pub use postparse::PostParseDriver;
 
 use crate::metadata::Metadata;
@@ -100,6 +100,8 @@ pub struct Domain {
     pub qemu: Option<QemuNamespace>,
     /// `lxc:` extensions (namespace sharing).
     pub lxc: Option<LxcNamespace>,
+    /// `bhyve:` extensions (command line passthrough).
+    pub bhyve: Option<BhyveNamespace>,
 }
 
 /// What libvirt calls the document in its parse errors.
@@ -374,6 +376,7 @@ impl XmlElement for Domain {
             launch_security: ChildField::parse_child(node, "launchSecurity")?,
             qemu: QemuNamespace::from_domain_node(node, &namespaces_in_scope)?,
             lxc: LxcNamespace::from_domain_node(node, &namespaces_in_scope)?,
+            bhyve: BhyveNamespace::from_domain_node(node, &namespaces_in_scope)?,
         };
         domain.parse_checks()?;
         Ok(domain)
@@ -389,6 +392,9 @@ impl XmlElement for Domain {
         }
         if self.lxc.as_ref().is_some_and(|lxc| !lxc.is_empty()) {
             w.attr("xmlns:lxc", namespaces::LXC_NAMESPACE);
+        }
+        if self.bhyve.as_ref().is_some_and(|bhyve| !bhyve.is_empty()) {
+            w.attr("xmlns:bhyve", namespaces::BHYVE_NAMESPACE);
         }
     }
 
@@ -447,6 +453,9 @@ impl XmlElement for Domain {
         }
         if let Some(lxc) = &self.lxc {
             lxc.write(w);
+        }
+        if let Some(bhyve) = &self.bhyve {
+            bhyve.write(w);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Hypervisor-specific XML namespaces in a domain: `qemu:` (command-line passthrough,
-//! capability overrides, device property overrides, deprecation behaviour) and `lxc:`
-//! (sharing namespaces with other processes).
+//! capability overrides, device property overrides, deprecation behaviour), `lxc:`
+//! (sharing namespaces with other processes) and `bhyve:` (command-line passthrough).
 //!
 //! libvirt finds these elements by namespace URI whatever prefix the document used, and always
 //! writes them with the `qemu:`/`lxc:` prefix and the declaration on `<domain>`.
@@ -12,6 +12,7 @@ use crate::Result;
 
 pub const QEMU_NAMESPACE: &str = "http://libvirt.org/schemas/domain/qemu/1.0";
 pub const LXC_NAMESPACE: &str = "http://libvirt.org/schemas/domain/lxc/1.0";
+pub const BHYVE_NAMESPACE: &str = "http://libvirt.org/schemas/domain/bhyve/1.0";
 
 /// Children of `node` in namespace `uri` with local name `local`.
 fn ns_children<'n, 'a>(
@@ -354,5 +355,54 @@ impl LxcNamespace {
             w.close(m, &name, false);
         }
         w.close_as(mark, "lxc:namespace", crate::xml::EmptyStyle::Expanded);
+    }
+}
+
+/// The `bhyve:` namespace of a domain: `<bhyve:commandline><bhyve:arg value/>`, arguments
+/// added to bhyve's command line before the guest's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BhyveNamespace {
+    pub args: Vec<String>,
+}
+
+impl BhyveNamespace {
+    /// Reads `<bhyve:commandline>`; `None` when absent.
+    pub fn from_domain_node(node: &Node<'_>, scope: &[(String, String)]) -> Result<Option<Self>> {
+        let uri = BHYVE_NAMESPACE;
+        let Some(commandline) = ns_children(node, scope, uri, "commandline").next() else {
+            return Ok(None);
+        };
+        let inner = child_scope(commandline, scope);
+        let args = ns_children(commandline, &inner, uri, "arg")
+            .map(|arg| {
+                arg.attr("value").map(str::to_string).ok_or_else(|| {
+                    Error::new(
+                        ErrorNumber::INTERNAL_ERROR,
+                        ErrorDomain::DOMAIN,
+                        "No bhyve command-line argument specified",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(BhyveNamespace { args }))
+    }
+
+    /// libvirt writes nothing for an empty command line.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// Writes `<bhyve:commandline>`.
+    pub fn write(&self, w: &mut Writer) {
+        if self.is_empty() {
+            return;
+        }
+        let mark = w.open("bhyve:commandline");
+        for arg in &self.args {
+            let m = w.open("bhyve:arg");
+            w.attr("value", arg);
+            w.close(m, "bhyve:arg", false);
+        }
+        w.close_as(mark, "bhyve:commandline", crate::xml::EmptyStyle::Expanded);
     }
 }
