@@ -13,10 +13,13 @@
 //!   files (see `network_conf_conformance.rs`).
 //! - `storage-argv-conformance [DIR]`: the storage plugin's mount/LVM/qemu-img command lines
 //!   vs libvirt's golden files (see `storage_argv_conformance.rs`).
+//! - `bhyve-conformance [DIR]`: the bhyve plugin's command lines and XML vs libvirt's golden
+//!   files (see `bhyve_conformance.rs`).
 
 use std::process::ExitCode;
 
 mod bench_install;
+mod bhyve_conformance;
 mod conformance;
 mod network_conf_conformance;
 mod new_plugin;
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         "qemu-bench" => qemu_bench::run(rest),
         "network-conf-conformance" => network_conf_conformance::run(rest),
         "storage-argv-conformance" => storage_argv_conformance::run(rest),
+        "bhyve-conformance" => bhyve_conformance::run(rest),
         _ => {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
             eprintln!("  qemu-bench [--runs N]  QEMU start latency vs plain QEMU and libvirt");
             eprintln!("  network-conf-conformance [-v] [DIR] [CASE..]  dnsmasq files vs libvirt's networkxml2confdata");
             eprintln!("  storage-argv-conformance [-v] [DIR] [CASE..]  mount/vgchange/qemu-img lines vs libvirt's storage*xml2argvdata");
+            eprintln!("  bhyve-conformance [-v] [DIR] [CASE..]  bhyve/loader argv and XML vs libvirt's bhyve* test data");
             ExitCode::from(2)
         }
     }

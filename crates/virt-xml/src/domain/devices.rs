@@ -300,7 +300,7 @@ impl XmlElement for Graphics {
 
 /// `<driver>` of a video device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, XmlElement)]
-#[xml(omit_empty)]
+#[xml(omit_empty, validate = "VideoDriver::drop_default_vgaconf")]
 pub struct VideoDriver {
     #[xml(flatten)]
     pub virtio: VirtioOptions,
@@ -308,6 +308,17 @@ pub struct VideoDriver {
     pub vgaconf: Option<String>,
     #[xml(attr)]
     pub name: Option<String>,
+}
+
+impl VideoDriver {
+    /// `vgaconf='io'` is libvirt's default (0), which it neither keeps apart from an absent
+    /// one nor writes back; the `<driver>` itself stays (bhyve's `vga=io` comes from it).
+    fn drop_default_vgaconf(driver: &mut VideoDriver, _node: &crate::xml::Node<'_>) -> Result<()> {
+        if driver.vgaconf.as_deref() == Some("io") {
+            driver.vgaconf = None;
+        }
+        Ok(())
+    }
 }
 
 /// `<acceleration accel3d accel2d rendernode/>`.

@@ -433,7 +433,15 @@ impl XmlElement for Domain {
             self.bootloader.write_text_child(w, "bootloader");
             self.bootloader_args.write_text_child(w, "bootloader_args");
         }
-        self.os.write_child(w, "os");
+        match &self.os {
+            // A domain with a boot loader boots as it says: libvirt writes no boot devices.
+            Some(os) if self.bootloader.is_some() && !os.boot.is_empty() => {
+                let mut os = os.clone();
+                os.boot.clear();
+                Some(os).write_child(w, "os");
+            }
+            os => os.write_child(w, "os"),
+        }
         self.idmap.write_child(w, "idmap");
         self.features.write_child(w, "features");
         self.cpu.write_child(w, "cpu");
