@@ -3,6 +3,7 @@
 //! Tests drive the real compiled plugins (`cargo xtask plugins` builds them into
 //! `target/plugins/`), real clients and real hypervisors.
 
+mod bhyve;
 mod common;
 mod compat;
 mod fault_hook;

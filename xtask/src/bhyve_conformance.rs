@@ -19,9 +19,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use rvirt_driver_bhyve::address;
 use rvirt_driver_bhyve::caps::{BhyveCaps, GRUB_CONSDEV};
 use rvirt_driver_bhyve::command::{self, Environment};
+use rvirt_driver_bhyve::{address, native};
 use virt_xml::domain::Domain;
 
 use crate::conformance::{line_diff, CaseArgs};
@@ -254,6 +254,32 @@ fn check_xml_case(argv_data: &Path, out_data: &Path, case: &str) -> Result<(), S
     }
 }
 
+fn check_native_case(data: &Path, case: &str) -> Result<(), String> {
+    let args = std::fs::read_to_string(data.join(format!("{case}.args")))
+        .map_err(|e| format!("read: {e}"))?;
+    let expected = std::fs::read_to_string(data.join(format!("{case}.xml"))).ok();
+    let defaults = native::NativeDefaults {
+        uuid: virt_core::parse_uuid("c7a5fdbd-edaf-9455-926a-d65c16db1809")
+            .ok_or("bad mock uuid")?,
+        mac: MOCK_MAC,
+    };
+    let mut warnings = Vec::new();
+    let parsed = native::domain_from_argv(&args, &defaults, &mut warnings);
+    match (parsed, expected) {
+        (Ok(domain), Some(expected)) => {
+            let ours = domain.to_xml();
+            if ensure_newline(&ours) == ensure_newline(&expected) {
+                Ok(())
+            } else {
+                Err(format!("differs\n{}", line_diff(&expected, &ours)))
+            }
+        }
+        (Err(error), Some(_)) => Err(format!("error: {error}")),
+        (Ok(_), None) => Err("expected to fail, but parsed".to_string()),
+        (Err(_), None) => Ok(()),
+    }
+}
+
 /// Prints one folder's failures and its tally.
 fn report(
     folder: &str,
@@ -330,5 +356,14 @@ pub fn run(args: &[String]) -> ExitCode {
         .collect();
     report("bhyvexml2xmloutdata", args.verbose, xml_results);
 
+    let native_cases = match args.cases(&native_data, ".args", |_| true) {
+        Ok(cases) => cases,
+        Err(status) => return status,
+    };
+    let native_results = native_cases
+        .iter()
+        .map(|case| (case.clone(), check_native_case(&native_data, case)))
+        .collect();
+    report("bhyveargv2xmldata", args.verbose, native_results);
     ExitCode::SUCCESS
 }

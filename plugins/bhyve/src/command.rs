@@ -149,12 +149,10 @@ pub fn bhyve_argv(domain: &Domain, env: &mut Environment<'_>) -> Result<Vec<Stri
     let mut isa_seen = false;
     for controller in &domain.devices.controllers {
         match controller.controller_type {
-            Some(ControllerType::Pci) => {
-                if controller.model.as_deref() != Some("pci-root") {
-                    return Err(unsupported(
-                        "unsupported PCI controller model: only PCI root supported",
-                    ));
-                }
+            Some(ControllerType::Pci) if controller.model.as_deref() != Some("pci-root") => {
+                return Err(unsupported(
+                    "unsupported PCI controller model: only PCI root supported",
+                ));
             }
             Some(ControllerType::Sata) => {
                 push(&["-s", &ahci_spec(domain, controller, caps)?]);

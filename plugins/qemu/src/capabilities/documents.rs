@@ -1,11 +1,10 @@
 //! The capabilities documents: host capabilities (`virConnectGetCapabilities`, via virt-xml's
 //! model) and domain capabilities (`virConnectGetDomainCapabilities`; virt-xml has no model
 //! of that document yet, so it is written here element by element with virt-xml's writer),
-//! plus the node facts both need (CPUs and memory from /proc).
+//! with the node facts of `virt_plugin_sdk::node`.
 
 use virt_core::ErrorNumber;
-use virt_plugin_sdk::host::files;
-use virt_plugin_sdk::types::{Error, NodeInfo};
+use virt_plugin_sdk::types::Error;
 use virt_xml::capabilities::{
     Capabilities, Guest, GuestArch, GuestDomain, GuestFeature, GuestFeatures, Host, HostCpu,
     Machine, MigrationFeatures, UriTransports,
@@ -17,80 +16,7 @@ use super::QemuCaps;
 use crate::error::qemu_error;
 use crate::space::SpaceLayout;
 
-/// Host facts from /proc.
-#[derive(Debug, Clone, Default)]
-pub struct HostFacts {
-    pub arch: String,
-    pub model: String,
-    pub mhz: u32,
-    pub cpus: u32,
-    pub memory_kib: u64,
-    pub free_kib: u64,
-}
-
-fn read_text(path: &str) -> String {
-    files::read(path)
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
-}
-
-pub fn host_facts() -> HostFacts {
-    let cpuinfo = read_text("/proc/cpuinfo");
-    let meminfo = read_text("/proc/meminfo");
-    let field = |text: &str, name: &str| -> Option<String> {
-        text.lines()
-            .find(|line| line.split(':').next().map(str::trim) == Some(name))
-            .and_then(|line| line.split_once(':'))
-            .map(|(_, value)| value.trim().to_string())
-    };
-    let kib = |name: &str| {
-        field(&meminfo, name)
-            .and_then(|value| value.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    let cpus = cpuinfo
-        .lines()
-        .filter(|line| line.starts_with("processor"))
-        .count()
-        .max(1) as u32;
-    HostFacts {
-        arch: "x86_64".into(),
-        model: "x86_64".into(),
-        mhz: field(&cpuinfo, "cpu MHz")
-            .and_then(|mhz| mhz.parse::<f64>().ok())
-            .map_or(0, |mhz| mhz as u32),
-        cpus,
-        memory_kib: kib("MemTotal"),
-        free_kib: kib("MemFree") + kib("Buffers") + kib("Cached"),
-    }
-}
-
-/// `virNodeGetInfo`.
-pub fn node_info() -> NodeInfo {
-    let facts = host_facts();
-    NodeInfo {
-        model: facts.model,
-        memory_kib: facts.memory_kib,
-        cpus: facts.cpus,
-        mhz: facts.mhz,
-        nodes: 1,
-        sockets: 1,
-        cores: facts.cpus,
-        threads: 1,
-    }
-}
-
-/// The host's UUID as libvirt reports it (SMBIOS, else machine-id).
-fn host_uuid() -> Option<String> {
-    let smbios = read_text("/sys/class/dmi/id/product_uuid")
-        .trim()
-        .to_lowercase();
-    if virt_core::parse_uuid(&smbios).is_some() {
-        return Some(smbios);
-    }
-    let machine_id = read_text("/etc/machine-id");
-    virt_core::parse_uuid(machine_id.trim()).map(|uuid| uuid.hyphenated().to_string())
-}
+pub use virt_plugin_sdk::node::{host_facts, host_uuid, node_info, HostFacts};
 
 /// `virConnectGetCapabilities`.
 pub fn host_capabilities(layout: &SpaceLayout) -> Result<String, Error> {
