@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use virt_core::consts::{domain_shutoff_reason as shutoff, domain_state as state};
 
-use crate::common::{built_binaries, host_config, open_in, plugins_dir};
+use crate::common::{bridge_members, built_binaries, host_config, open_in, plugins_dir, Bridge};
 
 const STAND_IN_BHYVE: &str = r#"#!/bin/sh
 # Stand-in for FreeBSD's bhyve(8), written by rvirt's tests. It records its arguments,
@@ -20,8 +20,9 @@ const STAND_IN_BHYVE: &str = r#"#!/bin/sh
 dir=$(dirname "$0")
 case "$1" in
 -h) printf 'Usage: bhyve [-aehuwxACDHPSWY]\n       -c: number of cpus and/or topology specification\n       -u: RTC keeps UTC time\n' >&2; exit 1 ;;
--s) [ $# -eq 2 ] && { echo 'bhyve: missing VM name' >&2; exit 1; } ;;
 esac
+# A probe (`-s 0,DEVICE`, `-l bootrom`) names no VM: bhyve knows the device and wants a name.
+[ $# -le 2 ] && { echo 'bhyve: missing VM name' >&2; exit 1; }
 for name; do :; done
 echo "$*" >> "$dir/bhyve.argv"
 echo $$ > "$dir/$name.pid"
@@ -123,6 +124,10 @@ impl StandIns {
     }
 
     fn domain_xml(&self, name: &str, disk: &str) -> String {
+        self.domain_xml_with(name, disk, "")
+    }
+
+    fn domain_xml_with(&self, name: &str, disk: &str, devices: &str) -> String {
         format!(
             "<domain type='bhyve'>
   <name>{name}</name>
@@ -134,7 +139,7 @@ impl StandIns {
       <driver name='file' type='raw'/>
       <source file='{disk}'/>
       <target dev='hda' bus='sata'/>
-    </disk>
+    </disk>{devices}
   </devices>
 </domain>"
         )
@@ -192,8 +197,14 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
     assert!(stand_ins.argv("bhyve").is_empty(), "bhyve never ran");
     missing.undefine(0).expect("undefine");
 
+    let bridge = Bridge::new();
+    let nic = format!(
+        "<interface type='bridge'><mac address='52:54:00:12:34:56'/>\
+         <source bridge='{}'/><model type='virtio'/></interface>",
+        bridge.name
+    );
     let domain = conn
-        .domain_define_xml(&stand_ins.domain_xml("g", &stand_ins.disk()), 0)
+        .domain_define_xml(&stand_ins.domain_xml_with("g", &stand_ins.disk(), &nic), 0)
         .expect("define");
     let xml = domain.xml_desc(0).expect("xml");
     assert!(
@@ -206,6 +217,8 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
     domain.create(0).expect("start");
     wait_until("bhyve to run", || stand_ins.pid("g").is_some());
     let disk = stand_ins.disk();
+    let taps = bridge_members(&bridge.name);
+    assert_eq!(taps.len(), 1, "the guest's tap is on its bridge: {taps:?}");
     assert_eq!(
         stand_ins.argv("bhyveload"),
         [
@@ -216,9 +229,31 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
     assert_eq!(
         stand_ins.argv("bhyve"),
         [format!(
-            "-c 1 -m 256 -u -H -P -s 0:0,hostbridge -s 2:0,ahci,hd:{disk} g"
+            "-c 1 -m 256 -u -H -P -s 0:0,hostbridge -s 2:0,ahci,hd:{disk} \
+             -s 3:0,virtio-net,{},mac=52:54:00:12:34:56 g",
+            taps[0]
         )]
     );
+    // A new definition while it runs is for its next start; one without the domain's UUID
+    // is another domain of the same name, which libvirt refuses.
+    let inactive = virt_core::consts::domain_xml_flags::INACTIVE;
+    let config = domain.xml_desc(inactive).expect("inactive xml");
+    conn.domain_define_xml(&config.replace(">1</vcpu>", ">2</vcpu>"), 0)
+        .expect("redefine while running");
+    let error = conn
+        .domain_define_xml(&stand_ins.domain_xml("g", &stand_ins.disk()), 0)
+        .expect_err("same name, another uuid");
+    assert!(
+        error
+            .message()
+            .contains("domain 'g' already exists with uuid"),
+        "{error}"
+    );
+    assert!(domain.xml_desc(0).expect("live").contains(">1</vcpu>"));
+    assert!(domain
+        .xml_desc(inactive)
+        .expect("inactive")
+        .contains(">2</vcpu>"));
     let pid = stand_ins.pid("g").expect("bhyve's pid");
     let running = conn.domain_lookup_by_name("g").expect("lookup");
     assert_eq!(running.id(), pid, "the id is bhyve's pid");
@@ -249,10 +284,24 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
     });
     assert_eq!(domain.state(0).expect("state").reason, shutoff::SHUTDOWN);
 
-    // Destroy: bhyvectl --destroy ends bhyve.
+    // A new host (a daemon restart) finds the running guest again.
     domain.create(0).expect("start again");
     wait_until("bhyve to run", || stand_ins.pid("g").is_some());
     let pid = stand_ins.pid("g").expect("bhyve's pid");
+    drop(domain);
+    drop(conn);
+    drop(host);
+    let mut config = host_config(vec![plugins_dir()], state_root.path());
+    config
+        .helper_dirs
+        .insert(0, stand_ins.dir.path().to_path_buf());
+    let host = virt_host::Host::new(config);
+    let conn = open_in(&host, "bhyve:///system").expect("open again");
+    let domain = conn.domain_lookup_by_name("g").expect("lookup");
+    assert_eq!(domain.id(), pid, "the same bhyve, adopted");
+    assert_eq!(domain.state(0).expect("state").state, state::RUNNING);
+
+    // Destroy: bhyvectl --destroy ends bhyve.
     domain.destroy(0).expect("destroy");
     let state_now = domain.state(0).expect("state");
     assert_eq!(
@@ -263,6 +312,10 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
         .argv("bhyvectl")
         .contains(&"--destroy --vm=g".to_string()));
     assert!(!pid_alive(pid), "bhyve {pid} is gone");
+    assert!(
+        bridge_members(&bridge.name).is_empty(),
+        "every tap the guest had is gone"
+    );
 
     domain.undefine(0).expect("undefine");
     assert!(conn.list_all_domains(0).expect("list").is_empty());

@@ -448,7 +448,8 @@ fn qemu_starts_virtiofsd_and_vhost_user_gpu() {
 
 /// SPICE with `autoport` (virt-manager's default graphics): the driver reserves a free port
 /// from 5900 for each guest, the live XML shows it, QEMU's SPICE server listens there, two
-/// guests never share one, and a stopped guest's port is given back.
+/// guests never share one, and a stopped guest's port is given back. A VNC server beside it
+/// gets a reserved port of its own the same way (not one QEMU looks for itself).
 #[test]
 fn qemu_spice_autoport_reserves_free_ports() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -456,6 +457,8 @@ fn qemu_spice_autoport_reserves_free_ports() {
     let host = host(root.path());
     let conn = open(&host, "qemu:///session");
     let spice = "<graphics type='spice' autoport='yes'>\
+                 <listen type='address' address='127.0.0.1'/></graphics>\
+                 <graphics type='vnc' autoport='yes'>\
                  <listen type='address' address='127.0.0.1'/></graphics>";
     let start = |name: &str| {
         let files = GuestFiles::new(&root.path().join(name));
@@ -474,6 +477,17 @@ fn qemu_spice_autoport_reserves_free_ports() {
         assert!(
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
             "SPICE listens on {port}"
+        );
+        let vnc: u16 = xml
+            .split("<graphics type='vnc' port='")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("a VNC port in the live XML: {xml}"));
+        assert!(vnc >= 5900 && vnc != port, "{xml}");
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", vnc)).is_ok(),
+            "VNC listens on {vnc}"
         );
         (domain, port)
     };

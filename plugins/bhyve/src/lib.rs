@@ -77,7 +77,8 @@ pub mod plugin {
                 )
                 .into());
             }
-            state::bind_space("system", Persistence::Persistent)?;
+            let status = state::bind_space("system", Persistence::Persistent)?;
+            runtime::space_loaded(status);
             Ok(())
         }
 
@@ -146,7 +147,7 @@ pub mod plugin {
             let mut vnc_port = || Ok(5900);
             let mut env = crate::command::Environment {
                 caps: runtime::caps(),
-                grub_caps: crate::caps::GRUB_CONSDEV,
+                grub_caps: runtime::grub_caps(),
                 taps: &taps,
                 vnc_port: &mut vnc_port,
             };
@@ -272,8 +273,15 @@ pub mod plugin {
             wit(runtime::get_status(&dom))
         }
 
-        fn get_xml(&self, dom: DomainRef, _flags: u32) -> Result<String, Error> {
-            wit(runtime::get_xml(&dom))
+        fn get_xml(&self, dom: DomainRef, flags: u32) -> Result<String, Error> {
+            use virt_core::consts::domain_xml_flags as xml;
+            wit(virt_core::Error::check_flags(
+                ErrorDomain::BHYVE,
+                flags,
+                xml::SECURE | xml::INACTIVE | xml::UPDATE_CPU | xml::MIGRATABLE,
+                "virDomainGetXMLDesc",
+            ))?;
+            wit(runtime::get_xml(&dom, flags & xml::INACTIVE != 0))
         }
 
         fn get_os_type(&self, dom: DomainRef) -> Result<String, Error> {
@@ -287,7 +295,7 @@ pub mod plugin {
 
     impl Handlers for BhyveDriver {
         fn process_exited(&self, handle: ProcessHandle, status: ProcessStatus) {
-            runtime::process_exited(handle, status.exit_code, status.signal);
+            runtime::process_exited(handle, status.exit_code);
         }
     }
 

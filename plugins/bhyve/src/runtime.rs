@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 use virt_core::consts::{
+    domain_event_defined_detail_type as defined_detail,
     domain_event_started_detail_type as started_detail,
     domain_event_stopped_detail_type as stopped_detail, domain_event_type as event_type,
     domain_running_reason as running_reason, domain_shutoff_reason as shutoff_reason,
@@ -18,6 +19,7 @@ use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 use virt_plugin_sdk::host::command as run_command;
 use virt_plugin_sdk::host::events::{self, Event};
 use virt_plugin_sdk::host::process::{self, Output, SpawnRequest};
+use virt_plugin_sdk::host::state::SpaceStatus;
 use virt_plugin_sdk::host::{files, jobs, net};
 use virt_plugin_sdk::records::Records;
 use virt_plugin_sdk::types::{DomainInfo, DomainRef, DomainState, ObjectStatus};
@@ -30,13 +32,17 @@ const DOMAINS: Records = Records::new("domain", ErrorDomain::BHYVE);
 const PROBED: Records = Records::new("probed-caps", ErrorDomain::BHYVE);
 const SIGTERM: i32 = 15;
 const SIGKILL: i32 = 9;
+/// Serializes definitions: names are unique across all of them.
+const DEFINITIONS_JOB: &str = "definitions";
+/// How long a loader may run (grub-bhyve waits at its menu).
+const LOADER_TIMEOUT_MS: u32 = 300_000;
 
 /// A defined (or running transient) domain.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct DomainRecord {
     pub uuid: String,
     pub name: String,
-    /// The definition as the driver keeps it (prepared, inactive).
+    /// The persistent definition as the driver keeps it (prepared, inactive).
     pub xml: String,
     pub persistent: bool,
     pub autostart: bool,
@@ -47,11 +53,20 @@ pub struct DomainRecord {
 /// A running guest.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Live {
+    /// The host's handle of bhyve, valid in this daemon only: `pid` and `start_time`
+    /// find the process again after a restart.
     pub handle: u64,
     pub pid: i32,
+    pub start_time: u64,
     pub taps: Vec<String>,
-    /// Why the driver is stopping it, once it asked (a `virDomainShutoffReason`).
-    pub stopping: Option<i32>,
+    /// The definition it runs with (its VNC port filled in).
+    pub xml: String,
+    /// The VNC port reserved for it, given back when it stops.
+    pub vnc_port: Option<u16>,
+    /// Set by `destroy`: the exit that follows is the destroy's, not the guest's.
+    pub destroying: bool,
+    /// The persistent definition changed while it ran (`virDomainIsUpdated`).
+    pub config_changed: bool,
 }
 
 fn bhyve_error(code: ErrorNumber, message: impl AsRef<str>) -> Error {
@@ -63,6 +78,10 @@ fn no_domain(what: impl AsRef<str>) -> Error {
         ErrorNumber::NO_DOMAIN,
         format!("no domain with matching {}", what.as_ref()),
     )
+}
+
+fn operation_invalid(message: impl AsRef<str>) -> Error {
+    bhyve_error(ErrorNumber::OPERATION_INVALID, message)
 }
 
 fn job_name(uuid: &str) -> String {
@@ -107,23 +126,42 @@ pub fn by_id(id: i32) -> Result<DomainRecord, Error> {
         .ok_or_else(|| no_domain(format!("id {id}")))
 }
 
-/// The record a reference names (by UUID, as libvirt resolves a `virDomainPtr`).
+/// The record a reference names (by UUID, as libvirt resolves a `virDomainPtr`), for reading.
 pub fn resolve(dom: &DomainRef) -> Result<DomainRecord, Error> {
     by_uuid(&Uuid::from(dom.uuid))
+}
+
+/// The record a reference names, read after taking its job: what a call that changes it
+/// acts on (another call that held the job has finished writing).
+fn lock(dom: &DomainRef) -> Result<DomainRecord, Error> {
+    let uuid = Uuid::from(dom.uuid).hyphenated().to_string();
+    jobs::begin(&job_name(&uuid)).map_err(Error::from)?;
+    resolve(dom)
 }
 
 fn store(record: &DomainRecord) {
     DOMAINS.store(&record.uuid, record);
 }
 
-/// What the installed bhyve can do, probed once per space as libvirt probes it.
+/// What the installed bhyve can do: probed when the space is loaded (each daemon start, as
+/// libvirt probes at its start), read by every call after.
 pub fn caps() -> BhyveCaps {
-    if let Ok(Some(bits)) = PROBED.load::<u32>("bhyve") {
-        return BhyveCaps(bits);
+    match PROBED.load::<u32>("bhyve") {
+        Ok(Some(bits)) => BhyveCaps(bits),
+        _ => probe_and_store(),
     }
+}
+
+fn probe_and_store() -> BhyveCaps {
     let caps = probe();
     PROBED.store("bhyve", &caps.0);
+    PROBED.store("grub", &probe_grub());
     caps
+}
+
+/// `virBhyveGrubCapsFlags` of the installed grub-bhyve.
+pub fn grub_caps() -> u32 {
+    PROBED.load::<u32>("grub").ok().flatten().unwrap_or(0)
 }
 
 fn run(program: &str, args: &[&str]) -> Option<run_command::RunOutput> {
@@ -138,40 +176,78 @@ fn run(program: &str, args: &[&str]) -> Option<run_command::RunOutput> {
     .ok()
 }
 
-/// `bhyve -h` tells the options, `bhyve -s 0,DEVICE` whether a device exists (an unknown
-/// one is named in the error), as libvirt's `virBhyveProbeCaps` asks.
+fn output_text(output: &run_command::RunOutput) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout)
+}
+
+/// libvirt's questions (`virBhyveProbeCaps`): `bhyve -h` for the options, then a device
+/// bhyve does not know is named in its error.
 fn probe() -> BhyveCaps {
+    let Some(help) = run("bhyve", &["-h"]) else {
+        return BhyveCaps(0);
+    };
     let mut bits = 0;
-    if let Some(help) = run("bhyve", &["-h"]) {
-        let text = String::from_utf8_lossy(&help.stderr).into_owned()
-            + &String::from_utf8_lossy(&help.stdout);
-        if text.contains("-u:") {
-            bits |= BhyveCaps::RTC_UTC;
-        }
-        if !text.contains("-c vcpus") {
-            bits |= BhyveCaps::CPUTOPOLOGY;
-        }
+    let text = output_text(&help);
+    if text.contains("-u:") {
+        bits |= BhyveCaps::RTC_UTC;
     }
-    for (device, flag) in [
-        ("ahci", BhyveCaps::AHCI32SLOT),
-        ("e1000", BhyveCaps::NET_E1000),
-        ("lpc", BhyveCaps::LPC_BOOTROM),
-        ("fbuf", BhyveCaps::FBUF),
-        ("xhci", BhyveCaps::XHCI),
-        ("hda", BhyveCaps::SOUND_HDA),
-        ("virtio-9p", BhyveCaps::VIRTIO_9P),
+    if !text.contains("-c vcpus") {
+        bits |= BhyveCaps::CPUTOPOLOGY;
+    }
+    for (args, refusal, flag) in [
+        (
+            ["-s", "0,ahci"],
+            "pci slot 0:0: unknown device \"ahci\"",
+            BhyveCaps::AHCI32SLOT,
+        ),
+        (
+            ["-s", "0,e1000"],
+            "pci slot 0:0: unknown device \"e1000\"",
+            BhyveCaps::NET_E1000,
+        ),
+        (
+            ["-l", "bootrom"],
+            "bhyve: invalid lpc device configuration 'bootrom'",
+            BhyveCaps::LPC_BOOTROM,
+        ),
+        (
+            ["-s", "0,fbuf"],
+            "pci slot 0:0: unknown device \"fbuf\"",
+            BhyveCaps::FBUF,
+        ),
+        (
+            ["-s", "0,xhci"],
+            "pci slot 0:0: unknown device \"xhci\"",
+            BhyveCaps::XHCI,
+        ),
+        (
+            ["-s", "0,hda"],
+            "pci slot 0:0: unknown device \"hda\"",
+            BhyveCaps::SOUND_HDA,
+        ),
+        (
+            ["-s", "0,fbuf,password="],
+            "Invalid fbuf emulation \"password\"",
+            BhyveCaps::VNC_PASSWORD,
+        ),
+        (
+            ["-s", "0,virtio-9p"],
+            "pci slot 0:0: unknown device \"virtio-9p\"",
+            BhyveCaps::VIRTIO_9P,
+        ),
     ] {
-        if let Some(output) = run("bhyve", &["-s", &format!("0,{device}")]) {
-            let text = String::from_utf8_lossy(&output.stderr);
-            if !text.contains("pci slot 0:0: unknown device") {
-                bits |= flag;
-            }
+        if run("bhyve", &args).is_some_and(|output| !output_text(&output).contains(refusal)) {
+            bits |= flag;
         }
-    }
-    if bits & BhyveCaps::FBUF != 0 {
-        bits |= BhyveCaps::VNC_PASSWORD;
     }
     BhyveCaps(bits)
+}
+
+fn probe_grub() -> u32 {
+    match run("grub-bhyve", &["--help"]) {
+        Some(output) if output_text(&output).contains("--cons-dev") => GRUB_CONSDEV,
+        _ => 0,
+    }
 }
 
 /// A definition as the driver keeps it: parsed, checked as libvirt checks a bhyve domain.
@@ -191,21 +267,84 @@ pub fn prepare(xml: &str) -> Result<Domain, Error> {
     Ok(domain)
 }
 
+/// When the connection's space is loaded: probe the programs; after a daemon restart, find
+/// the running guests again (those gone are shut off) and start the autostart ones, as
+/// libvirt's bhyve driver does when it starts.
+pub fn space_loaded(status: SpaceStatus) {
+    if status == SpaceStatus::Existing {
+        return;
+    }
+    probe_and_store();
+    let Ok(records) = all() else { return };
+    for mut record in records {
+        let Some(mut live) = record.live.clone() else {
+            continue;
+        };
+        match process::adopt(live.pid, live.start_time) {
+            Ok(handle) => {
+                live.handle = handle;
+                record.live = Some(live);
+                store(&record);
+            }
+            Err(_) => {
+                virt_plugin_sdk::warn!(
+                    "bhyve of domain '{}' (pid {}) is gone",
+                    record.name,
+                    live.pid
+                );
+                record.live = Some(live);
+                finish_stop(
+                    record,
+                    shutoff_reason::UNKNOWN,
+                    stopped_detail::FAILED,
+                    false,
+                );
+            }
+        }
+    }
+    let Ok(records) = all() else { return };
+    for record in records {
+        if record.autostart && record.persistent && record.live.is_none() {
+            if let Err(error) = create(&reference(&record)) {
+                virt_plugin_sdk::warn!(
+                    "cannot autostart domain '{}': {}",
+                    record.name,
+                    error.message()
+                );
+            }
+        }
+    }
+}
+
 pub fn define(xml: &str) -> Result<DomainRef, Error> {
     let domain = prepare(xml)?;
     let uuid = domain.uuid.unwrap_or_default().hyphenated().to_string();
     let name = domain.name().to_string();
+    jobs::begin(DEFINITIONS_JOB).map_err(Error::from)?;
     jobs::begin(&job_name(&uuid)).map_err(Error::from)?;
-    if let Some(other) = all()?
-        .into_iter()
-        .find(|record| record.name == name && record.uuid != uuid)
-    {
+    let records = all()?;
+    if let Some(other) = records.iter().find(|r| r.name == name && r.uuid != uuid) {
         return Err(bhyve_error(
             ErrorNumber::OPERATION_FAILED,
             format!("domain '{name}' already exists with uuid {}", other.uuid),
         ));
     }
-    let existing = DOMAINS.load::<DomainRecord>(&uuid)?;
+    let existing = records.into_iter().find(|r| r.uuid == uuid);
+    if let Some(existing) = existing.as_ref().filter(|r| r.name != name) {
+        return Err(bhyve_error(
+            ErrorNumber::OPERATION_FAILED,
+            format!(
+                "domain '{}' is already defined with uuid {uuid}",
+                existing.name
+            ),
+        ));
+    }
+    let detail = if existing.is_some() {
+        defined_detail::UPDATED
+    } else {
+        defined_detail::ADDED
+    };
+    // A running guest keeps the definition it runs with; the new one is for its next start.
     let record = DomainRecord {
         uuid: uuid.clone(),
         name,
@@ -215,16 +354,22 @@ pub fn define(xml: &str) -> Result<DomainRef, Error> {
         shutoff_reason: existing
             .as_ref()
             .map_or(shutoff_reason::UNKNOWN, |r| r.shutoff_reason),
-        live: existing.and_then(|r| r.live),
+        live: existing.and_then(|r| r.live).map(|live| Live {
+            config_changed: true,
+            ..live
+        }),
     };
     store(&record);
-    emit(&record, event_type::DEFINED, 0);
+    emit(&record, event_type::DEFINED, detail);
     Ok(reference(&record))
 }
 
 pub fn undefine(dom: &DomainRef) -> Result<(), Error> {
-    let mut record = resolve(dom)?;
-    jobs::begin(&job_name(&record.uuid)).map_err(Error::from)?;
+    jobs::begin(DEFINITIONS_JOB).map_err(Error::from)?;
+    let mut record = lock(dom)?;
+    if !record.persistent {
+        return Err(operation_invalid("cannot undefine transient domain"));
+    }
     if record.live.is_some() {
         // A running guest stays, transient, until it stops.
         record.persistent = false;
@@ -236,132 +381,182 @@ pub fn undefine(dom: &DomainRef) -> Result<(), Error> {
     Ok(())
 }
 
-fn operation_invalid(message: impl AsRef<str>) -> Error {
-    bhyve_error(ErrorNumber::OPERATION_INVALID, message)
-}
-
 /// Starts a defined guest: the loader, then bhyve (libvirt's `virBhyveProcessStart`).
 pub fn create(dom: &DomainRef) -> Result<DomainRef, Error> {
-    let mut record = resolve(dom)?;
-    jobs::begin(&job_name(&record.uuid)).map_err(Error::from)?;
+    let mut record = lock(dom)?;
     if record.live.is_some() {
         return Err(operation_invalid("Domain is already running"));
     }
-    let domain = Domain::parse(&record.xml)?;
-    let dirs = files::dirs();
-    let name = domain.name().to_string();
-    let log = format!("{}/{name}.log", dirs.log);
-
-    let mut taps = Vec::new();
-    let mut tap_handles = Vec::new();
-    let cleanup_taps = |taps: &[String]| {
-        for tap in taps {
-            let _ = net::delete_link(tap);
-        }
-    };
-    for interface in &domain.devices.interfaces {
-        let bridge = interface
-            .source
-            .as_ref()
-            .and_then(|source| source.bridge.clone());
-        match net::create_tap("vnet%d", bridge.as_deref(), None) {
-            Ok(tap) => {
-                taps.push(tap.name);
-                tap_handles.push(tap.handle);
-            }
-            Err(error) => {
-                cleanup_taps(&taps);
-                return Err(error.into());
-            }
-        }
-    }
-    let started = start_processes(&domain, &taps, &tap_handles, &log, &dirs.run);
-    let (handle, pid) = match started {
-        Ok(started) => started,
-        Err(error) => {
-            cleanup_taps(&taps);
-            destroy_vm(&name);
-            return Err(error);
-        }
-    };
-    record.live = Some(Live {
-        handle,
-        pid,
-        taps,
-        stopping: None,
-    });
+    let live = start(&record)?;
+    record.live = Some(live);
     store(&record);
     emit(&record, event_type::STARTED, started_detail::BOOTED);
     Ok(reference(&record))
 }
 
-/// Runs the loader (with its device map in `run_dir` while it runs), then spawns bhyve.
-fn start_processes(
-    domain: &Domain,
-    taps: &[String],
-    tap_handles: &[u64],
-    log: &str,
-    run_dir: &str,
-) -> Result<(u64, i32), Error> {
-    let mut no_vnc_port = || -> Result<u16, Error> {
-        virt_plugin_sdk::host::ports::reserve(5900, 65535).map_err(Error::from)
+/// Everything a start makes, undone when a later step fails.
+#[derive(Default)]
+struct Started {
+    taps: Vec<String>,
+    tap_handles: Vec<u64>,
+    vnc_port: Option<u16>,
+}
+
+impl Started {
+    fn undo(&self, name: &str) {
+        self.close_taps();
+        for tap in &self.taps {
+            let _ = net::delete_link(tap);
+        }
+        if let Some(port) = self.vnc_port {
+            virt_plugin_sdk::host::ports::release(port);
+        }
+        destroy_vm(name);
+    }
+
+    /// bhyve holds its taps once it runs: the host's descriptors are not needed any more.
+    fn close_taps(&self) {
+        for handle in &self.tap_handles {
+            files::close(*handle);
+        }
+    }
+}
+
+/// The taps, the loader, then bhyve, for the persistent definition.
+fn start(record: &DomainRecord) -> Result<Live, Error> {
+    let mut domain = Domain::parse(&record.xml)?;
+    let mut made = Started::default();
+    let started = start_with(&mut domain, &mut made);
+    match started {
+        Ok((handle, pid, start_time)) => {
+            made.close_taps();
+            Ok(Live {
+                handle,
+                pid,
+                start_time,
+                taps: made.taps,
+                xml: domain.to_xml(),
+                vnc_port: made.vnc_port,
+                destroying: false,
+                config_changed: false,
+            })
+        }
+        Err(error) => {
+            made.undo(domain.name());
+            Err(error)
+        }
+    }
+}
+
+fn start_with(domain: &mut Domain, made: &mut Started) -> Result<(u64, i32, u64), Error> {
+    let dirs = files::dirs();
+    let name = domain.name().to_string();
+    let log = format!("{}/{name}.log", dirs.log);
+    files::create_dir_all(&dirs.log).map_err(Error::from)?;
+    for interface in &domain.devices.interfaces {
+        let bridge = interface
+            .source
+            .as_ref()
+            .and_then(|source| source.bridge.clone());
+        let tap = net::create_tap("vnet%d", bridge.as_deref(), None).map_err(Error::from)?;
+        made.taps.push(tap.name);
+        made.tap_handles.push(tap.handle);
+    }
+    let caps = caps();
+    let mut reserve_vnc_port = || -> Result<u16, Error> {
+        let port = virt_plugin_sdk::host::ports::reserve(5900, 65535).map_err(Error::from)?;
+        made.vnc_port = Some(port);
+        Ok(port)
     };
+    let taps = made.taps.clone();
     let mut env = Environment {
-        caps: caps(),
-        grub_caps: GRUB_CONSDEV,
-        taps,
-        vnc_port: &mut no_vnc_port,
+        caps,
+        grub_caps: grub_caps(),
+        taps: &taps,
+        vnc_port: &mut reserve_vnc_port,
     };
     // bhyve's command line first: a definition bhyve cannot run never reaches the loader.
     let mut bhyve = command::bhyve_argv(domain, &mut env)?;
-    let device_map_path = format!("{run_dir}/grub_bhyve-{}-device.map", domain.name());
-    if let Some(loader) = command::loader_command(domain, &env, &device_map_path)? {
+    let device_map_path = format!("{}/grub_bhyve-{name}-device.map", dirs.run);
+    let loader = command::loader_command(domain, &env, &device_map_path)?;
+    // The live definition shows the port VNC listens on, as libvirt's does.
+    if let (Some(port), Some(graphics)) = (made.vnc_port, domain.devices.graphics.first_mut()) {
+        graphics.port = Some(i32::from(port));
+    }
+    if let Some(loader) = loader {
         if let Some(map) = &loader.device_map {
             files::write(&device_map_path, map.as_bytes()).map_err(Error::from)?;
         }
-        let program = bare(&loader.argv[0]);
-        let output = run_command::run(&run_command::RunRequest {
-            program,
-            args: loader.argv[1..].to_vec(),
-            env: vec![],
-            cwd: None,
-            stdin: vec![],
-            timeout_ms: 300_000,
-        });
+        let loaded = run_loader(&name, &loader.argv, &log);
         if loader.device_map.is_some() {
             let _ = files::remove(&device_map_path);
         }
-        let output = output.map_err(Error::from)?;
-        append_log(log, &loader.argv, &output.stdout, &output.stderr);
-        if output.exit_code != Some(0) {
-            return Err(bhyve_error(
-                ErrorNumber::INTERNAL_ERROR,
-                format!(
-                    "Failed to load domain '{}': {} exited with status {}: {}",
-                    domain.name(),
-                    loader.argv[0],
-                    output
-                        .exit_code
-                        .map_or("?".to_string(), |code| code.to_string()),
-                    String::from_utf8_lossy(&output.stderr).trim()
-                ),
-            ));
-        }
+        loaded?;
     }
     bhyve[0] = bare(&bhyve[0]);
-    append_log(log, &bhyve, &[], &[]);
+    virt_plugin_sdk::info!("starting domain '{name}': {}", bhyve.join(" "));
     let handle = process::spawn(&SpawnRequest {
         program: bhyve[0].clone(),
         args: bhyve[1..].to_vec(),
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         cwd: None,
-        stdout: Output::AppendFile(log.to_string()),
-        stderr: Output::AppendFile(log.to_string()),
-        pass_fds: tap_handles.to_vec(),
+        stdout: Output::AppendFile(log.clone()),
+        stderr: Output::AppendFile(log),
+        pass_fds: made.tap_handles.clone(),
     })
     .map_err(Error::from)?;
-    let status = process::status(handle).map_err(Error::from)?;
-    Ok((handle, status.pid))
+    let facts =
+        process::status(handle).and_then(|status| Ok((status.pid, process::start_time(handle)?)));
+    match facts {
+        Ok((pid, start_time)) => Ok((handle, pid, start_time)),
+        Err(error) => {
+            let _ = process::kill(handle, SIGKILL);
+            process::release(handle);
+            Err(error.into())
+        }
+    }
+}
+
+/// Runs a loader to completion, its output in the guest's log; its failure is the start's,
+/// with the end of what it printed.
+fn run_loader(name: &str, argv: &[String], log: &str) -> Result<(), Error> {
+    virt_plugin_sdk::info!("loading domain '{name}': {}", argv.join(" "));
+    let log_size = files::stat(log).ok().flatten().map_or(0, |stat| stat.size);
+    let handle = process::spawn(&SpawnRequest {
+        program: bare(&argv[0]),
+        args: argv[1..].to_vec(),
+        env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
+        cwd: None,
+        stdout: Output::AppendFile(log.to_string()),
+        stderr: Output::AppendFile(log.to_string()),
+        pass_fds: vec![],
+    })
+    .map_err(Error::from)?;
+    let status = process::wait(handle, LOADER_TIMEOUT_MS);
+    if status.as_ref().is_ok_and(|status| status.running) {
+        let _ = process::kill(handle, SIGKILL);
+        let _ = process::wait(handle, 5_000);
+    }
+    process::release(handle);
+    let status = status.map_err(Error::from)?;
+    if status.exit_code == Some(0) {
+        return Ok(());
+    }
+    let printed = files::read_range(log, log_size, 4096).unwrap_or_default();
+    Err(bhyve_error(
+        ErrorNumber::INTERNAL_ERROR,
+        format!(
+            "Failed to load domain '{name}': {} {}: {}",
+            argv[0],
+            match (status.running, status.exit_code, status.signal) {
+                (true, _, _) => "did not finish".to_string(),
+                (_, Some(code), _) => format!("exited with status {code}"),
+                (_, _, Some(signal)) => format!("was killed by signal {signal}"),
+                _ => "failed".to_string(),
+            },
+            String::from_utf8_lossy(&printed).trim()
+        ),
+    ))
 }
 
 /// `/usr/sbin/bhyve` is asked for as `bhyve`: the host finds it (or a stand-in) by name.
@@ -374,28 +569,17 @@ fn bare(program: &str) -> String {
     }
 }
 
-/// The command line, and what a loader printed, added to the guest's log as libvirt does.
-fn append_log(log: &str, argv: &[String], stdout: &[u8], stderr: &[u8]) {
-    let mut text = files::read(log).unwrap_or_default();
-    text.extend_from_slice(argv.join(" ").as_bytes());
-    text.push(b'\n');
-    text.extend_from_slice(stdout);
-    text.extend_from_slice(stderr);
-    let _ = files::write(log, &text);
-}
-
 /// `bhyvectl --destroy --vm=NAME`: the VM's kernel state goes, and bhyve with it.
 fn destroy_vm(name: &str) {
     let _ = run("bhyvectl", &["--destroy", &format!("--vm={name}")]);
 }
 
 pub fn destroy(dom: &DomainRef) -> Result<(), Error> {
-    let mut record = resolve(dom)?;
-    jobs::begin(&job_name(&record.uuid)).map_err(Error::from)?;
+    let mut record = lock(dom)?;
     let Some(mut live) = record.live.clone() else {
         return Err(operation_invalid("Domain is not running"));
     };
-    live.stopping = Some(shutoff_reason::DESTROYED);
+    live.destroying = true;
     record.live = Some(live.clone());
     store(&record);
     destroy_vm(&record.name);
@@ -405,45 +589,53 @@ pub fn destroy(dom: &DomainRef) -> Result<(), Error> {
         let _ = process::kill(live.handle, SIGKILL);
         let _ = process::wait(live.handle, 5_000);
     }
-    finish_stop(record, shutoff_reason::DESTROYED, stopped_detail::DESTROYED);
+    finish_stop(
+        record,
+        shutoff_reason::DESTROYED,
+        stopped_detail::DESTROYED,
+        false,
+    );
     Ok(())
 }
 
 /// ACPI power button: bhyve turns SIGTERM into one; its exit says the rest.
 pub fn shutdown(dom: &DomainRef) -> Result<(), Error> {
-    let mut record = resolve(dom)?;
-    jobs::begin(&job_name(&record.uuid)).map_err(Error::from)?;
-    let Some(mut live) = record.live.clone() else {
+    let record = lock(dom)?;
+    let Some(live) = record.live else {
         return Err(operation_invalid("Domain is not running"));
     };
-    live.stopping = Some(shutoff_reason::SHUTDOWN);
-    record.live = Some(live.clone());
-    store(&record);
     process::kill(live.handle, SIGTERM).map_err(Error::from)
 }
 
-/// Forgets the running guest: taps, the process handle, the VM; a transient domain goes.
-fn finish_stop(mut record: DomainRecord, reason: i32, detail: i32) {
+/// Forgets the running guest (taps, its VNC port, the process handle, the VM) and records
+/// why it stopped; a transient domain goes unless it is about to start again.
+fn finish_stop(mut record: DomainRecord, reason: i32, detail: i32, restarting: bool) {
     if let Some(live) = record.live.take() {
         for tap in &live.taps {
             let _ = net::delete_link(tap);
         }
+        if let Some(port) = live.vnc_port {
+            virt_plugin_sdk::host::ports::release(port);
+        }
         process::release(live.handle);
     }
     record.shutoff_reason = reason;
-    if record.persistent {
+    if record.persistent || restarting {
         store(&record);
     } else {
         DOMAINS.delete(&record.uuid);
     }
-    emit(&record, event_type::STOPPED, detail);
+    if !restarting {
+        emit(&record, event_type::STOPPED, detail);
+    }
 }
 
-/// bhyve exited (bhyve(8)'s statuses): reboot starts it again, power off and halt are a
-/// shutdown, anything else a failure; a signal is a crash.
-pub fn process_exited(handle: u64, exit_code: Option<i32>, signal: Option<i32>) {
+/// bhyve exited (bhyve(8)'s statuses, as libvirt's monitor reads them): 0 is a reboot (the
+/// guest is loaded and started again), 1 and 2 a power-off or halt, 3 and 4 a failure; a
+/// signal is a crash.
+pub fn process_exited(handle: u64, exit_code: Option<i32>) {
     let Ok(records) = all() else { return };
-    let Some(record) = records.into_iter().find(|record| {
+    let Some(found) = records.into_iter().find(|record| {
         record
             .live
             .as_ref()
@@ -451,39 +643,77 @@ pub fn process_exited(handle: u64, exit_code: Option<i32>, signal: Option<i32>) 
     }) else {
         return;
     };
-    let _ = jobs::begin(&job_name(&record.uuid));
-    // The call that stopped it finishes the stop itself.
-    let record = match resolve(&reference(&record)) {
-        Ok(record)
-            if record
-                .live
-                .as_ref()
-                .is_some_and(|live| live.handle == handle) =>
-        {
-            record
-        }
-        _ => return,
+    let Ok(record) = lock(&reference(&found)) else {
+        return;
     };
-    let stopping = record.live.as_ref().and_then(|live| live.stopping);
-    if stopping == Some(shutoff_reason::DESTROYED) {
+    let Some(live) = record.live.clone().filter(|live| live.handle == handle) else {
+        return;
+    };
+    // The call that destroyed it finishes the stop itself.
+    if live.destroying {
         return;
     }
     destroy_vm(&record.name);
-    match (exit_code, signal) {
-        (Some(0), _) if stopping.is_none() => {
-            let dom = reference(&record);
-            finish_stop(record, shutoff_reason::SHUTDOWN, stopped_detail::SHUTDOWN);
-            if let Err(error) = create(&dom) {
-                virt_plugin_sdk::warn!(
-                    "cannot restart domain '{}' after its reboot: {}",
-                    dom.name,
-                    error.message()
-                );
-            }
+    match exit_code {
+        Some(0) => restart(record),
+        Some(1 | 2) => finish_stop(
+            record,
+            shutoff_reason::SHUTDOWN,
+            stopped_detail::SHUTDOWN,
+            false,
+        ),
+        Some(_) => finish_stop(
+            record,
+            shutoff_reason::UNKNOWN,
+            stopped_detail::FAILED,
+            false,
+        ),
+        None => finish_stop(
+            record,
+            shutoff_reason::CRASHED,
+            stopped_detail::CRASHED,
+            false,
+        ),
+    }
+}
+
+/// A guest's reboot: the same domain loaded and started again (`virBhyveProcessRestart`),
+/// with the definition it ran with; if that fails it is shut off.
+fn restart(record: DomainRecord) {
+    let Some(live) = record.live.clone() else {
+        return;
+    };
+    let mut stopped = record.clone();
+    finish_stop(
+        stopped.clone(),
+        shutoff_reason::SHUTDOWN,
+        stopped_detail::SHUTDOWN,
+        true,
+    );
+    stopped.live = None;
+    let run_with = DomainRecord {
+        xml: live.xml.clone(),
+        ..stopped.clone()
+    };
+    match start(&run_with) {
+        Ok(next) => {
+            stopped.live = Some(next);
+            store(&stopped);
         }
-        (Some(0..=2), _) => finish_stop(record, shutoff_reason::SHUTDOWN, stopped_detail::SHUTDOWN),
-        (Some(_), _) => finish_stop(record, shutoff_reason::UNKNOWN, stopped_detail::FAILED),
-        (None, _) => finish_stop(record, shutoff_reason::CRASHED, stopped_detail::CRASHED),
+        Err(error) => {
+            virt_plugin_sdk::warn!(
+                "cannot restart domain '{}' after its reboot: {}",
+                stopped.name,
+                error.message()
+            );
+            stopped.shutoff_reason = shutoff_reason::SHUTDOWN;
+            if stopped.persistent {
+                store(&stopped);
+            } else {
+                DOMAINS.delete(&stopped.uuid);
+            }
+            emit(&stopped, event_type::STOPPED, stopped_detail::FAILED);
+        }
     }
 }
 
@@ -501,9 +731,17 @@ pub fn get_state(dom: &DomainRef) -> Result<DomainState, Error> {
     })
 }
 
+/// The definition in effect: the one it runs with, else the persistent one.
+fn current_xml(record: &DomainRecord) -> &str {
+    record
+        .live
+        .as_ref()
+        .map_or(record.xml.as_str(), |live| live.xml.as_str())
+}
+
 pub fn get_info(dom: &DomainRef) -> Result<DomainInfo, Error> {
     let record = resolve(dom)?;
-    let domain = Domain::parse(&record.xml)?;
+    let domain = Domain::parse(current_xml(&record))?;
     let running = record.live.is_some();
     Ok(DomainInfo {
         state: if running {
@@ -528,21 +766,31 @@ pub fn get_status(dom: &DomainRef) -> Result<ObjectStatus, Error> {
         active: record.live.is_some(),
         persistent: record.persistent,
         autostart: record.autostart,
-        updated: false,
+        updated: record.live.as_ref().is_some_and(|live| live.config_changed),
         has_managed_save: false,
     })
 }
 
-/// The definition; while the guest runs, with its id.
-pub fn get_xml(dom: &DomainRef) -> Result<String, Error> {
+/// The definition; while the guest runs, the one it runs with, with its id (or with
+/// `VIR_DOMAIN_XML_INACTIVE`, the persistent one).
+pub fn get_xml(dom: &DomainRef, inactive: bool) -> Result<String, Error> {
     let record = resolve(dom)?;
-    let mut domain = Domain::parse(&record.xml)?;
-    domain.id = record.live.as_ref().map(|live| live.pid);
+    let xml = if inactive {
+        record.xml.as_str()
+    } else {
+        current_xml(&record)
+    };
+    let mut domain = Domain::parse(xml)?;
+    domain.id = record
+        .live
+        .as_ref()
+        .filter(|_| !inactive)
+        .map(|live| live.pid);
     Ok(domain.to_xml())
 }
 
 pub fn set_autostart(dom: &DomainRef, autostart: bool) -> Result<(), Error> {
-    let mut record = resolve(dom)?;
+    let mut record = lock(dom)?;
     if !record.persistent {
         return Err(operation_invalid(
             "cannot set autostart for transient domain",

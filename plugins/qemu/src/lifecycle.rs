@@ -680,13 +680,15 @@ impl StartResources {
     }
 }
 
-/// Gives back the ports a stopped domain's SPICE servers with `autoport` were given.
-fn release_spice_ports(def: &Domain) {
-    let autoport_spice = def.devices.graphics.iter().filter(|graphics| {
-        graphics.graphics_type == Some(GraphicsType::Spice)
-            && graphics.autoport.is_some_and(|autoport| autoport.is_yes())
+/// Gives back the ports a stopped domain's SPICE and VNC servers with `autoport` were given.
+fn release_display_ports(def: &Domain) {
+    let autoport = def.devices.graphics.iter().filter(|graphics| {
+        matches!(
+            graphics.graphics_type,
+            Some(GraphicsType::Spice | GraphicsType::Vnc)
+        ) && graphics.autoport.is_some_and(|autoport| autoport.is_yes())
     });
-    for graphics in autoport_spice {
+    for graphics in autoport {
         for port in [graphics.port, graphics.tls_port].into_iter().flatten() {
             if let Ok(port) = u16::try_from(port) {
                 virt_plugin_sdk::host::ports::release(port);
@@ -925,6 +927,7 @@ fn start_with_resources(
         Ok(port)
     };
     argv::devices::assign_spice_ports(def, &config, &mut reserve)?;
+    argv::devices::assign_vnc_ports(def, &mut reserve)?;
     let ctx = BuildContext {
         domain_dir: run_dir.to_string(),
         monitor_socket: monitor_path.clone(),
@@ -1223,7 +1226,7 @@ pub fn finalize_stop(domain: &Loaded, live: &LiveRecord, reason: i32, detail: i3
                 }
             }
         }
-        release_spice_ports(&def);
+        release_display_ports(&def);
         // The sockets the vhost-user back ends listened on (they end with QEMU).
         for socket in crate::vhost_user::sockets(&def, &live.run_dir) {
             let _ = files::remove(&socket);

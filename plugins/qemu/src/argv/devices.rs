@@ -883,6 +883,34 @@ pub fn assign_spice_ports(
     Ok(())
 }
 
+/// Gives each VNC server listening on an address with `autoport` a free port, as libvirt's
+/// `qemuProcessVNCAllocatePorts` does: QEMU is then told that port, not left to look for
+/// one (which could take a port reserved for another guest's SPICE server not yet bound).
+pub fn assign_vnc_ports(
+    def: &mut Domain,
+    reserve: &mut dyn FnMut(bool) -> Result<u16, Error>,
+) -> Result<(), Error> {
+    for graphics in &mut def.devices.graphics {
+        let on_address = graphics.listens.first().is_none_or(|listen| {
+            matches!(
+                listen.listen_type,
+                None | Some(GraphicsListenType::Address) | Some(GraphicsListenType::Network)
+            )
+        });
+        if graphics.graphics_type == Some(GraphicsType::Vnc)
+            && on_address
+            && graphics.autoport.is_none_or(|autoport| autoport.is_yes())
+            && graphics.port.is_none_or(|port| port < 5900)
+        {
+            graphics.port = Some(reserve(false)?.into());
+            // The live XML says so, as libvirt's does; it also marks the port as ours to
+            // give back.
+            graphics.autoport = Some(virt_xml::xml::YesNo::Yes);
+        }
+    }
+    Ok(())
+}
+
 /// The ports libvirt shows where it does not allocate (`domxml-to-native`, its tests): 5901
 /// for plain SPICE, 5902 for TLS.
 pub fn pretend_spice_port(tls: bool) -> Result<u16, Error> {
