@@ -869,6 +869,8 @@ impl crate::bindings::v0_2::ports::Host for PluginCtx {
 
 impl crate::bindings::v0_2::device_watch::Host for PluginCtx {
     fn watch(&mut self) -> WitResult<()> {
+        // What a change names is what sysfs shows: a plugin that may not read it learns nothing.
+        self.check_file("/sys", false)?;
         let Some(space) = self.call.space.as_ref() else {
             return Err(Error::new(
                 ErrorNumber::INTERNAL_ERROR,

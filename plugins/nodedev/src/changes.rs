@@ -1,7 +1,6 @@
 //! Node device events from the kernel's device changes, as libvirt's udev backend sends them:
 //! a device that appears is CREATED, one that goes away DELETED, and a known device the
-//! kernel announces again (`change`, `bind`, `unbind`, or an `add` of one already listed) is
-//! UPDATEd.
+//! kernel announces again (`change`, or an `add` of one already listed) is UPDATEd.
 //!
 //! Pure: the caller lists the devices before and after (sysfs) and keeps the list between
 //! changes, so a device is named by what it was while it existed (a removed network
@@ -21,40 +20,55 @@ pub enum NodeDeviceEvent {
 }
 
 /// The events that take `before` to `after`, given the kernel's `(action, devpath)` changes
-/// (devpath under `/sys`): deletions, then creations, then updates, each by name.
+/// (devpath under `/sys`), as libvirt's udev backend answers them: `add` and `change` of a
+/// known device are an update, `remove` a deletion (`move` is both); `bind` and `unbind`
+/// say nothing. Deletions come first, then creations, then updates, each by name; a device
+/// removed and added again within the batch is deleted and created.
 pub fn events(before: &Known, after: &Known, changes: &[(String, String)]) -> Vec<NodeDeviceEvent> {
-    let mut events: Vec<NodeDeviceEvent> = before
-        .keys()
-        .filter(|name| !after.contains_key(*name))
-        .map(|name| NodeDeviceEvent::Deleted(name.clone()))
-        .collect();
-    events.extend(
-        after
-            .keys()
-            .filter(|name| !before.contains_key(*name))
-            .map(|name| NodeDeviceEvent::Created(name.clone())),
-    );
-    let mut updated: Vec<&String> = Vec::new();
-    for (action, devpath) in changes {
-        if !matches!(action.as_str(), "add" | "change" | "bind" | "unbind") {
-            continue;
-        }
-        let path = format!("/sys{devpath}");
-        for (name, known_path) in after {
-            if known_path.as_deref() == Some(path.as_str())
-                && before.contains_key(name)
-                && !updated.contains(&name)
-            {
-                updated.push(name);
+    let actions_on = |path: &Option<String>| -> Vec<&str> {
+        let Some(path) = path else { return Vec::new() };
+        changes
+            .iter()
+            .filter(|(_, devpath)| format!("/sys{devpath}") == *path)
+            .map(|(action, _)| action.as_str())
+            .collect()
+    };
+    let mut deleted = Vec::new();
+    let mut created = Vec::new();
+    let mut updated = Vec::new();
+    for (name, path) in before {
+        match after.get(name) {
+            None => deleted.push(name.clone()),
+            Some(_) => {
+                let actions = actions_on(path);
+                if actions
+                    .iter()
+                    .any(|action| matches!(*action, "remove" | "move"))
+                {
+                    deleted.push(name.clone());
+                    created.push(name.clone());
+                } else if actions
+                    .iter()
+                    .any(|action| matches!(*action, "add" | "change"))
+                {
+                    updated.push(name.clone());
+                }
             }
         }
     }
-    events.extend(
-        updated
-            .into_iter()
-            .map(|name| NodeDeviceEvent::Updated(name.clone())),
+    created.extend(
+        after
+            .keys()
+            .filter(|name| !before.contains_key(*name))
+            .cloned(),
     );
-    events
+    created.sort();
+    deleted
+        .into_iter()
+        .map(NodeDeviceEvent::Deleted)
+        .chain(created.into_iter().map(NodeDeviceEvent::Created))
+        .chain(updated.into_iter().map(NodeDeviceEvent::Updated))
+        .collect()
 }
 
 /// The list as the state store keeps it: one `name\tpath` line per device.
@@ -125,13 +139,32 @@ mod tests {
     fn a_known_device_announced_again_is_updated_once() {
         let both = known(&[("pci_0000_00_01_0", "/sys/devices/pci0000:00/0000:00:01.0")]);
         let changes = [
-            change("unbind", "/devices/pci0000:00/0000:00:01.0"),
-            change("bind", "/devices/pci0000:00/0000:00:01.0"),
+            change("change", "/devices/pci0000:00/0000:00:01.0"),
+            change("add", "/devices/pci0000:00/0000:00:01.0"),
             change("remove", "/devices/pci0000:00/0000:00:01.0/other"),
         ];
         assert_eq!(
             events(&both, &both, &changes),
             [NodeDeviceEvent::Updated("pci_0000_00_01_0".into())]
+        );
+        // A driver bound or unbound is not an event in libvirt 9.0.
+        let binding = [change("unbind", "/devices/pci0000:00/0000:00:01.0")];
+        assert_eq!(events(&both, &both, &binding), []);
+    }
+
+    #[test]
+    fn a_device_removed_and_added_in_one_batch_is_deleted_then_created() {
+        let both = known(&[("net_v_52", "/sys/devices/virtual/net/v")]);
+        let changes = [
+            change("remove", "/devices/virtual/net/v"),
+            change("add", "/devices/virtual/net/v"),
+        ];
+        assert_eq!(
+            events(&both, &both, &changes),
+            [
+                NodeDeviceEvent::Deleted("net_v_52".into()),
+                NodeDeviceEvent::Created("net_v_52".into()),
+            ]
         );
     }
 

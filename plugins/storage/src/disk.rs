@@ -97,10 +97,6 @@ fn run_program(program: &str, args: Vec<String>, timeout_ms: u32) -> Result<Vec<
     })
 }
 
-fn run(program: &str, args: Vec<String>, timeout_ms: u32) -> Result<Vec<u8>, Error> {
-    run_program(program, args, timeout_ms).map_err(Failure::into_error)
-}
-
 fn run_pool_program(command: &Command, timeout_ms: u32) -> Result<Vec<u8>, Failure> {
     let program = program_path(command.program).ok_or_else(|| Failure {
         command_line: command.program.to_string(),
@@ -386,9 +382,27 @@ pub fn require_qemu_img(message: &str) -> Result<(), Error> {
     }
 }
 
+/// How many times a LUKS image is tried when qemu-img could not time its key derivation.
+const KDF_TIMING_ATTEMPTS: usize = 3;
+
 pub fn qemu_img(args: Vec<String>) -> Result<(), Error> {
     require_qemu_img("unable to find qemu-img")?;
-    run(QEMU_IMG, args, QEMU_IMG_TIMEOUT_MS).map(drop)
+    // qemu-img sizes a LUKS key derivation by the thread CPU time a trial run takes; with
+    // tick-based CPU accounting that can read as zero, and it gives up ("Unable to get
+    // accurate CPU usage") where a second try succeeds.
+    let mut attempt = 1;
+    loop {
+        match run_program(QEMU_IMG, args.clone(), QEMU_IMG_TIMEOUT_MS) {
+            Ok(_) => return Ok(()),
+            Err(failure)
+                if attempt < KDF_TIMING_ATTEMPTS
+                    && failure.stderr.contains("Unable to get accurate CPU usage") =>
+            {
+                attempt += 1;
+            }
+            Err(failure) => return Err(failure.into_error()),
+        }
+    }
 }
 
 /// `lstat` of some paths: the facts of those that exist.
@@ -436,7 +450,21 @@ pub fn set_ownership(path: &str, wanted: WantedOwnership) -> Result<(), Error> {
         .into_iter()
         .find(|facts| facts.is_regular || facts.is_dir)
         .map(|facts| facts.ownership);
-    if current.is_none_or(|current| current.mode != wanted.mode) {
+    let owner = wanted
+        .owner
+        .filter(|owner| current.is_none_or(|current| current.owner != *owner));
+    let group = wanted
+        .group
+        .filter(|group| current.is_none_or(|current| current.group != *group));
+    // The owner first, as libvirt: a chown clears set-user-ID and set-group-ID bits, which
+    // the mode then sets again.
+    let chowned = chown_spec(owner, group);
+    if let Some(spec) = &chowned {
+        run_program(CHOWN, vec![spec.clone(), "--".into(), path.into()], 60_000).map_err(
+            |failure| system(format!("cannot chown '{path}' to ({spec})"), failure.stderr),
+        )?;
+    }
+    if chowned.is_some() || current.is_none_or(|current| current.mode != wanted.mode) {
         let mode_text = format!("{:04o}", wanted.mode);
         // The host sets a mode without a process; it follows no symbolic link and makes
         // nothing writable by others, which a definition may still ask for: chmod does those.
@@ -445,17 +473,6 @@ pub fn set_ownership(path: &str, wanted: WantedOwnership) -> Result<(), Error> {
         if !by_host {
             set_mode_with_chmod(path, &mode_text)?;
         }
-    }
-    let owner = wanted
-        .owner
-        .filter(|owner| current.is_none_or(|current| current.owner != *owner));
-    let group = wanted
-        .group
-        .filter(|group| current.is_none_or(|current| current.group != *group));
-    if let Some(spec) = chown_spec(owner, group) {
-        run_program(CHOWN, vec![spec.clone(), "--".into(), path.into()], 60_000).map_err(
-            |failure| system(format!("cannot chown '{path}' to ({spec})"), failure.stderr),
-        )?;
     }
     Ok(())
 }

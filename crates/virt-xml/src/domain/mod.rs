@@ -434,10 +434,13 @@ impl XmlElement for Domain {
             self.bootloader_args.write_text_child(w, "bootloader_args");
         }
         match &self.os {
-            // A domain with a boot loader boots as it says: libvirt writes no boot devices.
-            Some(os) if self.bootloader.is_some() && !os.boot.is_empty() => {
+            // A domain with a boot loader boots as it says: libvirt writes no boot devices,
+            // boot menu or BIOS settings.
+            Some(os) if self.bootloader.is_some() => {
                 let mut os = os.clone();
                 os.boot.clear();
+                os.bootmenu = None;
+                os.bios = None;
                 Some(os).write_child(w, "os");
             }
             os => os.write_child(w, "os"),

@@ -369,22 +369,23 @@ impl BhyveNamespace {
     /// Reads `<bhyve:commandline>`; `None` when absent.
     pub fn from_domain_node(node: &Node<'_>, scope: &[(String, String)]) -> Result<Option<Self>> {
         let uri = BHYVE_NAMESPACE;
-        let Some(commandline) = ns_children(node, scope, uri, "commandline").next() else {
-            return Ok(None);
-        };
-        let inner = child_scope(commandline, scope);
-        let args = ns_children(commandline, &inner, uri, "arg")
-            .map(|arg| {
-                arg.attr("value").map(str::to_string).ok_or_else(|| {
+        // libvirt's XPath takes the arguments of every `<bhyve:commandline>`, in order.
+        let mut found = false;
+        let mut args = Vec::new();
+        for commandline in ns_children(node, scope, uri, "commandline") {
+            found = true;
+            let inner = child_scope(commandline, scope);
+            for arg in ns_children(commandline, &inner, uri, "arg") {
+                args.push(arg.attr("value").map(str::to_string).ok_or_else(|| {
                     Error::new(
                         ErrorNumber::INTERNAL_ERROR,
                         ErrorDomain::DOMAIN,
                         "No bhyve command-line argument specified",
                     )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some(BhyveNamespace { args }))
+                })?);
+            }
+        }
+        Ok(found.then_some(BhyveNamespace { args }))
     }
 
     /// libvirt writes nothing for an empty command line.
