@@ -8,7 +8,7 @@
 //! has to unregister.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::{Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -36,9 +36,14 @@ const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// The kernel's uevent multicast group (udevd re-broadcasts on group 2, which is not ours).
 const KERNEL_GROUP: u32 = 1;
 
+/// Changes waiting for a watcher's handler: `Some` while a delivery is queued, so that a
+/// burst becomes one call (one rescan of sysfs) however many batches it spans.
+pub type PendingChanges = Arc<Mutex<Option<Vec<DeviceChange>>>>;
+
 struct Watcher {
     space: Weak<Space>,
     dispatch: Dispatch,
+    pending: PendingChanges,
 }
 
 static WATCHERS: Mutex<Vec<Watcher>> = Mutex::new(Vec::new());
@@ -60,7 +65,11 @@ pub fn watch(space: Weak<Space>, dispatch: Dispatch) -> Result<(), Error> {
         .iter()
         .any(|watcher| Weak::ptr_eq(&watcher.space, &space))
     {
-        watchers.push(Watcher { space, dispatch });
+        watchers.push(Watcher {
+            space,
+            dispatch,
+            pending: Arc::default(),
+        });
     }
     Ok(())
 }
@@ -161,17 +170,36 @@ fn parse_uevent(message: &[u8]) -> Option<DeviceChange> {
 fn deliver(batch: Vec<DeviceChange>) {
     let mut watchers = WATCHERS.lock().unwrap_or_else(|p| p.into_inner());
     watchers.retain(|watcher| {
-        watcher.space.strong_count() > 0
-            && watcher
-                .dispatch
-                .send((
-                    watcher.space.clone(),
-                    HandlerEvent::DevicesChanged {
-                        changes: batch.clone(),
-                    },
-                ))
-                .is_ok()
+        if watcher.space.strong_count() == 0 {
+            return false;
+        }
+        let mut pending = watcher.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(queued) = pending.as_mut() {
+            // A delivery is on its way: it takes these too.
+            queued.extend(batch.iter().cloned());
+            return true;
+        }
+        *pending = Some(batch.clone());
+        drop(pending);
+        watcher
+            .dispatch
+            .send((
+                watcher.space.clone(),
+                HandlerEvent::DevicesChanged {
+                    pending: Arc::clone(&watcher.pending),
+                },
+            ))
+            .is_ok()
     });
+}
+
+/// What a queued delivery hands the plugin: every change since it was queued.
+pub fn take_pending(pending: &PendingChanges) -> Vec<DeviceChange> {
+    pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

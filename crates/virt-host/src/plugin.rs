@@ -654,9 +654,9 @@ impl Plugin {
                     handlers.call_stream_frame(store, handle, &frame)
                 }
                 HandlerEvent::StreamClosed { handle } => handlers.call_stream_closed(store, handle),
-                HandlerEvent::DevicesChanged { changes } => match &driver.device_changes {
+                HandlerEvent::DevicesChanged { pending } => match &driver.device_changes {
                     Some(export) => {
-                        let changes: Vec<_> = changes
+                        let changes: Vec<_> = crate::device_watch::take_pending(&pending)
                             .into_iter()
                             .map(|change| device_changes::DeviceChange {
                                 action: change.action,

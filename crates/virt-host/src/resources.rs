@@ -46,7 +46,7 @@ pub enum HandlerEvent {
     },
     /// The kernel's device changes, for a space that asked (`device-watch`).
     DevicesChanged {
-        changes: Vec<crate::device_watch::DeviceChange>,
+        pending: crate::device_watch::PendingChanges,
     },
 }
 
