@@ -317,6 +317,23 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
         "every tap the guest had is gone"
     );
 
+    // Autostart: the next daemon start starts it.
+    domain.set_autostart(true).expect("autostart");
+    drop(domain);
+    drop(conn);
+    drop(host);
+    let mut config = host_config(vec![plugins_dir()], state_root.path());
+    config
+        .helper_dirs
+        .insert(0, stand_ins.dir.path().to_path_buf());
+    let host = virt_host::Host::new(config);
+    let conn = open_in(&host, "bhyve:///system").expect("open once more");
+    let domain = conn.domain_lookup_by_name("g").expect("lookup");
+    assert_eq!(domain.state(0).expect("state").state, state::RUNNING);
+    assert!(domain.autostart().expect("autostart flag"));
+    wait_until("the autostarted bhyve", || stand_ins.pid("g").is_some());
+    domain.destroy(0).expect("destroy the autostarted guest");
+
     domain.undefine(0).expect("undefine");
     assert!(conn.list_all_domains(0).expect("list").is_empty());
 }
