@@ -98,6 +98,13 @@ impl StandIns {
         self.dir.path().join(name)
     }
 
+    /// A plugin host (a daemon, in process) that finds the stand-ins first.
+    fn host(&self, state_root: &Path) -> virt_host::Host {
+        let mut config = host_config(vec![plugins_dir()], state_root);
+        config.helper_dirs.insert(0, self.dir.path().to_path_buf());
+        virt_host::Host::new(config)
+    }
+
     fn disk(&self) -> String {
         self.path("disk.img").display().to_string()
     }
@@ -162,11 +169,7 @@ fn pid_alive(pid: i32) -> bool {
 fn bhyve_lifecycle_over_stand_ins_in_process() {
     let stand_ins = StandIns::new();
     let state_root = tempfile::tempdir().expect("state");
-    let mut config = host_config(vec![plugins_dir()], state_root.path());
-    config
-        .helper_dirs
-        .insert(0, stand_ins.dir.path().to_path_buf());
-    let host = virt_host::Host::new(config);
+    let host = stand_ins.host(state_root.path());
     let conn = open_in(&host, "bhyve:///system").expect("open bhyve:///system");
 
     let caps = conn.get_capabilities().expect("capabilities");
@@ -291,11 +294,7 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
     drop(domain);
     drop(conn);
     drop(host);
-    let mut config = host_config(vec![plugins_dir()], state_root.path());
-    config
-        .helper_dirs
-        .insert(0, stand_ins.dir.path().to_path_buf());
-    let host = virt_host::Host::new(config);
+    let host = stand_ins.host(state_root.path());
     let conn = open_in(&host, "bhyve:///system").expect("open again");
     let domain = conn.domain_lookup_by_name("g").expect("lookup");
     assert_eq!(domain.id(), pid, "the same bhyve, adopted");
@@ -322,11 +321,7 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
     drop(domain);
     drop(conn);
     drop(host);
-    let mut config = host_config(vec![plugins_dir()], state_root.path());
-    config
-        .helper_dirs
-        .insert(0, stand_ins.dir.path().to_path_buf());
-    let host = virt_host::Host::new(config);
+    let host = stand_ins.host(state_root.path());
     let conn = open_in(&host, "bhyve:///system").expect("open once more");
     let domain = conn.domain_lookup_by_name("g").expect("lookup");
     assert_eq!(domain.state(0).expect("state").state, state::RUNNING);

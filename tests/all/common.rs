@@ -42,6 +42,17 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// The start of a python3-libvirt script that receives events: libvirt's default event
+/// loop, run on a thread of its own.
+pub const PYTHON_EVENT_LOOP: &str = "
+import libvirt, sys, threading, time
+libvirt.virEventRegisterDefaultImpl()
+def loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
+";
+
 /// A Linux bridge that exists for the test's lifetime.
 pub struct Bridge {
     pub name: String,

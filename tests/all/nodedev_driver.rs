@@ -91,13 +91,9 @@ fn node_devices_of_this_host_through_virsh_and_python() {
 fn node_device_events_follow_the_kernel() {
     let sandbox = Sandbox::new("rvirt-nodedevev-");
     let qemu = sandbox.uri("qemu");
-    let script = r#"
-import libvirt, subprocess, sys, threading, time
-libvirt.virEventRegisterDefaultImpl()
-def loop():
-    while True:
-        libvirt.virEventRunDefaultImpl()
-threading.Thread(target=loop, daemon=True).start()
+    let script = crate::common::PYTHON_EVENT_LOOP.to_string()
+        + r#"
+import subprocess
 conn = libvirt.open(sys.argv[1])
 seen = []
 def lifecycle(c, dev, event, detail, into):
@@ -123,7 +119,7 @@ print("--")
 print("\n".join(sorted(listed)))
 "#;
     let output = Command::new("/usr/bin/python3")
-        .args(["-c", script, &qemu, sandbox.netns.name()])
+        .args(["-c", &script, &qemu, sandbox.netns.name()])
         .output()
         .expect("python3");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -384,13 +384,8 @@ fn qemu_guest_gets_an_emulated_tpm_from_swtpm() {
 fn secret_events_reach_python_callbacks() {
     let sandbox = Sandbox::new("rvirt-secretev-");
     let qemu = sandbox.uri("qemu");
-    let script = r#"
-import libvirt, sys, threading, time
-libvirt.virEventRegisterDefaultImpl()
-def loop():
-    while True:
-        libvirt.virEventRunDefaultImpl()
-threading.Thread(target=loop, daemon=True).start()
+    let script = crate::common::PYTHON_EVENT_LOOP.to_string()
+        + r#"
 conn = libvirt.open(sys.argv[1])
 seen, mine = [], []
 def lifecycle(c, secret, event, detail, into):
@@ -418,7 +413,7 @@ print("--")
 print("\n".join(mine))
 "#;
     let output = Command::new("/usr/bin/python3")
-        .args(["-c", script, &qemu])
+        .args(["-c", &script, &qemu])
         .output()
         .expect("python3");
     let stdout = String::from_utf8_lossy(&output.stdout);
