@@ -5,12 +5,15 @@
 //! destroyed). Once through the in-process host, once through rvirtd with real virsh.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use virt_core::consts::{domain_shutoff_reason as shutoff, domain_state as state};
 
-use crate::common::{bridge_members, built_binaries, host_config, open_in, plugins_dir, Bridge};
+use crate::common::{
+    bridge_members, host_config, open_in, plugins_dir, virsh_ok as ok, virsh_status as virsh,
+    Bridge, Rvirtd,
+};
 
 const STAND_IN_BHYVE: &str = r#"#!/bin/sh
 # Stand-in for FreeBSD's bhyve(8), written by rvirt's tests. It records its arguments,
@@ -333,86 +336,11 @@ fn bhyve_lifecycle_over_stand_ins_in_process() {
     assert!(conn.list_all_domains(0).expect("list").is_empty());
 }
 
-/// rvirtd with the bhyve plugin and the stand-ins as its helpers.
-struct Daemon {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start(stand_ins: &Path) -> Daemon {
-        let (_, rvirtd) = built_binaries();
-        let dir = tempfile::tempdir().expect("daemon dir");
-        std::fs::write(dir.path().join("rvirtd.conf"), "").expect("config");
-        let log = std::fs::File::create(dir.path().join("log")).expect("log");
-        let child = Command::new(rvirtd)
-            .arg("--unix-sock-dir")
-            .arg(dir.path())
-            .arg("-f")
-            .arg(dir.path().join("rvirtd.conf"))
-            .env("RVIRT_STATE_ROOT", dir.path().join("state"))
-            .env("RVIRT_PLUGIN_PATH", plugins_dir())
-            .env(
-                "RVIRT_GRANTS",
-                rvirt_tests::workspace_root().join("etc/grants.toml"),
-            )
-            .env("RVIRT_HELPER_DIR", stand_ins)
-            .env(
-                "RVIRT_CACHE_DIR",
-                std::env::temp_dir().join("rvirt-bhyve-test-compiled"),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("rvirtd starts");
-        let daemon = Daemon { child, dir };
-        wait_until("rvirtd's socket", || {
-            daemon.dir.path().join("rvirt-sock").exists()
-        });
-        daemon
-    }
-
-    fn uri(&self) -> String {
-        format!(
-            "bhyve+unix:///system?socket={}",
-            self.dir.path().join("rvirt-sock").display()
-        )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn virsh(uri: &str, args: &[&str]) -> (bool, String) {
-    let output = Command::new("virsh")
-        .arg("-c")
-        .arg(uri)
-        .args(args)
-        .output()
-        .expect("virsh");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr),
-    )
-}
-
-fn ok(uri: &str, args: &[&str]) -> String {
-    let (success, output) = virsh(uri, args);
-    assert!(success, "virsh {args:?}: {output}");
-    output
-}
-
 #[test]
 fn bhyve_through_rvirtd_with_virsh() {
     let stand_ins = StandIns::new();
-    let daemon = Daemon::start(stand_ins.dir.path());
-    let uri = daemon.uri();
+    let daemon = Rvirtd::start(&[("RVIRT_HELPER_DIR", stand_ins.dir.path().as_os_str())]);
+    let uri = daemon.uri("bhyve:///system");
 
     assert!(ok(&uri, &["capabilities"]).contains("<domain type='bhyve'"));
     assert!(ok(&uri, &["nodeinfo"]).contains("CPU(s):"));

@@ -116,6 +116,7 @@ pub fn host_config(
         memory_limit_mib: 64,
         max_idle_instances: 4,
         helper_dirs: virt_host::config::default_helper_dirs(),
+        auth_file: None,
     }
 }
 
@@ -177,4 +178,109 @@ pub fn built_binaries() -> &'static (PathBuf, PathBuf) {
         assert!(status.success(), "cargo build -p rvirsh -p rvirtd failed");
         (profile_dir.join("rvirsh"), profile_dir.join("rvirtd"))
     })
+}
+
+/// An rvirtd of its own: the checkout's plugins and grants, its state and socket in a
+/// temporary directory, stopped when dropped. `env` adds to its environment (helper
+/// directories, `LIBVIRT_AUTH_FILE`).
+pub struct Rvirtd {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Rvirtd {
+    pub fn start(env: &[(&str, &std::ffi::OsStr)]) -> Rvirtd {
+        let (_, rvirtd) = built_binaries();
+        let dir = tempfile::tempdir().expect("daemon dir");
+        std::fs::write(dir.path().join("rvirtd.conf"), "").expect("config");
+        let log = std::fs::File::create(dir.path().join("log")).expect("log");
+        let mut command = Command::new(rvirtd);
+        command
+            .arg("--unix-sock-dir")
+            .arg(dir.path())
+            .arg("-f")
+            .arg(dir.path().join("rvirtd.conf"))
+            .env("RVIRT_STATE_ROOT", dir.path().join("state"))
+            .env("RVIRT_PLUGIN_PATH", plugins_dir())
+            .env("RVIRT_GRANTS", workspace_root().join("etc/grants.toml"))
+            .env(
+                "RVIRT_CACHE_DIR",
+                std::env::temp_dir().join("rvirt-test-daemon-compiled"),
+            )
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("rvirtd starts");
+        let socket = dir.path().join("rvirt-sock");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rvirtd's socket did not appear"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Rvirtd { child, dir }
+    }
+
+    /// `driver_uri` reached through this daemon's socket: `bhyve:///system` becomes
+    /// `bhyve+unix:///system?socket=...`; a URI naming a host (`phyp://user@hmc/sys`) is
+    /// passed whole in libvirt's `name` parameter.
+    pub fn uri(&self, driver_uri: &str) -> String {
+        let socket = self.dir.path().join("rvirt-sock");
+        let (scheme, rest) = driver_uri.split_once("://").expect("a URI");
+        if rest.starts_with('/') {
+            return format!("{scheme}+unix://{rest}?socket={}", socket.display());
+        }
+        let encoded: String = driver_uri
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        format!(
+            "{scheme}+unix:///?socket={}&name={encoded}",
+            socket.display()
+        )
+    }
+
+    /// What the daemon has logged so far (for a failing test's message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Rvirtd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs real virsh on `uri`: whether it succeeded, and its stdout then stderr.
+pub fn virsh_status(uri: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new("virsh")
+        .arg("-c")
+        .arg(uri)
+        .args(args)
+        .output()
+        .expect("virsh");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+/// Runs real virsh on `uri` and returns its output; a failure fails the test.
+pub fn virsh_ok(uri: &str, args: &[&str]) -> String {
+    let (success, output) = virsh_status(uri, args);
+    assert!(success, "virsh {args:?}: {output}");
+    output
 }

@@ -109,6 +109,7 @@ impl Sandbox {
             memory_limit_mib: 256,
             max_idle_instances: 4,
             helper_dirs: virt_host::config::default_helper_dirs(),
+            auth_file: None,
         })
     }
 }

@@ -45,6 +45,7 @@ fn host(state_root: &Path) -> Host {
         memory_limit_mib: 256,
         max_idle_instances: 4,
         helper_dirs: virt_host::config::default_helper_dirs(),
+        auth_file: None,
     })
 }
 

@@ -12,6 +12,7 @@ mod hot_reload;
 mod lxc;
 mod network_driver;
 mod nodedev_driver;
+mod phyp;
 mod qemu;
 #[path = "../rpc/mod.rs"]
 mod rpc;

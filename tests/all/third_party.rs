@@ -229,6 +229,7 @@ fn host_config(plugin_dir: &Path, state_root: &Path) -> HostConfig {
         memory_limit_mib: 256,
         max_idle_instances: 2,
         helper_dirs: virt_host::config::default_helper_dirs(),
+        auth_file: None,
     }
 }
 

@@ -218,6 +218,7 @@ fn driver(state: &Path) -> Result<Driver, String> {
         memory_limit_mib: 256,
         max_idle_instances: 4,
         helper_dirs: virt_host::config::default_helper_dirs(),
+        auth_file: None,
     });
     let uri = virt_core::ConnectUri::parse("lxc:///system").map_err(|e| e.to_string())?;
     let connection = host

@@ -107,6 +107,7 @@ fn host(root: &Path) -> Result<Host, String> {
         grants_source: None,
         dirs: DirLayout::Root(root.join("state")),
         helper_dirs: virt_host::config::default_helper_dirs(),
+        auth_file: None,
         call_cpu_budget: Duration::from_secs(10),
         memory_limit_mib: 256,
         max_idle_instances: 4,

@@ -48,6 +48,7 @@ fn config(plugin_dir: &Path, cache: &Path, state: &Path) -> Result<HostConfig, S
         memory_limit_mib: 256,
         max_idle_instances: 4,
         helper_dirs: virt_host::config::default_helper_dirs(),
+        auth_file: None,
     })
 }
 

@@ -36,6 +36,7 @@ fn config(state: &Path, cache: Option<PathBuf>) -> HostConfig {
         memory_limit_mib: 64,
         max_idle_instances: 4,
         helper_dirs: virt_host::config::default_helper_dirs(),
+        auth_file: None,
     }
 }
 

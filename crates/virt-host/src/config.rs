@@ -129,6 +129,10 @@ pub struct HostConfig {
     /// Where helper programs (e.g. `rvirt-lxc-controller`) are looked for first, and what
     /// `$helpers` means in manifests and grants.
     pub helper_dirs: Vec<PathBuf>,
+    /// libvirt's `auth.conf` the `credentials` host call reads; `None` searches where libvirt
+    /// does (`$LIBVIRT_AUTH_FILE`, `$XDG_CONFIG_HOME/libvirt/auth.conf`,
+    /// `/etc/libvirt/auth.conf`) at each lookup.
+    pub auth_file: Option<PathBuf>,
 }
 
 /// `$RVIRT_HELPER_DIR` (colon-separated), the running executable's directory and its parent
@@ -224,6 +228,7 @@ impl HostConfig {
             memory_limit_mib: 256,
             max_idle_instances: 16,
             helper_dirs: default_helper_dirs(),
+            auth_file: None,
         })
     }
 }

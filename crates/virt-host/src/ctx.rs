@@ -30,6 +30,8 @@ pub struct PluginShared {
     pub call_cpu_budget: Duration,
     /// What `$helpers` means, and where bare program names are looked for first.
     pub helper_dirs: Vec<PathBuf>,
+    /// The embedder's auth file for `credentials`, if it named one.
+    pub auth_file: Option<PathBuf>,
     /// Where the manifest and the grants were read, for denial messages.
     pub manifest_path: PathBuf,
     pub grants_path: Option<PathBuf>,

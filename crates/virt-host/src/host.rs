@@ -248,13 +248,24 @@ impl Host {
     /// Opens `uri` in this process, or `None` if no plugin serves its scheme (or it names a
     /// remote host or transport).
     pub fn open(&self, uri: &ConnectUri, flags: u32) -> Result<Option<PluginConnection>> {
-        if uri.is_remote() {
+        if uri.transport.is_some() {
             return Ok(None);
         }
-        let name = self.plugins.catalog().by_scheme.get(&uri.driver).cloned();
-        let Some(name) = name else {
-            return Ok(None);
+        let (name, remote_hosts) = {
+            let catalog = self.plugins.catalog();
+            let Some(name) = catalog.by_scheme.get(&uri.driver).cloned() else {
+                return Ok(None);
+            };
+            let remote_hosts = catalog
+                .discovered
+                .get(&name)
+                .is_some_and(|plugin| plugin.manifest.remote_hosts);
+            (name, remote_hosts)
         };
+        // A host names a remote daemon, unless the plugin's URIs name its hypervisor's.
+        if uri.host.is_some() && !remote_hosts {
+            return Ok(None);
+        }
         let slot = self.plugins.slot(&name)?;
         let mut connection =
             PluginConnection::open(slot, Arc::downgrade(&self.plugins), uri.as_str(), flags)?;
@@ -674,6 +685,8 @@ fn capability_list(capabilities: &Capabilities) -> Vec<PluginCapability> {
         ("files-read", &capabilities.files_read),
         ("files-write", &capabilities.files_write),
         ("net", &capabilities.net),
+        ("connect", &capabilities.connect),
+        ("credentials", &capabilities.credentials),
     ]
     .into_iter()
     .filter(|(_, patterns)| !patterns.is_empty())

@@ -28,6 +28,8 @@ pub mod config;
 #[cfg(feature = "runtime")]
 mod connection;
 #[cfg(feature = "runtime")]
+mod credentials;
+#[cfg(feature = "runtime")]
 mod ctx;
 #[cfg(feature = "runtime")]
 mod device_watch;

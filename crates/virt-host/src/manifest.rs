@@ -29,6 +29,12 @@ pub struct Manifest {
     pub sha256: Option<String>,
     /// URI schemes it serves.
     pub uri_schemes: Vec<String>,
+    /// The host in its URIs is the hypervisor's management endpoint, which the plugin reaches
+    /// itself (`phyp://user@hmc/system`, `esx://vcenter/`), not a remote libvirt daemon: a
+    /// URI with a host but no transport is opened here, as libvirt's ESX, Hyper-V and PHYP
+    /// drivers claim such URIs before its remote driver is asked.
+    #[serde(default)]
+    pub remote_hosts: bool,
     /// Linear memory limit per instance, MiB (default: the host's).
     #[serde(default)]
     pub memory_limit_mib: Option<u64>,
@@ -218,6 +224,10 @@ pub struct Capabilities {
     /// port (`"vcenter.example:443"`, `"127.0.0.1:*"`, `"*:443"`).
     #[serde(default)]
     pub connect: Vec<String>,
+    /// Services whose credentials the `credentials` call may look up in libvirt's auth file
+    /// (`"ssh"`, `"esx"`, `"*"`), for hosts the plugin may also `connect` to.
+    #[serde(default)]
+    pub credentials: Vec<String>,
 }
 
 /// The privileged operation a host call wants to perform.
@@ -228,7 +238,16 @@ pub enum Operation<'a> {
     FileRead(&'a Path),
     FileWrite(&'a Path),
     Net(&'a str),
-    Connect { host: &'a str, port: u16 },
+    Connect {
+        host: &'a str,
+        port: u16,
+    },
+    /// Connecting to `host` on any port (what the credentials of a host require).
+    ConnectHost(&'a str),
+    /// Reading the auth file's credentials of `service` (the host also checks `connect`).
+    Credentials {
+        service: &'a str,
+    },
 }
 
 impl Operation<'_> {
@@ -240,7 +259,8 @@ impl Operation<'_> {
             Operation::FileRead(_) => "files-read",
             Operation::FileWrite(_) => "files-write",
             Operation::Net(_) => "net",
-            Operation::Connect { .. } => "connect",
+            Operation::Connect { .. } | Operation::ConnectHost(_) => "connect",
+            Operation::Credentials { .. } => "credentials",
         }
     }
 }
@@ -254,6 +274,8 @@ impl std::fmt::Display for Operation<'_> {
             Operation::FileWrite(path) => write!(f, "write '{}'", path.display()),
             Operation::Net(op) => write!(f, "network operation '{op}'"),
             Operation::Connect { host, port } => write!(f, "connect to '{host}:{port}'"),
+            Operation::ConnectHost(host) => write!(f, "connect to '{host}'"),
+            Operation::Credentials { service } => write!(f, "read '{service}' credentials"),
         }
     }
 }
@@ -304,6 +326,14 @@ impl Capabilities {
                 .connect
                 .iter()
                 .any(|allowed| endpoint_match(allowed, host, port)),
+            Operation::ConnectHost(host) => self
+                .connect
+                .iter()
+                .any(|allowed| endpoint_host_match(allowed, host)),
+            Operation::Credentials { service } => self
+                .credentials
+                .iter()
+                .any(|allowed| allowed == service || allowed == "*"),
         }
     }
 }
@@ -311,14 +341,21 @@ impl Capabilities {
 /// Matches `host:port` against a `connect` pattern; host names compare without case, and
 /// `[v6]:port` brackets are optional in the pattern.
 fn endpoint_match(pattern: &str, host: &str, port: u16) -> bool {
-    let Some((want_host, want_port)) = pattern.rsplit_once(':') else {
+    let Some((_, want_port)) = pattern.rsplit_once(':') else {
+        return false;
+    };
+    let port_ok = want_port == "*" || want_port.parse::<u16>() == Ok(port);
+    port_ok && endpoint_host_match(pattern, host)
+}
+
+/// Matches `host` against the host part of a `connect` pattern, whatever its port.
+fn endpoint_host_match(pattern: &str, host: &str) -> bool {
+    let Some((want_host, _)) = pattern.rsplit_once(':') else {
         return false;
     };
     let want_host = want_host.trim_start_matches('[').trim_end_matches(']');
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host_ok = want_host == "*" || want_host.eq_ignore_ascii_case(host);
-    let port_ok = want_port == "*" || want_port.parse::<u16>() == Ok(port);
-    host_ok && port_ok
+    want_host == "*" || want_host.eq_ignore_ascii_case(host)
 }
 
 /// The operator's grants: capabilities per plugin name.
@@ -626,6 +663,14 @@ mod tests {
         assert!(allows("::1", 8989));
         assert!(!allows("vcenter.example", 80));
         assert!(!allows("::1", 22));
+        let reaches = |host| caps.allows(Operation::ConnectHost(host), &no_dirs);
+        assert!(reaches("127.0.0.1") && reaches("::1") && reaches("vcenter.example"));
+        let one_host = Capabilities {
+            connect: vec!["hmc.example:22".into()],
+            ..Capabilities::default()
+        };
+        assert!(one_host.allows(Operation::ConnectHost("HMC.example"), &no_dirs));
+        assert!(!one_host.allows(Operation::ConnectHost("other.example"), &no_dirs));
         assert!(!Capabilities::default().allows(
             Operation::Connect {
                 host: "127.0.0.1",

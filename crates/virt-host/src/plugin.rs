@@ -344,6 +344,7 @@ impl Plugin {
                     dispatch,
                     call_cpu_budget: config.call_cpu_budget,
                     helper_dirs: config.helper_dirs.clone(),
+                    auth_file: config.auth_file.clone(),
                     manifest_path: wasm_path.with_extension("toml"),
                     grants_path: config.grants_source.clone(),
                 });

@@ -48,6 +48,7 @@ pub mod host {
     // Added in 0.2.0.
     pub use crate::bindings::rvirt::driver0_2_0::bridges;
     pub use crate::bindings::rvirt::driver0_2_0::command;
+    pub use crate::bindings::rvirt::driver0_2_0::credentials;
     pub use crate::bindings::rvirt::driver0_2_0::device_watch;
     pub use crate::bindings::rvirt::driver0_2_0::file_attributes;
     pub use crate::bindings::rvirt::driver0_2_0::http;
