@@ -9,6 +9,7 @@ mod compat;
 mod fault_hook;
 mod host;
 mod hot_reload;
+mod hyperv;
 mod lxc;
 mod network_driver;
 mod nodedev_driver;

@@ -1,0 +1,16 @@
+//! libvirt's Hyper-V driver (`hyperv://user@host/`) as an rvirt plugin.
+//!
+//! Hyper-V is managed through WMI, which a Windows host serves over WS-Management (WinRM) on
+//! port 5985 (`transport=http`) or 5986 (https, the default). The driver reads and changes
+//! the `Msvm_*` classes of `root/virtualization/v2` as libvirt's does: [`uri`] reads the URI,
+//! [`wsman`] the protocol (pure), [`wmi`] the classes and states (pure), [`runtime`] sends the
+//! requests through the host's `http` call with basic authentication, as libvirt does.
+
+pub mod uri;
+pub mod wmi;
+pub mod wsman;
+
+#[cfg(target_arch = "wasm32")]
+mod plugin;
+#[cfg(target_arch = "wasm32")]
+pub mod runtime;
