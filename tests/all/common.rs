@@ -284,3 +284,41 @@ pub fn virsh_ok(uri: &str, args: &[&str]) -> String {
     assert!(success, "virsh {args:?}: {output}");
     output
 }
+
+/// A stand-in server from `tests/peers/` (a Python script that prints `LISTENING <port>`
+/// once it listens on 127.0.0.1), stopped when dropped.
+pub struct PeerServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl PeerServer {
+    pub fn start(script: &str, args: &[&std::ffi::OsStr]) -> PeerServer {
+        use std::io::BufRead;
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(workspace_root().join("tests/peers").join(script))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{script} starts: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("its first line");
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{script}: unexpected first line {line:?}"));
+        PeerServer { child, port }
+    }
+}
+
+impl Drop for PeerServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -4,64 +4,50 @@
 //! basic authentication. The HTTP, the SOAP and the login from libvirt's auth file are real;
 //! the machines are the simulator's. Once in-process, once through rvirtd with real virsh.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use virt_core::consts::domain_event_type as event_type;
 use virt_core::consts::domain_state as state;
 use virt_core::{ErrorNumber, Event};
 
-use crate::common::{host_config, open_in, plugins_dir, virsh_ok, virsh_status, Rvirtd};
+use crate::common::{
+    host_config, open_in, plugins_dir, virsh_ok, virsh_status, PeerServer, Rvirtd,
+};
 
 const USER: &str = "administrator";
 const PASSWORD: &str = "rvirt-hyperv-test-password";
 
 /// The simulated endpoint, its state directory and an auth file naming its password.
 struct Endpoint {
-    server: Child,
+    /// Kept for its lifetime: the server stops when the endpoint is dropped.
+    _server: PeerServer,
     port: u16,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
 }
 
 impl Endpoint {
     fn start() -> Endpoint {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut server = Command::new("/usr/bin/python3")
-            .arg(rvirt_tests::workspace_root().join("tests/peers/wsman_hyperv.py"))
-            .args([
-                "--port",
-                "0",
-                "--user",
-                USER,
-                "--password",
-                PASSWORD,
-                "--state",
-            ])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the simulated WS-Management endpoint starts");
-        let stdout = server.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("its first line");
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        let endpoint = Endpoint { server, port, dir };
+        let server = PeerServer::start(
+            "wsman_hyperv.py",
+            &[
+                "--port".as_ref(),
+                "0".as_ref(),
+                "--user".as_ref(),
+                USER.as_ref(),
+                "--password".as_ref(),
+                PASSWORD.as_ref(),
+                "--state".as_ref(),
+                dir.path().as_os_str(),
+            ],
+        );
+        let port = server.port;
+        let endpoint = Endpoint {
+            _server: server,
+            port,
+            dir,
+        };
         endpoint.write_auth_file(PASSWORD);
         endpoint
     }

@@ -22,3 +22,4 @@ mod secret_driver;
 mod storage_driver;
 mod test_driver;
 mod third_party;
+mod vbox;

@@ -15,6 +15,8 @@
 //!   vs libvirt's golden files (see `storage_argv_conformance.rs`).
 //! - `bhyve-conformance [DIR]`: the bhyve plugin's command lines and XML vs libvirt's golden
 //!   files (see `bhyve_conformance.rs`).
+//! - `vmx-conformance [DIR]`: virt-vmx's VMX ↔ domain XML vs libvirt's golden files (see
+//!   `vmx_conformance.rs`).
 
 use std::process::ExitCode;
 
@@ -28,6 +30,7 @@ mod plugins;
 mod qemu_argv_conformance;
 mod qemu_bench;
 mod storage_argv_conformance;
+mod vmx_conformance;
 mod xml_bench;
 mod xml_corpus;
 
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         "network-conf-conformance" => network_conf_conformance::run(rest),
         "storage-argv-conformance" => storage_argv_conformance::run(rest),
         "bhyve-conformance" => bhyve_conformance::run(rest),
+        "vmx-conformance" => vmx_conformance::run(rest),
         _ => {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             eprintln!("  network-conf-conformance [-v] [DIR] [CASE..]  dnsmasq files vs libvirt's networkxml2confdata");
             eprintln!("  storage-argv-conformance [-v] [DIR] [CASE..]  mount/vgchange/qemu-img lines vs libvirt's storage*xml2argvdata");
             eprintln!("  bhyve-conformance [-v] [DIR] [CASE..]  bhyve/loader argv and XML vs libvirt's bhyve* test data");
+            eprintln!("  vmx-conformance [-v] [DIR] [CASE..]  VMX <-> domain XML vs libvirt's vmx2xml/xml2vmx test data");
             ExitCode::from(2)
         }
     }

@@ -5,9 +5,9 @@
 //!
 //! It knows WMI only as far as WS-Management carries it: no class here is special.
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
 use virt_core::{Error, ErrorDomain, ErrorNumber};
+use virt_soap::escape;
+pub use virt_soap::Element;
 
 pub const NS_SOAP: &str = "http://www.w3.org/2003/05/soap-envelope";
 pub const NS_ADDRESSING: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing";
@@ -18,12 +18,6 @@ const ANONYMOUS: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/a
 
 /// How many instances one `Pull` asks for: libvirt pulled one at a time, a round trip each.
 pub const MAX_ELEMENTS: u32 = 100;
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    virt_xml::xml::escape_into(&mut out, text);
-    out
-}
 
 /// The envelope every request shares: addressing headers, the resource, the selectors.
 fn envelope(
@@ -149,47 +143,6 @@ pub fn embedded_instance(class: &str, properties: &[(&str, &str, String)]) -> St
     text
 }
 
-/// An element of an answer: local name, namespace-free attributes, text and children.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Element {
-    pub name: String,
-    pub attributes: Vec<(String, String)>,
-    pub text: String,
-    pub children: Vec<Element>,
-}
-
-impl Element {
-    pub fn child(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
-    }
-
-    /// The first descendant named `name`, depth first.
-    pub fn find(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find_map(|c| {
-            if c.name == name {
-                Some(c)
-            } else {
-                c.find(name)
-            }
-        })
-    }
-
-    pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn local(name: &[u8]) -> String {
-    let name = String::from_utf8_lossy(name);
-    match name.rsplit_once(':') {
-        Some((_, local)) => local.to_string(),
-        None => name.into_owned(),
-    }
-}
-
 fn malformed(why: String) -> Error {
     Error::new(
         ErrorNumber::INTERNAL_ERROR,
@@ -198,65 +151,9 @@ fn malformed(why: String) -> Error {
     )
 }
 
-/// Reads a document into elements named by local name (WS-Management's prefixes vary by
-/// server; the names within one answer do not collide).
+/// Reads a document (virt-soap's tree, names by local name).
 pub fn parse(text: &str) -> Result<Element, Error> {
-    let mut reader = Reader::from_str(text);
-    let mut stack: Vec<Element> = vec![Element::default()];
-    loop {
-        let event = reader.read_event().map_err(|e| malformed(e.to_string()))?;
-        match event {
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                let empty = matches!(event, Event::Empty(_));
-                let mut element = Element {
-                    name: local(start.name().as_ref()),
-                    ..Element::default()
-                };
-                for attribute in start.attributes().flatten() {
-                    let value = attribute
-                        .unescape_value()
-                        .map_err(|e| malformed(e.to_string()))?;
-                    element
-                        .attributes
-                        .push((local(attribute.key.as_ref()), value.into_owned()));
-                }
-                if empty {
-                    if let Some(parent) = stack.last_mut() {
-                        parent.children.push(element);
-                    }
-                } else {
-                    stack.push(element);
-                }
-            }
-            Event::Text(text) => {
-                let text = text.unescape().map_err(|e| malformed(e.to_string()))?;
-                if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&text);
-                }
-            }
-            Event::CData(data) => {
-                if let Some(current) = stack.last_mut() {
-                    current
-                        .text
-                        .push_str(&String::from_utf8_lossy(&data.into_inner()));
-                }
-            }
-            Event::End(_) => {
-                let Some(done) = stack.pop() else {
-                    return Err(malformed("unbalanced end tag".into()));
-                };
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(done),
-                    None => return Err(malformed("unbalanced end tag".into())),
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    let root = stack.pop().filter(|_| stack.is_empty());
-    root.and_then(|r| r.children.into_iter().next())
-        .ok_or_else(|| malformed("no document element".into()))
+    virt_soap::parse(text, ErrorDomain::HYPERV)
 }
 
 /// One WMI instance: its class and properties in document order; a property repeated is an
@@ -319,27 +216,16 @@ impl Instance {
 
 /// The body of an answer, or the fault it carries as libvirt reports one.
 fn body(document: &Element, what: &str) -> Result<Element, Error> {
-    let body = document
-        .child("Body")
-        .ok_or_else(|| malformed("no SOAP body".into()))?;
-    if let Some(fault) = body.child("Fault") {
-        let code = fault
-            .find("Subcode")
-            .and_then(|s| s.child("Value"))
-            .or_else(|| fault.child("Code").and_then(|c| c.child("Value")))
-            .map(|v| v.text.trim().to_string())
-            .unwrap_or_default();
-        let reason = fault
-            .find("Text")
-            .map(|t| t.text.trim().to_string())
-            .unwrap_or_default();
-        return Err(Error::new(
+    virt_soap::body(document, ErrorDomain::HYPERV)?.map_err(|fault| {
+        Error::new(
             ErrorNumber::INTERNAL_ERROR,
             ErrorDomain::HYPERV,
-            format!("Request failed for {what}: SOAP fault {code}: {reason}"),
-        ));
-    }
-    Ok(body.clone())
+            format!(
+                "Request failed for {what}: SOAP fault {}: {}",
+                fault.code, fault.reason
+            ),
+        )
+    })
 }
 
 /// An `EnumerateResponse`'s context.

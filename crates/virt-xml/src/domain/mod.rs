@@ -35,7 +35,7 @@ pub use enums::*;
 pub use general::*;
 pub use interface::{Interface, InterfaceSource, Mac};
 pub use memory::{ScaledBytes, ScaledKib};
-pub use namespaces::{BhyveNamespace, LxcNamespace, QemuNamespace};
+pub use namespaces::{BhyveNamespace, LxcNamespace, QemuNamespace, VmwareNamespace};
 pub use postparse::PostParseDriver;
 
 use crate::metadata::Metadata;
@@ -102,6 +102,8 @@ pub struct Domain {
     pub lxc: Option<LxcNamespace>,
     /// `bhyve:` extensions (command line passthrough).
     pub bhyve: Option<BhyveNamespace>,
+    /// `vmware:` extensions (the ESX driver's inventory path and managed object id).
+    pub vmware: Option<VmwareNamespace>,
 }
 
 /// What libvirt calls the document in its parse errors.
@@ -377,6 +379,7 @@ impl XmlElement for Domain {
             qemu: QemuNamespace::from_domain_node(node, &namespaces_in_scope)?,
             lxc: LxcNamespace::from_domain_node(node, &namespaces_in_scope)?,
             bhyve: BhyveNamespace::from_domain_node(node, &namespaces_in_scope)?,
+            vmware: VmwareNamespace::from_domain_node(node, &namespaces_in_scope)?,
         };
         domain.parse_checks()?;
         Ok(domain)
@@ -395,6 +398,13 @@ impl XmlElement for Domain {
         }
         if self.bhyve.as_ref().is_some_and(|bhyve| !bhyve.is_empty()) {
             w.attr("xmlns:bhyve", namespaces::BHYVE_NAMESPACE);
+        }
+        if self
+            .vmware
+            .as_ref()
+            .is_some_and(|vmware| !vmware.is_empty())
+        {
+            w.attr("xmlns:vmware", namespaces::VMWARE_NAMESPACE);
         }
     }
 
@@ -467,6 +477,9 @@ impl XmlElement for Domain {
         }
         if let Some(bhyve) = &self.bhyve {
             bhyve.write(w);
+        }
+        if let Some(vmware) = &self.vmware {
+            vmware.write(w);
         }
     }
 }

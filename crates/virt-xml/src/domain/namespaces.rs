@@ -13,6 +13,8 @@ use crate::Result;
 pub const QEMU_NAMESPACE: &str = "http://libvirt.org/schemas/domain/qemu/1.0";
 pub const LXC_NAMESPACE: &str = "http://libvirt.org/schemas/domain/lxc/1.0";
 pub const BHYVE_NAMESPACE: &str = "http://libvirt.org/schemas/domain/bhyve/1.0";
+/// libvirt's VMware/ESX driver namespace.
+pub const VMWARE_NAMESPACE: &str = "http://libvirt.org/schemas/domain/vmware/1.0";
 
 /// Children of `node` in namespace `uri` with local name `local`.
 fn ns_children<'n, 'a>(
@@ -405,5 +407,43 @@ impl BhyveNamespace {
             w.close(m, "bhyve:arg", false);
         }
         w.close_as(mark, "bhyve:commandline", crate::xml::EmptyStyle::Expanded);
+    }
+}
+
+/// `vmware:` extensions of libvirt's ESX driver: where a machine lives in vCenter's
+/// inventory (`<vmware:datacenterpath>`) and its managed object id (`<vmware:moref>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VmwareNamespace {
+    pub datacenter_path: Option<String>,
+    pub moref: Option<String>,
+}
+
+impl VmwareNamespace {
+    /// Reads the first of each element, as libvirt's XPath; `None` when neither is there.
+    pub fn from_domain_node(node: &Node<'_>, scope: &[(String, String)]) -> Result<Option<Self>> {
+        let first = |name: &str| {
+            ns_children(node, scope, VMWARE_NAMESPACE, name)
+                .next()
+                .map(|element| element.text().into_owned())
+        };
+        let namespace = VmwareNamespace {
+            datacenter_path: first("datacenterpath"),
+            moref: first("moref"),
+        };
+        Ok((!namespace.is_empty()).then_some(namespace))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.datacenter_path.is_none() && self.moref.is_none()
+    }
+
+    /// Writes `<vmware:datacenterpath>` then `<vmware:moref>`.
+    pub fn write(&self, w: &mut Writer) {
+        if let Some(path) = &self.datacenter_path {
+            w.text_element("vmware:datacenterpath", path);
+        }
+        if let Some(moref) = &self.moref {
+            w.text_element("vmware:moref", moref);
+        }
     }
 }
