@@ -23,3 +23,4 @@ mod storage_driver;
 mod test_driver;
 mod third_party;
 mod vbox;
+mod vmware;
