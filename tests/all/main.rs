@@ -13,6 +13,7 @@ mod hyperv;
 mod lxc;
 mod network_driver;
 mod nodedev_driver;
+mod openvz;
 mod phyp;
 mod qemu;
 #[path = "../rpc/mod.rs"]
