@@ -27,6 +27,7 @@ pub mod bindings {
 pub mod command_line;
 mod convert;
 mod interfaces;
+pub mod listing;
 pub mod node;
 pub mod records;
 pub mod secondary;

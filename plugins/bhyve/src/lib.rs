@@ -16,7 +16,6 @@ pub mod native;
 pub mod runtime;
 
 pub mod plugin {
-    use virt_core::consts::connect_list_all_domains_flags as list;
     use virt_core::{ErrorDomain, ErrorNumber};
     use virt_plugin_sdk::host::process::{ProcessHandle, ProcessStatus};
     use virt_plugin_sdk::host::state::{self, Persistence};
@@ -216,14 +215,11 @@ pub mod plugin {
             Ok(records
                 .iter()
                 .filter(|record| {
-                    let active = record.live.is_some();
-                    let state_ok = flags & (list::ACTIVE | list::INACTIVE) == 0
-                        || (active && flags & list::ACTIVE != 0)
-                        || (!active && flags & list::INACTIVE != 0);
-                    let persistence_ok = flags & (list::PERSISTENT | list::TRANSIENT) == 0
-                        || (record.persistent && flags & list::PERSISTENT != 0)
-                        || (!record.persistent && flags & list::TRANSIENT != 0);
-                    state_ok && persistence_ok
+                    virt_plugin_sdk::listing::domain_listed(
+                        flags,
+                        record.live.is_some(),
+                        record.persistent,
+                    )
                 })
                 .map(runtime::reference)
                 .collect())

@@ -30,29 +30,7 @@ fn internal(message: String) -> Error {
 }
 
 fn tool(program: &str, args: &[String]) -> Result<String, Error> {
-    let output = run_command::run(&run_command::RunRequest {
-        program: program.into(),
-        args: args.to_vec(),
-        env: vec![],
-        cwd: None,
-        stdin: vec![],
-        timeout_ms: TIMEOUT_MS,
-    })
-    .map_err(|e| internal(format!("cannot run {program}: {}", e.message)))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.exit_code == Some(0) {
-        return Ok(stdout);
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let said = [stderr.trim(), stdout.trim()]
-        .into_iter()
-        .find(|t| !t.is_empty())
-        .unwrap_or("no message");
-    Err(internal(format!(
-        "Child process ({program} {}) unexpected exit status {}: {said}",
-        args.join(" "),
-        output.exit_code.unwrap_or(-1)
-    )))
+    virt_plugin_sdk::command_line::run_tool(program, args, TIMEOUT_MS, ErrorDomain::OPENVZ)
 }
 
 fn vzctl(args: &[&str]) -> Result<String, Error> {
@@ -212,11 +190,7 @@ fn emit(container: &Container, event: i32, detail: i32) {
 }
 
 fn operation_invalid(message: &str) -> Error {
-    Error::new(
-        ErrorNumber::OPERATION_INVALID,
-        ErrorDomain::OPENVZ,
-        message,
-    )
+    Error::new(ErrorNumber::OPERATION_INVALID, ErrorDomain::OPENVZ, message)
 }
 
 /// `vzctl create` (with its template), then `vzctl set --save` for vCPUs and memory; a

@@ -1,6 +1,5 @@
 //! The exported interfaces: each call parses its arguments and hands over to [`runtime`].
 
-use virt_core::consts::connect_list_all_domains_flags as list;
 use virt_core::{ErrorDomain, ErrorNumber};
 use virt_plugin_sdk::types::{
     DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, Uuid,
@@ -105,16 +104,10 @@ impl Domains for PhypDriver {
 
     /// Every partition is persistent (it exists only while defined on the HMC).
     fn list_all(&self, flags: u32) -> Result<Vec<DomainRef>, Error> {
-        let lpars = wit(runtime::all())?;
-        let wants_transient_only = flags & list::TRANSIENT != 0 && flags & list::PERSISTENT == 0;
-        Ok(lpars
+        let domains = wit(runtime::all())?;
+        Ok(domains
             .into_iter()
-            .filter(|(_, active)| {
-                !wants_transient_only
-                    && (flags & (list::ACTIVE | list::INACTIVE) == 0
-                        || (*active && flags & list::ACTIVE != 0)
-                        || (!*active && flags & list::INACTIVE != 0))
-            })
+            .filter(|(_, active)| virt_plugin_sdk::listing::domain_listed(flags, *active, true))
             .map(|(reference, _)| reference)
             .collect())
     }

@@ -119,29 +119,7 @@ fn product() -> Result<Product, Error> {
 fn vmrun(product: Product, args: &[&str]) -> Result<String, Error> {
     let mut argv = vec!["-T".to_string(), product.vmrun_type().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
-    let output = run_command::run(&run_command::RunRequest {
-        program: "vmrun".into(),
-        args: argv.clone(),
-        env: vec![],
-        cwd: None,
-        stdin: vec![],
-        timeout_ms: VMRUN_TIMEOUT_MS,
-    })
-    .map_err(|_| internal("vmrun utility is missing".to_string()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.exit_code == Some(0) {
-        return Ok(stdout);
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let said = [stderr.trim(), stdout.trim()]
-        .into_iter()
-        .find(|t| !t.is_empty())
-        .unwrap_or("no message");
-    Err(internal(format!(
-        "Child process (vmrun {}) unexpected exit status {}: {said}",
-        argv.join(" "),
-        output.exit_code.unwrap_or(-1)
-    )))
+    virt_plugin_sdk::command_line::run_tool("vmrun", &argv, VMRUN_TIMEOUT_MS, ErrorDomain::VMWARE)
 }
 
 /// The VMX paths `vmrun list` reports running (absolute paths only, as libvirt reads them).
