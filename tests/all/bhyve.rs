@@ -4,15 +4,12 @@
 //! (bhyve exits 0 when its guest reboots, 1 when it powers off, and ends when its VM is
 //! destroyed). Once through the in-process host, once through rvirtd with real virsh.
 
-use std::path::{Path, PathBuf};
-
 use std::time::{Duration, Instant};
 
 use virt_core::consts::{domain_shutoff_reason as shutoff, domain_state as state};
 
 use crate::common::{
-    bridge_members, host_config, open_in, plugins_dir, virsh_ok as ok, virsh_status as virsh,
-    Bridge, Rvirtd,
+    bridge_members, open_in, virsh_ok as ok, virsh_status as virsh, Bridge, Rvirtd, StandInDir,
 };
 
 const STAND_IN_BHYVE: &str = r#"#!/bin/sh
@@ -73,39 +70,27 @@ exit 1
 "#;
 
 /// The stand-ins and a disk image, in a directory of their own.
-struct StandIns {
-    dir: tempfile::TempDir,
+struct StandIns(StandInDir);
+
+impl std::ops::Deref for StandIns {
+    type Target = StandInDir;
+    fn deref(&self) -> &StandInDir {
+        &self.0
+    }
 }
 
 impl StandIns {
     fn new() -> StandIns {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("rvirt-bhyve-")
-            .tempdir()
-            .expect("temp dir");
-        for (name, script) in [
-            ("bhyve", STAND_IN_BHYVE),
-            ("bhyveload", STAND_IN_BHYVELOAD),
-            ("bhyvectl", STAND_IN_BHYVECTL),
-        ] {
-            let path = dir.path().join(name);
-            std::fs::write(&path, script).expect("stand-in");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        }
-        std::fs::write(dir.path().join("disk.img"), vec![0u8; 4096]).expect("disk");
-        StandIns { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// A plugin host (a daemon, in process) that finds the stand-ins first.
-    fn host(&self, state_root: &Path) -> virt_host::Host {
-        let mut config = host_config(vec![plugins_dir()], state_root);
-        config.helper_dirs.insert(0, self.dir.path().to_path_buf());
-        virt_host::Host::new(config)
+        let stand_ins = StandInDir::new(
+            "rvirt-bhyve-",
+            &[
+                ("bhyve", STAND_IN_BHYVE),
+                ("bhyveload", STAND_IN_BHYVELOAD),
+                ("bhyvectl", STAND_IN_BHYVECTL),
+            ],
+        );
+        std::fs::write(stand_ins.path("disk.img"), vec![0u8; 4096]).expect("disk");
+        StandIns(stand_ins)
     }
 
     fn disk(&self) -> String {
@@ -114,11 +99,7 @@ impl StandIns {
 
     /// The argument lines a stand-in recorded.
     fn argv(&self, program: &str) -> Vec<String> {
-        std::fs::read_to_string(self.path(&format!("{program}.argv")))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.lines(&format!("{program}.argv"))
     }
 
     fn pid(&self, name: &str) -> Option<i32> {

@@ -322,3 +322,60 @@ impl Drop for PeerServer {
         let _ = self.child.wait();
     }
 }
+
+/// A directory of stand-in programs a test writes (labelled scripts that play a tool this
+/// machine lacks), put first on the plugin host's helper path; removed when dropped.
+pub struct StandInDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl StandInDir {
+    /// Writes each `(name, script)` as an executable in a new directory named `prefix...`.
+    pub fn new(prefix: &str, scripts: &[(&str, &str)]) -> StandInDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .expect("stand-in dir");
+        for (name, script) in scripts {
+            let path = dir.path().join(name);
+            std::fs::write(&path, script).expect("stand-in");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        StandInDir { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A plugin host (a daemon, in process) that finds the stand-ins first.
+    pub fn host(&self, state_root: &Path) -> virt_host::Host {
+        let mut config = host_config(vec![plugins_dir()], state_root);
+        config.helper_dirs.insert(0, self.dir.path().to_path_buf());
+        virt_host::Host::new(config)
+    }
+
+    /// The lines of a file in the directory (a stand-in's record of its arguments); none
+    /// when it does not exist yet.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Writes libvirt's auth file giving `user`/`password` for `service` on 127.0.0.1, as an
+/// operator writes it for a remote endpoint a driver logs in to.
+pub fn write_auth_file(path: &Path, service: &str, user: &str, password: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "[credentials-test]\nusername={user}\npassword={password}\n\n\
+             [auth-{service}-127.0.0.1]\ncredentials=test\n"
+        ),
+    )
+    .expect("auth.conf");
+}

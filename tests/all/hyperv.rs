@@ -12,7 +12,7 @@ use virt_core::consts::domain_state as state;
 use virt_core::{ErrorNumber, Event};
 
 use crate::common::{
-    host_config, open_in, plugins_dir, virsh_ok, virsh_status, PeerServer, Rvirtd,
+    host_config, open_in, plugins_dir, virsh_ok, virsh_status, write_auth_file, PeerServer, Rvirtd,
 };
 
 const USER: &str = "administrator";
@@ -53,14 +53,7 @@ impl Endpoint {
     }
 
     fn write_auth_file(&self, password: &str) {
-        std::fs::write(
-            self.auth_file(),
-            format!(
-                "[credentials-hv]\nusername={USER}\npassword={password}\n\n\
-                 [auth-hyperv-127.0.0.1]\ncredentials=hv\n"
-            ),
-        )
-        .expect("auth.conf");
+        write_auth_file(&self.auth_file(), "hyperv", USER, password);
     }
 
     fn auth_file(&self) -> PathBuf {

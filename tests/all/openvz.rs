@@ -4,12 +4,10 @@
 //! destroy a running container or to create one from a template it does not have). Once
 //! in-process, once through rvirtd with real virsh.
 
-use std::path::{Path, PathBuf};
-
 use virt_core::consts::domain_state as state;
 use virt_core::ErrorNumber;
 
-use crate::common::{host_config, open_in, plugins_dir, virsh_ok, virsh_status, Rvirtd};
+use crate::common::{open_in, virsh_ok, virsh_status, Rvirtd, StandInDir};
 
 const STAND_IN_VZLIST: &str = r#"#!/bin/sh
 # Stand-in for OpenVZ's vzlist, written by rvirt's tests (not OpenVZ software). Each container
@@ -68,49 +66,34 @@ esac
 exit 0
 "#;
 
-struct StandIns {
-    dir: tempfile::TempDir,
+struct StandIns(StandInDir);
+
+impl std::ops::Deref for StandIns {
+    type Target = StandInDir;
+    fn deref(&self) -> &StandInDir {
+        &self.0
+    }
 }
 
 impl StandIns {
     fn new() -> StandIns {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("rvirt-openvz-")
-            .tempdir()
-            .expect("tempdir");
-        for (name, text) in [("vzlist", STAND_IN_VZLIST), ("vzctl", STAND_IN_VZCTL)] {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text).expect("stand-in");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        }
-        std::fs::write(dir.path().join("templates"), "centos-7-x86_64\n").expect("templates");
-        std::fs::create_dir(dir.path().join("ct")).expect("ct");
+        let stand_ins = StandInDir::new(
+            "rvirt-openvz-",
+            &[("vzlist", STAND_IN_VZLIST), ("vzctl", STAND_IN_VZCTL)],
+        );
+        std::fs::write(stand_ins.path("templates"), "centos-7-x86_64\n").expect("templates");
+        std::fs::create_dir(stand_ins.path("ct")).expect("ct");
         // One running container from before: 101, 2 CPUs, 1 GiB.
         std::fs::write(
-            dir.path().join("ct/101"),
+            stand_ins.path("ct/101"),
             "running centos-7-x86_64 2 262144\n",
         )
         .expect("ct 101");
-        StandIns { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn host(&self, state_root: &Path) -> virt_host::Host {
-        let mut config = host_config(vec![plugins_dir()], state_root);
-        config.helper_dirs.insert(0, self.dir.path().to_path_buf());
-        virt_host::Host::new(config)
+        StandIns(stand_ins)
     }
 
     fn vzctl_argv(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("vzctl.argv"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.lines("vzctl.argv")
     }
 }
 

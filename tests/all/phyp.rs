@@ -14,7 +14,9 @@ use virt_core::consts::domain_event_type as event_type;
 use virt_core::consts::domain_state as state;
 use virt_core::{ErrorNumber, Event};
 
-use crate::common::{host_config, open_in, plugins_dir, virsh_ok, virsh_status, Rvirtd};
+use crate::common::{
+    host_config, open_in, plugins_dir, virsh_ok, virsh_status, write_auth_file, Rvirtd,
+};
 
 /// The HMC's login: an account made for these tests (the HMC's own is `hscroot`).
 const HMC_USER: &str = "rvirt-hmc";
@@ -145,14 +147,7 @@ impl HmcPeer {
 
     /// libvirt's auth file, as an operator writes it for an HMC.
     fn write_auth_file(&self, password: &str) {
-        std::fs::write(
-            self.auth_file(),
-            format!(
-                "[credentials-hmc]\nusername={HMC_USER}\npassword={password}\n\n\
-                 [auth-ssh-127.0.0.1]\ncredentials=hmc\n"
-            ),
-        )
-        .expect("auth.conf");
+        write_auth_file(&self.auth_file(), "ssh", HMC_USER, password);
     }
 
     fn auth_file(&self) -> PathBuf {

@@ -10,7 +10,7 @@ use virt_core::consts::domain_state as state;
 use virt_core::ErrorNumber;
 
 use crate::common::{
-    host_config, open_in, plugins_dir, virsh_ok, virsh_status, PeerServer, Rvirtd,
+    host_config, open_in, plugins_dir, virsh_ok, virsh_status, write_auth_file, PeerServer, Rvirtd,
 };
 
 const USER: &str = "vboxuser";
@@ -49,14 +49,7 @@ impl WebService {
     }
 
     fn write_auth_file(&self, password: &str) {
-        std::fs::write(
-            self.auth_file(),
-            format!(
-                "[credentials-vb]\nusername={USER}\npassword={password}\n\n\
-                 [auth-vbox-127.0.0.1]\ncredentials=vb\n"
-            ),
-        )
-        .expect("auth.conf");
+        write_auth_file(&self.auth_file(), "vbox", USER, password);
     }
 
     fn auth_file(&self) -> PathBuf {

@@ -5,12 +5,12 @@
 //! refuse a machine that is not powered on). The VMX files are real, written and read by
 //! the plugin. Once in-process, once through rvirtd with real virsh.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use virt_core::consts::domain_state as state;
 use virt_core::ErrorNumber;
 
-use crate::common::{host_config, open_in, plugins_dir, virsh_ok, virsh_status, Rvirtd};
+use crate::common::{open_in, virsh_ok, virsh_status, Rvirtd, StandInDir};
 
 const STAND_IN_VMRUN: &str = r#"#!/bin/sh
 # Stand-in for VMware's vmrun, written by rvirt's tests (not VMware software). Running machines
@@ -44,34 +44,23 @@ const STAND_IN_VMWARE: &str = r#"#!/bin/sh
 echo "VMware Workstation 17.0.0 build-20800274"
 "#;
 
-struct StandIns {
-    dir: tempfile::TempDir,
+struct StandIns(StandInDir);
+
+impl std::ops::Deref for StandIns {
+    type Target = StandInDir;
+    fn deref(&self) -> &StandInDir {
+        &self.0
+    }
 }
 
 impl StandIns {
     fn new() -> StandIns {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("rvirt-vmware-")
-            .tempdir()
-            .expect("tempdir");
-        for (name, text) in [("vmrun", STAND_IN_VMRUN), ("vmware", STAND_IN_VMWARE)] {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text).expect("stand-in");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        }
-        std::fs::create_dir(dir.path().join("vms")).expect("vms");
-        StandIns { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn host(&self, state_root: &Path) -> virt_host::Host {
-        let mut config = host_config(vec![plugins_dir()], state_root);
-        config.helper_dirs.insert(0, self.dir.path().to_path_buf());
-        virt_host::Host::new(config)
+        let stand_ins = StandInDir::new(
+            "rvirt-vmware-",
+            &[("vmrun", STAND_IN_VMRUN), ("vmware", STAND_IN_VMWARE)],
+        );
+        std::fs::create_dir(stand_ins.path("vms")).expect("vms");
+        StandIns(stand_ins)
     }
 
     /// A machine's directory with its (empty) VMDK disk, and its definition.
@@ -95,11 +84,7 @@ impl StandIns {
     }
 
     fn vmrun_argv(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("vmrun.argv"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.lines("vmrun.argv")
     }
 }
 
