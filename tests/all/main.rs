@@ -25,3 +25,4 @@ mod test_driver;
 mod third_party;
 mod vbox;
 mod vmware;
+mod vz;
