@@ -245,8 +245,9 @@ impl Host {
             .collect()
     }
 
-    /// Opens `uri` in this process, or `None` if no plugin serves its scheme (or it names a
-    /// remote host or transport).
+    /// Opens `uri` in this process, or `None` if no plugin serves its scheme, it names a
+    /// transport, or it names a host and its plugin's manifest does not say `remote-hosts`
+    /// (then the host is a remote daemon's).
     pub fn open(&self, uri: &ConnectUri, flags: u32) -> Result<Option<PluginConnection>> {
         if uri.transport.is_some() {
             return Ok(None);

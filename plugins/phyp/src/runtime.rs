@@ -423,11 +423,13 @@ pub fn create(dom: &DomainRef) -> Result<DomainRef, Error> {
         return Err(operation_invalid("domain is already running".to_string()));
     }
     let id = lpar.id.to_string();
+    // The profile's name is the HMC's, not checked by this driver: quoted for its shell.
+    let profile = virt_plugin_sdk::command_line::shell_quote(&lpar.profile);
     run_on(
         &link,
         &link.console().command(
             "chsysstate",
-            &["-r", "lpar", "-o", "on", "--id", &id, "-f", &lpar.profile],
+            &["-r", "lpar", "-o", "on", "--id", &id, "-f", &profile],
         ),
     )?;
     let started = Lpar {
