@@ -401,6 +401,28 @@ pub struct Guest {
     pub features: Option<GuestFeatures>,
 }
 
+impl Guest {
+    /// A guest of `os_type` on `arch` with one domain type and nothing else (no emulator,
+    /// loader or machines): what the drivers that do not run an emulator advertise.
+    pub fn simple(os_type: &str, arch: &str, wordsize: u32, virt_type: &str) -> Guest {
+        Guest {
+            os_type: Some(os_type.to_string()),
+            arch: Some(GuestArch {
+                name: Some(arch.to_string()),
+                wordsize: Some(wordsize),
+                emulator: None,
+                loader: None,
+                machines: Vec::new(),
+                domains: vec![GuestDomain {
+                    virt_type: Some(virt_type.to_string()),
+                    ..GuestDomain::default()
+                }],
+            }),
+            features: None,
+        }
+    }
+}
+
 /// `<pool><enum name='type'>` listing the storage pool backends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolTypes(pub Vec<String>);

@@ -26,7 +26,7 @@ pub mod plugin {
         Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
         Storage,
     };
-    use virt_xml::capabilities::{Capabilities, Guest, GuestArch, GuestDomain, Host, HostCpu};
+    use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
     use crate::runtime;
 
@@ -99,21 +99,12 @@ pub mod plugin {
                     }),
                     ..Host::default()
                 }),
-                guests: vec![Guest {
-                    os_type: Some("hvm".into()),
-                    arch: Some(GuestArch {
-                        name: Some(crate::address::GUEST_ARCH.into()),
-                        wordsize: Some(64),
-                        emulator: None,
-                        loader: None,
-                        machines: Vec::new(),
-                        domains: vec![GuestDomain {
-                            virt_type: Some("bhyve".into()),
-                            ..GuestDomain::default()
-                        }],
-                    }),
-                    features: None,
-                }],
+                guests: vec![Guest::simple(
+                    "hvm",
+                    crate::address::GUEST_ARCH,
+                    64,
+                    "bhyve",
+                )],
                 pool_types: None,
             };
             Ok(caps.to_xml())

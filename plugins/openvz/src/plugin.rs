@@ -7,7 +7,7 @@ use virt_plugin_sdk::types::{
 use virt_plugin_sdk::{
     Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
 };
-use virt_xml::capabilities::{Capabilities, Guest, GuestArch, GuestDomain, Host, HostCpu};
+use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
 use crate::runtime;
 
@@ -57,21 +57,7 @@ impl Connect for OpenvzDriver {
     fn get_capabilities(&self) -> Result<String, Error> {
         let facts = virt_plugin_sdk::node::host_facts();
         let wordsize = if facts.arch.ends_with("64") { 64 } else { 32 };
-        let guest = Guest {
-            os_type: Some("exe".into()),
-            arch: Some(GuestArch {
-                name: Some(facts.arch.clone()),
-                wordsize: Some(wordsize),
-                emulator: None,
-                loader: None,
-                machines: Vec::new(),
-                domains: vec![GuestDomain {
-                    virt_type: Some("openvz".into()),
-                    ..GuestDomain::default()
-                }],
-            }),
-            features: None,
-        };
+        let guest = Guest::simple("exe", &facts.arch, wordsize, "openvz");
         let caps = Capabilities {
             host: Some(Host {
                 uuid: virt_plugin_sdk::node::host_uuid(),

@@ -7,7 +7,7 @@ use virt_plugin_sdk::types::{
 use virt_plugin_sdk::{
     Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
 };
-use virt_xml::capabilities::{Capabilities, Guest, GuestArch, GuestDomain, Host, HostCpu};
+use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
 use crate::{hmc, runtime, uri};
 
@@ -55,21 +55,7 @@ impl Connect for PhypDriver {
                 }),
                 ..Host::default()
             }),
-            guests: vec![Guest {
-                os_type: Some(hmc::OS_TYPE.into()),
-                arch: Some(GuestArch {
-                    name: Some(hmc::ARCH.into()),
-                    wordsize: Some(64),
-                    emulator: None,
-                    loader: None,
-                    machines: Vec::new(),
-                    domains: vec![GuestDomain {
-                        virt_type: Some("phyp".into()),
-                        ..GuestDomain::default()
-                    }],
-                }),
-                features: None,
-            }],
+            guests: vec![Guest::simple(hmc::OS_TYPE, hmc::ARCH, 64, "phyp")],
             pool_types: None,
         };
         Ok(caps.to_xml())

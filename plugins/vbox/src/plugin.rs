@@ -7,7 +7,7 @@ use virt_plugin_sdk::types::{
 use virt_plugin_sdk::{
     Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
 };
-use virt_xml::capabilities::{Capabilities, Guest, GuestArch, GuestDomain, Host, HostCpu};
+use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
 use crate::{runtime, uri};
 
@@ -50,21 +50,7 @@ impl Connect for VboxDriver {
     /// libvirt's VirtualBox capabilities: hvm guests on i686 and x86_64.
     fn get_capabilities(&self) -> Result<String, Error> {
         wit(runtime::version())?;
-        let guest = |arch: &str, wordsize: u32| Guest {
-            os_type: Some("hvm".into()),
-            arch: Some(GuestArch {
-                name: Some(arch.into()),
-                wordsize: Some(wordsize),
-                emulator: None,
-                loader: None,
-                machines: Vec::new(),
-                domains: vec![GuestDomain {
-                    virt_type: Some("vbox".into()),
-                    ..GuestDomain::default()
-                }],
-            }),
-            features: None,
-        };
+        let guest = |arch: &str, wordsize: u32| Guest::simple("hvm", arch, wordsize, "vbox");
         let caps = Capabilities {
             host: Some(Host {
                 cpu: Some(HostCpu {

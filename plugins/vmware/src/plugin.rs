@@ -7,7 +7,7 @@ use virt_plugin_sdk::types::{
 use virt_plugin_sdk::{
     Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
 };
-use virt_xml::capabilities::{Capabilities, Guest, GuestArch, GuestDomain, Host, HostCpu};
+use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
 use crate::runtime::{self, Product};
 
@@ -83,21 +83,7 @@ impl Connect for VmwareDriver {
     /// libvirt's `vmwareCapsInit`: hvm guests on i686 and x86_64, virt type `vmware`.
     fn get_capabilities(&self) -> Result<String, Error> {
         let facts = virt_plugin_sdk::node::host_facts();
-        let guest = |arch: &str, wordsize: u32| Guest {
-            os_type: Some("hvm".into()),
-            arch: Some(GuestArch {
-                name: Some(arch.into()),
-                wordsize: Some(wordsize),
-                emulator: None,
-                loader: None,
-                machines: Vec::new(),
-                domains: vec![GuestDomain {
-                    virt_type: Some("vmware".into()),
-                    ..GuestDomain::default()
-                }],
-            }),
-            features: None,
-        };
+        let guest = |arch: &str, wordsize: u32| Guest::simple("hvm", arch, wordsize, "vmware");
         let caps = Capabilities {
             host: Some(Host {
                 uuid: virt_plugin_sdk::node::host_uuid(),
