@@ -6,7 +6,7 @@
 #   ./x.sh test    install what is missing, build everything and run every test
 #                  (and the ../shared conformance suites when that folder exists)
 #   ./x.sh doctor  say what this machine has and lacks for rvirt, in one table (installs nothing)
-#   ./x.sh bench [host|xml|api|qemu|lxc|reload|install ...]
+#   ./x.sh bench [host|xml|api|qemu|lxc|reload|install|netstore|esx ...]
 #                  build in release mode and print the benchmarks' figures (all by default)
 #   ./x.sh profile OP [SECONDS]
 #                  one libvirt call through rvirtd under perf: CPU per op and the share of each
@@ -26,12 +26,14 @@ cd "$(dirname "$0")"
 # Debian packages the tests use: QEMU for real guests, busybox/cpio for the test guest and
 # containers, dnsmasq/nftables for networks, LVM for logical pools, swtpm for emulated TPMs,
 # libvirt's own clients
-# (virsh, python3-libvirt, virt-install) and daemon as the reference peer.
+# (virsh, python3-libvirt, virt-install) and daemon as the reference peer; Go and govmomi
+# to build the vSphere simulator (vcsim) the ESX driver is tested against.
 APT_PACKAGES=(
     qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps openssh-server openssh-client
     dnsmasq-base nftables lvm2 swtpm
     libvirt-clients python3-libvirt virtinst libvirt-daemon libvirt-daemon-driver-qemu
     libvirt-daemon-driver-lxc
+    golang-go golang-github-vmware-govmomi-dev
 )
 # Installed without their Recommends: virt-install's (virt-viewer) would bring a desktop.
 APT_WITHOUT_RECOMMENDS=(virtinst)
@@ -192,10 +194,10 @@ conformance)
     echo "no conformance runner yet"
     ;;
 bench)
-    # Every benchmark, or the ones named: host xml api qemu lxc reload install netstore. Each prints its figures;
+    # Every benchmark, or the ones named: host xml api qemu lxc reload install netstore esx. Each prints its figures;
     # those that compare with libvirt need ../shared (its testdata, bench scripts, libvirtd).
     shift
-    [ $# -gt 0 ] || set -- host xml api qemu lxc reload install netstore
+    [ $# -gt 0 ] || set -- host xml api qemu lxc reload install netstore esx
     rust_target
     cargo xtask plugins
     cargo build --release --workspace --bins
@@ -227,7 +229,10 @@ bench)
                 install_packages "${APT_PACKAGES[@]}" iptables
                 tools/rvirtd/bench-netstore.sh 3
             else echo "skipped: ../shared/conformance is missing"; fi ;;
-        *) echo "unknown bench '$bench' (host xml api qemu lxc reload install)" >&2; exit 2 ;;
+        esx)
+            install_packages "${APT_PACKAGES[@]}"
+            tools/rvirtd/bench-esx.sh 200 ;;
+        *) echo "unknown bench '$bench' (host xml api qemu lxc reload install netstore esx)" >&2; exit 2 ;;
         esac
     done
     ;;

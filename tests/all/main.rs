@@ -6,6 +6,7 @@
 mod bhyve;
 mod common;
 mod compat;
+mod esx;
 mod fault_hook;
 mod host;
 mod hot_reload;

@@ -265,17 +265,45 @@ fn tls_config(options: &http::TlsOptions) -> Result<ureq::tls::TlsConfig, Error>
     Ok(config.build())
 }
 
+/// Which pool of kept-alive connections a request may use: one plugin's, with one TLS
+/// configuration. A SOAP driver's calls to one server then cost a request each, not a TCP
+/// and TLS handshake each; plugins never share connections.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct AgentKey {
+    plugin: String,
+    no_verify: bool,
+    ca_pem: Option<String>,
+}
+
+fn agent_for(plugin: &str, tls: &http::TlsOptions) -> Result<ureq::Agent, Error> {
+    static AGENTS: OnceLock<Mutex<HashMap<AgentKey, ureq::Agent>>> = OnceLock::new();
+    let key = AgentKey {
+        plugin: plugin.to_string(),
+        no_verify: tls.no_verify,
+        ca_pem: tls.ca_pem.clone(),
+    };
+    let mut agents = AGENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(agent) = agents.get(&key) {
+        return Ok(agent.clone());
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(tls_config(tls)?)
+        .build()
+        .into();
+    agents.insert(key, agent.clone());
+    Ok(agent)
+}
+
 impl http::Host for PluginCtx {
     fn send(&mut self, request: http::Request) -> WitResult<http::Response> {
         let (uri, host, port) = endpoint(&request.url)?;
         self.check(Operation::Connect { host: &host, port })?;
         let timeout = timeout_or(request.timeout_ms, DEFAULT_TIMEOUT);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .tls_config(tls_config(&request.tls)?)
-            .build()
-            .into();
+        let agent = agent_for(&self.shared.name, &request.tls)?;
         let mut builder = ureq::http::Request::builder()
             .method(request.method.as_str())
             .uri(uri);
@@ -289,6 +317,10 @@ impl http::Host for PluginCtx {
                 format!("invalid HTTP request to '{}': {e}", request.url),
             )
         })?;
+        let outgoing = agent
+            .configure_request(outgoing)
+            .timeout_global(Some(timeout))
+            .build();
         let url = request.url;
         let response = self.blocking(|_| -> Result<http::Response, Error> {
             let mut response = agent

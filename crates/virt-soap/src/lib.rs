@@ -17,9 +17,10 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// An element of an answer: local name, attributes by local name, direct text, children.
+/// An element of an answer: local name, attributes as written, direct text, children.
 /// Prefixes vary by server; within one answer the local names a driver asks for do not
-/// collide, so they are what it looks elements up by.
+/// collide, so they are what it looks elements up by. Attributes keep their prefixes: a
+/// vSphere reference carries both `xsi:type` and a plain `type`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Element {
     pub name: String,
@@ -38,7 +39,7 @@ impl Element {
             name: node.local_name().to_string(),
             attributes: node
                 .attrs()
-                .map(|(k, v)| (local(k).to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             text: node.text().into_owned(),
             children: node.children().map(Element::from_node).collect(),
@@ -66,10 +67,12 @@ impl Element {
         })
     }
 
+    /// The attribute whose local name is `name`, the unprefixed one first.
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
             .find(|(k, _)| k == name)
+            .or_else(|| self.attributes.iter().find(|(k, _)| local(k) == name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -174,6 +177,10 @@ mod tests {
         let r = body.child("r").expect("r");
         assert_eq!(r.text, "t & u");
         assert_eq!(r.attribute("k"), Some("v"));
+        let moref = r#"<e:Envelope xmlns:e="x"><e:Body><val xmlns:XMLSchema-instance="http://www.w3.org/2001/XMLSchema-instance" XMLSchema-instance:type="ManagedObjectReference" type="Folder">f-1</val></e:Body></e:Envelope>"#;
+        let envelope = parse(moref, ErrorDomain::ESX).expect("parsed");
+        let val = envelope.find("val").expect("val");
+        assert_eq!(val.attribute("type"), Some("Folder"));
         assert_eq!(r.child_text("c"), Some("1"));
         assert!(parse("<a><b></a>", ErrorDomain::VBOX).is_err());
         assert_eq!(escape("a<b&'"), "a&lt;b&amp;&apos;");
