@@ -17,6 +17,8 @@
 //!   files (see `bhyve_conformance.rs`).
 //! - `vmx-conformance [DIR]`: virt-vmx's VMX ↔ domain XML vs libvirt's golden files (see
 //!   `vmx_conformance.rs`).
+//! - `xl-conformance [DIR]`: virt-xl's `xl` files ↔ domain XML and libxl JSON vs libvirt's
+//!   golden files (see `xl_conformance.rs`).
 
 use std::process::ExitCode;
 
@@ -31,6 +33,7 @@ mod qemu_argv_conformance;
 mod qemu_bench;
 mod storage_argv_conformance;
 mod vmx_conformance;
+mod xl_conformance;
 mod xml_bench;
 mod xml_corpus;
 
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         "storage-argv-conformance" => storage_argv_conformance::run(rest),
         "bhyve-conformance" => bhyve_conformance::run(rest),
         "vmx-conformance" => vmx_conformance::run(rest),
+        "xl-conformance" => xl_conformance::run(rest),
         _ => {
             eprintln!("usage: cargo xtask <command> [args]");
             eprintln!("commands:");
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
             eprintln!("  storage-argv-conformance [-v] [DIR] [CASE..]  mount/vgchange/qemu-img lines vs libvirt's storage*xml2argvdata");
             eprintln!("  bhyve-conformance [-v] [DIR] [CASE..]  bhyve/loader argv and XML vs libvirt's bhyve* test data");
             eprintln!("  vmx-conformance [-v] [DIR] [CASE..]  VMX <-> domain XML vs libvirt's vmx2xml/xml2vmx test data");
+            eprintln!("  xl-conformance [-v] [DIR] [CASE..]  xl.cfg <-> domain XML, XML -> libxl JSON vs libvirt's xlconfig/libxlxml2domconfig test data");
             ExitCode::from(2)
         }
     }

@@ -175,6 +175,7 @@ xml_enum! {
         Directsync = "directsync",
         Unsafe = "unsafe",
     }
+    unset = "default"
 }
 
 xml_enum! {

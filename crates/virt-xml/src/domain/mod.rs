@@ -35,7 +35,7 @@ pub use enums::*;
 pub use general::*;
 pub use interface::{Interface, InterfaceSource, Mac};
 pub use memory::{ScaledBytes, ScaledKib};
-pub use namespaces::{BhyveNamespace, LxcNamespace, QemuNamespace, VmwareNamespace};
+pub use namespaces::{BhyveNamespace, LxcNamespace, QemuNamespace, VmwareNamespace, XenNamespace};
 pub use postparse::PostParseDriver;
 
 use crate::metadata::Metadata;
@@ -104,6 +104,8 @@ pub struct Domain {
     pub bhyve: Option<BhyveNamespace>,
     /// `vmware:` extensions (the ESX driver's inventory path and managed object id).
     pub vmware: Option<VmwareNamespace>,
+    /// `xen:` extensions (the libxl driver's device model arguments).
+    pub xen: Option<XenNamespace>,
 }
 
 /// What libvirt calls the document in its parse errors.
@@ -380,6 +382,7 @@ impl XmlElement for Domain {
             lxc: LxcNamespace::from_domain_node(node, &namespaces_in_scope)?,
             bhyve: BhyveNamespace::from_domain_node(node, &namespaces_in_scope)?,
             vmware: VmwareNamespace::from_domain_node(node, &namespaces_in_scope)?,
+            xen: XenNamespace::from_domain_node(node, &namespaces_in_scope)?,
         };
         domain.parse_checks()?;
         Ok(domain)
@@ -405,6 +408,9 @@ impl XmlElement for Domain {
             .is_some_and(|vmware| !vmware.is_empty())
         {
             w.attr("xmlns:vmware", namespaces::VMWARE_NAMESPACE);
+        }
+        if self.xen.as_ref().is_some_and(|xen| !xen.is_empty()) {
+            w.attr("xmlns:xen", namespaces::XEN_NAMESPACE);
         }
     }
 
@@ -480,6 +486,9 @@ impl XmlElement for Domain {
         }
         if let Some(vmware) = &self.vmware {
             vmware.write(w);
+        }
+        if let Some(xen) = &self.xen {
+            xen.write(w);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Hypervisor-specific XML namespaces in a domain: `qemu:` (command-line passthrough,
 //! capability overrides, device property overrides, deprecation behaviour), `lxc:`
 //! (sharing namespaces with other processes) and `bhyve:` (command-line passthrough).
+//! `vmware:` and `xen:` (device model arguments of libvirt's libxl driver) follow the same rules.
 //!
 //! libvirt finds these elements by namespace URI whatever prefix the document used, and always
 //! writes them with the `qemu:`/`lxc:` prefix and the declaration on `<domain>`.
@@ -15,6 +16,8 @@ pub const LXC_NAMESPACE: &str = "http://libvirt.org/schemas/domain/lxc/1.0";
 pub const BHYVE_NAMESPACE: &str = "http://libvirt.org/schemas/domain/bhyve/1.0";
 /// libvirt's VMware/ESX driver namespace.
 pub const VMWARE_NAMESPACE: &str = "http://libvirt.org/schemas/domain/vmware/1.0";
+/// libvirt's libxl (Xen) driver namespace.
+pub const XEN_NAMESPACE: &str = "http://libvirt.org/schemas/domain/xen/1.0";
 
 /// Children of `node` in namespace `uri` with local name `local`.
 fn ns_children<'n, 'a>(
@@ -445,5 +448,55 @@ impl VmwareNamespace {
         if let Some(moref) = &self.moref {
             w.text_element("vmware:moref", moref);
         }
+    }
+}
+
+/// The `xen:` namespace of libvirt's libxl driver: `<xen:commandline><xen:arg value/>`,
+/// arguments passed to the device model (`device_model_args` in an `xl` file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XenNamespace {
+    pub args: Vec<String>,
+}
+
+impl XenNamespace {
+    /// Reads `<xen:commandline>`; `None` when absent.
+    pub fn from_domain_node(node: &Node<'_>, scope: &[(String, String)]) -> Result<Option<Self>> {
+        let uri = XEN_NAMESPACE;
+        // libvirt's XPath takes the arguments of every `<xen:commandline>`, in order.
+        let mut found = false;
+        let mut args = Vec::new();
+        for commandline in ns_children(node, scope, uri, "commandline") {
+            found = true;
+            let inner = child_scope(commandline, scope);
+            for arg in ns_children(commandline, &inner, uri, "arg") {
+                args.push(arg.attr("value").map(str::to_string).ok_or_else(|| {
+                    Error::new(
+                        ErrorNumber::INTERNAL_ERROR,
+                        ErrorDomain::DOMAIN,
+                        "No device model command-line argument specified",
+                    )
+                })?);
+            }
+        }
+        Ok(found.then_some(XenNamespace { args }))
+    }
+
+    /// libvirt writes nothing for an empty command line.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// Writes `<xen:commandline>`.
+    pub fn write(&self, w: &mut Writer) {
+        if self.is_empty() {
+            return;
+        }
+        let mark = w.open("xen:commandline");
+        for arg in &self.args {
+            let m = w.open("xen:arg");
+            w.attr("value", arg);
+            w.close(m, "xen:arg", false);
+        }
+        w.close_as(mark, "xen:commandline", crate::xml::EmptyStyle::Expanded);
     }
 }

@@ -71,6 +71,7 @@ impl<T: XmlValue> AttrField for Option<T> {
     fn parse_attr(node: &Node<'_>, name: &str) -> Result<Self> {
         match node.attr(name) {
             None => Ok(None),
+            Some(text) if T::parse_unset(text) => Ok(None),
             Some(text) => parse_attr_value(node, name, text).map(Some),
         }
     }

@@ -15,6 +15,12 @@ pub trait XmlValue: Sized {
     /// Parses the text; `None` when it is not a valid value.
     fn parse_value(text: &str) -> Option<Self>;
 
+    /// Whether the text is the keyword libvirt reads as "not set" (the zero value of its
+    /// enum, such as a disk's `cache='default'`), which it accepts and never writes back.
+    fn parse_unset(_text: &str) -> bool {
+        false
+    }
+
     /// Appends the value, escaped for XML.
     fn write_value(&self, out: &mut String);
 }
@@ -134,6 +140,7 @@ macro_rules! xml_enum {
         $vis:vis enum $name:ident {
             $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
         }
+        $(unset = $unset:literal)?
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,6 +181,9 @@ macro_rules! xml_enum {
             fn write_value(&self, out: &mut String) {
                 out.push_str(self.as_str());
             }
+            $(fn parse_unset(text: &str) -> bool {
+                text == $unset
+            })?
         }
     };
 }
