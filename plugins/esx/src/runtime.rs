@@ -26,7 +26,9 @@ use virt_plugin_sdk::types::{
 use virt_soap::{escape, Element};
 use virt_vmx::VmxContext;
 use virt_xml::domain::memory::ScaledKib;
-use virt_xml::domain::{DiskDevice, Domain, FormatOptions, MemorySize, Vcpu, VirtType};
+use virt_xml::domain::{
+    DiskDevice, Domain, FormatOptions, MemorySize, Os, OsType, OsTypeElement, Vcpu, VirtType,
+};
 use virt_xml::snapshot::DomainSnapshot;
 
 use crate::uri::{Product, Target};
@@ -46,6 +48,7 @@ struct Service {
     property_collector: MoRef,
     view_manager: MoRef,
     search_index: MoRef,
+    session_manager: MoRef,
     file_manager: Option<MoRef>,
     virtual_disk_manager: Option<MoRef>,
     api_version: String,
@@ -355,6 +358,7 @@ fn service_content(target: &Target) -> Result<Service, Error> {
         property_collector: required("propertyCollector")?,
         view_manager: required("viewManager")?,
         search_index: required("searchIndex")?,
+        session_manager: required("sessionManager")?,
         file_manager: reference("fileManager"),
         virtual_disk_manager: reference("virtualDiskManager"),
         api_version: about_text("apiVersion"),
@@ -521,14 +525,11 @@ pub fn open(target: Target) -> Result<(), Error> {
             ),
         )
     })?;
-    let session_manager = MoRef::new("SessionManager", "");
-    // The session manager's id differs between ESX and vCenter: ask the service content.
-    let session_manager = retrieve_session_manager(&target).unwrap_or(session_manager);
     let (answer, headers) = try_call(
         &target,
         None,
         "Login",
-        &session_manager,
+        &service.session_manager,
         &format!(
             "{}{}",
             vim::text("userName", &user),
@@ -580,26 +581,14 @@ pub fn open(target: Target) -> Result<(), Error> {
     Ok(())
 }
 
-fn retrieve_session_manager(target: &Target) -> Option<MoRef> {
-    let (answer, _) = try_call(
-        target,
-        None,
-        "RetrieveServiceContent",
-        &MoRef::new("ServiceInstance", "ServiceInstance"),
-        "",
-    )
-    .ok()?;
-    answer
-        .ok()?
-        .child("returnval")?
-        .child("sessionManager")
-        .and_then(MoRef::from_element)
-}
-
 fn logout(link: &Link) {
-    if let Some(manager) = retrieve_session_manager(&link.target) {
-        let _ = try_call(&link.target, Some(&link.cookie), "Logout", &manager, "");
-    }
+    let _ = try_call(
+        &link.target,
+        Some(&link.cookie),
+        "Logout",
+        &link.service.session_manager,
+        "",
+    );
 }
 
 pub fn close() {
@@ -1439,17 +1428,20 @@ pub fn get_xml(dom: &DomainRef) -> Result<String, Error> {
     let mut domain = if text.trim().is_empty() {
         // A host that keeps no VMX file content (vcsim's inventory machines): the
         // definition is what vSphere reports.
-        let mut domain = Domain {
+        Domain {
             virt_type: Some(VirtType::Vmware),
             name: Some(machine.name.clone()),
             uuid: Some(machine.uuid),
+            os: Some(Os {
+                os_type: Some(OsTypeElement {
+                    arch: Some("x86_64".to_string()),
+                    machine: None,
+                    os_type: Some(OsType::Hvm),
+                }),
+                ..Os::default()
+            }),
             ..Domain::default()
-        };
-        domain.os = Domain::parse(
-            "<domain type='vmware'><name>x</name><os><type arch='x86_64'>hvm</type></os></domain>",
-        )?
-        .os;
-        domain
+        }
     } else {
         let context = DatastorePaths::new(
             &link,
@@ -1568,30 +1560,49 @@ pub fn define(xml: &str) -> Result<DomainRef, Error> {
         ));
     }
     upload(&link, &vmx_path, &vmx)?;
+    // A refusal after the upload takes back what was made: the machine's registration and
+    // the VMX file (libvirt leaves the file behind).
+    let registered = register(&link, &domain, &name, &vmx_path);
+    let machine = match registered {
+        Ok(machine) => machine,
+        Err(failed) => {
+            if let Ok(Some(machine)) = machine_by_vmx_path(&link, &vmx_path) {
+                let _ = call(&link, "UnregisterVM", &machine, "");
+            }
+            delete_datastore_file(&link, &vmx_path);
+            return Err(failed);
+        }
+    };
+    lifecycle(&machine, event_type::DEFINED, defined_detail::ADDED);
+    Ok(machine.domain_ref())
+}
+
+/// Registers the uploaded VMX file with the host and tells it the definition's sizes.
+fn register(link: &Link, domain: &Domain, name: &str, vmx_path: &str) -> Result<Machine, Error> {
     let response = call(
-        &link,
+        link,
         "RegisterVM_Task",
         &link.vm_folder,
         &format!(
             "{}{}<asTemplate>false</asTemplate>{}{}",
-            vim::text("path", &vmx_path),
-            vim::text("name", &name),
+            vim::text("path", vmx_path),
+            vim::text("name", name),
             link.resource_pool.xml("pool"),
             link.host.xml("host"),
         ),
     )?;
     let task = returned_reference(&response, "RegisterVM_Task")?;
-    let result = wait_task(&link, &task, "define domain", None)?;
+    let result = wait_task(link, &task, "define domain", None)?;
     let reference = result
         .as_ref()
         .and_then(MoRef::from_element)
         .ok_or_else(|| internal("RegisterVM_Task returned no machine".to_string()))?;
-    let registered = properties(&link, &reference, LIST_PATHS)?;
+    let registered = properties(link, &reference, LIST_PATHS)?;
     let machine = Machine::from_content(&registered)
         .ok_or_else(|| internal(format!("the registered machine '{name}' has no UUID")))?;
     // A host that does not read the VMX file's sizes (a simulator) is told them, so that
     // what vSphere reports is what was defined; a real host already agrees.
-    let (max, _, vcpus) = sizes(&link, &machine)?;
+    let (max, _, vcpus) = sizes(link, &machine)?;
     let want_max = domain
         .memory
         .as_ref()
@@ -1599,7 +1610,7 @@ pub fn define(xml: &str) -> Result<DomainRef, Error> {
     let want_vcpus = domain.vcpu.as_ref().and_then(|v| v.count).unwrap_or(vcpus);
     if want_max != max || want_vcpus != vcpus {
         reconfigure(
-            &link,
+            link,
             &machine,
             &format!(
                 "{}{}",
@@ -1609,8 +1620,47 @@ pub fn define(xml: &str) -> Result<DomainRef, Error> {
             "define domain",
         )?;
     }
-    lifecycle(&machine, event_type::DEFINED, defined_detail::ADDED);
-    Ok(machine.domain_ref())
+    Ok(machine)
+}
+
+/// The machine registered from a VMX file, if any (SearchIndex.FindByDatastorePath).
+fn machine_by_vmx_path(link: &Link, vmx_path: &str) -> Result<Option<MoRef>, Error> {
+    let response = call(
+        link,
+        "FindByDatastorePath",
+        &link.service.search_index,
+        &format!(
+            "{}{}",
+            link.datacenter.xml("datacenter"),
+            vim::text("path", vmx_path)
+        ),
+    )?;
+    Ok(response.child("returnval").and_then(MoRef::from_element))
+}
+
+/// Deletes a datastore file, as far as it can (cleanup after a refusal).
+fn delete_datastore_file(link: &Link, path: &str) {
+    let Some(manager) = &link.service.file_manager else {
+        return;
+    };
+    let deleted = call(
+        link,
+        "DeleteDatastoreFile_Task",
+        manager,
+        &format!(
+            "{}{}",
+            vim::text("name", path),
+            link.datacenter.xml("datacenter")
+        ),
+    )
+    .and_then(|response| returned_reference(&response, "DeleteDatastoreFile_Task"))
+    .and_then(|task| wait_task(link, &task, "delete the VMX file", None));
+    if let Err(failed) = deleted {
+        virt_plugin_sdk::host::log::write(
+            virt_plugin_sdk::host::log::Level::Warn,
+            &format!("could not delete '{path}' after a refused define: {failed}"),
+        );
+    }
 }
 
 // ---- snapshots ----
