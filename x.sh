@@ -5,8 +5,11 @@
 #                  `rvirsh -c test:///default list --all` (the embedded test driver)
 #   ./x.sh test    install what is missing, build everything and run every test
 #                  (and the ../shared conformance suites when that folder exists)
+#   ./x.sh xen-test
+#                  the Xen driver against a real Xen 4.17 under QEMU TCG (slow; opt-in, also run
+#                  by `test` when RVIRT_XEN=1)
 #   ./x.sh doctor  say what this machine has and lacks for rvirt, in one table (installs nothing)
-#   ./x.sh bench [host|xml|api|qemu|lxc|reload|install|netstore|esx ...]
+#   ./x.sh bench [host|xml|api|qemu|lxc|reload|install|netstore|esx|xen ...]
 #                  build in release mode and print the benchmarks' figures (all by default)
 #   ./x.sh profile OP [SECONDS]
 #                  one libvirt call through rvirtd under perf: CPU per op and the share of each
@@ -177,6 +180,8 @@ test)
     install_packages "${APT_PACKAGES[@]}"
     build
     [ -x tests/guest/build.sh ] && tests/guest/build.sh
+    # RVIRT_XEN=1 adds the real-Xen test (minutes under TCG), which needs the release rvirtd.
+    [ "${RVIRT_XEN:-0}" = 1 ] && cargo build --release -p rvirtd
     cargo test --workspace --no-fail-fast
     # libfuzzer-sys compiles libFuzzer: a C++ compiler must be there.
     command -v c++ >/dev/null || install_packages g++
@@ -184,6 +189,14 @@ test)
     if [ -d ../shared/conformance ]; then
         ./x.sh conformance
     fi
+    ;;
+xen-test)
+    # The Xen plugin against a real Xen 4.17 booted under QEMU TCG (tests/peers/xen): rvirtd
+    # and the plugin in dom0, the host's virsh through the forwarded port. Slow, so opt-in.
+    install_packages "${APT_PACKAGES[@]}"
+    build
+    cargo build --release -p rvirtd
+    RVIRT_XEN=1 exec cargo test -p rvirt-tests --test all -- xen_real --nocapture
     ;;
 doctor)
     doctor
@@ -194,7 +207,8 @@ conformance)
     echo "no conformance runner yet"
     ;;
 bench)
-    # Every benchmark, or the ones named: host xml api qemu lxc reload install netstore esx. Each prints its figures;
+    # Every benchmark, or the ones named: host xml api qemu lxc reload install netstore esx (xen:
+    # opt-in, minutes under TCG). Each prints its figures;
     # those that compare with libvirt need ../shared (its testdata, bench scripts, libvirtd).
     shift
     [ $# -gt 0 ] || set -- host xml api qemu lxc reload install netstore esx
@@ -232,7 +246,13 @@ bench)
         esx)
             install_packages "${APT_PACKAGES[@]}"
             tools/rvirtd/bench-esx.sh 200 ;;
-        *) echo "unknown bench '$bench' (host xml api qemu lxc reload install netstore esx)" >&2; exit 2 ;;
+        xen)
+            # define+start through rvirtd in dom0 against `xl create` by hand, on the real
+            # Xen under TCG (minutes); printed by the real-Xen test.
+            install_packages "${APT_PACKAGES[@]}"
+            RVIRT_XEN=1 cargo test -q -p rvirt-tests --test all -- xen_real --nocapture 2>&1 \
+                | grep -E 'XEN-START|test result' ;;
+        *) echo "unknown bench '$bench' (host xml api qemu lxc reload install netstore esx xen)" >&2; exit 2 ;;
         esac
     done
     ;;

@@ -27,3 +27,5 @@ mod third_party;
 mod vbox;
 mod vmware;
 mod vz;
+mod xen;
+mod xen_real;
