@@ -6,7 +6,7 @@
 #     listAllDomains(0) and XMLDesc(0) of one machine (a VMX file read and converted);
 #   - govc: govmomi's property collector over a container view (`govc ls`) and one
 #     machine's config, summary and runtime (`govc vm.info -e`), tests/peers/vcsim/govmomi-bench.
-# Prints the medians of ROUNDS calls each, side by side.
+# Prints the medians, side by side; the calls run in alternating batches.
 #
 #   tools/rvirtd/bench-esx.sh [ROUNDS]     (default 200; Go and govmomi from Debian)
 #
@@ -45,21 +45,31 @@ NAME="esx://root@127.0.0.1:$PORT/?no_verify=1"
 URI="esx+unix:///?socket=$DIR/rvirt-sock&name=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$NAME")"
 
 # One machine defined through rvirt, so that its VMX file exists to be read back.
-/usr/bin/python3 - "$URI" "$ROUNDS" "$DIR/rvirt.out" <<'PY'
-import statistics, sys, time
+/usr/bin/python3 - "$URI" <<'PY'
+import sys
 import libvirt
-uri, rounds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-conn = libvirt.open(uri)
-pool = conn.storagePoolLookupByName("LocalDS_0")
-pool.createXML("<volume><name>bench/bench.vmdk</name><capacity unit='MiB'>16</capacity>"
-               "<target><format type='vmdk'/></target></volume>", 0)
-dom = conn.defineXML(
+conn = libvirt.open(sys.argv[1])
+conn.storagePoolLookupByName("LocalDS_0").createXML(
+    "<volume><name>bench/bench.vmdk</name><capacity unit='MiB'>16</capacity>"
+    "<target><format type='vmdk'/></target></volume>", 0)
+conn.defineXML(
     "<domain type='vmware'><name>bench</name><memory>524288</memory><vcpu>2</vcpu>"
     "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
     "<source file='[LocalDS_0] bench/bench.vmdk'/><target dev='sda' bus='scsi'/></disk>"
     "<controller type='scsi' index='0' model='lsilogic'/>"
     "<interface type='bridge'><source bridge='VM Network'/><model type='e1000'/></interface>"
     "</devices></domain>")
+print("machines %d" % len(conn.listAllDomains(0)))
+PY
+# Batches of 20 calls, rvirt's and govc's alternating, so that whatever else the machine
+# does weighs on both columns alike; the figure is the median of the batch medians.
+BATCH=20
+for _ in $(seq $(( (ROUNDS + BATCH - 1) / BATCH ))); do
+    /usr/bin/python3 - "$URI" "$BATCH" >>"$DIR/rvirt.out" <<'PY'
+import statistics, sys, time
+import libvirt
+uri, rounds = sys.argv[1], int(sys.argv[2])
+conn = libvirt.open(uri)
 def median(call):
     samples = []
     for _ in range(rounds):
@@ -67,18 +77,16 @@ def median(call):
         call()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000
-listed = len(conn.listAllDomains(0))
-with open(out, "w") as f:
-    f.write("list-all %.3f\n" % median(lambda: conn.listAllDomains(0)))
-    f.write("dumpxml %.3f\n" % median(lambda: conn.lookupByName("bench").XMLDesc(0)))
-    f.write("machines %d\n" % listed)
+print("list-all %.3f" % median(lambda: conn.listAllDomains(0)))
+print("dumpxml %.3f" % median(lambda: conn.lookupByName("bench").XMLDesc(0)))
 PY
+    "$ROOT/target/peers/govmomi-bench" -u "https://root:bench@127.0.0.1:$PORT/sdk" -n "$BATCH" \
+        -vm bench >>"$DIR/govc.out"
+done
+MACHINES=$(/usr/bin/python3 -c 'import sys, libvirt; print(len(libvirt.open(sys.argv[1]).listAllDomains(0)))' "$URI")
 
-"$ROOT/target/peers/govmomi-bench" -u "https://root:bench@127.0.0.1:$PORT/sdk" -n "$ROUNDS" \
-    -vm bench >"$DIR/govc.out"
-
-figure() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-echo "ESX on vcsim ($(figure machines "$DIR/rvirt.out") machines), medians of $ROUNDS calls, ms"
+figure() { awk -v k="$1" '$1 == k { print $2 }' "$2" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo "ESX on vcsim ($MACHINES machines), medians of $ROUNDS calls in alternating batches of $BATCH, ms"
 printf '%-10s %10s %10s %8s\n' op rvirt govc ratio
 for op in list-all dumpxml; do
     r=$(figure "$op" "$DIR/rvirt.out"); g=$(figure "$op" "$DIR/govc.out")

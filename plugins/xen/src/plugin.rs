@@ -2,6 +2,7 @@
 
 use virt_core::consts::domain_xml_flags as xml_flags;
 use virt_core::{ErrorDomain, ErrorNumber};
+use virt_plugin_sdk::host::process::{ProcessHandle, ProcessStatus};
 use virt_plugin_sdk::host::state::{self, Persistence};
 use virt_plugin_sdk::types::{
     ConsoleEndpoint, DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, Uuid,
@@ -346,7 +347,11 @@ impl Domains for XenDriver {
     }
 }
 
-impl Handlers for XenDriver {}
+impl Handlers for XenDriver {
+    fn process_exited(&self, handle: ProcessHandle, status: ProcessStatus) {
+        runtime::process_exited(handle, status.exit_code);
+    }
+}
 impl Snapshots for XenDriver {}
 impl Networks for XenDriver {}
 impl Storage for XenDriver {}

@@ -41,6 +41,7 @@ use virt_core::consts::{
 };
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 use virt_plugin_sdk::host::events::{self, Event};
+use virt_plugin_sdk::host::process::{self, Output, SpawnRequest};
 use virt_plugin_sdk::host::state::SpaceStatus;
 use virt_plugin_sdk::host::{files, jobs};
 use virt_plugin_sdk::records::Records;
@@ -358,6 +359,77 @@ pub fn space_loaded(status: SpaceStatus) {
             }
         }
     }
+    ensure_watcher();
+}
+
+/// The record key of the running `xenstore-watch`, the driver's ear for domain deaths.
+const WATCHER: &str = "watcher";
+
+/// Domain deaths heard as they happen: while a domain runs, a supervised
+/// `xenstore-watch -n 2 @releaseDomain` waits for xenstored's next release of a domain (the
+/// first of its two events is the one every new watch gets at once) and exits; its exit
+/// reconciles the records with `xl list` (a STOPPED event for each domain gone) and starts
+/// the next watch. libvirt's libxl driver hears the same through libxl's event loop. Without
+/// `xenstore-watch` (a host without Xen's tools) the records are reconciled by the next call
+/// that looks, as before.
+fn ensure_watcher() {
+    if let Ok(Some(handle)) = HOST.load::<u64>(WATCHER) {
+        if process::status(handle).is_ok_and(|status| status.running) {
+            return;
+        }
+        process::release(handle);
+        HOST.delete(WATCHER);
+    }
+    let any_running = DOMAINS
+        .all::<DomainRecord>()
+        .is_ok_and(|records| records.iter().any(|record| record.live.is_some()));
+    if !any_running {
+        return;
+    }
+    let spawned = process::spawn(&SpawnRequest {
+        program: "xenstore-watch".to_string(),
+        args: vec!["-n".into(), "2".into(), "@releaseDomain".into()],
+        env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
+        cwd: None,
+        stdout: Output::Discard,
+        stderr: Output::Discard,
+        pass_fds: vec![],
+    });
+    match spawned {
+        Ok(handle) => HOST.store(WATCHER, &handle),
+        Err(error) => virt_plugin_sdk::debug!(
+            "no xenstore-watch ({}): domain deaths are noticed by the next call",
+            error.message
+        ),
+    }
+}
+
+/// A supervised process ended: the watcher heard a domain go (exit 0), so the records are
+/// reconciled and the next watch started; a watcher that failed is not started again.
+pub fn process_exited(handle: u64, exit_code: Option<i32>) {
+    if HOST.load::<u64>(WATCHER).ok().flatten() != Some(handle) {
+        return;
+    }
+    process::release(handle);
+    HOST.delete(WATCHER);
+    // A call stopping a domain itself (destroy, save) holds its job and records the reason:
+    // wait for it, so that the reconciliation does not take its stop for the guest's own.
+    if let Ok(records) = DOMAINS.all::<DomainRecord>() {
+        for record in records.iter().filter(|record| record.live.is_some()) {
+            let _ = jobs::begin(&job_name(&record.uuid));
+        }
+    }
+    if let Err(error) = all() {
+        virt_plugin_sdk::warn!(
+            "cannot reconcile after a domain's release: {}",
+            error.message()
+        );
+    }
+    if exit_code == Some(0) {
+        ensure_watcher();
+    } else {
+        virt_plugin_sdk::warn!("xenstore-watch ended with {exit_code:?}: not watching again");
+    }
 }
 
 pub fn define(xml: &str) -> Result<DomainRef, Error> {
@@ -460,6 +532,7 @@ pub fn create_xml(xml: &str, flags: u32) -> Result<DomainRef, Error> {
     let paused = live.paused_by_driver;
     record.live = Some(live);
     store(&record);
+    ensure_watcher();
     emit(&record, event_type::STARTED, started_detail::BOOTED);
     if paused {
         emit(&record, event_type::SUSPENDED, suspended_detail::PAUSED);
@@ -477,6 +550,7 @@ pub fn create(dom: &DomainRef, flags: u32) -> Result<DomainRef, Error> {
     let paused = live.paused_by_driver;
     record.live = Some(live);
     store(&record);
+    ensure_watcher();
     emit(&record, event_type::STARTED, started_detail::BOOTED);
     if paused {
         emit(&record, event_type::SUSPENDED, suspended_detail::PAUSED);

@@ -1,8 +1,10 @@
-// The govc side of `./x.sh bench esx`: what govc does for `govc ls`/`find -type m` (one
+// The govc side of `./x.sh bench esx`: what govc does for `govc find -type m` (one
 // property collector call over a container view: names, UUIDs, power states) and for
-// `govc vm.info -e` (one machine's config, summary and runtime), timed with govmomi, the
-// library govc is built on. Debian packages the library but not govc itself, so this is
-// the same calls through the same code, without govc's command line around them.
+// `govc vm.info NAME` (govmomi's finder: the default datacenter, the machine by its
+// inventory name; then the machine's config, summary and runtime), timed with govmomi, the
+// library govc is built on. Debian packages the library but not govc itself, so these are
+// the same calls through the same code, without govc's process start and session restore
+// around them (which a govc invocation adds).
 //
 // Usage: govmomi-bench -u https://user:pass@127.0.0.1:PORT/sdk -n ROUNDS -vm NAME
 // Prints one line per operation: "NAME median_ms".
@@ -18,7 +20,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi"
-	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/mo"
 )
@@ -63,13 +65,19 @@ func main() {
 	info := make([]time.Duration, 0, *rounds)
 	for i := 0; i < *rounds; i++ {
 		start := time.Now()
-		// vm.info: find the machine by name, then read what it shows.
-		var named []mo.VirtualMachine
-		if err := machines.RetrieveWithFilter(ctx, []string{"VirtualMachine"}, []string{"name"}, &named, property.Filter{"name": *machine}); err != nil {
+		// vm.info: govc's finder finds the machine by name, then its properties are read.
+		finder := find.NewFinder(client.Client, true)
+		datacenter, err := finder.DefaultDatacenter(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		finder.SetDatacenter(datacenter)
+		found, err := finder.VirtualMachine(ctx, *machine)
+		if err != nil {
 			log.Fatal(err)
 		}
 		var vm mo.VirtualMachine
-		if err := client.RetrieveOne(ctx, named[0].Reference(), []string{"config", "summary", "runtime"}, &vm); err != nil {
+		if err := client.RetrieveOne(ctx, found.Reference(), []string{"config", "summary", "runtime"}, &vm); err != nil {
 			log.Fatal(err)
 		}
 		info = append(info, time.Since(start))
