@@ -276,6 +276,11 @@ fn xen_pv_guests_through_rvirtd_on_real_xen() {
     assert!(!ok, "{error}");
     let xl_list = peer.ctl(&["xl list"]);
     assert!(!xl_list.contains("pv3"), "{xl_list}");
+    // ... and leaves nothing of it in xenstore.
+    let stray = peer.ctl(&[
+        "xenstore-ls -f / > /tmp/xs && grep -q Domain-0 /tmp/xs && { grep -c '\"pv3\"' /tmp/xs || true; }",
+    ]);
+    assert_eq!(stray.trim(), "0", "xenstore still names pv3");
     assert!(peer.virsh_ok(&["domstate", "pv3"]).contains("shut off"));
 
     // The same guest by hand, for the start figure.
