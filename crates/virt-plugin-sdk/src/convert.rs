@@ -8,6 +8,16 @@ pub fn no_support(api: &str) -> Error {
     virt_core::Error::no_support(ErrorDomain::NONE, api).into()
 }
 
+/// A `virt-core` result as an exported call returns it.
+pub fn wit<T>(result: virt_core::Result<T>) -> Result<T, Error> {
+    result.map_err(Into::into)
+}
+
+/// libvirt's check of an API's flags (`virCheckFlags`), reported in the driver's `domain`.
+pub fn check_flags(domain: ErrorDomain, flags: u32, allowed: u32, api: &str) -> Result<(), Error> {
+    wit(virt_core::Error::check_flags(domain, flags, allowed, api))
+}
+
 /// An error with libvirt's message template filled with `detail`.
 pub fn error(code: ErrorNumber, domain: ErrorDomain, detail: impl AsRef<str>) -> Error {
     virt_core::Error::new(code, domain, detail).into()

@@ -7,7 +7,8 @@ use virt_plugin_sdk::types::{
     PoolInfo, PoolRef, Uuid, VolumeInfo, VolumeRef,
 };
 use virt_plugin_sdk::{
-    Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
+    wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
+    Storage,
 };
 use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
@@ -16,17 +17,8 @@ use crate::{runtime, uri};
 /// The plugin; what it knows lives in the connection's space and on the ESX host.
 pub struct EsxDriver;
 
-fn wit<T>(result: Result<T, virt_core::Error>) -> Result<T, Error> {
-    result.map_err(Into::into)
-}
-
 fn check_flags(flags: u32, allowed: u32, api: &str) -> Result<(), Error> {
-    wit(virt_core::Error::check_flags(
-        ErrorDomain::ESX,
-        flags,
-        allowed,
-        api,
-    ))
+    virt_plugin_sdk::check_flags(ErrorDomain::ESX, flags, allowed, api)
 }
 
 impl Connect for EsxDriver {

@@ -27,15 +27,12 @@ use virt_plugin_sdk::types::{
     ConsoleEndpoint, DomainInfo, DomainRef, DomainState, Error, ObjectStatus, Uuid,
 };
 use virt_plugin_sdk::{
-    Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
+    wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
+    Storage,
 };
 
 /// The plugin: a unit type, every call reads what it needs from the host.
 pub struct LxcDriver;
-
-fn wit<T>(result: virt_core::Result<T>) -> Result<T, Error> {
-    result.map_err(Into::into)
-}
 
 /// Which space a URI opens: libvirt's LXC driver has one, the system's.
 pub fn check_uri(uri: &str) -> virt_core::Result<()> {

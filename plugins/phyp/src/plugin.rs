@@ -5,7 +5,8 @@ use virt_plugin_sdk::types::{
     DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, Uuid,
 };
 use virt_plugin_sdk::{
-    Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
+    wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
+    Storage,
 };
 use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
@@ -13,10 +14,6 @@ use crate::{hmc, runtime, uri};
 
 /// The plugin; all it knows lives in the connection's space and on the HMC.
 pub struct PhypDriver;
-
-fn wit<T>(result: Result<T, virt_core::Error>) -> Result<T, Error> {
-    result.map_err(Into::into)
-}
 
 impl Connect for PhypDriver {
     fn metadata(&self) -> DriverMetadata {

@@ -39,7 +39,8 @@ use virt_plugin_sdk::types::{
     TypedParam, Uuid, VcpuInfo, VolumeInfo, VolumeRef,
 };
 use virt_plugin_sdk::{
-    Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
+    wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
+    Storage,
 };
 
 use space::{HostSpace, Space};
@@ -59,10 +60,6 @@ fn space() -> &'static dyn Space {
 }
 
 /// Converts a driver result into the WIT's.
-fn wit<T>(result: virt_core::Result<T>) -> Result<T, Error> {
-    result.map_err(Into::into)
-}
-
 impl Connect for TestDriver {
     fn metadata(&self) -> DriverMetadata {
         DriverMetadata {

@@ -5,7 +5,8 @@ use virt_plugin_sdk::types::{
     DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, Uuid,
 };
 use virt_plugin_sdk::{
-    Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
+    wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
+    Storage,
 };
 use virt_xml::capabilities::{
     Capabilities, Guest, GuestArch, GuestDomain, Host, HostCpu, MigrationFeatures, UriTransports,
@@ -16,17 +17,8 @@ use crate::runtime;
 /// The plugin; prlctl is its only record.
 pub struct VzDriver;
 
-fn wit<T>(result: Result<T, virt_core::Error>) -> Result<T, Error> {
-    result.map_err(Into::into)
-}
-
 fn check_flags(flags: u32, allowed: u32, api: &str) -> Result<(), Error> {
-    wit(virt_core::Error::check_flags(
-        ErrorDomain::PARALLELS,
-        flags,
-        allowed,
-        api,
-    ))
+    virt_plugin_sdk::check_flags(ErrorDomain::PARALLELS, flags, allowed, api)
 }
 
 impl Connect for VzDriver {

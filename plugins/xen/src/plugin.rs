@@ -8,7 +8,8 @@ use virt_plugin_sdk::types::{
     ConsoleEndpoint, DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, Uuid,
 };
 use virt_plugin_sdk::{
-    Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots, Storage,
+    wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
+    Storage,
 };
 use virt_xml::capabilities::{Capabilities, Host, HostCpu};
 
@@ -16,10 +17,6 @@ use crate::runtime;
 
 /// The plugin: every call works on the records of the connection's space and on `xl`.
 pub struct XenDriver;
-
-fn wit<T>(result: Result<T, virt_core::Error>) -> Result<T, Error> {
-    result.map_err(Into::into)
-}
 
 /// The format `domxml-to-native`/`-from-native` take.
 const NATIVE_FORMAT: &str = "xen-xl";
@@ -37,12 +34,7 @@ fn check_format(format: &str) -> Result<(), Error> {
 }
 
 fn check_flags(flags: u32, allowed: u32, api: &str) -> Result<(), Error> {
-    wit(virt_core::Error::check_flags(
-        ErrorDomain::LIBXL,
-        flags,
-        allowed,
-        api,
-    ))
+    virt_plugin_sdk::check_flags(ErrorDomain::LIBXL, flags, allowed, api)
 }
 
 impl Connect for XenDriver {
