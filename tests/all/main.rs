@@ -12,6 +12,7 @@ mod host;
 mod hot_reload;
 mod hyperv;
 mod lxc;
+mod migration;
 mod network_driver;
 mod nodedev_driver;
 mod openvz;

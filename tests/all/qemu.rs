@@ -203,7 +203,7 @@ pub(crate) fn domain_xml(name: &str, files: &GuestFiles, extra_devices: &str) ->
 }
 
 /// The first bytes of a qcow2 image's guest-visible content, read by `qemu-img`.
-fn disk_head(image: &Path) -> String {
+pub(crate) fn disk_head(image: &Path) -> String {
     let out = image.with_extension("head");
     let status = Command::new("qemu-img")
         .args(["dd", "-f", "qcow2", "-O", "raw", "bs=64", "count=1"])

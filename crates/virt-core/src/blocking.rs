@@ -841,6 +841,72 @@ impl Domain {
             .check_writable(ErrorDomain::DOMAIN, "virDomainAbortJob")?;
         self.conn().domain_abort_job(&self.reference(), flags)
     }
+    /// `virDomainMigrateToURI3`: a peer-to-peer migration (VIR_MIGRATE_PEER2PEER in
+    /// `flags`), run by the source's daemon or host towards `dconnuri`.
+    pub fn migrate_to_uri(&self, dconnuri: &str, params: &[TypedParam], flags: u32) -> Result<()> {
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainMigrateToURI3")?;
+        if flags & crate::consts::domain_migrate_flags::PEER2PEER == 0 {
+            return Err(Error::new(
+                ErrorNumber::ARGUMENT_UNSUPPORTED,
+                ErrorDomain::DOMAIN,
+                "direct migration is not supported by the connection driver",
+            ));
+        }
+        self.conn().domain_migrate_perform(
+            &self.reference(),
+            Some(dconnuri),
+            params,
+            &[],
+            flags,
+        )?;
+        self.set_id(-1);
+        Ok(())
+    }
+    /// `virDomainMigrate3`: a managed migration to `dest`, this client running the phases.
+    pub fn migrate(&self, dest: &Connect, params: &[TypedParam], flags: u32) -> Result<Domain> {
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainMigrate3")?;
+        dest.check_writable(ErrorDomain::DOMAIN, "virDomainMigrate3")?;
+        let moved = crate::migration::run_phases(
+            self.conn(),
+            &self.reference(),
+            dest.conn(),
+            params,
+            flags,
+        )?;
+        self.set_id(-1);
+        Ok(Domain {
+            connect: dest.clone(),
+            reference: Arc::new(Mutex::new(moved)),
+        })
+    }
+    pub fn migrate_set_max_speed(&self, bandwidth: u64, flags: u32) -> Result<()> {
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainMigrateSetMaxSpeed")?;
+        self.conn()
+            .domain_migrate_set_max_speed(&self.reference(), bandwidth, flags)
+    }
+    pub fn migrate_max_speed(&self, flags: u32) -> Result<u64> {
+        self.conn()
+            .domain_migrate_get_max_speed(&self.reference(), flags)
+    }
+    pub fn migrate_set_max_downtime(&self, downtime: u64, flags: u32) -> Result<()> {
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainMigrateSetMaxDowntime")?;
+        self.conn()
+            .domain_migrate_set_max_downtime(&self.reference(), downtime, flags)
+    }
+    pub fn migrate_max_downtime(&self, flags: u32) -> Result<u64> {
+        self.conn()
+            .domain_migrate_get_max_downtime(&self.reference(), flags)
+    }
+    pub fn migrate_start_post_copy(&self, flags: u32) -> Result<()> {
+        self.connect
+            .check_writable(ErrorDomain::DOMAIN, "virDomainMigrateStartPostCopy")?;
+        self.conn()
+            .domain_migrate_start_post_copy(&self.reference(), flags)
+    }
     pub fn core_dump(&self, to: &str, format: u32, flags: u32) -> Result<()> {
         self.connect
             .check_writable(ErrorDomain::DOMAIN, "virDomainCoreDumpWithFormat")?;

@@ -185,6 +185,46 @@ pub mod domain_migrate_flags {
     pub const ZEROCOPY: u32 = 0x100000;
 }
 
+/// The `VIR_MIGRATE_PARAM_*` typed parameter names.
+pub mod migrate_param {
+    pub const URI: &str = "migrate_uri";
+    pub const DEST_NAME: &str = "destination_name";
+    pub const DEST_XML: &str = "destination_xml";
+    pub const PERSIST_XML: &str = "persistent_xml";
+    pub const BANDWIDTH: &str = "bandwidth";
+    pub const BANDWIDTH_POSTCOPY: &str = "bandwidth.postcopy";
+    pub const GRAPHICS_URI: &str = "graphics_uri";
+    pub const LISTEN_ADDRESS: &str = "listen_address";
+    pub const MIGRATE_DISKS: &str = "migrate_disks";
+    pub const DISKS_PORT: &str = "disks_port";
+    pub const DISKS_URI: &str = "disks_uri";
+    pub const COMPRESSION: &str = "compression";
+    pub const AUTO_CONVERGE_INITIAL: &str = "auto_converge.initial";
+    pub const AUTO_CONVERGE_INCREMENT: &str = "auto_converge.increment";
+    pub const PARALLEL_CONNECTIONS: &str = "parallel.connections";
+    pub const TLS_DESTINATION: &str = "tls.destination";
+}
+
+/// `virDrvFeature`: what `virConnectSupportsFeature` asks about.
+pub mod drv_feature {
+    pub const MIGRATION_V1: i32 = 1;
+    pub const REMOTE: i32 = 2;
+    pub const MIGRATION_V2: i32 = 3;
+    pub const MIGRATION_P2P: i32 = 4;
+    pub const MIGRATION_DIRECT: i32 = 5;
+    pub const MIGRATION_V3: i32 = 6;
+    pub const MIGRATE_CHANGE_PROTECTION: i32 = 7;
+    pub const FD_PASSING: i32 = 8;
+    pub const TYPED_PARAM_STRING: i32 = 9;
+    pub const PROGRAM_KEEPALIVE: i32 = 10;
+    pub const XML_MIGRATABLE: i32 = 11;
+    pub const MIGRATION_OFFLINE: i32 = 12;
+    pub const MIGRATION_PARAMS: i32 = 13;
+    pub const REMOTE_EVENT_CALLBACK: i32 = 14;
+    pub const REMOTE_CLOSE_CALLBACK: i32 = 15;
+    pub const NETWORK_UPDATE_HAS_CORRECT_ORDER: i32 = 16;
+}
+
 /// `virDomainMigrateMaxSpeedFlags`.
 pub mod domain_migrate_max_speed_flags {
     pub const POSTCOPY: u32 = 1;

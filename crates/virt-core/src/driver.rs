@@ -418,6 +418,91 @@ pub trait Connection: Send + Sync {
     fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
         unsupported("virDomainCoreDumpWithFormat")
     }
+
+    // ---- migration: libvirt's protocol version 3 with parameters (see `crate::migration`) ----
+
+    /// Whether this connection serves the migration phases below (libvirt's
+    /// VIR_DRV_FEATURE_MIGRATION_V3, _P2P and _PARAMS).
+    fn supports_migration(&self) -> bool {
+        false
+    }
+    /// Source: `virDomainMigrateBegin3Params`.
+    fn domain_migrate_begin(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<MigrationBegun> {
+        unsupported("virDomainMigrateBegin3Params")
+    }
+    /// Destination: `virDomainMigratePrepare3Params`.
+    fn domain_migrate_prepare(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<MigrationPrepared> {
+        unsupported("virDomainMigratePrepare3Params")
+    }
+    /// Source: `virDomainMigratePerform3Params`. With VIR_MIGRATE_PEER2PEER the source
+    /// opens `dconnuri` and runs every phase itself; an implementation that serves the
+    /// phases gets that from [`crate::migration::peer_to_peer`].
+    fn domain_migrate_perform(
+        &self,
+        dom: &DomainRef,
+        dconnuri: Option<&str>,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        unsupported("virDomainMigratePerform3Params")
+    }
+    /// Destination: `virDomainMigrateFinish3Params`.
+    fn domain_migrate_finish(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        unsupported("virDomainMigrateFinish3Params")
+    }
+    /// Source: `virDomainMigrateConfirm3Params`.
+    fn domain_migrate_confirm(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<()> {
+        unsupported("virDomainMigrateConfirm3Params")
+    }
+    fn domain_migrate_set_max_speed(
+        &self,
+        dom: &DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        unsupported("virDomainMigrateSetMaxSpeed")
+    }
+    fn domain_migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        unsupported("virDomainMigrateGetMaxSpeed")
+    }
+    fn domain_migrate_set_max_downtime(
+        &self,
+        dom: &DomainRef,
+        downtime: u64,
+        flags: u32,
+    ) -> Result<()> {
+        unsupported("virDomainMigrateSetMaxDowntime")
+    }
+    fn domain_migrate_get_max_downtime(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        unsupported("virDomainMigrateGetMaxDowntime")
+    }
+    fn domain_migrate_start_post_copy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        unsupported("virDomainMigrateStartPostCopy")
+    }
     fn domain_set_lifecycle_action(
         &self,
         dom: &DomainRef,

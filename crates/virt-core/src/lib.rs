@@ -13,6 +13,8 @@
 pub mod consts;
 pub mod error;
 pub mod event;
+#[cfg(feature = "runtime")]
+pub mod migration;
 pub mod types;
 
 #[cfg(feature = "runtime")]

@@ -269,6 +269,24 @@ pub struct JobStats {
     pub params: Vec<TypedParam>,
 }
 
+/// What a migration's Begin phase hands on (`virDomainMigrateBegin3Params`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationBegun {
+    /// The source driver's cookie for the destination's Prepare.
+    pub cookie: Vec<u8>,
+    /// The domain XML the destination is to start.
+    pub xml: String,
+}
+
+/// What a migration's Prepare phase hands on (`virDomainMigratePrepare3Params`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationPrepared {
+    /// The destination driver's cookie for the source's Perform.
+    pub cookie: Vec<u8>,
+    /// Where the source sends the state, when the destination chose it.
+    pub uri: Option<String>,
+}
+
 /// Which `virDomainGet*Parameters` / `virDomainSet*Parameters` family a call is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParameterSet {

@@ -13,9 +13,9 @@ use tokio::sync::broadcast;
 use virt_core::driver::Connection;
 use virt_core::{
     BlockInfo, ConsoleEndpoint, DomainInfo, DomainRef, DomainState, GuestInterface, InterfaceRef,
-    JobStats, NetworkDhcpLease, NetworkRef, NodeInfo, ObjectStatus, ParameterSet, SecretRef,
-    SecurityLabel, SecurityModel, StoragePoolInfo, StoragePoolRef, StorageVolInfo, StorageVolRef,
-    TypedParam, Uuid, VcpuInfo,
+    JobStats, MigrationBegun, MigrationPrepared, NetworkDhcpLease, NetworkRef, NodeInfo,
+    ObjectStatus, ParameterSet, SecretRef, SecurityLabel, SecurityModel, StoragePoolInfo,
+    StoragePoolRef, StorageVolInfo, StorageVolRef, TypedParam, Uuid, VcpuInfo,
 };
 use virt_core::{Error, ErrorDomain, ErrorNumber, Event, Result};
 use wasmtime::Store;
@@ -127,6 +127,22 @@ impl PluginConnection {
     /// The plugin serving this connection now.
     pub fn plugin(&self) -> Arc<Plugin> {
         self.slot.current()
+    }
+
+    /// Runs a call of the plugin's `migration` export; VIR_ERR_NO_SUPPORT naming `api` for a
+    /// plugin without one (built for WIT 0.1, or a driver that cannot migrate).
+    fn run_migration<W>(
+        &self,
+        api: &str,
+        body: impl FnOnce(
+            &crate::bindings::optional::migration::Guest,
+            &mut Store<PluginCtx>,
+        ) -> wasmtime::Result<std::result::Result<W, wit::Error>>,
+    ) -> Result<W> {
+        self.run(|d, s| match &d.migration {
+            Some(migration) => body(migration, s),
+            None => Ok(Err(Error::no_support(ErrorDomain::NONE, api).into())),
+        })
     }
 
     fn run<W>(
@@ -800,6 +816,133 @@ impl Connection for PluginConnection {
         self.run(|d, s| {
             d.rvirt_driver0_1_0_domains()
                 .call_abort_job(s, &dom.into(), flags)
+        })
+    }
+    fn supports_migration(&self) -> bool {
+        use virt_core::consts::drv_feature::MIGRATION_PARAMS;
+        self.run(|d, s| match &d.migration {
+            Some(migration) => migration.call_supports_feature(s, MIGRATION_PARAMS).map(Ok),
+            None => Ok(Ok(false)),
+        })
+        .unwrap_or(false)
+    }
+    fn domain_migrate_begin(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<MigrationBegun> {
+        let params: Vec<wit::TypedParam> = params.iter().map(Into::into).collect();
+        let begun = self.run_migration("virDomainMigrateBegin3Params", |m, s| {
+            m.call_begin(s, &dom.into(), &params, flags)
+        })?;
+        Ok(MigrationBegun {
+            cookie: begun.cookie,
+            xml: begun.xml,
+        })
+    }
+    fn domain_migrate_prepare(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<MigrationPrepared> {
+        let params: Vec<wit::TypedParam> = params.iter().map(Into::into).collect();
+        let prepared = self.run_migration("virDomainMigratePrepare3Params", |m, s| {
+            m.call_prepare(s, &params, cookie, flags)
+        })?;
+        Ok(MigrationPrepared {
+            cookie: prepared.cookie,
+            uri: prepared.uri,
+        })
+    }
+    fn domain_migrate_perform(
+        &self,
+        dom: &DomainRef,
+        dconnuri: Option<&str>,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        use virt_core::consts::domain_migrate_flags::PEER2PEER;
+        if flags & PEER2PEER != 0 {
+            // In process (an embedder): the destination is whatever the registry opens.
+            let dconnuri = dconnuri.ok_or_else(|| {
+                Error::new(
+                    ErrorNumber::INVALID_ARG,
+                    ErrorDomain::NONE,
+                    "a peer-to-peer migration needs the destination's URI",
+                )
+            })?;
+            virt_core::migration::peer_to_peer(self, dom, dconnuri, params, flags, |uri| {
+                virt_core::registry::open(uri, 0)
+            })?;
+            return Ok(Vec::new());
+        }
+        let params: Vec<wit::TypedParam> = params.iter().map(Into::into).collect();
+        self.run_migration("virDomainMigratePerform3Params", |m, s| {
+            m.call_perform(s, &dom.into(), &params, cookie, flags)
+        })
+    }
+    fn domain_migrate_finish(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        let params: Vec<wit::TypedParam> = params.iter().map(Into::into).collect();
+        let (dom, cookie) = self.run_migration("virDomainMigrateFinish3Params", |m, s| {
+            m.call_finish(s, &params, cookie, flags, cancelled)
+        })?;
+        Ok((dom.into(), cookie))
+    }
+    fn domain_migrate_confirm(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<()> {
+        let params: Vec<wit::TypedParam> = params.iter().map(Into::into).collect();
+        self.run_migration("virDomainMigrateConfirm3Params", |m, s| {
+            m.call_confirm(s, &dom.into(), &params, cookie, flags, cancelled)
+        })
+    }
+    fn domain_migrate_set_max_speed(
+        &self,
+        dom: &DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.run_migration("virDomainMigrateSetMaxSpeed", |m, s| {
+            m.call_set_max_speed(s, &dom.into(), bandwidth, flags)
+        })
+    }
+    fn domain_migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        self.run_migration("virDomainMigrateGetMaxSpeed", |m, s| {
+            m.call_get_max_speed(s, &dom.into(), flags)
+        })
+    }
+    fn domain_migrate_set_max_downtime(
+        &self,
+        dom: &DomainRef,
+        downtime: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.run_migration("virDomainMigrateSetMaxDowntime", |m, s| {
+            m.call_set_max_downtime(s, &dom.into(), downtime, flags)
+        })
+    }
+    fn domain_migrate_get_max_downtime(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        self.run_migration("virDomainMigrateGetMaxDowntime", |m, s| {
+            m.call_get_max_downtime(s, &dom.into(), flags)
+        })
+    }
+    fn domain_migrate_start_post_copy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.run_migration("virDomainMigrateStartPostCopy", |m, s| {
+            m.call_start_post_copy(s, &dom.into(), flags)
         })
     }
     fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {

@@ -23,7 +23,7 @@ use virt_core::Error;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use crate::bindings::optional::{device_changes, network_leases};
+use crate::bindings::optional::{device_changes, migration, network_leases};
 use crate::bindings::{Driver, DriverIndices};
 use crate::config::HostConfig;
 use crate::ctx::{CallContext, PluginCtx, PluginShared};
@@ -101,6 +101,8 @@ pub struct Exports {
     pub network_leases: Option<network_leases::Guest>,
     /// The kernel's device changes (0.2.0).
     pub device_changes: Option<device_changes::Guest>,
+    /// Live migration's phases (0.2.0).
+    pub migration: Option<migration::Guest>,
 }
 
 impl std::ops::Deref for Exports {
@@ -115,6 +117,7 @@ struct ExportIndices {
     required: DriverIndices,
     network_leases: Option<network_leases::GuestIndices>,
     device_changes: Option<device_changes::GuestIndices>,
+    migration: Option<migration::GuestIndices>,
 }
 
 /// A loaded, ready-to-call plugin.
@@ -319,6 +322,7 @@ impl Plugin {
             // Absent from a plugin built for 0.1.0: its calls answer VIR_ERR_NO_SUPPORT.
             network_leases: network_leases::GuestIndices::new(&pre).ok(),
             device_changes: device_changes::GuestIndices::new(&pre).ok(),
+            migration: migration::GuestIndices::new(&pre).ok(),
         };
 
         // A successor moves into its predecessor's home; a first load makes one.
@@ -529,6 +533,10 @@ impl Plugin {
                 None => None,
             },
             device_changes: match &self.indices.device_changes {
+                Some(indices) => Some(indices.load(&mut store, &instance).map_err(cannot)?),
+                None => None,
+            },
+            migration: match &self.indices.migration {
                 Some(indices) => Some(indices.load(&mut store, &instance).map_err(cannot)?),
                 None => None,
             },

@@ -5,6 +5,9 @@ use crate::bindings::exports::rvirt::driver0_1_0::{
     connect, domains, handlers, host_devices, networks, secrets, snapshots, storage,
 };
 use crate::bindings::exports::rvirt::driver0_2_0::device_changes::{self, DeviceChange};
+use crate::bindings::exports::rvirt::driver0_2_0::migration::{
+    self, Begun as MigrationBegun, Prepared as MigrationPrepared,
+};
 use crate::bindings::exports::rvirt::driver0_2_0::network_leases::{self, DhcpLease};
 use crate::bindings::rvirt::driver0_1_0::process::{ProcessHandle, ProcessStatus};
 use crate::bindings::rvirt::driver0_1_0::unix_stream::StreamHandle;
@@ -171,8 +174,140 @@ driver_interface! {
         fn fs_thaw(dom: DomainRef, mountpoints: Vec<String>, flags: u32) -> i32 = "virDomainFSThaw";
         fn get_disk_errors(dom: DomainRef, flags: u32) -> Vec<(String, i32)> = "virDomainGetDiskErrors";
     }
-    required {}
+    required {
+        /// `virConnectSupportsFeature` for the driver's own features (the `migration`
+        /// export, added in WIT 0.2.0): say yes to VIR_DRV_FEATURE_MIGRATION_PARAMS when the
+        /// migration calls below are implemented.
+        fn supports_feature(&self, feature: i32) -> bool {
+            false
+        }
+        /// Migration, source: `virDomainMigrateBegin3Params`.
+        fn migrate_begin(
+            &self,
+            dom: DomainRef,
+            params: Vec<TypedParam>,
+            flags: u32,
+        ) -> Result<MigrationBegun, Error> {
+            Err(no_support("virDomainMigrateBegin3Params"))
+        }
+        /// Migration, destination: `virDomainMigratePrepare3Params`.
+        fn migrate_prepare(
+            &self,
+            params: Vec<TypedParam>,
+            cookie: Vec<u8>,
+            flags: u32,
+        ) -> Result<MigrationPrepared, Error> {
+            Err(no_support("virDomainMigratePrepare3Params"))
+        }
+        /// Migration, source: `virDomainMigratePerform3Params` (never peer-to-peer).
+        fn migrate_perform(
+            &self,
+            dom: DomainRef,
+            params: Vec<TypedParam>,
+            cookie: Vec<u8>,
+            flags: u32,
+        ) -> Result<Vec<u8>, Error> {
+            Err(no_support("virDomainMigratePerform3Params"))
+        }
+        /// Migration, destination: `virDomainMigrateFinish3Params`.
+        fn migrate_finish(
+            &self,
+            params: Vec<TypedParam>,
+            cookie: Vec<u8>,
+            flags: u32,
+            cancelled: bool,
+        ) -> Result<(DomainRef, Vec<u8>), Error> {
+            Err(no_support("virDomainMigrateFinish3Params"))
+        }
+        /// Migration, source: `virDomainMigrateConfirm3Params`.
+        fn migrate_confirm(
+            &self,
+            dom: DomainRef,
+            params: Vec<TypedParam>,
+            cookie: Vec<u8>,
+            flags: u32,
+            cancelled: bool,
+        ) -> Result<(), Error> {
+            Err(no_support("virDomainMigrateConfirm3Params"))
+        }
+        /// `virDomainMigrateSetMaxSpeed`.
+        fn migrate_set_max_speed(&self, dom: DomainRef, bandwidth: u64, flags: u32) -> Result<(), Error> {
+            Err(no_support("virDomainMigrateSetMaxSpeed"))
+        }
+        /// `virDomainMigrateGetMaxSpeed`.
+        fn migrate_get_max_speed(&self, dom: DomainRef, flags: u32) -> Result<u64, Error> {
+            Err(no_support("virDomainMigrateGetMaxSpeed"))
+        }
+        /// `virDomainMigrateSetMaxDowntime`.
+        fn migrate_set_max_downtime(&self, dom: DomainRef, downtime: u64, flags: u32) -> Result<(), Error> {
+            Err(no_support("virDomainMigrateSetMaxDowntime"))
+        }
+        /// `virDomainMigrateGetMaxDowntime`.
+        fn migrate_get_max_downtime(&self, dom: DomainRef, flags: u32) -> Result<u64, Error> {
+            Err(no_support("virDomainMigrateGetMaxDowntime"))
+        }
+        /// `virDomainMigrateStartPostCopy`.
+        fn migrate_start_post_copy(&self, dom: DomainRef, flags: u32) -> Result<(), Error> {
+            Err(no_support("virDomainMigrateStartPostCopy"))
+        }
+    }
     forward {}
+}
+
+impl migration::Guest for Exports {
+    fn supports_feature(feature: i32) -> bool {
+        Domains::supports_feature(plugin(), feature)
+    }
+    fn begin(dom: DomainRef, params: Vec<TypedParam>, flags: u32) -> Result<MigrationBegun, Error> {
+        Domains::migrate_begin(plugin(), dom, params, flags)
+    }
+    fn prepare(
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+    ) -> Result<MigrationPrepared, Error> {
+        Domains::migrate_prepare(plugin(), params, cookie, flags)
+    }
+    fn perform(
+        dom: DomainRef,
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+    ) -> Result<Vec<u8>, Error> {
+        Domains::migrate_perform(plugin(), dom, params, cookie, flags)
+    }
+    fn finish(
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>), Error> {
+        Domains::migrate_finish(plugin(), params, cookie, flags, cancelled)
+    }
+    fn confirm(
+        dom: DomainRef,
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(), Error> {
+        Domains::migrate_confirm(plugin(), dom, params, cookie, flags, cancelled)
+    }
+    fn set_max_speed(dom: DomainRef, bandwidth: u64, flags: u32) -> Result<(), Error> {
+        Domains::migrate_set_max_speed(plugin(), dom, bandwidth, flags)
+    }
+    fn get_max_speed(dom: DomainRef, flags: u32) -> Result<u64, Error> {
+        Domains::migrate_get_max_speed(plugin(), dom, flags)
+    }
+    fn set_max_downtime(dom: DomainRef, downtime: u64, flags: u32) -> Result<(), Error> {
+        Domains::migrate_set_max_downtime(plugin(), dom, downtime, flags)
+    }
+    fn get_max_downtime(dom: DomainRef, flags: u32) -> Result<u64, Error> {
+        Domains::migrate_get_max_downtime(plugin(), dom, flags)
+    }
+    fn start_post_copy(dom: DomainRef, flags: u32) -> Result<(), Error> {
+        Domains::migrate_start_post_copy(plugin(), dom, flags)
+    }
 }
 
 driver_interface! {

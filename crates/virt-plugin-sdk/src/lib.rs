@@ -61,6 +61,11 @@ pub mod host {
 pub use bindings::exports::rvirt::driver0_1_0::connect::DriverMetadata;
 /// One of the kernel's device changes (`Handlers::devices_changed`).
 pub use bindings::exports::rvirt::driver0_2_0::device_changes::DeviceChange;
+/// What a migration's Begin and Prepare phases hand on (`Domains::migrate_begin`,
+/// `Domains::migrate_prepare`).
+pub use bindings::exports::rvirt::driver0_2_0::migration::{
+    Begun as MigrationBegun, Prepared as MigrationPrepared,
+};
 /// A DHCP lease (`Networks::dhcp_leases`).
 pub use bindings::exports::rvirt::driver0_2_0::network_leases::DhcpLease;
 /// The WIT types shared by imports and exports.

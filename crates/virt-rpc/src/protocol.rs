@@ -535,6 +535,17 @@ procedures! {
     DomainGetJobInfo = REMOTE_PROGRAM / p::DOMAIN_GET_JOB_INFO, (dom: DomainRef) -> JobInfoRet;
     DomainAbortJob = REMOTE_PROGRAM / p::DOMAIN_ABORT_JOB, (dom: DomainRef) -> ();
     DomainAbortJobFlags = REMOTE_PROGRAM / p::DOMAIN_ABORT_JOB_FLAGS, (dom: DomainRef, flags: u32) -> ();
+    // ---- migration (protocol version 3 with parameters) ----
+    DomainMigrateBegin3Params = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_BEGIN3_PARAMS, (dom: DomainRef, params: Vec<TypedParam>, flags: u32) -> (Opaque, String);
+    DomainMigratePrepare3Params = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_PREPARE3_PARAMS, (params: Vec<TypedParam>, cookie_in: Opaque, flags: u32) -> (Opaque, Option<String>);
+    DomainMigratePerform3Params = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_PERFORM3_PARAMS, (dom: DomainRef, dconnuri: Option<String>, params: Vec<TypedParam>, cookie_in: Opaque, flags: u32) -> Opaque;
+    DomainMigrateFinish3Params = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_FINISH3_PARAMS, (params: Vec<TypedParam>, cookie_in: Opaque, flags: u32, cancelled: i32) -> (DomainRef, Opaque);
+    DomainMigrateConfirm3Params = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_CONFIRM3_PARAMS, (dom: DomainRef, params: Vec<TypedParam>, cookie_in: Opaque, flags: u32, cancelled: i32) -> ();
+    DomainMigrateSetMaxSpeed = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_SET_MAX_SPEED, (dom: DomainRef, bandwidth: u64, flags: u32) -> ();
+    DomainMigrateGetMaxSpeed = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_GET_MAX_SPEED, (dom: DomainRef, flags: u32) -> u64;
+    DomainMigrateSetMaxDowntime = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_SET_MAX_DOWNTIME, (dom: DomainRef, downtime: u64, flags: u32) -> ();
+    DomainMigrateGetMaxDowntime = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_GET_MAX_DOWNTIME, (dom: DomainRef, flags: u32) -> u64;
+    DomainMigrateStartPostCopy = REMOTE_PROGRAM / p::DOMAIN_MIGRATE_START_POST_COPY, (dom: DomainRef, flags: u32) -> ();
     DomainCoreDump = REMOTE_PROGRAM / p::DOMAIN_CORE_DUMP, (dom: DomainRef, to: String, flags: u32) -> ();
     DomainCoreDumpWithFormat = REMOTE_PROGRAM / p::DOMAIN_CORE_DUMP_WITH_FORMAT, (dom: DomainRef, to: String, format: u32, flags: u32) -> ();
     DomainSetLifecycleAction = REMOTE_PROGRAM / p::DOMAIN_SET_LIFECYCLE_ACTION, (dom: DomainRef, kind: u32, action: u32, flags: u32) -> ();

@@ -21,6 +21,7 @@ mod error;
 mod hotplug;
 mod launch;
 mod lifecycle;
+mod migration;
 mod qemu_conf;
 mod qemu_events;
 mod qmp;
@@ -327,6 +328,85 @@ impl Domains for QemuDriver {
         flags: u32,
     ) -> Result<String, Error> {
         runtime::agent_command(&dom, &cmd, timeout, flags)
+    }
+
+    fn get_job_stats(&self, dom: DomainRef, flags: u32) -> Result<types::JobStats, Error> {
+        migration::get_job_stats(&dom, flags)
+    }
+    fn abort_job(&self, dom: DomainRef, flags: u32) -> Result<(), Error> {
+        migration::abort_job(&dom, flags)
+    }
+    fn supports_feature(&self, feature: i32) -> bool {
+        migration::supports_feature(feature)
+    }
+    fn migrate_begin(
+        &self,
+        dom: DomainRef,
+        params: Vec<TypedParam>,
+        flags: u32,
+    ) -> Result<MigrationBegun, Error> {
+        migration::begin(&dom, params, flags)
+    }
+    fn migrate_prepare(
+        &self,
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+    ) -> Result<MigrationPrepared, Error> {
+        migration::prepare(params, cookie, flags)
+    }
+    fn migrate_perform(
+        &self,
+        dom: DomainRef,
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+    ) -> Result<Vec<u8>, Error> {
+        migration::perform(&dom, params, cookie, flags)
+    }
+    fn migrate_finish(
+        &self,
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>), Error> {
+        migration::finish(params, cookie, flags, cancelled)
+    }
+    fn migrate_confirm(
+        &self,
+        dom: DomainRef,
+        params: Vec<TypedParam>,
+        cookie: Vec<u8>,
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(), Error> {
+        migration::confirm(&dom, params, cookie, flags, cancelled)
+    }
+    fn migrate_set_max_speed(
+        &self,
+        dom: DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<(), Error> {
+        migration::set_max_speed(&dom, bandwidth, flags)
+    }
+    fn migrate_get_max_speed(&self, dom: DomainRef, flags: u32) -> Result<u64, Error> {
+        migration::get_max_speed(&dom, flags)
+    }
+    fn migrate_set_max_downtime(
+        &self,
+        dom: DomainRef,
+        downtime: u64,
+        flags: u32,
+    ) -> Result<(), Error> {
+        migration::set_max_downtime(&dom, downtime, flags)
+    }
+    fn migrate_get_max_downtime(&self, dom: DomainRef, flags: u32) -> Result<u64, Error> {
+        migration::get_max_downtime(&dom, flags)
+    }
+    fn migrate_start_post_copy(&self, dom: DomainRef, flags: u32) -> Result<(), Error> {
+        migration::start_post_copy(&dom, flags)
     }
 }
 

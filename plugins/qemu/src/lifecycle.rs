@@ -50,6 +50,9 @@ pub enum StartKind {
     Restored,
     /// From a snapshot (`crate::snapshots`).
     FromSnapshot,
+    /// An incoming migration (`crate::migration`): QEMU waits paused for the state, and the
+    /// domain runs only when the migration finishes.
+    Migrated,
 }
 
 /// The job lock name of a domain.
@@ -1041,11 +1044,13 @@ fn start_with_resources(
         StartKind::Booted => started_detail::BOOTED,
         StartKind::Restored => started_detail::RESTORED,
         StartKind::FromSnapshot => started_detail::FROM_SNAPSHOT,
+        StartKind::Migrated => started_detail::MIGRATED,
     };
     if paused {
         live.state = state::PAUSED;
         live.reason = match kind {
             StartKind::FromSnapshot => paused_reason::FROM_SNAPSHOT,
+            StartKind::Migrated => paused_reason::MIGRATION,
             _ => paused_reason::USER,
         };
     } else {
@@ -1054,6 +1059,7 @@ fn start_with_resources(
             StartKind::Booted => running_reason::BOOTED,
             StartKind::Restored => running_reason::RESTORED,
             StartKind::FromSnapshot => running_reason::FROM_SNAPSHOT,
+            StartKind::Migrated => running_reason::MIGRATED,
         };
     }
     live.xml = def.to_xml();
@@ -1071,7 +1077,8 @@ fn start_with_resources(
     store_live(&loaded, &live);
     let reference = domain::reference(&record, Some(&live));
     emit_lifecycle(&reference, event_type::STARTED, started);
-    if paused {
+    // An incoming migration is paused by nature; libvirt announces only its start.
+    if paused && kind != StartKind::Migrated {
         let detail = if kind == StartKind::FromSnapshot {
             suspended_detail::FROM_SNAPSHOT
         } else {

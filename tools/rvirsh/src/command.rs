@@ -7,7 +7,7 @@
 //! describes; [`crate::grammar`] binds words to these definitions.
 
 use crate::session::{CmdResult, Session};
-use crate::{domain, host, network, plugin, qemu, shell, storage};
+use crate::{domain, host, migrate, network, plugin, qemu, shell, storage};
 
 /// How an option takes its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +203,7 @@ impl CommandDef {
 pub fn all() -> impl Iterator<Item = &'static CommandDef> {
     domain::COMMANDS
         .iter()
+        .chain(migrate::COMMANDS)
         .chain(qemu::COMMANDS)
         .chain(host::COMMANDS)
         .chain(plugin::COMMANDS)

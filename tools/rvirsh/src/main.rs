@@ -26,6 +26,7 @@ mod files;
 mod format;
 mod grammar;
 mod host;
+mod migrate;
 mod network;
 mod plugin;
 mod qemu;

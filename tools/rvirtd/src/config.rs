@@ -11,8 +11,12 @@
 //! keepalive_interval = 5            # seconds; 0 disables server PINGs
 //! keepalive_count = 5
 //! listen_tls = false                # TCP with TLS (libvirt's x509 file layout)
+//! listen_tcp = false                # plain TCP without authentication (libvirtd's
+//!                                   # listen_tcp with auth_tcp = "none": trusted networks
+//!                                   # only, e.g. a migration network)
 //! listen_addr = "0.0.0.0"
 //! tls_port = 16514
+//! tcp_port = 16509
 //! key_file = "/etc/pki/libvirt/private/serverkey.pem"
 //! cert_file = "/etc/pki/libvirt/servercert.pem"
 //! ca_file = "/etc/pki/CA/cacert.pem"
@@ -52,8 +56,10 @@ pub struct Config {
     pub keepalive_interval: u64,
     pub keepalive_count: u32,
     pub listen_tls: bool,
+    pub listen_tcp: bool,
     pub listen_addr: String,
     pub tls_port: u16,
+    pub tcp_port: u16,
     pub key_file: Option<PathBuf>,
     pub cert_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
@@ -81,8 +87,10 @@ impl Default for Config {
             keepalive_interval: 5,
             keepalive_count: 5,
             listen_tls: false,
+            listen_tcp: false,
             listen_addr: "0.0.0.0".into(),
             tls_port: 16514,
+            tcp_port: 16509,
             key_file: None,
             cert_file: None,
             ca_file: None,

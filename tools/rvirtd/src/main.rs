@@ -2,7 +2,7 @@
 //! python3-libvirt, virt-install, go-libvirt) drive rvirt's drivers.
 //!
 //! It owns the daemon's process concerns: sockets (`rvirt-sock` read-write for the owner,
-//! `rvirt-sock-ro` read-only for everyone, optional TCP with TLS), the pid file, the
+//! `rvirt-sock-ro` read-only for everyone, optional TCP with TLS, optional plain TCP), the pid file, the
 //! configuration file and its reload on SIGHUP, clean shutdown on SIGTERM, the client limit.
 //! The protocol is `virt-rpc`'s server; the drivers are `virt-host`'s plugins. It never
 //! registers the remote driver, so it cannot be made to connect to itself.
@@ -261,6 +261,18 @@ async fn serve(
             Arc::clone(&client_slots),
         )));
     }
+    if config.listen_tcp {
+        let address = format!("{}:{}", config.listen_addr, config.tcp_port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        tracing::warn!("listening for plain TCP without authentication on {address}");
+        tasks.push(tokio::spawn(accept_tcp(
+            Arc::clone(&server),
+            listener,
+            Arc::clone(&client_slots),
+        )));
+    }
     tracing::info!(socket = %rw_path.display(), read_only_socket = %ro_path.display(), "rvirtd ready");
     // Drivers reattach to running guests and start autostart ones; clients are served
     // meanwhile.
@@ -445,6 +457,36 @@ fn tls_acceptor(config: &Config) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
 
 /// How long a TLS client may take to finish its handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Plain TCP clients (`listen_tcp`): libvirtd's `auth_tcp = "none"`, read-write.
+async fn accept_tcp(server: Arc<Server>, listener: TcpListener, slots: Arc<Semaphore>) {
+    loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            let info = ClientInfo {
+                read_only: false,
+                transport: Transport::Tcp {
+                    peer: peer.to_string(),
+                },
+                subject: Subject::default(),
+            };
+            server.serve(stream, info).await;
+            drop(slot);
+        });
+    }
+}
 
 async fn accept_tls(
     server: Arc<Server>,

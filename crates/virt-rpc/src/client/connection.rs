@@ -792,6 +792,117 @@ impl Connection for RemoteConnection {
         }
         self.call::<proto::DomainAbortJobFlags>((dom.clone(), flags))
     }
+    fn supports_migration(&self) -> bool {
+        use virt_core::consts::drv_feature;
+        [drv_feature::MIGRATION_V3, drv_feature::MIGRATION_PARAMS]
+            .into_iter()
+            .all(|feature| {
+                self.call::<proto::ConnectSupportsFeature>((feature,))
+                    .is_ok_and(|answer| answer > 0)
+            })
+    }
+    fn domain_migrate_begin(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<MigrationBegun> {
+        let (cookie, xml) =
+            self.call::<proto::DomainMigrateBegin3Params>((dom.clone(), params.to_vec(), flags))?;
+        Ok(MigrationBegun {
+            cookie: cookie.0,
+            xml,
+        })
+    }
+    fn domain_migrate_prepare(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<MigrationPrepared> {
+        let (cookie, uri) = self.call::<proto::DomainMigratePrepare3Params>((
+            params.to_vec(),
+            Opaque(cookie.to_vec()),
+            flags,
+        ))?;
+        Ok(MigrationPrepared {
+            cookie: cookie.0,
+            uri,
+        })
+    }
+    fn domain_migrate_perform(
+        &self,
+        dom: &DomainRef,
+        dconnuri: Option<&str>,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        let cookie = self.call::<proto::DomainMigratePerform3Params>((
+            dom.clone(),
+            dconnuri.map(str::to_string),
+            params.to_vec(),
+            Opaque(cookie.to_vec()),
+            flags,
+        ))?;
+        Ok(cookie.0)
+    }
+    fn domain_migrate_finish(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        let (dom, cookie) = self.call::<proto::DomainMigrateFinish3Params>((
+            params.to_vec(),
+            Opaque(cookie.to_vec()),
+            flags,
+            i32::from(cancelled),
+        ))?;
+        Ok((dom, cookie.0))
+    }
+    fn domain_migrate_confirm(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<()> {
+        self.call::<proto::DomainMigrateConfirm3Params>((
+            dom.clone(),
+            params.to_vec(),
+            Opaque(cookie.to_vec()),
+            flags,
+            i32::from(cancelled),
+        ))
+    }
+    fn domain_migrate_set_max_speed(
+        &self,
+        dom: &DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.call::<proto::DomainMigrateSetMaxSpeed>((dom.clone(), bandwidth, flags))
+    }
+    fn domain_migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        self.call::<proto::DomainMigrateGetMaxSpeed>((dom.clone(), flags))
+    }
+    fn domain_migrate_set_max_downtime(
+        &self,
+        dom: &DomainRef,
+        downtime: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.call::<proto::DomainMigrateSetMaxDowntime>((dom.clone(), downtime, flags))
+    }
+    fn domain_migrate_get_max_downtime(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        self.call::<proto::DomainMigrateGetMaxDowntime>((dom.clone(), flags))
+    }
+    fn domain_migrate_start_post_copy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.call::<proto::DomainMigrateStartPostCopy>((dom.clone(), flags))
+    }
     fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
         self.call::<proto::DomainCoreDumpWithFormat>((dom.clone(), to.into(), format, flags))
     }

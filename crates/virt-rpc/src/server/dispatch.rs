@@ -101,8 +101,13 @@ pub(super) async fn start_call(
         // costs no thread hand-off on the way in or out. One that turns out long leaves the
         // runtime where it does: virt-host's blocking host operations, and a call's wasm
         // past its first few milliseconds, hand this thread's other tasks to another thread
-        // (`block_in_place`). A plugin reload, which compiles for seconds, does so at once.
-        let (reply, after) = if header.prog == RVIRT_ADMIN_PROGRAM {
+        // (`block_in_place`). A plugin reload, which compiles for seconds, does so at once,
+        // and so does a migration's Perform: peer-to-peer, it waits on a client connection
+        // of its own, which may well be to this very daemon.
+        let leaves_at_once = header.prog == RVIRT_ADMIN_PROGRAM
+            || (header.prog == REMOTE_PROGRAM
+                && header.procedure == p::DOMAIN_MIGRATE_PERFORM3_PARAMS as i32);
+        let (reply, after) = if leaves_at_once {
             tokio::task::block_in_place(|| run_call(&client, &header, info, &payload))
         } else {
             run_call(&client, &header, info, &payload)
@@ -343,6 +348,7 @@ fn open_default(candidates: &[String], flags: u32) -> Result<Arc<dyn Connection>
 }
 
 fn supports_feature(client: &Arc<ClientShared>, feature: i32) -> Result<i32, Error> {
+    use virt_core::consts::drv_feature;
     match feature {
         feature::PROGRAM_KEEPALIVE => {
             client.keepalive_wanted.store(true, Ordering::Relaxed);
@@ -354,6 +360,18 @@ fn supports_feature(client: &Arc<ClientShared>, feature: i32) -> Result<i32, Err
         | feature::REMOTE_CLOSE_CALLBACK => Ok(1),
         // NETWORK_UPDATE_HAS_CORRECT_ORDER: command and section reach the driver as named.
         16 => Ok(1),
+        // Migration (protocol version 3 with parameters, peer-to-peer or managed direct),
+        // when the connection's driver serves it.
+        drv_feature::MIGRATION_V3
+        | drv_feature::MIGRATION_P2P
+        | drv_feature::MIGRATION_DIRECT
+        | drv_feature::MIGRATION_PARAMS
+        | drv_feature::MIGRATE_CHANGE_PROTECTION
+        | drv_feature::XML_MIGRATABLE => Ok(i32::from(
+            client
+                .connection()
+                .is_some_and(|connection| connection.supports_migration()),
+        )),
         _ => Ok(0),
     }
 }
@@ -1145,6 +1163,90 @@ fn handle(
             let stats = c.domain_get_job_stats(&dom, flags)?;
             Ok((stats.kind, stats.params))
         }),
+        // ---- migration ----
+        p::DOMAIN_MIGRATE_BEGIN3_PARAMS => {
+            run::<DomainMigrateBegin3Params>(payload, |(dom, params, flags)| {
+                let begun = c.domain_migrate_begin(&dom, &params, flags)?;
+                Ok((Opaque(begun.cookie), begun.xml))
+            })
+        }
+        p::DOMAIN_MIGRATE_PREPARE3_PARAMS => {
+            run::<DomainMigratePrepare3Params>(payload, |(params, cookie, flags)| {
+                let prepared = c.domain_migrate_prepare(&params, &cookie.0, flags)?;
+                Ok((Opaque(prepared.cookie), prepared.uri))
+            })
+        }
+        p::DOMAIN_MIGRATE_PERFORM3_PARAMS => {
+            run::<DomainMigratePerform3Params>(payload, |(dom, dconnuri, params, cookie, flags)| {
+                use virt_core::consts::domain_migrate_flags::PEER2PEER;
+                match dconnuri.as_deref() {
+                    // The daemon is the source's peer: it opens the destination through
+                    // the remote protocol (never through the registry, which holds no
+                    // remote driver in rvirtd) and runs every phase.
+                    Some(dconnuri) if flags & PEER2PEER != 0 => {
+                        virt_core::migration::peer_to_peer(
+                            c,
+                            &dom,
+                            dconnuri,
+                            &params,
+                            flags,
+                            |uri| {
+                                let dest = crate::client::open(uri, 0)?;
+                                Ok(Arc::new(dest) as Arc<dyn Connection>)
+                            },
+                        )?;
+                        Ok(Opaque(Vec::new()))
+                    }
+                    _ => c
+                        .domain_migrate_perform(
+                            &dom,
+                            dconnuri.as_deref(),
+                            &params,
+                            &cookie.0,
+                            flags,
+                        )
+                        .map(Opaque),
+                }
+            })
+        }
+        p::DOMAIN_MIGRATE_FINISH3_PARAMS => {
+            run::<DomainMigrateFinish3Params>(payload, |(params, cookie, flags, cancelled)| {
+                let (dom, cookie) =
+                    c.domain_migrate_finish(&params, &cookie.0, flags, cancelled != 0)?;
+                Ok((dom, Opaque(cookie)))
+            })
+        }
+        p::DOMAIN_MIGRATE_CONFIRM3_PARAMS => run::<DomainMigrateConfirm3Params>(
+            payload,
+            |(dom, params, cookie, flags, cancelled)| {
+                c.domain_migrate_confirm(&dom, &params, &cookie.0, flags, cancelled != 0)
+            },
+        ),
+        p::DOMAIN_MIGRATE_SET_MAX_SPEED => {
+            run::<DomainMigrateSetMaxSpeed>(payload, |(dom, bandwidth, flags)| {
+                c.domain_migrate_set_max_speed(&dom, bandwidth, flags)
+            })
+        }
+        p::DOMAIN_MIGRATE_GET_MAX_SPEED => {
+            run::<DomainMigrateGetMaxSpeed>(payload, |(dom, flags)| {
+                c.domain_migrate_get_max_speed(&dom, flags)
+            })
+        }
+        p::DOMAIN_MIGRATE_SET_MAX_DOWNTIME => {
+            run::<DomainMigrateSetMaxDowntime>(payload, |(dom, downtime, flags)| {
+                c.domain_migrate_set_max_downtime(&dom, downtime, flags)
+            })
+        }
+        p::DOMAIN_MIGRATE_GET_MAX_DOWNTIME => {
+            run::<DomainMigrateGetMaxDowntime>(payload, |(dom, flags)| {
+                c.domain_migrate_get_max_downtime(&dom, flags)
+            })
+        }
+        p::DOMAIN_MIGRATE_START_POST_COPY => {
+            run::<DomainMigrateStartPostCopy>(payload, |(dom, flags)| {
+                c.domain_migrate_start_post_copy(&dom, flags)
+            })
+        }
         p::DOMAIN_GET_JOB_INFO => run::<DomainGetJobInfo>(payload, |(dom,)| {
             let stats = c.domain_get_job_stats(&dom, 0)?;
             let get = |name: &str| param_i64(&stats.params, name).max(0) as u64;
