@@ -357,6 +357,7 @@ fn migration_moves_a_running_guest_between_two_daemons() {
         &[
             "migrate",
             "--live",
+            "--unsafe",
             &name,
             &a.uri(),
             "--migrateuri",
@@ -384,6 +385,7 @@ fn migration_moves_a_running_guest_between_two_daemons() {
         &a.uri(),
         &[
             "--live",
+            "--unsafe",
             "--p2p",
             &name,
             &b.tcp_uri(),
@@ -411,6 +413,7 @@ fn migration_moves_a_running_guest_between_two_daemons() {
         &a.uri(),
         &[
             "--live",
+            "--unsafe",
             "--p2p",
             &name,
             &b.tcp_uri(),
@@ -438,6 +441,7 @@ fn migration_moves_a_running_guest_between_two_daemons() {
         &a.uri(),
         &[
             "--live",
+            "--unsafe",
             "--p2p",
             "--postcopy",
             &name,
@@ -457,6 +461,7 @@ fn migration_moves_a_running_guest_between_two_daemons() {
     // 6. Bad destinations: each refused with libvirt's error, the guest untouched.
     let unreachable = format!("qemu+tcp://{}9/system", &a.address[..a.address.len() - 1]);
     let (a_tcp, b_tcp) = (a.tcp_uri(), b.tcp_uri());
+    let a_migrate_uri = migrate_uri(&a);
     let refusals = [
         (
             vec!["--live", "--p2p", &name, &unreachable],
@@ -469,6 +474,7 @@ fn migration_moves_a_running_guest_between_two_daemons() {
         (
             vec![
                 "--live",
+                "--unsafe",
                 "--p2p",
                 &name,
                 &b_tcp,
@@ -478,8 +484,27 @@ fn migration_moves_a_running_guest_between_two_daemons() {
             "Attempt to migrate guest to the same host",
         ),
         (
-            vec!["--live", "--p2p", &name, &a_tcp, "--migrateuri", "rdma://x"],
+            vec![
+                "--live",
+                "--p2p",
+                "--unsafe",
+                &name,
+                &a_tcp,
+                "--migrateuri",
+                "rdma://x",
+            ],
             "unsupported scheme",
+        ),
+        (
+            vec![
+                "--live",
+                "--p2p",
+                &name,
+                &a_tcp,
+                "--migrateuri",
+                &a_migrate_uri,
+            ],
+            "Migration without shared storage is unsafe",
         ),
     ];
     for (args, expected) in refusals {
@@ -512,6 +537,7 @@ fn migration_moves_a_running_guest_between_two_daemons() {
             &b.uri(),
             "migrate",
             "--live",
+            "--unsafe",
             "--p2p",
             "--verbose",
             &name,

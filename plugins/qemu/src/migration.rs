@@ -501,6 +501,7 @@ pub fn begin(
             domain.record.name
         );
     }
+    check_safe(&domain::live_def(&live)?, flags)?;
     let xml = match string_param(&params, migrate_param::DEST_XML) {
         Some(xml) => {
             let def = Domain::parse(xml).map_err(Error::from)?;
@@ -522,6 +523,81 @@ pub fn begin(
         cookie: Cookie::for_domain(&domain.record.name, &domain.record.uuid).to_bytes(),
         xml,
     })
+}
+
+/// Filesystems whose files the other host sees too (libvirt's `virFileIsSharedFS`).
+const SHARED_FILESYSTEMS: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "gfs2",
+    "ocfs2",
+    "afs",
+    "smb3",
+    "cifs",
+    "ceph",
+    "gpfs",
+    "fuse.glusterfs",
+    "fuse.quobyte",
+    "beegfs",
+];
+/// Shared filesystems that keep caches coherent, safe with any cache mode
+/// (`virFileIsClusterFS`).
+const CLUSTER_FILESYSTEMS: &[&str] = &["gfs2", "ocfs2", "ceph"];
+
+/// The type of the filesystem holding `path`, from this host's mount table.
+fn filesystem_of(mounts: &str, path: &str) -> Option<String> {
+    // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE ...
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let mount_point = before.split(' ').nth(4)?.replace("\\040", " ");
+            let fs_type = after.split(' ').next()?.to_string();
+            let inside = path == mount_point
+                || mount_point == "/"
+                || path.starts_with(&format!("{mount_point}/"));
+            inside.then_some((mount_point.len(), fs_type))
+        })
+        .max_by_key(|(length, _)| *length)
+        .map(|(_, fs_type)| fs_type)
+}
+
+/// libvirt's `qemuMigrationSrcIsSafe`: a writable disk the migration does not copy must be
+/// on storage the destination sees too, and (unless on a cluster filesystem) not cached by
+/// this host; VIR_MIGRATE_UNSAFE overrides.
+fn check_safe(def: &Domain, flags: u32) -> Result<(), Error> {
+    use virt_xml::domain::enums::{DiskCache, StorageType};
+    if flags & flag::UNSAFE != 0 || flags & (flag::NON_SHARED_DISK | flag::NON_SHARED_INC) != 0 {
+        return Ok(());
+    }
+    let mounts = files::read("/proc/self/mountinfo")
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    for disk in &def.devices.disks {
+        let Some(path) = disk.source.as_ref().and_then(|source| source.path()) else {
+            continue;
+        };
+        if disk.readonly || disk.shareable {
+            continue;
+        }
+        let cache = disk.driver.as_ref().and_then(|driver| driver.cache);
+        let uncached = matches!(cache, Some(DiskCache::None | DiskCache::Directsync));
+        let safe = match disk.disk_type {
+            Some(StorageType::Network) => true,
+            _ => match filesystem_of(&mounts, path) {
+                Some(fs) if CLUSTER_FILESYSTEMS.contains(&fs.as_str()) => true,
+                Some(fs) if SHARED_FILESYSTEMS.contains(&fs.as_str()) => uncached,
+                _ => false,
+            },
+        };
+        if !safe {
+            return Err(qemu_error(
+                ErrorNumber::MIGRATE_UNSAFE,
+                "Migration without shared storage is unsafe",
+            ));
+        }
+    }
+    Ok(())
 }
 
 // ---- Prepare (destination) ----
@@ -1480,6 +1556,25 @@ mod tests {
             ErrorNumber::ARGUMENT_UNSUPPORTED.0
         );
         assert!(TcpUri::parse("tcp://host:notaport").is_err());
+    }
+
+    #[test]
+    fn the_filesystem_of_a_path_is_its_longest_mount_point() {
+        let mounts = "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n\
+                      40 22 0:40 / /srv/images rw - nfs4 server:/images rw\n\
+                      41 22 0:41 / /srv/img rw - tmpfs tmpfs rw\n";
+        assert_eq!(
+            filesystem_of(mounts, "/srv/images/a.qcow2").as_deref(),
+            Some("nfs4")
+        );
+        assert_eq!(
+            filesystem_of(mounts, "/srv/imagesx/a.qcow2").as_deref(),
+            Some("ext4")
+        );
+        assert_eq!(
+            filesystem_of(mounts, "/srv/img/a").as_deref(),
+            Some("tmpfs")
+        );
     }
 
     #[test]

@@ -640,6 +640,52 @@ fn python_client_events_errors_and_keepalive() {
     );
 }
 
+/// A client that stops reading its socket while thousands of events happen (more than the
+/// buffer every subscriber shares) gets every one of them late, none lost, as libvirtd
+/// queues a slow client's events.
+#[test]
+fn a_client_that_stops_reading_gets_every_event_late() {
+    if !have_python_libvirt() {
+        return;
+    }
+    let daemon = Daemon::start("");
+    let uri = daemon.uri();
+    let script = r#"
+import libvirt, sys, threading, time, uuid
+libvirt.virEventRegisterDefaultImpl()
+listener = libvirt.open(sys.argv[1])
+seen = []
+listener.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                lambda c, d, event, detail, o: seen.append(event), None)
+# The event loop is not running yet: nothing reads the listener's socket.
+producer = libvirt.open(sys.argv[1])
+rounds = 3000
+for i in range(rounds):
+    dom = producer.defineXML("<domain type='test'><name>stall%d</name><uuid>%s</uuid>"
+        "<memory>8192</memory><os><type>hvm</type></os></domain>" % (i, uuid.uuid4()))
+    dom.undefine()
+def loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
+deadline = time.time() + 60
+while len(seen) < 2 * rounds and time.time() < deadline:
+    time.sleep(0.1)
+print(len(seen), seen.count(libvirt.VIR_DOMAIN_EVENT_DEFINED), seen.count(libvirt.VIR_DOMAIN_EVENT_UNDEFINED))
+"#;
+    let output = Command::new("/usr/bin/python3")
+        .args(["-c", script, &uri])
+        .output()
+        .expect("python3");
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert_eq!(
+        stdout.trim(),
+        "6000 3000 3000",
+        "events received (all, defined, undefined)"
+    );
+}
+
 /// A CA, a server certificate for localhost and a client certificate, in libvirt's
 /// `pkipath` layout, made with the openssl command.
 fn make_pki(dir: &Path) -> bool {

@@ -544,15 +544,41 @@ async fn forward_events(
     mut receiver: tokio::sync::broadcast::Receiver<Event>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let event = match receiver.recv().await {
-            Ok(event) => event,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!("a client fell behind; {n} events dropped");
-                continue;
+    // The shared buffer is drained into this client's own queue as events come, so a
+    // client that stops reading for a while falls behind in its queue, not in the buffer
+    // every subscriber shares: it gets every event late rather than some never (as
+    // libvirtd queues a slow client's events). The queue is bounded by a count far above
+    // any burst, so a client that never reads cannot exhaust the daemon's memory.
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let drain = tokio::spawn({
+        let waiting = Arc::clone(&waiting);
+        async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => {
+                        if waiting.load(Ordering::Relaxed) >= MAX_QUEUED_EVENTS {
+                            tracing::warn!(
+                                "a client has {MAX_QUEUED_EVENTS} events unread; one dropped"
+                            );
+                            continue;
+                        }
+                        waiting.fetch_add(1, Ordering::Relaxed);
+                        if queue.send(event).is_err() {
+                            return;
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!("a client fell behind; {n} events dropped");
+                    }
+                    Err(RecvError::Closed) => return,
+                }
             }
-            Err(RecvError::Closed) => return,
-        };
+        }
+    });
+    let _stop_drain = AbortOnDrop(drain);
+    while let Some(event) = queued.recv().await {
+        waiting.fetch_sub(1, Ordering::Relaxed);
         let Some(client) = client.upgrade() else {
             return;
         };
@@ -588,6 +614,18 @@ async fn forward_events(
                 return;
             }
         }
+    }
+}
+
+/// The most events one client's queue holds before new ones are dropped.
+const MAX_QUEUED_EVENTS: usize = 1_000_000;
+
+/// Stops a task when its owner ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
