@@ -7,7 +7,8 @@
 # (the pairs count as one op; list_all lists 1001 domains, as api_bench.py does). SECONDS
 # (default 3) is each measured window. A private rvirtd serves the test driver;
 # python3-libvirt drives OP (profile-loop.py). One window runs without the profiler (the
-# per-op figures), one under `perf record` (the shares: perf costs the daemon CPU of its own); profile_stages.py then splits the samples into stages.
+# per-op figures), one under `perf record` (the shares: perf costs the daemon CPU of its own);
+# profile_stages.py then splits the samples into stages.
 #
 # Why this build and these perf options: this VM has no PMU, so the only event is cpu-clock,
 # and only a fixed period (-c 50000 = one sample per 50 µs of CPU) gives enough samples. Stacks
