@@ -372,8 +372,7 @@ async fn accept_unix(
                 transport: Transport::Unix { uid },
                 subject,
             };
-            let (reader, writer) = stream.into_split();
-            server.serve_split(reader, writer, info).await;
+            server.serve_unix(stream, info).await;
             drop(slot);
         });
     }
