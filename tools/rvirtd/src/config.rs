@@ -9,7 +9,8 @@
 //! prio_workers = 5                  # runtime threads; high-priority calls run on them
 //! max_client_requests = 16
 //! busy_poll_us = 50                 # after a reply, poll a quick client's socket this long
-//!                                   # for its next call instead of sleeping; 0 disables
+//!                                   # for its next call instead of sleeping (only while the
+//!                                   # CPUs have time to spare); 0 disables
 //! keepalive_interval = 5            # seconds; 0 disables server PINGs
 //! keepalive_count = 5
 //! listen_tls = false                # TCP with TLS (libvirt's x509 file layout)
@@ -52,8 +53,9 @@ pub struct Config {
     pub prio_workers: usize,
     pub max_client_requests: usize,
     /// µs a Unix-socket client's reader polls for the next call after answering one
-    /// (`ServerConfig::busy_poll`: only for clients that call again quickly, only with a CPU
-    /// to spare). It saves the wake-up of an idle CPU per call at up to this much CPU.
+    /// (`ServerConfig::busy_poll`: only for clients that call again quickly, only while the
+    /// CPUs have time to spare). It saves the wake-up of an idle CPU per call at up to this
+    /// much CPU.
     pub busy_poll_us: u64,
     pub keepalive_interval: u64,
     pub keepalive_count: u32,

