@@ -332,7 +332,17 @@ async fn serve(
     }
     let _ = std::fs::remove_file(&rw_path);
     let _ = std::fs::remove_file(&ro_path);
-    tracing::info!("rvirtd stopped");
+    let stats = server.stats();
+    tracing::info!(
+        calls = stats.calls_total.load(std::sync::atomic::Ordering::Relaxed),
+        busy_polls_hit = stats
+            .busy_polls_hit
+            .load(std::sync::atomic::Ordering::Relaxed),
+        busy_polls_missed = stats
+            .busy_polls_missed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        "rvirtd stopped"
+    );
     Ok(())
 }
 

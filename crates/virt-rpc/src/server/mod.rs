@@ -123,6 +123,10 @@ pub struct ServerStats {
     pub clients_total: AtomicU64,
     pub calls_total: AtomicU64,
     pub protocol_errors: AtomicU64,
+    /// Busy polls ([`ServerConfig::busy_poll`]) that found the client's next call, and those
+    /// that gave up (the reader then slept as without polling).
+    pub busy_polls_hit: AtomicU64,
+    pub busy_polls_missed: AtomicU64,
 }
 
 /// A daemon's shared state: configuration, worker limit, console sessions, counters.
@@ -912,6 +916,11 @@ fn busy_poll(
         .ok()?;
     let read = direct.poll_read(buffer, window);
     server.busy_pollers.fetch_sub(1, Ordering::AcqRel);
+    let outcome = match read {
+        Some(_) => &server.stats.busy_polls_hit,
+        None => &server.stats.busy_polls_missed,
+    };
+    outcome.fetch_add(1, Ordering::Relaxed);
     read
 }
 
