@@ -306,6 +306,15 @@ impl FrameBuffer {
         Ok(Some(frame))
     }
 
+    /// Whether a whole frame (or a length word that will fail it) is already received.
+    pub fn has_frame(&self) -> bool {
+        match self.announced_len() {
+            Some(Ok(len)) => self.pending() >= len,
+            Some(Err(_)) => true,
+            None => false,
+        }
+    }
+
     /// Whether the bytes received so far stop in the middle of a frame.
     pub fn has_partial_frame(&self) -> bool {
         self.pending() > 0

@@ -235,7 +235,7 @@ impl Server {
         let direct = match stream.as_fd().try_clone_to_owned() {
             Ok(fd) => Some(Arc::new(DirectSocket {
                 fd,
-                queued: Mutex::new(0),
+                state: Mutex::new(DirectState::default()),
             })),
             Err(error) => {
                 tracing::debug!("cannot duplicate the client's socket: {error}");
@@ -341,7 +341,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             break 'outer;
         }
         if let Some(direct) = &direct {
-            *direct.lock() -= n_frames;
+            direct.lock().queued -= n_frames;
         }
         if batch.capacity() > 1024 * 1024 {
             batch = Vec::new();
@@ -361,14 +361,23 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 pub(crate) struct DirectSocket {
     /// A duplicate of the client's socket, non-blocking like it.
     fd: OwnedFd,
+    state: Mutex<DirectState>,
+}
+
+#[derive(Default)]
+struct DirectState {
     /// Frames handed to the writer task and not yet written by it. While there are any, a
     /// direct write would overtake them (or land inside a frame the task wrote in part).
-    queued: Mutex<usize>,
+    queued: usize,
+    /// Frames held back while the reader answers calls that came in together (a client's
+    /// pipelined calls): sent in one write when it is done, as the writer task would batch
+    /// them, so the client is woken once and not once per reply.
+    corked: Option<Vec<u8>>,
 }
 
 impl DirectSocket {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.queued.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, DirectState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes what the socket takes now without blocking; how many bytes that was.
@@ -501,10 +510,34 @@ impl ClientShared {
 
     /// Sends a frame: written at once where the socket allows it and nothing is queued before
     /// it, else queued for the writer task (waiting while the queue is full).
-    pub(crate) async fn send(&self, mut frame: Vec<u8>) -> bool {
+    pub(crate) async fn send(&self, frame: Vec<u8>) -> bool {
+        self.send_or_uncork(frame, false).await
+    }
+
+    /// Holds frames back until [`ClientShared::uncork`] (a socket with direct writes only:
+    /// the writer task batches by itself).
+    fn cork(&self) {
         if let Some(direct) = &self.direct {
-            let mut queued = direct.lock();
-            let written = if *queued == 0 {
+            direct.lock().corked.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// Sends what [`ClientShared::cork`] held back, in one write.
+    async fn uncork(&self) -> bool {
+        self.send_or_uncork(Vec::new(), true).await
+    }
+
+    async fn send_or_uncork(&self, mut frame: Vec<u8>, uncork: bool) -> bool {
+        if let Some(direct) = &self.direct {
+            let mut state = direct.lock();
+            if let Some(held) = state.corked.as_mut() {
+                held.extend_from_slice(&frame);
+                if !uncork {
+                    return true;
+                }
+                frame = state.corked.take().unwrap_or_default();
+            }
+            let written = if state.queued == 0 {
                 direct.write_now(&frame)
             } else {
                 0
@@ -514,9 +547,11 @@ impl ClientShared {
             }
             // Counted before the lock is released: no one writes directly until the writer
             // task has written this frame's rest.
-            *queued += 1;
-            drop(queued);
+            state.queued += 1;
+            drop(state);
             frame.drain(..written);
+        } else if frame.is_empty() {
+            return true;
         }
         self.out.send(Outgoing::Frame(frame)).await.is_ok()
     }
@@ -847,6 +882,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         last_heard = Instant::now();
         last_pause = last_heard.saturating_duration_since(answered_at);
         pings_unanswered = 0;
+        let mut corked = false;
         loop {
             let frame = match buffer.next_frame() {
                 Ok(Some(frame)) => frame,
@@ -860,11 +896,22 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     return Err(error.to_string());
                 }
             };
+            // Calls that came in together are answered together.
+            if !corked && buffer.has_frame() {
+                client.cork();
+                corked = true;
+            }
             handle_frame(client, frame).await;
             if client.closing.load(Ordering::Relaxed) {
+                if corked {
+                    client.uncork().await;
+                }
                 let _ = client.out.send(Outgoing::Close).await;
                 return Ok(());
             }
+        }
+        if corked && !client.uncork().await {
+            return Err("write side closed".into());
         }
         answered_at = Instant::now();
     }
@@ -885,7 +932,7 @@ fn busy_poll(
     if window.is_zero()
         || last_pause > window * 2
         || client.requests.available_permits() < config.max_client_requests.max(1)
-        || *direct.lock() > 0
+        || direct.lock().queued > 0
         || !client
             .streams
             .lock()
