@@ -14,7 +14,7 @@
 #   ./x.sh profile OP [SECONDS]
 #                  one libvirt call through rvirtd under perf: CPU per op and the share of each
 #                  stage (OP: getVersion lookup xmldesc lookup_xmldesc info create_destroy
-#                  define_undefine; see tools/rvirtd/profile.sh)
+#                  define_undefine list_all; see tools/rvirtd/profile.sh)
 #   ./x.sh soak [--minutes N] [--seed S]
 #                  fault-injection soak against a real rvirtd, QEMU and LXC (root; tools/rvirtd/soak/)
 #   ./x.sh fuzz [--execs N] [TARGET...]

@@ -25,7 +25,11 @@ impl InProcessDaemon {
             .enable_all()
             .build()
             .expect("runtime");
-        let server = Server::new(ServerConfig::default());
+        // Polling for calls as rvirtd does by default, so the tests go through it too.
+        let server = Server::new(ServerConfig {
+            busy_poll: std::time::Duration::from_micros(50),
+            ..ServerConfig::default()
+        });
         for (name, read_only) in [("rvirt-sock", false), ("rvirt-sock-ro", true)] {
             let listener = {
                 let _context = runtime.enter();
@@ -41,8 +45,7 @@ impl InProcessDaemon {
                             transport: Transport::Unix { uid: None },
                             subject: Default::default(),
                         };
-                        let (reader, writer) = stream.into_split();
-                        server.serve_split(reader, writer, info).await;
+                        server.serve_unix(stream, info).await;
                     });
                 }
             });

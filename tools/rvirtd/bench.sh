@@ -3,7 +3,10 @@
 # the same run, both serving the test driver over a Unix socket, alternating ROUNDS times so
 # that load on the machine falls on both alike. Then the same rounds through rvirt's own
 # virt-rpc client (examples/rpc_bench.rs, labels rvirtd-rpc / libvirtd-rpc), so the client's
-# share of the numbers shows, and a table of rvirtd/libvirtd ratios for both clients.
+# share of the numbers shows, and a table of rvirtd/libvirtd ratios for both clients. Each
+# python round also runs api_bench.py against the in-process `test:///default` (label
+# inproc): the python3-libvirt client floor, which no daemon can beat (listAllDomains is
+# bounded by the binding building 1001 virDomain objects), printed as rvirtd's share of it.
 #
 #   tools/rvirtd/bench.sh [ROUNDS]       (default 3; release build of rvirtd)
 #
@@ -33,6 +36,10 @@ DIR=$(mktemp -d /tmp/rvirtd-bench.XXXXXX)
 DAEMON=""
 cleanup() {
     if [ -n "$DAEMON" ]; then kill -TERM "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; fi
+    # How often busy polling (busy_poll_us) found the next call: it is off while the CPUs
+    # are loaded, so the figures above depend on how often it was on.
+    sed 's/\x1b\[[0-9;]*m//g' "$DIR/rvirtd.log" 2>/dev/null | grep -o 'calls=.*busy_polls_missed=[0-9]*' |
+        sed 's/^/rvirtd: /'
     "$SHARED/conformance/start-libvirtd.sh" stop "$DIR/lvd" >/dev/null 2>&1
     rm -rf "$DIR"
 }
@@ -56,9 +63,12 @@ RV_URI="test+unix:///default?socket=$DIR/rvirt-sock"
 
 : >"$OUT"
 for round in $(seq 1 "$ROUNDS"); do
-    for target in rvirtd libvirtd; do
-        uri=$RV_URI
-        [ $target = libvirtd ] && uri=$TEST_URI
+    for target in rvirtd libvirtd inproc; do
+        case $target in
+        rvirtd) uri=$RV_URI ;;
+        libvirtd) uri=$TEST_URI ;;
+        inproc) uri="test:///default" ;;
+        esac
         echo "== round $round: $target"
         "${PIN[@]}" /usr/bin/python3 "$SHARED/bench/api_bench.py" "$uri" -n "$N" --iters "$ITERS" --label "$target" --json-out "$OUT" |
             grep -v '^{'

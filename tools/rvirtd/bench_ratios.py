@@ -4,7 +4,9 @@
 Reads the api_bench lines bench.sh writes: python3-libvirt runs labelled rvirtd / libvirtd,
 rpc_bench (virt-rpc client, "client": "virt-rpc") runs labelled rvirtd-rpc / libvirtd-rpc.
 A ratio above 1 means rvirtd is faster. Comparing one daemon's column across clients shows
-the client's share of the time.
+the client's share of the time. Runs labelled inproc (python3-libvirt against the in-process
+`test:///default`, no daemon) are the client floor: each python rvirtd figure is also printed
+as a share of it.
 """
 import json
 import statistics
@@ -55,3 +57,14 @@ for op in ops:
         rv, lv = median(c, "rvirtd", op, "p99_us"), median(c, "libvirtd", op, "p99_us")
         row += "  %9.1f %10.1f" % (rv or 0, lv or 0)
     print(row)
+
+floor = ("python3-libvirt", "inproc")
+if floor in runs and ("python3-libvirt", "rvirtd") in runs:
+    print()
+    print("python3-libvirt client floor: in-process test:///default (%d runs); "
+          "rvirtd through the socket as %% of it" % len(runs[floor]))
+    print("%-18s  %12s %12s %8s" % ("op", "inproc", "rvirtd", "share"))
+    for op in ops:
+        fl, rv = median(*floor, op), median("python3-libvirt", "rvirtd", op)
+        share = "%.0f%%" % (100 * rv / fl) if rv and fl else "n/a"
+        print("%-18s  %12.1f %12.1f %8s" % (op, fl or 0, rv or 0, share))

@@ -27,7 +27,7 @@ import uuid
 import libvirt
 
 OPS = ("getVersion", "lookup", "xmldesc", "lookup_xmldesc", "info", "create_destroy",
-       "define_undefine", "pingpong")
+       "define_undefine", "list_all", "pingpong")
 
 
 def domain_xml(name):
@@ -132,7 +132,12 @@ def main():
         "info": dom.info,
         "create_destroy": lambda: (dom.create(), dom.destroy()),
         "define_undefine": lambda: conn.defineXML(domain_xml(name + "-d")).undefine(),
+        # As api_bench.py's listAllDomains: 1000 domains besides the driver's own.
+        "list_all": lambda: conn.listAllDomains(0),
     }
+    listed = []
+    if args.op == "list_all":
+        listed = [conn.defineXML(domain_xml("%s-%d" % (name, i))) for i in range(999)]
     call = ops[args.op]
     for _ in range(args.warmup):
         call()
@@ -147,6 +152,8 @@ def main():
     if dom.isActive():
         dom.destroy()
     dom.undefine()
+    for extra in listed:
+        extra.undefine()
     conn.close()
     report(args.op, *result)
     return 0

@@ -3,11 +3,12 @@
 #
 #   tools/rvirtd/profile.sh OP [SECONDS]        (or ./x.sh profile OP [SECONDS])
 #
-# OP: getVersion lookup xmldesc lookup_xmldesc info create_destroy define_undefine (the pairs
-# count as one op). SECONDS (default 3) is each measured window. A private rvirtd serves the
-# test driver; python3-libvirt drives OP (profile-loop.py). One window runs without the
-# profiler (the per-op figures), one under `perf record` (the shares: perf costs the daemon
-# CPU of its own); profile_stages.py then splits the samples into stages.
+# OP: getVersion lookup xmldesc lookup_xmldesc info create_destroy define_undefine list_all
+# (the pairs count as one op; list_all lists 1001 domains, as api_bench.py does). SECONDS
+# (default 3) is each measured window. A private rvirtd serves the test driver;
+# python3-libvirt drives OP (profile-loop.py). One window runs without the profiler (the
+# per-op figures), one under `perf record` (the shares: perf costs the daemon CPU of its own);
+# profile_stages.py then splits the samples into stages.
 #
 # Why this build and these perf options: this VM has no PMU, so the only event is cpu-clock,
 # and only a fixed period (-c 50000 = one sample per 50 µs of CPU) gives enough samples. Stacks
@@ -20,7 +21,7 @@
 # pointers); KEEP=1 keeps the work directory (perf.data, perf script output, logs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OPS="getVersion lookup xmldesc lookup_xmldesc info create_destroy define_undefine"
+OPS="getVersion lookup xmldesc lookup_xmldesc info create_destroy define_undefine list_all"
 OP=${1:-}
 SECS=${2:-3}
 case " $OPS " in *" $OP "*) ;; *) echo "usage: $0 OP [SECONDS]   OP: $OPS" >&2; exit 2 ;; esac

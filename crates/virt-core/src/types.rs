@@ -10,13 +10,35 @@ use crate::error::{Error, ErrorDomain, ErrorNumber};
 /// Parses a UUID the way libvirt does: 32 hex digits, hyphens allowed between byte pairs,
 /// surrounding whitespace ignored.
 pub fn parse_uuid(text: &str) -> Option<Uuid> {
+    // Bytes, not chars: listings parse one key per object, and char decoding dominated that.
+    // A byte of a multi-byte character is no hex digit, so such text is refused as before.
+    fn hex(byte: u8) -> Option<u8> {
+        match byte {
+            b'0'..=b'9' => Some(byte - b'0'),
+            b'a'..=b'f' => Some(byte - b'a' + 10),
+            b'A'..=b'F' => Some(byte - b'A' + 10),
+            _ => None,
+        }
+    }
     let mut bytes = [0u8; 16];
+    // The canonical form (how every record key and libvirt's own output spell it), straight.
+    let canonical = text.as_bytes();
+    if canonical.len() == 36 && [8, 13, 18, 23].iter().all(|&i| canonical[i] == b'-') {
+        const DIGIT_AT: [usize; 32] = [
+            0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27,
+            28, 29, 30, 31, 32, 33, 34, 35,
+        ];
+        for (byte, at) in bytes.iter_mut().zip(DIGIT_AT.chunks_exact(2)) {
+            *byte = hex(canonical[at[0]])? << 4 | hex(canonical[at[1]])?;
+        }
+        return Some(Uuid::from_bytes(bytes));
+    }
     let mut n_bytes = 0;
-    let mut digits = text.trim().chars().filter(|c| *c != '-');
+    let mut digits = text.trim().bytes().filter(|b| *b != b'-');
     while n_bytes < 16 {
-        let high = digits.next()?.to_digit(16)?;
-        let low = digits.next()?.to_digit(16)?;
-        bytes[n_bytes] = (high * 16 + low) as u8;
+        let high = hex(digits.next()?)?;
+        let low = hex(digits.next()?)?;
+        bytes[n_bytes] = high << 4 | low;
         n_bytes += 1;
     }
     if digits.next().is_some() {
@@ -355,6 +377,12 @@ mod tests {
         );
         assert_eq!(want.to_string(), "6695eb01-f6a4-8304-79aa-97f2502e193f");
         assert_eq!(parse_uuid("not-a-uuid"), None);
+        assert_eq!(
+            parse_uuid("6695EB01-F6A4-8304-79AA-97F2502E193F"),
+            Some(want)
+        );
+        assert_eq!(parse_uuid("6695eb01-f6a4-8304-79aa-97f2502e193g"), None);
+        assert_eq!(parse_uuid("6695eb01-f6a4-8304-79aa-97f2502e19é"), None);
         assert_eq!(parse_uuid("6695eb01f6a4830479aa97f2502e193f00"), None);
         assert_eq!(parse_uuid("6695eb01f6a4830479aa97f2502e19"), None);
     }

@@ -168,6 +168,21 @@ pub fn encode_frame(header: &Header, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8>
     out
 }
 
+/// Room for the length word and the header at the start of a frame whose body is encoded
+/// before its header is known ([`seal_frame`]): a large reply is then never copied.
+pub const FRAME_PREFIX: usize = LEN_WORD + HEADER_LEN;
+
+/// Writes the length word and `header` into the first [`FRAME_PREFIX`] bytes of `frame`,
+/// which hold the body after them.
+pub fn seal_frame(frame: &mut [u8], header: &Header) {
+    let mut prefix = Vec::with_capacity(FRAME_PREFIX);
+    prefix.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+    header.encode(&mut prefix);
+    if let Some(room) = frame.get_mut(..FRAME_PREFIX) {
+        room.copy_from_slice(&prefix);
+    }
+}
+
 /// Checks a length word as the peer sent it.
 pub fn check_length(len: u32) -> Result<usize, FrameError> {
     let len_usize = len as usize;
@@ -289,6 +304,15 @@ impl FrameBuffer {
             }
         }
         Ok(Some(frame))
+    }
+
+    /// Whether a whole frame (or a length word that will fail it) is already received.
+    pub fn has_frame(&self) -> bool {
+        match self.announced_len() {
+            Some(Ok(len)) => self.pending() >= len,
+            Some(Err(_)) => true,
+            None => false,
+        }
     }
 
     /// Whether the bytes received so far stop in the middle of a frame.

@@ -265,6 +265,22 @@ fn list_filters() {
     assert_eq!(names(list::RUNNING | list::SHUTOFF), ["a", "test"]);
     assert_eq!(names(list::AUTOSTART), ["a"]);
     assert_eq!(names(list::NO_SNAPSHOT), ["a", "t", "test"]);
+    // Unfiltered listings come from the indexes: the records' references, ids and order.
+    let key = |d: virt_plugin_sdk::types::DomainRef| (virt_core::Uuid::from(d.uuid), d.name, d.id);
+    for flags in [0, list::ACTIVE, list::INACTIVE] {
+        let from_records: Vec<_> = domain::all(&space)
+            .expect("all")
+            .into_iter()
+            .filter(|d| domain::matches_filter(&d.rec, flags))
+            .map(|d| key(d.reference()))
+            .collect();
+        let listed: Vec<_> = domain::list_all(&space, flags)
+            .expect("list")
+            .into_iter()
+            .map(key)
+            .collect();
+        assert_eq!(listed, from_records, "flags {flags}");
+    }
     let error = domain::list_all(&space, 1 << 30).expect_err("unknown flag");
     assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
     assert_eq!(

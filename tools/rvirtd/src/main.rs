@@ -344,7 +344,17 @@ async fn serve(
     }
     let _ = std::fs::remove_file(&rw_path);
     let _ = std::fs::remove_file(&ro_path);
-    tracing::info!("rvirtd stopped");
+    let stats = server.stats();
+    tracing::info!(
+        calls = stats.calls_total.load(std::sync::atomic::Ordering::Relaxed),
+        busy_polls_hit = stats
+            .busy_polls_hit
+            .load(std::sync::atomic::Ordering::Relaxed),
+        busy_polls_missed = stats
+            .busy_polls_missed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        "rvirtd stopped"
+    );
     Ok(())
 }
 
@@ -384,8 +394,7 @@ async fn accept_unix(
                 transport: Transport::Unix { uid },
                 subject,
             };
-            let (reader, writer) = stream.into_split();
-            server.serve_split(reader, writer, info).await;
+            server.serve_unix(stream, info).await;
             drop(slot);
         });
     }

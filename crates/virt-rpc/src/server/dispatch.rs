@@ -18,26 +18,28 @@ use virt_core::{
 
 use super::stream::{self, StreamStart};
 use super::{access, error_frame, not_open, reply_frame, ClientShared, Registration};
-use crate::frame::{Header, QEMU_PROGRAM, REMOTE_PROGRAM, RVIRT_ADMIN_PROGRAM};
+use crate::frame::{
+    seal_frame, Header, Status, FRAME_PREFIX, QEMU_PROGRAM, REMOTE_PROGRAM, RVIRT_ADMIN_PROGRAM,
+};
 use crate::protocol::{
     self as proto, feature, remote_proc as p, Procedure, TYPED_PARAM_STRING_OKAY,
 };
 use crate::protocol::{procedure_info, rpc_error, ProcedureInfo};
-use crate::xdr::{from_bytes, to_bytes, CharArray, FixedChars, Opaque, Xdr};
+use crate::xdr::{from_bytes, CharArray, FixedChars, Opaque, Xdr};
 
 /// What a successful call answers: the reply payload and, for stream procedures, the stream
 /// to start once the reply is on its way.
 pub(crate) struct Reply {
+    /// The payload, after `body_at` bytes of room for the frame's length word and header.
     payload: Vec<u8>,
+    body_at: usize,
     stream: Option<StreamStart>,
 }
 
 impl Reply {
-    fn plain(payload: Vec<u8>) -> Reply {
-        Reply {
-            payload,
-            stream: None,
-        }
+    /// The reply payload alone.
+    fn body(&self) -> &[u8] {
+        self.payload.get(self.body_at..).unwrap_or_default()
     }
 }
 
@@ -50,7 +52,15 @@ fn run<P: Procedure>(
 ) -> CallResult {
     let args = decode_args::<P::Args>(payload)?;
     let ret = handler(args)?;
-    Ok(Reply::plain(to_bytes(&ret)))
+    // Encoded after room for the frame's header, which is filled in when the frame is sent.
+    let mut frame = Vec::with_capacity(256);
+    frame.resize(FRAME_PREFIX, 0);
+    ret.encode(&mut frame);
+    Ok(Reply {
+        payload: frame,
+        body_at: FRAME_PREFIX,
+        stream: None,
+    })
 }
 
 fn decode_args<T: Xdr>(payload: &[u8]) -> Result<T, Error> {
@@ -156,9 +166,18 @@ fn run_call(
         ))
     });
     match outcome {
-        Ok(Reply { payload, stream }) => {
-            let stream = stream.and_then(|start| stream::prepare(client, header, start));
-            (reply_frame(header, &payload), After { stream })
+        Ok(reply) => {
+            let frame = if reply.body_at == FRAME_PREFIX {
+                let mut frame = reply.payload;
+                seal_frame(&mut frame, &header.reply(Status::OK));
+                frame
+            } else {
+                reply_frame(header, reply.body())
+            };
+            let stream = reply
+                .stream
+                .and_then(|start| stream::prepare(client, header, start));
+            (frame, After { stream })
         }
         Err(error) => (error_frame(header, &error), After { stream: None }),
     }
@@ -259,7 +278,7 @@ pub(crate) fn dispatch(
     access::check_call(access, subject, driver, info, payload)?;
     let reply = handle(client, conn.as_ref(), info, number, payload)
         .map_err(|error| with_family_domain(error, Some(info)))?;
-    access::check_reply(access, subject, driver, info, &reply.payload)?;
+    access::check_reply(access, subject, driver, info, reply.body())?;
     Ok(reply)
 }
 
@@ -982,6 +1001,7 @@ fn handle(
             };
             Ok(Reply {
                 payload: Vec::new(),
+                body_at: 0,
                 stream: Some(start),
             })
         }
@@ -1767,6 +1787,7 @@ fn handle(
             };
             Ok(Reply {
                 payload: Vec::new(),
+                body_at: 0,
                 stream: Some(start),
             })
         }

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 
-use super::{ClientShared, Outgoing};
+use super::ClientShared;
 use crate::frame::{encode_frame, Header, MessageType, Status, STREAM_CHUNK};
 use crate::protocol::{RemoteError, StreamHole};
 use crate::xdr::{from_bytes, Xdr};
@@ -271,7 +271,7 @@ impl StreamFrames {
             }
             Outcome::Gone => return,
         };
-        let _ = self.client.out.send(Outgoing::Frame(frame)).await;
+        self.client.send(frame).await;
     }
 }
 

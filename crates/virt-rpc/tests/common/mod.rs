@@ -59,8 +59,7 @@ impl TestServer {
                             transport: Transport::Unix { uid: None },
                             subject: Default::default(),
                         };
-                        let (reader, writer) = stream.into_split();
-                        server.serve_split(reader, writer, info).await;
+                        server.serve_unix(stream, info).await;
                     });
                 }
             });

@@ -349,11 +349,59 @@ pub(crate) fn matches_filter(rec: &DomainRecord, flags: u32) -> bool {
 /// `virConnectListAllDomains`.
 pub(crate) fn list_all(space: &dyn Space, flags: u32) -> Result<Vec<DomainRef>> {
     error::check_flags(flags, LIST_FILTERS_ALL, "testConnectListAllDomains")?;
+    if flags & !(list_flags::ACTIVE | list_flags::INACTIVE) == 0 {
+        return list_by_index(space, flags);
+    }
     Ok(all(space)?
         .into_iter()
         .filter(|d| matches_filter(&d.rec, flags))
         .map(|d| d.reference())
         .collect())
+}
+
+/// [`list_all`] without a filter beyond active/inactive, from the name and id indexes: a
+/// name and a UUID per domain, instead of decoding every domain's record (a listing of a
+/// thousand domains spent most of its time there). The running domains' records are read to
+/// confirm their ids. Ordered by UUID, as [`all`] is.
+fn list_by_index(space: &dyn Space, flags: u32) -> Result<Vec<DomainRef>> {
+    let mut running = std::collections::BTreeMap::new();
+    for (_, value) in space.list(KIND_ID) {
+        let uuid = decode_uuid_index(KIND_ID, &value)?;
+        if let Some(d) = find_by_uuid(space, &Uuid::from_bytes(uuid))? {
+            if d.rec.is_active() {
+                running.insert(uuid, d.rec.id);
+            }
+        }
+    }
+    let mut refs = Vec::new();
+    for (name, value) in space.list(KIND_NAME) {
+        let uuid = decode_uuid_index(KIND_NAME, &value)?;
+        let id = running.get(&uuid).copied().unwrap_or(-1);
+        let active = id != -1;
+        let wanted = flags & (list_flags::ACTIVE | list_flags::INACTIVE) == 0
+            || (flags & list_flags::ACTIVE != 0 && active)
+            || (flags & list_flags::INACTIVE != 0 && !active);
+        if wanted {
+            refs.push((uuid, name, id));
+        }
+    }
+    // One integer comparison per step: a byte-slice comparison made the sort a tenth of it.
+    refs.sort_unstable_by_key(|(uuid, _, _)| u128::from_be_bytes(*uuid));
+    Ok(refs
+        .into_iter()
+        .map(|(uuid, name, id)| DomainRef {
+            name,
+            uuid: Uuid::from_bytes(uuid).into(),
+            id,
+        })
+        .collect())
+}
+
+/// An index record's UUID (postcard writes the 16 bytes as they are).
+fn decode_uuid_index(kind: &str, value: &[u8]) -> Result<[u8; 16]> {
+    value
+        .try_into()
+        .map_err(|_| error::internal(format!("{kind} index entry of {} bytes", value.len())))
 }
 
 /// `virDomainIsActive` and its siblings, answered together.
