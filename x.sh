@@ -9,7 +9,7 @@
 #                  the Xen driver against a real Xen 4.17 under QEMU TCG (slow; opt-in, also run
 #                  by `test` when RVIRT_XEN=1)
 #   ./x.sh doctor  say what this machine has and lacks for rvirt, in one table (installs nothing)
-#   ./x.sh bench [host|xml|api|scale|qemu|lxc|reload|install|netstore|esx|xen ...]
+#   ./x.sh bench [host|xml|api|scale|qemu|migrate|lxc|reload|install|netstore|esx|xen ...]
 #                  build in release mode and print the benchmarks' figures (all by default)
 #   ./x.sh profile OP [SECONDS]
 #                  one libvirt call through rvirtd under perf: CPU per op and the share of each
@@ -207,11 +207,12 @@ conformance)
     echo "no conformance runner yet"
     ;;
 bench)
-    # Every benchmark, or the ones named: host xml api scale qemu lxc reload install netstore esx
+    # Every benchmark, or the ones named: host xml api scale qemu migrate lxc reload install
+    # netstore esx
     # (xen: opt-in, minutes under TCG). Each prints its figures;
     # those that compare with libvirt need ../shared (its testdata, bench scripts, libvirtd).
     shift
-    [ $# -gt 0 ] || set -- host xml api scale qemu lxc reload install netstore esx
+    [ $# -gt 0 ] || set -- host xml api scale qemu migrate lxc reload install netstore esx
     rust_target
     cargo xtask plugins
     cargo build --release --workspace --bins
@@ -228,6 +229,12 @@ bench)
                 install_packages "${APT_PACKAGES[@]}"
                 RVIRTD=target/release/rvirtd tools/rvirtd/bench.sh 1
             else echo "skipped: ../shared/bench is missing"; fi ;;
+        migrate)
+            # Live migration time and downtime between two rvirtds, two libvirtds, and
+            # rvirtd <-> libvirtd both ways, each "host" in its own network namespace (~3 min).
+            install_packages "${APT_PACKAGES[@]}"
+            tests/guest/build.sh >/dev/null
+            RVIRTD=target/release/rvirtd tools/rvirtd/bench-migrate.sh 6 ;;
         scale)
             # 10,000 domains, 200 running, events to 100 clients, memory: rvirtd and libvirtd
             # (~1.5 min).

@@ -1396,12 +1396,17 @@ pub fn confirm(
         shutoff_reason::MIGRATED,
         stopped_detail::MIGRATED,
     );
+    // A domain that does not stay here takes its migration records with it.
+    if !domain.record.persistent() || flags & flag::UNDEFINE_SOURCE != 0 {
+        for what in ["limits", "completed", "progress"] {
+            host_state::delete(RECORD, &key(what, &uuid));
+        }
+    }
     if flags & flag::UNDEFINE_SOURCE != 0 && domain.record.persistent() {
         let layout = SpaceLayout::current()?;
         let _ = files::remove(&layout.config_file(&domain.record.name));
         let _ = files::remove(&layout.autostart_file(&domain.record.name));
         host_state::delete(records::DOMAIN, &uuid);
-        host_state::delete(RECORD, &key("limits", &uuid));
         let reference = domain::reference(&domain.record, None);
         events::emit(&Event::DomainLifecycle((
             reference,
