@@ -126,8 +126,8 @@ impl Drop for MigrationHost {
     }
 }
 
-/// Two hosts joined by a veth pair: 10.R.0.1 and 10.R.0.2.
-fn two_hosts(root: &Path) -> (MigrationHost, MigrationHost) {
+/// Two network namespaces joined by a veth pair, 10.R.0.1 and 10.R.0.2: (name, address).
+fn namespace_pair() -> [(String, String); 2] {
     let tag = unique("rm");
     let subnet = 100 + std::process::id() % 100;
     let (ns_a, ns_b) = (format!("{tag}a"), format!("{tag}b"));
@@ -145,24 +145,69 @@ fn two_hosts(root: &Path) -> (MigrationHost, MigrationHost) {
     let address_b = format!("10.{subnet}.0.2");
     for (ns, veth, address) in [(&ns_a, &veth_a, &address_a), (&ns_b, &veth_b, &address_b)] {
         run("ip", &["link", "set", veth, "netns", ns]);
-        run(
-            "ip",
-            &[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{address}/24"),
-                "dev",
-                veth,
-            ],
-        );
+        let cidr = format!("{address}/24");
+        run("ip", &["-n", ns, "addr", "add", &cidr, "dev", veth]);
         run("ip", &["-n", ns, "link", "set", "lo", "up"]);
         run("ip", &["-n", ns, "link", "set", veth, "up"]);
     }
+    [(ns_a, address_a), (ns_b, address_b)]
+}
+
+/// Two rvirtd hosts.
+fn two_hosts(root: &Path) -> (MigrationHost, MigrationHost) {
+    let [(ns_a, address_a), (ns_b, address_b)] = namespace_pair();
     let a = MigrationHost::start(&ns_a, &address_a, &root.join("a"), 0xa1);
     let b = MigrationHost::start(&ns_b, &address_b, &root.join("b"), 0xb2);
     (a, b)
+}
+
+/// The reference libvirtd 9.0 as a host (`tests/peers/libvirtd/netns-libvirtd.sh`).
+struct LibvirtdHost {
+    netns: String,
+    address: String,
+    dir: PathBuf,
+    socket: String,
+}
+
+impl LibvirtdHost {
+    fn start(netns: &str, address: &str, dir: &Path) -> LibvirtdHost {
+        let script = workspace_root().join("tests/peers/libvirtd/netns-libvirtd.sh");
+        let output = Command::new(&script)
+            .args(["start", netns, address])
+            .arg(dir)
+            .arg("00000000-0000-4000-8000-0000000000c3")
+            .output()
+            .expect("netns-libvirtd.sh");
+        let host = LibvirtdHost {
+            netns: netns.to_string(),
+            address: address.to_string(),
+            dir: dir.to_path_buf(),
+            socket: String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        };
+        assert!(
+            output.status.success(),
+            "libvirtd did not start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        host
+    }
+
+    fn uri(&self) -> String {
+        format!("qemu+unix:///system?socket={}", self.socket)
+    }
+}
+
+impl Drop for LibvirtdHost {
+    fn drop(&mut self) {
+        let script = workspace_root().join("tests/peers/libvirtd/netns-libvirtd.sh");
+        let _ = Command::new(script)
+            .args(["stop", &self.netns])
+            .arg(&self.dir)
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+    }
 }
 
 /// Types lines on a domain's serial console through `virsh console`.
@@ -558,4 +603,65 @@ fn migration_moves_a_running_guest_between_two_daemons() {
     assert!(head.contains("MOVED-WITH-NBD"), "the copied disk: {head:?}");
     assert!(a.qemu_pids().is_empty() && b.qemu_pids().is_empty());
     let _ = (a.log(), b.log());
+}
+
+/// An rvirtd and the reference libvirtd 9.0 move one guest to each other, peer to peer:
+/// the wire, the phases and the cookies are libvirt's on both sides.
+#[test]
+fn migration_between_rvirtd_and_libvirtd_both_ways() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the migration test creates network namespaces: run it as root"
+    );
+    crate::common::init_logging();
+    guest_image();
+    let root = tempfile::tempdir().expect("root");
+    let root = root.path();
+    let [(ns_a, address_a), (ns_b, address_b)] = namespace_pair();
+    let rvirtd = MigrationHost::start(&ns_a, &address_a, &root.join("rvirtd"), 0xa1);
+    let libvirtd = LibvirtdHost::start(&ns_b, &address_b, &root.join("lvd"));
+    let files = GuestFiles::new(&root.join("guest"));
+    let name = unique("mx");
+    let xml_path = root.join("guest.xml");
+    std::fs::write(&xml_path, domain_xml(&name, &files, "")).expect("xml");
+    rvirtd.virsh(&["create", &xml_path.to_string_lossy()]);
+    files.wait_for("RVIRT-READY", 0, BOOT_TIMEOUT);
+    type_on_console(&rvirtd.uri(), &name, &["tick"]);
+    assert_counter_goes_on(&files, "before the migrations");
+
+    let to_libvirtd = rvirtd.virsh(&[
+        "migrate",
+        "--live",
+        "--p2p",
+        "--unsafe",
+        &name,
+        &format!("qemu+tcp://{}/system", libvirtd.address),
+        "--migrateuri",
+        &format!("tcp://{}", libvirtd.address),
+    ]);
+    assert!(!to_libvirtd.contains("error"), "{to_libvirtd}");
+    assert_eq!(rvirtd.list().trim(), "", "gone from rvirtd");
+    let state = virsh_ok(&libvirtd.uri(), &["domstate", "--reason", &name]);
+    assert_eq!(state.trim(), "running (migrated)", "on libvirtd");
+    assert_counter_goes_on(&files, "on libvirtd");
+
+    let back = virsh_ok(
+        &libvirtd.uri(),
+        &[
+            "migrate",
+            "--live",
+            "--p2p",
+            "--unsafe",
+            &name,
+            &rvirtd.tcp_uri(),
+            "--migrateuri",
+            &format!("tcp://{}", rvirtd.address),
+        ],
+    );
+    assert!(!back.contains("error"), "{back}");
+    assert_eq!(domstate(&rvirtd, &name), "running (migrated)");
+    let left = virsh_ok(&libvirtd.uri(), &["list", "--all", "--name"]);
+    assert_eq!(left.trim(), "", "gone from libvirtd");
+    assert_counter_goes_on(&files, "back on rvirtd");
+    rvirtd.virsh(&["destroy", &name]);
 }

@@ -11,7 +11,8 @@
 # wall time of the virsh call is measured around it. First between two rvirtds, then
 # between two libvirtds (the Debian packages, started here the way
 # ../shared/conformance/start-libvirtd.sh starts its reference daemon, plus `--listen` on
-# TCP without authentication), then once each way between an rvirtd and a libvirtd.
+# TCP without authentication: tests/peers/libvirtd/netns-libvirtd.sh), then once each way
+# between an rvirtd and a libvirtd.
 # Prints medians side by side. Environment: RVIRTD (default target/release/rvirtd),
 # OUT (JSON lines, default /tmp/rvirt-bench-migrate.jsonl), SKIP_LIBVIRTD=1.
 set -uo pipefail
@@ -27,8 +28,10 @@ W=$(mktemp -d /tmp/rvmig.XXXXXX)
 NS=(rvbm1 rvbm2)
 ADDR=(10.250.0.1 10.250.0.2)
 DAEMONS=()
+LIBVIRTDS=()
 
 cleanup() {
+    stop_libvirtds
     for pid in "${DAEMONS[@]}"; do kill "$pid" 2>/dev/null; done
     sleep 0.5
     pkill -9 -f "$W/" 2>/dev/null
@@ -60,46 +63,25 @@ start_rvirtd() {
     TCP[$i]="qemu+tcp://${ADDR[$i]}/system"
 }
 
-# start_libvirtd I: libvirtd 9.0 in namespace I with its own directories and host UUID.
+# start_libvirtd I: libvirtd 9.0 in namespace I with its own directories and host UUID
+# (tests/peers/libvirtd/netns-libvirtd.sh).
 start_libvirtd() {
-    local i=$1 d=$W/lvd$1
-    mkdir -p "$d"/{etc,run,lib,cache,log,sock}
-    cat >"$d/libvirtd.conf" <<EOF
-unix_sock_dir = "$d/sock"
-unix_sock_rw_perms = "0777"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-listen_tls = 0
-listen_tcp = 1
-listen_addr = "${ADDR[$i]}"
-auth_tcp = "none"
-host_uuid = "$(printf '00000000-0000-4000-8000-%012x' $((0x1be00 + i)))"
-log_outputs = "3:file:$d/log/libvirtd.log"
-EOF
-    cat >"$d/etc/qemu.conf" <<'EOF'
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-stdio_handler = "file"
-namespaces = [ ]
-lock_manager = "nop"
-EOF
-    : >"$d/etc/libvirt.conf"
-    cp /etc/passwd "$d/passwd"; cp /etc/group "$d/group"
-    getent passwd libvirt-qemu >/dev/null ||
-        echo 'libvirt-qemu:x:64055:64055:Libvirt Qemu,,,:/var/lib/libvirt:/usr/sbin/nologin' >>"$d/passwd"
-    getent group libvirt-qemu >/dev/null || echo 'libvirt-qemu:x:64055:' >>"$d/group"
-    getent group kvm >/dev/null || echo 'kvm:x:64056:' >>"$d/group"
-    for m in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do mkdir -p "$m"; done
-    ip netns exec "${NS[$i]}" sh -c "mount --make-rprivate / ; mount --bind $d/etc /etc/libvirt && mount --bind $d/run /run/libvirt && mount --bind $d/lib /var/lib/libvirt && mount --bind $d/cache /var/cache/libvirt && mount --bind $d/log /var/log/libvirt && mount --bind $d/passwd /etc/passwd && mount --bind $d/group /etc/group && (grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts && umount /sys/fs/cgroup/unified; true) && exec /usr/sbin/libvirtd --listen -f $d/libvirtd.conf --pid-file $d/libvirtd.pid" >"$d/stdout.log" 2>&1 &
-    DAEMONS+=($!)
-    for _ in $(seq 1 300); do [ -S "$d/sock/libvirt-sock" ] && break; sleep 0.1; done
-    URI[$i]="qemu+unix:///system?socket=$d/sock/libvirt-sock"
+    local i=$1 d=$W/lvd$1 socket
+    socket=$(tests/peers/libvirtd/netns-libvirtd.sh start "${NS[$i]}" "${ADDR[$i]}" "$d" \
+        "$(printf '00000000-0000-4000-8000-%012x' $((0x1be00 + i)))") || return 1
+    LIBVIRTDS+=("${NS[$i]} $d")
+    URI[$i]="qemu+unix:///system?socket=$socket"
     TCP[$i]="qemu+tcp://${ADDR[$i]}/system"
     # The first qemu:/// call probes QEMU.
     virsh -c "${URI[$i]}" version >/dev/null 2>&1
+}
+stop_libvirtds() {
+    local entry
+    for entry in "${LIBVIRTDS[@]}"; do
+        # shellcheck disable=SC2086
+        tests/peers/libvirtd/netns-libvirtd.sh stop $entry
+    done
+    LIBVIRTDS=()
 }
 
 guest_xml() {
@@ -171,7 +153,7 @@ if [ "${SKIP_LIBVIRTD:-0}" != 1 ] && [ -x /usr/sbin/libvirtd ]; then
     echo "== libvirtd -> libvirtd"
     start_libvirtd 0; start_libvirtd 1
     run_moves libvirtd 0 1
-    for pid in "${DAEMONS[@]}"; do kill "$pid" 2>/dev/null; done; DAEMONS=(); sleep 1
+    stop_libvirtds
     echo "== rvirtd <-> libvirtd (one move each way)"
     start_rvirtd 0; start_libvirtd 1
     MOVES=2 run_moves rvirtd-libvirtd 0 1
