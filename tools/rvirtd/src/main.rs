@@ -467,21 +467,34 @@ fn tls_acceptor(config: &Config) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
 /// How long a TLS client may take to finish its handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Plain TCP clients (`listen_tcp`): libvirtd's `auth_tcp = "none"`, read-write.
-async fn accept_tcp(server: Arc<Server>, listener: TcpListener, slots: Arc<Semaphore>) {
+/// The next TCP client once a client slot is free (`None` when the daemon stops taking
+/// clients); a failed accept is logged and retried after a pause.
+async fn next_tcp_client(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> Option<(
+    tokio::net::TcpStream,
+    std::net::SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    let slot = Arc::clone(slots).acquire_owned().await.ok()?;
     loop {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return Some((stream, peer, slot));
+            }
             Err(error) => {
                 tracing::warn!("accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
             }
-        };
-        let _ = stream.set_nodelay(true);
+        }
+    }
+}
+
+/// Plain TCP clients (`listen_tcp`): libvirtd's `auth_tcp = "none"`, read-write.
+async fn accept_tcp(server: Arc<Server>, listener: TcpListener, slots: Arc<Semaphore>) {
+    while let Some((stream, peer, slot)) = next_tcp_client(&listener, &slots).await {
         let server = Arc::clone(&server);
         tokio::spawn(async move {
             let info = ClientInfo {
@@ -503,19 +516,7 @@ async fn accept_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     slots: Arc<Semaphore>,
 ) {
-    loop {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!("accept failed: {error}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer, slot)) = next_tcp_client(&listener, &slots).await {
         let server = Arc::clone(&server);
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
