@@ -443,3 +443,157 @@ fn phyp_through_rvirtd_with_virsh() {
         daemon.log()
     );
 }
+
+/// Reads from a console descriptor until `want` shows, or fails after a few seconds.
+fn console_until(console: &mut std::fs::File, want: &str) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains(want) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the console showed {:?}, not {want:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut polled = [nix::poll::PollFd::new(
+            console.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let wait = nix::poll::PollTimeout::try_from(left).unwrap_or(nix::poll::PollTimeout::MAX);
+        if nix::poll::poll(&mut polled, wait).expect("poll") == 0 {
+            continue;
+        }
+        let n = console.read(&mut buf).expect("read the console");
+        assert!(n > 0, "the console closed");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn phyp_console_is_the_partitions_virtual_terminal() {
+    use std::io::Write;
+    use virt_core::consts::domain_console_flags as console_flags;
+    let Some(peer) = HmcPeer::start("hmc") else {
+        return;
+    };
+    let state_root = tempfile::tempdir().expect("state");
+    let host = peer.host(state_root.path());
+    let uri = peer.uri(&format!("/{SYSTEM}"));
+    let conn = open_in(&host, &uri).expect("open over ssh");
+    let lpar01 = conn.domain_lookup_by_name("lpar01").expect("lookup");
+
+    // The virtual terminal over an interactive channel: what is typed comes back (the
+    // stand-in echoes), and mkvterm's own banner is not part of the console.
+    let mut console = std::fs::File::from(lpar01.open_console_stream(None, 0).expect("console"));
+    console
+        .write_all(b"hello from the console\r")
+        .expect("type");
+    let seen = console_until(&mut console, "hello from the console");
+    assert!(!seen.contains("Open Completed"), "{seen:?}");
+    let mkvterm = format!("mkvterm -m {SYSTEM} --id 1");
+    assert_eq!(peer.commands().iter().filter(|c| **c == mkvterm).count(), 1);
+    // A console closed and opened again finds the same terminal: no second mkvterm.
+    drop(console);
+    let mut console =
+        std::fs::File::from(lpar01.open_console_stream(None, 0).expect("console again"));
+    console.write_all(b"again\r").expect("type");
+    console_until(&mut console, "again");
+    assert_eq!(peer.commands().iter().filter(|c| **c == mkvterm).count(), 1);
+
+    // A second connection (another HMC session) meets the HMC's one-terminal rule unless it
+    // forces, which closes the first (rmvterm) and opens its own.
+    let other = open_in(&host, &uri).expect("second connection");
+    let lpar01_there = other.domain_lookup_by_name("lpar01").expect("lookup");
+    let error = lpar01_there
+        .open_console_stream(None, 0)
+        .expect_err("one terminal per partition");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_FAILED, "{error}");
+    assert!(
+        error
+            .message()
+            .contains("A terminal session is already open"),
+        "{error}"
+    );
+    let mut forced = std::fs::File::from(
+        lpar01_there
+            .open_console_stream(None, console_flags::FORCE)
+            .expect("forced console"),
+    );
+    assert!(peer
+        .commands()
+        .contains(&format!("rmvterm -m {SYSTEM} --id 1")));
+    forced.write_all(b"taken over\r").expect("type");
+    console_until(&mut forced, "taken over");
+    // The first connection's terminal ended with rmvterm: its console reads the hang-up.
+    let mut rest = Vec::new();
+    use std::io::Read;
+    let _ = console.read_to_end(&mut rest);
+
+    // Refusals: a partition that is not running, a device it does not have, a flag unknown.
+    let lpar02 = conn.domain_lookup_by_name("lpar02").expect("lookup");
+    let error = lpar02
+        .open_console_stream(None, 0)
+        .expect_err("not running");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_INVALID, "{error}");
+    let error = lpar01
+        .open_console_stream(Some("parallel0"), 0)
+        .expect_err("no such device");
+    assert!(error.message().contains("parallel0"), "{error}");
+    let error = lpar01.open_console_stream(None, 1 << 7).expect_err("flag");
+    assert_eq!(error.code(), ErrorNumber::INVALID_ARG, "{error}");
+}
+
+#[test]
+fn phyp_console_through_rvirtd_with_the_python_client() {
+    let Some(peer) = HmcPeer::start("hmc") else {
+        return;
+    };
+    let daemon = Rvirtd::start(&[("LIBVIRT_AUTH_FILE", peer.auth_file().as_os_str())]);
+    let uri = daemon.uri(&peer.uri(&format!("/{SYSTEM}")));
+    // python3-libvirt's stream API, as `virsh console` uses it (virsh needs a terminal).
+    let script = r#"
+import signal, sys, libvirt
+signal.alarm(30)
+conn = libvirt.open(sys.argv[1])
+stream = conn.newStream(0)
+conn.lookupByName("lpar01").openConsole(None, stream, 0)
+try:
+    second = conn.newStream(0)
+    conn.lookupByName("lpar01").openConsole(None, second, 0)
+    print("SECOND CONSOLE OPENED")
+except libvirt.libvirtError as e:
+    print("second:", e.get_error_code(), e.get_error_message())
+stream.send(b"ping over rvirtd\r")
+seen = b""
+while b"ping over rvirtd" not in seen:
+    chunk = stream.recv(4096)
+    if not chunk:
+        break
+    seen += chunk
+print("console:", seen.decode(errors="replace").strip())
+stream.finish()
+"#;
+    let output = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&uri)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        daemon.log()
+    );
+    assert!(stdout.contains("console: ping over rvirtd"), "{stdout}");
+    // libvirt's refusal of a second console on the same domain without FORCE.
+    assert!(
+        stdout.contains("second: 9 ") && stdout.contains("Active console session exists"),
+        "{stdout}"
+    );
+}

@@ -2,13 +2,14 @@
 """A stand-in for an IBM HMC's restricted shell, written for rvirt's tests of its PowerVM
 (PHYP) driver. This is NOT IBM software and contains none: it emulates the documented
 behaviour of a handful of HMC commands (lshmc, lssyscfg, lshwres, chsysstate, mksyscfg,
-rmsyscfg, chsyscfg, chhwres, mkvterm) against a small state kept in files.
+rmsyscfg, chsyscfg, chhwres, mkvterm, rmvterm) against a small state kept in files.
 
 A real sshd runs it as its ForceCommand. The command line comes from SSH_ORIGINAL_COMMAND;
 the output and exit status are what an HMC gives for it.
 
 Environment:
-  HMC_STATE  directory holding state.json (made on first use), lock and commands.log
+  HMC_STATE  directory holding state.json (made on first use), lock, vterm-ID (the pid
+             of a partition's open virtual terminal) and commands.log
              (every command line received, one per line: the tests read it)
   HMC_MODE   "hmc" (default) or "ivm": an IVM has no lshmc and no -m
 """
@@ -18,8 +19,11 @@ import fcntl
 import json
 import os
 import shlex
+import signal
 import sys
 import tempfile
+import time
+import tty
 
 
 def initial_state():
@@ -387,20 +391,57 @@ def chhwres(state, opts):
     now[unit] = wanted
 
 
+def vterm_file(lp):
+    return os.path.join(os.environ["HMC_STATE"], f"vterm-{lp['id']}")
+
+
+def vterm_holder(lp):
+    """The pid of the partition's open virtual terminal, if one is open."""
+    try:
+        with open(vterm_file(lp)) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
 def mkvterm(state, opts):
     lp = target(state, opts, ("-p",))
     if lp["state"] != "Running":
         raise HmcError(f"HSCL1391 The partition {lp['name']} is not activated.")
+    # An HMC allows one virtual terminal per partition; rmvterm closes the other.
+    if vterm_holder(lp) is not None:
+        raise HmcError("A terminal session is already open for this partition. Only one "
+                       "open session is allowed for a partition. Exiting....")
+    with open(vterm_file(lp), "w") as f:
+        f.write(str(os.getpid()))
 
-    # The console is an echo; it runs after the lock is let go, since a console session
-    # lasts as long as its caller wants and must not hold up other channels.
+    # The console is an echo in raw mode (as mkvterm puts its terminal); it runs after the
+    # lock is let go, since a console session lasts as long as its caller wants and must not
+    # hold up other channels.
     def console():
-        print("Open in progress", flush=True)
-        print(" Open Completed.", flush=True)
-        for line in sys.stdin:
-            sys.stdout.write(line)
-            sys.stdout.flush()
+        if os.isatty(0):
+            tty.setraw(0)
+        os.write(1, b" Open in progress \r\n\r\n")
+        os.write(1, b" Open Completed.\r\n\r\n")
+        while True:
+            data = os.read(0, 4096)
+            if not data:
+                break
+            os.write(1, data)
     return console
+
+
+def rmvterm(state, opts):
+    lp = target(state, opts, ("-p",))
+    pid = vterm_holder(lp)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if vterm_holder(lp) is None:
+                break
+            time.sleep(0.02)
 
 
 # Each command and the options it accepts (-m is added on all but lshmc).
@@ -414,6 +455,7 @@ COMMANDS = {
     "chsyscfg": (chsyscfg, {"-r", "-i"}),
     "chhwres": (chhwres, {"-r", "-o", "--id", "-p", "-q", "--procs"}),
     "mkvterm": (mkvterm, {"--id", "-p"}),
+    "rmvterm": (rmvterm, {"--id", "-p"}),
 }
 
 

@@ -51,6 +51,8 @@ pub mod plugin;
 pub mod resources;
 #[cfg(feature = "runtime")]
 pub mod space;
+#[cfg(feature = "runtime")]
+mod ssh_terminal;
 pub mod wit_version;
 
 #[cfg(feature = "runtime")]

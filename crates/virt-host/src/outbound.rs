@@ -1,7 +1,7 @@
 //! The host calls `rvirt:driver@0.2.0` added for drivers whose hypervisor sits behind a tool,
 //! a web service or a management console: `command` (run a program to completion, output
 //! captured), `http` (outbound HTTP(S) to granted endpoints) and `ssh` (command sessions over
-//! the system's OpenSSH client).
+//! the system's OpenSSH client, with interactive channels from `ssh_terminal`).
 //!
 //! Each is checked like the 0.1 calls: `command` against `spawn`, `http` and `ssh` against
 //! `connect` (`host:port`). Time spent waiting on the program or the peer is not charged to
@@ -25,6 +25,7 @@ use crate::bindings::wit;
 use crate::ctx::PluginCtx;
 use crate::error::system;
 use crate::manifest::Operation;
+use crate::ssh_terminal::{self, Terminal};
 
 type WitResult<T> = Result<T, wit::Error>;
 
@@ -361,6 +362,8 @@ struct SshSession {
     user: String,
     dir: PathBuf,
     master: Mutex<Child>,
+    /// Interactive channels (`open-terminal`) by handle; they end with the session.
+    terminals: Mutex<HashMap<u64, Terminal>>,
 }
 
 impl SshSession {
@@ -371,6 +374,11 @@ impl SshSession {
 
 impl Drop for SshSession {
     fn drop(&mut self) {
+        // The channels first: they ride the master connection.
+        self.terminals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let mut master = self.master.lock().unwrap_or_else(|p| p.into_inner());
         let _ = master.kill();
         let _ = master.wait();
@@ -603,6 +611,7 @@ impl ssh::Host for PluginCtx {
             user: request.user,
             dir,
             master: Mutex::new(master),
+            terminals: Mutex::default(),
         });
         tracing::debug!(plugin = %self.shared.name, host = %session.host, port = session.port, handle, "ssh session opened");
         sessions()
@@ -650,6 +659,72 @@ impl ssh::Host for PluginCtx {
             stdout: finished.stdout,
             stderr: finished.stderr,
         })
+    }
+
+    fn open_terminal(
+        &mut self,
+        session: ssh::SessionHandle,
+        request: ssh::TerminalRequest,
+    ) -> WitResult<ssh::Terminal> {
+        let session = self.session(session)?;
+        let mut command = ssh_base(&session.control_path(), session.port, &session.user);
+        // -tt: a remote terminal although this side's input is a pty master; -e none: the
+        // console's bytes reach the remote side as they are (no `~.` escapes).
+        command
+            .args(["-o", "ControlMaster=no", "-o", "BatchMode=yes", "-tt"])
+            .args(["-e", "none"])
+            .arg(&session.host)
+            .arg("--")
+            .arg(&request.command);
+        // SAFETY: as in `open_master`: only setsid and prctl between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let timeout = timeout_or(request.timeout_ms, DEFAULT_CONNECT_TIMEOUT);
+        let what = format!("{} (over ssh to '{}')", request.command, session.host);
+        let terminal = self
+            .blocking(|_| ssh_terminal::start(command, &what, request.ready.as_deref(), timeout))?;
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let handle = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pty = terminal.pty.clone();
+        tracing::debug!(plugin = %self.shared.name, host = %session.host, handle, %pty, "ssh terminal opened");
+        session
+            .terminals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(handle, terminal);
+        Ok(ssh::Terminal { handle, pty })
+    }
+
+    fn terminal_alive(
+        &mut self,
+        session: ssh::SessionHandle,
+        terminal: ssh::TerminalHandle,
+    ) -> bool {
+        let Ok(session) = self.session(session) else {
+            return false;
+        };
+        let mut terminals = session.terminals.lock().unwrap_or_else(|p| p.into_inner());
+        let alive = terminals.get_mut(&terminal).is_some_and(Terminal::alive);
+        if !alive {
+            terminals.remove(&terminal);
+        }
+        alive
+    }
+
+    fn close_terminal(&mut self, session: ssh::SessionHandle, terminal: ssh::TerminalHandle) {
+        if let Ok(session) = self.session(session) {
+            let closed = session
+                .terminals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&terminal);
+            drop(closed);
+        }
     }
 
     fn close(&mut self, session: ssh::SessionHandle) {

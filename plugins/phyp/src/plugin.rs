@@ -2,11 +2,11 @@
 
 use virt_core::{ErrorDomain, ErrorNumber};
 use virt_plugin_sdk::types::{
-    DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, Uuid,
+    ConsoleEndpoint, DomainInfo, DomainRef, DomainState, Error, NodeInfo, ObjectStatus, Uuid,
 };
 use virt_plugin_sdk::{
-    wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets, Snapshots,
-    Storage,
+    check_flags, wit, Connect, Domains, DriverMetadata, Handlers, HostDevices, Networks, Secrets,
+    Snapshots, Storage,
 };
 use virt_xml::capabilities::{Capabilities, Guest, Host, HostCpu};
 
@@ -210,6 +210,26 @@ impl Domains for PhypDriver {
     fn get_max_vcpus(&self, dom: DomainRef) -> Result<i32, Error> {
         let resources = wit(runtime::resources_of(&dom))?;
         Ok(i32::try_from(resources.max_procs).unwrap_or(i32::MAX))
+    }
+
+    fn open_console(
+        &self,
+        dom: DomainRef,
+        dev_name: Option<String>,
+        flags: u32,
+    ) -> Result<ConsoleEndpoint, Error> {
+        use virt_core::consts::domain_console_flags as console;
+        check_flags(
+            ErrorDomain::PHYP,
+            flags,
+            console::FORCE | console::SAFE,
+            "virDomainOpenConsole",
+        )?;
+        wit(runtime::open_console(
+            &dom,
+            dev_name.as_deref(),
+            flags & console::FORCE != 0,
+        ))
     }
 
     fn set_autostart(&self, _dom: DomainRef, _autostart: bool) -> Result<(), Error> {

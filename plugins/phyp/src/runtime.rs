@@ -14,9 +14,11 @@ use virt_core::consts::{
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 use virt_plugin_sdk::host::credentials::{self, CredentialKind};
 use virt_plugin_sdk::host::events::{self, Event};
-use virt_plugin_sdk::host::ssh::{self, Auth, SessionRequest};
+use virt_plugin_sdk::host::ssh::{self, Auth, SessionRequest, TerminalRequest};
 use virt_plugin_sdk::host::state::{self, Persistence};
-use virt_plugin_sdk::types::{DomainInfo, DomainRef, DomainState, NodeInfo, ObjectStatus};
+use virt_plugin_sdk::types::{
+    ConsoleEndpoint, DomainInfo, DomainRef, DomainState, NodeInfo, ObjectStatus,
+};
 
 use crate::hmc::{self, Console, Lpar, Resources, LPAR_FIELDS};
 use crate::uri::Target;
@@ -438,6 +440,79 @@ pub fn create(dom: &DomainRef) -> Result<DomainRef, Error> {
     };
     emit(&link, &started, event_type::STARTED, started_detail::BOOTED);
     Ok(reference(&link.uuid_scope, &started))
+}
+
+/// What `mkvterm` prints once the partition's virtual terminal is connected.
+const VTERM_READY: &str = "Open Completed.";
+const TERMINAL_KIND: &str = "terminal";
+
+/// A partition's virtual terminal: an interactive channel on the connection's session.
+#[derive(Serialize, Deserialize)]
+struct OpenTerminal {
+    handle: u64,
+    pty: String,
+}
+
+/// `virDomainOpenConsole`: the partition's virtual terminal (`mkvterm`) over an interactive
+/// SSH channel, handed to the console as the pty the host joins it to. The channel outlives
+/// one console client, as a serial line does: the next console gets the same terminal. An
+/// HMC allows one virtual terminal per partition; with `force`, one open elsewhere is closed
+/// first (`rmvterm`).
+pub fn open_console(
+    dom: &DomainRef,
+    dev_name: Option<&str>,
+    force: bool,
+) -> Result<ConsoleEndpoint, Error> {
+    let (link, lpar) = resolve(dom)?;
+    if let Some(name) = dev_name {
+        if !matches!(name, "console0" | "serial0") {
+            return Err(error(
+                ErrorNumber::INTERNAL_ERROR,
+                format!("cannot find character device {name}"),
+            ));
+        }
+    }
+    if !lpar.is_active() {
+        return Err(operation_invalid("domain is not running".to_string()));
+    }
+    let key = lpar.uuid(&link.uuid_scope).to_string();
+    let open = state::get(TERMINAL_KIND, &key)
+        .and_then(|bytes| serde_json::from_slice::<OpenTerminal>(&bytes).ok());
+    if let Some(open) = open {
+        if ssh::terminal_alive(link.session, open.handle) {
+            return Ok(ConsoleEndpoint::Pty(open.pty));
+        }
+        state::delete(TERMINAL_KIND, &key);
+    }
+    let id = lpar.id.to_string();
+    let console = link.console();
+    if force {
+        run_on(&link, &console.command("rmvterm", &["--id", &id]))?;
+    }
+    let request = TerminalRequest {
+        command: console.command("mkvterm", &["--id", &id]),
+        ready: Some(VTERM_READY.to_string()),
+        timeout_ms: CONNECT_TIMEOUT_MS,
+    };
+    let terminal = ssh::open_terminal(link.session, &request).map_err(|refused| {
+        error(
+            ErrorNumber::OPERATION_FAILED,
+            format!(
+                "cannot open the console of partition {} on '{}': {}",
+                lpar.name, link.target.host, refused.message
+            ),
+        )
+    })?;
+    let open = OpenTerminal {
+        handle: terminal.handle,
+        pty: terminal.pty.clone(),
+    };
+    state::put(
+        TERMINAL_KIND,
+        &key,
+        &serde_json::to_vec(&open).unwrap_or_default(),
+    );
+    Ok(ConsoleEndpoint::Pty(terminal.pty))
 }
 
 /// `chsysstate -o shutdown` (libvirt's shutdown: the HMC's delayed power-off, which lets the
