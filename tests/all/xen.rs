@@ -30,6 +30,11 @@ state_path = os.path.join(here, "domains.json")
 args = sys.argv[1:]
 with open(os.path.join(here, "xl.argv"), "a") as log:
     log.write(" ".join(args) + "\n")
+# xl's global -v options: libxl then logs at that level on stderr.
+verbose = 0
+while args and re.fullmatch(r"-v+", args[0]):
+    verbose += len(args[0]) - 1
+    args = args[1:]
 
 def fail(message, code=1):
     sys.stderr.write(message + "\n")
@@ -136,6 +141,12 @@ elif cmd == "create":
              % (state["next_id"], state["next_id"], state["next_id"]))
     if name in state["domains"]:
         fail("libxl: error: libxl_create.c:694:libxl__domain_make: Domain %s already exists" % name)
+    if verbose >= 3:
+        # What libxl 4.17 logs at debug level as it makes the domain.
+        sys.stderr.write("libxl: debug: libxl_create.c:2081:do_domain_create: ao 0x55e0: create: how=(nil) callback=(nil) poller=0x55e1\n"
+                         "libxl: detail: libxl_create.c:662:libxl__domain_make: passthrough: disabled\n"
+                         "libxl: debug: libxl_create.c:1342:initiate_domain_create: Domain %d:running bootloader\n"
+                         % state["next_id"])
     vcpus = int(setting("vcpus", "1"))
     state["domains"][name] = {
         "id": state["next_id"], "uuid": setting("uuid"), "type": setting("type", "pv"),
@@ -371,6 +382,13 @@ fn xen_lifecycle_over_a_stand_in_xl_in_process() {
     );
     let running = conn.domain_lookup_by_name("g").expect("lookup");
     assert_eq!(running.id(), id, "the id is Xen's domid");
+    // The id came from the verbose create's log: one xl run, no `xl domid` after it.
+    let argv = xl.argv();
+    assert!(
+        argv.iter().any(|line| line.starts_with("-vvv create ")),
+        "{argv:?}"
+    );
+    assert!(!argv.iter().any(|line| line == "domid g"), "{argv:?}");
     assert_eq!(conn.domain_lookup_by_id(id).expect("by id").name(), "g");
     let now = domain.state(0).expect("state");
     assert_eq!(now.state, state::RUNNING);

@@ -31,6 +31,25 @@ pub fn run_tool(
     timeout_ms: u32,
     domain: ErrorDomain,
 ) -> Result<String, Error> {
+    run_tool_output(program, args, timeout_ms, domain, |_| true).map(|output| output.stdout)
+}
+
+/// What a tool that succeeded printed.
+pub struct ToolOutput {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// [`run_tool`] for a tool whose standard error matters on success too (a verbose run that
+/// logs what it did). Only the lines `said` keeps make the message of a failure, so a
+/// verbose run's debug lines do not bury its error.
+pub fn run_tool_output(
+    program: &str,
+    args: &[String],
+    timeout_ms: u32,
+    domain: ErrorDomain,
+    said: impl Fn(&str) -> bool,
+) -> Result<ToolOutput, Error> {
     use crate::host::command::{run, RunRequest};
     let output = run(&RunRequest {
         program: program.into(),
@@ -48,11 +67,18 @@ pub fn run_tool(
         )
     })?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     if output.exit_code == Some(0) {
-        return Ok(stdout);
+        return Ok(ToolOutput { stdout, stderr });
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let said = [stderr.trim(), stdout.trim()]
+    let kept = |text: &str| {
+        text.lines()
+            .filter(|line| said(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (stderr, stdout) = (kept(&stderr), kept(&stdout));
+    let message = [stderr.trim(), stdout.trim()]
         .into_iter()
         .find(|text| !text.is_empty())
         .unwrap_or("no message");
@@ -64,7 +90,7 @@ pub fn run_tool(
         ErrorNumber::INTERNAL_ERROR,
         domain,
         format!(
-            "Child process ({command}) unexpected exit status {}: {said}",
+            "Child process ({command}) unexpected exit status {}: {message}",
             output.exit_code.unwrap_or(-1)
         ),
     ))
