@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use virt_core::consts::{
     domain_event_defined_detail_type as defined_detail, domain_event_id as event_id,
-    domain_event_stopped_detail_type as stopped_detail, domain_event_type as event_type,
+    domain_event_stopped_detail_type as stopped_detail,
+    domain_event_suspended_detail_type as suspended_detail, domain_event_type as event_type,
     domain_event_undefined_detail_type as undefined_detail,
     domain_get_job_stats_flags as job_stats_flags, domain_job_operation as job_operation,
     domain_job_type as job_type, domain_migrate_flags as flag,
@@ -167,6 +168,10 @@ struct JobFigures {
     auto_converge_throttle: Option<u64>,
     /// QEMU's migration status (`active`, `postcopy-active`, `completed`, ...).
     status: String,
+    /// The guest switched to post-copy: from then on its memory is split between the hosts,
+    /// so a failure can no longer give it back to the source.
+    #[serde(default)]
+    postcopy_started: bool,
 }
 
 impl JobFigures {
@@ -879,6 +884,7 @@ pub fn perform(
     };
     let plan = Outgoing {
         uuid: &uuid,
+        domain: &domain,
         reference: domain::reference(&domain.record, Some(&live)),
         qemu_uri: format!("tcp:{}:{port}", target.qemu_host()),
         nbd: destination
@@ -897,11 +903,14 @@ pub fn perform(
     let result = lifecycle::with_monitor(&domain, &mut live, expect, |monitor, live| {
         let def = domain::live_def(live)?;
         let result = run_outgoing(monitor, live, &def, &plan, &mut limits, &mut figures);
-        if result.is_err() {
+        if result.is_err() && !figures.postcopy_started {
             recover_source(monitor, live, was_running);
         }
         result
     });
+    if result.is_err() && figures.postcopy_started {
+        postcopy_failed(&domain, &mut live);
+    }
     figures.active = false;
     if figures.time_elapsed_ms == 0 {
         figures.time_elapsed_ms = now_ms().saturating_sub(started);
@@ -931,6 +940,8 @@ struct NbdTarget {
 /// What Perform does, decided before it touches QEMU.
 struct Outgoing<'a> {
     uuid: &'a str,
+    /// The domain, whose state shows the switch to post-copy.
+    domain: &'a Loaded,
     /// The domain, for the events of the migration.
     reference: DomainRef,
     qemu_uri: String,
@@ -964,7 +975,7 @@ fn run_outgoing(
             return Err(error);
         }
     }
-    let migrated = migrate_memory(monitor, plan, limits, figures, &mirrors);
+    let migrated = migrate_memory(monitor, live, plan, limits, figures, &mirrors);
     // After the switch the source is paused: the mirrors end in sync (cancelling a ready
     // mirror completes it without pivoting); after a failure they are dropped.
     cancel_mirrors(monitor, &mirrors, migrated.is_err());
@@ -1086,6 +1097,7 @@ fn cancel_mirrors(monitor: &mut Monitor, mirrors: &[Mirror], force: bool) {
 
 fn migrate_memory(
     monitor: &mut Monitor,
+    live: &mut LiveRecord,
     plan: &Outgoing<'_>,
     limits: &mut Limits,
     figures: &mut JobFigures,
@@ -1136,9 +1148,22 @@ fn migrate_memory(
                 .into()],
             )));
         }
+        if figures.status == "postcopy-active" && !figures.postcopy_started {
+            figures.postcopy_started = true;
+            postcopy_switched(plan, live);
+        }
         publish(plan.uuid, figures);
         match figures.status.as_str() {
             "completed" => return Ok(()),
+            // QEMU keeps a broken post-copy migration for a recovery this driver does not
+            // offer (VIR_MIGRATE_POSTCOPY_RESUME): waiting on would wait for ever.
+            "postcopy-paused" | "postcopy-recover" => {
+                return Err(qemu_error(
+                    ErrorNumber::OPERATION_FAILED,
+                    "job 'migration out' failed in post-copy phase: the connection to the \
+                     destination broke",
+                ))
+            }
             "cancelled" => {
                 return Err(if cancelled_by_client {
                     aborted()
@@ -1196,6 +1221,32 @@ fn recover_source(monitor: &mut Monitor, live: &LiveRecord, was_running: bool) {
             );
         }
     }
+}
+
+/// The guest now runs on the destination: here it is paused "post-copy", as libvirt shows
+/// it, and says so (SUSPENDED/POSTCOPY) while its memory goes on moving.
+fn postcopy_switched(plan: &Outgoing<'_>, live: &mut LiveRecord) {
+    live.state = state::PAUSED;
+    live.reason = paused_reason::POSTCOPY;
+    lifecycle::store_live(plan.domain, live);
+    events::emit(&Event::DomainLifecycle((
+        plan.reference.clone(),
+        event_type::SUSPENDED,
+        suspended_detail::POSTCOPY,
+    )));
+}
+
+/// After a failure in post-copy: the source's memory is stale, so the guest must not run
+/// here again; it stays paused as libvirt leaves it (post-copy failed), to be destroyed.
+fn postcopy_failed(domain: &Loaded, live: &mut LiveRecord) {
+    live.state = state::PAUSED;
+    live.reason = paused_reason::POSTCOPY_FAILED;
+    lifecycle::store_live(domain, live);
+    events::emit(&Event::DomainLifecycle((
+        domain::reference(&domain.record, Some(live)),
+        event_type::SUSPENDED,
+        suspended_detail::POSTCOPY_FAILED,
+    )));
 }
 
 /// VIR_DOMAIN_EVENT_ID_JOB_COMPLETED with the finished migration's figures.
