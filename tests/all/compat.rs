@@ -284,6 +284,75 @@ fn http_reaches_a_granted_endpoint_and_nothing_else() {
     );
 }
 
+/// A keep-alive HTTP/1.1 server on 127.0.0.1 for one connection: answers each request with
+/// `200` and the request line, and reports on the channel when the client closes the
+/// connection (an end of stream).
+fn keep_alive_peer() -> (u16, std::sync::mpsc::Receiver<&'static str>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (closed, on_close) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut stream = stream;
+        loop {
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                let _ = closed.send("closed");
+                return;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok() && line != "\r\n" && !line.is_empty() {
+                line.clear();
+            }
+            let body = request_line.trim_end();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, on_close)
+}
+
+#[test]
+fn http_sessions_are_granted_as_send_and_go_with_a_trapped_instance() {
+    let (host, _state) = misbehave_host();
+    let conn = open(&host, "misbehave:///session").expect("open");
+    let (port, _) = keep_alive_peer();
+    let dom = conn
+        .domain_lookup_by_name(&format!("session:http://127.0.0.1:{port}/wsman"))
+        .expect("127.0.0.1 is granted");
+    assert_eq!(dom.name(), "session:200:false:GET /wsman HTTP/1.1");
+
+    let error = conn
+        .domain_lookup_by_name(&format!("session:http://localhost:{port}/"))
+        .expect_err("not granted");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_DENIED);
+    assert!(
+        error.message().contains(&format!("localhost:{port}"))
+            && error.message().contains("no `connect` entry"),
+        "{}",
+        error.message()
+    );
+
+    // The instance traps with its session open: the host drops the instance and the
+    // session's connection with it, which the server sees as the end of the stream.
+    let (port, on_close) = keep_alive_peer();
+    let error = conn
+        .domain_lookup_by_name(&format!("session-trap:http://127.0.0.1:{port}/x"))
+        .expect_err("traps");
+    assert_eq!(error.code(), ErrorNumber::INTERNAL_ERROR, "{error}");
+    assert_eq!(
+        on_close.recv_timeout(Duration::from_secs(5)),
+        Ok("closed"),
+        "the trapped instance's session stayed open"
+    );
+}
+
 /// `openssl s_server -www` on 127.0.0.1 with a certificate for 127.0.0.1 signed by a CA the
 /// test makes (and nobody trusts; `cacert.pem` in `dir`); returns the server and its port.
 fn tls_peer(dir: &Path) -> Option<(KillOnDrop, u16)> {
@@ -362,6 +431,32 @@ fn https_verifies_the_peer_unless_told_not_to() {
         .domain_lookup_by_name(&format!("https-ca:{}|{url}", ca.display()))
         .expect("verified against the given CA");
     assert!(dom.name().starts_with("http:200:"), "{}", dom.name());
+
+    // Sessions take the same three choices.
+    let error = conn
+        .domain_lookup_by_name(&format!("session:{url}"))
+        .expect_err("untrusted certificate");
+    assert_eq!(error.code(), ErrorNumber::OPERATION_FAILED);
+    assert!(
+        error.message().contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
+    let dom = conn
+        .domain_lookup_by_name(&format!("session-noverify:{url}"))
+        .expect("no verification");
+    assert!(
+        dom.name().starts_with("session:200:false:"),
+        "{}",
+        dom.name()
+    );
+    let dom = conn
+        .domain_lookup_by_name(&format!("session-ca:{}|{url}", ca.display()))
+        .expect("verified against the given CA");
+    assert!(
+        dom.name().starts_with("session:200:false:"),
+        "{}",
+        dom.name()
+    );
 }
 
 /// A private sshd on 127.0.0.1 that lets root in with a key the test makes; the key lives in

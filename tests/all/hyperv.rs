@@ -1,8 +1,10 @@
 //! The Hyper-V plugin against `tests/peers/wsman_hyperv.py`, a simulated WS-Management
 //! endpoint written for these tests (labelled as such) that answers the WS-Enumeration and
 //! WMI method calls the driver makes with envelopes shaped like Hyper-V 2019's, behind HTTP
-//! basic authentication. The HTTP, the SOAP and the login from libvirt's auth file are real;
-//! the machines are the simulator's. Once in-process, once through rvirtd with real virsh.
+//! basic authentication or, as WinRM's defaults are, NTLM only (`--auth ntlm`: it checks the
+//! NTLMv2 response against the password and serves only the connection that logged in). The
+//! HTTP, the SOAP and the login from libvirt's auth file are real; the machines are the
+//! simulator's. Once in-process, once through rvirtd with real virsh.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,20 +30,24 @@ struct Endpoint {
 
 impl Endpoint {
     fn start() -> Endpoint {
+        Endpoint::start_with(&[])
+    }
+
+    /// With the peer's options after the common ones (`--auth ntlm`, `--keep-alive-max N`).
+    fn start_with(options: &[&str]) -> Endpoint {
         let dir = tempfile::tempdir().expect("tempdir");
-        let server = PeerServer::start(
-            "wsman_hyperv.py",
-            &[
-                "--port".as_ref(),
-                "0".as_ref(),
-                "--user".as_ref(),
-                USER.as_ref(),
-                "--password".as_ref(),
-                PASSWORD.as_ref(),
-                "--state".as_ref(),
-                dir.path().as_os_str(),
-            ],
-        );
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "--port".as_ref(),
+            "0".as_ref(),
+            "--user".as_ref(),
+            USER.as_ref(),
+            "--password".as_ref(),
+            PASSWORD.as_ref(),
+            "--state".as_ref(),
+            dir.path().as_os_str(),
+        ];
+        args.extend(options.iter().map(|option| std::ffi::OsStr::new(*option)));
+        let server = PeerServer::start("wsman_hyperv.py", &args);
         let port = server.port;
         let endpoint = Endpoint {
             _server: server,
@@ -50,6 +56,34 @@ impl Endpoint {
         };
         endpoint.write_auth_file(PASSWORD);
         endpoint
+    }
+
+    fn ntlm() -> Endpoint {
+        Endpoint::start_with(&["--auth", "ntlm"])
+    }
+
+    /// NTLM mode's connection log: per TCP connection, its logins and the requests it was
+    /// served, in connection order.
+    fn connections(&self) -> Vec<(usize, usize, usize)> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("connections.log")).unwrap_or_default();
+        let mut by_connection: std::collections::BTreeMap<usize, (usize, usize)> =
+            Default::default();
+        for line in text.lines() {
+            let (what, id) = line.split_once(' ').expect("WHAT CONNECTION");
+            let counts = by_connection
+                .entry(id.parse().expect("a connection number"))
+                .or_default();
+            match what {
+                "login" => counts.0 += 1,
+                "served" => counts.1 += 1,
+                other => panic!("unexpected connection log line {other:?}"),
+            }
+        }
+        by_connection
+            .into_iter()
+            .map(|(id, (logins, served))| (id, logins, served))
+            .collect()
     }
 
     fn write_auth_file(&self, password: &str) {
@@ -310,4 +344,134 @@ fn hyperv_through_rvirtd_with_virsh() {
     virsh_ok(&uri, &["destroy", "viaVirsh"]);
     virsh_ok(&uri, &["undefine", "viaVirsh"]);
     assert!(!virsh_ok(&uri, &["list", "--all"]).contains("viaVirsh"));
+}
+
+/// The lifecycle `hyperv_drives_a_wsman_endpoint_in_process` checks with Basic, in short.
+fn lifecycle(conn: &virt_core::blocking::Connect) {
+    let mut names: Vec<String> = conn
+        .list_all_domains(0)
+        .expect("list")
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["db01", "paused01", "web01"]);
+    let web01 = conn.domain_lookup_by_name("web01").expect("lookup");
+    let info = web01.info().expect("dominfo");
+    assert_eq!(
+        (info.state as i32, info.memory_kib, info.nr_virt_cpu),
+        (state::RUNNING, 2048 * 1024, 2)
+    );
+    let db01 = conn.domain_lookup_by_name("db01").expect("lookup");
+    db01.create(0).expect("start");
+    assert_eq!(db01.state(0).expect("state").state, state::RUNNING);
+    db01.shutdown(0).expect("shutdown");
+    assert_eq!(db01.state(0).expect("state").state, state::SHUTOFF);
+    let paused01 = conn.domain_lookup_by_name("paused01").expect("lookup");
+    paused01.destroy(0).expect("destroy");
+    assert_eq!(paused01.state(0).expect("state").state, state::SHUTOFF);
+}
+
+#[test]
+fn hyperv_logs_in_with_ntlm_and_keeps_its_connection() {
+    let endpoint = Endpoint::ntlm();
+    let state_root = tempfile::tempdir().expect("state");
+    let host = endpoint.host(state_root.path());
+    let conn = open_in(&host, &endpoint.uri()).expect("open with NTLM");
+    lifecycle(&conn);
+    assert!(endpoint
+        .requests()
+        .iter()
+        .any(|r| r.contains("RequestStateChange") && r.contains("RequestedState=2")));
+    // One login, on one connection, that carried every request: the calls ran one after
+    // another, so on one instance and its session.
+    let connections = endpoint.connections();
+    assert_eq!(connections.len(), 1, "{connections:?}");
+    let (_, logins, served) = connections[0];
+    assert_eq!(logins, 1, "{connections:?}");
+    assert_eq!(served, endpoint.requests().len(), "{connections:?}");
+    assert!(served > 20, "{connections:?}");
+}
+
+#[test]
+fn hyperv_logs_in_again_when_the_server_ends_a_connection() {
+    // Every fourth answer closes the connection: the host reconnects and says so, the
+    // plugin logs in again with the request the new connection refused.
+    let endpoint = Endpoint::start_with(&["--auth", "ntlm", "--keep-alive-max", "4"]);
+    let state_root = tempfile::tempdir().expect("state");
+    let host = endpoint.host(state_root.path());
+    let conn = open_in(&host, &endpoint.uri()).expect("open with NTLM");
+    lifecycle(&conn);
+    let connections = endpoint.connections();
+    assert!(connections.len() > 3, "{connections:?}");
+    for (id, logins, served) in &connections {
+        assert_eq!(*logins, 1, "connection {id}: {connections:?}");
+        assert!((1..=3).contains(served), "connection {id}: {connections:?}");
+    }
+    let served: usize = connections.iter().map(|(_, _, served)| served).sum();
+    assert_eq!(served, endpoint.requests().len());
+}
+
+#[test]
+fn hyperv_ntlm_refuses_a_wrong_password_and_changes_nothing() {
+    let endpoint = Endpoint::ntlm();
+    let state_root = tempfile::tempdir().expect("state");
+    let host = endpoint.host(state_root.path());
+    endpoint.write_auth_file("wrong");
+    let error = refused(open_in(&host, &endpoint.uri()));
+    assert_eq!(error.code(), ErrorNumber::AUTH_FAILED, "{error}");
+    assert_eq!(error.code().0, 45);
+    assert!(
+        error.message().contains("127.0.0.1") && error.message().contains("NTLM"),
+        "{error}"
+    );
+    assert!(endpoint.requests().is_empty(), "{:?}", endpoint.requests());
+    assert!(endpoint.connections().is_empty());
+    // The right password still logs in, and finds the machines as they were.
+    endpoint.write_auth_file(PASSWORD);
+    let conn = open_in(&host, &endpoint.uri()).expect("open with NTLM");
+    let db01 = conn.domain_lookup_by_name("db01").expect("lookup");
+    assert_eq!(db01.state(0).expect("state").state, state::SHUTOFF);
+    let web01 = conn.domain_lookup_by_name("web01").expect("lookup");
+    assert_eq!(web01.state(0).expect("state").state, state::RUNNING);
+    assert!(endpoint.requests().iter().all(|r| !r.contains("Invoke")));
+}
+
+#[test]
+fn hyperv_ntlm_through_rvirtd_with_virsh() {
+    let endpoint = Endpoint::ntlm();
+    let daemon = Rvirtd::start(&[("LIBVIRT_AUTH_FILE", endpoint.auth_file().as_os_str())]);
+    let uri = daemon.uri(&endpoint.uri());
+
+    let listed = virsh_ok(&uri, &["list", "--all"]);
+    assert!(
+        listed.contains("web01") && listed.contains("paused") && listed.contains("shut off"),
+        "{listed}"
+    );
+    assert!(virsh_ok(&uri, &["dominfo", "web01"]).contains("running"));
+    virsh_ok(&uri, &["start", "db01"]);
+    assert!(virsh_ok(&uri, &["dominfo", "db01"]).contains("running"));
+    virsh_ok(&uri, &["shutdown", "db01"]);
+    assert!(virsh_ok(&uri, &["domstate", "db01"]).contains("shut off"));
+    virsh_ok(&uri, &["destroy", "paused01"]);
+    assert!(virsh_ok(&uri, &["domstate", "paused01"]).contains("shut off"));
+    // Each connection logged in once and carried the requests after its login.
+    let connections = endpoint.connections();
+    assert!(!connections.is_empty());
+    assert!(
+        connections.iter().all(|(_, logins, _)| *logins == 1),
+        "{connections:?}"
+    );
+    let served: usize = connections.iter().map(|(_, _, served)| served).sum();
+    assert_eq!(served, endpoint.requests().len());
+
+    endpoint.write_auth_file("wrong");
+    let before = endpoint.requests().len();
+    let (succeeded, error) = virsh_status(&uri, &["list", "--all"]);
+    assert!(
+        !succeeded && error.contains("authentication failed") && error.contains("NTLM"),
+        "{error}\n{}",
+        daemon.log()
+    );
+    assert_eq!(endpoint.requests().len(), before);
 }

@@ -8,11 +8,21 @@ in-memory host (HYPERV-HOST) with three virtual machines.
 
 Usage:
   wsman_hyperv.py --port PORT --user USER --password PASS --state DIR
+                  [--auth basic|ntlm] [--keep-alive-max N]
 
   PORT 0 picks a free port. Once listening on 127.0.0.1 it prints "LISTENING <port>".
-  Every request must carry HTTP Basic credentials USER:PASS (else 401). The only path is
-  /wsman, POST only. Every authenticated request is logged as one line (its action and a
-  short summary) to DIR/requests.log, which the tests read.
+  With --auth basic (the default) every request must carry HTTP Basic credentials
+  USER:PASS (else 401 offering Basic). With --auth ntlm, as WinRM's defaults are, the 401
+  offers only "Negotiate" and "NTLM": the client's NTLM Negotiate message gets a Challenge,
+  its Authenticate message must carry an NTLMv2 response that proves PASS for USER (a
+  "DOMAIN\\user" USER names the domain too; case-insensitive), and from then on that
+  connection (HTTP/1.1 keep-alive) is served without credentials; any other connection must
+  log in itself. --keep-alive-max N closes a connection (Connection: close) after its Nth
+  answer, as a server's keep-alive limit does. The only path is /wsman, POST only. Every
+  authenticated request is logged as one line (its action and a short summary) to
+  DIR/requests.log, and in NTLM mode each login and each request served as "login CONN"
+  and "served CONN" (CONN numbers the TCP connections) to DIR/connections.log; the tests
+  read both.
 
 What it simulates:
   - WQL: SELECT * | props FROM Class [WHERE ...] with and/or/not, parentheses, = != <> < >
@@ -29,9 +39,13 @@ What it simulates:
 import argparse
 import base64
 import binascii
+import hashlib
+import hmac
 import html
+import itertools
 import os
 import re
+import struct
 import threading
 import time
 import uuid
@@ -1014,13 +1028,162 @@ class Service:
 # HTTP
 
 
+# ---------------------------------------------------------------------------------------
+# NTLM (MS-NLMP), the server side of what the driver's NTLMv2 login sends
+
+
+def md4(data):
+    """MD4 (RFC 1320), pure Python: OpenSSL 3's hashlib here has no MD4, and NTLM's key is
+    the MD4 of the password. Written for this test peer; it hashes only the test password."""
+    def rotl(x, n):
+        x &= 0xFFFFFFFF
+        return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
+
+    message = bytearray(data)
+    bit_length = (8 * len(data)) & 0xFFFFFFFFFFFFFFFF
+    message.append(0x80)
+    while len(message) % 64 != 56:
+        message.append(0)
+    message += struct.pack("<Q", bit_length)
+    a, b, c, d = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476
+    for offset in range(0, len(message), 64):
+        x = struct.unpack("<16I", bytes(message[offset:offset + 64]))
+        aa, bb, cc, dd = a, b, c, d
+        f = lambda x_, y, z: (x_ & y) | (~x_ & z)
+        g = lambda x_, y, z: (x_ & y) | (x_ & z) | (y & z)
+        h = lambda x_, y, z: x_ ^ y ^ z
+        for i in range(16):
+            k = [0, 1, 2, 3][i % 4]
+            s_ = [3, 7, 11, 19][i % 4]
+            if k == 0:
+                a = rotl(a + f(b, c, d) + x[i], s_)
+            elif k == 1:
+                d = rotl(d + f(a, b, c) + x[i], s_)
+            elif k == 2:
+                c = rotl(c + f(d, a, b) + x[i], s_)
+            else:
+                b = rotl(b + f(c, d, a) + x[i], s_)
+        for i, j in enumerate([0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]):
+            s_ = [3, 5, 9, 13][i % 4]
+            step = (x[j] + 0x5A827999)
+            if i % 4 == 0:
+                a = rotl(a + g(b, c, d) + step, s_)
+            elif i % 4 == 1:
+                d = rotl(d + g(a, b, c) + step, s_)
+            elif i % 4 == 2:
+                c = rotl(c + g(d, a, b) + step, s_)
+            else:
+                b = rotl(b + g(c, d, a) + step, s_)
+        for i, j in enumerate([0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15]):
+            s_ = [3, 9, 11, 15][i % 4]
+            step = (x[j] + 0x6ED9EBA1)
+            if i % 4 == 0:
+                a = rotl(a + h(b, c, d) + step, s_)
+            elif i % 4 == 1:
+                d = rotl(d + h(a, b, c) + step, s_)
+            elif i % 4 == 2:
+                c = rotl(c + h(d, a, b) + step, s_)
+            else:
+                b = rotl(b + h(c, d, a) + step, s_)
+        a, b, c, d = [(v + w) & 0xFFFFFFFF for v, w in zip((a, b, c, d), (aa, bb, cc, dd))]
+    return struct.pack("<4I", a, b, c, d)
+
+
+NTLM_UNICODE = 0x00000001
+NTLM_CHALLENGE_FLAGS = (0x00000001 | 0x00000004 | 0x00000200 | 0x00008000 | 0x00010000
+                        | 0x00080000 | 0x00800000 | 0x02000000 | 0x20000000)
+
+
+def utf16(text):
+    return text.encode("utf-16-le")
+
+
+def ntlm_challenge(server_challenge):
+    """A CHALLENGE_MESSAGE (MS-NLMP 2.2.1.2) for domain HYPERV with target information."""
+    name = utf16("HYPERV")
+    now = int((time.time() + 11644473600) * 10_000_000)
+    info = b""
+    for av_id, value in ((2, utf16("HYPERV")), (1, utf16(HOST_NAME)),
+                         (3, utf16(HOST_NAME.lower())), (7, struct.pack("<Q", now))):
+        info += struct.pack("<HH", av_id, len(value)) + value
+    info += struct.pack("<HH", 0, 0)
+    header_len = 56
+    return (b"NTLMSSP\0" + struct.pack("<I", 2)
+            + struct.pack("<HHI", len(name), len(name), header_len)
+            + struct.pack("<I", NTLM_CHALLENGE_FLAGS) + server_challenge + b"\0" * 8
+            + struct.pack("<HHI", len(info), len(info), header_len + len(name))
+            + bytes([10, 0, 0x63, 0x45, 0, 0, 0, 15]) + name + info)
+
+
+def ntlm_message_type(message):
+    if len(message) < 12 or message[:8] != b"NTLMSSP\0":
+        return None
+    return struct.unpack("<I", message[8:12])[0]
+
+
+def ntlm_field(message, offset):
+    length, _, start = struct.unpack("<HHI", message[offset:offset + 8])
+    if start + length > len(message):
+        raise ValueError("field past the message")
+    return message[start:start + length]
+
+
+def ntlm_verify(message, server_challenge, user, password):
+    """Whether an AUTHENTICATE_MESSAGE's NTLMv2 response proves `password` for `user`
+    ("DOMAIN\\user" also checks the domain) against our challenge."""
+    try:
+        if len(message) < 64:
+            return False
+        flags = struct.unpack("<I", message[60:64])[0]
+        decode = ((lambda b: b.decode("utf-16-le")) if flags & NTLM_UNICODE
+                  else (lambda b: b.decode("latin-1")))
+        nt_response = ntlm_field(message, 20)
+        domain = decode(ntlm_field(message, 28))
+        name = decode(ntlm_field(message, 36))
+    except (ValueError, UnicodeDecodeError, struct.error):
+        return False
+    want_domain, _, want_user = user.rpartition("\\")
+    if name.lower() != want_user.lower():
+        return False
+    if want_domain and domain.lower() != want_domain.lower():
+        return False
+    if len(nt_response) < 16 + 28 or nt_response[16:18] != b"\x01\x01":
+        return False
+    proof, blob = nt_response[:16], nt_response[16:]
+    nt_hash = md4(utf16(password))
+    key = hmac.new(nt_hash, utf16(name.upper() + domain), hashlib.md5).digest()
+    expected = hmac.new(key, server_challenge + blob, hashlib.md5).digest()
+    return hmac.compare_digest(proof, expected)
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP
+
+
+CONNECTION_IDS = itertools.count(1)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
 
+    def setup(self):
+        super().setup()
+        # One handler per TCP connection: NTLM's login belongs to it.
+        self.connection_id = next(CONNECTION_IDS)
+        self.ntlm_challenge = None
+        self.logged_in = False
+        self.answers = 0
+
     def log_message(self, fmt, *args):
         pass
+
+    def log_connection(self, what):
+        with self.server.service.lock:
+            with open(os.path.join(self.server.state_dir, "connections.log"), "a",
+                      encoding="utf-8") as log:
+                log.write("%s %d\n" % (what, self.connection_id))
 
     def read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -1037,17 +1200,22 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def reply(self, status, body=b"", content_type=None, extra=()):
+        self.answers += 1
         self.send_response(status)
         for name, value in extra:
             self.send_header(name, value)
         if content_type:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        limit = self.server.keep_alive_max
+        if limit and self.answers >= limit:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def authorized(self):
+    def basic_authorized(self):
         header = self.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "basic":
@@ -1059,6 +1227,38 @@ class Handler(BaseHTTPRequestHandler):
         user, sep, password = decoded.partition(":")
         return bool(sep) and user == self.server.user and password == self.server.password
 
+    def ntlm_authorized(self):
+        """True if the connection is logged in (now or before); otherwise the 401 (a
+        Challenge, or the offers) has been sent."""
+        offers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("negotiate", "ntlm"):
+            if self.logged_in:
+                return True
+            self.reply(401, extra=offers)
+            return False
+        try:
+            message = base64.b64decode(token.strip(), validate=True)
+        except binascii.Error:
+            message = b""
+        kind = ntlm_message_type(message)
+        if kind == 1:
+            self.logged_in = False
+            self.ntlm_challenge = os.urandom(8)
+            challenge = base64.b64encode(ntlm_challenge(self.ntlm_challenge)).decode()
+            self.reply(401, extra=[("WWW-Authenticate", "%s %s" % (scheme, challenge))])
+            return False
+        if kind == 3 and self.ntlm_challenge is not None:
+            server_challenge, self.ntlm_challenge = self.ntlm_challenge, None
+            if ntlm_verify(message, server_challenge, self.server.user, self.server.password):
+                self.logged_in = True
+                self.log_connection("login")
+                return True
+        self.logged_in = False
+        self.reply(401, extra=offers)
+        return False
+
     def handle_any(self):
         try:
             body = self.read_body()
@@ -1066,7 +1266,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.reply(400)
             return
-        if not self.authorized():
+        if self.server.auth == "ntlm":
+            if not self.ntlm_authorized():
+                return
+        elif not self.basic_authorized():
             self.reply(401, extra=[("WWW-Authenticate", 'Basic realm="WSMAN"')])
             return
         if self.path.split("?", 1)[0] != "/wsman":
@@ -1075,6 +1278,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "POST":
             self.reply(405, extra=[("Allow", "POST")])
             return
+        if self.server.auth == "ntlm":
+            self.log_connection("served")
         status, answer = self.server.service.handle(body)
         self.reply(status, answer.encode("utf-8"), "application/soap+xml;charset=UTF-8")
 
@@ -1087,6 +1292,8 @@ def main():
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--state", required=True)
+    parser.add_argument("--auth", choices=["basic", "ntlm"], default="basic")
+    parser.add_argument("--keep-alive-max", type=int, default=0)
     args = parser.parse_args()
     os.makedirs(args.state, exist_ok=True)
     ThreadingHTTPServer.allow_reuse_address = True
@@ -1094,6 +1301,9 @@ def main():
     server.daemon_threads = True
     server.user = args.user
     server.password = args.password
+    server.auth = args.auth
+    server.keep_alive_max = args.keep_alive_max
+    server.state_dir = args.state
     server.service = Service(args.state)
     print("LISTENING %d" % server.server_address[1], flush=True)
     try:

@@ -157,6 +157,8 @@ pub struct PluginCtx {
     pub shared: Arc<PluginShared>,
     pub call: CallContext,
     pub limits: StoreLimits,
+    /// The instance's `http` sessions: dropped with it, so a trapped instance leaks none.
+    pub http_sessions: crate::http_session::Sessions,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -179,6 +181,7 @@ impl PluginCtx {
             shared,
             call: CallContext::idle(),
             limits,
+            http_sessions: Default::default(),
             wasi,
             table: ResourceTable::new(),
         }

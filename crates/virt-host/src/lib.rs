@@ -40,6 +40,8 @@ mod fault;
 mod host;
 #[cfg(feature = "runtime")]
 mod host_calls;
+#[cfg(feature = "runtime")]
+mod http_session;
 pub mod manifest;
 #[cfg(feature = "runtime")]
 mod netdev;

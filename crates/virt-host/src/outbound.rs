@@ -1,7 +1,8 @@
 //! The host calls `rvirt:driver@0.2.0` added for drivers whose hypervisor sits behind a tool,
 //! a web service or a management console: `command` (run a program to completion, output
-//! captured), `http` (outbound HTTP(S) to granted endpoints) and `ssh` (command sessions over
-//! the system's OpenSSH client, with interactive channels from `ssh_terminal`).
+//! captured), `http` (outbound HTTP(S) to granted endpoints; its sessions, one connection
+//! each, are `http_session`'s) and `ssh` (command sessions over the system's OpenSSH client,
+//! with interactive channels from `ssh_terminal`).
 //!
 //! Each is checked like the 0.1 calls: `command` against `spawn`, `http` and `ssh` against
 //! `connect` (`host:port`). Time spent waiting on the program or the peer is not charged to
@@ -24,6 +25,7 @@ use crate::bindings::v0_2::{command, http, ssh};
 use crate::bindings::wit;
 use crate::ctx::PluginCtx;
 use crate::error::system;
+use crate::http_session::{Origin, Session};
 use crate::manifest::Operation;
 use crate::ssh_terminal::{self, Terminal};
 
@@ -351,6 +353,49 @@ impl http::Host for PluginCtx {
             })
         })?;
         Ok(response)
+    }
+
+    fn open_session(&mut self, options: http::SessionOptions) -> WitResult<http::SessionHandle> {
+        let (_, host, port) = endpoint(&options.url)?;
+        self.check(Operation::Connect { host: &host, port })?;
+        let origin = Origin {
+            https: options.url.starts_with("https:"),
+            host,
+            port,
+        };
+        let timeout = timeout_or(options.timeout_ms, DEFAULT_CONNECT_TIMEOUT);
+        let session = self.blocking(|_| Session::open(origin, &options.tls, timeout))?;
+        let handle = self.http_sessions.insert(session)?;
+        tracing::debug!(plugin = %self.shared.name, url = %options.url, handle, "http session opened");
+        Ok(handle)
+    }
+
+    fn send_on(
+        &mut self,
+        handle: http::SessionHandle,
+        request: http::SessionRequest,
+    ) -> WitResult<http::SessionResponse> {
+        let session = self.http_sessions.get_mut(handle)?;
+        let outgoing = crate::http_session::request(session.origin(), &request)?;
+        let timeout = timeout_or(request.timeout_ms, DEFAULT_TIMEOUT);
+        let answer = self.blocking(|ctx| {
+            ctx.http_sessions
+                .get_mut(handle)
+                .and_then(|session| session.send(outgoing, &request.body, timeout))
+        })?;
+        if answer.reconnected {
+            tracing::debug!(plugin = %self.shared.name, handle, "http session went over a new connection");
+        }
+        Ok(http::SessionResponse {
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+            reconnected: answer.reconnected,
+        })
+    }
+
+    fn close_session(&mut self, handle: http::SessionHandle) {
+        self.http_sessions.remove(handle);
     }
 }
 

@@ -1,8 +1,9 @@
 //! The driver's calls as WS-Management requests through the host's `http` call.
 //!
 //! Each connection has a private, volatile space holding its [`Link`] (the endpoint, the
-//! basic-authentication header, the server's version and name). Nothing else is cached: the
-//! Hyper-V server is the only record of its machines, so every call asks it.
+//! login its server asked for, the server's version). Nothing else is kept but this
+//! instance's logged-in NTLM sessions (`transport`): the Hyper-V server is the only record of
+//! its machines, so every call asks it.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -16,17 +17,17 @@ use virt_core::consts::{
 use virt_core::{Error, ErrorDomain, ErrorNumber, Uuid};
 use virt_plugin_sdk::host::credentials::{self, CredentialKind};
 use virt_plugin_sdk::host::events::{self, Event};
-use virt_plugin_sdk::host::http::{self, Request, TlsOptions};
 use virt_plugin_sdk::host::state::{self, Persistence};
 use virt_plugin_sdk::types::{DomainInfo, DomainRef, DomainState, NodeInfo, ObjectStatus};
 
+use crate::ntlm;
+use crate::transport::{self, Auth};
 use crate::uri::Target;
 use crate::wmi::{self, requested, Class, Machine, Settings};
 use crate::wsman::{self, Instance, Param};
 
 const LINK_KIND: &str = "link";
 const LINK_KEY: &str = "this";
-const REQUEST_TIMEOUT_MS: u32 = 60_000;
 /// `RequestStateChange` answered "transition started": how long its job may run.
 const JOB_POLLS: u32 = 600;
 
@@ -34,7 +35,7 @@ const JOB_POLLS: u32 = 600;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Link {
     target: Target,
-    authorization: String,
+    auth: Auth,
     /// `Win32_OperatingSystem.Version`, e.g. "10.0.17763".
     version: String,
 }
@@ -61,24 +62,7 @@ fn message_id() -> String {
 /// One SOAP exchange. A 401 is libvirt's authentication failure; other statuses carry a
 /// SOAP fault the caller reads (WinRM answers faults with 400 or 500).
 fn exchange(link: &Link, envelope: String, what: &str) -> Result<String, Error> {
-    let request = Request {
-        method: "POST".to_string(),
-        url: link.target.url(),
-        headers: vec![
-            (
-                "Content-Type".to_string(),
-                "application/soap+xml;charset=UTF-8".to_string(),
-            ),
-            ("Authorization".to_string(), link.authorization.clone()),
-        ],
-        body: envelope.into_bytes(),
-        tls: TlsOptions {
-            no_verify: link.target.no_verify,
-            ca_pem: None,
-        },
-        timeout_ms: REQUEST_TIMEOUT_MS,
-    };
-    let response = http::send(&request)?;
+    let response = transport::send(&link.target, &link.auth, &envelope)?;
     if response.status == 401 {
         return Err(error(
             ErrorNumber::AUTH_FAILED,
@@ -214,8 +198,9 @@ fn credential(target: &Target, kind: CredentialKind) -> Result<Option<String>, E
 }
 
 /// `connect.open`: credentials as libvirt asks for them (the URI's user, else the auth
-/// file's, `administrator` by default; the password from the auth file), then the server's
-/// version, which also proves the login.
+/// file's, `administrator` by default; the password from the auth file), the login the
+/// server's 401 offers (Basic where offered, as libvirt; else NTLM through `Negotiate` or
+/// `NTLM`), then the server's version, which also proves the login.
 pub fn open(target: Target) -> Result<(), Error> {
     state::bind_space("private:hyperv", Persistence::Volatile)?;
     let user = match &target.user {
@@ -233,10 +218,44 @@ pub fn open(target: Target) -> Result<(), Error> {
             ),
         )
     })?;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let version_query = wsman::enumerate(
+        &target.url(),
+        &wmi::OPERATING_SYSTEM.namespace_uri(),
+        "SELECT * FROM Win32_OperatingSystem",
+        &message_id(),
+    );
+    let probed = transport::probe(&target, &version_query)?;
+    let auth = if probed.status == 401 {
+        let offer = ntlm::Offer::read(&probed.headers);
+        if offer.basic {
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            Auth::Basic(format!("Basic {token}"))
+        } else if let Some(scheme) = offer.ntlm_scheme() {
+            Auth::Ntlm(ntlm::Login::new(scheme, &user, &password))
+        } else {
+            let offered: Vec<&str> = probed
+                .headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
+                .map(|(_, value)| value.as_str())
+                .collect();
+            return Err(error(
+                ErrorNumber::AUTH_FAILED,
+                format!(
+                    "Authentication failed for '{}': the server offers no login the driver \
+                     speaks (Basic, Negotiate or NTLM), only '{}'",
+                    target.url(),
+                    offered.join(", ")
+                ),
+            ));
+        }
+    } else {
+        Auth::None
+    };
     let mut link = Link {
         target,
-        authorization: format!("Basic {token}"),
+        auth,
         version: String::new(),
     };
     let systems = query(
@@ -778,5 +797,8 @@ pub fn hostname() -> Result<String, Error> {
 }
 
 pub fn close() {
+    if let Ok(link) = current() {
+        transport::forget(&link.target, &link.auth);
+    }
     state::delete(LINK_KIND, LINK_KEY);
 }

@@ -14,7 +14,10 @@
 //! The host calls of `rvirt:driver@0.2.0`: `run:WORDS` runs `/usr/bin/echo WORDS` through
 //! `command.run` and names the domain `out:STDOUT`; `http:URL` (or `https-noverify:URL`, or
 //! `https-ca:PEMFILE|URL` trusting the CA in PEMFILE) GETs the URL through `http.send` and
-//! names the domain `http:STATUS:BODY`; `ssh:USER@HOST:PORT:KEYFILE:CMD`
+//! names the domain `http:STATUS:BODY`; `session:URL` (`session-noverify:`, `session-ca:`
+//! alike) GETs the URL's path over an `http` session and names the domain
+//! `session:STATUS:RECONNECTED:BODY`, and `session-trap:URL` does so and then traps, leaving
+//! the session open; `ssh:USER@HOST:PORT:KEYFILE:CMD`
 //! opens a session with that key and no host key check, runs CMD and names the domain
 //! `ssh:EXIT:STDOUT`.
 //!
@@ -193,6 +196,49 @@ impl Domains for Misbehave {
                 Ok(domain(&format!(
                     "http:{}:{}",
                     response.status,
+                    String::from_utf8_lossy(&response.body)
+                )))
+            }
+            _ if name.starts_with("session") => {
+                let (scheme, rest) = name.split_once(':').unwrap_or_default();
+                let (ca_pem, url) = match rest.split_once('|') {
+                    Some((pem_file, url)) if scheme == "session-ca" => {
+                        let pem = files::read(pem_file)?;
+                        (Some(String::from_utf8_lossy(&pem).into_owned()), url)
+                    }
+                    _ => (None, rest),
+                };
+                let path = url
+                    .splitn(4, '/')
+                    .nth(3)
+                    .map(|path| format!("/{path}"))
+                    .unwrap_or_else(|| "/".to_string());
+                let session = http::open_session(&http::SessionOptions {
+                    url: url.into(),
+                    tls: http::TlsOptions {
+                        no_verify: scheme == "session-noverify",
+                        ca_pem,
+                    },
+                    timeout_ms: 5_000,
+                })?;
+                let response = http::send_on(
+                    session,
+                    &http::SessionRequest {
+                        method: "GET".into(),
+                        path,
+                        headers: vec![("Accept".into(), "text/plain".into())],
+                        body: vec![],
+                        timeout_ms: 5_000,
+                    },
+                )?;
+                if scheme == "session-trap" {
+                    core::arch::wasm32::unreachable()
+                }
+                http::close_session(session);
+                Ok(domain(&format!(
+                    "session:{}:{}:{}",
+                    response.status,
+                    response.reconnected,
                     String::from_utf8_lossy(&response.body)
                 )))
             }
