@@ -389,6 +389,20 @@ fn xen_lifecycle_over_a_stand_in_xl_in_process() {
         "{argv:?}"
     );
     assert!(!argv.iter().any(|line| line == "domid g"), "{argv:?}");
+    // Defining and starting a stopped domain asks xl nothing but the create, even while
+    // another domain runs (only a running record can be out of date).
+    let before = xl.argv().len();
+    let second = conn
+        .domain_define_xml(&pv_xml("h", "linux"), 0)
+        .expect("define h");
+    second.create(0).expect("start h");
+    let argv = xl.argv()[before..].to_vec();
+    assert!(
+        argv.len() == 1 && argv[0].starts_with("-vvv create "),
+        "{argv:?}"
+    );
+    second.destroy(0).expect("destroy h");
+    second.undefine(0).expect("undefine h");
     assert_eq!(conn.domain_lookup_by_id(id).expect("by id").name(), "g");
     let now = domain.state(0).expect("state");
     assert_eq!(now.state, state::RUNNING);
