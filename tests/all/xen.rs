@@ -588,7 +588,17 @@ fn xen_through_rvirtd_with_virsh() {
     assert!(native.contains("name = \"vg\""), "{native}");
 
     ok(&uri, &["define", &xml_arg]);
+    let before = xl.argv().len();
     ok(&uri, &["start", "vg"]);
+    // virsh start of a stopped domain: the lookup asks xl nothing, the create runs it once
+    // (no `xl domid`); what follows is `xl list` only: the remote driver's lookup by UUID
+    // after a create (for the new id) reconciles, as no xenstore watch (no xenstored here)
+    // says the records are current, and so does the failed watcher's end.
+    let argv = xl.argv()[before..].to_vec();
+    assert!(
+        argv[0].starts_with("-vvv create ") && argv[1..].iter().all(|line| line == "list"),
+        "{argv:?}"
+    );
     let listed = ok(&uri, &["list"]);
     assert!(
         listed.contains("vg") && listed.contains("running"),

@@ -221,9 +221,18 @@ fn store(record: &DomainRecord) {
     DOMAINS.store(&record.uuid, record);
 }
 
+/// Every record, current: as kept while the watcher hears every domain's end (see
+/// [`watching`]), else reconciled with `xl list` now.
+pub fn all() -> Result<Vec<DomainRecord>, Error> {
+    if watching() {
+        return DOMAINS.all();
+    }
+    reconciled()
+}
+
 /// Every record, reconciled with `xl list` (when xl answers: a host whose xl fails keeps
 /// what it knew, and says so in the log).
-pub fn all() -> Result<Vec<DomainRecord>, Error> {
+fn reconciled() -> Result<Vec<DomainRecord>, Error> {
     let records: Vec<DomainRecord> = DOMAINS.all()?;
     if records.iter().all(|record| record.live.is_none()) {
         return Ok(records);
@@ -418,6 +427,24 @@ const WATCHER: &str = "watcher";
 /// the next watch. libvirt's libxl driver hears the same through libxl's event loop. Without
 /// `xenstore-watch` (a host without Xen's tools) the records are reconciled by the next call
 /// that looks, as before.
+/// Where the watcher writes what it hears: its first line (the watch firing once as it is
+/// set) says that xenstored took the watch.
+fn watcher_output() -> String {
+    format!("{}/xenstore-watch.out", files::dirs().run)
+}
+
+/// Whether the records can be trusted without asking `xl list`: a watcher runs and has
+/// its watch, so the end of any domain ends it, and the reconciliation follows in
+/// [`process_exited`] (a call between the two asks xl, the watcher no longer running).
+/// Crashes Xen keeps are not ends; the calls that report a state read `xl list`'s flags.
+fn watching() -> bool {
+    let Ok(Some(handle)) = HOST.load::<u64>(WATCHER) else {
+        return false;
+    };
+    process::status(handle).is_ok_and(|status| status.running)
+        && files::read(&watcher_output()).is_ok_and(|heard| !heard.is_empty())
+}
+
 fn ensure_watcher() {
     if let Ok(Some(handle)) = HOST.load::<u64>(WATCHER) {
         if process::status(handle).is_ok_and(|status| status.running) {
@@ -432,12 +459,14 @@ fn ensure_watcher() {
     if !any_running {
         return;
     }
+    let output = watcher_output();
+    let _ = files::remove(&output);
     let spawned = process::spawn(&SpawnRequest {
         program: "xenstore-watch".to_string(),
         args: vec!["-n".into(), "2".into(), "@releaseDomain".into()],
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         cwd: None,
-        stdout: Output::Discard,
+        stdout: Output::AppendFile(output),
         stderr: Output::Discard,
         pass_fds: vec![],
     });
@@ -465,16 +494,17 @@ pub fn process_exited(handle: u64, exit_code: Option<i32>) {
             let _ = jobs::begin(&job_name(&record.uuid));
         }
     }
-    if let Err(error) = all() {
-        virt_plugin_sdk::warn!(
-            "cannot reconcile after a domain's release: {}",
-            error.message()
-        );
-    }
+    // The next watch first, so that no end between this reconciliation and it goes unheard.
     if exit_code == Some(0) {
         ensure_watcher();
     } else {
         virt_plugin_sdk::warn!("xenstore-watch ended with {exit_code:?}: not watching again");
+    }
+    if let Err(error) = reconciled() {
+        virt_plugin_sdk::warn!(
+            "cannot reconcile after a domain's release: {}",
+            error.message()
+        );
     }
 }
 

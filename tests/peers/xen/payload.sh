@@ -35,5 +35,9 @@ for p in "$@"; do
     put "$ROOT/target/plugins/$p.wasm" "$OUT/plugins/$p.wasm"
     put "$ROOT/target/plugins/$p.toml" "$OUT/plugins/$p.toml"
 done
-[ -e "$OUT/etc/grants.toml" ] || put "$ROOT/etc/grants.toml" "$OUT/etc/grants.toml"
+# The checkout's grants, unless the payload has its own file (a link is the checkout's, and
+# renewed so that grants added since reach dom0).
+if [ -L "$OUT/etc/grants.toml" ] || [ ! -e "$OUT/etc/grants.toml" ]; then
+    put "$ROOT/etc/grants.toml" "$OUT/etc/grants.toml"
+fi
 echo "payload $OUT: rvirtd ($PROFILE) + plugins: $*"
