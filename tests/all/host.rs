@@ -66,6 +66,34 @@ fn trap_fails_only_the_call_and_keeps_state() {
 }
 
 #[test]
+fn packed_listing_falls_back_and_rejects_garbage() {
+    let fixture = fixture();
+    let conn = open(&fixture.host, "misbehave:///listing").expect("open");
+    conn.domain_define_xml("kept", 0).expect("define");
+    // The plugin's `list-all-packed` answers NO_SUPPORT: the host asks `list-all`.
+    let listed = conn.list_all_domains(0).expect("list falls back");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name(), "kept");
+    conn.domain_define_xml("garbled-listing", 0)
+        .expect("define");
+    let error = conn.list_all_domains(0).expect_err("garbled listing");
+    assert_eq!(error.code(), ErrorNumber::INTERNAL_ERROR, "{error:?}");
+    assert!(
+        error
+            .message()
+            .contains("driver plugin 'misbehave' failed: malformed packed domain listing"),
+        "{error:?}"
+    );
+    // Only that call failed.
+    assert_eq!(
+        conn.domain_lookup_by_name("kept")
+            .expect("still answers")
+            .name(),
+        "kept"
+    );
+}
+
+#[test]
 fn panic_is_a_trap() {
     let fixture = fixture();
     let conn = open(&fixture.host, "misbehave:///panic").expect("open");

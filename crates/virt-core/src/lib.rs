@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 #[cfg(feature = "runtime")]
 pub mod migration;
+pub mod packed;
 pub mod types;
 
 #[cfg(feature = "runtime")]

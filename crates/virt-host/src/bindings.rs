@@ -29,6 +29,7 @@ pub mod optional {
     });
 
     pub use self::exports::rvirt::driver0_2_0::device_changes;
+    pub use self::exports::rvirt::driver0_2_0::domain_listing;
     pub use self::exports::rvirt::driver0_2_0::migration;
     pub use self::exports::rvirt::driver0_2_0::network_leases;
 }

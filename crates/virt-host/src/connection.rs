@@ -343,8 +343,28 @@ impl Connection for PluginConnection {
             .map(Into::into)
     }
     fn domain_list_all(&self, flags: u32) -> Result<Vec<DomainRef>> {
-        self.run(|d, s| d.rvirt_driver0_1_0_domains().call_list_all(s, flags))
-            .map(list)
+        // One packed buffer when the plugin offers it (`domain-listing`, 0.2.0), else (or when
+        // it answers NO_SUPPORT) `list-all`, in the same instance.
+        self.run(|d, s| {
+            if let Some(listing) = &d.domain_listing {
+                match listing.call_list_all_packed(&mut *s, flags)? {
+                    Ok(packed) => {
+                        return Ok(virt_core::packed::unpack_domains(&packed).map_err(|e| {
+                            crate::error::plugin_failed(
+                                &s.data().shared.name,
+                                &format!("malformed packed domain listing: {e}"),
+                            )
+                            .into()
+                        }));
+                    }
+                    Err(error) if error.code == ErrorNumber::NO_SUPPORT.0 => {}
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            Ok(d.rvirt_driver0_1_0_domains()
+                .call_list_all(s, flags)?
+                .map(list))
+        })
     }
     fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
         self.run(|d, s| d.rvirt_driver0_1_0_domains().call_define_xml(s, xml, flags))

@@ -120,6 +120,30 @@ impl state::Host for PluginCtx {
     }
 }
 
+impl crate::bindings::v0_2::state_bulk::Host for PluginCtx {
+    fn list_packed(&mut self, kind: String) -> Vec<u8> {
+        let staged = self
+            .call
+            .writes
+            .range((kind.clone(), String::new())..)
+            .next()
+            .is_some_and(|((k, _), _)| *k == kind);
+        if staged {
+            // The call wrote records of this kind: merge them as `state.list` does.
+            let mut buf = Vec::new();
+            for (key, value) in state::Host::list(self, kind) {
+                virt_core::packed::push_record(&mut buf, &key, &value);
+            }
+            return buf;
+        }
+        self.call
+            .space
+            .as_ref()
+            .map(|space| space.list_packed(&kind))
+            .unwrap_or_default()
+    }
+}
+
 impl jobs::Host for PluginCtx {
     fn begin(&mut self, target: String) -> WitResult<()> {
         let space = self.space()?;

@@ -23,7 +23,7 @@ use virt_core::Error;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use crate::bindings::optional::{device_changes, migration, network_leases};
+use crate::bindings::optional::{device_changes, domain_listing, migration, network_leases};
 use crate::bindings::{Driver, DriverIndices};
 use crate::config::HostConfig;
 use crate::ctx::{CallContext, PluginCtx, PluginShared};
@@ -103,6 +103,8 @@ pub struct Exports {
     pub device_changes: Option<device_changes::Guest>,
     /// Live migration's phases (0.2.0).
     pub migration: Option<migration::Guest>,
+    /// `virConnectListAllDomains` as one packed buffer (0.2.0).
+    pub domain_listing: Option<domain_listing::Guest>,
 }
 
 impl std::ops::Deref for Exports {
@@ -118,6 +120,7 @@ struct ExportIndices {
     network_leases: Option<network_leases::GuestIndices>,
     device_changes: Option<device_changes::GuestIndices>,
     migration: Option<migration::GuestIndices>,
+    domain_listing: Option<domain_listing::GuestIndices>,
 }
 
 /// A loaded, ready-to-call plugin.
@@ -323,6 +326,7 @@ impl Plugin {
             network_leases: network_leases::GuestIndices::new(&pre).ok(),
             device_changes: device_changes::GuestIndices::new(&pre).ok(),
             migration: migration::GuestIndices::new(&pre).ok(),
+            domain_listing: domain_listing::GuestIndices::new(&pre).ok(),
         };
 
         // A successor moves into its predecessor's home; a first load makes one.
@@ -537,6 +541,10 @@ impl Plugin {
                 None => None,
             },
             migration: match &self.indices.migration {
+                Some(indices) => Some(indices.load(&mut store, &instance).map_err(cannot)?),
+                None => None,
+            },
+            domain_listing: match &self.indices.domain_listing {
                 Some(indices) => Some(indices.load(&mut store, &instance).map_err(cannot)?),
                 None => None,
             },

@@ -117,6 +117,24 @@ impl Space {
             .unwrap_or_default()
     }
 
+    /// Every record of `kind`, ordered by key, packed as `state-bulk.list-packed` hands it
+    /// over (`virt_core::packed`): no copy per record.
+    pub fn list_packed(&self, kind: &str) -> Vec<u8> {
+        let records = self.records.read().unwrap_or_else(|p| p.into_inner());
+        let Some(of_kind) = records.get(kind) else {
+            return Vec::new();
+        };
+        let size = of_kind
+            .iter()
+            .map(|(k, v)| 8 + k.len() + v.len())
+            .sum::<usize>();
+        let mut buf = Vec::with_capacity(size);
+        for (key, value) in of_kind {
+            virt_core::packed::push_record(&mut buf, key, value);
+        }
+        buf
+    }
+
     /// Applies staged writes atomically (journaled first for persistent spaces) and then
     /// publishes the staged events.
     ///

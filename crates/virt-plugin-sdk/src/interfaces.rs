@@ -5,6 +5,7 @@ use crate::bindings::exports::rvirt::driver0_1_0::{
     connect, domains, handlers, host_devices, networks, secrets, snapshots, storage,
 };
 use crate::bindings::exports::rvirt::driver0_2_0::device_changes::{self, DeviceChange};
+use crate::bindings::exports::rvirt::driver0_2_0::domain_listing;
 use crate::bindings::exports::rvirt::driver0_2_0::migration::{
     self, Begun as MigrationBegun, Prepared as MigrationPrepared,
 };
@@ -175,6 +176,14 @@ driver_interface! {
         fn get_disk_errors(dom: DomainRef, flags: u32) -> Vec<(String, i32)> = "virDomainGetDiskErrors";
     }
     required {
+        /// `virConnectListAllDomains` as one buffer (the `domain-listing` export, added in
+        /// WIT 0.2.0): what [`Domains::list_all`] answers, packed with
+        /// [`virt_core::packed::DomainListWriter`]. The default answers NO_SUPPORT, and the
+        /// host calls `list_all` instead; implement it where the driver can write the listing
+        /// without making a `DomainRef` per domain first.
+        fn list_all_packed(&self, flags: u32) -> Result<Vec<u8>, Error> {
+            Err(no_support("virConnectListAllDomains"))
+        }
         /// `virConnectSupportsFeature` for the driver's own features (the `migration`
         /// export, added in WIT 0.2.0): say yes to VIR_DRV_FEATURE_MIGRATION_PARAMS when the
         /// migration calls below are implemented.
@@ -252,6 +261,12 @@ driver_interface! {
         }
     }
     forward {}
+}
+
+impl domain_listing::Guest for Exports {
+    fn list_all_packed(flags: u32) -> Result<Vec<u8>, Error> {
+        Domains::list_all_packed(plugin(), flags)
+    }
 }
 
 impl migration::Guest for Exports {

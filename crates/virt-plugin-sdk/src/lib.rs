@@ -56,6 +56,7 @@ pub mod host {
     pub use crate::bindings::rvirt::driver0_2_0::object_events;
     pub use crate::bindings::rvirt::driver0_2_0::ports;
     pub use crate::bindings::rvirt::driver0_2_0::ssh;
+    pub use crate::bindings::rvirt::driver0_2_0::state_bulk;
 }
 
 pub use bindings::exports::rvirt::driver0_1_0::connect::DriverMetadata;

@@ -128,6 +128,9 @@ impl Domains for TestDriver {
     fn list_all(&self, flags: u32) -> Result<Vec<DomainRef>, Error> {
         wit(domain::list_all(space(), flags))
     }
+    fn list_all_packed(&self, flags: u32) -> Result<Vec<u8>, Error> {
+        wit(domain::list_all_packed(space(), flags))
+    }
     fn define_xml(&self, xml: String, flags: u32) -> Result<DomainRef, Error> {
         wit(domain::lifecycle::define_xml(space(), &xml, flags))
     }

@@ -21,6 +21,15 @@ pub(crate) trait Space {
     fn get(&self, kind: &str, key: &str) -> Option<Vec<u8>>;
     /// Every record of `kind`, ordered by key.
     fn list(&self, kind: &str) -> Vec<(String, Vec<u8>)>;
+    /// Every record of `kind`, ordered by key, packed in one buffer (`virt_core::packed`'s
+    /// record layout): no allocation per record.
+    fn list_packed(&self, kind: &str) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for (key, value) in self.list(kind) {
+            virt_core::packed::push_record(&mut buf, &key, &value);
+        }
+        buf
+    }
     /// Writes a record (staged until the call returns).
     fn put(&self, kind: &str, key: &str, value: &[u8]);
     /// Deletes a record; false if there was none.
@@ -80,7 +89,7 @@ pub(crate) struct HostSpace;
 #[cfg(target_arch = "wasm32")]
 mod host_impl {
     use super::*;
-    use virt_plugin_sdk::host::{events, files, jobs, state};
+    use virt_plugin_sdk::host::{events, files, jobs, state, state_bulk};
 
     impl Space for HostSpace {
         fn get(&self, kind: &str, key: &str) -> Option<Vec<u8>> {
@@ -88,6 +97,9 @@ mod host_impl {
         }
         fn list(&self, kind: &str) -> Vec<(String, Vec<u8>)> {
             state::list(kind)
+        }
+        fn list_packed(&self, kind: &str) -> Vec<u8> {
+            state_bulk::list_packed(kind)
         }
         fn put(&self, kind: &str, key: &str, value: &[u8]) {
             state::put(kind, key, value)

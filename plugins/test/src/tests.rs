@@ -281,6 +281,35 @@ fn list_filters() {
             .collect();
         assert_eq!(listed, from_records, "flags {flags}");
     }
+    // The packed listing (`domain-listing`) lists the same domains in the same order, from
+    // the indexes and from the records alike.
+    for flags in [
+        0,
+        list::ACTIVE,
+        list::INACTIVE,
+        list::TRANSIENT,
+        list::PAUSED,
+        list::AUTOSTART,
+        list::RUNNING | list::SHUTOFF,
+    ] {
+        let listed: Vec<virt_core::DomainRef> = domain::list_all(&space, flags)
+            .expect("list")
+            .into_iter()
+            .map(|d| virt_core::DomainRef {
+                name: d.name,
+                uuid: d.uuid.into(),
+                id: d.id,
+            })
+            .collect();
+        let packed = domain::list_all_packed(&space, flags).expect("packed");
+        assert_eq!(
+            virt_core::packed::unpack_domains(&packed).expect("unpack"),
+            listed,
+            "flags {flags}"
+        );
+    }
+    let error = domain::list_all_packed(&space, 1 << 30).expect_err("unknown flag");
+    assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
     let error = domain::list_all(&space, 1 << 30).expect_err("unknown flag");
     assert_eq!(error.code(), ErrorNumber::INVALID_ARG);
     assert_eq!(

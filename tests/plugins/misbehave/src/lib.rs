@@ -21,6 +21,9 @@
 //! opens a session with that key and no host key check, runs CMD and names the domain
 //! `ssh:EXIT:STDOUT`.
 //!
+//! `domain-listing.list-all-packed` answers NO_SUPPORT (the host then calls `list-all`)
+//! until a domain `garbled-listing` is defined, and a buffer that does not parse after.
+//!
 //! Only the component has content: natively (`cargo test --workspace`) the crate is empty,
 //! since the native linker cannot carry the `rvirt:driver/...` export names.
 #![cfg(target_arch = "wasm32")]
@@ -291,6 +294,24 @@ impl Domains for Misbehave {
             .into_iter()
             .map(|(name, _)| domain(&name))
             .collect())
+    }
+
+    /// NO_SUPPORT (the host falls back to `list_all`) unless a domain `garbled-listing` is
+    /// defined: then a listing that announces two domains and breaks off inside the first.
+    fn list_all_packed(&self, _flags: u32) -> Result<Vec<u8>, Error> {
+        if state::get("domain", "garbled-listing").is_none() {
+            return Err(error(
+                ErrorNumber::NO_SUPPORT,
+                ErrorDomain::NONE,
+                "virConnectListAllDomains",
+            ));
+        }
+        let mut packed = 2u32.to_le_bytes().to_vec();
+        packed.extend_from_slice(&[0xab; 16]);
+        packed.extend_from_slice(&(-1i32).to_le_bytes());
+        packed.extend_from_slice(&1000u32.to_le_bytes());
+        packed.extend_from_slice(b"short");
+        Ok(packed)
     }
 
     /// Defines a domain and then traps: the definition must not survive. `loop` spins
