@@ -445,6 +445,8 @@ fn watching() -> bool {
         && files::read(&watcher_output()).is_ok_and(|heard| !heard.is_empty())
 }
 
+/// Sets the watch unless it is set. It stays set while no domain runs too: a start then
+/// finds it ready, so it neither spawns it nor, for want of it, asks `xl list` after.
 fn ensure_watcher() {
     if let Ok(Some(handle)) = HOST.load::<u64>(WATCHER) {
         if process::status(handle).is_ok_and(|status| status.running) {
@@ -452,12 +454,6 @@ fn ensure_watcher() {
         }
         process::release(handle);
         HOST.delete(WATCHER);
-    }
-    let any_running = DOMAINS
-        .all::<DomainRecord>()
-        .is_ok_and(|records| records.iter().any(|record| record.live.is_some()));
-    if !any_running {
-        return;
     }
     let output = watcher_output();
     let _ = files::remove(&output);
