@@ -10,9 +10,10 @@
 //! `xl list` first and reconciles the records with it (a name no longer listed has stopped;
 //! one listed under a new id has rebooted); a call about a stopped domain does not need to,
 //! reconciling changes only running records. That misses nothing a caller can ask about, but
-//! gives no event at the moment a guest powers itself off, so while any domain runs a
+//! gives no event at the moment a guest powers itself off, so from the driver's first use a
 //! supervised `xenstore-watch @releaseDomain` ends at each domain's release and the
-//! reconciliation runs then (see `ensure_watcher`). Not `xl create -F` as a supervised child
+//! reconciliation runs then; while that watch is set, the records are current and reads
+//! skip `xl list` (see `ensure_watcher` and `watching`). Not `xl create -F` as a supervised child
 //! per domain: its exit status does not say why the domain ended, it would have to be
 //! adopted after a daemon restart, and a guest's reboot (the same xl process) would go
 //! unseen.
@@ -420,13 +421,6 @@ pub fn space_loaded(status: SpaceStatus) {
 /// The record key of the running `xenstore-watch`, the driver's ear for domain deaths.
 const WATCHER: &str = "watcher";
 
-/// Domain deaths heard as they happen: while a domain runs, a supervised
-/// `xenstore-watch -n 2 @releaseDomain` waits for xenstored's next release of a domain (the
-/// first of its two events is the one every new watch gets at once) and exits; its exit
-/// reconciles the records with `xl list` (a STOPPED event for each domain gone) and starts
-/// the next watch. libvirt's libxl driver hears the same through libxl's event loop. Without
-/// `xenstore-watch` (a host without Xen's tools) the records are reconciled by the next call
-/// that looks, as before.
 /// Where the watcher writes what it hears: its first line (the watch firing once as it is
 /// set) says that xenstored took the watch.
 fn watcher_output() -> String {
@@ -445,8 +439,15 @@ fn watching() -> bool {
         && files::read(&watcher_output()).is_ok_and(|heard| !heard.is_empty())
 }
 
-/// Sets the watch unless it is set. It stays set while no domain runs too: a start then
-/// finds it ready, so it neither spawns it nor, for want of it, asks `xl list` after.
+/// Domain deaths heard as they happen: a supervised `xenstore-watch -n 2 @releaseDomain`
+/// waits for xenstored's next release of a domain (the first of its two events is the one
+/// every new watch gets at once) and exits; its exit starts the next watch and reconciles
+/// the records with `xl list` (a STOPPED event for each domain gone). libvirt's libxl driver
+/// hears the same through libxl's event loop. Without `xenstore-watch` (a host without Xen's
+/// tools) the records are reconciled by the next call about a running domain.
+///
+/// This sets the watch unless it is set. It stays set while no domain runs too: a start
+/// then finds it ready, so it neither spawns it nor, for want of it, asks `xl list` after.
 fn ensure_watcher() {
     if let Ok(Some(handle)) = HOST.load::<u64>(WATCHER) {
         if process::status(handle).is_ok_and(|status| status.running) {
