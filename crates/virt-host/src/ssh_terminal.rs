@@ -26,7 +26,7 @@ const READY_OUTPUT_LIMIT: usize = 64 << 10;
 pub(crate) struct Terminal {
     child: Child,
     /// The slave held open for the channel's life (see the module doc).
-    _keeper: OwnedFd,
+    keeper: OwnedFd,
     pub(crate) pty: String,
 }
 
@@ -92,11 +92,7 @@ pub(crate) fn start(
         .spawn()
         .map_err(|e| system("cannot execute 'ssh'", e))?;
     drop(command);
-    let mut terminal = Terminal {
-        child,
-        _keeper: keeper,
-        pty,
-    };
+    let mut terminal = Terminal { child, keeper, pty };
     if let Some(ready) = ready {
         // The master stays open here while waiting: when its last descriptor closes, Linux
         // hangs the pty up and drops what is unread, such as the refusal of a command that
@@ -132,7 +128,7 @@ fn wait_ready(
                 printed(&seen)
             )));
         }
-        let fd = terminal._keeper.as_fd();
+        let fd = terminal.keeper.as_fd();
         let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
         let wait =
             PollTimeout::try_from(left.min(Duration::from_millis(50))).unwrap_or(PollTimeout::MAX);
@@ -152,7 +148,7 @@ fn wait_ready(
         }
         // What a command that ended printed last is still in the pty (the master is open).
         if !terminal.alive() {
-            drain(terminal._keeper.as_fd(), &mut seen);
+            drain(terminal.keeper.as_fd(), &mut seen);
             if contains(&seen, ready.as_bytes()) {
                 return Ok(());
             }
