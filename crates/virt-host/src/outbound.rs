@@ -330,16 +330,7 @@ impl http::Host for PluginCtx {
                 .run(outgoing)
                 .map_err(|e| failed(format!("HTTP request to '{url}' failed: {e}")))?;
             let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_string(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
+            let headers = crate::http_session::header_pairs(response.headers());
             let body = response
                 .body_mut()
                 .with_config()
