@@ -322,6 +322,64 @@ fn connections_share_the_default_node() {
     remove(&dom);
 }
 
+/// The test driver keeps its last packed listing while the space's records stay the same
+/// (`state-bulk.generation`): every change, by any connection, shows in the next listing, and
+/// two spaces never answer with each other's.
+#[test]
+fn kept_listings_follow_every_change() {
+    let first = default_conn();
+    let second = default_conn();
+    let listed = |conn: &Connect, flags: u32| -> Vec<(String, i32)> {
+        conn.list_all_domains(flags)
+            .expect("list")
+            .iter()
+            .map(|d| (d.name().to_string(), d.id()))
+            .collect()
+    };
+    let entry = |conn: &Connect, flags: u32, name: &str| {
+        listed(conn, flags).into_iter().find(|(n, _)| n == name)
+    };
+    let name = unique("kept");
+    assert_eq!(
+        listed(&first, 0),
+        listed(&first, 0),
+        "a kept listing is the same listing"
+    );
+    assert_eq!(entry(&first, 0, &name), None);
+
+    let dom = define(&second, &name);
+    assert_eq!(
+        entry(&first, 0, &name),
+        Some((name.clone(), -1)),
+        "defined elsewhere"
+    );
+    assert_eq!(
+        entry(&first, list::ACTIVE, &name),
+        None,
+        "other flags, same records"
+    );
+    assert!(entry(&first, list::INACTIVE, &name).is_some());
+
+    dom.create(0).expect("start");
+    let id = second.domain_lookup_by_name(&name).expect("lookup").id();
+    assert!(id > 0);
+    assert_eq!(entry(&first, 0, &name), Some((name.clone(), id)), "started");
+    assert_eq!(entry(&first, list::ACTIVE, &name), Some((name.clone(), id)));
+
+    dom.destroy(0).expect("destroy");
+    assert_eq!(entry(&first, 0, &name), Some((name.clone(), -1)), "stopped");
+
+    // A private node's space, listed in between, has its own records.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = connect(&format!("test://{}", write_node(dir.path())));
+    let node_names: Vec<String> = listed(&node, 0).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(node_names.len(), 2, "fv0 and off: {node_names:?}");
+    assert!(entry(&first, 0, &name).is_some(), "the default node again");
+
+    dom.undefine(0).expect("undefine");
+    assert_eq!(entry(&first, 0, &name), None, "undefined elsewhere");
+}
+
 #[test]
 fn bad_domain_xml_is_refused_with_libvirts_errors() {
     let conn = default_conn();

@@ -142,6 +142,13 @@ impl crate::bindings::v0_2::state_bulk::Host for PluginCtx {
             .map(|space| space.list_packed(&kind))
             .unwrap_or_default()
     }
+
+    fn generation(&mut self) -> Option<u64> {
+        if !self.call.writes.is_empty() {
+            return None;
+        }
+        self.call.space.as_ref().map(|space| space.generation())
+    }
 }
 
 impl jobs::Host for PluginCtx {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,13 @@ pub type StagedWrites = BTreeMap<(String, String), Option<Vec<u8>>>;
 
 type Records = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 
+/// The next record generation: one counter for every space, so that no two states share
+/// a number.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// libvirt's job wait limit (`QEMU_JOB_WAIT_TIME`).
 pub const JOB_WAIT: Duration = Duration::from_secs(30);
 
@@ -51,6 +58,10 @@ pub struct Space {
     /// The space's own driver directories (`bind-space-rooted`), if not the host's.
     pub dirs: Option<DriverDirs>,
     records: RwLock<Records>,
+    /// Changes with every commit that writes (`state-bulk.generation`); set under the
+    /// records' write lock after they changed, so a reader that sees a number reads records
+    /// at least that new.
+    generation: AtomicU64,
     journal: Option<Mutex<Journal>>,
     events: broadcast::Sender<Event>,
     /// Spaces whose subscribers also hear this space's events: the hypervisor connections a
@@ -84,6 +95,7 @@ impl Space {
             persistence,
             dirs,
             records: RwLock::new(records),
+            generation: AtomicU64::new(next_generation()),
             journal: journal.map(Mutex::new),
             events,
             forward_to: Mutex::new(Vec::new()),
@@ -115,6 +127,12 @@ impl Space {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The records' generation: a number no other state of any space has had in this
+    /// process (see `state-bulk.generation`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Every record of `kind`, ordered by key, packed as `state-bulk.list-packed` hands it
@@ -170,6 +188,7 @@ impl Space {
                     }
                 }
             }
+            self.generation.store(next_generation(), Ordering::Release);
             if let Some(journal) = &self.journal {
                 let mut journal = journal.lock().unwrap_or_else(|p| p.into_inner());
                 if !appended || journal.unsynced || journal.wants_compaction() {
@@ -632,6 +651,27 @@ mod tests {
             value.map(|v| v.as_bytes().to_vec()),
         );
         writes
+    }
+
+    #[test]
+    fn generations_change_with_writes_and_differ_between_spaces() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = SpaceRegistry::new(dir.path().to_path_buf());
+        let (one, _) = registry
+            .bind("one", Persistence::Volatile, None)
+            .expect("bind");
+        let (two, _) = registry
+            .bind("two", Persistence::Volatile, None)
+            .expect("bind");
+        assert_ne!(one.generation(), two.generation());
+        let before = one.generation();
+        one.commit(StagedWrites::new(), vec![]).expect("commit");
+        assert_eq!(one.generation(), before, "a commit without writes");
+        one.commit(write("domain", "a", Some("one")), vec![])
+            .expect("commit");
+        let after = one.generation();
+        assert_ne!(after, before);
+        assert_ne!(after, two.generation());
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub(crate) trait Space {
         }
         buf
     }
+    /// The committed records' generation (`state-bulk.generation`): while it stays the same,
+    /// so do the records. None where there is no such number, or the call has staged writes.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
     /// Writes a record (staged until the call returns).
     fn put(&self, kind: &str, key: &str, value: &[u8]);
     /// Deletes a record; false if there was none.
@@ -100,6 +105,9 @@ mod host_impl {
         }
         fn list_packed(&self, kind: &str) -> Vec<u8> {
             state_bulk::list_packed(kind)
+        }
+        fn generation(&self) -> Option<u64> {
+            state_bulk::generation()
         }
         fn put(&self, kind: &str, key: &str, value: &[u8]) {
             state::put(kind, key, value)

@@ -143,6 +143,9 @@ impl After {
             client.closing.store(true, Ordering::Relaxed);
         }
         drop(permit);
+        // Only a reader waiting now is told (no permit is stored): after an inline call the
+        // reader itself answered, and a stored wake-up would restart its poll.
+        client.call_answered.notify_waiters();
     }
 }
 

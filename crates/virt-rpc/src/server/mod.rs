@@ -11,9 +11,11 @@
 //! A client on a Unix socket ([`Server::serve_unix`]) skips both hand-offs where it can: a
 //! frame is written to the socket by whoever produced it while the writer task has nothing
 //! queued (so a reply leaves from the thread that computed it), and after answering a client
-//! that calls again quickly the reader polls the socket for a bounded window
-//! ([`ServerConfig::busy_poll`]) instead of going to sleep: on a VM, waking an idle vCPU for
-//! the next call costs more than a small call's whole dispatch.
+//! that calls again quickly (inline, or through a call's task that says when it has) the
+//! reader polls the socket for a bounded window ([`ServerConfig::busy_poll`]) instead of
+//! going to sleep: on a VM, waking an idle vCPU for the next call costs more than a small
+//! call's whole dispatch. It polls only with CPU time nobody else wants and while one client
+//! at a time is calling.
 //!
 //! Limits that keep one client from hurting others: frames over 32 MiB or shorter than a
 //! header close that client; at most `max_client_requests` calls of one client run at once
@@ -70,8 +72,9 @@ pub struct ServerConfig {
     /// it; zero disables. It spends up to this much CPU per reply to save the wake-up of an
     /// idle CPU (tens of µs on a VM). Only for a client whose last pause between calls was
     /// within twice this, with no call of its own still running, only for as many clients
-    /// at a time as there are CPUs besides one (none on a single CPU), and only while tasks
-    /// seldom wait for a CPU (the kernel's CPU pressure under 10%).
+    /// at a time as there are CPUs besides one (none on a single CPU), giving way as soon as
+    /// another client's reader wakes, not while several clients call at once, and only while
+    /// half a CPU or more sits idle without polling (see `watch_idle_cpus`).
     pub busy_poll: Duration,
 }
 
@@ -143,8 +146,21 @@ pub struct Server {
     /// Readers busy-polling right now, and how many may at once (CPUs besides one).
     busy_pollers: AtomicUsize,
     max_busy_pollers: usize,
-    /// Whether the CPUs have time to spare for polling, kept by [`watch_cpu_pressure`].
+    /// Whether the CPUs have time to spare for polling, kept by [`watch_idle_cpus`].
     cpus_to_spare: Arc<AtomicBool>,
+    /// Nanoseconds spent busy-polling so far: [`watch_idle_cpus`] weighs the time tasks
+    /// waited for CPUs against it.
+    polled_ns: Arc<AtomicU64>,
+    /// Client readers not asleep waiting for their socket ([`AwakeReader`]): a poller gives
+    /// way as soon as another client's reader wakes, since it holds a runtime thread.
+    readers_awake: AtomicUsize,
+    /// Which client was read from last and when (ns since `started`), and until when
+    /// several clients count as calling at once, when no client is polled for: with a
+    /// runtime thread and a CPU taken by a poller, the others' calls wait.
+    last_reader: AtomicU64,
+    last_read_ns: AtomicU64,
+    shared_until_ns: AtomicU64,
+    started: Instant,
     cpu_watch: std::sync::Once,
 }
 
@@ -157,6 +173,25 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
+    /// Notes that `client` was read from; another client read from within
+    /// [`CALLERS_TOGETHER`] makes several clients count as calling at once for
+    /// [`SHARED_FOR`].
+    fn note_read(&self, client: u64) {
+        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let previous = self.last_reader.swap(client, Ordering::Relaxed);
+        let then = self.last_read_ns.swap(now, Ordering::Relaxed);
+        if previous != client && now.saturating_sub(then) < CALLERS_TOGETHER.as_nanos() as u64 {
+            self.shared_until_ns
+                .store(now + SHARED_FOR.as_nanos() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether several clients called at once lately (see [`Server::note_read`]).
+    fn callers_together(&self) -> bool {
+        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        now < self.shared_until_ns.load(Ordering::Relaxed)
+    }
+
     pub fn new(config: ServerConfig) -> Arc<Server> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Server {
@@ -173,6 +208,12 @@ impl Server {
             max_busy_pollers: std::thread::available_parallelism()
                 .map_or(0, |n| n.get().saturating_sub(1)),
             cpus_to_spare: Arc::new(AtomicBool::new(true)),
+            polled_ns: Arc::new(AtomicU64::new(0)),
+            readers_awake: AtomicUsize::new(0),
+            last_reader: AtomicU64::new(0),
+            last_read_ns: AtomicU64::new(0),
+            shared_until_ns: AtomicU64::new(0),
+            started: Instant::now(),
             cpu_watch: std::sync::Once::new(),
         })
     }
@@ -283,6 +324,7 @@ impl Server {
             access: config.access.clone(),
             driver_name: std::sync::OnceLock::new(),
             direct: direct.clone(),
+            call_answered: tokio::sync::Notify::new(),
         });
         self.stats.clients_now.fetch_add(1, Ordering::Relaxed);
         self.stats.clients_total.fetch_add(1, Ordering::Relaxed);
@@ -401,12 +443,13 @@ impl DirectSocket {
         written
     }
 
-    /// Polls the socket for up to `window`: `None` if nothing came, else what `recv` gave
-    /// (0 at the end of the stream), appended to `buffer`.
+    /// Polls the socket for up to `window`, or until `give_way` says to stop: `None` if
+    /// nothing came, else what `recv` gave (0 at the end of the stream), appended to `buffer`.
     fn poll_read(
         &self,
         buffer: &mut FrameBuffer,
         window: Duration,
+        give_way: impl Fn() -> bool,
     ) -> Option<std::io::Result<usize>> {
         use nix::errno::Errno;
         use nix::sys::socket::{recv, MsgFlags};
@@ -421,7 +464,7 @@ impl DirectSocket {
                 Err(Errno::EAGAIN | Errno::EINTR) => {}
                 Err(errno) => return Some(Err(errno.into())),
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || give_way() {
                 return None;
             }
             std::hint::spin_loop();
@@ -449,6 +492,9 @@ pub(crate) struct ClientShared {
     driver_name: std::sync::OnceLock<String>,
     /// The socket itself, for a client on a Unix socket.
     direct: Option<Arc<DirectSocket>>,
+    /// Told when a call that ran as a task of its own has been answered, so that a reader
+    /// asleep meanwhile can busy-poll for the client's next call as after an inline one.
+    call_answered: tokio::sync::Notify,
 }
 
 impl ClientShared {
@@ -870,7 +916,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // When the client was last answered, and how long it took to call again.
     let mut answered_at = Instant::now();
     let mut last_pause = Duration::MAX;
+    let mut awake = AwakeReader::new(&client.server.readers_awake);
     loop {
+        awake.wake();
         // The client asked for keepalive since the timer was armed for an hour.
         let wanted = client.keepalive_wanted.load(Ordering::Relaxed);
         if wanted != armed_for_keepalive {
@@ -881,32 +929,46 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 .reset(tokio::time::Instant::now() + wait);
         }
         let polled = busy_poll(client, config, last_pause, &mut buffer);
+        // A call running as a task answers on its own; when it has, the client's pause
+        // starts and the reader may poll for its next call (see `busy_poll`).
+        let calls_running = !config.busy_poll.is_zero()
+            && client.direct.is_some()
+            && client.requests.available_permits() < config.max_client_requests.max(1);
         let read = match polled {
             Some(read) => read,
-            None => tokio::select! {
-                read = reader.read_buf(buffer.read_space()) => read,
-                _ = &mut idle_check, if !keepalive.is_zero() => {
-                    if client.keepalive_wanted.load(Ordering::Relaxed) && last_heard.elapsed() >= keepalive {
-                        if pings_unanswered >= config.keepalive_count {
-                            return Err("keepalive timeout".into());
-                        }
-                        pings_unanswered += 1;
-                        last_heard = Instant::now();
-                        let ping = encode_frame(&Header::keepalive(KEEPALIVE_PING), |_| {});
-                        if !client.send(ping).await {
-                            return Err("write side closed".into());
-                        }
+            None => {
+                awake.sleep();
+                tokio::select! {
+                    read = reader.read_buf(buffer.read_space()) => read,
+                    _ = client.call_answered.notified(), if calls_running => {
+                        answered_at = Instant::now();
+                        continue;
                     }
-                    let wait = keepalive_wait(client, keepalive, last_heard);
-                    idle_check.as_mut().reset(tokio::time::Instant::now() + wait);
-                    continue;
+                    _ = &mut idle_check, if !keepalive.is_zero() => {
+                        if client.keepalive_wanted.load(Ordering::Relaxed) && last_heard.elapsed() >= keepalive {
+                            if pings_unanswered >= config.keepalive_count {
+                                return Err("keepalive timeout".into());
+                            }
+                            pings_unanswered += 1;
+                            last_heard = Instant::now();
+                            let ping = encode_frame(&Header::keepalive(KEEPALIVE_PING), |_| {});
+                            if !client.send(ping).await {
+                                return Err("write side closed".into());
+                            }
+                        }
+                        let wait = keepalive_wait(client, keepalive, last_heard);
+                        idle_check.as_mut().reset(tokio::time::Instant::now() + wait);
+                        continue;
+                    }
+                    _ = shutdown.changed() => {
+                        let _ = client.out.send(Outgoing::Close).await;
+                        return Ok(());
+                    }
                 }
-                _ = shutdown.changed() => {
-                    let _ = client.out.send(Outgoing::Close).await;
-                    return Ok(());
-                }
-            },
+            }
         };
+        awake.wake();
+        client.server.note_read(client.id);
         match read {
             Ok(0) => {
                 if buffer.has_partial_frame() {
@@ -955,6 +1017,40 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
+/// Counts a client's reader in [`Server::readers_awake`] while it is not asleep waiting for
+/// its socket.
+struct AwakeReader<'a> {
+    count: &'a AtomicUsize,
+    awake: bool,
+}
+
+impl<'a> AwakeReader<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        AwakeReader { count, awake: true }
+    }
+
+    fn wake(&mut self) {
+        if !self.awake {
+            self.count.fetch_add(1, Ordering::Relaxed);
+            self.awake = true;
+        }
+    }
+
+    fn sleep(&mut self) {
+        if self.awake {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.awake = false;
+        }
+    }
+}
+
+impl Drop for AwakeReader<'_> {
+    fn drop(&mut self) {
+        self.sleep();
+    }
+}
+
 /// Polls a Unix-socket client's socket for its next bytes for [`ServerConfig::busy_poll`],
 /// where that is likely to pay: the client called again quickly last time, nothing of its
 /// own is waiting for this thread (a call running as a task, a frame for the writer task, a
@@ -982,15 +1078,19 @@ fn busy_poll(
     let server = &client.server;
     server.cpu_watch.call_once(|| {
         let spare = Arc::clone(&server.cpus_to_spare);
+        let polled = Arc::clone(&server.polled_ns);
         let watching = Arc::downgrade(server);
         let started = std::thread::Builder::new()
-            .name("rvirtd-cpu-pressure".into())
-            .spawn(move || watch_cpu_pressure(&spare, &watching));
+            .name("rvirtd-idle-cpus".into())
+            .spawn(move || watch_idle_cpus(&spare, &polled, &watching));
         if let Err(error) = started {
-            tracing::debug!("busy polling without a CPU pressure watch: {error}");
+            tracing::debug!("busy polling without a watch on idle CPUs: {error}");
         }
     });
-    if !server.cpus_to_spare.load(Ordering::Relaxed) {
+    if !server.cpus_to_spare.load(Ordering::Relaxed)
+        || server.readers_awake.load(Ordering::Relaxed) > 1
+        || server.callers_together()
+    {
         return None;
     }
     server
@@ -999,8 +1099,12 @@ fn busy_poll(
             (n < server.max_busy_pollers).then_some(n + 1)
         })
         .ok()?;
-    let read = direct.poll_read(buffer, window);
+    let started = Instant::now();
+    let others_awake = || server.readers_awake.load(Ordering::Relaxed) > 1;
+    let read = direct.poll_read(buffer, window, others_awake);
     server.busy_pollers.fetch_sub(1, Ordering::AcqRel);
+    let polled = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    server.polled_ns.fetch_add(polled, Ordering::Relaxed);
     let outcome = match read {
         Some(_) => &server.stats.busy_polls_hit,
         None => &server.stats.busy_polls_missed,
@@ -1009,44 +1113,135 @@ fn busy_poll(
     read
 }
 
-/// How often the CPU pressure is read, and the share of that time some task may have waited
-/// for a CPU with polling still on.
-const CPU_PRESSURE_PERIOD: Duration = Duration::from_millis(200);
-const CPU_PRESSURE_LIMIT: f64 = 0.10;
+/// Reads from two clients this close together make them count as calling at once, and
+/// no client is polled for while that lasts.
+const CALLERS_TOGETHER: Duration = Duration::from_millis(1);
+const SHARED_FOR: Duration = Duration::from_millis(20);
 
-/// Keeps `spare` saying whether the CPUs have time to spare, from the kernel's pressure
-/// stall information (`/proc/pressure/cpu`, the time some task waited for a CPU), while the
-/// server lives. A poller only wins where a CPU would otherwise sit idle; where tasks queue
-/// for CPUs it takes one from them (measured: getVersion 29 → 45 µs on a loaded machine).
-/// Without the file (no PSI in the kernel) polling stays allowed.
-fn watch_cpu_pressure(spare: &AtomicBool, server: &std::sync::Weak<Server>) {
-    let stalled_us = || -> Option<u64> {
-        let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
-        let some = text.lines().find(|line| line.starts_with("some "))?;
-        some.split_whitespace()
-            .find_map(|field| field.strip_prefix("total="))?
-            .parse()
+/// How often the CPUs' idle time is read; how much of a CPU must sit idle without polling
+/// for polling to be on; how much more waiting for CPUs than polling explains turns it off;
+/// and every how many periods one is spent without polling, to measure the idle time again.
+const IDLE_CPU_PERIOD: Duration = Duration::from_millis(200);
+const IDLE_CPU_NEEDED: f64 = 0.5;
+const STALL_BEYOND_POLLING: f64 = 0.25;
+const PROBE_EVERY: u32 = 10;
+
+/// Keeps `spare` saying whether the CPUs have time to spare, while the server lives. A poller
+/// only wins where a CPU would otherwise sit idle; where tasks queue for CPUs it takes one
+/// from them (measured: getVersion 29 → 45 µs on a loaded machine).
+///
+/// What would sit idle without polling is measured only while nobody polls: the CPUs' idle
+/// time (`/proc/stat`) over a period without polls, and one period in [`PROBE_EVERY`] is kept
+/// free of polls for that. While polling, the idle time says nothing (the poller fills it),
+/// and neither does the kernel's CPU pressure alone (`/proc/pressure/cpu`: on an idle 2-CPU
+/// machine a poller makes the client's own wake-ups wait about as long as it polls), so
+/// polling stops early only when tasks waited for CPUs clearly longer than it polled: a load
+/// that came meanwhile. Without `/proc/stat` polling stays allowed.
+fn watch_idle_cpus(spare: &AtomicBool, polled: &AtomicU64, server: &std::sync::Weak<Server>) {
+    let read_times = || {
+        std::fs::read_to_string("/proc/stat")
             .ok()
+            .and_then(|text| CpuTimes::parse(&text))
     };
-    let Some(mut last) = stalled_us() else {
-        tracing::debug!("no /proc/pressure/cpu: busy polling is not held back under load");
+    let read_stalled_us = || {
+        std::fs::read_to_string("/proc/pressure/cpu")
+            .ok()
+            .and_then(|text| stalled_us(&text))
+    };
+    let Some(mut last) = read_times() else {
+        tracing::debug!("no /proc/stat: busy polling is not held back under load");
         return;
     };
+    let mut last_stalled = read_stalled_us();
+    let mut last_polled = polled.load(Ordering::Relaxed);
     let mut last_at = Instant::now();
+    let mut wanted = spare.load(Ordering::Relaxed);
+    let mut period = 0u32;
     while server.strong_count() > 0 {
-        std::thread::sleep(CPU_PRESSURE_PERIOD);
-        let Some(now) = stalled_us() else { return };
-        let elapsed_us = last_at.elapsed().as_micros().max(1) as f64;
-        let share = now.saturating_sub(last) as f64 / elapsed_us;
-        let to_spare = share < CPU_PRESSURE_LIMIT;
-        if spare.swap(to_spare, Ordering::Relaxed) != to_spare {
+        // The next period is a probe: nobody polls in it.
+        period = period.wrapping_add(1);
+        let probe = period.is_multiple_of(PROBE_EVERY);
+        spare.store(wanted && !probe, Ordering::Relaxed);
+        std::thread::sleep(IDLE_CPU_PERIOD);
+        let Some(now) = read_times() else { return };
+        let stalled_now = read_stalled_us();
+        let polled_now = polled.load(Ordering::Relaxed);
+        let elapsed = last_at.elapsed().as_secs_f64().max(1e-3);
+        let polling = polled_now.saturating_sub(last_polled) as f64 / 1e9 / elapsed;
+        let stalled = match (stalled_now, last_stalled) {
+            (Some(now), Some(then)) => now.saturating_sub(then) as f64 / 1e6 / elapsed,
+            _ => 0.0,
+        };
+        let idle = now.idle_cpus_since(&last);
+        let was = wanted;
+        if polling < 0.01 {
+            wanted = idle >= IDLE_CPU_NEEDED;
+        } else if stalled - polling > STALL_BEYOND_POLLING {
+            wanted = false;
+        }
+        if was != wanted {
             tracing::debug!(
-                stalled = share,
+                idle,
+                polling,
+                stalled,
                 "busy polling {}",
-                if to_spare { "on" } else { "off" }
+                if wanted { "on" } else { "off" }
             );
         }
-        (last, last_at) = (now, Instant::now());
+        (last, last_stalled, last_polled, last_at) = (now, stalled_now, polled_now, Instant::now());
+    }
+}
+
+/// The `some total=` of `/proc/pressure/cpu`: µs during which some task waited for a CPU.
+fn stalled_us(text: &str) -> Option<u64> {
+    text.lines()
+        .find(|line| line.starts_with("some "))?
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("total="))?
+        .parse()
+        .ok()
+}
+
+/// The machine's CPU time from `/proc/stat`'s `cpu` line, in clock ticks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct CpuTimes {
+    /// idle and iowait: time no task wanted a CPU.
+    idle: u64,
+    /// Everything but guest time (already in user): user, nice, system, idle, iowait, irq,
+    /// softirq and steal (time the hypervisor gave to others counts as busy).
+    total: u64,
+    /// Online CPUs (`cpuN` lines).
+    cpus: usize,
+}
+
+impl CpuTimes {
+    fn parse(text: &str) -> Option<CpuTimes> {
+        let mut lines = text.lines();
+        let fields: Vec<u64> = lines
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .take(8)
+            .map(|field| field.parse().ok())
+            .collect::<Option<_>>()?;
+        if fields.len() < 5 {
+            return None;
+        }
+        let cpus = lines.take_while(|line| line.starts_with("cpu")).count();
+        Some(CpuTimes {
+            idle: fields[3] + fields[4],
+            total: fields.iter().sum(),
+            cpus: cpus.max(1),
+        })
+    }
+
+    /// How many CPUs' worth sat idle since `earlier`.
+    fn idle_cpus_since(&self, earlier: &CpuTimes) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        if total == 0 {
+            return self.cpus as f64;
+        }
+        self.idle.saturating_sub(earlier.idle) as f64 / total as f64 * self.cpus as f64
     }
 }
 
@@ -1114,4 +1309,41 @@ async fn handle_frame(client: &Arc<ClientShared>, frame: crate::frame::Frame) {
         return;
     };
     dispatch::start_call(Arc::clone(client), header, frame.payload, permit).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuTimes;
+
+    #[test]
+    fn idle_cpus_from_proc_stat() {
+        let before = "cpu  100 0 50 1000 10 0 5 0 0 0\ncpu0 50 0 25 500 5 0 2 0 0 0\n\
+                      cpu1 50 0 25 500 5 0 3 0 0 0\nintr 1 2 3\n";
+        let after = "cpu  160 0 70 1100 20 0 5 40 0 0\ncpu0 80 0 35 550 10 0 2 20 0 0\n\
+                     cpu1 80 0 35 550 10 0 3 20 0 0\nintr 4 5 6\n";
+        let (before, after) = (
+            CpuTimes::parse(before).expect("parses"),
+            CpuTimes::parse(after).expect("parses"),
+        );
+        assert_eq!(
+            before,
+            CpuTimes {
+                idle: 1010,
+                total: 1165,
+                cpus: 2
+            }
+        );
+        // 110 idle ticks (idle and iowait) of 230 on 2 CPUs; steal counts as busy.
+        let idle = after.idle_cpus_since(&before);
+        assert!((idle - 2.0 * 110.0 / 230.0).abs() < 1e-9, "{idle}");
+        assert_eq!(CpuTimes::parse("intr 1 2\n"), None);
+        assert_eq!(
+            super::stalled_us(
+                "some avg10=2.81 avg60=2.00 avg300=9.54 total=18319748528\n\
+                 full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+            ),
+            Some(18319748528)
+        );
+        assert_eq!(CpuTimes::parse("cpu  1 2 x 4 5\n"), None);
+    }
 }

@@ -368,8 +368,47 @@ pub(crate) fn list_all(space: &dyn Space, flags: u32) -> Result<Vec<DomainRef>> 
 
 /// [`list_all`] packed for the host (`domain-listing.list-all-packed`): the same domains in
 /// the same order, written straight from the name index into one buffer.
+///
+/// The last listing is kept with the records' generation it was made from and answered again
+/// while the generation stays: a listing depends on the records alone, and clients (virsh,
+/// virt-manager's poll) list far more often than domains change.
 pub(crate) fn list_all_packed(space: &dyn Space, flags: u32) -> Result<Vec<u8>> {
     error::check_flags(flags, LIST_FILTERS_ALL, "testConnectListAllDomains")?;
+    let Some(generation) = space.generation() else {
+        return pack_listing(space, flags);
+    };
+    LAST_LISTING.with_borrow_mut(|last| {
+        if let Some(kept) = last
+            .as_ref()
+            .filter(|kept| kept.generation == generation && kept.flags == flags)
+        {
+            return Ok(kept.packed.clone());
+        }
+        let packed = pack_listing(space, flags)?;
+        *last = Some(KeptListing {
+            generation,
+            flags,
+            packed: packed.clone(),
+        });
+        Ok(packed)
+    })
+}
+
+/// A packed listing and what it was made from.
+struct KeptListing {
+    generation: u64,
+    flags: u32,
+    packed: Vec<u8>,
+}
+
+thread_local! {
+    /// The instance's last packed listing (wasm runs one thread per instance).
+    static LAST_LISTING: std::cell::RefCell<Option<KeptListing>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The packed listing, made afresh.
+fn pack_listing(space: &dyn Space, flags: u32) -> Result<Vec<u8>> {
     if flags & !(list_flags::ACTIVE | list_flags::INACTIVE) == 0 {
         let names = space.list_packed(KIND_NAME);
         let entries = list_by_index(space, &names, flags)?;
