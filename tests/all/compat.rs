@@ -575,3 +575,54 @@ fn ssh_runs_commands_on_a_granted_host() {
         error.message()
     );
 }
+
+/// A call that opens an ssh session and traps leaves no master connection behind: its
+/// writes, which would have kept the handle, are gone, so the host closes the session.
+#[test]
+fn a_trapped_call_leaves_no_ssh_session() {
+    let Some((peer, key)) = ssh_peer() else {
+        eprintln!(
+            "skipped: needs root and /usr/sbin/sshd (openssh-server; ./x.sh test installs it)"
+        );
+        return;
+    };
+    // The session's master connection, found by this test's own sshd port.
+    let masters = || {
+        let output = Command::new("pgrep")
+            .args(["-f", &format!("ssh .*-p {} -l root", peer.port)])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&output.stdout).lines().count()
+    };
+    let (host, _state) = misbehave_host();
+    let conn = open(&host, "misbehave:///ssh-trap").expect("open");
+    let error = conn
+        .domain_lookup_by_name(&format!(
+            "ssh-trap:root@127.0.0.1:{}:{}",
+            peer.port,
+            key.display()
+        ))
+        .expect_err("the call traps");
+    assert!(
+        error.message().contains("driver plugin 'misbehave' failed"),
+        "{}",
+        error.message()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while masters() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the trapped call's ssh master connection is still running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The plugin still serves calls, and sessions that are closed normally work as before.
+    let dom = conn
+        .domain_lookup_by_name(&format!(
+            "ssh:root@127.0.0.1:{}:{}:echo ok",
+            peer.port,
+            key.display()
+        ))
+        .expect("a session after the trap");
+    assert_eq!(dom.name(), "ssh:0:ok");
+}

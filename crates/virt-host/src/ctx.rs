@@ -109,6 +109,9 @@ pub struct CallContext {
     pub jobs: Vec<String>,
     /// Streams whose frames this call has claimed.
     pub claimed: Vec<u64>,
+    /// `ssh` sessions this call opened since its last commit: a trap drops the writes that
+    /// would have kept their handles, so the sessions are closed with them.
+    pub ssh_opened: Vec<u64>,
     pub started: Instant,
     /// Time spent blocked in host calls, not charged to the call's budget.
     pub blocked: Duration,
@@ -135,6 +138,7 @@ impl CallContext {
             events: Vec::new(),
             jobs: Vec::new(),
             claimed: Vec::new(),
+            ssh_opened: Vec::new(),
             started: Instant::now(),
             blocked: Duration::ZERO,
             left_runtime: 0,

@@ -110,6 +110,8 @@ impl state::Host for PluginCtx {
     }
 
     fn commit(&mut self) {
+        // The sessions opened so far may have their handles in these writes.
+        self.call.ssh_opened.clear();
         let writes = std::mem::take(&mut self.call.writes);
         let events = std::mem::take(&mut self.call.events);
         if let Some(space) = &self.call.space {

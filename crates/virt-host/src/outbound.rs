@@ -422,6 +422,22 @@ impl Drop for SshSession {
     }
 }
 
+/// Closes the `ssh` sessions a trapped call opened: the handles went with its writes (or its
+/// instance), and sessions live until closed, not with an instance.
+pub(crate) fn close_ssh_sessions_of_trapped_call(handles: &[u64]) {
+    let closing: Vec<(u64, Arc<SshSession>)> = {
+        let mut sessions = sessions().lock().unwrap_or_else(|p| p.into_inner());
+        handles
+            .iter()
+            .filter_map(|handle| Some((*handle, sessions.remove(handle)?)))
+            .collect()
+    };
+    // Dropped outside the lock: a drop waits for the master connection to end.
+    for (handle, session) in closing {
+        tracing::debug!(plugin = %session.owner, host = %session.host, handle, "ssh session of a trapped call closed");
+    }
+}
+
 fn sessions() -> &'static Mutex<HashMap<u64, Arc<SshSession>>> {
     static SESSIONS: OnceLock<Mutex<HashMap<u64, Arc<SshSession>>>> = OnceLock::new();
     SESSIONS.get_or_init(Default::default)
@@ -654,6 +670,7 @@ impl ssh::Host for PluginCtx {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(handle, session);
+        self.call.ssh_opened.push(handle);
         Ok(handle)
     }
 

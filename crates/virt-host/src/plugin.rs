@@ -631,6 +631,7 @@ impl Plugin {
             }
             Err(trap) => {
                 finish(false);
+                crate::outbound::close_ssh_sessions_of_trapped_call(&call.ssh_opened);
                 if let Some(space) = &call.space {
                     if opening {
                         self.shared.spaces.release(space);

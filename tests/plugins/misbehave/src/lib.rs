@@ -19,7 +19,7 @@
 //! `session:STATUS:RECONNECTED:BODY`, and `session-trap:URL` does so and then traps, leaving
 //! the session open; `ssh:USER@HOST:PORT:KEYFILE:CMD`
 //! opens a session with that key and no host key check, runs CMD and names the domain
-//! `ssh:EXIT:STDOUT`.
+//! `ssh:EXIT:STDOUT`, and `ssh-trap:USER@HOST:PORT:KEYFILE` opens one and then traps.
 //!
 //! `domain-listing.list-all-packed` answers NO_SUPPORT (the host then calls `list-all`)
 //! until a domain `garbled-listing` is defined, and a buffer that does not parse after.
@@ -244,6 +244,24 @@ impl Domains for Misbehave {
                     response.reconnected,
                     String::from_utf8_lossy(&response.body)
                 )))
+            }
+            _ if name.starts_with("ssh-trap:") => {
+                let mut parts = name["ssh-trap:".len()..].splitn(3, ':');
+                let (target, port, key) = (
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default(),
+                );
+                let (user, host) = target.split_once('@').unwrap_or(("root", target));
+                ssh::open(&ssh::SessionRequest {
+                    host: host.into(),
+                    port: port.parse().unwrap_or(22),
+                    user: user.into(),
+                    auth: ssh::Auth::KeyFile(key.into()),
+                    no_verify: true,
+                    timeout_ms: 10_000,
+                })?;
+                unreachable!("trapping with an ssh session open")
             }
             _ if name.starts_with("ssh:") => {
                 let mut parts = name["ssh:".len()..].splitn(4, ':');
