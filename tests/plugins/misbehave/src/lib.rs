@@ -72,6 +72,25 @@ fn record_from_handler(name: &str) {
     events::emit(&types::Event::DomainLifecycle((domain(name), 5, 0)));
 }
 
+/// Opens an ssh session to `USER@HOST:PORT:KEYFILE` with that key and no host key check.
+fn open_ssh(target: &str) -> Result<u64, Error> {
+    let mut parts = target.splitn(3, ':');
+    let (login, port, key) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let (user, host) = login.split_once('@').unwrap_or(("root", login));
+    ssh::open(&ssh::SessionRequest {
+        host: host.into(),
+        port: port.parse().unwrap_or(22),
+        user: user.into(),
+        auth: ssh::Auth::KeyFile(key.into()),
+        no_verify: true,
+        timeout_ms: 10_000,
+    })
+}
+
 fn sleep_in_host(seconds: &str) -> Result<(), Error> {
     let handle = process::spawn(&sleep_request(seconds))?;
     let status = process::wait(handle, 60_000)?;
@@ -246,40 +265,18 @@ impl Domains for Misbehave {
                 )))
             }
             _ if name.starts_with("ssh-trap:") => {
-                let mut parts = name["ssh-trap:".len()..].splitn(3, ':');
-                let (target, port, key) = (
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default(),
-                );
-                let (user, host) = target.split_once('@').unwrap_or(("root", target));
-                ssh::open(&ssh::SessionRequest {
-                    host: host.into(),
-                    port: port.parse().unwrap_or(22),
-                    user: user.into(),
-                    auth: ssh::Auth::KeyFile(key.into()),
-                    no_verify: true,
-                    timeout_ms: 10_000,
-                })?;
+                open_ssh(&name["ssh-trap:".len()..])?;
                 unreachable!("trapping with an ssh session open")
             }
             _ if name.starts_with("ssh:") => {
-                let mut parts = name["ssh:".len()..].splitn(4, ':');
-                let (target, port, key, cmd) = (
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default(),
-                );
-                let (user, host) = target.split_once('@').unwrap_or(("root", target));
-                let session = ssh::open(&ssh::SessionRequest {
-                    host: host.into(),
-                    port: port.parse().unwrap_or(22),
-                    user: user.into(),
-                    auth: ssh::Auth::KeyFile(key.into()),
-                    no_verify: true,
-                    timeout_ms: 10_000,
-                })?;
+                // USER@HOST:PORT:KEYFILE, then CMD (which may hold colons).
+                let rest = &name["ssh:".len()..];
+                let cut = rest
+                    .match_indices(':')
+                    .nth(2)
+                    .map_or(rest.len(), |(at, _)| at);
+                let (target, cmd) = (&rest[..cut], rest.get(cut + 1..).unwrap_or_default());
+                let session = open_ssh(target)?;
                 let output = ssh::exec(session, cmd, &[], 10_000);
                 ssh::close(session);
                 let output = output?;
