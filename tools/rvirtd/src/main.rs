@@ -101,6 +101,7 @@ fn run(args: Args, config: Config, config_path: PathBuf) -> anyhow::Result<()> {
         None => None,
     };
     raise_open_file_limit();
+    limit_malloc_arenas();
     let host = virt_host::register_default().context("cannot start the plugin host")?;
     for problem in &host.problems {
         tracing::warn!("plugin: {problem}");
@@ -112,6 +113,25 @@ fn run(args: Args, config: Config, config_path: PathBuf) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(args, config, config_path, sock_dir, host))
+}
+
+/// glibc gives threads that allocate at once arenas of their own, up to eight per CPU, and
+/// memory freed in one arena serves only that arena: with the runtime's workers, blocking
+/// calls and plugin threads taking turns, a long-running daemon's memory grew run after run
+/// (RSS 45 → 106 MiB over six 10,000-domain bench runs; with one arena it stayed at ~55).
+/// One arena per CPU keeps that bounded without making every thread share one lock. An
+/// operator's `MALLOC_ARENA_MAX` (which glibc reads itself) wins.
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let arenas = i32::try_from(cpus).unwrap_or(i32::MAX);
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread
+    // of ours exists.
+    if unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) } != 1 {
+        tracing::debug!("could not limit malloc arenas");
+    }
 }
 
 /// Every client is a descriptor: lift the soft limit to the hard one (systemd and libvirtd's
