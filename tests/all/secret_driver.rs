@@ -441,3 +441,50 @@ print("\n".join(mine))
         "a registration for one secret: {stdout}"
     );
 }
+
+/// A registration hears only what happens after it: a client that defines a secret and at
+/// once registers for it is not told of the define, however late the daemon's event
+/// forwarding gets to that event (it once was, when the registration call overtook it).
+#[test]
+fn a_registration_hears_nothing_from_before_it() {
+    let sandbox = Sandbox::new("rvirt-secretrace-");
+    let qemu = sandbox.uri("qemu");
+    let script = crate::common::PYTHON_EVENT_LOOP.to_string()
+        + r#"
+conn = libvirt.open(sys.argv[1])
+LIFECYCLE = libvirt.VIR_SECRET_EVENT_ID_LIFECYCLE
+# A registration for every secret first, so events already flow when the race starts.
+conn.secretEventRegisterAny(None, LIFECYCLE, lambda *args: None, None)
+got = []
+def lifecycle(c, secret, event, detail, n):
+    got.append((n, event))
+callbacks = []
+for n in range(200):
+    uuid = "%08x-0000-4000-8000-%012x" % (n, n)
+    secret = conn.secretDefineXML(
+        "<secret ephemeral='no' private='no'><uuid>%s</uuid>"
+        "<usage type='ceph'><name>rvirt-race-%d</name></usage></secret>" % (uuid, n))
+    callbacks.append(conn.secretEventRegisterAny(secret, LIFECYCLE, lifecycle, n))
+    secret.undefine()
+deadline = time.time() + 20
+while len(got) < 200 and time.time() < deadline:
+    time.sleep(0.05)
+time.sleep(0.3)
+for callback in callbacks:
+    conn.secretEventDeregisterAny(callback)
+defined = sorted(n for n, event in got if event == libvirt.VIR_SECRET_EVENT_DEFINED)
+undefined = len([n for n, event in got if event == libvirt.VIR_SECRET_EVENT_UNDEFINED])
+print("defined %s undefined %d" % (defined, undefined))
+"#;
+    let output = Command::new("/usr/bin/python3")
+        .args(["-c", &script, &qemu])
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.trim(), "defined [] undefined 200");
+}

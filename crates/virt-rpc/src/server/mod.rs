@@ -610,6 +610,7 @@ impl ClientShared {
         let forwarder = {
             let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
             events.registrations.clear();
+            events.intake = None;
             events.forwarder.take()
         };
         if let Some(task) = forwarder {
@@ -664,8 +665,70 @@ pub(crate) enum Registration {
 
 #[derive(Default)]
 pub(crate) struct EventRegistry {
-    registrations: Vec<(i32, Registration)>,
+    /// Each with its callbackID and the intake generation it hears from.
+    registrations: Vec<(i32, Registration, u64)>,
     forwarder: Option<tokio::task::JoinHandle<()>>,
+    intake: Option<Arc<EventIntake>>,
+}
+
+/// A client's intake of the space's events: they are pulled from the shared buffer into the
+/// client's own queue, each stamped with the generation it was pulled under. A registration
+/// first pulls whatever the space has sent so far (under the old generation) and then starts
+/// a new one, so it never hears an event from before it, however late the forwarder gets to
+/// that event: a client that defines an object and then registers for it must not be told
+/// of the define.
+struct EventIntake {
+    /// The space's events, only ever read without waiting (`try_recv`), and the generation.
+    pending: Mutex<(tokio::sync::broadcast::Receiver<Event>, u64)>,
+    queue: mpsc::UnboundedSender<(u64, Event)>,
+    /// Events queued and not yet forwarded.
+    waiting: AtomicUsize,
+}
+
+impl EventIntake {
+    /// Moves what the space has sent so far into the queue; false once the space is gone.
+    fn pull(&self) -> bool {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        Self::pull_locked(&mut pending, &self.queue, &self.waiting)
+    }
+
+    /// Pulls what was sent so far, then starts a new generation; returns it.
+    fn next_generation(&self) -> u64 {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        Self::pull_locked(&mut pending, &self.queue, &self.waiting);
+        pending.1 += 1;
+        pending.1
+    }
+
+    fn pull_locked(
+        pending: &mut (tokio::sync::broadcast::Receiver<Event>, u64),
+        queue: &mpsc::UnboundedSender<(u64, Event)>,
+        waiting: &AtomicUsize,
+    ) -> bool {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let (receiver, generation) = pending;
+        loop {
+            match receiver.try_recv() {
+                Ok(event) => {
+                    if waiting.load(Ordering::Relaxed) >= MAX_QUEUED_EVENTS {
+                        tracing::warn!(
+                            "a client has {MAX_QUEUED_EVENTS} events unread; one dropped"
+                        );
+                        continue;
+                    }
+                    waiting.fetch_add(1, Ordering::Relaxed);
+                    if queue.send((*generation, event)).is_err() {
+                        return false;
+                    }
+                }
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Lagged(n)) => {
+                    tracing::warn!("a client fell behind; {n} events dropped");
+                }
+                Err(TryRecvError::Closed) => return false,
+            }
+        }
+    }
 }
 
 impl Registration {
@@ -761,20 +824,41 @@ impl ClientShared {
             let events = self.events.lock().unwrap_or_else(|p| p.into_inner());
             events.forwarder.is_none()
         };
-        let receiver = if needs_forwarder {
+        // Two subscriptions: one only ever read without waiting, into the client's queue
+        // (`EventIntake`), and one the forwarder waits on to learn that there is something
+        // to read. The second is taken first, so it hears of every event the first holds.
+        let receivers = if needs_forwarder {
             let connection = self.connection().ok_or_else(not_open)?;
-            Some(connection.events()?)
+            let wake = connection.events()?;
+            Some((wake, connection.events()?))
         } else {
             None
         };
         let callback_id = self.server.next_callback_id();
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        events.registrations.push((callback_id, registration));
-        if let (Some(receiver), None) = (receiver, events.forwarder.as_ref()) {
+        if let (Some((wake, pending)), None) = (receivers, events.forwarder.as_ref()) {
+            let (queue, queued) = mpsc::unbounded_channel();
+            let intake = Arc::new(EventIntake {
+                pending: Mutex::new((pending, 0)),
+                queue,
+                waiting: AtomicUsize::new(0),
+            });
             let client = Arc::downgrade(self);
-            events.forwarder =
-                Some(tokio::runtime::Handle::current().spawn(forward_events(client, receiver)));
+            events.forwarder = Some(tokio::runtime::Handle::current().spawn(forward_events(
+                client,
+                wake,
+                Arc::clone(&intake),
+                queued,
+            )));
+            events.intake = Some(intake);
         }
+        let since = events
+            .intake
+            .as_ref()
+            .map_or(0, |intake| intake.next_generation());
+        events
+            .registrations
+            .push((callback_id, registration, since));
         Ok(callback_id)
     }
 
@@ -782,14 +866,18 @@ impl ClientShared {
     pub(crate) fn deregister_events(&self, matches: impl Fn(i32, &Registration) -> bool) -> bool {
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         let before = events.registrations.len();
-        events.registrations.retain(|(id, reg)| !matches(*id, reg));
+        events
+            .registrations
+            .retain(|(id, reg, _)| !matches(*id, reg));
         events.registrations.len() != before
     }
 }
 
 async fn forward_events(
     client: std::sync::Weak<ClientShared>,
-    mut receiver: tokio::sync::broadcast::Receiver<Event>,
+    mut wake: tokio::sync::broadcast::Receiver<Event>,
+    intake: Arc<EventIntake>,
+    mut queued: mpsc::UnboundedReceiver<(u64, Event)>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
     // The shared buffer is drained into this client's own queue as events come, so a
@@ -797,36 +885,23 @@ async fn forward_events(
     // every subscriber shares: it gets every event late rather than some never (as
     // libvirtd queues a slow client's events). The queue is bounded by a count far above
     // any burst, so a client that never reads cannot exhaust the daemon's memory.
-    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let waiting = Arc::new(AtomicUsize::new(0));
     let drain = tokio::spawn({
-        let waiting = Arc::clone(&waiting);
+        let intake = Arc::clone(&intake);
         async move {
             loop {
-                match receiver.recv().await {
-                    Ok(event) => {
-                        if waiting.load(Ordering::Relaxed) >= MAX_QUEUED_EVENTS {
-                            tracing::warn!(
-                                "a client has {MAX_QUEUED_EVENTS} events unread; one dropped"
-                            );
-                            continue;
-                        }
-                        waiting.fetch_add(1, Ordering::Relaxed);
-                        if queue.send(event).is_err() {
-                            return;
-                        }
-                    }
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!("a client fell behind; {n} events dropped");
-                    }
-                    Err(RecvError::Closed) => return,
+                let more = match wake.recv().await {
+                    Ok(_) | Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => false,
+                };
+                if !intake.pull() || !more {
+                    return;
                 }
             }
         }
     });
     let _stop_drain = AbortOnDrop(drain);
-    while let Some(event) = queued.recv().await {
-        waiting.fetch_sub(1, Ordering::Relaxed);
+    while let Some((generation, event)) = queued.recv().await {
+        intake.waiting.fetch_sub(1, Ordering::Relaxed);
         let Some(client) = client.upgrade() else {
             return;
         };
@@ -842,8 +917,9 @@ async fn forward_events(
             events
                 .registrations
                 .iter()
-                .filter(|(_, reg)| reg.matches(&event))
-                .filter_map(|(id, reg)| reg.encode(*id, &event))
+                // A registration hears only what the space sent after it was made.
+                .filter(|(_, reg, since)| generation >= *since && reg.matches(&event))
+                .filter_map(|(id, reg, _)| reg.encode(*id, &event))
                 .map(|encoded| {
                     let header = Header {
                         prog: REMOTE_PROGRAM,
