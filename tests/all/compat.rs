@@ -474,9 +474,13 @@ impl Drop for SshPeer {
     }
 }
 
+/// None (saying the test is skipped) without root or sshd.
 fn ssh_peer() -> Option<(SshPeer, PathBuf)> {
     let sshd = Path::new("/usr/sbin/sshd");
     if !sshd.exists() || !nix_is_root() {
+        eprintln!(
+            "skipped: needs root and /usr/sbin/sshd (openssh-server; ./x.sh test installs it)"
+        );
         return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -540,9 +544,6 @@ fn nix_is_root() -> bool {
 #[test]
 fn ssh_runs_commands_on_a_granted_host() {
     let Some((peer, key)) = ssh_peer() else {
-        eprintln!(
-            "skipped: needs root and /usr/sbin/sshd (openssh-server; ./x.sh test installs it)"
-        );
         return;
     };
     let (host, _state) = misbehave_host();
@@ -581,9 +582,6 @@ fn ssh_runs_commands_on_a_granted_host() {
 #[test]
 fn a_trapped_call_leaves_no_ssh_session() {
     let Some((peer, key)) = ssh_peer() else {
-        eprintln!(
-            "skipped: needs root and /usr/sbin/sshd (openssh-server; ./x.sh test installs it)"
-        );
         return;
     };
     // The session's master connection, found by this test's own sshd port.

@@ -118,15 +118,9 @@ print("\n".join(sorted(seen[2:])))
 print("--")
 print("\n".join(sorted(listed)))
 "#;
-    let output = Command::new("/usr/bin/python3")
-        .args(["-c", &script, &qemu, sandbox.netns.name()])
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = crate::common::run(
+        "/usr/bin/python3",
+        &["-c", &script, &qemu, sandbox.netns.name()],
     );
     let parts: Vec<&str> = stdout.split("--\n").collect();
     assert_eq!(parts.len(), 3, "{stdout}");

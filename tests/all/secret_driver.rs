@@ -412,16 +412,7 @@ print("\n".join(seen))
 print("--")
 print("\n".join(mine))
 "#;
-    let output = Command::new("/usr/bin/python3")
-        .args(["-c", &script, &qemu])
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::common::run("/usr/bin/python3", &["-c", &script, &qemu]);
     let (all, filtered) = stdout.split_once("--\n").expect("two lists");
     assert_eq!(
         all.lines().collect::<Vec<_>>(),
@@ -476,15 +467,6 @@ defined = sorted(n for n, event in got if event == libvirt.VIR_SECRET_EVENT_DEFI
 undefined = len([n for n, event in got if event == libvirt.VIR_SECRET_EVENT_UNDEFINED])
 print("defined %s undefined %d" % (defined, undefined))
 "#;
-    let output = Command::new("/usr/bin/python3")
-        .args(["-c", &script, &qemu])
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::common::run("/usr/bin/python3", &["-c", &script, &qemu]);
     assert_eq!(stdout.trim(), "defined [] undefined 200");
 }
